@@ -1,0 +1,5 @@
+"""Object detection: images in, `Detections` out."""
+
+from vigil.detection.detections import Detections
+
+__all__ = ["Detections"]
