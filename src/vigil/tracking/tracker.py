@@ -1,0 +1,327 @@
+"""Multi-object tracker of the ByteTrack / OC-SORT family, causal and vectorised.
+
+Per frame:
+1. every track's Kalman state is predicted (batched);
+2. high-score detections are matched to active and lost tracks by IoU fused with score;
+3. low-score detections rescue the active tracks left over (ByteTrack's second pass);
+4. tentative tracks are matched to what remains, new tracks start from confident leftovers;
+5. a lost track that is found again is re-filtered along a straight path over its gap
+   (OC-SORT's observation-centric re-update), so a long occlusion does not leave it with a
+   wild velocity.
+
+Motion gating means the detector may look at only part of a frame, or at none of it. The
+caller says which regions were examined; tracks outside them are neither matched nor counted
+as missed — they coast on their motion model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from vigil.detection.detections import Detections
+from vigil.tracking import appearance
+from vigil.tracking.kalman import BoxKalman, cxcywh_to_xyxy, xyxy_to_cxcywh
+from vigil.tracking.matching import assign, box_iou
+
+TENTATIVE, ACTIVE, LOST = 0, 1, 2
+
+
+class TrackerSettings(BaseModel):
+    """Tracker parameters; also the `tracker:` section of the YAML configuration."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    high_threshold: float = Field(0.5, gt=0, lt=1)
+    """Detections at least this confident take part in the first association."""
+    low_threshold: float = Field(0.1, gt=0, lt=1)
+    """Weaker detections below this are ignored; between the two they only rescue tracks."""
+    new_track_threshold: float = Field(0.7, gt=0, le=1)
+    """A detection nobody claimed starts a track only if at least this confident."""
+    match_iou: float = Field(0.1, gt=0, lt=1)
+    """Smallest score-weighted overlap for a first-pass match."""
+    low_match_iou: float = Field(0.5, gt=0, lt=1)
+    tentative_match_iou: float = Field(0.3, gt=0, lt=1)
+    min_hits: int = Field(2, ge=1)
+    """Matches before a new track is reported."""
+    lost_buffer_seconds: float = Field(3.0, ge=0)
+    """How long a lost track may be found again before it is forgotten."""
+    coast_frames: int = Field(0, ge=0)
+    """Frames a lost track is still reported at its predicted place."""
+    appearance_weight: float = Field(1.0, ge=0)
+    """Weight of the colour-histogram distance in association cost; 0 turns it off."""
+    appearance_momentum: float = Field(0.9, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _thresholds_ordered(self) -> TrackerSettings:
+        if self.low_threshold > self.high_threshold:
+            raise ValueError(
+                f"low_threshold must be <= high_threshold ({self.high_threshold}), "
+                f"got {self.low_threshold}"
+            )
+        return self
+
+
+class ByteTracker:
+    """Assigns persistent ids to detections; one instance per video source."""
+
+    def __init__(self, settings: TrackerSettings | None = None):
+        self.settings = settings or TrackerSettings()
+        self.kalman = BoxKalman()
+        self._next_id = 1
+        self._frames_seen = 0
+        n = 0
+        self.ids = np.empty(n, np.int64)
+        self.class_id = np.empty(n, np.int64)
+        self.score = np.empty(n, np.float32)
+        self.state = np.empty(n, np.int8)
+        self.hits = np.empty(n, np.int64)
+        self.missed = np.empty(n, np.int64)  # frames since the last match
+        self.misses = np.empty(n, np.int64)  # examinations in a row that found nothing
+        self.last_seen = np.empty(n, np.float64)  # pts of the last match
+        self.mean = np.empty((n, 8))
+        self.cov = np.empty((n, 8, 8))
+        # State right after the last observation, for the re-update over a gap.
+        self.obs_mean = np.empty((n, 8))
+        self.obs_cov = np.empty((n, 8, 8))
+        self.obs_box = np.empty((n, 4))
+        self.feature = np.empty((n, appearance.DESCRIPTOR_SIZE), np.float32)
+        self.has_feature = np.empty(n, dtype=bool)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def update(
+        self,
+        detections: Detections | None,
+        pts: float,
+        regions: np.ndarray | None = None,
+        image: np.ndarray | None = None,
+    ) -> Detections:
+        """Advance one frame and return the tracked objects in it.
+
+        `detections` is None when the detector did not run on this frame. `regions` (R, 4) xyxy
+        are the parts of the frame the detector examined; None means the whole frame. With
+        the frame's `image`, appearance helps tell apart objects whose boxes overlap.
+        """
+        s = self.settings
+        self._frames_seen += 1
+        self.mean, self.cov = self.kalman.predict(self.mean, self.cov)
+        self.missed += 1
+        if detections is not None:
+            detections = detections[detections.confidence >= s.low_threshold]
+            features = (
+                appearance.describe(image, detections.xyxy)
+                if image is not None and s.appearance_weight > 0
+                else None
+            )
+            self._associate(detections, features, pts, regions)
+        self._drop_expired(pts)
+        # Tracks not examined this frame stay ACTIVE and are shown at their predicted place.
+        visible = (self.state == ACTIVE) | (
+            (self.state == LOST) & (self.misses <= s.coast_frames)
+        )
+        return Detections(
+            xyxy=cxcywh_to_xyxy(self.mean[visible, :4]),
+            confidence=np.where(self.missed[visible] == 0, self.score[visible], 0.0),
+            class_id=self.class_id[visible],
+            tracker_id=self.ids[visible],
+        )
+
+    def forecast(self) -> tuple[Detections, np.ndarray]:
+        """Where confirmed tracks will be in the next frame, and their speeds in px/frame."""
+        live = self.state != TENTATIVE
+        mean = self.mean[live]
+        return (
+            Detections(
+                xyxy=cxcywh_to_xyxy(mean[:, :4] + mean[:, 4:]),
+                confidence=self.score[live],
+                class_id=self.class_id[live],
+                tracker_id=self.ids[live],
+            ),
+            np.hypot(mean[:, 4], mean[:, 5]),
+        )
+
+    # -- association -----------------------------------------------------------------------
+
+    def _observable(self, regions: np.ndarray | None) -> np.ndarray:
+        if regions is None or len(self) == 0:
+            return np.ones(len(self), dtype=bool)
+        centers = self.mean[:, :2]
+        inside = (
+            (centers[:, None, 0] >= regions[None, :, 0])
+            & (centers[:, None, 0] <= regions[None, :, 2])
+            & (centers[:, None, 1] >= regions[None, :, 1])
+            & (centers[:, None, 1] <= regions[None, :, 3])
+        )
+        return inside.any(axis=1)
+
+    def _cost(
+        self,
+        tracks: np.ndarray,
+        dets: Detections,
+        features: np.ndarray | None,
+        fuse_score: bool,
+    ) -> np.ndarray:
+        iou = box_iou(cxcywh_to_xyxy(self.mean[tracks, :4]), dets.xyxy)
+        similarity = iou * dets.confidence[None, :] if fuse_score else iou
+        # Never swap an object's class.
+        similarity[self.class_id[tracks][:, None] != dets.class_id[None, :]] = 0.0
+        cost = 1.0 - similarity
+        if features is not None and len(tracks) and len(dets):
+            # Looking different costs as much as not overlapping: among neighbours whose boxes
+            # overlap alike, the one that also looks alike wins.
+            look = appearance.distance(self.feature[tracks], features)
+            look[~self.has_feature[tracks]] = 0.0
+            cost = cost + self.settings.appearance_weight * look
+        return cost
+
+    def _associate(
+        self,
+        dets: Detections,
+        features: np.ndarray | None,
+        pts: float,
+        regions: np.ndarray | None,
+    ) -> None:
+        s = self.settings
+        observable = self._observable(regions)
+        high = np.flatnonzero(dets.confidence >= s.high_threshold)
+        low = np.flatnonzero(
+            (dets.confidence >= s.low_threshold) & (dets.confidence < s.high_threshold)
+        )
+
+        # 1. Confident detections vs active and lost tracks.
+        pool = np.flatnonzero(observable & (self.state != TENTATIVE))
+        feat = None if features is None else features[high]
+        m1, left_tracks, left_high = assign(
+            self._cost(pool, dets[high], feat, fuse_score=True), 1.0 - s.match_iou
+        )
+        self._apply(pool[m1[:, 0]], dets[high[m1[:, 1]]], pts)
+        if features is not None:
+            self._learn_appearance(pool[m1[:, 0]], dets, high[m1[:, 1]], features)
+
+        # 2. Low-score detections rescue active tracks still unmatched (occlusion, blur).
+        rest = pool[left_tracks]
+        rest = rest[self.state[rest] == ACTIVE]
+        m2, _, _ = assign(
+            self._cost(rest, dets[low], None, fuse_score=False), 1.0 - s.low_match_iou
+        )
+        self._apply(rest[m2[:, 0]], dets[low[m2[:, 1]]], pts)
+        matched = np.zeros(len(self), dtype=bool)
+        matched[pool[m1[:, 0]]] = True
+        matched[rest[m2[:, 0]]] = True
+        unmatched = observable & ~matched & (self.state != TENTATIVE)
+        self.misses[unmatched] += 1
+        self.state[unmatched] = LOST
+
+        # 3. Tentative tracks vs confident leftovers; unmatched tentative tracks die.
+        high = high[left_high]
+        tentative = np.flatnonzero(observable & (self.state == TENTATIVE))
+        m3, dead, left_high = assign(
+            self._cost(tentative, dets[high], None, fuse_score=True), 1.0 - s.tentative_match_iou
+        )
+        self._apply(tentative[m3[:, 0]], dets[high[m3[:, 1]]], pts)
+        if features is not None:
+            self._learn_appearance(tentative[m3[:, 0]], dets, high[m3[:, 1]], features)
+        high = high[left_high]
+
+        # 4. New tracks from confident detections nobody claimed.
+        high = high[dets.confidence[high] >= s.new_track_threshold]
+        keep = np.ones(len(self), dtype=bool)
+        keep[tentative[dead]] = False
+        self._select(keep)
+        first = len(self)
+        self._spawn(dets[high], pts)
+        if features is not None:
+            self._learn_appearance(np.arange(first, len(self)), dets, high, features)
+
+    def _learn_appearance(
+        self, tracks: np.ndarray, dets: Detections, rows: np.ndarray, features: np.ndarray
+    ) -> None:
+        """Blend in the look of matched detections that no other detection overlaps."""
+        if len(tracks) == 0:
+            return
+        overlap = box_iou(dets.xyxy[rows], dets.xyxy)
+        overlap[np.arange(len(rows)), rows] = 0.0
+        clean = overlap.max(axis=1, initial=0.0) < 0.3
+        tracks, rows = tracks[clean], rows[clean]
+        m = self.settings.appearance_momentum
+        blended = np.where(
+            self.has_feature[tracks, None],
+            m * self.feature[tracks] + (1 - m) * features[rows],
+            features[rows],
+        )
+        norms = np.linalg.norm(blended, axis=1, keepdims=True)
+        self.feature[tracks] = blended / np.maximum(norms, 1e-9)
+        self.has_feature[tracks] = True
+
+    def _apply(self, tracks: np.ndarray, dets: Detections, pts: float) -> None:
+        """Correct matched tracks with their detections."""
+        if len(tracks) == 0:
+            return
+        measurement = xyxy_to_cxcywh(dets.xyxy.astype(np.float64))
+        gap = self.missed[tracks]
+        for i in np.flatnonzero(gap > 1):
+            self._reupdate_over_gap(tracks[i], dets.xyxy[i].astype(np.float64), int(gap[i]))
+        mean, cov = self.kalman.update(self.mean[tracks], self.cov[tracks], measurement)
+        self.mean[tracks], self.cov[tracks] = mean, cov
+        self.obs_mean[tracks], self.obs_cov[tracks] = mean, cov
+        self.obs_box[tracks] = dets.xyxy
+        self.score[tracks] = dets.confidence
+        self.hits[tracks] += 1
+        self.missed[tracks] = 0
+        self.misses[tracks] = 0
+        self.last_seen[tracks] = pts
+        promote = (self.state[tracks] == TENTATIVE) & (self.hits[tracks] >= self.settings.min_hits)
+        self.state[tracks[promote]] = ACTIVE
+        self.state[tracks[self.state[tracks] == LOST]] = ACTIVE
+
+    def _reupdate_over_gap(self, track: int, box: np.ndarray, gap: int) -> None:
+        """Replay the gap with virtual observations on a straight path (OC-SORT ORU)."""
+        mean, cov = self.obs_mean[track : track + 1], self.obs_cov[track : track + 1]
+        start, end = self.obs_box[track], box
+        for step in range(1, gap):
+            virtual = start + (end - start) * (step / gap)
+            mean, cov = self.kalman.predict(mean, cov)
+            mean, cov = self.kalman.update(mean, cov, xyxy_to_cxcywh(virtual[None]))
+        self.mean[track], self.cov[track] = self.kalman.predict(mean, cov)
+
+    def _spawn(self, dets: Detections, pts: float) -> None:
+        n = len(dets)
+        if n == 0:
+            return
+        mean, cov = self.kalman.initiate(xyxy_to_cxcywh(dets.xyxy.astype(np.float64)))
+        # The very first frame has no history to confirm against: start tracks active.
+        first = self._frames_seen == 1 or self.settings.min_hits <= 1
+        self.ids = np.concatenate([self.ids, np.arange(self._next_id, self._next_id + n)])
+        self._next_id += n
+        self.class_id = np.concatenate([self.class_id, dets.class_id])
+        self.score = np.concatenate([self.score, dets.confidence])
+        self.state = np.concatenate([self.state, np.full(n, ACTIVE if first else TENTATIVE, np.int8)])
+        self.hits = np.concatenate([self.hits, np.ones(n, np.int64)])
+        self.missed = np.concatenate([self.missed, np.zeros(n, np.int64)])
+        self.misses = np.concatenate([self.misses, np.zeros(n, np.int64)])
+        self.last_seen = np.concatenate([self.last_seen, np.full(n, pts)])
+        self.mean = np.concatenate([self.mean, mean])
+        self.cov = np.concatenate([self.cov, cov])
+        self.obs_mean = np.concatenate([self.obs_mean, mean])
+        self.obs_cov = np.concatenate([self.obs_cov, cov])
+        self.obs_box = np.concatenate([self.obs_box, dets.xyxy.astype(np.float64)])
+        self.feature = np.concatenate(
+            [self.feature, np.zeros((n, appearance.DESCRIPTOR_SIZE), np.float32)]
+        )
+        self.has_feature = np.concatenate([self.has_feature, np.zeros(n, dtype=bool)])
+
+    def _drop_expired(self, pts: float) -> None:
+        expired = (self.state != TENTATIVE) & (
+            pts - self.last_seen > self.settings.lost_buffer_seconds
+        )
+        if expired.any():
+            self._select(~expired)
+
+    def _select(self, keep: np.ndarray) -> None:
+        for name in (
+            "ids", "class_id", "score", "state", "hits", "missed", "misses", "last_seen",
+            "mean", "cov", "obs_mean", "obs_cov", "obs_box", "feature", "has_feature",
+        ):
+            setattr(self, name, getattr(self, name)[keep])
