@@ -1,1 +1,21 @@
-"""apps stage."""
+"""Apps: analytics that turn tracked objects into events (SDK in `vigil.apps.base`).
+
+Built-in kinds: ``intrusion``, ``line_crossing``, ``loitering``, ``occupancy``,
+``stopped_vehicle``, ``wrong_way``, ``crowding``. Build one with
+``build_app(kind, name, settings_dict, scene)``.
+"""
+
+from vigil.apps.base import SDK_VERSION, App, AppSettings, FrameContext, Scene
+from vigil.apps.registry import BUILTIN_APPS, build_app, get_app_class, known_kinds
+
+__all__ = [
+    "BUILTIN_APPS",
+    "SDK_VERSION",
+    "App",
+    "AppSettings",
+    "FrameContext",
+    "Scene",
+    "build_app",
+    "get_app_class",
+    "known_kinds",
+]

@@ -1,0 +1,286 @@
+"""The Vigil app interface (SDK 1.0.0): how analytics plug into the pipeline.
+
+An *app* turns tracked objects into `Event`s. The pipeline calls it once per analysed frame
+with a `FrameContext` and the frame's tracked `Detections`, and once at end of stream.
+Third-party apps implement the same interface as the built-in ones.
+
+Writing an app
+--------------
+::
+
+    from typing import ClassVar
+    import numpy as np
+    from vigil.apps import App, AppSettings, FrameContext
+    from vigil.detection import Detections
+    from vigil.events.event import Event
+
+    class Settings(AppSettings):         # pydantic model, unknown keys are rejected
+        zone: str                        # zones/lines are referenced by name
+        classes: list[str | int] = ["person"]
+
+    class CountInZone(App):
+        kind = "count_in_zone"           # the `kind:` users write in the YAML config
+        Settings = Settings
+        emits = ("count",)               # every event type `process`/`finish` may emit
+
+        def __init__(self, name, settings, scene):
+            super().__init__(name, settings, scene)
+            self.zone = scene.zone(settings.zone)             # ValueError if unknown
+            self.class_ids = scene.class_ids(settings.classes)
+
+        def process(self, ctx, objects):
+            objects = self.select(objects, self.class_ids)
+            n = int(self.zone.contains(objects.anchors).sum())
+            return [self.event(ctx, "count", attributes={"count": n})] if n else []
+
+Register it with an entry point in the ``vigil.apps`` group (``name = "module:Class"``, the
+name being the kind), e.g. in ``pyproject.toml``::
+
+    [project.entry-points."vigil.apps"]
+    count_in_zone = "my_package.apps:CountInZone"
+
+Contract
+--------
+* ``kind`` (str): registry key. ``Settings``: a pydantic model (subclass `AppSettings`, which
+  sets ``extra="forbid"``); the registry validates the user's settings with it, so every
+  field needs a sensible default or is required. ``emits``: the event types the app emits.
+  ``needs_pixels``: set True only if the app reads ``ctx.image`` (otherwise it is None).
+  ``sdk_version``: the SDK version the app was written against; the registry refuses an
+  app whose major version differs from `SDK_VERSION`.
+* ``__init__(name, settings, scene)``: ``name`` is the instance name from the config (it goes
+  into ``Event.app``); ``settings`` is a validated ``Settings`` instance; ``scene`` is the
+  `Scene` (frame size, zones and lines resolved to pixels, class names). Raise `ValueError`
+  for a bad reference (unknown zone, line or class) — `Scene` helpers already do.
+* ``process(ctx, objects) -> list[Event]``: called for every analysed frame, in order, with
+  the tracked objects of the frame (``tracker_id >= 0``; ``xyxy`` in pixels, ``class_id``,
+  ``confidence``). Must not modify ``objects``. Should be fast: vectorise with numpy.
+* ``finish(ctx) -> list[Event]``: end of stream (``ctx`` is the last frame's context); end any
+  open long-lived events. Default: no events.
+* ``counters() -> dict[str, float]``: live numbers for the overlay and the run summary.
+* Events: ``Event.source`` = ``ctx.source_id``, ``Event.app`` = the instance name, times are
+  seconds on the source timeline (``ctx.pts``). Long-lived events are ``start`` [``update``…]
+  ``end`` with one ``id``; one-shot events are ``instant``. Use `App.event` to fill the
+  common fields. Report anonymous objects only: no identification, faces or demographics.
+
+Conventions of the built-in apps: an object's position is its bottom-centre anchor
+(`Detections.anchors`); zone membership has inertia (3 frames to enter, 3 to leave by default);
+a track unseen for ``lost_timeout`` seconds is gone. An event's ``start_time`` is the pts of
+the frame on which the app became sure (e.g. when a dwell threshold was reached); an
+``end_time`` likewise, except for a track that disappeared, which ends at its last sighting.
+End events carry ``attributes["reason"]``: ``left``, ``lost``, ``moved``, ``below``,
+``schedule`` or ``end_of_stream``.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from vigil.detection.detections import Detections
+from vigil.events.event import Event, EventState
+from vigil.geometry.shapes import Line, Zone
+
+if TYPE_CHECKING:
+    from vigil.sources.frame import Frame
+
+SDK_VERSION = "1.0.0"
+
+
+@dataclass(frozen=True, slots=True)
+class FrameContext:
+    """What an app knows about the frame being processed."""
+
+    source_id: str
+    frame_index: int  # 0-based decode index
+    pts: float  # seconds on the source timeline
+    width: int
+    height: int
+    image: np.ndarray | None = None  # BGR pixels, only for apps with needs_pixels=True
+
+    @classmethod
+    def from_frame(cls, frame: Frame, with_image: bool = False) -> FrameContext:
+        return cls(
+            source_id=frame.source_id,
+            frame_index=frame.index,
+            pts=frame.pts,
+            width=frame.width,
+            height=frame.height,
+            image=frame.image if with_image else None,
+        )
+
+
+@dataclass(frozen=True)
+class Scene:
+    """The static description of a camera view that apps refer to by name.
+
+    ``zones`` and ``lines`` are already in pixels for ``width``×``height``; build it with
+    `Scene.build` from shapes in any coordinates. ``class_names[i]`` is the name of class id
+    ``i`` (COCO order for the default detector).
+    """
+
+    width: int
+    height: int
+    zones: Mapping[str, Zone] = field(default_factory=dict)
+    lines: Mapping[str, Line] = field(default_factory=dict)
+    class_names: Sequence[str] = ()
+
+    @classmethod
+    def build(
+        cls,
+        width: int,
+        height: int,
+        zones: Iterable[Zone] = (),
+        lines: Iterable[Line] = (),
+        class_names: Sequence[str] = (),
+    ) -> Scene:
+        """Resolve zones and lines to pixels for the frame size; names must be unique."""
+        zmap: dict[str, Zone] = {}
+        for z in zones:
+            if z.name in zmap:
+                raise ValueError(f"duplicate zone name {z.name!r}")
+            zmap[z.name] = z.to_pixels(width, height)
+        lmap: dict[str, Line] = {}
+        for ln in lines:
+            if ln.name in lmap:
+                raise ValueError(f"duplicate line name {ln.name!r}")
+            lmap[ln.name] = ln.to_pixels(width, height)
+        return cls(int(width), int(height), zmap, lmap, tuple(class_names))
+
+    def zone(self, name: str) -> Zone:
+        """The pixel zone called `name`; ValueError naming it (and the known ones) if absent."""
+        try:
+            return self.zones[name]
+        except KeyError:
+            known = ", ".join(sorted(self.zones)) or "none defined"
+            raise ValueError(f"unknown zone {name!r} (known: {known})") from None
+
+    def line(self, name: str) -> Line:
+        """The pixel line called `name`; ValueError naming it (and the known ones) if absent."""
+        try:
+            return self.lines[name]
+        except KeyError:
+            known = ", ".join(sorted(self.lines)) or "none defined"
+            raise ValueError(f"unknown line {name!r} (known: {known})") from None
+
+    def class_ids(self, classes: Sequence[str | int] | None) -> np.ndarray | None:
+        """Class names (case-insensitive) or ids → sorted unique int64 ids; empty/None → None (all)."""
+        if not classes:
+            return None
+        lookup = {n.lower(): i for i, n in reversed(list(enumerate(self.class_names)))}
+        ids = []
+        for c in classes:
+            if isinstance(c, (int, np.integer)) and not isinstance(c, bool):
+                if c < 0 or (self.class_names and c >= len(self.class_names)):
+                    raise ValueError(f"unknown class id {c}")
+                ids.append(int(c))
+            elif isinstance(c, str) and c.strip().lower() in lookup:
+                ids.append(lookup[c.strip().lower()])
+            elif isinstance(c, str) and c.strip().isdigit():
+                ids.extend(self.class_ids([int(c.strip())]).tolist())
+            else:
+                raise ValueError(f"unknown class {c!r}")
+        return np.unique(np.asarray(ids, dtype=np.int64))
+
+    def class_name(self, class_id: int | None) -> str | None:
+        if class_id is None:
+            return None
+        if 0 <= class_id < len(self.class_names):
+            return self.class_names[class_id]
+        return str(class_id)
+
+
+class AppSettings(BaseModel):
+    """Base for app settings: unknown keys are errors (typos must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class App(abc.ABC):
+    """Base class of every app; see the module docstring for the contract."""
+
+    kind: ClassVar[str]
+    Settings: ClassVar[type[BaseModel]]
+    needs_pixels: ClassVar[bool] = False
+    emits: ClassVar[tuple[str, ...]] = ()
+    sdk_version: ClassVar[str] = SDK_VERSION
+
+    def __init__(self, name: str, settings: BaseModel, scene: Scene):
+        if not isinstance(settings, self.Settings):
+            raise TypeError(
+                f"{type(self).__name__} expects {self.Settings.__name__}, got {type(settings).__name__}"
+            )
+        self.name = name
+        self.settings = settings
+        self.scene = scene
+
+    @abc.abstractmethod
+    def process(self, ctx: FrameContext, objects: Detections) -> list[Event]:
+        """Analyse one frame's tracked objects; return the events it produced (often [])."""
+
+    def finish(self, ctx: FrameContext) -> list[Event]:
+        """End of stream: close open long-lived events. Default: nothing to close."""
+        return []
+
+    def counters(self) -> dict[str, float]:
+        """Live numbers for the overlay and the summary, e.g. ``{"person in": 3}``."""
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r})"
+
+    # -- helpers for subclasses -----------------------------------------------------------
+    @staticmethod
+    def select(objects: Detections, class_ids: np.ndarray | None = None) -> Detections:
+        """Tracked objects (tracker_id >= 0) of the given classes (None = all), one per track id."""
+        keep = objects.tracker_id >= 0
+        if class_ids is not None:
+            keep &= np.isin(objects.class_id, class_ids)
+        sel = objects[keep] if not keep.all() else objects
+        if len(sel) > 1:
+            _, first = np.unique(sel.tracker_id, return_index=True)
+            if len(first) != len(sel):
+                sel = sel[np.sort(first)]
+        return sel
+
+    def event(
+        self,
+        ctx: FrameContext,
+        type: str,
+        state: EventState = "instant",
+        *,
+        start_time: float | None = None,
+        end_time: float | None = None,
+        track_id: int | None = None,
+        class_id: int | None = None,
+        zone: str | None = None,
+        line: str | None = None,
+        attributes: dict[str, Any] | None = None,
+        id: str | None = None,
+    ) -> Event:
+        """An `Event` from this app on this frame; instant events get ``end_time = start_time``."""
+        start = float(ctx.pts if start_time is None else start_time)
+        if end_time is None and state == "instant":
+            end_time = start
+        kwargs: dict[str, Any] = {} if id is None else {"id": id}
+        cid = None if class_id is None else int(class_id)
+        return Event(
+            source=ctx.source_id,
+            app=self.name,
+            type=type,
+            start_time=start,
+            frame_index=int(ctx.frame_index),
+            state=state,
+            end_time=None if end_time is None else float(end_time),
+            track_id=None if track_id is None else int(track_id),
+            class_id=cid,
+            class_name=self.scene.class_name(cid),
+            zone=zone,
+            line=line,
+            attributes=dict(attributes or {}),
+            **kwargs,
+        )
