@@ -1,1 +1,23 @@
-"""events stage."""
+"""events stage: the `Event` model and the `EventStore` database.
+
+`EventStore` is imported lazily so that apps importing `Event` do not load SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from vigil.events.event import Event, EventState, new_event_id
+
+if TYPE_CHECKING:
+    from vigil.events.store import EventStore, EventStoreError
+
+__all__ = ["Event", "EventState", "EventStore", "EventStoreError", "new_event_id"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("EventStore", "EventStoreError"):
+        from vigil.events import store
+
+        return getattr(store, name)
+    raise AttributeError(f"module 'vigil.events' has no attribute {name!r}")

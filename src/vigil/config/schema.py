@@ -1,0 +1,373 @@
+"""The Vigil configuration schema (pydantic v2).
+
+Every model forbids unknown keys, so a typo such as `detector.confidnce` is an error
+rather than a silently ignored setting. Validators raise `ValueError` with a message that
+already names the bad value; `vigil.config.loader.format_validation_error` turns the
+resulting `ValidationError` into one line that also names the file and the key path.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from vigil.motion.detector import MotionSettings
+from vigil.tracking.tracker import TrackerSettings
+
+__all__ = [
+    "AppConfig",
+    "ClassSpec",
+    "DetectorConfig",
+    "LineConfig",
+    "OutputConfig",
+    "Point",
+    "SourceConfig",
+    "VigilConfig",
+    "ZoneConfig",
+]
+
+DEFAULT_CLASSES: tuple[str, ...] = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
+
+
+def _coco_names() -> Sequence[str] | None:
+    """The 80 COCO class names, or None while `vigil.detection.classes` is unavailable.
+
+    Imported lazily so that the config package does not depend on the detection package
+    at import time; with None, class names are accepted unchecked and ids need only be >= 0.
+    """
+    try:
+        from vigil.detection.classes import COCO_CLASSES  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    return tuple(COCO_CLASSES)
+
+
+def _plain(value: Any) -> Any:
+    """Values as the user wrote them: 1.0 -> 1, tuples -> lists."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    text = repr(_plain(value))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+# --------------------------------------------------------------------------- classes
+
+
+def _check_classes(value: Any) -> Any:
+    """`None` (all classes) or a non-empty list of COCO names and/or ids."""
+    if value is None:
+        return None
+    if isinstance(value, (str, int)) and not isinstance(value, bool):
+        value = [value]  # a single class written without brackets
+    if not isinstance(value, list):
+        raise ValueError(f"must be a list of class names or ids, got {_show(value)}")
+    if not value:
+        raise ValueError("must not be empty (leave it out or use null for all classes)")
+    names = _coco_names()
+    out: list[str | int] = []
+    for i, item in enumerate(value):
+        if isinstance(item, bool) or not isinstance(item, (str, int)):
+            raise ValueError(f"item {i} must be a class name or id, got {_show(item)}")
+        if isinstance(item, int):
+            upper = len(names) if names is not None else None
+            if item < 0 or (upper is not None and item >= upper):
+                bound = f"0..{upper - 1}" if upper is not None else ">= 0"
+                raise ValueError(f"class id must be {bound}, got {item}")
+        elif names is not None and item not in names:
+            close = difflib.get_close_matches(item, names, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ValueError(f"unknown COCO class {item!r}{hint}")
+        out.append(item)
+    return out
+
+
+ClassSpec = Annotated[list[str | int] | None, BeforeValidator(_check_classes)]
+"""Class filter: None for all classes, else COCO names (``"person"``) and/or ids (``0``)."""
+
+
+def _class_key(item: str | int) -> str | int:
+    """A class name or id in a comparable form (the name when the COCO list is known)."""
+    names = _coco_names()
+    if names is not None and isinstance(item, int) and 0 <= item < len(names):
+        return names[item]
+    return item
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def _check_point(value: Any) -> Any:
+    if (
+        not isinstance(value, (list, tuple))
+        or len(value) != 2
+        or not all(_is_number(v) for v in value)
+    ):
+        raise ValueError(f"point must be [x, y] with two numbers, got {_show(value)}")
+    if value[0] < 0 or value[1] < 0:
+        raise ValueError(f"point coordinates must be >= 0, got {_show(value)}")
+    return value
+
+
+Point = Annotated[tuple[float, float], BeforeValidator(_check_point)]
+"""``[x, y]``: pixels, or normalised to 0..1 of the frame width and height."""
+
+
+def _coordinate_mode(points: Sequence[tuple[float, float]]) -> Literal["normalized", "pixel"]:
+    """All coordinates in 0..1 means normalised; otherwise pixels, where fractions are
+    suspicious: ``[[0.1, 0.2], [640, 0.5], ...]`` mixes the two and is rejected."""
+    coords = [c for p in points for c in p]
+    if all(c <= 1.0 for c in coords):
+        return "normalized"
+    mixed = [c for c in coords if 0.0 < c < 1.0]
+    if mixed:
+        raise ValueError(
+            "mixes normalised (0..1) and pixel coordinates: use all-normalised or all-pixel, "
+            f"got {_show(points)}"
+        )
+    return "pixel"
+
+
+def _scale(point: tuple[float, float], normalized: bool, width: int, height: int) -> tuple[float, float]:
+    return (point[0] * width, point[1] * height) if normalized else (float(point[0]), float(point[1]))
+
+
+def _name_key(section: str, key: Any) -> Any:
+    """Zone/line names as strings: YAML reads `1:` as an int (fine: "1") and `no:` or
+    `on:` as a boolean (an error, since the name was almost certainly meant as text)."""
+    if isinstance(key, bool):
+        raise ValueError(
+            f"{section}: a name was read as the YAML boolean {str(key).lower()} "
+            "(from yes/no/on/off/true/false); quote it, e.g. 'no':"
+        )
+    if isinstance(key, (int, float)):
+        return str(key)
+    return key
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ZoneConfig(_Model):
+    """A polygon zone; `classes` restricts which classes the zone counts (None: all)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    points: list[Point]
+    classes: ClassSpec = None
+
+    @field_validator("points")
+    @classmethod
+    def _polygon(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+        if len(points) < 3:
+            raise ValueError(f"polygon needs at least 3 points, got {len(points)}")
+        _coordinate_mode(points)
+        from shapely.geometry import Polygon
+        from shapely.validation import explain_validity
+
+        polygon = Polygon(points)
+        if not polygon.is_valid or polygon.area <= 0:
+            reason = explain_validity(polygon) if not polygon.is_valid else "zero area"
+            raise ValueError(
+                f"polygon is not valid ({reason}), got {_show(points)}"
+            )
+        return points
+
+    @property
+    def normalized(self) -> bool:
+        """True when the points are fractions of the frame size rather than pixels."""
+        return _coordinate_mode(self.points) == "normalized"
+
+    def pixel_points(self, width: int, height: int) -> list[tuple[float, float]]:
+        """The polygon in pixels of a `width` x `height` frame."""
+        norm = self.normalized
+        return [_scale(p, norm, width, height) for p in self.points]
+
+
+class LineConfig(_Model):
+    """A counting line from `start` to `end`; `classes` restricts which classes it counts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: Point
+    end: Point
+    classes: ClassSpec = None
+
+    @field_validator("end")
+    @classmethod
+    def _non_degenerate(cls, end: tuple[float, float], info: ValidationInfo) -> tuple[float, float]:
+        start = info.data.get("start")
+        if start is not None:
+            if tuple(start) == tuple(end):
+                raise ValueError(f"line has zero length: start and end are both {_show(end)}")
+            _coordinate_mode([start, end])
+        return end
+
+    @property
+    def normalized(self) -> bool:
+        return _coordinate_mode([self.start, self.end]) == "normalized"
+
+    def pixel_points(self, width: int, height: int) -> tuple[tuple[float, float], tuple[float, float]]:
+        """(start, end) in pixels of a `width` x `height` frame."""
+        norm = self.normalized
+        return _scale(self.start, norm, width, height), _scale(self.end, norm, width, height)
+
+
+# --------------------------------------------------------------------------- sections
+
+
+class SourceConfig(_Model):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str | None = None
+    """File path or rtsp/http URL; None here when the CLI supplies it."""
+    id: str = "cam1"
+    detect_fps: float | None = Field(default=None, gt=0)
+    """Run detection at most this often (frames per second); None: every frame."""
+    loop: bool = False
+
+    @field_validator("id")
+    @classmethod
+    def _non_empty_id(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError(f"must not be empty, got {value!r}")
+        return value
+
+
+class DetectorConfig(_Model):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = "yolox-nano"
+    """A model name or a path to an ONNX file."""
+    input_size: tuple[int, int] = (416, 416)
+    """[width, height] of the network input; multiples of 32 (the largest YOLO stride)."""
+    classes: ClassSpec = list(DEFAULT_CLASSES)
+    confidence: float = Field(default=0.1, gt=0, lt=1)
+    """Low on purpose: the tracker's second pass associates low-score boxes."""
+    nms_iou: float = Field(default=0.65, gt=0, le=1)
+    threads: int = Field(default=2, ge=1)
+    decoder: Literal["auto", "yolox", "yolov8"] = "auto"
+
+    @field_validator("input_size", mode="before")
+    @classmethod
+    def _stride_multiple(cls, value: Any) -> Any:
+        ok = (
+            isinstance(value, (list, tuple))
+            and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+            and all(v > 0 and v % 32 == 0 for v in value)
+        )
+        if not ok:
+            raise ValueError(
+                f"must be [width, height], positive multiples of 32, got {_show(value)}"
+            )
+        return value
+
+
+class AppConfig(_Model):
+    """One analytics app; `settings` are validated by the app registry, not here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str
+    name: str | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("settings", mode="before")
+    @classmethod
+    def _null_settings(cls, value: Any) -> Any:
+        return {} if value is None else value  # `settings:` with everything commented out
+
+
+class OutputConfig(_Model):
+    model_config = ConfigDict(extra="forbid")
+
+    video: Path | None = None
+    mot: Path | None = None
+    summary: Path | None = None
+    database: str = "sqlite:///vigil.db"
+    """SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://...``) or a plain file path."""
+
+
+class VigilConfig(_Model):
+    model_config = ConfigDict(extra="forbid")
+
+    source: SourceConfig = Field(default_factory=SourceConfig)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    motion: MotionSettings = Field(default_factory=MotionSettings)
+    tracker: TrackerSettings = Field(default_factory=TrackerSettings)
+    zones: dict[str, ZoneConfig] = Field(default_factory=dict)
+    lines: dict[str, LineConfig] = Field(default_factory=dict)
+    apps: list[AppConfig] = Field(default_factory=list)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    # Set by the loader: the file the config came from (for error messages about app
+    # settings validated later) and the raw `${VAR}` text of substituted values.
+    _file: str | None = PrivateAttr(default=None)
+    _originals: dict[tuple[str | int, ...], str] = PrivateAttr(default_factory=dict)
+
+    @property
+    def file(self) -> str | None:
+        """The configuration file this was loaded from, or None."""
+        return self._file
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_sections(cls, data: Any) -> Any:
+        # `zones:` with every entry commented out parses as null: treat it as absent.
+        if not isinstance(data, dict):
+            return data
+        data = {k: v for k, v in data.items() if v is not None or k not in cls.model_fields}
+        for section in ("zones", "lines"):
+            if isinstance(data.get(section), dict):
+                data[section] = {_name_key(section, k): v for k, v in data[section].items()}
+        return data
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> VigilConfig:
+        # Errors raised here have no location of their own, so messages carry the key path.
+        detector_classes = self.detector.classes
+        if detector_classes is not None and _coco_names() is not None:
+            detected = {_class_key(c) for c in detector_classes}
+            for kind, shapes in (("zones", self.zones), ("lines", self.lines)):
+                for name, shape in shapes.items():
+                    for c in shape.classes or ():
+                        if _class_key(c) not in detected:
+                            raise ValueError(
+                                f"{kind}.{name}.classes: {c!r} is not in detector.classes, "
+                                "so it is never detected"
+                            )
+        seen: dict[str, int] = {}
+        for i, app in enumerate(self.apps):
+            if app.name is None:
+                continue
+            if app.name in seen:
+                raise ValueError(
+                    f"apps[{i}].name: duplicate app name {app.name!r} (also apps[{seen[app.name]}])"
+                )
+            seen[app.name] = i
+        return self

@@ -1,0 +1,498 @@
+"""`EventStore`: events in a SQL database (SQLite by default) via SQLAlchemy 2.0.
+
+The schema is owned by the Alembic migrations in ``vigil/events/migrations``, which the
+store runs (``upgrade head``) every time it opens a database, so a fresh file gets the
+schema and an old one is brought up to date.
+
+The table holds one row per event id: a long-lived event's `start` inserts the row and its
+`update`s and `end` update it (state, end time, attributes merged).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, cast
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Double,
+    Engine,
+    Index,
+    Integer,
+    MetaData,
+    Select,
+    String,
+    create_engine,
+    event,
+    func,
+    select,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
+from sqlalchemy.pool import StaticPool
+from sqlalchemy.types import TypeDecorator
+
+from vigil.errors import VigilError
+from vigil.events.event import Event, EventState
+
+__all__ = [
+    "MIGRATIONS_DIR",
+    "Base",
+    "EventRow",
+    "EventStore",
+    "EventStoreError",
+    "alembic_config",
+    "database_url",
+]
+
+MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
+_IN_CHUNK = 500  # ids per `IN (...)`: well under SQLite's bound-parameter limit
+
+
+class EventStoreError(VigilError):
+    """The events database cannot be opened or migrated."""
+
+
+# --------------------------------------------------------------------------- schema
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_JSON = JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class EventRow(Base):
+    """One event (all states of a long-lived event share the row)."""
+
+    __tablename__ = "events"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(255))
+    app: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16))
+    start_time: Mapped[float] = mapped_column(Double)
+    end_time: Mapped[float | None] = mapped_column(Double)
+    frame_index: Mapped[int] = mapped_column(BigInteger)
+    """Frame of the first record stored for this event (its `start`)."""
+    track_id: Mapped[int | None] = mapped_column(BigInteger)
+    class_id: Mapped[int | None] = mapped_column(Integer)
+    class_name: Mapped[str | None] = mapped_column(String(128))
+    zone: Mapped[str | None] = mapped_column(String(255))
+    line: Mapped[str | None] = mapped_column(String(255))
+    attributes: Mapped[dict[str, Any]] = mapped_column(_JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+
+    __table_args__ = (
+        Index("ix_events_source_start_time", "source", "start_time"),
+        Index("ix_events_type", "type"),
+        Index("ix_events_app", "app"),
+    )
+
+    @classmethod
+    def from_event(cls, ev: Event, attributes: dict[str, Any] | None = None) -> EventRow:
+        """A new row; `attributes` replaces `ev.attributes` (e.g. already JSON-normalised)."""
+        return cls(
+            id=ev.id,
+            source=ev.source,
+            app=ev.app,
+            type=ev.type,
+            state=ev.state,
+            start_time=float(ev.start_time),
+            end_time=None if ev.end_time is None else float(ev.end_time),
+            frame_index=int(ev.frame_index),
+            track_id=None if ev.track_id is None else int(ev.track_id),
+            class_id=None if ev.class_id is None else int(ev.class_id),
+            class_name=ev.class_name,
+            zone=ev.zone,
+            line=ev.line,
+            attributes=dict(ev.attributes if attributes is None else attributes),
+            created_at=_utcnow(),
+        )
+
+    def merge(self, ev: Event, attributes: dict[str, Any] | None = None) -> None:
+        """Apply a later record (`update`/`end`, or a repeat) of the same event id.
+
+        State and end time follow the newer record, attributes are merged (newer keys win),
+        descriptive fields take the newer value where it is set, and the start time is the
+        earliest seen. A non-`end` record arriving after the `end` only fills empty fields.
+        """
+        late = self.state == "end" and ev.state != "end"
+        new_attributes = ev.attributes if attributes is None else attributes
+        for name in ("track_id", "class_id", "class_name", "zone", "line"):
+            value = getattr(ev, name)
+            if value is not None and (not late or getattr(self, name) is None):
+                setattr(self, name, value if isinstance(value, str) else int(value))
+        self.start_time = min(self.start_time, float(ev.start_time))
+        if late:
+            self.attributes = {**new_attributes, **(self.attributes or {})}
+            return
+        self.state = ev.state
+        if ev.end_time is not None:
+            self.end_time = float(ev.end_time)
+        # A new dict (not in-place) so the ORM sees the change.
+        self.attributes = {**(self.attributes or {}), **new_attributes}
+
+    def to_event(self) -> Event:
+        return Event(
+            source=self.source,
+            app=self.app,
+            type=self.type,
+            start_time=self.start_time,
+            frame_index=self.frame_index,
+            state=cast(EventState, self.state),
+            end_time=self.end_time,
+            track_id=self.track_id,
+            class_id=self.class_id,
+            class_name=self.class_name,
+            zone=self.zone,
+            line=self.line,
+            attributes=dict(self.attributes or {}),
+            id=self.id,
+        )
+
+
+# --------------------------------------------------------------------------- engine
+
+
+def database_url(url: str | os.PathLike[str] | URL) -> URL:
+    """A SQLAlchemy URL for `url`: a URL as given, a plain path (or ``:memory:``) -> SQLite."""
+    if isinstance(url, URL):
+        return url
+    text = os.fspath(url)
+    if "://" in text:
+        return make_url(text)
+    if text in ("", ":memory:"):
+        return URL.create("sqlite")
+    return URL.create("sqlite", database=str(Path(text).expanduser()))
+
+
+def _is_sqlite_memory(url: URL) -> bool:
+    db = url.database
+    return db in (None, "", ":memory:") or url.query.get("mode") == "memory"
+
+
+def alembic_config(url: str | os.PathLike[str] | URL | None = None) -> Config:
+    """An Alembic `Config` for the events migrations, built in code (no alembic.ini)."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("path_separator", "os")
+    if url is not None:
+        rendered = database_url(url).render_as_string(hide_password=False)
+        cfg.set_main_option("sqlalchemy.url", rendered.replace("%", "%%"))
+    return cfg
+
+
+def _json_default(obj: Any) -> Any:
+    """JSON for values apps commonly put in attributes: numpy scalars/arrays, tuples, sets,
+    datetimes and paths."""
+    if hasattr(obj, "tolist"):  # numpy arrays and scalars
+        return obj.tolist()
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj, key=repr)
+    if isinstance(obj, (datetime, date)):
+        return obj.isoformat()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"event attribute of type {type(obj).__name__} is not JSON serialisable")
+
+
+def _json_attributes(ev: Event) -> dict[str, Any]:
+    """`ev.attributes` as plain JSON values; TypeError/ValueError naming the event otherwise."""
+    try:
+        return cast(dict[str, Any], json.loads(json.dumps(ev.attributes, default=_json_default)))
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"event {ev.id} ({ev.app}/{ev.type}): {err}") from None
+
+
+def _one_line_error(err: BaseException) -> str:
+    if isinstance(err, DBAPIError) and err.orig is not None:
+        text = str(err.orig)
+    else:
+        text = str(err).split("\n(Background on this error", 1)[0]
+    return " ".join(text.split()) or type(err).__name__
+
+
+def _enable_wal(dbapi_connection: Any, patience: float = 30.0) -> None:
+    """Switch the database file to WAL (persistent, so usually already on).
+
+    Changing the journal mode fails at once with "database is locked" (no busy wait)
+    while another connection is mid-transaction, e.g. a second process creating the schema
+    of the same new file, so retry for a while.
+    """
+    deadline = time.monotonic() + patience
+    cursor = dbapi_connection.cursor()
+    try:
+        while True:
+            try:
+                mode = cursor.execute("PRAGMA journal_mode").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    cursor.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.02)
+        cursor.execute("PRAGMA synchronous=NORMAL")
+    finally:
+        cursor.close()
+
+
+def _sqlite_engine_setup(engine: Engine, wal: bool) -> None:
+    """WAL journal, and real transactions: pysqlite's own transaction handling neither
+    covers DDL nor lets us `BEGIN IMMEDIATE`, so SQLAlchemy emits BEGIN itself (the
+    recipe from the SQLAlchemy SQLite dialect docs). Writers begin IMMEDIATE so that
+    concurrent writers queue on the busy timeout instead of deadlocking."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        if wal:
+            _enable_wal(dbapi_connection)
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Any) -> None:
+        immediate = conn.get_execution_options().get("vigil_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+# --------------------------------------------------------------------------- store
+
+
+class EventStore:
+    """Events in a SQL database.
+
+    `url` is a SQLAlchemy URL (``sqlite:///events.db``, ``postgresql+psycopg://u:p@h/db``)
+    or a plain file path (SQLite). Opening runs the migrations to the latest revision.
+    Raises `EventStoreError` (one line) when the database cannot be opened or migrated.
+    """
+
+    def __init__(self, url: str | os.PathLike[str] | URL = "sqlite:///vigil.db") -> None:
+        try:
+            self.url = database_url(url)
+        except (ArgumentError, ValueError) as err:
+            shown = _PASSWORD_IN_URL.sub(r"\1***@", os.fspath(url))  # type: ignore[arg-type]
+            raise EventStoreError(f"database {shown!r}: bad URL: {_one_line_error(err)}") from None
+        self._closed = False
+        try:
+            self._engine = self._create_engine(self.url)
+        except (SQLAlchemyError, ImportError, OSError) as err:
+            raise EventStoreError(f"database {self}: {_one_line_error(err)}") from err
+        self._read = sessionmaker(self._engine)
+        self._write = sessionmaker(self._engine.execution_options(vigil_write=True))
+        try:
+            self._migrate()
+        except (SQLAlchemyError, ImportError, OSError) as err:
+            self._engine.dispose()
+            raise EventStoreError(f"database {self}: {_one_line_error(err)}") from err
+
+    def __str__(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    def __repr__(self) -> str:
+        return f"EventStore({str(self)!r})"
+
+    @staticmethod
+    def _create_engine(url: URL) -> Engine:
+        kwargs: dict[str, Any] = {}
+        sqlite = url.get_backend_name() == "sqlite"
+        memory = sqlite and _is_sqlite_memory(url)
+        if memory:
+            kwargs.update(poolclass=StaticPool, connect_args={"check_same_thread": False})
+        elif sqlite:
+            kwargs["connect_args"] = {"timeout": 30}
+            db = url.database or ""
+            if not db.startswith("file:"):
+                Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, **kwargs)
+        if sqlite:
+            _sqlite_engine_setup(engine, wal=not memory)
+        return engine
+
+    def _migrate(self) -> None:
+        with self._engine.execution_options(vigil_write=True).begin() as conn:
+            cfg = alembic_config()
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+
+    # ---------------------------------------------------------------- writing
+
+    def add(self, events: Iterable[Event]) -> int:
+        """Store events in one transaction; returns how many records were applied.
+
+        A record whose id is already stored (or earlier in the same call) updates that row,
+        so a long-lived event's `start`, `update`s and `end` end up as one row.
+        """
+        self._check_open()
+        batch = list(events)
+        if not batch:
+            return 0
+        attributes = [_json_attributes(ev) for ev in batch]  # fail before touching the db
+        with self._write.begin() as session:
+            rows: dict[str, EventRow] = {}
+            ids = list(dict.fromkeys(ev.id for ev in batch))
+            for chunk in _chunks(ids, _IN_CHUNK):
+                for row in session.scalars(select(EventRow).where(EventRow.id.in_(chunk))):
+                    rows[row.id] = row
+            for ev, attrs in zip(batch, attributes, strict=True):
+                row = rows.get(ev.id)
+                if row is None:
+                    row = EventRow.from_event(ev, attrs)
+                    session.add(row)
+                    rows[ev.id] = row
+                else:
+                    row.merge(ev, attrs)
+        return len(batch)
+
+    # ---------------------------------------------------------------- reading
+
+    def get(self, event_id: str) -> Event | None:
+        """The event with this id, or None."""
+        self._check_open()
+        with self._read() as session:
+            row = session.get(EventRow, event_id)
+            return None if row is None else row.to_event()
+
+    def query(
+        self,
+        source: str | None = None,
+        app: str | None = None,
+        type: str | None = None,  # noqa: A002 - mirrors Event.type
+        class_name: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        limit: int | None = 100,
+        offset: int = 0,
+        *,
+        newest_first: bool = False,
+    ) -> list[Event]:
+        """Events matching every given filter, ordered by start time (then id).
+
+        `since`/`until` bound the event's `start_time` (seconds on the source timeline):
+        ``since <= start_time < until``. `limit` None returns all matches.
+        """
+        self._check_open()
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        if offset < 0:
+            raise ValueError(f"offset must be >= 0, got {offset}")
+        stmt = _filtered(select(EventRow), source, app, type, class_name, since, until)
+        if newest_first:
+            stmt = stmt.order_by(EventRow.start_time.desc(), EventRow.id.desc())
+        else:
+            stmt = stmt.order_by(EventRow.start_time, EventRow.id)
+        stmt = stmt.offset(offset)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        with self._read() as session:
+            return [row.to_event() for row in session.scalars(stmt)]
+
+    def count(
+        self,
+        source: str | None = None,
+        app: str | None = None,
+        type: str | None = None,  # noqa: A002
+        class_name: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+    ) -> int:
+        """How many events `query` with the same filters would return without a limit."""
+        self._check_open()
+        stmt = _filtered(
+            select(func.count()).select_from(EventRow), source, app, type, class_name, since, until
+        )
+        with self._read() as session:
+            return int(session.scalar(stmt) or 0)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._engine.dispose()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise EventStoreError(f"database {self}: the store is closed")
+
+
+def _filtered(
+    stmt: Select[Any],
+    source: str | None,
+    app: str | None,
+    type_: str | None,
+    class_name: str | None,
+    since: float | None,
+    until: float | None,
+) -> Select[Any]:
+    if source is not None:
+        stmt = stmt.where(EventRow.source == source)
+    if app is not None:
+        stmt = stmt.where(EventRow.app == app)
+    if type_ is not None:
+        stmt = stmt.where(EventRow.type == type_)
+    if class_name is not None:
+        stmt = stmt.where(EventRow.class_name == class_name)
+    if since is not None:
+        stmt = stmt.where(EventRow.start_time >= float(since))
+    if until is not None:
+        stmt = stmt.where(EventRow.start_time < float(until))
+    return stmt
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

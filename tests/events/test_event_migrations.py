@@ -1,0 +1,159 @@
+"""Alembic migrations for the events database, run programmatically by `EventStore`."""
+
+from __future__ import annotations
+
+import io
+import sqlite3
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect
+
+from vigil.events import Event
+from vigil.events.store import (
+    MIGRATIONS_DIR,
+    Base,
+    EventStore,
+    EventStoreError,
+    alembic_config,
+    database_url,
+)
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def test_fresh_sqlite_file_gets_schema(tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    EventStore(f"sqlite:///{db}").close()
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        insp = inspect(engine)
+        assert set(insp.get_table_names()) == {"events", "alembic_version"}
+        columns = {c["name"]: c for c in insp.get_columns("events")}
+        assert set(columns) == {
+            "id", "source", "app", "type", "state", "start_time", "end_time", "frame_index",
+            "track_id", "class_id", "class_name", "zone", "line", "attributes", "created_at",
+        }  # fmt: skip
+        assert columns["end_time"]["nullable"] and not columns["start_time"]["nullable"]
+        assert insp.get_pk_constraint("events")["constrained_columns"] == ["id"]
+        indexes = {i["name"]: i["column_names"] for i in insp.get_indexes("events")}
+        assert indexes == {
+            "ix_events_source_start_time": ["source", "start_time"],
+            "ix_events_type": ["type"],
+            "ix_events_app": ["app"],
+        }
+        with engine.connect() as conn:
+            assert MigrationContext.configure(conn).get_current_revision() == head_revision()
+    finally:
+        engine.dispose()
+
+
+def test_orm_model_matches_migrations(tmp_path: Path) -> None:
+    """The ORM table and the migration scripts describe the same schema."""
+    db = tmp_path / "events.db"
+    EventStore(db).close()
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(ctx, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_uses_wal(tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    EventStore(db).close()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_reopen_is_idempotent(tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    with EventStore(db) as store:
+        store.add([Event("cam1", "count", "line_crossing", 1.0, 10)])
+    for _ in range(2):
+        with EventStore(f"sqlite:///{db}") as store:
+            assert store.count() == 1
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(head_revision(),)]
+
+
+def test_plain_path_and_missing_directories(tmp_path: Path) -> None:
+    db = tmp_path / "a" / "b" / "events.db"
+    with EventStore(str(db)) as store:
+        assert store.url.get_backend_name() == "sqlite"
+    assert db.exists()
+
+
+def test_in_memory_database() -> None:
+    with EventStore(":memory:") as store:
+        store.add([Event("cam1", "count", "line_crossing", 1.0, 10)])
+        assert store.count() == 1
+    with EventStore("sqlite://") as store:
+        assert store.count() == 0
+
+
+def test_database_url() -> None:
+    assert database_url("events.db").render_as_string() == "sqlite:///events.db"
+    assert database_url("/var/lib/vigil/e.db").render_as_string() == "sqlite:////var/lib/vigil/e.db"
+    url = database_url("postgresql+psycopg://u:pw@host:5432/vigil")
+    assert url.get_backend_name() == "postgresql" and url.password == "pw"
+
+
+def test_unusable_database_is_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(EventStoreError) as info:
+        EventStore("nosuchdialect://u:secret@host/db")
+    message = str(info.value)
+    assert "\n" not in message and "nosuchdialect://u:***@host/db" in message
+    assert "secret" not in message
+
+    with pytest.raises(EventStoreError) as info:
+        EventStore("postgresql://u:secret@host:notaport/db")
+    assert "secret" not in str(info.value) and "bad URL" in str(info.value)
+
+    not_a_db = tmp_path / "garbage.db"
+    not_a_db.write_bytes(b"this is not a sqlite database" * 100)
+    with pytest.raises(EventStoreError, match="file is not a database"):
+        EventStore(not_a_db)
+
+
+def test_downgrade_and_upgrade_by_hand(tmp_path: Path) -> None:
+    """env.py also works without a connection handed over (alembic run by a developer)."""
+    db = tmp_path / "events.db"
+    EventStore(db).close()
+    cfg = alembic_config(f"sqlite:///{db}")
+    command.downgrade(cfg, "base")
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        assert "events" not in inspect(engine).get_table_names()
+        command.upgrade(cfg, "head")
+        assert "events" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def test_migrations_render_for_postgresql() -> None:
+    """Offline SQL for PostgreSQL: the migrations use no SQLite-only constructs."""
+    buffer = io.StringIO()
+    cfg = alembic_config("postgresql://u:p@localhost/vigil")
+    cfg.output_buffer = buffer
+    command.upgrade(cfg, "head", sql=True)
+    sql = buffer.getvalue()
+    assert "CREATE TABLE events" in sql
+    assert "JSONB" in sql and "DOUBLE PRECISION" in sql and "TIMESTAMP WITH TIME ZONE" in sql
+    assert "CREATE INDEX ix_events_source_start_time ON events (source, start_time)" in sql
+
+
+def test_migration_files_are_present() -> None:
+    assert (MIGRATIONS_DIR / "env.py").is_file()
+    assert (MIGRATIONS_DIR / "script.py.mako").is_file()
+    assert (MIGRATIONS_DIR / "versions" / "0001_create_events.py").is_file()

@@ -1,0 +1,217 @@
+"""`EventStore`: add, query, filter, paginate, and long-lived events as one row."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import UTC
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sqlalchemy import select
+
+from vigil.events import Event, EventStore, EventStoreError
+from vigil.events.store import EventRow
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with EventStore(f"sqlite:///{tmp_path / 'events.db'}") as s:
+        yield s
+
+
+def crossing(t: float, source: str = "cam1", class_name: str = "person", **kw) -> Event:
+    return Event(
+        source=source, app="count", type="line_crossing", start_time=t, end_time=t,
+        frame_index=int(t * 10), class_name=class_name, line="gate", **kw,
+    )  # fmt: skip
+
+
+def test_add_and_query_round_trip(store: EventStore) -> None:
+    event = Event(
+        source="cam1", app="loiter", type="loitering", start_time=1.5, frame_index=15,
+        state="start", track_id=7, class_id=0, class_name="person", zone="door",
+        attributes={"speed": 1.25, "tags": ["a", "b"], "nested": {"x": 1}},
+    )  # fmt: skip
+    assert store.add([event]) == 1
+    assert store.query() == [event]
+    assert store.get(event.id) == event
+    assert store.get("missing") is None
+
+
+def test_add_accepts_any_iterable_and_empty(store: EventStore) -> None:
+    assert store.add([]) == 0
+    assert store.add(crossing(t) for t in (1.0, 2.0)) == 2
+    assert store.count() == 2
+
+
+def test_filters(store: EventStore) -> None:
+    store.add(
+        [
+            crossing(1.0),
+            crossing(2.0, class_name="car"),
+            crossing(3.0, source="cam2"),
+            Event("cam1", "loiter", "loitering", 4.0, 40, class_name="person"),
+        ]
+    )
+    assert [e.start_time for e in store.query(source="cam1")] == [1.0, 2.0, 4.0]
+    assert [e.start_time for e in store.query(app="loiter")] == [4.0]
+    assert [e.start_time for e in store.query(type="line_crossing")] == [1.0, 2.0, 3.0]
+    assert [e.start_time for e in store.query(class_name="car")] == [2.0]
+    assert [e.start_time for e in store.query(source="cam1", class_name="person")] == [1.0, 4.0]
+    assert [e.start_time for e in store.query(since=2.0)] == [2.0, 3.0, 4.0]
+    assert [e.start_time for e in store.query(until=3.0)] == [1.0, 2.0]
+    assert [e.start_time for e in store.query(since=2.0, until=4.0)] == [2.0, 3.0]
+    assert store.query(source="nope") == []
+    assert store.count(source="cam1") == 3
+    assert store.count(type="line_crossing", since=2.0) == 2
+    assert store.count() == 4
+
+
+def test_pagination(store: EventStore) -> None:
+    store.add(crossing(float(t)) for t in range(25))
+    page1 = store.query(limit=10)
+    page2 = store.query(limit=10, offset=10)
+    page3 = store.query(limit=10, offset=20)
+    assert [e.start_time for e in page1] == [float(t) for t in range(10)]
+    assert [e.start_time for e in page2] == [float(t) for t in range(10, 20)]
+    assert [e.start_time for e in page3] == [float(t) for t in range(20, 25)]
+    assert len(store.query()) == 25  # default limit 100
+    assert len(store.query(limit=None)) == 25
+    assert store.query(limit=0) == []
+    assert [e.start_time for e in store.query(limit=3, newest_first=True)] == [24.0, 23.0, 22.0]
+    assert store.count() == 25
+    with pytest.raises(ValueError):
+        store.query(offset=-1)
+
+
+def test_long_event_start_update_end_is_one_row(store: EventStore) -> None:
+    start = Event(
+        "cam1", "loiter", "loitering", 10.0, 100, state="start", track_id=3,
+        class_name="person", zone="door", attributes={"dwell": 0.0, "first": True},
+    )  # fmt: skip
+    store.add([start])
+    store.add([Event("cam1", "loiter", "loitering", 10.0, 150, state="update", id=start.id,
+                     attributes={"dwell": 5.0})])  # fmt: skip
+    store.add([Event("cam1", "loiter", "loitering", 10.0, 220, state="end", end_time=22.0,
+                     id=start.id, attributes={"dwell": 12.0})])  # fmt: skip
+    events = store.query()
+    assert len(events) == 1 and store.count() == 1
+    (event,) = events
+    assert event.id == start.id
+    assert event.state == "end"
+    assert event.start_time == 10.0 and event.end_time == 22.0
+    assert event.frame_index == 100  # the start's frame
+    assert event.track_id == 3 and event.zone == "door" and event.class_name == "person"
+    assert event.attributes == {"dwell": 12.0, "first": True}
+
+
+def test_start_and_end_in_the_same_batch(store: EventStore) -> None:
+    start = Event("cam1", "occupancy", "occupied", 1.0, 10, state="start", attributes={"n": 1})
+    end = Event("cam1", "occupancy", "occupied", 1.0, 90, state="end", end_time=9.0, id=start.id,
+                attributes={"n": 2})  # fmt: skip
+    other = crossing(5.0)
+    assert store.add([start, other, end]) == 3
+    assert store.count() == 2
+    event = store.get(start.id)
+    assert event is not None
+    assert (event.state, event.end_time, event.attributes) == ("end", 9.0, {"n": 2})
+
+
+def test_end_without_stored_start_is_inserted(store: EventStore) -> None:
+    end = Event("cam1", "loiter", "loitering", 3.0, 90, state="end", end_time=9.0)
+    store.add([end])
+    assert store.query() == [end]
+
+
+def test_late_update_does_not_reopen_ended_event(store: EventStore) -> None:
+    start = Event("cam1", "loiter", "loitering", 1.0, 10, state="start")
+    store.add([start])
+    store.add([Event("cam1", "loiter", "loitering", 1.0, 50, state="end", end_time=5.0,
+                     id=start.id, attributes={"dwell": 4.0})])  # fmt: skip
+    store.add([Event("cam1", "loiter", "loitering", 1.0, 40, state="update", id=start.id,
+                     zone="door", attributes={"dwell": 3.0, "extra": 1})])  # fmt: skip
+    event = store.get(start.id)
+    assert event is not None
+    assert (event.state, event.end_time) == ("end", 5.0)
+    assert event.attributes == {"dwell": 4.0, "extra": 1}  # only missing keys filled
+    assert event.zone == "door"  # empty fields filled
+
+
+def test_numpy_values_in_attributes(store: EventStore) -> None:
+    event = crossing(
+        1.0,
+        track_id=np.int64(4),
+        attributes={"conf": np.float32(0.5), "box": np.array([1, 2, 3, 4]), "ids": {2, 1}},
+    )
+    store.add([event])
+    (stored,) = store.query()
+    assert stored.track_id == 4 and type(stored.track_id) is int
+    assert stored.attributes == {"conf": 0.5, "box": [1, 2, 3, 4], "ids": [1, 2]}
+
+
+def test_unserialisable_attribute_rejects_the_batch(store: EventStore) -> None:
+    bad = crossing(2.0, attributes={"bad": object()})
+    with pytest.raises(TypeError, match=f"event {bad.id} \\(count/line_crossing\\): .*not JSON serialisable"):
+        store.add([crossing(1.0), bad])
+    assert store.count() == 0
+
+
+def test_failed_batch_rolls_back(store: EventStore) -> None:
+    good = crossing(1.0)
+    clash = crossing(2.0)
+    clash.source = None  # type: ignore[assignment]  # NOT NULL violation inside the transaction
+    with pytest.raises(Exception):
+        store.add([good, clash])
+    assert store.count() == 0  # one transaction per call
+
+
+def test_created_at_is_utc(store: EventStore) -> None:
+    store.add([crossing(1.0)])
+    with store._read() as session:
+        created = session.scalars(select(EventRow.created_at)).one()
+    assert created.tzinfo is not None and created.utcoffset() == UTC.utcoffset(None)
+
+
+def test_closed_store_refuses(tmp_path: Path) -> None:
+    store = EventStore(tmp_path / "e.db")
+    store.close()
+    store.close()  # idempotent
+    with pytest.raises(EventStoreError, match="closed"):
+        store.query()
+
+
+def test_repr_hides_password() -> None:
+    store = EventStore.__new__(EventStore)
+    from vigil.events.store import database_url
+
+    store.url = database_url("postgresql+psycopg://u:secret@h/db")
+    assert "secret" not in repr(store) and "***" in repr(store)
+
+
+def test_concurrent_writers_on_a_fresh_file(tmp_path: Path) -> None:
+    """Two pipelines (e.g. two cameras) opening and writing the same new SQLite file."""
+    db = tmp_path / "shared.db"
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def run(source: str) -> None:
+        try:
+            barrier.wait()
+            with EventStore(db) as store:
+                for i in range(20):
+                    store.add([crossing(float(i), source=source)])
+        except BaseException as err:  # noqa: BLE001 - collected for the assertion
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in ("cam1", "cam2")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with EventStore(db) as store:
+        assert store.count(source="cam1") == 20 and store.count(source="cam2") == 20
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT count(*) FROM alembic_version").fetchone() == (1,)
