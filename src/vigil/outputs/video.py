@@ -1,0 +1,121 @@
+"""Write annotated frames as a browser-streamable H.264 MP4 (PyAV / libx264)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+
+import av
+import cv2
+import numpy as np
+
+from vigil.errors import VigilError
+
+__all__ = ["VideoWriter", "TIME_BASE"]
+
+#: Timestamps are written in 1/90000 s (the MPEG clock): exact for 24/25/30/50/60 fps and
+#: fine enough to keep a source's own presentation times.
+TIME_BASE = Fraction(1, 90000)
+
+
+class VideoWriter:
+    """H.264 (libx264, yuv420p) in MP4 with `movflags=+faststart` (index first, so a browser
+    can start playing before the whole file has loaded).
+
+    `write(image, pts)` takes a BGR uint8 frame of `width` x `height` and its presentation
+    time in seconds (default `frame number / fps`). Odd dimensions are padded by one
+    replicated pixel to even (yuv420p needs even sizes). Timestamps must increase; a frame
+    whose pts is not after the previous one is written one tick (1/90000 s) after it.
+    Call `close()` (or use as a context manager) to flush the encoder and finish the file.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        fps: float,
+        width: int,
+        height: int,
+        *,
+        crf: int = 23,
+        preset: str = "veryfast",
+    ) -> None:
+        if not fps > 0:
+            raise ValueError(f"fps must be > 0, got {fps}")
+        if width <= 0 or height <= 0:
+            raise ValueError(f"width and height must be > 0, got {width}x{height}")
+        self.path = Path(path)
+        self.fps = float(fps)
+        self.width = int(width)
+        self.height = int(height)
+        self.encoded_width = self.width + self.width % 2
+        self.encoded_height = self.height + self.height % 2
+        self.frames = 0
+        self._last_pts: int | None = None
+        self._frame_ticks = max(1, round(1 / (self.fps * TIME_BASE)))
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._container = av.open(
+                str(self.path), mode="w", format="mp4", options={"movflags": "+faststart"}
+            )
+        except (OSError, av.error.FFmpegError) as exc:
+            raise VigilError(f"cannot write video {self.path}: {exc}") from None
+        stream = self._container.add_stream(
+            "libx264", rate=Fraction(self.fps).limit_denominator(100_000)
+        )
+        stream.width = self.encoded_width
+        stream.height = self.encoded_height
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"preset": preset, "crf": str(crf)}
+        stream.codec_context.time_base = TIME_BASE
+        self._stream: av.VideoStream | None = stream
+
+    def write(self, image: np.ndarray, pts: float | None = None) -> None:
+        """Encode one BGR frame shown at `pts` seconds (default: frames written so far / fps)."""
+        if self._stream is None:
+            raise ValueError(f"VideoWriter for {self.path} is closed")
+        if image.shape != (self.height, self.width, 3) or image.dtype != np.uint8:
+            raise ValueError(
+                f"expected a BGR uint8 frame of {self.width}x{self.height}, "
+                f"got {image.dtype} {image.shape}"
+            )
+        if self.encoded_width != self.width or self.encoded_height != self.height:
+            image = cv2.copyMakeBorder(
+                image, 0, self.encoded_height - self.height, 0, self.encoded_width - self.width,
+                cv2.BORDER_REPLICATE,
+            )
+        ticks = round(self.frames * self._frame_ticks if pts is None else pts / TIME_BASE)
+        if self._last_pts is not None and ticks <= self._last_pts:
+            ticks = self._last_pts + 1
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        frame.pts = ticks
+        frame.time_base = TIME_BASE
+        frame.duration = self._frame_ticks
+        self._mux(self._stream.encode(frame))
+        self._last_pts = ticks
+        self.frames += 1
+
+    def close(self) -> None:
+        """Flush the encoder and finish the file (idempotent)."""
+        if self._stream is None:
+            return
+        stream, self._stream = self._stream, None
+        try:
+            self._mux(stream.encode(None))
+        finally:
+            self._container.close()
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            self._container.mux(packet)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
