@@ -1,0 +1,182 @@
+"""The `vigil` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from vigil import __version__
+from vigil.errors import VigilError
+
+EXIT_BAD_INPUT = 2
+
+
+class VigilGroup(click.Group):
+    """Reports a `VigilError` as one line on stderr with exit code 2, never a traceback."""
+
+    def invoke(self, ctx: click.Context):  # type: ignore[override]
+        try:
+            return super().invoke(ctx)
+        except VigilError as err:
+            click.echo(f"vigil: error: {err}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+        except KeyboardInterrupt:
+            click.echo("vigil: interrupted", err=True)
+            sys.exit(130)
+
+
+@click.group(cls=VigilGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="vigil")
+def cli() -> None:
+    """Vigil: smart video analytics — detect, track and analyse objects in video."""
+
+
+def _load(config_path: Path | None, source: str | None, no_motion: bool = False):
+    from vigil.config.loader import load_config
+    from vigil.errors import ConfigError
+
+    config = load_config(config_path)
+    if source:
+        config.source.url = source
+    if no_motion:
+        config.motion = config.motion.model_copy(update={"enabled": False})
+    if not config.source.url:
+        raise ConfigError("no video source: give SOURCE or set source.url in the config")
+    return config
+
+
+def _default_output_dir(source: str) -> Path:
+    stem = Path(source.split("?")[0].rstrip("/")).stem or "stream"
+    return Path("runs") / stem
+
+
+@cli.command()
+@click.argument("source", required=False)
+@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), help="YAML configuration.")
+@click.option("-o", "--output-dir", type=click.Path(path_type=Path), help="Where outputs go [runs/<source name>].")
+@click.option("--mot", type=click.Path(path_type=Path), help="Also write tracks as a MOTChallenge file.")
+@click.option("--mot-classes", default="person", show_default=True, help="Comma-separated classes for --mot.")
+@click.option("--video/--no-video", default=True, show_default=True, help="Write the annotated MP4.")
+@click.option("--db", "database", help="Events database URL or file [<output-dir>/events.db].")
+@click.option("--no-motion", is_flag=True, help="Turn motion gating off: detect on every full frame.")
+@click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many frames.")
+def run(
+    source: str | None,
+    config_path: Path | None,
+    output_dir: Path | None,
+    mot: Path | None,
+    mot_classes: str,
+    video: bool,
+    database: str | None,
+    no_motion: bool,
+    max_frames: int | None,
+) -> None:
+    """Analyse a video file or stream URL: tracks, app events, annotated video, summary."""
+    from rich.console import Console
+
+    from vigil.pipeline.job import RunOutputs, run_job
+    from vigil.pipeline.progress import progress_reporter
+
+    config = _load(config_path, source, no_motion)
+    out = output_dir or _default_output_dir(config.source.url)
+    out.mkdir(parents=True, exist_ok=True)
+    outputs = RunOutputs(
+        video=out / "annotated.mp4" if video else None,
+        mot=mot,
+        mot_classes=tuple(c.strip() for c in mot_classes.split(",") if c.strip()),
+        summary=out / "summary.json",
+        database=database or str(out / "events.db"),
+    )
+    with progress_reporter(config.source.url, max_frames) as on_frame:
+        summary = run_job(config, outputs, max_frames=max_frames, on_frame=on_frame)
+    summary.render_table(Console())
+
+
+@cli.command(name="eval")
+@click.argument("ground_truth", type=click.Path(path_type=Path))
+@click.option("--mot", type=click.Path(path_type=Path), help="MOTChallenge tracks to score.")
+@click.option("--source", help="Instead of --mot: run the engine on this video and score it.")
+@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), help="YAML configuration for --source.")
+@click.option("--no-motion", is_flag=True, help="With --source: turn motion gating off.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+def evaluate(
+    ground_truth: Path,
+    mot: Path | None,
+    source: str | None,
+    config_path: Path | None,
+    no_motion: bool,
+    as_json: bool,
+) -> None:
+    """Score tracks against MOTChallenge ground truth: HOTA, MOTA, IDF1 (TrackEval)."""
+    import json
+    import tempfile
+
+    from vigil.evaluation.mot_eval import evaluate_mot, format_scores
+    from vigil.pipeline.job import RunOutputs, run_job
+
+    if (mot is None) == (source is None):
+        raise click.UsageError("give exactly one of --mot FILE or --source VIDEO")
+    if not ground_truth.is_file():
+        raise VigilError(f"ground truth not found: {ground_truth}")
+    with tempfile.TemporaryDirectory() as tmp:
+        if source is not None:
+            config = _load(config_path, source, no_motion)
+            mot = Path(tmp) / "tracks.txt"
+            run_job(config, RunOutputs(mot=mot))
+        scores = evaluate_mot(mot, ground_truth)
+    click.echo(json.dumps(scores.to_dict(), indent=2) if as_json else format_scores(scores))
+
+
+@cli.command()
+@click.argument("source", required=False)
+@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), help="YAML configuration.")
+@click.option("--frames", type=click.IntRange(min=10), default=400, show_default=True, help="Frames per measurement.")
+@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the figures as JSON.")
+def bench(source: str | None, config_path: Path | None, frames: int, json_path: Path | None) -> None:
+    """Measure decode, detector and pipeline speed, with and without motion gating,
+    against a plain baseline in the same run."""
+    from vigil.benchmark.bench import run_benchmark
+
+    config = _load(config_path, source)
+    report = run_benchmark(config, frames)
+    click.echo(report.render())
+    if json_path:
+        report.to_json(json_path)
+
+
+@cli.group()
+def models() -> None:
+    """Detection models: list what is known and where, download by name."""
+
+
+@models.command(name="list")
+def models_list() -> None:
+    """Known models and whether each is present."""
+    from vigil.detection.models import MODELS, search_dirs
+
+    dirs = search_dirs()
+    for spec in MODELS.values():
+        found = next((d / spec.filename for d in dirs if (d / spec.filename).is_file()), None)
+        click.echo(f"{spec.name:<14} {spec.license:<11} {found or 'not downloaded'}")
+    click.echo("searched: " + ", ".join(str(d) for d in dirs))
+
+
+@models.command(name="pull")
+@click.argument("name")
+@click.option("--url", help="Download from this URL instead of the official release.")
+@click.option("--dest", type=click.Path(path_type=Path), help="Directory to save into [user cache].")
+def models_pull(name: str, url: str | None, dest: Path | None) -> None:
+    """Download a model by name and verify its pinned sha256."""
+    from vigil.detection.models import pull_model
+
+    click.echo(str(pull_model(name, dest, url=url)))
+
+
+def main() -> None:
+    cli(prog_name="vigil")
+
+
+if __name__ == "__main__":
+    main()

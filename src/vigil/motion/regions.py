@@ -1,0 +1,72 @@
+"""Where the detector looks: crops around motion and live tracks, or the whole frame.
+
+Crops are at least the detector's input size in frame pixels, so inside a crop objects are
+seen at up to full resolution (the whole frame is shrunk to fit the input). Inference cost
+grows with the pixels fed to the model, so when the crops would cost as much as the whole
+frame, one full-frame pass is planned instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def expand_to_min_size(boxes: np.ndarray, min_w: float, min_h: float, width: int, height: int) -> np.ndarray:
+    """Grow boxes about their centres to at least (min_w, min_h), shifted to stay in frame."""
+    if len(boxes) == 0:
+        return boxes.reshape(0, 4).astype(np.float32)
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    size = np.maximum(boxes[:, 2:] - boxes[:, :2], [min(min_w, width), min(min_h, height)])
+    lo = np.clip(centre - size / 2, 0, None)
+    lo = np.minimum(lo, np.array([width, height]) - size)
+    return np.concatenate([lo, lo + size], axis=1).astype(np.float32)
+
+
+def merge_overlapping(boxes: np.ndarray) -> np.ndarray:
+    """Union boxes that overlap until none do (few boxes per frame, so a simple fixpoint)."""
+    boxes = [b for b in boxes.astype(np.float32)]
+    merged = True
+    while merged and len(boxes) > 1:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                a, b = boxes[i], boxes[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    boxes[i] = np.concatenate([np.minimum(a[:2], b[:2]), np.maximum(a[2:], b[2:])])
+                    del boxes[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return np.array(boxes, np.float32).reshape(-1, 4)
+
+
+def plan_regions(
+    interest: np.ndarray,
+    frame_size: tuple[int, int],
+    input_size: tuple[int, int],
+    max_regions: int,
+) -> np.ndarray:
+    """Crops (R, 4) to run the detector on, given boxes of interest (motion, live tracks).
+
+    Returns an empty array when nothing is of interest, and the whole frame as one region
+    when crops would cost at least as much as one full-frame pass.
+    """
+    width, height = frame_size
+    full = np.array([[0, 0, width, height]], np.float32)
+    if len(interest) == 0:
+        return np.empty((0, 4), np.float32)
+    in_w, in_h = input_size
+    crops = interest
+    # Growing crops can make them overlap: repeat until stable.
+    for _ in range(4):
+        grown = merge_overlapping(expand_to_min_size(crops, in_w, in_h, width, height))
+        if len(grown) == len(crops) and np.allclose(grown, crops):
+            break
+        crops = grown
+    full_cost = min(in_w / width, in_h / height) * width * min(in_w / width, in_h / height) * height
+    scale = np.minimum(1.0, np.minimum(in_w / (crops[:, 2] - crops[:, 0]), in_h / (crops[:, 3] - crops[:, 1])))
+    crop_cost = float(np.sum((crops[:, 2] - crops[:, 0]) * (crops[:, 3] - crops[:, 1]) * scale**2))
+    if len(crops) > max_regions or crop_cost >= full_cost:
+        return full
+    return crops

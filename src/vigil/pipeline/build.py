@@ -1,0 +1,77 @@
+"""Assemble an `Engine` for one source from a validated `VigilConfig`."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from vigil.apps.base import App, Scene
+from vigil.apps.registry import build_app
+from vigil.config.loader import app_settings_error
+from vigil.config.schema import VigilConfig
+from vigil.detection.classes import COCO_CLASSES, coco_class_ids
+from vigil.detection.onnx_backend import OnnxDetector
+from vigil.errors import ConfigError
+from vigil.geometry.shapes import Line, Zone
+from vigil.motion.detector import MotionDetector
+from vigil.pipeline.engine import Engine
+from vigil.pipeline.gating import RegionGate
+from vigil.tracking.tracker import ByteTracker
+
+
+def class_ids(names: list[str | int] | None) -> set[int] | None:
+    if names is None:
+        return None
+    ids = {n for n in names if isinstance(n, int)}
+    return ids | coco_class_ids(n for n in names if isinstance(n, str))
+
+
+def build_scene(config: VigilConfig, width: int, height: int) -> Scene:
+    zones = [Zone(name, tuple(z.points)) for name, z in config.zones.items()]
+    lines = [Line(name, ln.start, ln.end) for name, ln in config.lines.items()]
+    return Scene.build(width, height, zones, lines, COCO_CLASSES)
+
+
+def build_apps(config: VigilConfig, scene: Scene) -> list[App]:
+    apps = []
+    for index, spec in enumerate(config.apps):
+        try:
+            apps.append(build_app(spec.type, spec.name or spec.type, spec.settings, scene))
+        except ValidationError as err:
+            raise app_settings_error(err, index, config.file, originals=config._originals) from None
+        except ValueError as err:
+            where = f"{config.file}: " if config.file else ""
+            raise ConfigError(f"{where}apps[{index}]: {err}") from None
+    return apps
+
+
+def build_detector(config: VigilConfig) -> OnnxDetector:
+    d = config.detector
+    return OnnxDetector(
+        d.model,
+        input_size=tuple(d.input_size),
+        conf_threshold=d.confidence,
+        nms_iou=d.nms_iou,
+        classes=class_ids(d.classes),
+        threads=d.threads,
+        decoder=d.decoder,
+    )
+
+
+def build_engine(
+    config: VigilConfig,
+    frame_size: tuple[int, int],
+    detector: OnnxDetector | None = None,
+    *,
+    gating: bool | None = None,
+) -> tuple[Engine, Scene]:
+    """The engine for a source of `frame_size` (w, h); `gating` overrides `motion.enabled`."""
+    detector = detector or build_detector(config)
+    scene = build_scene(config, *frame_size)
+    motion = config.motion
+    if gating is not None:
+        motion = motion.model_copy(update={"enabled": gating})
+    gate = RegionGate(motion, MotionDetector(motion), frame_size, detector.input_size)
+    tracker = ByteTracker(config.tracker)
+    fps = config.source.detect_fps
+    engine = Engine(detector, tracker, gate, build_apps(config, scene), 1.0 / fps if fps else None)
+    return engine, scene

@@ -1,0 +1,100 @@
+"""The analytics engine: frames → motion gating → detection → tracking → apps → events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vigil.apps.base import App, FrameContext
+from vigil.detection.base import Detector
+from vigil.detection.detections import Detections
+from vigil.events.event import Event
+from vigil.pipeline.gating import RegionGate
+from vigil.pipeline.prefetch import prefetch
+from vigil.sources.frame import Frame
+from vigil.tracking.tracker import ByteTracker
+
+
+@dataclass(slots=True)
+class FrameResult:
+    frame: Frame
+    objects: Detections  # tracked objects, each with a tracker_id
+    events: list[Event]
+    regions: np.ndarray  # where the detector looked; empty when it did not run
+    detected: bool = field(default=False)
+
+
+class Engine:
+    """Processes one source's frames in order; holds that source's tracker and app state."""
+
+    def __init__(
+        self,
+        detector: Detector,
+        tracker: ByteTracker,
+        gate: RegionGate,
+        apps: Sequence[App] = (),
+        detect_interval: float | None = None,
+    ):
+        self.detector = detector
+        self.tracker = tracker
+        self.gate = gate
+        self.apps = list(apps)
+        self.detect_interval = detect_interval
+        self._next_detect = 0.0
+        self._pixels_needed = any(app.needs_pixels for app in self.apps)
+        self._last: Frame | None = None
+
+    def run(self, frames: Iterable[Frame]) -> Iterator[FrameResult]:
+        """Process every frame, decoding ahead in a thread, then close open app events."""
+        for frame in prefetch(frames):
+            yield self.process(frame)
+
+    def process(self, frame: Frame) -> FrameResult:
+        self._last = frame
+        regions = np.empty((0, 4), np.float32)
+        detections: Detections | None = None
+        if self._due(frame.pts):
+            tracks, speed = self.tracker.forecast()
+            regions = self.gate.plan(frame.image, tracks, speed)
+            detections = self._detect(frame.image, regions)
+        objects = self.tracker.update(detections, frame.pts, regions, image=frame.image)
+        ctx = FrameContext(
+            source_id=frame.source_id,
+            frame_index=frame.index,
+            pts=frame.pts,
+            width=frame.width,
+            height=frame.height,
+            image=frame.image if self._pixels_needed else None,
+        )
+        events = [event for app in self.apps for event in app.process(ctx, objects)]
+        return FrameResult(frame, objects, events, regions, detected=detections is not None)
+
+    def finish(self) -> list[Event]:
+        """End of stream: apps close their long-lived events."""
+        if self._last is None:
+            return []
+        f = self._last
+        ctx = FrameContext(f.source_id, f.index, f.pts, f.width, f.height, None)
+        return [event for app in self.apps for event in app.finish(ctx)]
+
+    def _due(self, pts: float) -> bool:
+        if self.detect_interval is None:
+            return True
+        if pts + 1e-6 < self._next_detect:
+            return False
+        # Stay on the interval grid despite timestamp jitter; restart it after a stall.
+        self._next_detect = max(self._next_detect, pts - self.detect_interval / 2)
+        self._next_detect += self.detect_interval
+        return True
+
+    def _detect(self, image: np.ndarray, regions: np.ndarray) -> Detections:
+        if len(regions) == 0:
+            return Detections.empty()
+        boxes = np.round(regions).astype(np.int64)
+        crops = [image[y1:y2, x1:x2] for x1, y1, x2, y2 in boxes]
+        found = self.detector.detect(crops)
+        for dets, (x1, y1, _, _) in zip(found, boxes):
+            dets.xyxy += np.array([x1, y1, x1, y1], np.float32)
+        return Detections.merge(found)

@@ -1,0 +1,56 @@
+"""Motion gating: decides, frame by frame, where the detector looks.
+
+- No motion and no moving track: the detector is skipped; tracks coast on their motion model.
+- Motion or moving tracks: crops around them (see `vigil.motion.regions`), or the whole frame
+  when crops would cost as much.
+- Every `full_frame_every` frames a full-frame pass re-checks everything, stationary objects
+  included, and finds objects that appeared without motion (Frigate re-checks stationary
+  objects in the same way).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vigil.detection.detections import Detections
+from vigil.motion.detector import MotionDetector, MotionSettings
+from vigil.motion.regions import plan_regions
+
+
+class RegionGate:
+    def __init__(
+        self,
+        settings: MotionSettings,
+        motion: MotionDetector,
+        frame_size: tuple[int, int],
+        input_size: tuple[int, int],
+    ):
+        self.settings = settings
+        self.motion = motion
+        self.frame_size = frame_size
+        self.input_size = input_size
+        self._since_full = settings.full_frame_every  # first frame gets a full pass
+        self._full = np.array([[0, 0, *frame_size]], np.float32)
+
+    def plan(self, image: np.ndarray, tracks: Detections, track_speed: np.ndarray) -> np.ndarray:
+        """Regions (R, 4) xyxy to detect in; empty means skip the detector on this frame."""
+        s = self.settings
+        if not s.enabled:
+            return self._full
+        motion = self.motion.detect(image)  # also keeps the background model current
+        self._since_full += 1
+        if self._since_full >= s.full_frame_every:
+            self._since_full = 0
+            return self._full
+        moving = tracks[track_speed >= s.moving_speed]
+        size = moving.xyxy[:, 2:] - moving.xyxy[:, :2]
+        around_tracks = np.concatenate(
+            [moving.xyxy[:, :2] - s.track_margin * size, moving.xyxy[:, 2:] + s.track_margin * size],
+            axis=1,
+        )
+        regions = plan_regions(
+            np.concatenate([motion, around_tracks]), self.frame_size, self.input_size, s.max_regions
+        )
+        if len(regions) == 1 and np.array_equal(regions, self._full):
+            self._since_full = 0
+        return regions

@@ -1,0 +1,50 @@
+"""Run an iterator in a background thread so decoding overlaps with inference."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
+
+T = TypeVar("T")
+_DONE = object()
+
+
+def prefetch(items: Iterable[T], depth: int = 4) -> Iterator[T]:
+    """Yield `items` while the next `depth` are produced in a thread (PyAV releases the GIL).
+
+    An exception in the producer is re-raised in the consumer. Closing the returned generator
+    early stops the producer.
+    """
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            buffer.put(exc)
+
+    worker = threading.Thread(target=produce, name="vigil-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=1.0)
