@@ -15,10 +15,10 @@ def expand_to_min_size(boxes: np.ndarray, min_w: float, min_h: float, width: int
     """Grow boxes about their centres to at least (min_w, min_h), shifted to stay in frame."""
     if len(boxes) == 0:
         return boxes.reshape(0, 4).astype(np.float32)
+    frame = np.array([width, height], np.float32)
     centre = (boxes[:, :2] + boxes[:, 2:]) / 2
-    size = np.maximum(boxes[:, 2:] - boxes[:, :2], [min(min_w, width), min(min_h, height)])
-    lo = np.clip(centre - size / 2, 0, None)
-    lo = np.minimum(lo, np.array([width, height]) - size)
+    size = np.clip(boxes[:, 2:] - boxes[:, :2], np.minimum([min_w, min_h], frame), frame)
+    lo = np.clip(centre - size / 2, 0, frame - size)
     return np.concatenate([lo, lo + size], axis=1).astype(np.float32)
 
 

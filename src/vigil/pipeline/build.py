@@ -73,5 +73,12 @@ def build_engine(
     gate = RegionGate(motion, MotionDetector(motion), frame_size, detector.input_size)
     tracker = ByteTracker(config.tracker)
     fps = config.source.detect_fps
-    engine = Engine(detector, tracker, gate, build_apps(config, scene), 1.0 / fps if fps else None)
+    engine = Engine(
+        detector,
+        tracker,
+        gate,
+        build_apps(config, scene),
+        detect_interval=1.0 / fps if fps else None,
+        in_flight=config.detector.workers,
+    )
     return engine, scene

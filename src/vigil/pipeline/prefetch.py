@@ -20,20 +20,24 @@ def prefetch(items: Iterable[T], depth: int = 4) -> Iterator[T]:
     buffer: queue.Queue = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
+    def hand_over(item: object) -> bool:
+        """Queue `item` unless the consumer has gone; False when it has."""
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        buffer.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not hand_over(item):
                     return
-            buffer.put(_DONE)
+            hand_over(_DONE)
         except BaseException as exc:  # handed to the consumer, which re-raises it
-            buffer.put(exc)
+            hand_over(exc)
 
     worker = threading.Thread(target=produce, name="vigil-decode", daemon=True)
     worker.start()

@@ -40,6 +40,11 @@ def describe(image: np.ndarray, xyxy: np.ndarray) -> np.ndarray:
     return np.divide(out, norms, out=np.zeros_like(out), where=norms > 0)
 
 
+def described(descriptors: np.ndarray) -> np.ndarray:
+    """Which descriptors hold a look at all (boxes too small or off-image give zeros)."""
+    return descriptors.any(axis=1)
+
+
 def distance(tracks: np.ndarray, detections: np.ndarray) -> np.ndarray:
     """(T, D) × (N, D) unit descriptors → (T, N) distances in [0, 1]."""
     if len(tracks) == 0 or len(detections) == 0:

@@ -128,13 +128,13 @@ class ByteTracker:
             tracker_id=self.ids[visible],
         )
 
-    def forecast(self) -> tuple[Detections, np.ndarray]:
-        """Where confirmed tracks will be in the next frame, and their speeds in px/frame."""
+    def forecast(self, steps: int = 1) -> tuple[Detections, np.ndarray]:
+        """Where confirmed tracks will be `steps` frames ahead, and their speeds in px/frame."""
         live = self.state != TENTATIVE
         mean = self.mean[live]
         return (
             Detections(
-                xyxy=cxcywh_to_xyxy(mean[:, :4] + mean[:, 4:]),
+                xyxy=cxcywh_to_xyxy(mean[:, :4] + steps * mean[:, 4:]),
                 confidence=self.score[live],
                 class_id=self.class_id[live],
                 tracker_id=self.ids[live],
@@ -173,6 +173,7 @@ class ByteTracker:
             # overlap alike, the one that also looks alike wins.
             look = appearance.distance(self.feature[tracks], features)
             look[~self.has_feature[tracks]] = 0.0
+            look[:, ~appearance.described(features)] = 0.0  # too small to describe
             cost = cost + self.settings.appearance_weight * look
         return cost
 
@@ -243,7 +244,7 @@ class ByteTracker:
             return
         overlap = box_iou(dets.xyxy[rows], dets.xyxy)
         overlap[np.arange(len(rows)), rows] = 0.0
-        clean = overlap.max(axis=1, initial=0.0) < 0.3
+        clean = (overlap.max(axis=1, initial=0.0) < 0.3) & appearance.described(features[rows])
         tracks, rows = tracks[clean], rows[clean]
         m = self.settings.appearance_momentum
         blended = np.where(
@@ -313,9 +314,8 @@ class ByteTracker:
         self.has_feature = np.concatenate([self.has_feature, np.zeros(n, dtype=bool)])
 
     def _drop_expired(self, pts: float) -> None:
-        expired = (self.state != TENTATIVE) & (
-            pts - self.last_seen > self.settings.lost_buffer_seconds
-        )
+        # Only tracks that were looked for and not found expire; unexamined ones coast.
+        expired = (self.state == LOST) & (pts - self.last_seen > self.settings.lost_buffer_seconds)
         if expired.any():
             self._select(~expired)
 
