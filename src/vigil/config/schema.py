@@ -269,7 +269,10 @@ class DetectorConfig(_Model):
     confidence: float = Field(default=0.1, gt=0, lt=1)
     """Low on purpose: the tracker's second pass associates low-score boxes."""
     nms_iou: float = Field(default=0.65, gt=0, le=1)
-    threads: int = Field(default=2, ge=1)
+    threads: int = Field(default=1, ge=1)
+    """CPU threads inside one inference; a small model gains little from more than one."""
+    workers: int = Field(default=2, ge=1)
+    """Frames detected in parallel, each on its own thread (about one per CPU core)."""
     decoder: Literal["auto", "yolox", "yolov8"] = "auto"
 
     @field_validator("input_size", mode="before")
