@@ -1,5 +1,6 @@
 """The real YOLOX-Nano on a real frame (skipped when ../shared is not checked out)."""
 
+import os
 from pathlib import Path
 
 import cv2
@@ -9,7 +10,10 @@ import pytest
 
 from vigil.detection.onnx_backend import OnnxDetector
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+# The data checkout beside the repository; VIGIL_SHARED_DIR overrides it as for the whole suite.
+SHARED = Path(
+    os.environ.get("VIGIL_SHARED_DIR") or Path(__file__).resolve().parents[2].parent / "shared"
+)
 MODEL = SHARED / "models" / "yolox_nano.onnx"
 CLIP = SHARED / "data" / "vtest.avi"
 

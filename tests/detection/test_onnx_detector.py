@@ -199,3 +199,15 @@ def test_decoder_mismatch_and_bad_classes(make_constant):
     assert one_line_model_error(path, classes={0, 80, 91}) == (
         f"{path}: classes [80, 91] out of range for a 80-class model (0-79)"
     )
+
+
+def test_reshape_false_keeps_the_fixed_export(make_mini_yolox):
+    detector = OnnxDetector(make_mini_yolox(), conf_threshold=0.5, reshape=False)
+    assert not detector.dynamic and not detector.batch_dynamic
+    runs = record(detector)
+    frame = np.zeros((640, 832, 3), np.uint8)
+    frame[64:128, 128:192] = (255, 0, 0)
+    first, second = detector.detect([frame, frame])
+    assert runs.shapes == [(1, 3, 416, 416)] * 2
+    np.testing.assert_allclose(first.xyxy, [[128, 64, 192, 128]], atol=1e-3)
+    np.testing.assert_allclose(second.xyxy, first.xyxy)

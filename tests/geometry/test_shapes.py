@@ -46,7 +46,7 @@ def test_invalid_zone_messages(points, message):
 
 
 def test_invalid_line_messages():
-    with pytest.raises(ValueError, match="^line has zero length$"):
+    with pytest.raises(ValueError, match="^line has zero length: start and end are both"):
         Line("l", (5, 5), (5, 5))
     with pytest.raises(ValueError, match=r"^line end must be a pair \[x, y\]"):
         Line("l", (5, 5), (5, 5, 5))

@@ -8,7 +8,7 @@ import pytest
 from vigil.motion.regions import expand_to_min_size, merge_overlapping, plan_regions
 
 FRAME = (1920, 1080)
-INPUT = (416, 416)
+INPUT = (416, 256)  # a 1920×1080 frame letterboxed into a 416×416 model input
 
 
 def inside(boxes: np.ndarray, width: int, height: int) -> bool:
@@ -118,17 +118,21 @@ def test_nothing_of_interest_plans_nothing():
 def test_elongated_interest_gives_one_crop_at_least_the_input_size():
     strip = np.array([[100.0, 500.0, 1700.0, 540.0]])  # a wide band of motion
     out = plan_regions(strip, FRAME, INPUT, 4)
-    np.testing.assert_allclose(out, [[100, 312, 1700, 728]])
+    np.testing.assert_allclose(out, [[100, 392, 1700, 648]])  # centred, INPUT[1] high
     assert inside(out, *FRAME)
     assert out[0, 2] - out[0, 0] >= INPUT[0] and out[0, 3] - out[0, 1] >= INPUT[1]
 
 
-def test_compact_interest_costs_more_as_a_crop_than_the_letterboxed_frame():
-    """A crop is at least the input size, so it feeds the model INPUT pixels; the 16:9 frame
-    letterboxed into a square input feeds fewer. The planner therefore looks at the whole
-    frame, not at a crop, for a single small object."""
+def test_compact_interest_gets_the_full_frame_which_costs_the_same_as_a_crop():
+    """A crop is at least the letterboxed frame's input shape, so one crop costs as much as
+    the whole frame, which also re-checks everything else: the whole frame wins the tie."""
     small = np.array([[800.0, 500.0, 820.0, 540.0]])
     np.testing.assert_allclose(plan_regions(small, FRAME, INPUT, 4), [[0, 0, 1920, 1080]])
+
+
+def test_two_separate_objects_cost_two_passes_so_the_full_frame_wins():
+    apart = np.array([[100.0, 100.0, 120.0, 140.0], [1700.0, 900.0, 1720.0, 940.0]])
+    np.testing.assert_allclose(plan_regions(apart, FRAME, INPUT, 4), [[0, 0, 1920, 1080]])
 
 
 def test_interest_spread_over_many_places_gives_the_full_frame():
@@ -148,7 +152,7 @@ def test_more_crops_than_max_regions_gives_the_full_frame():
     five = plan_regions(strips(5), (4000, 3000), INPUT, 5)
     assert five.shape == (5, 4)
     assert inside(five, 4000, 3000)
-    np.testing.assert_allclose(five[:, 3] - five[:, 1], 416)
+    np.testing.assert_allclose(five[:, 3] - five[:, 1], INPUT[1])
     np.testing.assert_allclose(
         plan_regions(strips(5), (4000, 3000), INPUT, 4), [[0, 0, 4000, 3000]]
     )

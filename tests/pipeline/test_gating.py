@@ -10,7 +10,7 @@ from vigil.motion.detector import MotionDetector, MotionSettings
 from vigil.pipeline.gating import RegionGate
 
 W, H = 1920, 1080
-INPUT = (416, 416)
+INPUT = (416, 256)  # a 1920×1080 frame letterboxed into a 416×416 model input
 FULL = [[0, 0, W, H]]
 BACKGROUND = np.random.default_rng(2).integers(60, 110, (H, W, 3), dtype=np.uint8)
 NO_TRACKS = (Detections.empty(), np.empty(0))
@@ -84,8 +84,9 @@ def test_compact_motion_gets_a_full_frame_pass_which_restarts_the_schedule():
     frames = [BACKGROUND] * 3 + [with_rect(900, 500, 940, 560)] + [BACKGROUND] * 9
     plans = looked(g, frames)
     full = [i for i, r in enumerate(plans) if len(r)]
-    # 0: first; 3: motion (a crop would cost more than the frame), after which the 5-frame
-    # schedule restarts (a one-frame flash has barely entered the background: no motion at 4)
+    # 0: first; 3: motion (a crop would cost as much as the frame, which also re-checks
+    # everything else), after which the 5-frame schedule restarts (a one-frame flash has
+    # barely entered the background: no motion at 4)
     assert full == [0, 3, 8]
     for i in full:
         np.testing.assert_allclose(plans[i], FULL)

@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from vigil.geometry.shapes import Line, Zone
 from vigil.motion.detector import MotionSettings
 from vigil.tracking.tracker import TrackerSettings
 
@@ -136,25 +137,6 @@ Point = Annotated[tuple[float, float], BeforeValidator(_check_point)]
 """``[x, y]``: pixels, or normalised to 0..1 of the frame width and height."""
 
 
-def _coordinate_mode(points: Sequence[tuple[float, float]]) -> Literal["normalized", "pixel"]:
-    """All coordinates in 0..1 means normalised; otherwise pixels, where fractions are
-    suspicious: ``[[0.1, 0.2], [640, 0.5], ...]`` mixes the two and is rejected."""
-    coords = [c for p in points for c in p]
-    if all(c <= 1.0 for c in coords):
-        return "normalized"
-    mixed = [c for c in coords if 0.0 < c < 1.0]
-    if mixed:
-        raise ValueError(
-            "mixes normalised (0..1) and pixel coordinates: use all-normalised or all-pixel, "
-            f"got {_show(points)}"
-        )
-    return "pixel"
-
-
-def _scale(point: tuple[float, float], normalized: bool, width: int, height: int) -> tuple[float, float]:
-    return (point[0] * width, point[1] * height) if normalized else (float(point[0]), float(point[1]))
-
-
 def _name_key(section: str, key: Any) -> Any:
     """Zone/line names as strings: YAML reads `1:` as an int (fine: "1") and `no:` or
     `on:` as a boolean (an error, since the name was almost certainly meant as text)."""
@@ -183,29 +165,11 @@ class ZoneConfig(_Model):
     @field_validator("points")
     @classmethod
     def _polygon(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-        if len(points) < 3:
-            raise ValueError(f"polygon needs at least 3 points, got {len(points)}")
-        _coordinate_mode(points)
-        from shapely.geometry import Polygon
-        from shapely.validation import explain_validity
-
-        polygon = Polygon(points)
-        if not polygon.is_valid or polygon.area <= 0:
-            reason = explain_validity(polygon) if not polygon.is_valid else "zero area"
-            raise ValueError(
-                f"polygon is not valid ({reason}), got {_show(points)}"
-            )
+        Zone("zone", tuple(points))  # the geometry decides what a valid polygon is
         return points
 
-    @property
-    def normalized(self) -> bool:
-        """True when the points are fractions of the frame size rather than pixels."""
-        return _coordinate_mode(self.points) == "normalized"
-
-    def pixel_points(self, width: int, height: int) -> list[tuple[float, float]]:
-        """The polygon in pixels of a `width` x `height` frame."""
-        norm = self.normalized
-        return [_scale(p, norm, width, height) for p in self.points]
+    def to_zone(self, name: str) -> Zone:
+        return Zone(name, tuple(self.points))
 
 
 class LineConfig(_Model):
@@ -222,19 +186,11 @@ class LineConfig(_Model):
     def _non_degenerate(cls, end: tuple[float, float], info: ValidationInfo) -> tuple[float, float]:
         start = info.data.get("start")
         if start is not None:
-            if tuple(start) == tuple(end):
-                raise ValueError(f"line has zero length: start and end are both {_show(end)}")
-            _coordinate_mode([start, end])
+            Line("line", start, end)
         return end
 
-    @property
-    def normalized(self) -> bool:
-        return _coordinate_mode([self.start, self.end]) == "normalized"
-
-    def pixel_points(self, width: int, height: int) -> tuple[tuple[float, float], tuple[float, float]]:
-        """(start, end) in pixels of a `width` x `height` frame."""
-        norm = self.normalized
-        return _scale(self.start, norm, width, height), _scale(self.end, norm, width, height)
+    def to_line(self, name: str) -> Line:
+        return Line(name, self.start, self.end)
 
 
 # --------------------------------------------------------------------------- sections
@@ -263,8 +219,10 @@ class DetectorConfig(_Model):
 
     model: str = "yolox-nano"
     """A model name or a path to an ONNX file."""
-    input_size: tuple[int, int] = (416, 416)
-    """[width, height] of the network input; multiples of 32 (the largest YOLO stride)."""
+    input_size: tuple[int, int] = (320, 320)
+    """Largest [width, height] of the network input, multiples of 32 (the largest YOLO stride).
+    A frame is letterboxed to the smallest multiple-of-32 shape that holds it (768×576 → 320×256);
+    motion-gated crops of that shape see at full resolution."""
     classes: ClassSpec = list(DEFAULT_CLASSES)
     confidence: float = Field(default=0.1, gt=0, lt=1)
     """Low on purpose: the tracker's second pass associates low-score boxes."""

@@ -17,11 +17,9 @@ def nms(xyxy: np.ndarray, scores: np.ndarray, class_ids: np.ndarray, iou: float)
         return np.empty(0, dtype=np.int64)
     xywh = np.ascontiguousarray(xyxy, dtype=np.float32).copy()
     xywh[:, 2:] -= xywh[:, :2]
-    keep = cv2.dnn.NMSBoxesBatched(
-        xywh,
-        np.ascontiguousarray(scores, dtype=np.float32),
-        np.ascontiguousarray(class_ids, dtype=np.int32),
-        -1.0,  # scores are already thresholded; keep every candidate
-        float(iou),
-    )
+    conf = np.ascontiguousarray(scores, dtype=np.float32)
+    ids = np.ascontiguousarray(class_ids, dtype=np.int32)
+    # The score threshold is -1: scores are already thresholded, keep every candidate. The stubs
+    # ask for sequences but arrays are accepted, and converted without a Python-level copy.
+    keep = cv2.dnn.NMSBoxesBatched(xywh, conf, ids, -1.0, float(iou))  # type: ignore[arg-type]
     return np.asarray(keep, dtype=np.int64).reshape(-1)

@@ -32,6 +32,9 @@ def _session(model: bytes, threads: int) -> ort.InferenceSession:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Spinning worker threads would steal the cores that decoding and other in-flight
+    # inferences need; on a small CPU that costs more than the wake-up latency it saves.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
 
 
@@ -79,7 +82,8 @@ class OnnxDetector:
     smallest multiple-of-32 size that holds it scaled to fit `input_size` (w, h), batching images
     whose padded sizes match. Fixed-shape models run each image alone at the model's own size,
     whatever `input_size` says. `upscale` lets images smaller than the input be enlarged;
-    by default they run at their own (padded) size, which is cheaper.
+    by default they run at their own (padded) size, which is cheaper. `reshape=False` keeps a
+    fixed-shape model as exported (every image letterboxed to the model's own square input).
     `session.run` releases the GIL, so `detect` may overlap with decoding in other threads.
     """
 
@@ -94,6 +98,7 @@ class OnnxDetector:
         threads: int = 2,
         decoder: DecoderName = "auto",
         upscale: bool = False,
+        reshape: bool = True,
     ) -> None:
         if decoder not in ("auto", "yolox", "yolov8"):
             raise ValueError(f"decoder must be 'auto', 'yolox' or 'yolov8', not {decoder!r}")
@@ -111,7 +116,7 @@ class OnnxDetector:
         except Exception as e:  # onnxruntime raises several unrelated types
             raise ModelError(f"{where}: not a loadable ONNX model ({_first_line(e)})") from None
         shape = self._check_input(session, where)
-        if any(isinstance(shape[k], int) for k in (0, 2, 3)):
+        if reshape and any(isinstance(shape[k], int) for k in (0, 2, 3)):
             session = _patched_session(session, model, threads) or session
             shape = session.get_inputs()[0].shape
         self._session = session
@@ -164,6 +169,10 @@ class OnnxDetector:
                 f"{where}: classes {bad} out of range for a {n}-class model (0-{n - 1})"
             )
         return np.array(sorted(classes), dtype=np.int64)
+
+    def input_shape_for(self, width: int, height: int) -> tuple[int, int]:
+        """The network input (w, h) that a `width`×`height` image is letterboxed into."""
+        return plan_letterbox(width, height, self.input_size, rect=self.dynamic, upscale=self.upscale).padded
 
     def detect(self, images: Sequence[np.ndarray]) -> list[Detections]:
         """One `Detections` per image, boxes in that image's pixels (see `Detector`)."""

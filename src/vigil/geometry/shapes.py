@@ -37,9 +37,19 @@ def _as_point(value: Any, what: str) -> Point:
 
 
 def _auto_normalized(coords: Sequence[Point], normalized: bool | None) -> bool:
+    """All coordinates within 0..1 mean normalised; fractions beside pixel values are a mistake."""
     if normalized is not None:
         return bool(normalized)
-    return all(abs(c) <= 1.0 for p in coords for c in p)
+    values = [c for p in coords for c in p]
+    if all(abs(c) <= 1.0 for c in values):
+        return True
+    if any(0.0 < abs(c) < 1.0 for c in values):
+        shown = [[int(c) if float(c).is_integer() else c for c in p] for p in coords]
+        raise ValueError(
+            "mixes normalised (0..1) and pixel coordinates: use all-normalised or all-pixel, "
+            f"got {shown}"
+        )
+    return False
 
 
 def _check_frame_size(width: int, height: int) -> tuple[int, int]:
@@ -221,7 +231,8 @@ class Line:
         start = _as_point(self.start, "line start")
         end = _as_point(self.end, "line end")
         if start == end:
-            raise ValueError("line has zero length")
+            shown = [int(c) if float(c).is_integer() else c for c in end]
+            raise ValueError(f"line has zero length: start and end are both {shown}")
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "end", end)
         object.__setattr__(self, "normalized", _auto_normalized([start, end], self.normalized))

@@ -44,29 +44,32 @@ def merge_overlapping(boxes: np.ndarray) -> np.ndarray:
 def plan_regions(
     interest: np.ndarray,
     frame_size: tuple[int, int],
-    input_size: tuple[int, int],
+    crop_size: tuple[int, int],
     max_regions: int,
 ) -> np.ndarray:
     """Crops (R, 4) to run the detector on, given boxes of interest (motion, live tracks).
 
-    Returns an empty array when nothing is of interest, and the whole frame as one region
-    when crops would cost at least as much as one full-frame pass.
+    `crop_size` (w, h) is the detector input that the whole frame is letterboxed to; crops are
+    at least that size and larger ones are shrunk to fit it, so a crop is never seen at a lower
+    resolution than the whole frame. Returns an empty array when nothing is of interest, and
+    the whole frame unless the crops together cost less than one full-frame pass: at equal
+    cost the whole frame also re-checks everything that is not moving.
     """
     width, height = frame_size
     full = np.array([[0, 0, width, height]], np.float32)
     if len(interest) == 0:
         return np.empty((0, 4), np.float32)
-    in_w, in_h = input_size
+    crop_w, crop_h = crop_size
     crops = interest
     # Growing crops can make them overlap: repeat until stable.
     for _ in range(4):
-        grown = merge_overlapping(expand_to_min_size(crops, in_w, in_h, width, height))
+        grown = merge_overlapping(expand_to_min_size(crops, crop_w, crop_h, width, height))
         if len(grown) == len(crops) and np.allclose(grown, crops):
             break
         crops = grown
-    full_cost = min(in_w / width, in_h / height) * width * min(in_w / width, in_h / height) * height
-    scale = np.minimum(1.0, np.minimum(in_w / (crops[:, 2] - crops[:, 0]), in_h / (crops[:, 3] - crops[:, 1])))
-    crop_cost = float(np.sum((crops[:, 2] - crops[:, 0]) * (crops[:, 3] - crops[:, 1]) * scale**2))
-    if len(crops) > max_regions or crop_cost >= full_cost:
+    size = crops[:, 2:] - crops[:, :2]
+    scale = np.minimum(1.0, np.minimum(crop_w / size[:, 0], crop_h / size[:, 1]))
+    cost = float(np.sum(size[:, 0] * size[:, 1] * scale**2))
+    if len(crops) > max_regions or cost >= crop_w * crop_h * 0.999:
         return full
     return crops

@@ -11,7 +11,6 @@ from vigil.config.schema import VigilConfig
 from vigil.detection.classes import COCO_CLASSES, coco_class_ids
 from vigil.detection.onnx_backend import OnnxDetector
 from vigil.errors import ConfigError
-from vigil.geometry.shapes import Line, Zone
 from vigil.motion.detector import MotionDetector
 from vigil.pipeline.engine import Engine
 from vigil.pipeline.gating import RegionGate
@@ -26,8 +25,8 @@ def class_ids(names: list[str | int] | None) -> set[int] | None:
 
 
 def build_scene(config: VigilConfig, width: int, height: int) -> Scene:
-    zones = [Zone(name, tuple(z.points)) for name, z in config.zones.items()]
-    lines = [Line(name, ln.start, ln.end) for name, ln in config.lines.items()]
+    zones = [z.to_zone(name) for name, z in config.zones.items()]
+    lines = [ln.to_line(name) for name, ln in config.lines.items()]
     return Scene.build(width, height, zones, lines, COCO_CLASSES)
 
 
@@ -70,7 +69,8 @@ def build_engine(
     motion = config.motion
     if gating is not None:
         motion = motion.model_copy(update={"enabled": gating})
-    gate = RegionGate(motion, MotionDetector(motion), frame_size, detector.input_size)
+    crop_size = detector.input_shape_for(*frame_size)
+    gate = RegionGate(motion, MotionDetector(motion), frame_size, crop_size)
     tracker = ByteTracker(config.tracker)
     fps = config.source.detect_fps
     engine = Engine(
