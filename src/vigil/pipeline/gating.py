@@ -23,12 +23,12 @@ class RegionGate:
         settings: MotionSettings,
         motion: MotionDetector,
         frame_size: tuple[int, int],
-        input_size: tuple[int, int],
+        crop_size: tuple[int, int],
     ):
         self.settings = settings
         self.motion = motion
         self.frame_size = frame_size
-        self.input_size = input_size
+        self.crop_size = crop_size
         self._since_full = settings.full_frame_every  # first frame gets a full pass
         self._full = np.array([[0, 0, *frame_size]], np.float32)
 
@@ -49,7 +49,7 @@ class RegionGate:
             axis=1,
         )
         regions = plan_regions(
-            np.concatenate([motion, around_tracks]), self.frame_size, self.input_size, s.max_regions
+            np.concatenate([motion, around_tracks]), self.frame_size, self.crop_size, s.max_regions
         )
         if len(regions) == 1 and np.array_equal(regions, self._full):
             self._since_full = 0
