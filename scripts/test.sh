@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Set up the test environment and run the whole test suite.
+#
+#   ./scripts/test.sh [pytest options, e.g. -k cli -x]
+#
+# Installs the Debian packages the tests need (only those missing), creates .venv, installs
+# Vigil with its test extras, then runs `python -m pytest`. Tests marked `integration` use the
+# real model and clip from ../shared and are skipped when it is absent.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+# Debian packages the tests need: ffmpeg (ffprobe checks the MP4 files Vigil writes).
+TEST_DEBS=(ffmpeg)
+
+ensure_debs "${TEST_DEBS[@]}"
+ensure_venv
+ensure_install test
+
+cd "$REPO_ROOT"
+log "python -m pytest $*"
+exec "$VENV/bin/python" -m pytest "$@"
