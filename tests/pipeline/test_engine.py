@@ -440,13 +440,14 @@ def test_closing_run_early_leaves_no_threads_behind():
 
 def test_a_detector_error_in_run_reaches_the_caller():
     def script(call, i, crop):
-        if call == 4:
+        if crop[0, 0, 0] == 4:  # the fifth frame, whichever worker runs it
             raise RuntimeError("inference failed")
         return Detections.empty()
 
+    marked = [Frame("cam1", i, i / FPS, np.full((H, W, 3), i, np.uint8)) for i in range(10)]
     engine = Engine(ScriptedDetector(script), ByteTracker(), full_gate(), in_flight=2)
     seen = []
     with pytest.raises(RuntimeError, match="inference failed"):
-        for result in engine.run(frames(10)):
+        for result in engine.run(marked):
             seen.append(result.frame.index)
     assert seen == [0, 1, 2, 3]

@@ -489,3 +489,60 @@ def test_appearance_weight_zero_ignores_the_image():
         history.append(out.tracker_id.tolist())
     assert history == [[1]] * 10
     assert not tracker.has_feature.any()
+
+
+# -- re-identification of lost tracks ---------------------------------------------------------
+
+
+def walk_behind_a_pillar(colour_after, jump: float, missed: int = 6) -> list[int]:
+    """A red walker is tracked, unseen for `missed` frames, then seen again `jump` px to the
+    right of where its motion model puts it (it changed pace behind the pillar). Returns the
+    ids reported once it is back."""
+    tracker = ByteTracker()
+    x = 20.0
+    for f in range(15):
+        b = box(x, 100)
+        tracker.update(dets([b]), f / FPS, image=draw([(b, RED)]))
+        x += 5
+    for f in range(15, 15 + missed):
+        tracker.update(dets([]), f / FPS, image=draw([]))
+        x += 5
+    ids = []
+    for f in range(15 + missed, 20 + missed):
+        b = box(x + jump, 100)
+        ids += tracker.update(dets([b]), f / FPS, image=draw([(b, colour_after)])).tracker_id.tolist()
+        x += 5
+    return ids
+
+
+def test_a_lost_track_takes_back_a_look_alike_away_from_its_predicted_box():
+    # 60 px off the prediction: no overlap with the predicted 40 px wide box
+    assert set(walk_behind_a_pillar(RED, jump=60)) == {1}
+
+
+def test_a_different_look_away_from_the_predicted_box_is_a_new_object():
+    assert 1 not in walk_behind_a_pillar(BLUE, jump=60)
+
+
+def test_a_look_alike_farther_than_the_lost_track_could_have_walked_is_a_new_object():
+    # reach after 7 frames missed: 80 px * (1 + 0.1 * 7) = 136 px
+    assert 1 not in walk_behind_a_pillar(RED, jump=300)
+
+
+def test_reidentification_can_be_turned_off():
+    tracker_settings = TrackerSettings(reidentify_distance=0.0)
+    assert tracker_settings.reidentify_distance == 0.0
+    ids = []
+    tracker = ByteTracker(tracker_settings)
+    x = 20.0
+    for f in range(15):
+        tracker.update(dets([box(x, 100)]), f / FPS, image=draw([(box(x, 100), RED)]))
+        x += 5
+    for f in range(15, 21):
+        tracker.update(dets([]), f / FPS, image=draw([]))
+        x += 5
+    for f in range(21, 26):
+        b = box(x + 60, 100)
+        ids += tracker.update(dets([b]), f / FPS, image=draw([(b, RED)])).tracker_id.tolist()
+        x += 5
+    assert 1 not in ids

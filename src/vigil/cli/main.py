@@ -47,18 +47,13 @@ def _load(config_path: Path | None, source: str | None, no_motion: bool = False)
     return config
 
 
-def _default_output_dir(source: str) -> Path:
-    stem = Path(source.split("?")[0].rstrip("/")).stem or "stream"
-    return Path("runs") / stem
-
-
 @cli.command()
 @click.argument("source", required=False)
 @click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), help="YAML configuration.")
 @click.option("-o", "--output-dir", type=click.Path(path_type=Path), help="Where outputs go [runs/<source name>].")
 @click.option("--mot", type=click.Path(path_type=Path), help="Also write tracks as a MOTChallenge file.")
-@click.option("--mot-classes", default="person", show_default=True, help="Comma-separated classes for --mot.")
-@click.option("--video/--no-video", default=True, show_default=True, help="Write the annotated MP4.")
+@click.option("--mot-classes", help="Comma-separated classes for --mot [person].")
+@click.option("--video/--no-video", default=None, help="Write the annotated MP4 [yes].")
 @click.option("--db", "database", help="Events database URL or file [<output-dir>/events.db].")
 @click.option("--no-motion", is_flag=True, help="Turn motion gating off: detect on every full frame.")
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many frames.")
@@ -67,8 +62,8 @@ def run(
     config_path: Path | None,
     output_dir: Path | None,
     mot: Path | None,
-    mot_classes: str,
-    video: bool,
+    mot_classes: str | None,
+    video: bool | None,
     database: str | None,
     no_motion: bool,
     max_frames: int | None,
@@ -76,22 +71,35 @@ def run(
     """Analyse a video file or stream URL: tracks, app events, annotated video, summary."""
     from rich.console import Console
 
-    from vigil.pipeline.job import RunOutputs, run_job
+    from vigil.pipeline.job import run_job
     from vigil.pipeline.progress import progress_reporter
 
     config = _load(config_path, source, no_motion)
-    out = output_dir or _default_output_dir(config.source.url)
-    out.mkdir(parents=True, exist_ok=True)
-    outputs = RunOutputs(
-        video=out / "annotated.mp4" if video else None,
-        mot=mot,
-        mot_classes=tuple(c.strip() for c in mot_classes.split(",") if c.strip()),
-        summary=out / "summary.json",
-        database=database or str(out / "events.db"),
-    )
+    overrides = {
+        "directory": output_dir,
+        "mot": mot,
+        "mot_classes": mot_classes and [c.strip() for c in mot_classes.split(",") if c.strip()],
+        "video": video,
+        "database": database,
+    }
+    _override_output(config, {k: v for k, v in overrides.items() if v is not None})
     with progress_reporter(config.source.url, max_frames) as on_frame:
-        summary = run_job(config, outputs, max_frames=max_frames, on_frame=on_frame)
+        summary = run_job(config, max_frames=max_frames, on_frame=on_frame)
     summary.render_table(Console())
+
+
+def _override_output(config, values: dict) -> None:
+    """Apply command-line output options, validated like the `output:` section of a file."""
+    from pydantic import ValidationError
+
+    from vigil.config.loader import format_validation_error
+    from vigil.config.schema import OutputConfig
+    from vigil.errors import ConfigError
+
+    try:
+        config.output = OutputConfig.model_validate(config.output.model_dump() | values)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, "command line", prefix=("output",), model=OutputConfig)) from None
 
 
 @cli.command(name="eval")
@@ -114,7 +122,7 @@ def evaluate(
     import tempfile
 
     from vigil.evaluation.mot_eval import evaluate_mot, format_scores
-    from vigil.pipeline.job import RunOutputs, run_job
+    from vigil.pipeline.job import run_job
 
     if (mot is None) == (source is None):
         raise click.UsageError("give exactly one of --mot FILE or --source VIDEO")
@@ -124,7 +132,8 @@ def evaluate(
         if source is not None:
             config = _load(config_path, source, no_motion)
             mot = Path(tmp) / "tracks.txt"
-            run_job(config, RunOutputs(mot=mot))
+            _override_output(config, {"directory": Path(tmp), "video": False, "mot": mot})
+            run_job(config)
         scores = evaluate_mot(mot, ground_truth)
     click.echo(json.dumps(scores.to_dict(), indent=2) if as_json else format_scores(scores))
 
@@ -175,7 +184,17 @@ def models_pull(name: str, url: str | None, dest: Path | None) -> None:
 
 
 def main() -> None:
-    cli(prog_name="vigil")
+    try:
+        cli.main(prog_name="vigil", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("vigil: interrupted", err=True)
+        sys.exit(130)
+    except click.ClickException as err:
+        # Usage mistakes get the same one-line form as every other bad input.
+        ctx = getattr(err, "ctx", None)
+        hint = f" (try '{ctx.command_path} --help')" if ctx is not None else ""
+        click.echo(f"vigil: error: {err.format_message()}{hint}", err=True)
+        sys.exit(err.exit_code)
 
 
 if __name__ == "__main__":

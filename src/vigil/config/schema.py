@@ -110,14 +110,6 @@ ClassSpec = Annotated[list[str | int] | None, BeforeValidator(_check_classes)]
 """Class filter: None for all classes, else COCO names (``"person"``) and/or ids (``0``)."""
 
 
-def _class_key(item: str | int) -> str | int:
-    """A class name or id in a comparable form (the name when the COCO list is known)."""
-    names = _coco_names()
-    if names is not None and isinstance(item, int) and 0 <= item < len(names):
-        return names[item]
-    return item
-
-
 # --------------------------------------------------------------------------- geometry
 
 
@@ -155,12 +147,11 @@ class _Model(BaseModel):
 
 
 class ZoneConfig(_Model):
-    """A polygon zone; `classes` restricts which classes the zone counts (None: all)."""
+    """A polygon zone, in pixels or normalised 0..1; apps choose which classes they watch."""
 
     model_config = ConfigDict(extra="forbid")
 
     points: list[Point]
-    classes: ClassSpec = None
 
     @field_validator("points")
     @classmethod
@@ -173,13 +164,12 @@ class ZoneConfig(_Model):
 
 
 class LineConfig(_Model):
-    """A counting line from `start` to `end`; `classes` restricts which classes it counts."""
+    """A line from `start` to `end`; crossing it left to right of start→end counts as "in"."""
 
     model_config = ConfigDict(extra="forbid")
 
     start: Point
     end: Point
-    classes: ClassSpec = None
 
     @field_validator("end")
     @classmethod
@@ -267,11 +257,17 @@ class AppConfig(_Model):
 class OutputConfig(_Model):
     model_config = ConfigDict(extra="forbid")
 
-    video: Path | None = None
+    directory: Path | None = None
+    """Where a run's files go; default ``runs/<source name>``."""
+    video: bool = True
+    """Write ``annotated.mp4``: boxes, track ids, zones, lines and live counts."""
     mot: Path | None = None
-    summary: Path | None = None
-    database: str = "sqlite:///vigil.db"
-    """SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://...``) or a plain file path."""
+    """Also write the tracks as a MOTChallenge file."""
+    mot_classes: ClassSpec = ["person"]
+    """Classes written to the MOT file (MOTChallenge scores pedestrians)."""
+    database: str | None = None
+    """Events database: SQLAlchemy URL (``sqlite:///path``, ``postgresql+psycopg://...``) or a
+    file path; default ``<directory>/events.db``."""
 
 
 class VigilConfig(_Model):
@@ -311,17 +307,6 @@ class VigilConfig(_Model):
     @model_validator(mode="after")
     def _cross_checks(self) -> VigilConfig:
         # Errors raised here have no location of their own, so messages carry the key path.
-        detector_classes = self.detector.classes
-        if detector_classes is not None and _coco_names() is not None:
-            detected = {_class_key(c) for c in detector_classes}
-            for kind, shapes in (("zones", self.zones), ("lines", self.lines)):
-                for name, shape in shapes.items():
-                    for c in shape.classes or ():
-                        if _class_key(c) not in detected:
-                            raise ValueError(
-                                f"{kind}.{name}.classes: {c!r} is not in detector.classes, "
-                                "so it is never detected"
-                            )
         seen: dict[str, int] = {}
         for i, app in enumerate(self.apps):
             if app.name is None:

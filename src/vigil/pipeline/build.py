@@ -43,6 +43,13 @@ def build_apps(config: VigilConfig, scene: Scene) -> list[App]:
     return apps
 
 
+def validate_apps(config: VigilConfig) -> None:
+    """Build every app once against a placeholder scene, so that a bad app type, setting or
+    zone name is reported before a video or model is opened. Normalised zones need a frame
+    size to become pixels; any size will do for checking names and settings."""
+    build_apps(config, build_scene(config, 1000, 1000))
+
+
 def build_detector(config: VigilConfig) -> OnnxDetector:
     d = config.detector
     return OnnxDetector(

@@ -17,7 +17,7 @@ from vigil.events.store import EventStore
 from vigil.outputs.annotate import Annotator
 from vigil.outputs.summary import RunStats, RunSummary
 from vigil.outputs.video import VideoWriter
-from vigil.pipeline.build import build_engine, class_ids
+from vigil.pipeline.build import build_engine, class_ids, validate_apps
 from vigil.pipeline.engine import FrameResult
 from vigil.sources.video import VideoSource
 
@@ -26,25 +26,52 @@ EVENT_BATCH = 50  # events buffered before a database write
 
 @dataclass(frozen=True, slots=True)
 class RunOutputs:
-    video: Path | None = None
-    mot: Path | None = None
-    mot_classes: tuple[str, ...] = ("person",)
-    summary: Path | None = None
-    database: str | None = None
+    """Where one run writes; resolved from the config's `output:` section."""
+
+    directory: Path
+    video: Path | None
+    mot: Path | None
+    mot_classes: set[int] | None
+    summary: Path
+    database: str
+
+    @classmethod
+    def resolve(cls, config: VigilConfig) -> RunOutputs:
+        out = config.output
+        directory = out.directory or default_directory(config.source.url or "")
+        return cls(
+            directory=directory,
+            video=directory / "annotated.mp4" if out.video else None,
+            mot=out.mot,
+            mot_classes=class_ids(out.mot_classes),
+            summary=directory / "summary.json",
+            database=out.database or str(directory / "events.db"),
+        )
+
+
+def default_directory(source: str) -> Path:
+    stem = Path(source.split("?")[0].rstrip("/")).stem or "stream"
+    return Path("runs") / stem
 
 
 def run_job(
     config: VigilConfig,
-    outputs: RunOutputs,
     *,
     max_frames: int | None = None,
     on_frame: Callable[[FrameResult], None] | None = None,
 ) -> RunSummary:
-    """Process `config.source` to the end (or `max_frames`) and write every requested output."""
+    """Process `config.source` to the end (or `max_frames`) and write every output.
+
+    Everything that can be checked is checked before any file is written: app settings,
+    then the source, then the model.
+    """
+    outputs = RunOutputs.resolve(config)
+    validate_apps(config)
     source = VideoSource(config.source.url or "", config.source.id, loop=config.source.loop)
     engine, scene = build_engine(config, (source.width, source.height))
-    store = EventStore(outputs.database) if outputs.database else None
-    mot = MotWriter(outputs.mot, class_ids=class_ids(list(outputs.mot_classes))) if outputs.mot else None
+    outputs.directory.mkdir(parents=True, exist_ok=True)
+    store = EventStore(outputs.database)
+    mot = MotWriter(outputs.mot, class_ids=outputs.mot_classes) if outputs.mot else None
     video = VideoWriter(outputs.video, source.fps, source.width, source.height) if outputs.video else None
     annotator = Annotator(
         COCO_CLASSES,
@@ -64,7 +91,7 @@ def run_job(
             if video:
                 counters = {app.name: app.counters() for app in engine.apps}
                 video.write(annotator.draw(result.frame.image, result.objects, counters), result.frame.pts)
-            if store and len(pending) >= EVENT_BATCH:
+            if len(pending) >= EVENT_BATCH:
                 store.add(pending)
                 pending.clear()
             if on_frame:
@@ -74,7 +101,7 @@ def run_job(
         pending.extend(closing)
     finally:
         # Whatever happened, what was processed is kept: events stored, files closed.
-        if store and pending:
+        if pending:
             store.add(pending)
         for sink in (mot, video, store):
             if sink is not None:
@@ -97,6 +124,5 @@ def run_job(
         counters={app.name: app.counters() for app in engine.apps},
         outputs=written,
     )
-    if outputs.summary:
-        summary.to_json(outputs.summary)
+    summary.to_json(outputs.summary)
     return summary

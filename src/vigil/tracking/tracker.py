@@ -51,6 +51,11 @@ class TrackerSettings(BaseModel):
     appearance_weight: float = Field(1.0, ge=0)
     """Weight of the colour-histogram distance in association cost; 0 turns it off."""
     appearance_momentum: float = Field(0.9, ge=0, lt=1)
+    reidentify_distance: float = Field(0.25, ge=0, le=1)
+    """Largest appearance distance at which a lost track takes back a detection far from its
+    predicted box; 0 turns this off."""
+    reidentify_reach: float = Field(0.1, ge=0)
+    """How far a lost track may have gone, in box heights per frame missed (plus one)."""
 
     @model_validator(mode="after")
     def _thresholds_ordered(self) -> TrackerSettings:
@@ -226,7 +231,17 @@ class ByteTracker:
             self._learn_appearance(tentative[m3[:, 0]], dets, high[m3[:, 1]], features)
         high = high[left_high]
 
-        # 4. New tracks from confident detections nobody claimed.
+        # 4. Lost tracks that look like a confident leftover, within reach of where they
+        # were heading, take it back: occlusions end away from the predicted box.
+        if features is not None and s.reidentify_distance > 0:
+            lost = np.flatnonzero(
+                observable & (self.state == LOST) & ~matched & self.has_feature
+            )
+            m4, _, left_high = assign(self._reidentify_cost(lost, dets[high], features[high]), 1.0)
+            self._apply(lost[m4[:, 0]], dets[high[m4[:, 1]]], pts)
+            high = high[left_high]
+
+        # 5. New tracks from confident detections nobody claimed.
         high = high[dets.confidence[high] >= s.new_track_threshold]
         keep = np.ones(len(self), dtype=bool)
         keep[tentative[dead]] = False
@@ -235,6 +250,23 @@ class ByteTracker:
         self._spawn(dets[high], pts)
         if features is not None:
             self._learn_appearance(np.arange(first, len(self)), dets, high, features)
+
+    def _reidentify_cost(self, tracks: np.ndarray, dets: Detections, features: np.ndarray) -> np.ndarray:
+        """Appearance distance scaled to [0, 1] by its threshold; 2 where a pair is implausible:
+        another class, a look too different, or farther than the track could have walked."""
+        s = self.settings
+        look = appearance.distance(self.feature[tracks], features) / s.reidentify_distance
+        centres = self.mean[tracks, :2]
+        height = self.mean[tracks, 3]
+        reach = height * (1.0 + s.reidentify_reach * self.missed[tracks])
+        gap = np.linalg.norm(centres[:, None, :] - dets.centers[None, :, :], axis=2)
+        implausible = (
+            (look > 1.0)
+            | (gap > reach[:, None])
+            | (self.class_id[tracks][:, None] != dets.class_id[None, :])
+            | ~appearance.described(features)[None, :]
+        )
+        return np.where(implausible, 2.0, look)
 
     def _learn_appearance(
         self, tracks: np.ndarray, dets: Detections, rows: np.ndarray, features: np.ndarray
