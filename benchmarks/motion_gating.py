@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from vigil.config.loader import load_config
-from vigil.evaluation.motchallenge import MotWriter, read_mot
 from vigil.evaluation.mot_eval import evaluate_mot
+from vigil.evaluation.motchallenge import MotWriter, read_mot
 from vigil.pipeline.build import build_detector, build_engine
 from vigil.sources.video import VideoSource
 
@@ -42,8 +42,10 @@ def main() -> None:
     source = VideoSource(args.video)
     detector = build_detector(config)
     print(f"{args.video.name}: {frames} frames, detector input ≤ {detector.input_size}\n")
-    print(f"{'motion gating':<14} {'fps':>7} {'skipped':>8} {'crops':>6} {'full':>6}"
-          f" {'HOTA':>6} {'IDF1':>6} {'MOTA':>6}")
+    print(
+        f"{'motion gating':<14} {'fps':>7} {'skipped':>8} {'crops':>6} {'full':>6}"
+        f" {'HOTA':>6} {'IDF1':>6} {'MOTA':>6}"
+    )
     for gating in (True, False):
         engine, _ = build_engine(config, (source.width, source.height), detector, gating=gating)
         full = np.array([0, 0, source.width, source.height], np.float32)
@@ -55,13 +57,20 @@ def main() -> None:
                 for result in engine.run(itertools.islice(VideoSource(args.video), frames)):
                     mot.write(result.frame.index, result.objects)
                     r = result.regions
-                    kinds.append("skip" if len(r) == 0 else
-                                 "full" if len(r) == 1 and np.array_equal(r[0], full) else "crops")
+                    kinds.append(
+                        "skip"
+                        if len(r) == 0
+                        else "full"
+                        if len(r) == 1 and np.array_equal(r[0], full)
+                        else "crops"
+                    )
                 fps = frames / (time.perf_counter() - start)
             scores = evaluate_mot(mot_path, args.ground_truth)
         share = {k: kinds.count(k) / len(kinds) for k in ("skip", "crops", "full")}
-        print(f"{'on' if gating else 'off':<14} {fps:7.1f} {share['skip']:8.0%} {share['crops']:6.0%}"
-              f" {share['full']:6.0%} {scores.hota:6.1f} {scores.idf1:6.1f} {scores.mota:6.1f}")
+        print(
+            f"{'on' if gating else 'off':<14} {fps:7.1f} {share['skip']:8.0%} {share['crops']:6.0%}"
+            f" {share['full']:6.0%} {scores.hota:6.1f} {scores.idf1:6.1f} {scores.mota:6.1f}"
+        )
 
 
 if __name__ == "__main__":

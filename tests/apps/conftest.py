@@ -96,7 +96,9 @@ def scene() -> Scene:
 def sim(scene: Scene):
     """``sim(kind, settings, fps=10) -> Sim`` running a freshly built app on the test scene."""
 
-    def factory(kind: str, settings: dict | None = None, fps: float = 10.0, name: str = "app") -> Sim:
+    def factory(
+        kind: str, settings: dict | None = None, fps: float = 10.0, name: str = "app"
+    ) -> Sim:
         return Sim(build_app(kind, name, settings or {}, scene), fps=fps)
 
     return factory

@@ -100,7 +100,9 @@ def test_schedule_end_closes_the_event(sim):
 
 def test_clock_hook_can_be_replaced(sim):
     s = sim("intrusion", {"zone": "square", "schedule": [{"start": "08:00", "end": "09:00"}]})
-    s.app.clock = lambda ctx: datetime(2024, 1, 1, 7, 59) if ctx.pts < 1 else datetime(2024, 1, 1, 8)
+    s.app.clock = lambda ctx: (
+        datetime(2024, 1, 1, 7, 59) if ctx.pts < 1 else datetime(2024, 1, 1, 8)
+    )
     s.run(frames([(15, IN)]))
     assert [(e.state, e.frame_index) for e in s.events] == [("start", 10)]
 

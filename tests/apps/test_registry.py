@@ -18,7 +18,15 @@ from vigil.apps import (
 from vigil.detection.detections import Detections
 from vigil.geometry import Line, Zone
 
-KINDS = ["crowding", "intrusion", "line_crossing", "loitering", "occupancy", "stopped_vehicle", "wrong_way"]
+KINDS = [
+    "crowding",
+    "intrusion",
+    "line_crossing",
+    "loitering",
+    "occupancy",
+    "stopped_vehicle",
+    "wrong_way",
+]
 MINIMAL = {
     "crowding": {},
     "intrusion": {"zone": "square"},
@@ -121,7 +129,9 @@ class _EP:
 
 def test_entry_point_apps(monkeypatch, scene):
     eps = [_EP("plugin", _Plugin), _EP("old", _OldPlugin), _EP("junk", object)]
-    monkeypatch.setattr(registry, "entry_points", lambda group: eps if group == "vigil.apps" else [])
+    monkeypatch.setattr(
+        registry, "entry_points", lambda group: eps if group == "vigil.apps" else []
+    )
     app = build_app("plugin", "p", {"greeting": "yo"}, scene)
     (ev,) = app.process(FrameContext("cam", 3, 0.3, 1000, 1000), Detections.empty())
     assert (ev.app, ev.type, ev.frame_index, ev.attributes) == ("p", "hello", 3, {"n": 0})

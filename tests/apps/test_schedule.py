@@ -1,4 +1,4 @@
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from vigil.apps.schedule import ScheduleWindow, frame_clock, schedule_active
 
@@ -34,7 +34,7 @@ def test_whole_day_and_empty_schedule():
 
 
 def test_frame_clock():
-    start = datetime(2024, 1, 1, 12, 0, tzinfo=timezone.utc)
-    assert frame_clock(start, 90.5) == datetime(2024, 1, 1, 12, 1, 30, 500000, tzinfo=timezone.utc)
+    start = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
+    assert frame_clock(start, 90.5) == datetime(2024, 1, 1, 12, 1, 30, 500000, tzinfo=UTC)
     before = datetime.now()
     assert before <= frame_clock(None, 1234.0) <= datetime.now()

@@ -136,7 +136,9 @@ def test_numeric_zone_name_becomes_string(tmp_path: Path) -> None:
 
 def test_boolean_zone_name_rejected(tmp_path: Path) -> None:
     message = error_for(tmp_path, "lines:\n  off: {start: [0, 0], end: [1, 1]}\n")
-    assert message.endswith("lines: a name was read as the YAML boolean false (from yes/no/on/off/true/false); quote it, e.g. 'no':")
+    assert message.endswith(
+        "lines: a name was read as the YAML boolean false (from yes/no/on/off/true/false); quote it, e.g. 'no':"
+    )
 
 
 def test_accepts_str_path(tmp_path: Path) -> None:
@@ -166,7 +168,10 @@ def test_not_utf8(tmp_path: Path) -> None:
 
 def test_malformed_yaml_names_line_and_column(tmp_path: Path) -> None:
     message = error_for(tmp_path, "detector:\n  model: x\n  confidence: 0.5: 3\n")
-    assert message == f"{tmp_path / 'site.yaml'}: line 3, column 18: mapping values are not allowed here"
+    assert (
+        message
+        == f"{tmp_path / 'site.yaml'}: line 3, column 18: mapping values are not allowed here"
+    )
 
 
 def test_bad_indentation(tmp_path: Path) -> None:
@@ -202,7 +207,10 @@ def test_top_level_must_be_mapping(tmp_path: Path, text: str, kind: str) -> None
         ("detector:\n  confidnce: 0.5\n", "detector.confidnce"),
         ("motion: {enable: true}\n", "motion.enable"),
         ("tracker: {lost_buffer: 3}\n", "tracker.lost_buffer"),
-        ("zones:\n  door:\n    points: [[0, 0], [1, 0], [1, 1]]\n    colour: red\n", "zones.door.colour"),
+        (
+            "zones:\n  door:\n    points: [[0, 0], [1, 0], [1, 1]]\n    colour: red\n",
+            "zones.door.colour",
+        ),
         ("lines:\n  l: {start: [0, 0], end: [1, 1], width: 2}\n", "lines.l.width"),
         ("apps:\n  - {type: count}\n  - {type: count, setings: {}}\n", "apps[1].setings"),
         ("output: {db: x.db}\n", "output.db"),
@@ -216,7 +224,10 @@ def test_unknown_key_rejected_at_every_level(tmp_path: Path, text: str, path: st
 
 def test_unknown_key_suggests_the_intended_one(tmp_path: Path) -> None:
     message = error_for(tmp_path, "detector:\n  confidnce: 0.5\n")
-    assert message == f"{tmp_path / 'site.yaml'}: detector.confidnce: unknown key (did you mean 'confidence'?)"
+    assert (
+        message
+        == f"{tmp_path / 'site.yaml'}: detector.confidnce: unknown key (did you mean 'confidence'?)"
+    )
 
 
 def test_unknown_key_lists_allowed_keys(tmp_path: Path) -> None:
@@ -235,10 +246,22 @@ def test_unknown_key_lists_allowed_keys(tmp_path: Path) -> None:
         ("detector: {threads: 0}\n", "detector.threads: must be >= 1, got 0"),
         ("detector: {threads: two}\n", "detector.threads: must be an integer, got 'two'"),
         ("detector: {threads: 1.5}\n", "detector.threads: must be an integer, got 1.5"),
-        ("detector: {decoder: yolo5}\n", "detector.decoder: must be one of 'auto', 'yolox' or 'yolov8', got 'yolo5'"),
-        ("detector: {input_size: [416]}\n", "detector.input_size: must be [width, height], positive multiples of 32, got [416]"),
-        ("detector: {input_size: [416, 400]}\n", "detector.input_size: must be [width, height], positive multiples of 32, got [416, 400]"),
-        ("detector: {classes: [persn]}\n", "detector.classes: unknown COCO class 'persn' (did you mean 'person'?)"),
+        (
+            "detector: {decoder: yolo5}\n",
+            "detector.decoder: must be one of 'auto', 'yolox' or 'yolov8', got 'yolo5'",
+        ),
+        (
+            "detector: {input_size: [416]}\n",
+            "detector.input_size: must be [width, height], positive multiples of 32, got [416]",
+        ),
+        (
+            "detector: {input_size: [416, 400]}\n",
+            "detector.input_size: must be [width, height], positive multiples of 32, got [416, 400]",
+        ),
+        (
+            "detector: {classes: [persn]}\n",
+            "detector.classes: unknown COCO class 'persn' (did you mean 'person'?)",
+        ),
         ("detector: {classes: [person, 99]}\n", "detector.classes: class id must be 0..8, got 99"),
         ("detector: {classes: []}\n", "detector.classes: must not be empty"),
         ("source: {detect_fps: -1}\n", "source.detect_fps: must be > 0, got -1"),
@@ -247,23 +270,33 @@ def test_unknown_key_lists_allowed_keys(tmp_path: Path) -> None:
         ("motion: {threshold: 300}\n", "motion.threshold: must be <= 255, got 300"),
         ("motion: {min_area: -0.1}\n", "motion.min_area: must be >= 0, got -0.1"),
         ("tracker: {match_iou: 2}\n", "tracker.match_iou: must be < 1, got 2"),
-        ("tracker: {low_threshold: 0.7}\n", "tracker: low_threshold must be <= high_threshold (0.5), got 0.7"),
+        (
+            "tracker: {low_threshold: 0.7}\n",
+            "tracker: low_threshold must be <= high_threshold (0.5), got 0.7",
+        ),
         ("zones: [a, b]\n", "zones: must be a mapping, got ['a', 'b']"),
         ("apps: {type: count}\n", "apps: must be a list, got {'type': 'count'}"),
         ("apps:\n  - {name: x}\n", "apps[0].type: required key is missing"),
-        ("apps:\n  - {type: a, name: x}\n  - {type: b, name: x}\n", "apps[1].name: duplicate app name 'x' (also apps[0])"),
+        (
+            "apps:\n  - {type: a, name: x}\n  - {type: b, name: x}\n",
+            "apps[1].name: duplicate app name 'x' (also apps[0])",
+        ),
         ("source: 5\n", "source: must be a mapping, got 5"),
         ("apps:\n  - {type: x, settings: 5}\n", "apps[0].settings: must be a mapping, got 5"),
     ],
 )
-def test_bad_value_is_one_line_with_path_and_value(tmp_path: Path, text: str, expected: str) -> None:
+def test_bad_value_is_one_line_with_path_and_value(
+    tmp_path: Path, text: str, expected: str
+) -> None:
     message = error_for(tmp_path, text)
     assert expected in message
     assert message.startswith(f"{tmp_path / 'site.yaml'}: {expected.split(':')[0]}:")
 
 
 def test_several_errors_stay_on_one_line(tmp_path: Path) -> None:
-    message = error_for(tmp_path, "detector: {confidence: 1.5, threads: 0}\nmotion: {enabled: maybe}\n")
+    message = error_for(
+        tmp_path, "detector: {confidence: 1.5, threads: 0}\nmotion: {enabled: maybe}\n"
+    )
     assert message.endswith(
         "detector.confidence: must be < 1, got 1.5 (and 2 more: detector.threads, motion.enabled)"
     )
@@ -274,14 +307,21 @@ def test_several_errors_stay_on_one_line(tmp_path: Path) -> None:
 
 def test_polygon_needs_three_points(tmp_path: Path) -> None:
     message = error_for(tmp_path, "zones:\n  door:\n    points: [[0, 0], [1, 1]]\n")
-    assert message == f"{tmp_path / 'site.yaml'}: zones.door.points: polygon needs at least 3 points, got 2"
+    assert (
+        message
+        == f"{tmp_path / 'site.yaml'}: zones.door.points: polygon needs at least 3 points, got 2"
+    )
 
 
 def test_point_must_be_two_numbers(tmp_path: Path) -> None:
     message = error_for(tmp_path, "zones:\n  door:\n    points: [[0, 0], [1, 1, 2], [1, 0]]\n")
-    assert message.endswith("zones.door.points[1]: point must be [x, y] with two numbers, got [1, 1, 2]")
+    assert message.endswith(
+        "zones.door.points[1]: point must be [x, y] with two numbers, got [1, 1, 2]"
+    )
     message = error_for(tmp_path, "zones:\n  door:\n    points: [[0, 0], [a, 1], [1, 0]]\n")
-    assert message.endswith("zones.door.points[1]: point must be [x, y] with two numbers, got ['a', 1]")
+    assert message.endswith(
+        "zones.door.points[1]: point must be [x, y] with two numbers, got ['a', 1]"
+    )
 
 
 def test_negative_coordinates_rejected(tmp_path: Path) -> None:
@@ -300,17 +340,26 @@ def test_collinear_polygon_rejected(tmp_path: Path) -> None:
 
 
 def test_mixed_normalised_and_pixel_rejected(tmp_path: Path) -> None:
-    message = error_for(tmp_path, "zones:\n  door:\n    points: [[0.1, 0.1], [640, 0.5], [320, 480]]\n")
+    message = error_for(
+        tmp_path, "zones:\n  door:\n    points: [[0.1, 0.1], [640, 0.5], [320, 480]]\n"
+    )
     assert "zones.door.points: mixes normalised (0..1) and pixel coordinates" in message
     assert "got [[0.1, 0.1], [640, 0.5], [320, 480]]" in message
 
 
 def test_normalised_zone_ok(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, "zones:\n  door:\n    points: [[0, 0], [1, 0], [1, 1], [0, 1]]\n"))
+    config = load_config(
+        write(tmp_path, "zones:\n  door:\n    points: [[0, 0], [1, 0], [1, 1], [0, 1]]\n")
+    )
     zone = config.zones["door"]
     zone = zone.to_zone("z")
     assert zone.normalized
-    assert list(zone.to_pixels(640, 480).points) == [(0.0, 0.0), (640.0, 0.0), (640.0, 480.0), (0.0, 480.0)]
+    assert list(zone.to_pixels(640, 480).points) == [
+        (0.0, 0.0),
+        (640.0, 0.0),
+        (640.0, 480.0),
+        (0.0, 480.0),
+    ]
 
 
 def test_zero_length_line_rejected(tmp_path: Path) -> None:
@@ -323,7 +372,9 @@ def test_zones_take_no_class_filter_apps_do(tmp_path: Path) -> None:
     assert "zones.door.classes: unknown key" in error_for(tmp_path, text)
 
 
-def test_classes_unchecked_without_coco_list(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_classes_unchecked_without_coco_list(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(schema, "_coco_names", lambda: None)
     config = load_config(write(tmp_path, "detector: {classes: [forklift, 120]}\n"))
     assert config.detector.classes == ["forklift", 120]
@@ -341,7 +392,9 @@ def test_real_coco_list_when_available() -> None:
 
 
 def test_env_placeholder_substituted(tmp_path: Path) -> None:
-    text = "source: {url: 'rtsp://admin:${CAM_PASS}@cam/1'}\noutput: {database: '${DB:-events.db}'}\n"
+    text = (
+        "source: {url: 'rtsp://admin:${CAM_PASS}@cam/1'}\noutput: {database: '${DB:-events.db}'}\n"
+    )
     config = load_config(write(tmp_path, text), env={"CAM_PASS": "s3cret"})
     assert config.source.url == "rtsp://admin:s3cret@cam/1"
     assert config.output.database == "events.db"
@@ -354,7 +407,10 @@ def test_env_placeholder_escape(tmp_path: Path) -> None:
 
 def test_env_placeholder_unset(tmp_path: Path) -> None:
     message = error_for(tmp_path, "output:\n  database: postgresql://u:${DB_PASS}@h/db\n")
-    assert message == f"{tmp_path / 'site.yaml'}: output.database: environment variable 'DB_PASS' is not set"
+    assert (
+        message
+        == f"{tmp_path / 'site.yaml'}: output.database: environment variable 'DB_PASS' is not set"
+    )
 
 
 def test_env_placeholder_in_list(tmp_path: Path) -> None:
@@ -388,7 +444,9 @@ class LoiterSettings(BaseModel):
 
 
 def test_app_settings_error_has_full_key_path(tmp_path: Path) -> None:
-    text = "apps:\n  - type: count\n  - type: loitering\n    settings: {zone: door, min_seconds: -1}\n"
+    text = (
+        "apps:\n  - type: count\n  - type: loitering\n    settings: {zone: door, min_seconds: -1}\n"
+    )
     path = write(tmp_path, text)
     config = load_config(path)
     with pytest.raises(ConfigError) as info:
@@ -401,7 +459,9 @@ def test_app_settings_unknown_key_suggestion(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         validate_app_settings(LoiterSettings, load_config(path), 0)
     message = str(info.value)
-    assert message.startswith(f"{path}: apps[0].settings.min_secs: unknown key (did you mean 'min_seconds'?)")
+    assert message.startswith(
+        f"{path}: apps[0].settings.min_secs: unknown key (did you mean 'min_seconds'?)"
+    )
     assert "apps[0].settings.min_seconds" in message  # the missing required key is listed too
 
 
@@ -414,7 +474,9 @@ def test_app_settings_ok() -> None:
 def test_format_validation_error_with_prefix_and_no_file() -> None:
     with pytest.raises(Exception) as info:
         LoiterSettings.model_validate({"zone": 3, "min_seconds": 1})
-    line = format_validation_error(info.value, None, prefix=("apps", 2, "settings"), model=LoiterSettings)
+    line = format_validation_error(
+        info.value, None, prefix=("apps", 2, "settings"), model=LoiterSettings
+    )
     assert line == "apps[2].settings.zone: must be a string, got 3"
 
 

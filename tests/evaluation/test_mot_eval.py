@@ -83,9 +83,12 @@ def test_swapped_ids_halfway() -> None:
 def test_hand_computed_mota() -> None:
     gt = two_tracks(3)
     pred = rows(
-        (1, 10, A), (1, 20, B),
-        (2, 10, A), (2, 30, FAR),  # B missed (FN), FAR is a false positive
-        (3, 11, A), (3, 20, B),    # gt 1 switches from 10 to 11 (IDSW); gt 2 keeps 20
+        (1, 10, A),
+        (1, 20, B),
+        (2, 10, A),
+        (2, 30, FAR),  # B missed (FN), FAR is a false positive
+        (3, 11, A),
+        (3, 20, B),  # gt 1 switches from 10 to 11 (IDSW); gt 2 keeps 20
     )
     s = evaluate_arrays(pred, gt)
     assert (s.fn, s.fp, s.idsw) == (1, 1, 1)
@@ -158,12 +161,50 @@ def test_empty_frame_range_is_an_error() -> None:
 
 
 def test_format_scores_table() -> None:
-    s = MotScores(hota=61.234, deta=55.5, assa=67.0, mota=70.0, motp=80.0, idf1=75.25,
-                  idsw=3, fp=12, fn=34, gt_ids=10, pred_ids=14, frames=400)
+    s = MotScores(
+        hota=61.234,
+        deta=55.5,
+        assa=67.0,
+        mota=70.0,
+        motp=80.0,
+        idf1=75.25,
+        idsw=3,
+        fp=12,
+        fn=34,
+        gt_ids=10,
+        pred_ids=14,
+        frames=400,
+    )
     head, row = format_scores(s).splitlines()
-    assert head.split() == ["HOTA", "DetA", "AssA", "MOTA", "MOTP", "IDF1", "IDSW", "FP", "FN",
-                            "Rcll", "Prcn", "GT", "ids", "Pred", "ids", "Frames"]
-    assert row.split()[:9] == ["61.23", "55.50", "67.00", "70.00", "80.00", "75.25", "3", "12", "34"]
+    assert head.split() == [
+        "HOTA",
+        "DetA",
+        "AssA",
+        "MOTA",
+        "MOTP",
+        "IDF1",
+        "IDSW",
+        "FP",
+        "FN",
+        "Rcll",
+        "Prcn",
+        "GT",
+        "ids",
+        "Pred",
+        "ids",
+        "Frames",
+    ]
+    assert row.split()[:9] == [
+        "61.23",
+        "55.50",
+        "67.00",
+        "70.00",
+        "80.00",
+        "75.25",
+        "3",
+        "12",
+        "34",
+    ]
     assert row.split()[-3:] == ["10", "14", "400"]
     assert len(head) == len(row)
 

@@ -54,7 +54,9 @@ def test_read_pads_short_rows_and_skips_blank(tmp_path: Path) -> None:
     f = tmp_path / "gt.txt"
     f.write_text("1,2,3,4,5,6\n\n2, 3, 1, 1, 2, 2, 0, 5, 6, 7\n")
     rows = read_mot(f)
-    np.testing.assert_allclose(rows, [[1, 2, 3, 4, 5, 6, 1, -1, -1, -1], [2, 3, 1, 1, 2, 2, 0, 5, 6, 7]])
+    np.testing.assert_allclose(
+        rows, [[1, 2, 3, 4, 5, 6, 1, -1, -1, -1], [2, 3, 1, 1, 2, 2, 0, 5, 6, 7]]
+    )
 
 
 def test_read_empty_file(tmp_path: Path) -> None:

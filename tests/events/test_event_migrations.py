@@ -84,7 +84,9 @@ def test_reopen_is_idempotent(tmp_path: Path) -> None:
         with EventStore(f"sqlite:///{db}") as store:
             assert store.count() == 1
     with sqlite3.connect(db) as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(head_revision(),)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (head_revision(),)
+        ]
 
 
 def test_plain_path_and_missing_directories(tmp_path: Path) -> None:

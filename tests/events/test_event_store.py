@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from vigil.events import Event, EventStore, EventStoreError
 from vigil.events.store import EventRow
@@ -153,7 +154,9 @@ def test_numpy_values_in_attributes(store: EventStore) -> None:
 
 def test_unserialisable_attribute_rejects_the_batch(store: EventStore) -> None:
     bad = crossing(2.0, attributes={"bad": object()})
-    with pytest.raises(TypeError, match=f"event {bad.id} \\(count/line_crossing\\): .*not JSON serialisable"):
+    with pytest.raises(
+        TypeError, match=f"event {bad.id} \\(count/line_crossing\\): .*not JSON serialisable"
+    ):
         store.add([crossing(1.0), bad])
     assert store.count() == 0
 
@@ -162,7 +165,7 @@ def test_failed_batch_rolls_back(store: EventStore) -> None:
     good = crossing(1.0)
     clash = crossing(2.0)
     clash.source = None  # type: ignore[assignment]  # NOT NULL violation inside the transaction
-    with pytest.raises(Exception):
+    with pytest.raises(IntegrityError):
         store.add([good, clash])
     assert store.count() == 0  # one transaction per call
 

@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from vigil.detection.detections import Detections
-from vigil.outputs.annotate import PALETTE, Annotator, format_counter_lines, format_counts, track_color
+from vigil.outputs.annotate import (
+    PALETTE,
+    Annotator,
+    format_counter_lines,
+    format_counts,
+    track_color,
+)
 
 BG = 100
 ZONE = np.array([[100, 300], [500, 300], [500, 550], [100, 550]])
@@ -83,7 +89,9 @@ def test_counters_panel_darkens_top_left() -> None:
     ann = Annotator(["person"], panel_alpha=0.55)
     plain = ann.draw(image(), None, None)
     assert tuple(plain[2, 2]) == (BG, BG, BG)
-    out = ann.draw(image(), None, {"entrance": {"person in": 3, "person out": 5}, "lobby": {"occupancy": 4}})
+    out = ann.draw(
+        image(), None, {"entrance": {"person in": 3, "person out": 5}, "lobby": {"occupancy": 4}}
+    )
     assert tuple(out[2, 2]) == (45, 45, 45)
     # white text inside the panel
     assert (out[:40, :200] == 255).all(axis=2).sum() > 50
@@ -92,10 +100,18 @@ def test_counters_panel_darkens_top_left() -> None:
 
 def test_format_counter_lines() -> None:
     assert format_counter_lines(
-        {"entrance": {"person in": 3, "person out": 5.0}, "lobby": {"occupancy": 4}, "speed": 2.25, "x": {}}
+        {
+            "entrance": {"person in": 3, "person out": 5.0},
+            "lobby": {"occupancy": 4},
+            "speed": 2.25,
+            "x": {},
+        }
     ) == ["entrance: person in 3 / out 5", "lobby: occupancy 4", "speed: 2.2"]
     assert format_counter_lines(None) == []
-    assert format_counts({"car in": 1, "person in": 2, "person out": 0}) == "car in 1 / person in 2 / out 0"
+    assert (
+        format_counts({"car in": 1, "person in": 2, "person out": 0})
+        == "car in 1 / person in 2 / out 0"
+    )
 
 
 def test_invalid_geometry_and_image() -> None:
@@ -116,7 +132,11 @@ def test_draw_speed_768x576_ten_objects() -> None:
         lines={"entrance": ((50, 250), (700, 230))},
     )
     xy = rng.uniform(0, 680, (10, 2))
-    objects = dets(np.hstack([xy, xy + rng.uniform(20, 80, (10, 2))]), np.arange(10), cls=rng.integers(0, 3, 10))
+    objects = dets(
+        np.hstack([xy, xy + rng.uniform(20, 80, (10, 2))]),
+        np.arange(10),
+        cls=rng.integers(0, 3, 10),
+    )
     counters = {"entrance": {"person in": 3, "person out": 5}, "lobby": {"occupancy": 4}}
     for _ in range(20):
         ann.draw(img, objects, counters)

@@ -79,22 +79,27 @@ def test_run_stats() -> None:
     fps = 25.0
     frames = [
         det([1, 2, -1], [0, 2, 0]),
-        det([1, 2], [0, 5]),      # track 2 flickers car -> truck
+        det([1, 2], [0, 5]),  # track 2 flickers car -> truck
         det([1, 2, 3], [0, 2, 0]),
         det([], []),
     ]
     for i, d in enumerate(frames):
         stats.update(d, pts=10.0 + i / fps)
     ev = dict(source="cam1", start_time=0.0, frame_index=0)
-    stats.add_events([
-        Event(app="entrance", type="line_cross", **ev),
-        Event(app="entrance", type="line_cross", **ev),
-        Event(app="lobby", type="loitering", state="start", **ev),
-        Event(app="lobby", type="loitering", state="update", **ev),
-        Event(app="lobby", type="loitering", state="end", **ev),
-    ])
+    stats.add_events(
+        [
+            Event(app="entrance", type="line_cross", **ev),
+            Event(app="entrance", type="line_cross", **ev),
+            Event(app="lobby", type="loitering", state="start", **ev),
+            Event(app="lobby", type="loitering", state="update", **ev),
+            Event(app="lobby", type="loitering", state="end", **ev),
+        ]
+    )
     summary = stats.summary(
-        "cam1", wall_s=0.5, fps=fps, counters={"entrance": {"person in": np.int64(2)}},
+        "cam1",
+        wall_s=0.5,
+        fps=fps,
+        counters={"entrance": {"person in": np.int64(2)}},
         outputs={"video": Path("out/a.mp4")},
     )
     assert summary.frames == 4

@@ -70,9 +70,19 @@ def test_faststart_puts_moov_before_mdat(one_second: Path) -> None:
 @pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffprobe not on PATH")
 def test_ffprobe_reports_no_errors(one_second: Path) -> None:
     proc = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,pix_fmt,nb_frames",
-         "-of", "csv=p=0", str(one_second)],
-        capture_output=True, text=True, timeout=60,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name,pix_fmt,nb_frames",
+            "-of",
+            "csv=p=0",
+            str(one_second),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 0
     assert proc.stderr.strip() == ""

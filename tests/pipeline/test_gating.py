@@ -100,7 +100,7 @@ def test_a_band_of_motion_gets_one_crop_and_keeps_the_schedule():
     assert crop.shape == (1, 4) and crop.tolist() != FULL
     x1, y1, x2, y2 = crop[0]
     assert x1 <= 200 and x2 >= 1700 and y1 <= 500 and y2 >= 530
-    assert 0 <= x1 and 0 <= y1 and x2 <= W and y2 <= H
+    assert x1 >= 0 and y1 >= 0 and x2 <= W and y2 <= H
     assert y2 - y1 == pytest.approx(INPUT[1])
     np.testing.assert_allclose(plans[5], FULL)  # frame 5 is still on the schedule
 

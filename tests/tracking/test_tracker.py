@@ -510,7 +510,9 @@ def walk_behind_a_pillar(colour_after, jump: float, missed: int = 6) -> list[int
     ids = []
     for f in range(15 + missed, 20 + missed):
         b = box(x + jump, 100)
-        ids += tracker.update(dets([b]), f / FPS, image=draw([(b, colour_after)])).tracker_id.tolist()
+        ids += tracker.update(
+            dets([b]), f / FPS, image=draw([(b, colour_after)])
+        ).tracker_id.tolist()
         x += 5
     return ids
 

@@ -93,7 +93,11 @@ class Occupancy(App):
                     events.append(self._end_alarm(ctx, now, "below"))
             elif self._over.state and now - self._over.since >= s.min_seconds - 1e-9:
                 ev = self.event(
-                    ctx, "occupancy_alarm", "start", zone=self._zone_name, attributes={"count": count}
+                    ctx,
+                    "occupancy_alarm",
+                    "start",
+                    zone=self._zone_name,
+                    attributes={"count": count},
                 )
                 self._alarm = OpenEvent(ev.id, now, extra={"max_count": count})
                 events.append(ev)

@@ -117,7 +117,9 @@ def run_benchmark(config: VigilConfig, frames: int) -> BenchReport:
         regions: list[np.ndarray] = []
         fps = _timed(lambda e=engine, r=regions: _pipeline(e, url, config.source.id, frames, r))
         label = "pipeline, motion gating " + ("on" if gating else "off")
-        report.measurements.append(Measurement(label, fps, "decode overlapped, detect, track, apps"))
+        report.measurements.append(
+            Measurement(label, fps, "decode overlapped, detect, track, apps")
+        )
         if gating:
             full = np.array([0, 0, *size], np.float32)
             counts = np.array([len(r) for r in regions])

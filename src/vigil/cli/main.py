@@ -49,13 +49,24 @@ def _load(config_path: Path | None, source: str | None, no_motion: bool = False)
 
 @cli.command()
 @click.argument("source", required=False)
-@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), help="YAML configuration.")
-@click.option("-o", "--output-dir", type=click.Path(path_type=Path), help="Where outputs go [runs/<source name>].")
-@click.option("--mot", type=click.Path(path_type=Path), help="Also write tracks as a MOTChallenge file.")
+@click.option(
+    "-c", "--config", "config_path", type=click.Path(path_type=Path), help="YAML configuration."
+)
+@click.option(
+    "-o",
+    "--output-dir",
+    type=click.Path(path_type=Path),
+    help="Where outputs go [runs/<source name>].",
+)
+@click.option(
+    "--mot", type=click.Path(path_type=Path), help="Also write tracks as a MOTChallenge file."
+)
 @click.option("--mot-classes", help="Comma-separated classes for --mot [person].")
 @click.option("--video/--no-video", default=None, help="Write the annotated MP4 [yes].")
 @click.option("--db", "database", help="Events database URL or file [<output-dir>/events.db].")
-@click.option("--no-motion", is_flag=True, help="Turn motion gating off: detect on every full frame.")
+@click.option(
+    "--no-motion", is_flag=True, help="Turn motion gating off: detect on every full frame."
+)
 @click.option("--max-frames", type=click.IntRange(min=1), help="Stop after this many frames.")
 def run(
     source: str | None,
@@ -99,14 +110,22 @@ def _override_output(config, values: dict) -> None:
     try:
         config.output = OutputConfig.model_validate(config.output.model_dump() | values)
     except ValidationError as err:
-        raise ConfigError(format_validation_error(err, "command line", prefix=("output",), model=OutputConfig)) from None
+        raise ConfigError(
+            format_validation_error(err, "command line", prefix=("output",), model=OutputConfig)
+        ) from None
 
 
 @cli.command(name="eval")
 @click.argument("ground_truth", type=click.Path(path_type=Path))
 @click.option("--mot", type=click.Path(path_type=Path), help="MOTChallenge tracks to score.")
 @click.option("--source", help="Instead of --mot: run the engine on this video and score it.")
-@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), help="YAML configuration for --source.")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="YAML configuration for --source.",
+)
 @click.option("--no-motion", is_flag=True, help="With --source: turn motion gating off.")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 def evaluate(
@@ -140,10 +159,22 @@ def evaluate(
 
 @cli.command()
 @click.argument("source", required=False)
-@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), help="YAML configuration.")
-@click.option("--frames", type=click.IntRange(min=10), default=400, show_default=True, help="Frames per measurement.")
-@click.option("--json", "json_path", type=click.Path(path_type=Path), help="Also write the figures as JSON.")
-def bench(source: str | None, config_path: Path | None, frames: int, json_path: Path | None) -> None:
+@click.option(
+    "-c", "--config", "config_path", type=click.Path(path_type=Path), help="YAML configuration."
+)
+@click.option(
+    "--frames",
+    type=click.IntRange(min=10),
+    default=400,
+    show_default=True,
+    help="Frames per measurement.",
+)
+@click.option(
+    "--json", "json_path", type=click.Path(path_type=Path), help="Also write the figures as JSON."
+)
+def bench(
+    source: str | None, config_path: Path | None, frames: int, json_path: Path | None
+) -> None:
     """Measure decode, detector and pipeline speed, with and without motion gating,
     against a plain baseline in the same run."""
     from vigil.benchmark.bench import run_benchmark
@@ -175,7 +206,9 @@ def models_list() -> None:
 @models.command(name="pull")
 @click.argument("name")
 @click.option("--url", help="Download from this URL instead of the official release.")
-@click.option("--dest", type=click.Path(path_type=Path), help="Directory to save into [user cache].")
+@click.option(
+    "--dest", type=click.Path(path_type=Path), help="Directory to save into [user cache]."
+)
 def models_pull(name: str, url: str | None, dest: Path | None) -> None:
     """Download a model by name and verify its pinned sha256."""
     from vigil.detection.models import pull_model

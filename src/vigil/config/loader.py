@@ -161,9 +161,7 @@ def _type_name(value: Any) -> str:
     )
 
 
-def _shown_value(
-    full_loc: Loc, value: Any, originals: Mapping[Loc, str]
-) -> str | None:
+def _shown_value(full_loc: Loc, value: Any, originals: Mapping[Loc, str]) -> str | None:
     """The value as it may appear in a message: the raw `${VAR}` text for substituted values,
     None (do not show) for containers holding substituted values, so secrets never leak."""
     if full_loc in originals:
@@ -175,7 +173,10 @@ def _shown_value(
 
 
 def _error_message(
-    error: Mapping[str, Any], full_loc: Loc, root: type[BaseModel] | None, originals: Mapping[Loc, str]
+    error: Mapping[str, Any],
+    full_loc: Loc,
+    root: type[BaseModel] | None,
+    originals: Mapping[Loc, str],
 ) -> str:
     kind = error["type"]
     ctx = error.get("ctx") or {}

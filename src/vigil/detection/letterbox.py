@@ -48,10 +48,7 @@ def plan_letterbox(
         scale = min(scale, 1.0)
     new_w = min(in_w, max(1, round(width * scale)))
     new_h = min(in_h, max(1, round(height * scale)))
-    if rect:
-        padded = (-(-new_w // STRIDE) * STRIDE, -(-new_h // STRIDE) * STRIDE)
-    else:
-        padded = (in_w, in_h)
+    padded = (-(-new_w // STRIDE) * STRIDE, -(-new_h // STRIDE) * STRIDE) if rect else (in_w, in_h)
     return Letterbox(width, height, (new_w, new_h), padded)
 
 

@@ -172,7 +172,9 @@ class OnnxDetector:
 
     def input_shape_for(self, width: int, height: int) -> tuple[int, int]:
         """The network input (w, h) that a `width`×`height` image is letterboxed into."""
-        return plan_letterbox(width, height, self.input_size, rect=self.dynamic, upscale=self.upscale).padded
+        return plan_letterbox(
+            width, height, self.input_size, rect=self.dynamic, upscale=self.upscale
+        ).padded
 
     def detect(self, images: Sequence[np.ndarray]) -> list[Detections]:
         """One `Detections` per image, boxes in that image's pixels (see `Detector`)."""

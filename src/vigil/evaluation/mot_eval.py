@@ -254,7 +254,9 @@ def _parse_frames(text: str) -> range:
         start = int(first)
         stop = int(last) if last else start
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected FIRST-LAST (e.g. 1-400), got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected FIRST-LAST (e.g. 1-400), got {text!r}"
+        ) from None
     if start < 1 or stop < start:
         raise argparse.ArgumentTypeError(f"expected 1 <= FIRST <= LAST, got {text!r}")
     return range(start, stop + 1)
@@ -268,7 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("pred", type=Path, help="tracker output, MOTChallenge format")
     parser.add_argument("gt", type=Path, help="ground truth, MOTChallenge format")
     parser.add_argument(
-        "--frames", type=_parse_frames, default=None,
+        "--frames",
+        type=_parse_frames,
+        default=None,
         help="1-based frame range FIRST-LAST to evaluate (default: 1..last ground-truth frame)",
     )
     args = parser.parse_args(argv)

@@ -62,8 +62,13 @@ class MotWriter:
         lines = [
             f"{frame},{i},{x:.2f},{y:.2f},{ww:.2f},{hh:.2f},{c:.3f},-1,-1,-1\n"
             for i, x, y, ww, hh, c in zip(
-                ids.tolist(), xyxy[:, 0].tolist(), xyxy[:, 1].tolist(), w.tolist(), h.tolist(),
-                conf.tolist(), strict=True,
+                ids.tolist(),
+                xyxy[:, 0].tolist(),
+                xyxy[:, 1].tolist(),
+                w.tolist(),
+                h.tolist(),
+                conf.tolist(),
+                strict=True,
             )
         ]
         self._file.writelines(lines)
@@ -130,7 +135,7 @@ def read_mot(path: str | Path) -> np.ndarray:
         if track != int(track):
             raise VigilError(f"{path}:{lineno}: id must be an integer, got {parts[1]!r}")
         if len(values) < MOT_COLUMNS:
-            values.extend(_FILL[len(values):].tolist())
+            values.extend(_FILL[len(values) :].tolist())
         rows.append(values)
     if not rows:
         return np.empty((0, MOT_COLUMNS), dtype=np.float64)

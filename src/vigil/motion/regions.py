@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 
 
-def expand_to_min_size(boxes: np.ndarray, min_w: float, min_h: float, width: int, height: int) -> np.ndarray:
+def expand_to_min_size(
+    boxes: np.ndarray, min_w: float, min_h: float, width: int, height: int
+) -> np.ndarray:
     """Grow boxes about their centres to at least (min_w, min_h), shifted to stay in frame."""
     if len(boxes) == 0:
         return boxes.reshape(0, 4).astype(np.float32)

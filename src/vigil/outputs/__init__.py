@@ -4,4 +4,11 @@ from vigil.outputs.annotate import Annotator, format_counter_lines, track_color
 from vigil.outputs.summary import RunStats, RunSummary
 from vigil.outputs.video import VideoWriter
 
-__all__ = ["Annotator", "RunStats", "RunSummary", "VideoWriter", "format_counter_lines", "track_color"]
+__all__ = [
+    "Annotator",
+    "RunStats",
+    "RunSummary",
+    "VideoWriter",
+    "format_counter_lines",
+    "track_color",
+]

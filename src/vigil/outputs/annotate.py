@@ -22,13 +22,34 @@ Color = tuple[int, int, int]
 
 #: BGR colours, well separated in hue and readable on video; indexed by track id.
 PALETTE: tuple[Color, ...] = (
-    (56, 56, 255), (151, 157, 255), (31, 112, 255), (29, 178, 255), (49, 210, 207),
-    (10, 249, 72), (23, 204, 146), (134, 219, 61), (52, 147, 26), (187, 212, 0),
-    (168, 153, 44), (255, 194, 0), (147, 69, 52), (255, 115, 100), (236, 24, 0),
-    (255, 56, 132), (133, 0, 82), (255, 56, 203), (200, 149, 255), (199, 55, 255),
+    (56, 56, 255),
+    (151, 157, 255),
+    (31, 112, 255),
+    (29, 178, 255),
+    (49, 210, 207),
+    (10, 249, 72),
+    (23, 204, 146),
+    (134, 219, 61),
+    (52, 147, 26),
+    (187, 212, 0),
+    (168, 153, 44),
+    (255, 194, 0),
+    (147, 69, 52),
+    (255, 115, 100),
+    (236, 24, 0),
+    (255, 56, 132),
+    (133, 0, 82),
+    (255, 56, 203),
+    (200, 149, 255),
+    (199, 55, 255),
 )
 _ZONE_PALETTE: tuple[Color, ...] = (
-    (255, 160, 0), (0, 200, 255), (200, 0, 200), (0, 220, 120), (80, 80, 255), (255, 255, 0),
+    (255, 160, 0),
+    (0, 200, 255),
+    (200, 0, 200),
+    (0, 220, 120),
+    (80, 80, 255),
+    (255, 255, 0),
 )
 _UNTRACKED: Color = (180, 180, 180)
 _LINE_COLOR: Color = (0, 255, 255)
@@ -50,15 +71,12 @@ def _fmt_number(value: float) -> str:
 
 
 def format_counts(counts: Mapping[str, float]) -> str:
-    """"person in": 3, "person out": 5 -> "person in 3 / out 5" (a repeated first word is dropped)."""
+    """ "person in": 3, "person out": 5 -> "person in 3 / out 5" (a repeated first word is dropped)."""
     parts: list[str] = []
     prev_head: str | None = None
     for key, value in counts.items():
         words = str(key).split(" ", 1)
-        if len(words) == 2 and words[0] == prev_head:
-            label = words[1]
-        else:
-            label = str(key)
+        label = words[1] if len(words) == 2 and words[0] == prev_head else str(key)
         prev_head = words[0] if len(words) == 2 else None
         parts.append(f"{label} {_fmt_number(value)}")
     return " / ".join(parts)
@@ -112,8 +130,8 @@ class Annotator:
         box_thickness: int = 2,
         in_side: Literal["right", "left"] = "right",
     ) -> None:
-        self.class_names = dict(class_names) if isinstance(class_names, Mapping) else dict(
-            enumerate(class_names)
+        self.class_names = (
+            dict(class_names) if isinstance(class_names, Mapping) else dict(enumerate(class_names))
         )
         self.zones: dict[str, np.ndarray] = {}
         for name, poly in (zones or {}).items():
@@ -154,7 +172,9 @@ class Annotator:
     ) -> np.ndarray:
         """Return an annotated copy of the BGR uint8 `image`."""
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            raise ValueError(f"expected a BGR uint8 image (H, W, 3), got {image.dtype} {image.shape}")
+            raise ValueError(
+                f"expected a BGR uint8 image (H, W, 3), got {image.dtype} {image.shape}"
+            )
         out = np.ascontiguousarray(image).copy()
         if self.zones:
             self._draw_zones(out)
@@ -183,7 +203,9 @@ class Annotator:
             else:
                 x0, x1, y0, y1 = int(xs.min()), int(xs.max()) + 1, int(ys.min()), int(ys.max()) + 1
                 self._layers[key] = _ZoneLayer(
-                    x0, y0, np.ascontiguousarray(fill[y0:y1, x0:x1]),
+                    x0,
+                    y0,
+                    np.ascontiguousarray(fill[y0:y1, x0:x1]),
                     np.ascontiguousarray(mask[y0:y1, x0:x1]),
                 )
         return self._layers[key]

@@ -56,7 +56,8 @@ class RunSummary:
             for app, values in self.counters.items()
         }
         data["events"] = {
-            str(app): {str(k): int(v) for k, v in types.items()} for app, types in self.events.items()
+            str(app): {str(k): int(v) for k, v in types.items()}
+            for app, types in self.events.items()
         }
         data["outputs"] = {str(k): str(v) for k, v in self.outputs.items()}
         return data
@@ -66,8 +67,9 @@ class RunSummary:
         path = Path(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n",
-                            encoding="utf-8")
+            path.write_text(
+                json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+            )
         except OSError as exc:
             raise VigilError(f"cannot write summary {path}: {exc.strerror or exc}") from None
         return path
@@ -110,13 +112,16 @@ class RunSummary:
             for i, (name, value) in enumerate(rows):
                 table.add_row(label if i == 0 else "", name, value, end_section=i == len(rows) - 1)
 
-        section("objects", [(k, str(v)) for k, v in sorted(self.objects.items(), key=lambda kv: -kv[1])])
+        section(
+            "objects", [(k, str(v)) for k, v in sorted(self.objects.items(), key=lambda kv: -kv[1])]
+        )
         section("counters", [(app, format_counts(c)) for app, c in self.counters.items() if c])
         section(
             "events",
             [
                 (app, " / ".join(f"{t} {n}" for t, n in types.items()))
-                for app, types in self.events.items() if types
+                for app, types in self.events.items()
+                if types
             ],
         )
         section("outputs", [(k, str(v)) for k, v in self.outputs.items()])
@@ -138,8 +143,8 @@ class RunStats:
     """
 
     def __init__(self, class_names: Sequence[str] | Mapping[int, str]) -> None:
-        self.class_names = dict(class_names) if isinstance(class_names, Mapping) else dict(
-            enumerate(class_names)
+        self.class_names = (
+            dict(class_names) if isinstance(class_names, Mapping) else dict(enumerate(class_names))
         )
         self.frames = 0
         self.first_pts: float | None = None
@@ -157,7 +162,9 @@ class RunStats:
         if not tracked.any():
             return
         for tid, cls in zip(
-            detections.tracker_id[tracked].tolist(), detections.class_id[tracked].tolist(), strict=True
+            detections.tracker_id[tracked].tolist(),
+            detections.class_id[tracked].tolist(),
+            strict=True,
         ):
             counts = self._track_classes.setdefault(tid, {})
             counts[cls] = counts.get(cls, 0) + 1
@@ -204,4 +211,3 @@ class RunStats:
             events={a: dict(t) for a, t in self._events.items()},
             outputs={k: str(v) for k, v in (outputs or {}).items()},
         )
-

@@ -81,7 +81,11 @@ class VideoWriter:
             )
         if self.encoded_width != self.width or self.encoded_height != self.height:
             image = cv2.copyMakeBorder(
-                image, 0, self.encoded_height - self.height, 0, self.encoded_width - self.width,
+                image,
+                0,
+                self.encoded_height - self.height,
+                0,
+                self.encoded_width - self.width,
                 cv2.BORDER_REPLICATE,
             )
         ticks = round(self.frames * self._frame_ticks if pts is None else pts / TIME_BASE)

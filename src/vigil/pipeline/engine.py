@@ -64,7 +64,9 @@ class Engine:
             queued: deque[tuple[Frame, np.ndarray | None, Future[Detections] | None]] = deque()
             for frame in prefetch(frames):
                 regions = self._plan(frame, steps=len(queued) + 1)
-                job = pool.submit(self._detect, frame.image, regions) if regions is not None else None
+                job = (
+                    pool.submit(self._detect, frame.image, regions) if regions is not None else None
+                )
                 queued.append((frame, regions, job))
                 if len(queued) > self.in_flight:
                     yield self._complete(*queued.popleft())

@@ -45,7 +45,10 @@ class RegionGate:
         moving = tracks[track_speed >= s.moving_speed]
         size = moving.xyxy[:, 2:] - moving.xyxy[:, :2]
         around_tracks = np.concatenate(
-            [moving.xyxy[:, :2] - s.track_margin * size, moving.xyxy[:, 2:] + s.track_margin * size],
+            [
+                moving.xyxy[:, :2] - s.track_margin * size,
+                moving.xyxy[:, 2:] + s.track_margin * size,
+            ],
             axis=1,
         )
         regions = plan_regions(

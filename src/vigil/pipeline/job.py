@@ -72,7 +72,11 @@ def run_job(
     outputs.directory.mkdir(parents=True, exist_ok=True)
     store = EventStore(outputs.database)
     mot = MotWriter(outputs.mot, class_ids=outputs.mot_classes) if outputs.mot else None
-    video = VideoWriter(outputs.video, source.fps, source.width, source.height) if outputs.video else None
+    video = (
+        VideoWriter(outputs.video, source.fps, source.width, source.height)
+        if outputs.video
+        else None
+    )
     annotator = Annotator(
         COCO_CLASSES,
         {name: np.asarray(z.points, np.float32) for name, z in scene.zones.items()},
@@ -90,7 +94,9 @@ def run_job(
                 mot.write(result.frame.index, result.objects)
             if video:
                 counters = {app.name: app.counters() for app in engine.apps}
-                video.write(annotator.draw(result.frame.image, result.objects, counters), result.frame.pts)
+                video.write(
+                    annotator.draw(result.frame.image, result.objects, counters), result.frame.pts
+                )
             if len(pending) >= EVENT_BATCH:
                 store.add(pending)
                 pending.clear()

@@ -123,9 +123,7 @@ class ByteTracker:
             self._associate(detections, features, pts, regions)
         self._drop_expired(pts)
         # Tracks not examined this frame stay ACTIVE and are shown at their predicted place.
-        visible = (self.state == ACTIVE) | (
-            (self.state == LOST) & (self.misses <= s.coast_frames)
-        )
+        visible = (self.state == ACTIVE) | ((self.state == LOST) & (self.misses <= s.coast_frames))
         return Detections(
             xyxy=cxcywh_to_xyxy(self.mean[visible, :4]),
             confidence=np.where(self.missed[visible] == 0, self.score[visible], 0.0),
@@ -234,9 +232,7 @@ class ByteTracker:
         # 4. Lost tracks that look like a confident leftover, within reach of where they
         # were heading, take it back: occlusions end away from the predicted box.
         if features is not None and s.reidentify_distance > 0:
-            lost = np.flatnonzero(
-                observable & (self.state == LOST) & ~matched & self.has_feature
-            )
+            lost = np.flatnonzero(observable & (self.state == LOST) & ~matched & self.has_feature)
             m4, _, left_high = assign(self._reidentify_cost(lost, dets[high], features[high]), 1.0)
             self._apply(lost[m4[:, 0]], dets[high[m4[:, 1]]], pts)
             high = high[left_high]
@@ -251,7 +247,9 @@ class ByteTracker:
         if features is not None:
             self._learn_appearance(np.arange(first, len(self)), dets, high, features)
 
-    def _reidentify_cost(self, tracks: np.ndarray, dets: Detections, features: np.ndarray) -> np.ndarray:
+    def _reidentify_cost(
+        self, tracks: np.ndarray, dets: Detections, features: np.ndarray
+    ) -> np.ndarray:
         """Appearance distance scaled to [0, 1] by its threshold; 2 where a pair is implausible:
         another class, a look too different, or farther than the track could have walked."""
         s = self.settings
@@ -330,7 +328,9 @@ class ByteTracker:
         self._next_id += n
         self.class_id = np.concatenate([self.class_id, dets.class_id])
         self.score = np.concatenate([self.score, dets.confidence])
-        self.state = np.concatenate([self.state, np.full(n, ACTIVE if first else TENTATIVE, np.int8)])
+        self.state = np.concatenate(
+            [self.state, np.full(n, ACTIVE if first else TENTATIVE, np.int8)]
+        )
         self.hits = np.concatenate([self.hits, np.ones(n, np.int64)])
         self.missed = np.concatenate([self.missed, np.zeros(n, np.int64)])
         self.misses = np.concatenate([self.misses, np.zeros(n, np.int64)])
@@ -353,7 +353,20 @@ class ByteTracker:
 
     def _select(self, keep: np.ndarray) -> None:
         for name in (
-            "ids", "class_id", "score", "state", "hits", "missed", "misses", "last_seen",
-            "mean", "cov", "obs_mean", "obs_cov", "obs_box", "feature", "has_feature",
+            "ids",
+            "class_id",
+            "score",
+            "state",
+            "hits",
+            "missed",
+            "misses",
+            "last_seen",
+            "mean",
+            "cov",
+            "obs_mean",
+            "obs_cov",
+            "obs_box",
+            "feature",
+            "has_feature",
         ):
             setattr(self, name, getattr(self, name)[keep])
