@@ -13,13 +13,15 @@ class Frame:
 
     `index` is the 0-based decode index (MOTChallenge frame number = index + 1);
     `pts` is the presentation time in seconds from the start of the stream;
-    `image` is BGR uint8 (H, W, 3).
+    `image` is BGR uint8 (H, W, 3); `wall_time` is when a live source received the frame
+    (seconds since the epoch), None for files.
     """
 
     source_id: str
     index: int
     pts: float
     image: np.ndarray
+    wall_time: float | None = None
 
     @property
     def height(self) -> int:

@@ -1,0 +1,1 @@
+"""`vigil serve`: the live multi-camera service (workers, detector, recording, API, MQTT)."""

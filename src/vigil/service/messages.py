@@ -1,0 +1,116 @@
+"""What camera worker processes tell the supervisor, over one multiprocessing queue.
+
+Everything here is small and picklable: frames never travel this way (they go through
+shared memory to the detector service). The supervisor is the single writer of the
+database and the single publisher to the API, WebSocket, MQTT and metrics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from vigil.events.event import Event
+
+CameraState = Literal["starting", "online", "reconnecting", "offline", "stopped"]
+
+
+@dataclass(slots=True)
+class CameraStatus:
+    """A camera worker's health, sent about once a second and on every state change.
+
+    Counters are cumulative since the worker started (the supervisor turns them into
+    Prometheus counters); rates and latencies are over the last reporting interval.
+    """
+
+    camera: str
+    state: CameraState
+    wall_time: float
+    frames_in: int = 0  # frames decoded from the stream
+    frames_processed: int = 0  # frames that went through detection and tracking
+    frames_dropped: int = 0  # frames due for detection that were skipped to keep up
+    reconnects: int = 0
+    fps_in: float = 0.0
+    fps_processed: float = 0.0
+    detector_latency_ms: float = 0.0  # request to result, median over the interval
+    queue_depth: int = 0  # detector requests waiting for this camera
+    recording_lag_s: float = 0.0  # wall time minus the end of the last finished segment
+    counters: dict[str, dict[str, float]] = field(default_factory=dict)  # app -> counters
+    error: str | None = None  # last ingest error, one line
+
+
+@dataclass(slots=True)
+class TrackedObject:
+    track_id: int
+    class_id: int
+    class_name: str
+    confidence: float
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in frame pixels
+
+
+@dataclass(slots=True)
+class FrameMetadata:
+    """The tracked objects of one processed frame (for the WebSocket and the live view)."""
+
+    camera: str
+    frame_index: int
+    pts: float
+    wall_time: float
+    width: int
+    height: int
+    objects: list[TrackedObject]
+
+
+@dataclass(slots=True)
+class EventMessage:
+    """An app event; `snapshot` is a JPEG written by the worker at the event's first frame."""
+
+    event: Event
+    wall_time: float  # capture time of the frame that raised it
+    snapshot: str | None = None
+
+
+@dataclass(slots=True)
+class SegmentInfo:
+    """A finished recording segment: a playable MP4 remuxed from the camera's packets."""
+
+    camera: str
+    path: str
+    start_time: float  # wall clock, seconds since the epoch
+    end_time: float
+    size_bytes: int
+    motion: bool = False  # any motion while it was recorded
+    objects: bool = False  # any tracked object while it was recorded
+
+
+@dataclass(slots=True)
+class LiveFrame:
+    """An annotated JPEG of the camera's latest processed frame (a few per second)."""
+
+    camera: str
+    wall_time: float
+    jpeg: bytes
+
+
+WorkerMessage = CameraStatus | FrameMetadata | EventMessage | SegmentInfo | LiveFrame
+
+
+def event_to_dict(message: EventMessage) -> dict[str, Any]:
+    """The JSON shape of an event on the API, the WebSocket and MQTT."""
+    e = message.event
+    return {
+        "id": e.id,
+        "camera": e.source,
+        "app": e.app,
+        "type": e.type,
+        "state": e.state,
+        "start_time": e.start_time,
+        "end_time": e.end_time,
+        "wall_time": message.wall_time,
+        "track_id": e.track_id,
+        "class_name": e.class_name,
+        "zone": e.zone,
+        "line": e.line,
+        "attributes": e.attributes,
+        "snapshot": message.snapshot is not None,
+    }
