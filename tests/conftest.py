@@ -1,4 +1,4 @@
-"""Fixtures shared by the whole suite: the ../shared checkout, a synthetic clip, a tiny detector.
+"""Fixtures shared by the whole suite: the ../shared checkout, a synthetic clip, tiny detectors.
 
 Heavy imports (onnx, av) happen inside the builders, so test packages that do not use these
 fixtures pay nothing for them.
@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
+
+if TYPE_CHECKING:
+    import onnx
 
 REPO = Path(__file__).resolve().parents[1]
 #: The data checkout beside the repository (real model, sample clip, evaluation ground truth).
@@ -58,13 +62,66 @@ PERSON_BGR = (255, 0, 0)
 CAR_BGR = (0, 255, 0)
 
 
+def save_onnx(graph: onnx.GraphProto, path: Path) -> Path:
+    """Check `graph` as an opset-13 model and write it to `path`."""
+    import onnx
+    from onnx import helper
+
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8  # old enough for any onnxruntime we support
+    onnx.checker.check_model(model)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(model.SerializeToString())
+    return path
+
+
+def yolox_model(
+    path: Path,
+    name: str,
+    size: tuple[int, int],
+    nodes: list[onnx.NodeProto],
+    inits: list[onnx.TensorProto],
+    reshape_batch: int = 1,
+) -> Path:
+    """Save a YOLOX-shaped model whose `nodes` compute `head8`, `head16` and `head32`
+    ([1, 85, h/s, w/s]) from `images`, with the interface of the official export: fixed input
+    `images` [1, 3, h, w] for `size` (w, h), each head reshaped to [reshape_batch, 85, -1]
+    (target `shape<s>`), concatenated and transposed to `output` [1, anchors, 85]."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    from vigil.detection.decoders import STRIDES, anchor_count
+
+    width, height = size
+    nodes, inits = list(nodes), list(inits)
+    for s in STRIDES:
+        inits.append(
+            numpy_helper.from_array(np.array([reshape_batch, 85, -1], np.int64), f"shape{s}")
+        )
+        nodes.append(helper.make_node("Reshape", [f"head{s}", f"shape{s}"], [f"flat{s}"]))
+    nodes += [
+        helper.make_node("Concat", [f"flat{s}" for s in STRIDES], ["cat"], axis=2),
+        helper.make_node("Transpose", ["cat"], ["output"], perm=[0, 2, 1]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        name,
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, height, width])],
+        [
+            helper.make_tensor_value_info(
+                "output", TensorProto.FLOAT, [1, anchor_count(height, width), 85]
+            )
+        ],
+        inits,
+    )
+    return save_onnx(graph, path)
+
+
 def blob_yolox(path: Path, size: tuple[int, int] = (416, 416)) -> Path:
     """A YOLOX-shaped ONNX model that really finds coloured squares, so tracks and line
     crossings can be tested end to end without the real model.
 
-    Same interface as the official export: fixed input `images` [1, 3, h, w] (BGR, 0-255),
-    output [1, anchors, 85] with a Reshape to [1, 85, -1] per stride (8, 16, 32), so Vigil
-    patches it to dynamic shapes. Only stride 8 fires: cell i predicts an 80x80 box centred at
+    Same interface as the official export (`yolox_model`), so Vigil patches it to dynamic
+    shapes. Only stride 8 fires: cell i predicts an 80x80 box centred at
     8 * (i + 1) with objectness 1 and person score = f**2, f being the fraction of that box
     that is pure blue (B - G - R > 0; car: the same for green). Grey (background, the 114
     letterbox padding) scores 0. So an 80x80 blue square scores 1 where a box fits it and at
@@ -72,10 +129,8 @@ def blob_yolox(path: Path, size: tuple[int, int] = (416, 416)) -> Path:
     NMS (IoU > 0.65), and every box NMS keeps besides scores < 0.66, under the tracker's
     new-track threshold (0.7): one track per square.
     """
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
-    width, height = size
     s0 = 8
     k = BLOB // s0  # window in cells
     nodes = [
@@ -109,37 +164,91 @@ def blob_yolox(path: Path, size: tuple[int, int] = (416, 416)) -> Path:
         numpy_helper.from_array(b_box, "b_box"),
         numpy_helper.from_array(np.zeros((85, 3, 1, 1), np.float32), "zero_w85"),
         numpy_helper.from_array(np.zeros(85, np.float32), "zero85"),
-        numpy_helper.from_array(np.array([1, 85, -1], np.int64), "shape"),
     ]
-    levels, anchors = [], 0
-    for s in (8, 16, 32):
-        anchors += math.ceil(height / s) * math.ceil(width / s)
-        if s != s0:  # silent levels: all zeros
-            nodes += [
-                helper.make_node(
-                    "AveragePool", ["images"], [f"pool{s}"], kernel_shape=[s, s], strides=[s, s]
-                ),
-                helper.make_node("Conv", [f"pool{s}", "zero_w85", "zero85"], [f"head{s}"]),
-            ]
-        nodes.append(helper.make_node("Reshape", [f"head{s}", "shape"], [f"flat{s}"]))
-        levels.append(f"flat{s}")
-    nodes += [
-        helper.make_node("Concat", levels, ["cat"], axis=2),
-        helper.make_node("Transpose", ["cat"], ["output"], perm=[0, 2, 1]),
+    for s in (16, 32):  # silent levels: all zeros
+        nodes += [
+            helper.make_node(
+                "AveragePool", ["images"], [f"pool{s}"], kernel_shape=[s, s], strides=[s, s]
+            ),
+            helper.make_node("Conv", [f"pool{s}", "zero_w85", "zero85"], [f"head{s}"]),
+        ]
+    return yolox_model(path, "blob_yolox", size, nodes, inits)
+
+
+def mini_yolox(path: Path, size: tuple[int, int] = (416, 416), reshape_batch: int = 1) -> Path:
+    """A YOLOX-shaped head on average pooling, fixed at `size` (w, h) like the official export.
+
+    Only the stride-32 level fires: each 32×32 cell emits a box exactly covering the cell, with
+    objectness 1, class 0 probability = mean blue / 255 and class 1 = mean green / 255. So a pure
+    blue (or green) cell-aligned 32×32 square is detected as class 0 (or 1) with score 1, black
+    is score 0 and the 114 letterbox padding 0.447. Each level ends in Reshape([1, 85, -1]).
+    """
+    from onnx import helper, numpy_helper
+
+    from vigil.detection.decoders import STRIDES
+
+    nodes, inits = [], []
+    for s in STRIDES:
+        weight = np.zeros((85, 3, 1, 1), np.float32)
+        bias = np.zeros(85, np.float32)
+        if s == 32:
+            bias[:2] = 0.5  # box centre in the middle of the cell; w = h = exp(0) * 32
+            bias[4] = 1.0
+            weight[5, 0] = weight[6, 1] = 1 / 255
+        inits += [numpy_helper.from_array(weight, f"w{s}"), numpy_helper.from_array(bias, f"b{s}")]
+        nodes += [
+            helper.make_node(
+                "AveragePool", ["images"], [f"pool{s}"], kernel_shape=[s, s], strides=[s, s]
+            ),
+            helper.make_node("Conv", [f"pool{s}", f"w{s}", f"b{s}"], [f"head{s}"]),
+        ]
+    return yolox_model(path, "mini_yolox", size, nodes, inits, reshape_batch)
+
+
+def constant_model(
+    path: Path, output: np.ndarray, input_shape: tuple[int, ...] = (1, 3, 416, 416)
+) -> Path:
+    """A model whose output is `output` whatever the input (the input is multiplied by 0)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    nodes = [
+        helper.make_node("ReduceMean", ["images"], ["mean"], keepdims=0),
+        helper.make_node("Mul", ["mean", "zero"], ["nothing"]),
+        helper.make_node("Add", ["table", "nothing"], ["output"]),
     ]
     graph = helper.make_graph(
         nodes,
-        "blob_yolox",
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, [1, 3, height, width])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, anchors, 85])],
-        inits,
+        "constant",
+        [helper.make_tensor_value_info("images", TensorProto.FLOAT, list(input_shape))],
+        [helper.make_tensor_value_info("output", TensorProto.FLOAT, list(output.shape))],
+        [
+            numpy_helper.from_array(output.astype(np.float32), "table"),
+            numpy_helper.from_array(np.array(0, np.float32), "zero"),
+        ],
     )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
-    model.ir_version = 8  # old enough for any onnxruntime we support
-    onnx.checker.check_model(model)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(model.SerializeToString())
-    return path
+    return save_onnx(graph, path)
+
+
+@pytest.fixture
+def make_constant(tmp_path: Path) -> Callable[..., Path]:
+    """`constant_model` saved under tmp_path, one new file per call."""
+    counter = iter(range(1000))
+
+    def make(output: np.ndarray, input_shape: tuple[int, ...] = (1, 3, 416, 416)) -> Path:
+        return constant_model(tmp_path / f"constant{next(counter)}.onnx", output, input_shape)
+
+    return make
+
+
+@pytest.fixture
+def make_mini_yolox(tmp_path: Path) -> Callable[..., Path]:
+    """`mini_yolox` saved under tmp_path, one new file per call."""
+    counter = iter(range(1000))
+
+    def make(size: tuple[int, int] = (416, 416), reshape_batch: int = 1) -> Path:
+        return mini_yolox(tmp_path / f"mini_yolox{next(counter)}.onnx", size, reshape_batch)
+
+    return make
 
 
 @pytest.fixture(scope="session")
@@ -233,3 +342,6 @@ def walker_clip(tmp_path_factory: pytest.TempPathFactory) -> WalkerClip:
 def synthetic_clip(walker_clip: WalkerClip) -> Path:
     """Path of a small valid video (the `walker_clip`)."""
     return walker_clip.path
+
+
+pytest_plugins = ["mqtt_broker"]

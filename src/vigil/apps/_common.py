@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -9,7 +10,9 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from vigil.apps.base import AppSettings
+from vigil.apps.base import App, AppSettings, FrameContext, Scene
+from vigil.events.event import Event
+from vigil.geometry.tracking import LostTracks, ZoneTracker
 
 VEHICLES = ["car", "motorcycle", "bus", "truck"]
 
@@ -21,6 +24,13 @@ class TrackedSettings(AppSettings):
     lost_timeout: float = Field(
         2.0, gt=0, description="seconds after which an unseen track is considered gone"
     )
+
+
+class ZoneSettings(TrackedSettings):
+    """Settings of the apps that watch tracks of some classes in a zone (None: the whole frame)."""
+
+    zone: str | None = None
+    classes: list[str | int] = Field(default_factory=lambda: ["person"])
 
 
 class Hysteresis:
@@ -71,3 +81,147 @@ def round_s(x: float) -> float:
 
 def heights(xyxy: np.ndarray) -> np.ndarray:
     return np.clip(xyxy[:, 3] - xyxy[:, 1], 1e-6, None).astype(np.float64)
+
+
+class ZoneApp(App):
+    """Base of the built-in apps that follow tracks of ``settings.classes`` through a zone.
+
+    Sets ``zone`` (None: the whole frame), ``class_ids`` and ``tracker``, a `ZoneTracker` that
+    confirms entering and leaving after ``inertia`` frames and forgets a track unseen for
+    ``lost_timeout`` seconds.
+    """
+
+    def __init__(self, name: str, settings: ZoneSettings, scene: Scene):
+        super().__init__(name, settings, scene)
+        self.zone = scene.zone(settings.zone) if settings.zone is not None else None
+        self.class_ids = scene.class_ids(settings.classes)
+        self.tracker = ZoneTracker(
+            self.zone, settings.inertia, settings.inertia, forget_after=settings.lost_timeout
+        )
+
+    @property
+    def _zone_name(self) -> str | None:
+        return None if self.zone is None else self.zone.name
+
+    def _end_event(
+        self,
+        ctx: FrameContext,
+        type: str,
+        oe: OpenEvent,
+        end_time: float,
+        reason: str,
+        attributes: dict[str, Any],
+        track_id: int | None = None,
+    ) -> Event:
+        """The ``end`` event of `oe`; its attributes are `attributes` and ``reason``."""
+        return self.event(
+            ctx,
+            type,
+            "end",
+            start_time=oe.start_time,
+            end_time=end_time,
+            track_id=track_id,
+            class_id=oe.class_id,
+            zone=self._zone_name,
+            attributes={**attributes, "reason": reason},
+            id=oe.id,
+        )
+
+
+class LevelEvent:
+    """One long-lived event of `app` at a time, while a level (a count) stays high.
+
+    `update` feeds one frame: the raw condition, debounced by `hysteresis`. The event starts
+    once the debounced condition has held for `min_seconds` (and ``can_start``), and ends
+    (reason ``below``) when it clears or at end of stream (`finish`). Its end attributes are
+    the caller's, then ``max_count`` (the highest count while open) and ``duration``.
+    """
+
+    def __init__(self, app: ZoneApp, type: str, hysteresis: Hysteresis, min_seconds: float):
+        self.app = app
+        self.type = type
+        self.hysteresis = hysteresis
+        self.min_seconds = min_seconds
+        self.open: OpenEvent | None = None
+
+    def update(
+        self,
+        ctx: FrameContext,
+        high: bool,
+        count: int,
+        start_attributes: dict[str, Any],
+        end_attributes: dict[str, Any] | None = None,
+        can_start: bool = True,
+    ) -> list[Event]:
+        """Feed one frame: `high` is this frame's raw condition, `count` its level."""
+        now = ctx.pts
+        h = self.hysteresis
+        h.update(high, now)
+        if self.open is not None:
+            self.open.extra["max_count"] = max(self.open.extra["max_count"], count)
+            return [] if h.state else [self.end(ctx, now, "below", end_attributes)]
+        if h.state and can_start and now - h.since >= self.min_seconds - 1e-9:
+            ev = self.app.event(
+                ctx, self.type, "start", zone=self.app._zone_name, attributes=start_attributes
+            )
+            self.open = OpenEvent(ev.id, now, extra={"max_count": count})
+            return [ev]
+        return []
+
+    def end(
+        self,
+        ctx: FrameContext,
+        end_time: float,
+        reason: str,
+        attributes: dict[str, Any] | None = None,
+    ) -> Event:
+        """Close the open event and return its ``end`` event."""
+        oe, self.open = self.open, None
+        assert oe is not None
+        attributes = {
+            **(attributes or {}),
+            "max_count": oe.extra["max_count"],
+            "duration": round_s(end_time - oe.start_time),
+        }
+        return self.app._end_event(ctx, self.type, oe, end_time, reason, attributes)
+
+    def finish(
+        self, ctx: FrameContext, end_attributes: dict[str, Any] | None = None
+    ) -> list[Event]:
+        """End of stream: end the open event, if any."""
+        if self.open is None:
+            return []
+        return [self.end(ctx, ctx.pts, "end_of_stream", end_attributes)]
+
+
+class PerTrackEventApp(ZoneApp):
+    """A `ZoneApp` with at most one open long-lived event per track, in ``_open``."""
+
+    def __init__(self, name: str, settings: ZoneSettings, scene: Scene):
+        super().__init__(name, settings, scene)
+        self._open: dict[int, OpenEvent] = {}
+
+    @abc.abstractmethod
+    def _end(self, ctx: FrameContext, tid: int, end_time: float, reason: str) -> Event:
+        """Remove the open event of track `tid` from ``_open`` and return its ``end`` event."""
+
+    def _is_open(self, ids: np.ndarray) -> np.ndarray:
+        """Which of the track `ids` have an open event."""
+        return np.isin(ids, np.fromiter(self._open, np.int64, len(self._open)))
+
+    def _end_lost(self, ctx: FrameContext, lost: LostTracks) -> list[Event]:
+        """End the open events of the tracks gone for ``lost_timeout``, at their last sighting."""
+        return [
+            self._end(ctx, tid, last, "lost")
+            for tid, last in zip(lost.ids.tolist(), lost.last_seen.tolist(), strict=True)
+            if tid in self._open
+        ]
+
+    def finish(self, ctx: FrameContext) -> list[Event]:
+        """End every open event at its track's last sighting (now, if unknown or later)."""
+        ids = list(self._open)
+        last = self.tracker.last_seen(np.asarray(ids, np.int64))
+        return [
+            self._end(ctx, tid, min(ctx.pts, t) if np.isfinite(t) else ctx.pts, "end_of_stream")
+            for tid, t in zip(ids, last.tolist(), strict=True)
+        ]

@@ -76,7 +76,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -112,6 +112,17 @@ class FrameContext:
             height=frame.height,
             image=frame.image if with_image else None,
         )
+
+
+_T = TypeVar("_T")
+
+
+def _named(kind: str, shapes: Mapping[str, _T], name: str) -> _T:
+    try:
+        return shapes[name]
+    except KeyError:
+        known = ", ".join(sorted(shapes)) or "none defined"
+        raise ValueError(f"unknown {kind} {name!r} (known: {known})") from None
 
 
 @dataclass(frozen=True)
@@ -153,19 +164,11 @@ class Scene:
 
     def zone(self, name: str) -> Zone:
         """The pixel zone called `name`; ValueError naming it (and the known ones) if absent."""
-        try:
-            return self.zones[name]
-        except KeyError:
-            known = ", ".join(sorted(self.zones)) or "none defined"
-            raise ValueError(f"unknown zone {name!r} (known: {known})") from None
+        return _named("zone", self.zones, name)
 
     def line(self, name: str) -> Line:
         """The pixel line called `name`; ValueError naming it (and the known ones) if absent."""
-        try:
-            return self.lines[name]
-        except KeyError:
-            known = ", ".join(sorted(self.lines)) or "none defined"
-            raise ValueError(f"unknown line {name!r} (known: {known})") from None
+        return _named("line", self.lines, name)
 
     def class_ids(self, classes: Sequence[str | int] | None) -> np.ndarray | None:
         """Class names (case-insensitive) or ids → sorted unique int64 ids; empty/None → None (all)."""

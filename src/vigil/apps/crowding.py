@@ -20,16 +20,13 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from vigil.apps._common import Hysteresis, OpenEvent, TrackedSettings, heights, round_s
-from vigil.apps.base import App, FrameContext, Scene
+from vigil.apps._common import Hysteresis, LevelEvent, ZoneApp, ZoneSettings, heights
+from vigil.apps.base import FrameContext, Scene
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
-from vigil.geometry.tracking import ZoneTracker
 
 
-class CrowdingSettings(TrackedSettings):
-    zone: str | None = None
-    classes: list[str | int] = Field(default_factory=lambda: ["person"])
+class CrowdingSettings(ZoneSettings):
     min_count: int = Field(5, ge=2)
     radius: float = Field(1.5, gt=0)
     radius_unit: Literal["height", "px"] = "height"
@@ -48,7 +45,7 @@ def densest_group(anchors: np.ndarray, radius: float) -> np.ndarray:
     return np.sort(np.asarray(tree.query_ball_point(anchors[best], r=radius), dtype=np.intp))
 
 
-class Crowding(App):
+class Crowding(ZoneApp):
     kind: ClassVar[str] = "crowding"
     Settings = CrowdingSettings
     emits: ClassVar[tuple[str, ...]] = ("crowding",)
@@ -56,19 +53,11 @@ class Crowding(App):
     def __init__(self, name: str, settings: CrowdingSettings, scene: Scene):
         super().__init__(name, settings, scene)
         self.settings: CrowdingSettings = settings
-        self.zone = scene.zone(settings.zone) if settings.zone is not None else None
-        self.class_ids = scene.class_ids(settings.classes)
-        self.tracker = ZoneTracker(
-            self.zone, settings.inertia, settings.inertia, forget_after=settings.lost_timeout
+        self._crowd = LevelEvent(
+            self, "crowding", Hysteresis(settings.inertia, settings.inertia), settings.min_seconds
         )
-        self._crowd = Hysteresis(settings.inertia, settings.inertia)
-        self._open: OpenEvent | None = None
         self._size = 0
         self._max = 0
-
-    @property
-    def _zone_name(self) -> str | None:
-        return None if self.zone is None else self.zone.name
 
     def process(self, ctx: FrameContext, objects: Detections) -> list[Event]:
         s = self.settings
@@ -88,44 +77,20 @@ class Crowding(App):
         crowded = size >= s.min_count
         self._size = size if crowded else 0
         self._max = max(self._max, self._size)
-        self._crowd.update(crowded, now)
-        events: list[Event] = []
-        if self._open is not None:
-            self._open.extra["max_count"] = max(self._open.extra["max_count"], self._size)
-            if not self._crowd.state:
-                events.append(self._end(ctx, now, "below"))
-        elif self._crowd.state and crowded and now - self._crowd.since >= s.min_seconds - 1e-9:
-            ev = self.event(
-                ctx,
-                "crowding",
-                "start",
-                zone=self._zone_name,
-                attributes={"count": size, "centroid": centroid, "radius_px": round(radius_px, 1)},
-            )
-            self._open = OpenEvent(ev.id, now, extra={"max_count": size})
-            events.append(ev)
-        return events
-
-    def _end(self, ctx: FrameContext, end_time: float, reason: str) -> Event:
-        oe, self._open = self._open, None
-        assert oe is not None
-        return self.event(
+        return self._crowd.update(
             ctx,
-            "crowding",
-            "end",
-            start_time=oe.start_time,
-            end_time=end_time,
-            zone=self._zone_name,
-            attributes={
-                "max_count": oe.extra["max_count"],
-                "duration": round_s(end_time - oe.start_time),
-                "reason": reason,
+            crowded,
+            self._size,
+            start_attributes={
+                "count": size,
+                "centroid": centroid,
+                "radius_px": round(radius_px, 1),
             },
-            id=oe.id,
+            can_start=crowded,
         )
 
     def finish(self, ctx: FrameContext) -> list[Event]:
-        return [] if self._open is None else [self._end(ctx, ctx.pts, "end_of_stream")]
+        return self._crowd.finish(ctx)
 
     def counters(self) -> dict[str, float]:
         return {"crowd size": float(self._size), "max crowd": float(self._max)}

@@ -20,23 +20,21 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from vigil.apps._common import OpenEvent, TrackedSettings, round_s
-from vigil.apps.base import App, FrameContext, Scene
+from vigil.apps._common import OpenEvent, PerTrackEventApp, ZoneSettings, round_s
+from vigil.apps.base import FrameContext, Scene
 from vigil.apps.schedule import ScheduleWindow, frame_clock, schedule_active
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
-from vigil.geometry.tracking import ZoneTracker
 
 
-class IntrusionSettings(TrackedSettings):
+class IntrusionSettings(ZoneSettings):
     zone: str
-    classes: list[str | int] = Field(default_factory=lambda: ["person"])
     min_seconds: float = Field(0.0, ge=0)
     schedule: list[ScheduleWindow] = Field(default_factory=list)
     start_datetime: datetime | None = None
 
 
-class Intrusion(App):
+class Intrusion(PerTrackEventApp):
     kind: ClassVar[str] = "intrusion"
     Settings = IntrusionSettings
     emits: ClassVar[tuple[str, ...]] = ("intrusion",)
@@ -44,36 +42,19 @@ class Intrusion(App):
     def __init__(self, name: str, settings: IntrusionSettings, scene: Scene):
         super().__init__(name, settings, scene)
         self.settings: IntrusionSettings = settings
-        self.zone = scene.zone(settings.zone)
-        self.class_ids = scene.class_ids(settings.classes)
-        self.tracker = ZoneTracker(
-            self.zone, settings.inertia, settings.inertia, forget_after=settings.lost_timeout
-        )
         self.clock: Callable[[FrameContext], datetime] = lambda ctx: frame_clock(
             self.settings.start_datetime, ctx.pts
         )
-        self._open: dict[int, OpenEvent] = {}
         self._total = 0
         self._armed = True
 
     def _end(self, ctx: FrameContext, tid: int, end_time: float, reason: str) -> Event:
         oe = self._open.pop(tid)
-        return self.event(
-            ctx,
-            "intrusion",
-            "end",
-            start_time=oe.start_time,
-            end_time=end_time,
-            track_id=tid,
-            class_id=oe.class_id,
-            zone=self.zone.name,
-            attributes={
-                "entered_at": oe.extra["entered_at"],
-                "duration": round_s(end_time - oe.start_time),
-                "reason": reason,
-            },
-            id=oe.id,
-        )
+        attributes = {
+            "entered_at": oe.extra["entered_at"],
+            "duration": round_s(end_time - oe.start_time),
+        }
+        return self._end_event(ctx, "intrusion", oe, end_time, reason, attributes, track_id=tid)
 
     def process(self, ctx: FrameContext, objects: Detections) -> list[Event]:
         s = self.settings
@@ -81,13 +62,9 @@ class Intrusion(App):
         ids = objs.tracker_id
         m = self.tracker.update_points(ids, objs.anchors, ctx.pts)
         self._armed = schedule_active(s.schedule, self.clock(ctx)) if s.schedule else True
-        events: list[Event] = []
+        events = self._end_lost(ctx, m.lost)
 
-        for tid, last in zip(m.lost.ids.tolist(), m.lost.last_seen.tolist(), strict=True):
-            if tid in self._open:
-                events.append(self._end(ctx, tid, last, "lost"))
-
-        is_open = np.isin(ids, np.fromiter(self._open, np.int64, len(self._open)))
+        is_open = self._is_open(ids)
         qualifies = m.state & (ctx.pts - m.since >= s.min_seconds - 1e-9) & self._armed
         for i in np.flatnonzero(is_open & ~m.state):
             events.append(self._end(ctx, int(ids[i]), ctx.pts, "left"))
@@ -102,7 +79,7 @@ class Intrusion(App):
                 "start",
                 track_id=tid,
                 class_id=cid,
-                zone=self.zone.name,
+                zone=self._zone_name,
                 attributes={"entered_at": round_s(m.since[i])},
             )
             self._open[tid] = OpenEvent(
@@ -111,14 +88,6 @@ class Intrusion(App):
             self._total += 1
             events.append(ev)
         return events
-
-    def finish(self, ctx: FrameContext) -> list[Event]:
-        ids = list(self._open)
-        last = self.tracker.last_seen(np.asarray(ids, np.int64))
-        return [
-            self._end(ctx, tid, min(ctx.pts, t) if np.isfinite(t) else ctx.pts, "end_of_stream")
-            for tid, t in zip(ids, last.tolist(), strict=True)
-        ]
 
     def counters(self) -> dict[str, float]:
         return {"active": float(len(self._open)), "intrusions": float(self._total)}

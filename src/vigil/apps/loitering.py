@@ -17,21 +17,19 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from vigil.apps._common import OpenEvent, TrackedSettings, round_s
-from vigil.apps.base import App, FrameContext, Scene
+from vigil.apps._common import OpenEvent, PerTrackEventApp, ZoneSettings, round_s
+from vigil.apps.base import FrameContext, Scene
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
-from vigil.geometry.tracking import ZoneTracker
 
 
-class LoiteringSettings(TrackedSettings):
+class LoiteringSettings(ZoneSettings):
     zone: str
-    classes: list[str | int] = Field(default_factory=lambda: ["person"])
     min_seconds: float = Field(10.0, ge=0)
     update_interval: float | None = Field(None, gt=0)
 
 
-class Loitering(App):
+class Loitering(PerTrackEventApp):
     kind: ClassVar[str] = "loitering"
     Settings = LoiteringSettings
     emits: ClassVar[tuple[str, ...]] = ("loitering",)
@@ -39,12 +37,6 @@ class Loitering(App):
     def __init__(self, name: str, settings: LoiteringSettings, scene: Scene):
         super().__init__(name, settings, scene)
         self.settings: LoiteringSettings = settings
-        self.zone = scene.zone(settings.zone)
-        self.class_ids = scene.class_ids(settings.classes)
-        self.tracker = ZoneTracker(
-            self.zone, settings.inertia, settings.inertia, forget_after=settings.lost_timeout
-        )
-        self._open: dict[int, OpenEvent] = {}
         self._entered: dict[int, float] = {}  # entry pts of the tracks inside the zone
         self._dwellers = 0
         self._visits = 0
@@ -62,22 +54,8 @@ class Loitering(App):
         oe = self._open.pop(tid)
         entered = oe.extra["entered_at"]
         dwell = end_time - entered if dwell is None else dwell
-        return self.event(
-            ctx,
-            "loitering",
-            "end",
-            start_time=oe.start_time,
-            end_time=end_time,
-            track_id=tid,
-            class_id=oe.class_id,
-            zone=self.zone.name,
-            attributes={
-                "entered_at": round_s(entered),
-                "dwell": round_s(dwell),
-                "reason": reason,
-            },
-            id=oe.id,
-        )
+        attributes = {"entered_at": round_s(entered), "dwell": round_s(dwell)}
+        return self._end_event(ctx, "loitering", oe, end_time, reason, attributes, track_id=tid)
 
     def process(self, ctx: FrameContext, objects: Detections) -> list[Event]:
         s = self.settings
@@ -114,7 +92,7 @@ class Loitering(App):
         still_inside = m.state & m.raw  # not counting frames of a leaving streak
         if still_inside.any():
             self._max_dwell = max(self._max_dwell, float(dwell[still_inside].max()))
-        is_open = np.isin(ids, np.fromiter(self._open, np.int64, len(self._open)))
+        is_open = self._is_open(ids)
         for i in np.flatnonzero(m.state & ~is_open & (dwell >= s.min_seconds - 1e-9)):
             tid, cid = int(ids[i]), int(objs.class_id[i])
             entered = float(m.since[i])
@@ -124,7 +102,7 @@ class Loitering(App):
                 "start",
                 track_id=tid,
                 class_id=cid,
-                zone=self.zone.name,
+                zone=self._zone_name,
                 attributes={"entered_at": round_s(entered), "dwell": round_s(dwell[i])},
             )
             self._open[tid] = OpenEvent(
@@ -144,7 +122,7 @@ class Loitering(App):
                             start_time=oe.start_time,
                             track_id=int(ids[i]),
                             class_id=oe.class_id,
-                            zone=self.zone.name,
+                            zone=self._zone_name,
                             attributes={
                                 "entered_at": round_s(oe.extra["entered_at"]),
                                 "dwell": round_s(dwell[i]),
@@ -153,14 +131,6 @@ class Loitering(App):
                         )
                     )
         return events
-
-    def finish(self, ctx: FrameContext) -> list[Event]:
-        ids = list(self._open)
-        last = self.tracker.last_seen(np.asarray(ids, np.int64))
-        return [
-            self._end(ctx, tid, min(ctx.pts, t) if np.isfinite(t) else ctx.pts, "end_of_stream")
-            for tid, t in zip(ids, last.tolist(), strict=True)
-        ]
 
     def counters(self) -> dict[str, float]:
         mean = self._dwell_sum / self._visits if self._visits else 0.0

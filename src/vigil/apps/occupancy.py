@@ -21,22 +21,19 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from vigil.apps._common import Hysteresis, OpenEvent, TrackedSettings, round_s
-from vigil.apps.base import App, FrameContext, Scene
+from vigil.apps._common import Hysteresis, LevelEvent, ZoneApp, ZoneSettings
+from vigil.apps.base import FrameContext, Scene
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
-from vigil.geometry.tracking import ZoneTracker
 
 
-class OccupancySettings(TrackedSettings):
-    zone: str | None = None
-    classes: list[str | int] = Field(default_factory=lambda: ["person"])
+class OccupancySettings(ZoneSettings):
     threshold: int | None = Field(None, ge=1)
     min_seconds: float = Field(0.0, ge=0)
     report_interval: float = Field(10.0, ge=0)
 
 
-class Occupancy(App):
+class Occupancy(ZoneApp):
     kind: ClassVar[str] = "occupancy"
     Settings = OccupancySettings
     emits: ClassVar[tuple[str, ...]] = ("occupancy", "occupancy_alarm")
@@ -44,20 +41,15 @@ class Occupancy(App):
     def __init__(self, name: str, settings: OccupancySettings, scene: Scene):
         super().__init__(name, settings, scene)
         self.settings: OccupancySettings = settings
-        self.zone = scene.zone(settings.zone) if settings.zone is not None else None
-        self.class_ids = scene.class_ids(settings.classes)
-        self.tracker = ZoneTracker(
-            self.zone, settings.inertia, settings.inertia, forget_after=settings.lost_timeout
+        self._alarm = LevelEvent(
+            self,
+            "occupancy_alarm",
+            Hysteresis(on_frames=1, off_frames=settings.inertia),
+            settings.min_seconds,
         )
-        self._over = Hysteresis(on_frames=1, off_frames=settings.inertia)
-        self._alarm: OpenEvent | None = None
         self._current = 0
         self._max = 0
         self._last_report = -math.inf
-
-    @property
-    def _zone_name(self) -> str | None:
-        return None if self.zone is None else self.zone.name
 
     def process(self, ctx: FrameContext, objects: Detections) -> list[Event]:
         s = self.settings
@@ -86,44 +78,17 @@ class Occupancy(App):
             )
 
         if s.threshold is not None:
-            self._over.update(count >= s.threshold, now)
-            if self._alarm is not None:
-                self._alarm.extra["max_count"] = max(self._alarm.extra["max_count"], count)
-                if not self._over.state:
-                    events.append(self._end_alarm(ctx, now, "below"))
-            elif self._over.state and now - self._over.since >= s.min_seconds - 1e-9:
-                ev = self.event(
-                    ctx,
-                    "occupancy_alarm",
-                    "start",
-                    zone=self._zone_name,
-                    attributes={"count": count},
-                )
-                self._alarm = OpenEvent(ev.id, now, extra={"max_count": count})
-                events.append(ev)
+            events += self._alarm.update(
+                ctx,
+                count >= s.threshold,
+                count,
+                start_attributes={"count": count},
+                end_attributes={"count": count},
+            )
         return events
 
-    def _end_alarm(self, ctx: FrameContext, end_time: float, reason: str) -> Event:
-        oe, self._alarm = self._alarm, None
-        assert oe is not None
-        return self.event(
-            ctx,
-            "occupancy_alarm",
-            "end",
-            start_time=oe.start_time,
-            end_time=end_time,
-            zone=self._zone_name,
-            attributes={
-                "count": self._current,
-                "max_count": oe.extra["max_count"],
-                "duration": round_s(end_time - oe.start_time),
-                "reason": reason,
-            },
-            id=oe.id,
-        )
-
     def finish(self, ctx: FrameContext) -> list[Event]:
-        return [] if self._alarm is None else [self._end_alarm(ctx, ctx.pts, "end_of_stream")]
+        return self._alarm.finish(ctx, {"count": self._current})
 
     def counters(self) -> dict[str, float]:
         return {"current": float(self._current), "max": float(self._max)}

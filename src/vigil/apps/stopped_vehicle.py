@@ -19,22 +19,21 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from vigil.apps._common import VEHICLES, OpenEvent, TrackedSettings, heights, round_s
-from vigil.apps.base import App, FrameContext, Scene
+from vigil.apps._common import VEHICLES, OpenEvent, PerTrackEventApp, ZoneSettings, heights, round_s
+from vigil.apps.base import FrameContext, Scene
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
-from vigil.geometry.tracking import TrackTable, ZoneTracker
+from vigil.geometry.tracking import TrackTable
 
 
-class StoppedVehicleSettings(TrackedSettings):
-    zone: str | None = None
+class StoppedVehicleSettings(ZoneSettings):
     classes: list[str | int] = Field(default_factory=lambda: list(VEHICLES))
     min_seconds: float = Field(30.0, ge=0)
     max_displacement: float = Field(0.2, gt=0)
     displacement_unit: Literal["box_height", "px"] = "box_height"
 
 
-class StoppedVehicle(App):
+class StoppedVehicle(PerTrackEventApp):
     kind: ClassVar[str] = "stopped_vehicle"
     Settings = StoppedVehicleSettings
     emits: ClassVar[tuple[str, ...]] = ("stopped_vehicle",)
@@ -42,41 +41,22 @@ class StoppedVehicle(App):
     def __init__(self, name: str, settings: StoppedVehicleSettings, scene: Scene):
         super().__init__(name, settings, scene)
         self.settings: StoppedVehicleSettings = settings
-        self.zone = scene.zone(settings.zone) if settings.zone is not None else None
-        self.class_ids = scene.class_ids(settings.classes)
-        self.tracker = ZoneTracker(
-            self.zone, settings.inertia, settings.inertia, forget_after=settings.lost_timeout
-        )
         self._motion = TrackTable(
             ref=(np.float64, np.nan, (2,)),
             still_since=(np.float64, np.nan),
             moving=(np.int32, 0),
         )
-        self._open: dict[int, OpenEvent] = {}
         self._total = 0
-
-    @property
-    def _zone_name(self) -> str | None:
-        return None if self.zone is None else self.zone.name
 
     def _end(self, ctx: FrameContext, tid: int, end_time: float, reason: str) -> Event:
         oe = self._open.pop(tid)
         since = oe.extra["stopped_since"]
-        return self.event(
-            ctx,
-            "stopped_vehicle",
-            "end",
-            start_time=oe.start_time,
-            end_time=end_time,
-            track_id=tid,
-            class_id=oe.class_id,
-            zone=self._zone_name,
-            attributes={
-                "stopped_since": round_s(since),
-                "stopped_seconds": round_s(end_time - since),
-                "reason": reason,
-            },
-            id=oe.id,
+        attributes = {
+            "stopped_since": round_s(since),
+            "stopped_seconds": round_s(end_time - since),
+        }
+        return self._end_event(
+            ctx, "stopped_vehicle", oe, end_time, reason, attributes, track_id=tid
         )
 
     def process(self, ctx: FrameContext, objects: Detections) -> list[Event]:
@@ -86,11 +66,7 @@ class StoppedVehicle(App):
         ids = objs.tracker_id
         anchors = objs.anchors.astype(np.float64)
         m = self.tracker.update_points(ids, anchors, now)
-        events: list[Event] = []
-
-        for tid, last in zip(m.lost.ids.tolist(), m.lost.last_seen.tolist(), strict=True):
-            if tid in self._open:
-                events.append(self._end(ctx, tid, last, "lost"))
+        events = self._end_lost(ctx, m.lost)
         if len(m.lost.ids):
             self._motion.discard(m.lost.ids)
 
@@ -110,7 +86,7 @@ class StoppedVehicle(App):
         moving[rows] = np.where(reset, 0, streak)
         still_for = now - still_since[rows]
 
-        is_open = np.isin(ids, np.fromiter(self._open, np.int64, len(self._open)))
+        is_open = self._is_open(ids)
         for i in np.flatnonzero(is_open & (reset | ~m.state)):
             events.append(self._end(ctx, int(ids[i]), now, "moved" if reset[i] else "left"))
         stopped = m.state & ~reset & (still_for >= s.min_seconds - 1e-9)
@@ -130,14 +106,6 @@ class StoppedVehicle(App):
             self._total += 1
             events.append(ev)
         return events
-
-    def finish(self, ctx: FrameContext) -> list[Event]:
-        ids = list(self._open)
-        last = self.tracker.last_seen(np.asarray(ids, np.int64))
-        return [
-            self._end(ctx, tid, min(ctx.pts, t) if np.isfinite(t) else ctx.pts, "end_of_stream")
-            for tid, t in zip(ids, last.tolist(), strict=True)
-        ]
 
     def counters(self) -> dict[str, float]:
         return {"stopped": float(len(self._open)), "stops": float(self._total)}

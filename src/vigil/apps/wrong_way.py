@@ -19,17 +19,16 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field, model_validator
 
-from vigil.apps._common import VEHICLES, TrackedSettings
-from vigil.apps.base import App, FrameContext, Scene
+from vigil.apps._common import VEHICLES, ZoneApp, ZoneSettings
+from vigil.apps.base import FrameContext, Scene
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
-from vigil.geometry.tracking import TrackTable, ZoneTracker
+from vigil.geometry.tracking import TrackTable
 
 HISTORY = 64  # samples kept per track (enough for a 1 s window up to 64 fps)
 
 
-class WrongWaySettings(TrackedSettings):
-    zone: str | None = None
+class WrongWaySettings(ZoneSettings):
     classes: list[str | int] = Field(default_factory=lambda: list(VEHICLES))
     direction: tuple[float, float] | None = None
     angle: float | None = None
@@ -55,7 +54,7 @@ class WrongWaySettings(TrackedSettings):
         return v / np.linalg.norm(v)
 
 
-class WrongWay(App):
+class WrongWay(ZoneApp):
     kind: ClassVar[str] = "wrong_way"
     Settings = WrongWaySettings
     emits: ClassVar[tuple[str, ...]] = ("wrong_way",)
@@ -63,13 +62,8 @@ class WrongWay(App):
     def __init__(self, name: str, settings: WrongWaySettings, scene: Scene):
         super().__init__(name, settings, scene)
         self.settings: WrongWaySettings = settings
-        self.zone = scene.zone(settings.zone) if settings.zone is not None else None
-        self.class_ids = scene.class_ids(settings.classes)
         self.allowed = settings.unit_vector()
         self._cos_tol = math.cos(math.radians(settings.tolerance))
-        self.tracker = ZoneTracker(
-            self.zone, settings.inertia, settings.inertia, forget_after=settings.lost_timeout
-        )
         self._hist = TrackTable(
             t=(np.float64, np.nan, (HISTORY,)),
             xy=(np.float64, np.nan, (HISTORY, 2)),
@@ -133,7 +127,7 @@ class WrongWay(App):
                     "wrong_way",
                     track_id=int(ids[i]),
                     class_id=int(objs.class_id[i]),
-                    zone=None if self.zone is None else self.zone.name,
+                    zone=self._zone_name,
                     attributes={
                         "speed": round(float(speed[i]), 1),
                         "angle": round(angle, 1),

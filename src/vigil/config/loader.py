@@ -28,7 +28,7 @@ from typing import Any, TypeVar, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from vigil.config.schema import AppConfig, VigilConfig
+from vigil.config.schema import AppConfig, VigilConfig, _plain, _show
 from vigil.errors import ConfigError
 
 __all__ = [
@@ -138,19 +138,6 @@ def _model_at(root: type[BaseModel] | None, loc: Loc) -> type[BaseModel] | None:
 
 
 # --------------------------------------------------------------------------- messages
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _show(value: Any, limit: int = 60) -> str:
-    text = repr(_plain(value))
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _type_name(value: Any) -> str:
