@@ -1,0 +1,505 @@
+"""MQTT output of `vigil serve`: events, per-camera counters and availability, Home Assistant
+discovery.
+
+Topics (``<p>`` is `MqttSettings.topic_prefix`; camera, app and counter names are slugified:
+``"person in"`` → ``person_in``):
+
+=================================  ========================================  ========
+topic                              payload                                   retained
+=================================  ========================================  ========
+``<p>/availability``               ``online`` / ``offline`` (the last will)  yes
+``<p>/<camera>/availability``      ``online`` while the camera's state is    yes
+                                   ``online``, else ``offline``
+``<p>/<camera>/events``            JSON: `event_to_dict` (``wall_time`` is   no
+                                   the capture time of the event's frame)
+                                   plus ``published_at`` (wall time of the
+                                   hand-over to the MQTT client)
+``<p>/<camera>/<app>/<counter>``   the app's counter as a number (``12``,    yes
+                                   ``3.5``), published when it changes
+``<p>/<camera>/<app>/ongoing``     ``ON`` while one of the app's long-lived  yes
+                                   events (start … end) is open, else
+                                   ``OFF``; only for apps that emit them
+=================================  ========================================  ========
+
+With `MqttSettings.discovery_prefix` (``homeassistant``), retained Home Assistant discovery
+configs describe one device per camera: a ``sensor`` per counter, an ``event`` entity fired by
+every event of the camera (``event_type`` = the app's name), a ``binary_sensor`` for the
+camera's connectivity and one per app with ongoing events. They are published on connection,
+when a counter or app is first seen and whenever Home Assistant announces itself on
+``<discovery_prefix>/status``.
+
+Retained state is cached and republished in full on every (re)connection, so a broker that
+restarted without persistence gets it all back. It goes out at QoS 0 on purpose: paho resends
+QoS>0 messages queued while disconnected *after* whatever is published from the connect
+callback, which could let an old counter value overwrite the fresh one; at QoS 0 nothing stale
+is ever resent, and the republish-on-connect gives the delivery guarantee instead. Events and
+the availability of the service (and its last will) use `MqttSettings.qos`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+import vigil
+from vigil.service.hub import Hub, Subscription
+from vigil.service.messages import CameraStatus, EventMessage, event_to_dict
+
+log = logging.getLogger(__name__)
+
+ONLINE, OFFLINE = "online", "offline"
+#: Topic level of the "an event of this app is open" state, beside the app's counters.
+ONGOING = "ongoing"
+
+
+class MqttSettings(BaseModel):
+    """The ``mqtt:`` section of the site YAML."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    client_id: str = "vigil"
+    topic_prefix: str = "vigil"
+    discovery_prefix: str | None = Field(
+        None, description='Home Assistant discovery prefix, usually "homeassistant"; off when unset'
+    )
+    qos: int = Field(1, ge=0, le=2, description="QoS of events and of the service availability")
+    tls: bool = False
+    keepalive: int = Field(30, ge=5, le=3600, description="seconds")
+    reconnect_min_s: float = Field(1.0, gt=0, description="first delay before reconnecting")
+    reconnect_max_s: float = Field(30.0, gt=0, description="delay cap (it doubles up to it)")
+
+    @field_validator("topic_prefix", "discovery_prefix")
+    @classmethod
+    def _topic(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip("/")
+        if not value or any(c in value for c in "+#\0"):
+            raise ValueError("must be a non-empty MQTT topic without wildcards")
+        return value
+
+
+def slugify(name: str) -> str:
+    """A topic level / Home Assistant object id: lower case, runs of anything but [a-z0-9]
+    turned into one ``_`` (``"Person In"`` → ``person_in``)."""
+    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    return slug or "_"
+
+
+def format_number(value: float) -> str | None:
+    """A counter as MQTT payload: integers without ``.0``; None for NaN and infinities."""
+    value = float(value)
+    if not math.isfinite(value):
+        return None
+    if value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def _json_default(value: Any) -> Any:
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item):
+        return item()
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    return str(value)
+
+
+def event_payload(message: EventMessage, published_at: float | None = None) -> bytes:
+    """The JSON published on ``<prefix>/<camera>/events``."""
+    body = event_to_dict(message)
+    body["published_at"] = time.time() if published_at is None else published_at
+    return json.dumps(body, default=_json_default, separators=(",", ":")).encode()
+
+
+#: Turns our event JSON into what Home Assistant's MQTT ``event`` entity wants: an object with
+#: ``event_type`` (one of ``event_types``) and the other keys as attributes.
+_HA_EVENT_TEMPLATE = (
+    "{{ {'event_type': value_json.app, 'type': value_json.type, 'state': value_json.state,"
+    " 'id': value_json.id, 'class_name': value_json.class_name, 'zone': value_json.zone,"
+    " 'line': value_json.line, 'track_id': value_json.track_id,"
+    " 'wall_time': value_json.wall_time} | to_json }}"
+)
+
+
+def _no_delay(client: Any, userdata: Any, sock: Any) -> None:
+    """Disable Nagle's algorithm: an event is one small packet that must leave at once, not
+    wait up to a delayed-ACK period (~40 ms on Linux) behind the previous one."""
+    with contextlib.suppress(OSError, AttributeError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class MqttPublisher:
+    """Publishes the hub's `EventMessage` and `CameraStatus` messages to an MQTT broker.
+
+    paho's network loop runs in its own thread (`loop_start`: connects, reconnects with backoff,
+    keeps alive); a second thread takes messages from a hub subscription and publishes them.
+    `start()` returns at once, whether the broker is reachable or not.
+    """
+
+    def __init__(
+        self,
+        settings: MqttSettings,
+        hub: Hub,
+        cameras: Iterable[str],
+        apps: Mapping[str, Iterable[str]] | None = None,
+    ):
+        import paho.mqtt.client as mqtt
+
+        self.settings = settings
+        self.hub = hub
+        self.prefix = settings.topic_prefix
+        self._node = slugify(self.prefix)
+        self.availability_topic = f"{self.prefix}/availability"
+
+        self._lock = threading.RLock()  # cache + publish order of retained state
+        self._cameras: dict[str, set[str]] = {}  # camera -> its apps (original names)
+        self._retained: dict[str, str] = {}  # topic -> payload, republished on connect
+        self._discovery: dict[str, str] = {}  # topic -> JSON config, republished on connect
+        self._counters: set[tuple[str, str, str]] = set()  # (camera, app, counter) seen
+        self._ongoing_apps: set[tuple[str, str]] = set()
+        self._open: dict[tuple[str, str], set[str]] = {}  # (camera, app) -> open event ids
+
+        self._subscription: Subscription | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._connected = threading.Event()
+        self.events_published = 0
+        self.events_failed = 0  # refused by the client (queue full)
+        self.connects = 0
+
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=settings.client_id,
+            protocol=mqtt.MQTTv311,
+            clean_session=True,
+        )
+        if settings.username is not None:
+            password = settings.password.get_secret_value() if settings.password else None
+            client.username_pw_set(settings.username, password)
+        if settings.tls:
+            client.tls_set()
+        client.will_set(self.availability_topic, OFFLINE, qos=settings.qos, retain=True)
+        client.reconnect_delay_set(settings.reconnect_min_s, settings.reconnect_max_s)  # type: ignore[arg-type]
+        client.max_queued_messages_set(10_000)  # events kept while the broker is away
+        client.max_inflight_messages_set(100)
+        client.on_socket_open = _no_delay
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        self._client = client
+
+        for camera in cameras:
+            self._add_camera(camera)
+        for camera, names in (apps or {}).items():
+            for app in names:
+                self._add_app(camera, app)
+
+    # ------------------------------------------------------------------ life cycle
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float | None = None) -> bool:
+        return self._connected.wait(timeout)
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        self._subscription = self.hub.subscribe((EventMessage, CameraStatus), maxsize=10_000)
+        s = self.settings
+        log.info("MQTT: connecting to %s:%d as %r", s.host, s.port, s.client_id)
+        self._client.connect_async(s.host, s.port, keepalive=s.keepalive)
+        self._client.loop_start()
+        self._thread = threading.Thread(target=self._run, name="vigil-mqtt", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Publish ``offline`` (service and cameras) and disconnect cleanly."""
+        if self._thread is None:
+            return
+        self._stopping.set()
+        self._thread.join(timeout)
+        self._thread = None
+        if self._subscription is not None:
+            self._subscription.close()
+            self._subscription = None
+        if self._connected.is_set():
+            with self._lock:
+                for camera in self._cameras:
+                    self._set_state(f"{self.prefix}/{slugify(camera)}/availability", OFFLINE)
+            info = self._client.publish(
+                self.availability_topic, OFFLINE, qos=self.settings.qos, retain=True
+            )
+            with contextlib.suppress(RuntimeError, ValueError):
+                info.wait_for_publish(timeout)
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._connected.clear()
+
+    def __enter__(self) -> MqttPublisher:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ hub side
+
+    def _run(self) -> None:
+        assert self._subscription is not None
+        while not self._stopping.is_set():
+            message = self._subscription.get(timeout=0.2)
+            if message is None:
+                continue
+            try:
+                self.handle(message)
+            except Exception:  # one bad message must not stop the publisher
+                log.exception("MQTT: could not publish %s", type(message).__name__)
+
+    def handle(self, message: object) -> None:
+        """Publish one hub message (called from the publisher's thread)."""
+        if isinstance(message, EventMessage):
+            self._publish_event(message)
+        elif isinstance(message, CameraStatus):
+            self._publish_status(message)
+
+    def _publish_event(self, message: EventMessage) -> None:
+        event = message.event
+        camera = event.source
+        key = (camera, event.app)
+        with self._lock:
+            self._add_app(camera, event.app)
+            if event.state in ("start", "update", "end"):
+                opened = self._open.setdefault(key, set())
+                if event.state == "end":
+                    opened.discard(event.id)
+                else:
+                    opened.add(event.id)
+        info = self._client.publish(
+            f"{self.prefix}/{slugify(camera)}/events",
+            event_payload(message),
+            qos=self.settings.qos,
+            retain=False,
+        )
+        if info.rc in (0, 4):  # success, or queued until the connection is back
+            self.events_published += 1
+        else:
+            self.events_failed += 1
+            log.warning("MQTT: event %s not queued (rc %s)", event.id, info.rc)
+        if event.state != "instant":
+            with self._lock:
+                self._publish_ongoing(camera, event.app)
+
+    def _publish_status(self, status: CameraStatus) -> None:
+        camera = status.camera
+        cam = slugify(camera)
+        with self._lock:
+            self._add_camera(camera)
+            if status.state in ("starting", "stopped"):  # a new worker: its apps start afresh
+                for (c, app), opened in self._open.items():
+                    if c == camera and opened:
+                        opened.clear()
+                        self._publish_ongoing(c, app)
+            self._set_state(
+                f"{self.prefix}/{cam}/availability",
+                ONLINE if status.state == "online" else OFFLINE,
+            )
+            for app, counters in status.counters.items():
+                self._add_app(camera, app)
+                for name, value in counters.items():
+                    payload = format_number(value)
+                    if payload is None:
+                        continue
+                    if (camera, app, name) not in self._counters:
+                        self._counters.add((camera, app, name))
+                        self._discover_counter(camera, app, name)
+                    self._set_state(self.counter_topic(camera, app, name), payload)
+
+    def counter_topic(self, camera: str, app: str, counter: str) -> str:
+        level = slugify(counter)
+        if level == ONGOING:
+            level += "_count"
+        return f"{self.prefix}/{slugify(camera)}/{slugify(app)}/{level}"
+
+    def _publish_ongoing(self, camera: str, app: str) -> None:
+        if (camera, app) not in self._ongoing_apps:
+            self._ongoing_apps.add((camera, app))
+            self._discover_ongoing(camera, app)
+        on = bool(self._open.get((camera, app)))
+        self._set_state(
+            f"{self.prefix}/{slugify(camera)}/{slugify(app)}/{ONGOING}", "ON" if on else "OFF"
+        )
+
+    # ------------------------------------------------------------------ retained state
+
+    def _set_state(self, topic: str, payload: str) -> None:
+        """Cache `payload` as the retained state of `topic`; publish it if it changed."""
+        with self._lock:
+            if self._retained.get(topic) == payload:
+                return
+            self._retained[topic] = payload
+            self._client.publish(topic, payload, qos=0, retain=True)
+
+    def _set_discovery(self, topic: str, config: dict[str, Any]) -> None:
+        payload = json.dumps(config, separators=(",", ":"))
+        with self._lock:
+            if self._discovery.get(topic) == payload:
+                return
+            self._discovery[topic] = payload
+            self._client.publish(topic, payload, qos=0, retain=True)
+
+    def _republish(self) -> None:
+        with self._lock:
+            for topic, payload in self._discovery.items():
+                self._client.publish(topic, payload, qos=0, retain=True)
+            for topic, payload in self._retained.items():
+                self._client.publish(topic, payload, qos=0, retain=True)
+
+    def _add_camera(self, camera: str) -> None:
+        with self._lock:
+            if camera in self._cameras:
+                return
+            self._cameras[camera] = set()
+            self._set_state(f"{self.prefix}/{slugify(camera)}/availability", OFFLINE)
+            self._discover_camera(camera)
+
+    def _add_app(self, camera: str, app: str) -> None:
+        with self._lock:
+            self._add_camera(camera)
+            if app in self._cameras[camera]:
+                return
+            self._cameras[camera].add(app)
+            self._discover_events(camera)
+
+    # ------------------------------------------------------------------ MQTT callbacks
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if reason.is_failure:
+            log.warning("MQTT: connection refused by %s: %s", self.settings.host, reason)
+            return
+        self.connects += 1
+        log.info("MQTT: connected to %s:%d", self.settings.host, self.settings.port)
+        with self._lock:
+            client.publish(self.availability_topic, ONLINE, qos=self.settings.qos, retain=True)
+            self._republish()
+        if self.settings.discovery_prefix:
+            client.subscribe(f"{self.settings.discovery_prefix}/status", qos=1)
+        self._connected.set()
+
+    def _on_disconnect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        self._connected.clear()
+        if not self._stopping.is_set():
+            log.warning("MQTT: disconnected from %s (%s); reconnecting", self.settings.host, reason)
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        # Home Assistant's birth message: it (re)started and needs the configs and states again.
+        if message.topic == f"{self.settings.discovery_prefix}/status" and message.payload == (
+            b"online"
+        ):
+            log.info("MQTT: Home Assistant is online; republishing discovery")
+            self._republish()
+
+    # ------------------------------------------------------------------ discovery
+
+    def _device(self, camera: str) -> dict[str, Any]:
+        return {
+            "identifiers": [f"{self._node}_{slugify(camera)}"],
+            "name": camera,
+            "manufacturer": "Vigil",
+            "model": "Vigil camera",
+            "sw_version": vigil.__version__,
+        }
+
+    def _availability(self, camera: str | None) -> dict[str, Any]:
+        topics = [{"topic": self.availability_topic}]
+        if camera is not None:
+            topics.append({"topic": f"{self.prefix}/{slugify(camera)}/availability"})
+        return {"availability": topics, "availability_mode": "all"}
+
+    def _discover(
+        self, component: str, camera: str, object_id: str, config: dict[str, Any]
+    ) -> None:
+        prefix = self.settings.discovery_prefix
+        if not prefix:
+            return
+        object_id = f"{slugify(camera)}_{object_id}"
+        config = {
+            **config,
+            "unique_id": f"{self._node}_{object_id}",
+            "device": self._device(camera),
+            "origin": {"name": "Vigil", "sw_version": vigil.__version__},
+        }
+        self._set_discovery(f"{prefix}/{component}/{self._node}/{object_id}/config", config)
+
+    def _discover_camera(self, camera: str) -> None:
+        self._discover(
+            "binary_sensor",
+            camera,
+            "connected",
+            {
+                "name": "Connected",
+                "state_topic": f"{self.prefix}/{slugify(camera)}/availability",
+                "payload_on": ONLINE,
+                "payload_off": OFFLINE,
+                "device_class": "connectivity",
+                "entity_category": "diagnostic",
+                **self._availability(None),
+            },
+        )
+
+    def _discover_events(self, camera: str) -> None:
+        self._discover(
+            "event",
+            camera,
+            "events",
+            {
+                "name": "Events",
+                "state_topic": f"{self.prefix}/{slugify(camera)}/events",
+                "event_types": sorted(self._cameras[camera]),
+                "value_template": _HA_EVENT_TEMPLATE,
+                **self._availability(camera),
+            },
+        )
+
+    def _discover_counter(self, camera: str, app: str, counter: str) -> None:
+        config: dict[str, Any] = {
+            "name": f"{app} {counter}",
+            "state_topic": self.counter_topic(camera, app, counter),
+            "state_class": "measurement",
+            **self._availability(camera),
+        }
+        if "dwell" in counter:  # the loitering app's dwell statistics, in seconds
+            config.update(device_class="duration", unit_of_measurement="s")
+        self._discover("sensor", camera, f"{slugify(app)}_{slugify(counter)}", config)
+
+    def _discover_ongoing(self, camera: str, app: str) -> None:
+        self._discover(
+            "binary_sensor",
+            camera,
+            f"{slugify(app)}_{ONGOING}",
+            {
+                "name": app,
+                "state_topic": f"{self.prefix}/{slugify(camera)}/{slugify(app)}/{ONGOING}",
+                **self._availability(camera),
+            },
+        )
