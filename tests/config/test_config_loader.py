@@ -5,15 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 import vigil.config.schema as schema
 from vigil.config import (
     VigilConfig,
+    app_settings_error,
     format_validation_error,
     load_config,
     load_config_text,
-    validate_app_settings,
 )
 from vigil.errors import ConfigError
 
@@ -443,6 +443,25 @@ class LoiterSettings(BaseModel):
     min_seconds: float = Field(gt=0)
 
 
+def validate(model, config, index):
+    """Validate app `index`'s settings as the app registry does, reporting like it."""
+    try:
+        return model.model_validate(config.apps[index].settings)
+    except ValidationError as err:
+        raise app_settings_error(
+            err, index, config.file, model=model, originals=config._originals
+        ) from err
+
+
+def test_app_settings_error_scope_names_the_camera() -> None:
+    config = load_config_text("apps:\n  - type: l\n    settings: {zone: d, min_seconds: 0}\n")
+    try:
+        LoiterSettings.model_validate(config.apps[0].settings)
+    except ValidationError as err:
+        message = str(app_settings_error(err, 0, "site.yaml", scope=("cameras", 2)))
+    assert message == "site.yaml: cameras[2].apps[0].settings.min_seconds: must be > 0, got 0"
+
+
 def test_app_settings_error_has_full_key_path(tmp_path: Path) -> None:
     text = (
         "apps:\n  - type: count\n  - type: loitering\n    settings: {zone: door, min_seconds: -1}\n"
@@ -450,14 +469,14 @@ def test_app_settings_error_has_full_key_path(tmp_path: Path) -> None:
     path = write(tmp_path, text)
     config = load_config(path)
     with pytest.raises(ConfigError) as info:
-        validate_app_settings(LoiterSettings, config, 1)
+        validate(LoiterSettings, config, 1)
     assert str(info.value) == f"{path}: apps[1].settings.min_seconds: must be > 0, got -1"
 
 
 def test_app_settings_unknown_key_suggestion(tmp_path: Path) -> None:
     path = write(tmp_path, "apps:\n  - type: loitering\n    settings: {zone: door, min_secs: 3}\n")
     with pytest.raises(ConfigError) as info:
-        validate_app_settings(LoiterSettings, load_config(path), 0)
+        validate(LoiterSettings, load_config(path), 0)
     message = str(info.value)
     assert message.startswith(
         f"{path}: apps[0].settings.min_secs: unknown key (did you mean 'min_seconds'?)"
@@ -467,7 +486,7 @@ def test_app_settings_unknown_key_suggestion(tmp_path: Path) -> None:
 
 def test_app_settings_ok() -> None:
     config = load_config_text("apps:\n  - type: l\n    settings: {zone: d, min_seconds: 2}\n")
-    settings = validate_app_settings(LoiterSettings, config, 0)
+    settings = validate(LoiterSettings, config, 0)
     assert settings.min_seconds == 2.0
 
 

@@ -6,7 +6,6 @@ from vigil.config.loader import (
     load_config,
     load_config_text,
     parse_config,
-    validate_app_settings,
 )
 from vigil.config.schema import (
     AppConfig,
@@ -31,5 +30,4 @@ __all__ = [
     "load_config",
     "load_config_text",
     "parse_config",
-    "validate_app_settings",
 ]

@@ -28,7 +28,7 @@ from typing import Any, TypeVar, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from vigil.config.schema import AppConfig, VigilConfig, _plain, _show
+from vigil.config.schema import ConfigDocument, VigilConfig, _plain, _show
 from vigil.errors import ConfigError
 
 __all__ = [
@@ -38,7 +38,6 @@ __all__ = [
     "load_config",
     "load_config_text",
     "parse_config",
-    "validate_app_settings",
 ]
 
 Loc = tuple[str | int, ...]
@@ -312,13 +311,17 @@ def _expand_env(
 # --------------------------------------------------------------------------- loading
 
 
+D = TypeVar("D", bound=ConfigDocument)
+
+
 def parse_config(
     data: Any,
     file: str | os.PathLike[str] | None = None,
     *,
     env: Mapping[str, str] | None = None,
-) -> VigilConfig:
-    """Validate already-parsed YAML data (None is an empty config: all defaults)."""
+    model: type[D] = VigilConfig,  # type: ignore[assignment]
+) -> D:
+    """Validate already-parsed YAML data as a `model` document (None: all defaults)."""
     name = os.fspath(file) if file is not None else None
     head = f"{name}: " if name is not None else ""
     if data is None:
@@ -331,29 +334,38 @@ def parse_config(
     originals: dict[Loc, str] = {}
     data = _expand_env(data, name, os.environ if env is None else env, (), originals)
     try:
-        config = VigilConfig.model_validate(data)
+        config = model.model_validate(data)
     except ValidationError as err:
-        raise ConfigError(format_validation_error(err, name, originals=originals)) from err
+        raise ConfigError(
+            format_validation_error(err, name, model=model, originals=originals)
+        ) from err
     config._file = name
     config._originals = originals
     return config
 
 
 def load_config_text(
-    text: str, file: str | os.PathLike[str] | None = None, *, env: Mapping[str, str] | None = None
-) -> VigilConfig:
+    text: str,
+    file: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    model: type[D] = VigilConfig,  # type: ignore[assignment]
+) -> D:
     """Parse and validate YAML text; `file` is only used in error messages."""
     name = os.fspath(file) if file is not None else None
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as err:
         raise ConfigError(format_validation_error(err, name)) from err
-    return parse_config(data, name, env=env)
+    return parse_config(data, name, env=env, model=model)
 
 
 def load_config(
-    path: str | os.PathLike[str] | None, *, env: Mapping[str, str] | None = None
-) -> VigilConfig:
+    path: str | os.PathLike[str] | None,
+    *,
+    env: Mapping[str, str] | None = None,
+    model: type[D] = VigilConfig,  # type: ignore[assignment]
+) -> D:
     """Load and validate a YAML configuration file; None gives the defaults.
 
     An empty file (or one holding only comments) is a valid empty config. Raises
@@ -361,7 +373,7 @@ def load_config(
     `env` replaces `os.environ` for ``${VAR}`` placeholders (tests).
     """
     if path is None:
-        return VigilConfig()
+        return model()
     name = os.fspath(path)
     p = Path(path)
     try:
@@ -374,7 +386,7 @@ def load_config(
         raise ConfigError(f"{name}: not UTF-8 text (bad byte at offset {err.start})") from None
     except OSError as err:
         raise ConfigError(f"{name}: cannot read file: {err.strerror or err}") from None
-    return load_config_text(text, name, env=env)
+    return load_config_text(text, name, env=env, model=model)
 
 
 # --------------------------------------------------------------------------- app settings
@@ -385,25 +397,19 @@ def app_settings_error(
     index: int,
     file: str | os.PathLike[str] | None = None,
     *,
+    scope: Loc = (),
     model: type[BaseModel] | None = None,
     originals: Mapping[Loc, str] | None = None,
 ) -> ConfigError:
-    """A `ConfigError` for a `ValidationError` raised validating ``apps[index].settings``:
+    """A `ConfigError` for a `ValidationError` raised validating ``apps[index].settings``
+    (under `scope`, e.g. ``("cameras", 0)``):
     ``site.yaml: apps[1].settings.min_seconds: must be > 0, got -1``."""
     return ConfigError(
         format_validation_error(
-            err, file, prefix=("apps", index, "settings"), model=model, originals=originals
+            err,
+            file,
+            prefix=(*scope, "apps", index, "settings"),
+            model=model,
+            originals=originals,
         )
     )
-
-
-def validate_app_settings(model: type[M], config: VigilConfig, index: int) -> M:
-    """Validate ``config.apps[index].settings`` with the app's pydantic `model`, raising a
-    one-line `ConfigError` with the full key path (the app registry calls this)."""
-    app: AppConfig = config.apps[index]
-    try:
-        return model.model_validate(app.settings)
-    except ValidationError as err:
-        raise app_settings_error(
-            err, index, config.file, model=model, originals=config._originals
-        ) from err

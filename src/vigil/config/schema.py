@@ -32,10 +32,12 @@ from vigil.tracking.tracker import TrackerSettings
 __all__ = [
     "AppConfig",
     "ClassSpec",
+    "ConfigDocument",
     "DetectorConfig",
     "LineConfig",
     "OutputConfig",
     "Point",
+    "SceneConfig",
     "SourceConfig",
     "VigilConfig",
     "ZoneConfig",
@@ -270,27 +272,12 @@ class OutputConfig(_Model):
     file path; default ``<directory>/events.db``."""
 
 
-class VigilConfig(_Model):
-    model_config = ConfigDict(extra="forbid")
+class SceneConfig(_Model):
+    """What a camera looks at: named zones and lines, and the apps that watch them."""
 
-    source: SourceConfig = Field(default_factory=SourceConfig)
-    detector: DetectorConfig = Field(default_factory=DetectorConfig)
-    motion: MotionSettings = Field(default_factory=MotionSettings)
-    tracker: TrackerSettings = Field(default_factory=TrackerSettings)
     zones: dict[str, ZoneConfig] = Field(default_factory=dict)
     lines: dict[str, LineConfig] = Field(default_factory=dict)
     apps: list[AppConfig] = Field(default_factory=list)
-    output: OutputConfig = Field(default_factory=OutputConfig)
-
-    # Set by the loader: the file the config came from (for error messages about app
-    # settings validated later) and the raw `${VAR}` text of substituted values.
-    _file: str | None = PrivateAttr(default=None)
-    _originals: dict[tuple[str | int, ...], str] = PrivateAttr(default_factory=dict)
-
-    @property
-    def file(self) -> str | None:
-        """The configuration file this was loaded from, or None."""
-        return self._file
 
     @model_validator(mode="before")
     @classmethod
@@ -305,7 +292,7 @@ class VigilConfig(_Model):
         return data
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> VigilConfig:
+    def _unique_app_names(self) -> SceneConfig:
         # Errors raised here have no location of their own, so messages carry the key path.
         seen: dict[str, int] = {}
         for i, app in enumerate(self.apps):
@@ -317,3 +304,27 @@ class VigilConfig(_Model):
                 )
             seen[app.name] = i
         return self
+
+
+class ConfigDocument(_Model):
+    """A whole configuration file; the loader records where it came from."""
+
+    # Set by the loader: the file the config came from (for error messages about app
+    # settings validated later) and the raw `${VAR}` text of substituted values.
+    _file: str | None = PrivateAttr(default=None)
+    _originals: dict[tuple[str | int, ...], str] = PrivateAttr(default_factory=dict)
+
+    @property
+    def file(self) -> str | None:
+        """The configuration file this was loaded from, or None."""
+        return self._file
+
+
+class VigilConfig(SceneConfig, ConfigDocument):
+    """`vigil run`: one source, its scene, and where the outputs go."""
+
+    source: SourceConfig = Field(default_factory=SourceConfig)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    motion: MotionSettings = Field(default_factory=MotionSettings)
+    tracker: TrackerSettings = Field(default_factory=TrackerSettings)
+    output: OutputConfig = Field(default_factory=OutputConfig)

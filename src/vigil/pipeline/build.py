@@ -5,9 +5,9 @@ from __future__ import annotations
 from pydantic import ValidationError
 
 from vigil.apps.base import App, Scene
-from vigil.apps.registry import build_app
-from vigil.config.loader import app_settings_error
-from vigil.config.schema import VigilConfig
+from vigil.apps.registry import build_app, get_app_class
+from vigil.config.loader import app_settings_error, format_key_path
+from vigil.config.schema import ConfigDocument, SceneConfig, VigilConfig
 from vigil.detection.classes import COCO_CLASSES, coco_class_ids
 from vigil.detection.onnx_backend import OnnxDetector
 from vigil.errors import ConfigError
@@ -24,22 +24,34 @@ def class_ids(names: list[str | int] | None) -> set[int] | None:
     return ids | coco_class_ids(n for n in names if isinstance(n, str))
 
 
-def build_scene(config: VigilConfig, width: int, height: int) -> Scene:
+def build_scene(config: SceneConfig, width: int, height: int) -> Scene:
     zones = [z.to_zone(name) for name, z in config.zones.items()]
     lines = [ln.to_line(name) for name, ln in config.lines.items()]
     return Scene.build(width, height, zones, lines, COCO_CLASSES)
 
 
-def build_apps(config: VigilConfig, scene: Scene) -> list[App]:
+def build_apps(
+    scene_config: SceneConfig,
+    scene: Scene,
+    document: ConfigDocument | None = None,
+    scope: tuple[str | int, ...] = (),
+) -> list[App]:
+    """The apps of `scene_config`; errors name `document`'s file and the key path under
+    `scope` (e.g. ``("cameras", 0)`` for a camera of a site)."""
+    file = document.file if document is not None else None
+    originals = document._originals if document is not None else None
     apps = []
-    for index, spec in enumerate(config.apps):
+    for index, spec in enumerate(scene_config.apps):
         try:
             apps.append(build_app(spec.type, spec.name or spec.type, spec.settings, scene))
         except ValidationError as err:
-            raise app_settings_error(err, index, config.file, originals=config._originals) from None
+            settings_model = get_app_class(spec.type).Settings  # for "did you mean" hints
+            raise app_settings_error(
+                err, index, file, scope=scope, model=settings_model, originals=originals
+            ) from None
         except ValueError as err:
-            where = f"{config.file}: " if config.file else ""
-            raise ConfigError(f"{where}apps[{index}]: {err}") from None
+            where = format_key_path((*scope, "apps", index))
+            raise ConfigError(f"{file}: {where}: {err}" if file else f"{where}: {err}") from None
     return apps
 
 
@@ -47,7 +59,7 @@ def validate_apps(config: VigilConfig) -> None:
     """Build every app once against a placeholder scene, so that a bad app type, setting or
     zone name is reported before a video or model is opened. Normalised zones need a frame
     size to become pixels; any size will do for checking names and settings."""
-    build_apps(config, build_scene(config, 1000, 1000))
+    build_apps(config, build_scene(config, 1000, 1000), config)
 
 
 def build_detector(config: VigilConfig) -> OnnxDetector:
@@ -84,7 +96,7 @@ def build_engine(
         detector,
         tracker,
         gate,
-        build_apps(config, scene),
+        build_apps(config, scene, config),
         detect_interval=1.0 / fps if fps else None,
         in_flight=config.detector.workers,
     )

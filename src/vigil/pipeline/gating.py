@@ -31,13 +31,15 @@ class RegionGate:
         self.crop_size = crop_size
         self._since_full = settings.full_frame_every  # first frame gets a full pass
         self._full = np.array([[0, 0, *frame_size]], np.float32)
+        self.motion_boxes = np.empty((0, 4), np.float32)  # the last frame's motion
 
     def plan(self, image: np.ndarray, tracks: Detections, track_speed: np.ndarray) -> np.ndarray:
         """Regions (R, 4) xyxy to detect in; empty means skip the detector on this frame."""
         s = self.settings
+        # Motion is tracked even with gating off: recordings are kept by it.
+        motion = self.motion_boxes = self.motion.detect(image)
         if not s.enabled:
             return self._full
-        motion = self.motion.detect(image)  # also keeps the background model current
         self._since_full += 1
         if self._since_full >= s.full_frame_every:
             self._since_full = 0
