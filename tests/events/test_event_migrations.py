@@ -36,7 +36,7 @@ def test_fresh_sqlite_file_gets_schema(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{db}")
     try:
         insp = inspect(engine)
-        assert set(insp.get_table_names()) == {"events", "alembic_version"}
+        assert set(insp.get_table_names()) == {"events", "segments", "alembic_version"}
         columns = {c["name"]: c for c in insp.get_columns("events")}
         assert set(columns) == {
             "id", "source", "app", "type", "state", "start_time", "end_time", "frame_index",

@@ -333,6 +333,11 @@ class EventStore:
             self._engine.dispose()
             raise EventStoreError(f"database {self}: {_one_line_error(err)}") from err
 
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine, for other tables of the same database (segments)."""
+        return self._engine
+
     def __str__(self) -> str:
         return self.url.render_as_string(hide_password=True)
 

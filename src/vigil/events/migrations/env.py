@@ -16,6 +16,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
+import vigil.recording.index  # noqa: F401  (its table is part of the same schema)
 from vigil.events.store import Base
 
 config = context.config

@@ -1,0 +1,305 @@
+"""`SegmentIndex`: the recording segments of every camera in the events database.
+
+One row per finished segment file (`SegmentRow`, table ``segments``, created by the
+Alembic migration ``0002`` beside the events' own). Times are wall clock (seconds since
+the epoch, as in `SegmentInfo`); a missing stretch of footage is simply the absence of
+rows, which `gaps()` reports.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Double,
+    Engine,
+    Index,
+    Integer,
+    Select,
+    String,
+    delete,
+    func,
+    select,
+)
+from sqlalchemy.engine import URL
+from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+
+from vigil.events.store import Base, EventStore, UTCDateTime
+from vigil.service.messages import SegmentInfo
+
+__all__ = ["MAX_SEGMENT_SECONDS", "Segment", "SegmentIndex", "SegmentRow"]
+
+#: Range queries look this far before a range's start for segments overlapping it (so they
+#: can use the (camera, start_time) index). The segmenter cuts at the first keyframe after
+#: its segment length, so only a camera with a keyframe interval over an hour exceeds it.
+MAX_SEGMENT_SECONDS = 3600.0
+_IN_CHUNK = 500
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SegmentRow(Base):
+    """One finished recording segment (an MP4 file)."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(String(1024))
+    start_time: Mapped[float] = mapped_column(Double)
+    end_time: Mapped[float] = mapped_column(Double)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    motion: Mapped[bool] = mapped_column(Boolean, default=False)
+    objects: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
+
+    __table_args__ = (
+        Index("ix_segments_camera_start_time", "camera", "start_time"),
+        Index("ix_segments_start_time", "start_time"),
+        Index("ix_segments_path", "path", unique=True),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    """A row of the index, detached from the database."""
+
+    id: int
+    camera: str
+    path: str
+    start_time: float
+    end_time: float
+    size_bytes: int
+    motion: bool
+    objects: bool
+    created_at: datetime | None = None
+
+    @property
+    def duration(self) -> float:
+        return self.end_time - self.start_time
+
+    @classmethod
+    def from_row(cls, row: SegmentRow) -> Segment:
+        return cls(
+            id=row.id,
+            camera=row.camera,
+            path=row.path,
+            start_time=row.start_time,
+            end_time=row.end_time,
+            size_bytes=row.size_bytes,
+            motion=bool(row.motion),
+            objects=bool(row.objects),
+            created_at=row.created_at,
+        )
+
+
+class SegmentIndex:
+    """Segments in the events database.
+
+    `database` is what `EventStore` takes (a SQLAlchemy URL or a SQLite path; opening it
+    runs the migrations, so the ``segments`` table exists), an open `EventStore` (its
+    engine is shared and stays the store's) or a SQLAlchemy `Engine` of a database already
+    migrated. Raises `EventStoreError` (one line) when the database cannot be opened.
+    """
+
+    def __init__(self, database: str | os.PathLike[str] | URL | Engine | EventStore) -> None:
+        self._store: EventStore | None = None
+        if isinstance(database, Engine):
+            engine = database
+        elif isinstance(database, EventStore):
+            engine = database.engine  # shared: same pool, same SQLite set-up
+        else:
+            self._store = EventStore(database)
+            engine = self._store.engine
+        self._engine = engine
+        self._read = sessionmaker(engine)
+        self._write = sessionmaker(engine.execution_options(vigil_write=True))
+
+    def close(self) -> None:
+        """Close the database if this index opened it (a shared store or engine stays open)."""
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> SegmentIndex:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- writing
+
+    def add(self, info: SegmentInfo) -> Segment:
+        """Index a finished segment. A path already indexed is updated, not duplicated
+        (so recovered segments can be added again safely)."""
+        return self.add_many([info])[0]
+
+    def add_many(self, infos: Iterable[SegmentInfo]) -> list[Segment]:
+        """Index several segments in one transaction (see `add`)."""
+        batch = list(infos)
+        if not batch:
+            return []
+        with self._write.begin() as session:
+            existing: dict[str, SegmentRow] = {}
+            paths = list(dict.fromkeys(i.path for i in batch))
+            for chunk in _chunks(paths, _IN_CHUNK):
+                for row in session.scalars(select(SegmentRow).where(SegmentRow.path.in_(chunk))):
+                    existing[row.path] = row
+            rows = []
+            for info in batch:
+                row = existing.get(info.path)
+                if row is None:
+                    row = SegmentRow(path=info.path, created_at=_utcnow())
+                    session.add(row)
+                    existing[info.path] = row
+                row.camera = info.camera
+                row.start_time = float(info.start_time)
+                row.end_time = float(info.end_time)
+                row.size_bytes = int(info.size_bytes)
+                row.motion = bool(info.motion)
+                row.objects = bool(info.objects)
+                rows.append(row)
+            session.flush()
+            return [Segment.from_row(row) for row in rows]
+
+    def delete(self, ids: Iterable[int]) -> int:
+        """Remove rows (not files); returns how many were removed."""
+        unique = list(dict.fromkeys(int(i) for i in ids))
+        removed = 0
+        if not unique:
+            return 0
+        with self._write.begin() as session:
+            for chunk in _chunks(unique, _IN_CHUNK):
+                result = session.execute(delete(SegmentRow).where(SegmentRow.id.in_(chunk)))
+                removed += int(getattr(result, "rowcount", 0) or 0)
+        return removed
+
+    # ---------------------------------------------------------------- reading
+
+    def get(self, segment_id: int) -> Segment | None:
+        with self._read() as session:
+            row = session.get(SegmentRow, segment_id)
+            return None if row is None else Segment.from_row(row)
+
+    def between(self, camera: str, start: float, end: float) -> list[Segment]:
+        """Segments of `camera` overlapping [start, end), ordered by start time."""
+        stmt = (
+            select(SegmentRow)
+            .where(
+                SegmentRow.camera == camera,
+                SegmentRow.start_time < float(end),
+                SegmentRow.start_time >= float(start) - MAX_SEGMENT_SECONDS,
+                SegmentRow.end_time > float(start),
+            )
+            .order_by(SegmentRow.start_time, SegmentRow.id)
+        )
+        return self._segments(stmt)
+
+    def gaps(
+        self,
+        camera: str,
+        start: float,
+        end: float,
+        *,
+        min_gap: float = 1.5,
+        edges: bool = False,
+    ) -> list[tuple[float, float]]:
+        """Stretches of [start, end) longer than `min_gap` seconds without footage of
+        `camera` between consecutive segments (a lost stream, a stopped service).
+
+        With `edges`, a missing stretch before the first and after the last segment of the
+        range counts too (the whole range when there is no segment).
+        """
+        holes: list[tuple[float, float]] = []
+        covered: float | None = float(start) if edges else None
+        for seg in self.between(camera, start, end):
+            if covered is not None and seg.start_time - covered > min_gap:
+                holes.append((covered, seg.start_time))
+            covered = seg.end_time if covered is None else max(covered, seg.end_time)
+        if edges:
+            tail = float(start) if covered is None else covered
+            if float(end) - tail > min_gap:
+                holes.append((tail, float(end)))
+        return holes
+
+    def oldest(
+        self,
+        camera: str | None = None,
+        *,
+        limit: int | None = 100,
+        after: tuple[float, int] | None = None,
+        ended_before: float | None = None,
+        active: bool | None = None,
+    ) -> list[Segment]:
+        """Segments ordered oldest first (start time, then id).
+
+        `after` is the (start_time, id) of the last segment of the previous page (keyset
+        paging); `ended_before` keeps segments that ended before that time; `active` True
+        keeps segments with motion or objects, False those with neither.
+        """
+        stmt = select(SegmentRow)
+        if camera is not None:
+            stmt = stmt.where(SegmentRow.camera == camera)
+        if after is not None:
+            t, i = after
+            stmt = stmt.where(
+                (SegmentRow.start_time > t) | ((SegmentRow.start_time == t) & (SegmentRow.id > i))
+            )
+        if ended_before is not None:
+            stmt = stmt.where(SegmentRow.end_time < float(ended_before))
+        if active is not None:
+            flag = SegmentRow.motion | SegmentRow.objects
+            stmt = stmt.where(flag if active else ~flag)
+        stmt = stmt.order_by(SegmentRow.start_time, SegmentRow.id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        return self._segments(stmt)
+
+    def iter_oldest(
+        self, camera: str | None = None, *, batch: int = 1000, **filters: Any
+    ) -> Iterator[Segment]:
+        """All segments `oldest()` would return, fetched `batch` rows at a time."""
+        after: tuple[float, int] | None = None
+        while True:
+            page = self.oldest(camera, limit=batch, after=after, **filters)
+            yield from page
+            if len(page) < batch:
+                return
+            after = (page[-1].start_time, page[-1].id)
+
+    def total_bytes(self, camera: str | None = None) -> int:
+        """Size of the indexed segments, of one camera or of all."""
+        stmt = select(func.coalesce(func.sum(SegmentRow.size_bytes), 0))
+        if camera is not None:
+            stmt = stmt.where(SegmentRow.camera == camera)
+        with self._read() as session:
+            return int(session.scalar(stmt) or 0)
+
+    def count(self, camera: str | None = None) -> int:
+        stmt = select(func.count()).select_from(SegmentRow)
+        if camera is not None:
+            stmt = stmt.where(SegmentRow.camera == camera)
+        with self._read() as session:
+            return int(session.scalar(stmt) or 0)
+
+    def cameras(self) -> list[str]:
+        """Cameras with at least one indexed segment."""
+        with self._read() as session:
+            return list(session.scalars(select(SegmentRow.camera).distinct().order_by("camera")))
+
+    def _segments(self, stmt: Select[Any]) -> list[Segment]:
+        with self._read() as session:
+            return [Segment.from_row(row) for row in session.scalars(stmt)]
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]

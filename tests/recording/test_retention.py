@@ -1,0 +1,235 @@
+"""Retention: days per mode, the disk budget oldest first, footage of events protected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from vigil.events import Event, EventStore
+from vigil.recording.index import Segment, SegmentIndex
+from vigil.recording.retention import (
+    DAY,
+    CameraRetention,
+    EventCover,
+    RetentionPolicy,
+    select_expired,
+    select_over_budget,
+    store_events,
+)
+from vigil.service.messages import SegmentInfo
+
+NOW = 1_700_000_000.0
+HOUR = 3600.0
+
+
+def no_events(since: float) -> list:
+    return []
+
+
+def seg(
+    id_: int, start: float, camera: str = "cam1", size: int = 100, motion=False, objects=False
+) -> Segment:
+    return Segment(id_, camera, f"/r/{id_}.mp4", start, start + 10, size, motion, objects)
+
+
+@pytest.fixture
+def index(tmp_path: Path):
+    with SegmentIndex(tmp_path / "vigil.db") as ix:
+        yield ix
+
+
+def add(
+    index: SegmentIndex, folder: Path, age: float, camera: str = "cam1", size: int = 100, **flags
+) -> str:
+    """A real 10 s segment file that ended `age` seconds before NOW."""
+    start = NOW - age - 10
+    path = folder / camera / f"{start:.0f}.mp4"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\0" * size)
+    index.add(SegmentInfo(camera, str(path), start, start + 10, size, **flags))
+    return str(path)
+
+
+# --------------------------------------------------------------------------- pure parts
+
+
+def test_cutoffs_per_mode() -> None:
+    grace = 300
+    assert CameraRetention("continuous", retain_days=2, motion_days=5).cutoffs(NOW, grace) == (
+        NOW - 2 * DAY,
+        NOW - 5 * DAY,
+    )
+    assert CameraRetention("off", retain_days=2, motion_days=1).cutoffs(NOW, grace) == (
+        NOW - 2 * DAY,
+        NOW - 2 * DAY,
+    )
+    assert CameraRetention("motion", motion_days=3).cutoffs(NOW, grace) == (
+        NOW - grace,
+        NOW - 3 * DAY,
+    )
+    assert CameraRetention("events").cutoffs(NOW, grace) == (NOW - grace, NOW - grace)
+    # Never younger than the grace period, even with 0 days.
+    assert CameraRetention("continuous", retain_days=0, motion_days=0).cutoffs(NOW, grace) == (
+        NOW - grace,
+        NOW - grace,
+    )
+    with pytest.raises(ValueError, match="mode"):
+        CameraRetention("sometimes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="retain_days"):
+        CameraRetention(retain_days=-1)
+
+
+def test_event_cover() -> None:
+    rules = RetentionPolicy(default=CameraRetention(event_days=1, pre_roll=5, post_roll=5)).rules
+    spans = [
+        ("cam1", NOW - HOUR, NOW - HOUR + 30),  # [-3605, -3565]
+        ("cam1", NOW - 60, None),  # still going: [-65, now + 5]
+        ("cam1", NOW - 2 * DAY, NOW - 2 * DAY + 10),  # older than event_days: ignored
+        ("cam2", NOW - 100, NOW - 100),  # instant: [-105, -95]
+    ]
+    cover = EventCover(spans, rules, NOW)
+
+    def at(offset: float, camera: str = "cam1") -> bool:
+        return cover.protects(
+            Segment(1, camera, "x", NOW + offset, NOW + offset + 10, 1, False, False)
+        )
+
+    assert at(-3614) and at(-3570) and not at(-3615) and not at(-3625) and not at(-3560)
+    assert at(-70) and at(-20) and not at(-80)
+    assert not at(-2 * DAY)
+    assert (
+        at(-110, "cam2")
+        and at(-96, "cam2")
+        and not at(-95, "cam2")
+        and not at(-116, "cam2")
+        and not at(-94, "cam2")
+    )
+    assert not at(-100, "cam3")
+
+
+def test_select_expired_and_over_budget_are_pure() -> None:
+    rules = RetentionPolicy(default=CameraRetention("motion", motion_days=1)).rules
+    cover = EventCover([("cam1", NOW - 2 * DAY, NOW - 2 * DAY)], rules, NOW)
+    segments = [
+        seg(1, NOW - 2 * DAY, motion=True),  # old motion, but an event references it
+        seg(2, NOW - 2 * DAY + 100, motion=True),  # old motion
+        seg(3, NOW - HOUR),  # no motion, past the grace
+        seg(4, NOW - 100),  # no motion, within the grace
+        seg(5, NOW - HOUR, objects=True),  # objects count as activity
+    ]
+    assert [d.segment.id for d in select_expired(segments, rules, cover, NOW, 300)] == [2, 3]
+    plan = select_over_budget(segments, 150, cover, NOW, 300, skip={2})
+    assert [(d.segment.id, d.reason) for d in plan] == [(3, "budget"), (5, "budget")]
+
+
+# --------------------------------------------------------------------------- apply
+
+
+def test_continuous_days(index: SegmentIndex, tmp_path: Path) -> None:
+    old = add(index, tmp_path, 3 * DAY)
+    old_motion = add(index, tmp_path, 3 * DAY + 100, motion=True)
+    recent = add(index, tmp_path, 1 * DAY)
+    policy = RetentionPolicy(default=CameraRetention("continuous", retain_days=2, motion_days=4))
+    assert policy.apply(index, no_events, NOW) == [old]
+    assert not Path(old).exists() and Path(old_motion).exists() and Path(recent).exists()
+    assert index.count() == 2
+    assert sorted(policy.apply(index, no_events, NOW + 1.5 * DAY)) == sorted([old_motion, recent])
+    assert policy.apply(index, no_events, NOW + 1.5 * DAY) == []
+
+
+def test_motion_mode(index: SegmentIndex, tmp_path: Path) -> None:
+    quiet_old = add(index, tmp_path, 600)
+    quiet_new = add(index, tmp_path, 60)  # within the grace period
+    moving = add(index, tmp_path, 2 * DAY, motion=True)
+    moving_old = add(index, tmp_path, 4 * DAY, motion=True)
+    policy = RetentionPolicy(default=CameraRetention("motion", motion_days=3), grace_seconds=300)
+    assert sorted(policy.apply(index, no_events, NOW)) == sorted([quiet_old, moving_old])
+    assert Path(quiet_new).exists() and Path(moving).exists()
+
+
+def test_events_mode_keeps_referenced_footage(index: SegmentIndex, tmp_path: Path) -> None:
+    before = add(index, tmp_path, 2 * HOUR + 20)  # [-2h-30, -2h-20] (relative to NOW)
+    during = add(index, tmp_path, 2 * HOUR + 10)  # [-2h-20, -2h-10]
+    after = add(index, tmp_path, 2 * HOUR)  # [-2h-10, -2h]
+    unrelated = add(index, tmp_path, 5 * HOUR)
+    event_start = NOW - 2 * HOUR - 25
+    events = [("cam1", event_start, event_start + 8)]  # [-2h-30, -2h-12] with the rolls
+    policy = RetentionPolicy(default=CameraRetention("events", event_days=1))
+    deleted = policy.apply(index, lambda since: events, NOW)
+    assert sorted(deleted) == sorted([after, unrelated])
+    assert Path(before).exists() and Path(during).exists()
+    # Once the event is older than event_days, its footage goes too.
+    assert sorted(policy.apply(index, lambda since: events, NOW + DAY)) == sorted([before, during])
+
+
+def test_events_query_gets_the_longest_event_retention(index: SegmentIndex) -> None:
+    asked: list[float] = []
+    policy = RetentionPolicy(
+        cameras={"a": CameraRetention(event_days=3), "b": CameraRetention(event_days=10)},
+        default=CameraRetention(event_days=1),
+    )
+    policy.plan(index, lambda since: asked.append(since) or [], NOW)
+    assert asked == [NOW - 10 * DAY]
+
+
+def test_budget_oldest_first_across_cameras(index: SegmentIndex, tmp_path: Path) -> None:
+    a_old = add(index, tmp_path, 5 * HOUR, "a", size=300)
+    b_old = add(index, tmp_path, 4 * HOUR, "b", size=300)
+    a_event = add(index, tmp_path, 3 * HOUR, "a", size=300)
+    b_mid = add(index, tmp_path, 2 * HOUR, "b", size=300)
+    a_new = add(index, tmp_path, 1 * HOUR, "a", size=300)
+    b_recent = add(index, tmp_path, 10, "b", size=300)  # younger than the grace period
+    events = [("a", NOW - 3 * HOUR - 5, NOW - 3 * HOUR - 5)]
+    policy = RetentionPolicy(default=CameraRetention(retain_days=30), budget_bytes=900)
+    deleted = policy.apply(index, lambda since: events, NOW)
+    assert deleted == [a_old, b_old, b_mid]  # oldest first, skipping the event's footage
+    assert index.total_bytes() == 900
+    remaining = {s.path for s in index.oldest(limit=None)}
+    assert remaining == {a_event, a_new, b_recent}
+
+    # Over budget with only protected and fresh footage left: nothing more goes.
+    tight = RetentionPolicy(default=CameraRetention(retain_days=30), budget_bytes=0)
+    assert tight.apply(index, lambda since: events, NOW) == [a_new]
+    assert {s.path for s in index.oldest(limit=None)} == {a_event, b_recent}
+
+
+def test_budget_counts_what_age_already_frees(index: SegmentIndex, tmp_path: Path) -> None:
+    expired = add(index, tmp_path, 3 * DAY, size=500)
+    keep = add(index, tmp_path, HOUR, size=500)
+    policy = RetentionPolicy(default=CameraRetention(retain_days=1), budget_bytes=600)
+    assert policy.apply(index, no_events, NOW) == [expired]
+    assert Path(keep).exists()
+
+
+def test_missing_files_and_plan_changes_nothing(index: SegmentIndex, tmp_path: Path) -> None:
+    gone = add(index, tmp_path, 3 * DAY)
+    Path(gone).unlink()
+    policy = RetentionPolicy(default=CameraRetention(retain_days=1))
+    assert [d.segment.path for d in policy.plan(index, no_events, NOW)] == [gone]
+    assert index.count() == 1
+    assert policy.apply(index, no_events, NOW) == [gone]
+    assert index.count() == 0
+
+
+def test_cameras_without_rules_use_the_default(index: SegmentIndex, tmp_path: Path) -> None:
+    a = add(index, tmp_path, 2 * DAY, "a")
+    b = add(index, tmp_path, 2 * DAY, "b")
+    policy = RetentionPolicy(
+        cameras={"a": CameraRetention(retain_days=3)}, default=CameraRetention(retain_days=1)
+    )
+    assert policy.apply(index, no_events, NOW) == [b]
+    assert Path(a).exists()
+
+
+def test_store_events_adapter(tmp_path: Path) -> None:
+    with EventStore(tmp_path / "vigil.db") as store:
+        store.add(
+            [
+                Event("cam1", "loiter", "loitering", NOW - 100, 1, state="start"),
+                Event("cam1", "count", "line_crossing", NOW - 50, 2, end_time=NOW - 50),
+                Event("cam1", "count", "line_crossing", NOW - 5 * DAY, 3, end_time=NOW - 5 * DAY),
+            ]
+        )
+        query = store_events(store)
+        assert sorted(query(NOW - DAY)) == [("cam1", NOW - 100, None), ("cam1", NOW - 50, NOW - 50)]

@@ -1,0 +1,162 @@
+"""SegmentIndex: the segments table (migration 0002) and its queries."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect
+
+from vigil.events import Event
+from vigil.events.store import MIGRATIONS_DIR, Base, EventStore, EventStoreError, alembic_config
+from vigil.recording.index import Segment, SegmentIndex, SegmentRow
+from vigil.service.messages import SegmentInfo
+
+
+def info(start: float, end: float, camera: str = "cam1", size: int = 100, **flags) -> SegmentInfo:
+    return SegmentInfo(camera, f"/rec/{camera}/{start:.3f}.mp4", start, end, size, **flags)
+
+
+@pytest.fixture
+def index(tmp_path: Path):
+    with SegmentIndex(tmp_path / "vigil.db") as ix:
+        yield ix
+
+
+def test_migration_creates_the_table(tmp_path: Path) -> None:
+    db = tmp_path / "vigil.db"
+    EventStore(db).close()  # the events store runs every migration, 0002 included
+    assert (MIGRATIONS_DIR / "versions" / "0002_create_segments.py").is_file()
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == "0002"
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        insp = inspect(engine)
+        assert {"events", "segments"} <= set(insp.get_table_names())
+        columns = {c["name"]: c for c in insp.get_columns("segments")}
+        assert set(columns) == {
+            "id", "camera", "path", "start_time", "end_time", "size_bytes", "motion",
+            "objects", "created_at",
+        }  # fmt: skip
+        assert not any(c["nullable"] for c in columns.values())
+        indexes = {
+            i["name"]: (i["column_names"], bool(i["unique"])) for i in insp.get_indexes("segments")
+        }
+        assert indexes == {
+            "ix_segments_camera_start_time": (["camera", "start_time"], False),
+            "ix_segments_start_time": (["start_time"], False),
+            "ix_segments_path": (["path"], True),
+        }
+    finally:
+        engine.dispose()
+
+
+def test_orm_model_matches_migrations(tmp_path: Path) -> None:
+    db = tmp_path / "vigil.db"
+    EventStore(db).close()
+    assert "segments" in Base.metadata.tables and SegmentRow.__table__.metadata is Base.metadata
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        with engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(ctx, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_downgrade_to_0001_drops_only_segments(tmp_path: Path) -> None:
+    db = tmp_path / "vigil.db"
+    EventStore(db).close()
+    cfg = alembic_config(f"sqlite:///{db}")
+    command.downgrade(cfg, "0001")
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        assert set(inspect(engine).get_table_names()) == {"events", "alembic_version"}
+        command.upgrade(cfg, "head")
+        assert "segments" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+def test_migration_renders_for_postgresql() -> None:
+    buffer = io.StringIO()
+    cfg = alembic_config("postgresql://u:p@localhost/vigil")
+    cfg.output_buffer = buffer
+    command.upgrade(cfg, "head", sql=True)
+    sql = buffer.getvalue()
+    assert "CREATE TABLE segments" in sql and "BOOLEAN" in sql
+    assert "CREATE INDEX ix_segments_camera_start_time ON segments (camera, start_time)" in sql
+    assert "CREATE UNIQUE INDEX ix_segments_path ON segments (path)" in sql
+
+
+def test_add_is_idempotent_per_path(index: SegmentIndex) -> None:
+    first = index.add(info(10, 20))
+    assert isinstance(first, Segment) and first.id > 0 and first.created_at is not None
+    again = index.add(info(10, 20.5, size=300, motion=True))
+    assert again.id == first.id and again.size_bytes == 300 and again.motion
+    assert index.count() == 1 and index.get(first.id) == again
+    assert index.get(12345) is None
+
+
+def test_between_returns_overlapping_segments_in_order(index: SegmentIndex) -> None:
+    index.add_many([info(30, 40), info(10, 20), info(20, 30), info(45, 55), info(0, 10, "cam2")])
+    assert [s.start_time for s in index.between("cam1", 15, 42)] == [10, 20, 30]
+    assert [s.start_time for s in index.between("cam1", 20, 30)] == [20]  # touching ends
+    assert index.between("cam1", 100, 200) == []
+    assert [s.camera for s in index.between("cam2", 0, 100)] == ["cam2"]
+
+
+def test_gaps(index: SegmentIndex) -> None:
+    index.add_many([info(0, 10), info(10.4, 20), info(25, 35), info(35.5, 45), info(60, 70)])
+    assert index.gaps("cam1", 0, 70) == [(20, 25), (45, 60)]  # 0.4 s and 0.5 s are jitter
+    assert index.gaps("cam1", 0, 70, min_gap=0.3) == [(10, 10.4), (20, 25), (35, 35.5), (45, 60)]
+    assert index.gaps("cam1", -5, 80, edges=True) == [(-5, 0), (20, 25), (45, 60), (70, 80)]
+    assert index.gaps("cam2", 0, 10, edges=True) == [(0, 10)]
+    assert index.gaps("cam2", 0, 10) == []
+
+
+def test_delete_total_and_cameras(index: SegmentIndex) -> None:
+    a, b, c = index.add_many([info(0, 10, size=5), info(10, 20, size=7), info(0, 10, "cam2", 11)])
+    assert index.total_bytes() == 23 and index.total_bytes("cam1") == 12
+    assert index.cameras() == ["cam1", "cam2"]
+    assert index.delete([a.id, a.id, 999]) == 1
+    assert index.total_bytes() == 18 and index.count("cam1") == 1
+    assert index.delete([]) == 0
+
+
+def test_oldest_filters_and_pages(index: SegmentIndex) -> None:
+    index.add_many(
+        [
+            info(t, t + 10, "cam1" if t % 20 else "cam2", motion=t % 30 == 0)
+            for t in range(0, 100, 10)
+        ]
+    )
+    assert [s.start_time for s in index.oldest(limit=3)] == [0, 10, 20]
+    assert [s.start_time for s in index.oldest("cam2", limit=None)] == [0, 20, 40, 60, 80]
+    assert [s.start_time for s in index.oldest(active=True, limit=None)] == [0, 30, 60, 90]
+    assert [s.start_time for s in index.oldest(ended_before=35, active=False)] == [10, 20]
+    page = index.oldest(limit=4)
+    rest = index.oldest(limit=None, after=(page[-1].start_time, page[-1].id))
+    assert [s.start_time for s in page + rest] == list(range(0, 100, 10))
+    assert [s.start_time for s in index.iter_oldest(batch=3)] == list(range(0, 100, 10))
+
+
+def test_shares_an_event_store(tmp_path: Path) -> None:
+    with EventStore(tmp_path / "vigil.db") as store:
+        store.add([Event("cam1", "count", "line_crossing", 1.0, 10)])
+        index = SegmentIndex(store)
+        index.add(info(0, 10))
+        index.close()  # the store's engine stays open
+        assert store.count() == 1
+        assert SegmentIndex(store).count() == 1
+
+
+def test_bad_database_is_one_line_error(tmp_path: Path) -> None:
+    bad = tmp_path / "garbage.db"
+    bad.write_bytes(b"not a database" * 100)
+    with pytest.raises(EventStoreError, match="file is not a database"):
+        SegmentIndex(bad)
