@@ -10,8 +10,13 @@ set -euo pipefail
 # shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# Debian packages the tests need: ffmpeg (ffprobe checks the MP4 files Vigil writes).
-TEST_DEBS=(ffmpeg)
+# Debian packages the tests need: ffmpeg (ffprobe checks the MP4 files Vigil writes),
+# mosquitto (a real MQTT broker), GStreamer's RTSP server for Debian's python3 (a real camera).
+TEST_DEBS=(
+  ffmpeg mosquitto
+  python3-gi gir1.2-gst-rtsp-server-1.0
+  gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly
+)
 
 ensure_debs "${TEST_DEBS[@]}"
 ensure_venv

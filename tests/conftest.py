@@ -345,3 +345,4 @@ def synthetic_clip(walker_clip: WalkerClip) -> Path:
 
 
 pytest_plugins = ["mqtt_broker"]
+pytest_plugins = [*pytest_plugins, "rtsp.fixtures"]  # the RTSP test server (tests/rtsp/)

@@ -202,11 +202,6 @@ class Segmenter:
         return self._seg is not None
 
     @property
-    def last_end(self) -> float | None:
-        """Alias of `last_end_time`."""
-        return self.last_end_time
-
-    @property
     def segment_start(self) -> float | None:
         """Wall-clock start of the open segment, or None."""
         return None if self._seg is None else self._seg.start_wall

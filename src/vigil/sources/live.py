@@ -1,0 +1,761 @@
+"""`LiveSource`: a camera stream that never gives up, on the wall clock.
+
+One reader thread per source opens the stream with PyAV (RTSP over TCP or UDP, HTTP/MJPEG, or
+a local file played like a camera), demuxes and decodes it, and hands the consumer a stream of
+items in arrival order through a bounded queue:
+
+- `StreamOpened` when a connection (or a pass over a looped file) delivers its first
+  keyframe: the codec parameters (a detached `av` stream, usable as
+  `add_stream_from_template`'s template at any time); packet timestamps restart there;
+- `Packet` for every video packet from that keyframe on (recording without re-encoding), each
+  with pts and dts (filled in where the stream has none); packets the decoder rejects outright
+  (the last one, cut short by a lost connection) are left out;
+- `DecodedFrame` for every decoded picture: pixels are converted to BGR only for frames that
+  are due (every `decode_every`-th) or on demand, so the camera worker pays the conversion only
+  for frames it analyses;
+- `Disconnected` as soon as the stream is lost, and `Gap` once it is back.
+
+Time: every item carries `wall_time`, seconds since the epoch. On a network stream it is the
+stream's own timestamps mapped onto the wall clock with the smallest delay seen so far (a
+capture-time estimate without network jitter, never later than the arrival); on a file it is
+the start time plus the position in the file. So events and recordings share one timeline
+across reconnects and loops, and frame indexes keep increasing across them.
+
+Failures never end the iteration: the source reconnects forever with exponential backoff
+(`state` says "reconnecting", `last_error` says why in one line). Reads stall for at most
+`read_timeout` seconds (PyAV's interrupt callback: a hung camera or server raises instead of
+blocking). `close()` may be called from any thread (a signal handler): the iteration stops at
+once, and the reader thread closes the connection at its next packet or timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import queue
+import random
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse, urlunparse
+
+import av
+import av.container
+import numpy as np
+from av.video.stream import VideoStream
+
+from vigil.errors import SourceError
+from vigil.sources.frame import Frame
+from vigil.sources.video import is_network_url
+
+SourceState = Literal["connecting", "online", "reconnecting", "ended", "closed"]
+Transport = Literal["tcp", "udp"]
+
+#: Open RTSP with almost no probing: the SDP carries the codec parameters (sprop-parameter-sets),
+#: and every second spent probing is a second of frames delivered late, in one burst (which
+#: also blurs their capture times). Where the SDP lacks them, `RTSP_PROBE_OPTIONS` is used.
+RTSP_FAST_OPTIONS = {"probesize": "32", "analyzeduration": "0", "fpsprobesize": "0"}
+RTSP_PROBE_OPTIONS = {"analyzeduration": "1000000", "fpsprobesize": "0"}
+BACKOFF_FACTOR = 1.5
+BACKOFF_JITTER = 0.1  # +-10 %, so cameras that failed together do not retry in lockstep
+
+
+# --------------------------------------------------------------------------- items
+
+
+@dataclass(slots=True, frozen=True)
+class StreamOpened:
+    """A connection (or a pass over a file) delivered its first keyframe; its packets follow.
+
+    `stream` is a copy of the input video stream's codec parameters, detached from the
+    connection (it stays valid after a reconnect): pass it to
+    `OutputContainer.add_stream_from_template(stream)` to remux the packets that follow.
+    Timestamps of those packets restart with each `StreamOpened`.
+    """
+
+    stream: VideoStream
+    codec: str  # "h264", "hevc", "mjpeg", ...
+    width: int
+    height: int
+    fps: float | None  # the stream's nominal rate, when it declares one
+    wall_time: float
+    run: int  # 1 for the first connection (or pass over a file), +1 for each reconnection/loop
+
+
+@dataclass(slots=True, frozen=True)
+class Packet:
+    """One demuxed video packet, as received (for recording without re-encoding).
+
+    `packet.pts`/`dts` are in `packet.time_base`. Before muxing, set `packet.stream` to the
+    output stream made from the current `StreamOpened.stream`.
+    """
+
+    packet: av.Packet
+    wall_time: float  # capture time of this packet's picture (see the module doc)
+    run: int  # the `StreamOpened.run` it belongs to
+
+    @property
+    def keyframe(self) -> bool:
+        return bool(self.packet.is_keyframe)
+
+
+@dataclass(slots=True, frozen=True)
+class Disconnected:
+    """The stream was lost at `wall_time` (the time of the last packet received)."""
+
+    wall_time: float
+    reason: str
+
+
+@dataclass(slots=True, frozen=True)
+class Gap:
+    """The stream was lost from `start_wall` (last packet) to `end_wall` (first keyframe back)."""
+
+    start_wall: float
+    end_wall: float
+    reason: str
+
+    @property
+    def duration(self) -> float:
+        return self.end_wall - self.start_wall
+
+
+class DecodedFrame:
+    """A decoded picture, converted to pixels only when asked.
+
+    `wall_time` is its capture time (also its `pts` on the live timeline); `index` counts the
+    frames of the source, across reconnects and loops. `due` marks every `decode_every`-th
+    frame, whose BGR image the reader thread already converted; `image` (or `to_frame()`)
+    converts any other frame on demand, and `array()` gives other formats and sizes cheaply
+    (e.g. a small grey picture for motion detection).
+    """
+
+    __slots__ = ("source_id", "index", "wall_time", "av_frame", "due", "_image")
+
+    def __init__(
+        self,
+        source_id: str,
+        index: int,
+        wall_time: float,
+        av_frame: av.VideoFrame,
+        due: bool,
+        image: np.ndarray | None = None,
+    ):
+        self.source_id = source_id
+        self.index = index
+        self.wall_time = wall_time
+        self.av_frame = av_frame
+        self.due = due
+        self._image = image
+
+    @property
+    def pts(self) -> float:
+        return self.wall_time
+
+    @property
+    def width(self) -> int:
+        return int(self.av_frame.width)
+
+    @property
+    def height(self) -> int:
+        return int(self.av_frame.height)
+
+    @property
+    def converted(self) -> bool:
+        """Whether the BGR image is ready (no conversion cost to read `image`)."""
+        return self._image is not None
+
+    @property
+    def image(self) -> np.ndarray:
+        """The full-size BGR uint8 (H, W, 3) picture (converted once, then kept)."""
+        if self._image is None:
+            self._image = self.av_frame.to_ndarray(format="bgr24")
+        return self._image
+
+    def array(
+        self, format: str = "bgr24", width: int | None = None, height: int | None = None
+    ) -> np.ndarray:
+        """The picture in another pixel `format` ("gray", "rgb24", ...) and/or size, converted
+        and scaled in one step by swscale (not kept)."""
+        return self.av_frame.to_ndarray(format=format, width=width, height=height)
+
+    def to_frame(self) -> Frame:
+        """The engine's `Frame`: pts and wall_time are both the capture time."""
+        return Frame(self.source_id, self.index, self.wall_time, self.image, self.wall_time)
+
+    def __repr__(self) -> str:
+        return (
+            f"DecodedFrame({self.source_id!r}, index={self.index}, "
+            f"wall_time={self.wall_time:.3f}, {self.width}x{self.height}, due={self.due})"
+        )
+
+
+LiveItem = StreamOpened | Packet | DecodedFrame | Disconnected | Gap
+
+
+# --------------------------------------------------------------------------- clocks
+
+
+class _NetworkClock:
+    """Maps a connection's stream timestamps onto the wall clock.
+
+    offset = min over packets of (arrival - pts): the delay of the fastest packet seen, allowed
+    to creep up by `creep` per second (clock drift) and re-anchored when the timestamps jump.
+    """
+
+    def __init__(self, creep: float = 1e-3, jump: float = 1.0):
+        self.offset: float | None = None
+        self.last_arrival = 0.0
+        self.creep = creep
+        self.jump = jump
+
+    def packet(self, pts: float | None, arrival: float) -> float:
+        if pts is None:
+            return arrival
+        candidate = arrival - pts
+        if self.offset is None or arrival - (pts + self.offset) > self.jump:
+            self.offset = candidate
+        else:
+            self.offset = min(self.offset + self.creep * (arrival - self.last_arrival), candidate)
+        self.last_arrival = arrival
+        return pts + self.offset
+
+    def frame(self, pts: float | None, arrival: float) -> float:
+        if pts is None or self.offset is None:
+            return arrival
+        return min(pts + self.offset, arrival)
+
+
+class _FileClock:
+    """A file's timeline on the wall clock: start + position; `realtime` paces the reader."""
+
+    def __init__(self, realtime: bool, stop: threading.Event, lag_limit: float = 1.0):
+        self.realtime = realtime
+        self.stop = stop
+        self.lag_limit = lag_limit
+        self.wall0: float | None = None
+        self.mono0 = 0.0
+        self.base = 0.0  # position of the current pass's first timestamp (loops add up)
+        self.first: float | None = None  # first timestamp of the current pass
+        self.position = 0.0  # latest position, seconds
+
+    def new_pass(self, step: float) -> None:
+        if self.first is not None:
+            self.base = self.position + step
+        self.first = None
+
+    def at(self, pts: float | None, fallback: float) -> float:
+        """Wall time of media time `pts` (or of `fallback` position when it has none);
+        in realtime mode, waits until then."""
+        if pts is None:
+            position = fallback
+        else:
+            if self.first is None:
+                self.first = pts
+            position = self.base + pts - self.first
+        self.position = max(self.position, position)
+        if self.wall0 is None:
+            self.wall0, self.mono0 = time.time(), time.monotonic()
+        if self.realtime:
+            delay = self.mono0 + position - time.monotonic()
+            if delay > 0:
+                self.stop.wait(delay)
+            elif -delay > self.lag_limit:  # fell far behind: keep the timeline near now
+                self.wall0 -= delay
+                self.mono0 -= delay
+        return self.wall0 + position
+
+
+# --------------------------------------------------------------------------- the source
+
+
+class _Lost(Exception):
+    """The current connection ended; `args[0]` is the one-line reason."""
+
+
+_END = object()  # queued when a non-looping file ends
+
+
+class LiveSource:
+    """A reconnecting live video source (see the module doc for the items and the timeline).
+
+    - `url`: rtsp://, rtsps://, http(s):// (MJPEG, HLS, ...) or a local file path.
+    - `transport`: RTSP lower transport, "tcp" (interleaved, the robust default) or "udp".
+    - `loop`: files restart at their end (without a `Gap`); network streams ignore it.
+    - `realtime`: files are paced at their native rate by the wall clock, like a camera
+      (None: yes); False reads a file as fast as the consumer takes it.
+    - `read_timeout`: seconds without data (or to connect) before the connection is abandoned.
+    - `backoff`: (first, longest) delay between reconnection attempts; each failure multiplies
+      the delay by 1.5 (+-10 % jitter); it resets once frames flow again.
+    - `decode_every`: every n-th frame is converted to BGR by the reader thread (`due`);
+      0: none (convert on demand only).
+    - `buffer`: items held for the consumer; when it is full the reader waits (TCP then
+      pushes back on the sender); at 15 fps, 64 items are about 2 s.
+    - `options`: extra FFmpeg options for `av.open`, overriding the defaults.
+
+    Iterate it from one thread (or call `get(timeout)` to keep control between items).
+    Constructing it starts nothing; the reader thread starts at the first `get`/iteration.
+    """
+
+    def __init__(
+        self,
+        url: str | os.PathLike[str],
+        source_id: str = "cam1",
+        *,
+        transport: Transport = "tcp",
+        loop: bool = False,
+        realtime: bool | None = None,
+        read_timeout: float = 5.0,
+        backoff: tuple[float, float] = (0.5, 10.0),
+        decode_every: int = 1,
+        buffer: int = 64,
+        options: Mapping[str, str] | None = None,
+    ):
+        self.url = str(url)
+        self.source_id = source_id
+        self.is_network = is_network_url(self.url)
+        if transport not in ("tcp", "udp"):
+            raise SourceError(f"{source_id}: transport must be tcp or udp, got {transport!r}")
+        if read_timeout <= 0:
+            raise SourceError(f"{source_id}: read_timeout must be > 0, got {read_timeout}")
+        if not 0 < backoff[0] <= backoff[1]:
+            raise SourceError(
+                f"{source_id}: backoff must be (first, longest), 0 < first <= longest"
+            )
+        if decode_every < 0:
+            raise SourceError(f"{source_id}: decode_every must be >= 0, got {decode_every}")
+        if not self.is_network:
+            path = Path(self.url)
+            if not path.is_file():
+                raise SourceError(f"video source not found: {self.url}")
+            if path.stat().st_size == 0:
+                raise SourceError(f"video source is empty: {self.url}")
+        self.transport: Transport = transport
+        self.loop = loop
+        self.realtime = True if realtime is None else realtime
+        self.read_timeout = float(read_timeout)
+        self.backoff = (float(backoff[0]), float(backoff[1]))
+        self.decode_every = decode_every
+        self.options = dict(options or {})
+
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, buffer))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._finished = False  # the consumer saw the end
+        self._state: SourceState = "connecting"
+        self._fast_probe = True
+        #: The last error, one line (kept after the stream recovers: `state` says how it is).
+        self.last_error: str | None = None
+        #: Successful reconnections after the stream was lost.
+        self.reconnects = 0
+        #: Failed connection attempts (the first connection's included).
+        self.connect_failures = 0
+        self.frames_decoded = 0
+        self.packets_received = 0
+        #: Packets the decoder rejected (not yielded): cut short or damaged in transit.
+        self.packets_rejected = 0
+        self.bytes_received = 0
+        self._index = 0
+
+    # ------------------------------------------------------------------ consumer side
+
+    @property
+    def state(self) -> SourceState:
+        """connecting (first attempt), online, reconnecting (lost, or failed to connect:
+        retrying), ended (a file without `loop`), closed."""
+        return "closed" if self._stop.is_set() else self._state
+
+    @property
+    def backlog(self) -> int:
+        """Items received but not consumed yet."""
+        return self._queue.qsize()
+
+    @property
+    def display_url(self) -> str:
+        """The URL without its password (for logs, errors and the API)."""
+        return redact_url(self.url)
+
+    def start(self) -> LiveSource:
+        """Start the reader thread (done by the first `get` or iteration anyway)."""
+        with self._lock:
+            if self._thread is None and not self._stop.is_set():
+                self._thread = threading.Thread(
+                    target=self._run, name=f"vigil-live-{self.source_id}", daemon=True
+                )
+                self._thread.start()
+        return self
+
+    def get(self, timeout: float | None = None) -> LiveItem | None:
+        """The next item, or None when none came within `timeout` seconds (None: wait) or the
+        source is finished (file ended, or closed; see `finished`)."""
+        if self._finished:
+            return None
+        self.start()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self._stop.is_set():
+            wait = 0.1 if deadline is None else min(0.1, deadline - time.monotonic())
+            if wait <= 0:
+                return None
+            try:
+                item = self._queue.get(timeout=wait)
+            except queue.Empty:
+                continue
+            if item is _END:
+                self._finished = True
+                return None
+            return item  # type: ignore[return-value]
+        self._finished = True
+        return None
+
+    @property
+    def finished(self) -> bool:
+        """True once `get` has returned the end (file ended or source closed)."""
+        return self._finished
+
+    def __iter__(self) -> Iterator[LiveItem]:
+        while True:
+            item = self.get()
+            if item is None:
+                return
+            yield item
+
+    def frames(self) -> Iterator[Frame]:
+        """Only the decoded frames, as engine `Frame`s (tests, simple consumers)."""
+        for item in self:
+            if isinstance(item, DecodedFrame):
+                yield item.to_frame()
+
+    def close(self, timeout: float = 1.0) -> None:
+        """Stop: iteration ends at once; waits up to `timeout` s for the reader thread (which
+        closes the connection at its next packet, or after `read_timeout` at worst)."""
+        self._stop.set()
+        self._state = "closed"
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+    def __enter__(self) -> LiveSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ reader thread
+
+    def _put(self, item: object) -> None:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+        raise _Lost("closed")
+
+    def _retry_wait(self, delay: float) -> float:
+        """Wait `delay` (with jitter) or until closed; return the next delay."""
+        self._stop.wait(delay * random.uniform(1 - BACKOFF_JITTER, 1 + BACKOFF_JITTER))
+        return min(delay * BACKOFF_FACTOR, self.backoff[1])
+
+    def _run(self) -> None:
+        delay = self.backoff[0]
+        runs = 0  # connections (or passes over a file) opened so far
+        lost_at: float | None = None  # wall time of the last packet before a loss
+        lost_reason = ""
+        file_clock = None if self.is_network else _FileClock(self.realtime, self._stop)
+        while not self._stop.is_set():
+            try:
+                container = self._open()
+            except _Lost as exc:
+                self.connect_failures += 1
+                self.last_error = str(exc)
+                self._state = "reconnecting"
+                delay = self._retry_wait(delay)
+                continue
+            runs += 1
+            if runs > 1 and self.is_network:
+                self.reconnects += 1
+            self._state = "online"
+            session = _Session(self, container, runs, file_clock, lost_at, lost_reason)
+            try:
+                session.pump()
+                reason = ""
+            except _Lost as exc:
+                reason = str(exc)
+            except Exception as exc:  # a bug or a PyAV surprise must not kill the camera
+                reason = (
+                    f"unexpected {type(exc).__name__}: {describe_error(exc, self.read_timeout)}"
+                )
+            finally:
+                container.close()
+            if self._stop.is_set():
+                break
+            if session.frames:
+                delay = self.backoff[0]  # frames flowed: the backoff starts over
+            if session.packets:
+                lost_at = None  # the Gap, if any, was delivered
+            if file_clock is not None and not reason:  # a file's pass ended normally
+                if session.frames == 0:
+                    self.last_error = f"{self.display_url}: no frames could be decoded"
+                if not self.loop:
+                    self._state = "ended"
+                    with contextlib.suppress(_Lost):
+                        self._put(_END)
+                    return
+                if session.frames == 0:  # do not spin on a file without frames
+                    self._state = "reconnecting"
+                    delay = self._retry_wait(delay)
+                file_clock.new_pass(session.step)
+                continue
+            # a lost network stream, or an unreadable file: report it, then reconnect
+            reason = reason or "end of stream"
+            if session.started:
+                lost_at, lost_reason = session.last_wall, reason
+                try:
+                    self._put(Disconnected(session.last_wall, reason))
+                except _Lost:
+                    break
+            self.last_error = f"{self.display_url}: {reason}"
+            self._state = "reconnecting"
+            delay = self._retry_wait(delay)
+        self._state = "closed"
+
+    def _open(self) -> av.container.InputContainer:
+        container = self._open_once()
+        if self._fast_probe and not _has_parameters(container.streams.video[0]):
+            container.close()  # the SDP did not describe the stream: probe the packets
+            self._fast_probe = False
+            container = self._open_once()
+        return container
+
+    def _open_once(self) -> av.container.InputContainer:
+        options: dict[str, str] = {}
+        scheme = urlparse(self.url).scheme.lower()
+        if scheme in ("rtsp", "rtsps"):
+            options = dict(RTSP_FAST_OPTIONS if self._fast_probe else RTSP_PROBE_OPTIONS)
+            options["rtsp_transport"] = self.transport
+            # socket I/O timeout (µs), a backstop: the interrupt callback (read_timeout) fires
+            # first and says what happened ("no data"), where this one says "Invalid data"
+            options["timeout"] = str(int(2 * self.read_timeout * 1e6))
+        elif self.is_network:
+            options = {"rw_timeout": str(int(2 * self.read_timeout * 1e6))}
+        options.update(self.options)
+        started = time.monotonic()
+        try:
+            container = av.open(
+                self.url, options=options, timeout=(self.read_timeout, self.read_timeout)
+            )
+        except Exception as exc:  # av errors, OSError, and whatever a protocol raises
+            if time.monotonic() - started >= 0.95 * self.read_timeout:
+                # the interrupt callback fired; RTSP reports it as "Invalid data"
+                reason = f"no response for {self.read_timeout:g} s (stalled or unreachable)"
+            else:
+                reason = describe_error(exc, self.read_timeout)
+            raise _Lost(f"{self.display_url}: {reason}") from None
+        if not container.streams.video:
+            container.close()
+            raise _Lost(f"{self.display_url}: no video stream")
+        return container
+
+
+class _Session:
+    """One connection (or one pass over a file): demux, decode, timestamp, queue."""
+
+    def __init__(
+        self,
+        source: LiveSource,
+        container: av.container.InputContainer,
+        run: int,
+        file_clock: _FileClock | None,
+        lost_at: float | None,
+        lost_reason: str,
+    ):
+        self.source = source
+        self.container = container
+        self.run = run
+        self.file_clock = file_clock
+        self.net_clock = _NetworkClock()
+        self.lost_at = lost_at
+        self.lost_reason = lost_reason
+        self.stream = container.streams.video[0]
+        self.stream.codec_context.thread_count = 1  # no frame-thread delay; cameras run in parallel
+        self.time_base = self.stream.time_base or Fraction(1, 90000)
+        rate = self.stream.guessed_rate or self.stream.average_rate  # raw .h264: average 25
+        self.fps = float(rate) if rate else None
+        self.step = 1.0 / self.fps if self.fps else 1.0 / 25
+        self.step_ticks = max(1, round(self.step / self.time_base))
+        self.started = False  # a keyframe arrived: packets and frames flow
+        self.frames = 0
+        self.packets = 0
+        self.last_wall = time.time()
+        self.last_dts: int | None = None
+        self.last_duration = 0
+        self.pending: tuple[av.Packet, float] | None = None  # a first packet without timestamps
+        self.packet_walls: dict[int, float] = {}  # pts -> wall time, for the frames
+
+    def _seconds(self, ts: int | None) -> float | None:
+        return None if ts is None else float(ts * self.time_base)
+
+    def pump(self) -> None:
+        try:
+            for packet in self.container.demux(self.stream):
+                if self.source._stop.is_set():
+                    raise _Lost("closed")
+                if packet.size:  # size 0: the demuxer's flush packet at the end
+                    self._receive(packet, time.time())
+        except av.FFmpegError as exc:
+            if self.file_clock is None or not self.frames:
+                raise _Lost(describe_error(exc, self.source.read_timeout)) from None
+            # a damaged file tail ends the pass; the frames before it were delivered
+        if self.file_clock is None:
+            raise _Lost("the server ended the stream")
+        if self.pending is not None:
+            packet, arrival = self.pending
+            self.pending = None
+            packet.pts = packet.dts = (
+                0 if self.last_dts is None else self.last_dts + self.step_ticks
+            )
+            self._emit(packet, arrival)
+        with contextlib.suppress(av.FFmpegError):  # the end of a pass: flush the decoder
+            for frame in self.stream.codec_context.decode(None):
+                self._frame(frame, time.time())
+
+    def _receive(self, packet: av.Packet, arrival: float) -> None:
+        """Fill in missing timestamps (the first packet of an RTSP session has none; raw
+        .h264 files have none at all), so every `Packet` can be muxed as it is."""
+        if not self.started:
+            if not packet.is_keyframe:
+                return  # nothing decodes before the first keyframe; recordings start on one
+            self.started = True
+        if packet.dts is None and packet.pts is not None:
+            packet.dts = packet.pts
+        if packet.pts is None:
+            if self.last_dts is None and self.pending is None:
+                self.pending = (packet, arrival)  # wait for the next one to place it
+                return
+            if self.last_dts is None:  # neither has timestamps: start the timeline at 0
+                first, first_arrival = self.pending  # type: ignore[misc]
+                first.pts = first.dts = 0
+                self.pending = None
+                self._emit(first, first_arrival)
+            if packet.dts is None:
+                assert self.last_dts is not None
+                packet.dts = self.last_dts + (self.last_duration or self.step_ticks)
+            packet.pts = packet.dts
+        if self.pending is not None:
+            first, first_arrival = self.pending
+            self.pending = None
+            first.pts = first.dts = packet.dts - (
+                first.duration or packet.duration or self.step_ticks
+            )
+            self._emit(first, first_arrival)
+        self._emit(packet, arrival)
+
+    def _emit(self, packet: av.Packet, arrival: float) -> None:
+        source = self.source
+        pts = self._seconds(packet.pts)
+        if self.file_clock is not None:
+            wall = self.file_clock.at(pts, self.file_clock.position + self.step)
+            arrival = max(arrival, wall)
+        else:
+            wall = self.net_clock.packet(pts, arrival)
+        if self.packets == 0:
+            if self.lost_at is not None:
+                source._put(Gap(self.lost_at, wall, self.lost_reason))
+            source._put(self._opened(wall))
+        self.packets += 1
+        self.last_dts = packet.dts
+        self.last_duration = packet.duration or 0
+        if packet.duration:
+            self.step = float(packet.duration * self.time_base)
+        source.packets_received += 1
+        source.bytes_received += packet.size
+        self.last_wall = wall
+        if packet.pts is not None:
+            self.packet_walls[packet.pts] = wall
+            if len(self.packet_walls) > 64:
+                self.packet_walls.pop(next(iter(self.packet_walls)))
+        try:
+            frames = packet.decode()
+        except av.FFmpegError:
+            # The decoder rejects it outright: cut short by a lost connection, or mangled by
+            # lost datagrams. It is not recorded either; decoding recovers at the next keyframe.
+            source.packets_rejected += 1
+            return
+        source._put(Packet(packet, wall, self.run))
+        for frame in frames:
+            self._frame(frame, arrival)
+
+    def _frame(self, frame: av.VideoFrame, arrival: float) -> None:
+        source = self.source
+        if frame.pts is not None and frame.pts in self.packet_walls:
+            wall = self.packet_walls[frame.pts]
+        elif self.file_clock is not None:
+            wall = self.file_clock.at(self._seconds(frame.pts), self.file_clock.position)
+        else:
+            wall = self.net_clock.frame(self._seconds(frame.pts), arrival)
+        index = source._index
+        due = source.decode_every > 0 and index % source.decode_every == 0
+        image = frame.to_ndarray(format="bgr24") if due else None
+        source._put(DecodedFrame(source.source_id, index, wall, frame, due, image))
+        source._index += 1
+        source.frames_decoded += 1
+        self.frames += 1
+
+    def _opened(self, wall: float) -> StreamOpened:
+        ctx = self.stream.codec_context
+        return StreamOpened(
+            detached_template(self.stream),
+            ctx.name,
+            int(ctx.width or 0),
+            int(ctx.height or 0),
+            self.fps,
+            wall,
+            self.run,
+        )
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def detached_template(stream: VideoStream) -> VideoStream:
+    """A copy of `stream`'s codec parameters in a private, never-written output container:
+    valid after the input container is closed, usable as `add_stream_from_template`'s
+    template."""
+    holder = av.open(io.BytesIO(), "w", format="mp4")
+    return holder.add_stream_from_template(stream)
+
+
+def _has_parameters(stream: VideoStream) -> bool:
+    """Whether `stream` has what decoding and remuxing need (size; H.264/5 parameter sets)."""
+    ctx = stream.codec_context
+    if not ctx.width or not ctx.height:
+        return False
+    return ctx.name not in ("h264", "hevc") or bool(ctx.extradata)
+
+
+def redact_url(url: str) -> str:
+    """`url` with the password of its user info replaced by ***."""
+    parts = urlparse(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunparse(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def describe_error(exc: BaseException, read_timeout: float) -> str:
+    """One line naming what went wrong with a stream."""
+    if isinstance(exc, av.ExitError):
+        return f"no data for {read_timeout:g} s (stalled or unreachable)"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    text = getattr(exc, "strerror", None) or str(exc)
+    text = " ".join(str(text).split()) or type(exc).__name__
+    return text
