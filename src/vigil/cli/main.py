@@ -186,6 +186,82 @@ def bench(
         report.to_json(json_path)
 
 
+@cli.command()
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Site YAML: cameras, storage, server, MQTT.",
+)
+def serve(config_path: Path) -> None:
+    """Run the live service: every camera, recording, events, API, MQTT, metrics."""
+    from vigil.config.loader import load_config
+    from vigil.service.config import SiteConfig
+
+    _serve(load_config(config_path, model=SiteConfig))
+
+
+@cli.command()
+@click.argument("video", required=False, type=click.Path(path_type=Path))
+@click.option(
+    "--data",
+    "data_dir",
+    type=click.Path(path_type=Path),
+    default=Path("vigil-demo"),
+    show_default=True,
+    help="Recordings, snapshots and the database.",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8971,
+    show_default=True,
+    help="API port on 127.0.0.1 (0: any free port).",
+)
+def demo(video: Path | None, data_dir: Path, port: int) -> None:
+    """A local demo site: the sample clip as a looping camera, on http://127.0.0.1:PORT."""
+    from vigil.service.demo import demo_site
+
+    video = video or Path("data/vtest.avi")
+    if not video.is_file():
+        raise VigilError(
+            f"demo video not found: {video} (run ./scripts/quickstart.sh, or give VIDEO)"
+        )
+    _serve(demo_site(video, data_dir, port))
+
+
+def _serve(site) -> None:
+    """Run a site until SIGTERM or Ctrl-C, then stop cleanly (exit code 0)."""
+    import logging
+    import signal
+    import threading
+
+    from vigil.service.supervisor import Supervisor, validate_site
+
+    validate_site(site)
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+
+    def ready(url: str) -> None:
+        storage = site.storage.directory.resolve()
+        click.echo(f"Vigil is running at {url}")
+        click.echo(f"  API docs:   {url}/docs")
+        click.echo(f"  recordings: {storage / 'recordings'}")
+        click.echo(f"  database:   {site.storage.database_url()}")
+        click.echo("Stop with Ctrl-C.", nl=True)
+        sys.stdout.flush()
+
+    Supervisor(site).run(stop, on_ready=ready)
+
+
 @cli.group()
 def models() -> None:
     """Detection models: list what is known and where, download by name."""

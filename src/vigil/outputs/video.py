@@ -39,6 +39,7 @@ class VideoWriter:
         *,
         crf: int = 23,
         preset: str = "veryfast",
+        keyframe_seconds: float | None = None,
     ) -> None:
         if not fps > 0:
             raise ValueError(f"fps must be > 0, got {fps}")
@@ -67,6 +68,8 @@ class VideoWriter:
         stream.height = self.encoded_height
         stream.pix_fmt = "yuv420p"
         stream.options = {"preset": preset, "crf": str(crf)}
+        if keyframe_seconds:  # like a camera's GOP: recordings can only cut at keyframes
+            stream.options["g"] = str(max(1, round(keyframe_seconds * self.fps)))
         stream.codec_context.time_base = TIME_BASE
         self._stream: av.VideoStream | None = stream
 

@@ -32,6 +32,13 @@ FINAL_MOVFLAGS = "+faststart"
 #: be `hvc1` (parameter sets in the sample entry), not ffmpeg's default `hev1`.
 _BROWSER_TAGS = {"hevc": "hvc1", "h264": "avc1"}
 
+
+def codec_of(stream: av.video.stream.VideoStream) -> str:
+    """The codec ("h264", "hevc"), not the implementation: a stream copied as a template
+    reports its encoder ("libx264")."""
+    return stream.codec_context.codec.canonical_name
+
+
 #: Key of the container metadata that carries the camera name and the wall-clock start.
 METADATA_KEY = "comment"
 
@@ -61,7 +68,7 @@ def copy_stream(out: OutputContainer, template: Stream) -> Stream:
     """A stream in `out` with the codec parameters of `template` (for remuxing)."""
     add = getattr(out, "add_stream_from_template", None)
     stream = add(template) if add is not None else out.add_stream(template=template)  # PyAV < 13
-    tag = _BROWSER_TAGS.get(template.codec_context.name)
+    tag = _BROWSER_TAGS.get(codec_of(template))
     if tag is not None:
         stream.codec_context.codec_tag = tag
     return stream

@@ -60,6 +60,7 @@ from av.stream import Stream
 from vigil.recording._mp4 import (
     FINAL_MOVFLAGS,
     JOURNAL_MOVFLAGS,
+    codec_of,
     complete_prefix,
     fsync_dir,
     fsync_file,
@@ -221,7 +222,7 @@ class Segmenter:
         self._release_holder()
         self._reset_timeline()
         self._unsupported = None
-        codec = template_stream.codec_context.name if template_stream.type == "video" else None
+        codec = codec_of(template_stream) if template_stream.type == "video" else None
         if codec not in RECORDABLE_CODECS:
             what = f"codec {codec}" if codec else f"a {template_stream.type} stream"
             self._unsupported = (

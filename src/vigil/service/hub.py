@@ -64,9 +64,7 @@ class Hub:
         self._lock = threading.Lock()
         self._subscriptions: list[Subscription] = []
 
-    def subscribe(
-        self, kinds: Iterable[type] | None = None, maxsize: int = 1000
-    ) -> Subscription:
+    def subscribe(self, kinds: Iterable[type] | None = None, maxsize: int = 1000) -> Subscription:
         """Receive messages of `kinds` (all when None) published from now on."""
         sub = Subscription(self, tuple(kinds) if kinds is not None else None, maxsize)
         with self._lock:

@@ -727,7 +727,7 @@ def detached_template(stream: VideoStream) -> VideoStream:
     """A copy of `stream`'s codec parameters in a private, never-written output container:
     valid after the input container is closed, usable as `add_stream_from_template`'s
     template."""
-    holder = av.open(io.BytesIO(), "w", format="mp4")
+    holder = av.open(io.BytesIO(), "w", format="matroska")  # holds any codec
     return holder.add_stream_from_template(stream)
 
 

@@ -1,0 +1,126 @@
+"""The site configuration of `vigil serve`: cameras, storage, server, MQTT.
+
+Each camera carries the same zones, lines and apps as `vigil run`'s configuration; the
+detector, motion and tracker settings are shared by all cameras. Loaded and reported through
+`vigil.config.loader`, so errors are one line naming the file, key path and value.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from vigil.config.schema import (
+    ConfigDocument,
+    DetectorConfig,
+    SceneConfig,
+    SourceConfig,
+    VigilConfig,
+    _Model,
+)
+from vigil.motion.detector import MotionSettings
+from vigil.service.mqtt import MqttSettings
+from vigil.tracking.tracker import TrackerSettings
+
+
+class RecordSettings(_Model):
+    mode: Literal["continuous", "motion", "events", "off"] = "continuous"
+    """continuous: keep everything for `retain_days`; motion: keep segments with motion;
+    events: keep only footage that events reference; off: record nothing."""
+    segment_seconds: float = Field(10.0, ge=2, le=300)
+    retain_days: float = Field(7.0, ge=0)
+    """How long footage kept by the mode stays."""
+    event_retain_days: float = Field(30.0, ge=0)
+    """How long footage referenced by an event stays, whatever the mode or disk budget."""
+    pre_roll: float = Field(5.0, ge=0)
+    post_roll: float = Field(5.0, ge=0)
+
+
+class CameraConfig(SceneConfig):
+    id: str
+    url: str
+    """rtsp://, http(s):// (incl. MJPEG) or a file path (played in real time)."""
+    detect_fps: float = Field(5.0, gt=0)
+    """Frames per second analysed; the stream may run faster (recording keeps every frame)."""
+    transport: Literal["tcp", "udp"] = "tcp"
+    loop: bool = False
+    """Files: start again at the end (for demos)."""
+    enabled: bool = True
+    record: RecordSettings = Field(default_factory=RecordSettings)
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not value or not all(c.isalnum() or c in "-_" for c in value):
+            raise ValueError(
+                f"must be letters, digits, '-' or '_' (used in paths and topics), got {value!r}"
+            )
+        return value
+
+
+class StorageSettings(_Model):
+    directory: Path = Path("vigil-data")
+    """Recordings, snapshots, exports and (by default) the SQLite database."""
+    database: str | None = None
+    """SQLAlchemy URL; default SQLite in `directory`."""
+    disk_budget_gb: float | None = Field(None, gt=0)
+    """Recordings are trimmed oldest first beyond this size (event footage is kept)."""
+
+    def database_url(self) -> str:
+        return self.database or f"sqlite:///{self.directory / 'vigil.db'}"
+
+
+class ServerSettings(_Model):
+    host: str = "127.0.0.1"
+    port: int = Field(8971, ge=0, le=65535)
+
+
+class DetectorServiceSettings(_Model):
+    max_batch: int = Field(8, ge=1)
+    """Most images in one inference call, across cameras."""
+    max_wait_ms: float = Field(10.0, ge=0)
+    """How long the first request of a batch waits for others."""
+
+
+class SiteConfig(ConfigDocument):
+    cameras: list[CameraConfig] = Field(min_length=1)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
+    detector_service: DetectorServiceSettings = Field(default_factory=DetectorServiceSettings)
+    motion: MotionSettings = Field(default_factory=MotionSettings)
+    tracker: TrackerSettings = Field(default_factory=TrackerSettings)
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+    mqtt: MqttSettings = Field(default_factory=MqttSettings)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> SiteConfig:
+        seen: dict[str, int] = {}
+        for i, camera in enumerate(self.cameras):
+            if camera.id in seen:
+                raise ValueError(
+                    f"cameras[{i}].id: duplicate camera id {camera.id!r} (also cameras[{seen[camera.id]}])"
+                )
+            seen[camera.id] = i
+        return self
+
+    def camera(self, camera_id: str) -> CameraConfig:
+        return next(c for c in self.cameras if c.id == camera_id)
+
+    def engine_config(self, camera: CameraConfig) -> VigilConfig:
+        """The engine's view of one camera: its scene with the site's shared settings.
+
+        The worker hands the engine only the frames due at `detect_fps`, so the engine
+        detects on every frame it gets.
+        """
+        data: dict[str, Any] = {
+            "source": SourceConfig(url=camera.url, id=camera.id, loop=camera.loop),
+            "detector": self.detector,
+            "motion": self.motion,
+            "tracker": self.tracker,
+            "zones": camera.zones,
+            "lines": camera.lines,
+            "apps": camera.apps,
+        }
+        return VigilConfig.model_validate(data)

@@ -1,0 +1,301 @@
+"""`ServiceState`: what the HTTP API and the metrics read, held by the supervisor process.
+
+The supervisor builds one `ServiceState` (usually with `ServiceState.from_site`) and calls
+`apply` for every message a camera worker sends; `apply` keeps the latest `CameraStatus`
+and `LiveFrame` of each camera and the totals behind the Prometheus counters. Events and
+segments go to the database and the segment index through the supervisor, not through here.
+
+Everything here is safe to read from the API's event loop and threads while the supervisor
+thread calls `apply`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from vigil.events.event import Event
+from vigil.service.hub import Hub
+from vigil.service.messages import CameraStatus, EventMessage, LiveFrame, WorkerMessage
+from vigil.service.metrics import ServiceMetrics
+
+if TYPE_CHECKING:
+    from vigil.events.store import EventStore
+    from vigil.service.config import SiteConfig
+
+__all__ = ["CameraInfo", "SegmentIndexLike", "ServiceState", "redact_url"]
+
+#: Query parameters that carry credentials in camera URLs (``?user=admin&password=...``).
+_SECRET_PARAMS = re.compile(
+    r"^(user(name)?|login|pass(word|wd)?|pwd|token|access_token|api_?key|key|secret|auth|"
+    r"authorization|sig(nature)?|credentials?)$",
+    re.IGNORECASE,
+)
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+#: What may appear in a file name made from an id (camera ids and event ids are slugs).
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,199}$")
+_SNAPSHOT_MEMORY = 10_000  # snapshot paths remembered from event messages
+_DISK_USAGE_TTL_S = 60.0
+
+
+def redact_url(url: str) -> str:
+    """`url` without credentials: no ``user:password@`` and no secret query parameters.
+
+    Plain file paths come back unchanged. When in doubt (a password with an unescaped ``/``
+    or ``@``), more is removed rather than less.
+    """
+    if not _SCHEME.match(url):
+        return url
+    scheme_end = url.index("://") + 3
+    before_query = url.split("?", 1)[0].split("#", 1)[0]
+    at = before_query.rfind("@")
+    if at >= scheme_end:  # userinfo, even one whose password holds '/' or '@'
+        url = url[:scheme_end] + url[at + 1 :]
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url[:scheme_end] + "…"
+    if not parts.query:
+        return url
+    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    cleaned = [(k, v) for k, v in kept if not _SECRET_PARAMS.match(k)]
+    if len(cleaned) == len(kept):
+        return url
+    return urlunsplit(parts._replace(query=urlencode(cleaned)))
+
+
+def safe_name(text: str) -> bool:
+    """True when `text` can be used as one file-name component (no separators, no dot-dot)."""
+    return bool(_SAFE_NAME.match(text)) and text not in (".", "..")
+
+
+@dataclass(frozen=True, slots=True)
+class CameraInfo:
+    """A configured camera as the API shows it; `url` never carries credentials."""
+
+    id: str
+    name: str
+    url: str
+    enabled: bool = True
+    pre_roll: float = 5.0  # seconds of recording before an event in its clip
+    post_roll: float = 5.0  # seconds after it
+
+    @classmethod
+    def create(
+        cls,
+        id: str,  # noqa: A002 - the camera's id
+        url: str,
+        name: str | None = None,
+        *,
+        enabled: bool = True,
+        pre_roll: float = 5.0,
+        post_roll: float = 5.0,
+    ) -> CameraInfo:
+        """A `CameraInfo` with the credentials stripped from `url`."""
+        return cls(id, name or id, redact_url(url), enabled, float(pre_roll), float(post_roll))
+
+
+class SegmentIndexLike(Protocol):
+    """What the API needs from `vigil.recording`'s segment index."""
+
+    def between(self, camera: str, start: float, end: float) -> Sequence[Any]: ...
+
+    def gaps(
+        self, camera: str, start: float, end: float, *, min_gap: float = ..., edges: bool = ...
+    ) -> Sequence[Any]: ...
+
+    def total_bytes(self, camera: str | None = None) -> int: ...
+
+
+class ServiceState:
+    """The supervisor's live view of the site, shared with the API and the metrics.
+
+    `cameras`: the configured cameras (in config order). `events`: the event database.
+    `hub`: the fan-out of worker messages (the WebSocket subscribes to it). `index`: the
+    recording segment index (None when recording is not available). `storage`: the data
+    directory; `snapshots_dir`, `recordings_dir` and `exports_dir` default to folders in it.
+    `stale_after_s`: a camera whose last status is older than this is reported down.
+    """
+
+    def __init__(
+        self,
+        cameras: Iterable[CameraInfo],
+        events: EventStore,
+        *,
+        hub: Hub | None = None,
+        index: SegmentIndexLike | None = None,
+        storage: str | os.PathLike[str] = "vigil-data",
+        snapshots_dir: str | os.PathLike[str] | None = None,
+        recordings_dir: str | os.PathLike[str] | None = None,
+        exports_dir: str | os.PathLike[str] | None = None,
+        stale_after_s: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.cameras: dict[str, CameraInfo] = {}
+        for camera in cameras:
+            if camera.id in self.cameras:
+                raise ValueError(f"duplicate camera id {camera.id!r}")
+            self.cameras[camera.id] = camera
+        self.events = events
+        self.hub = hub if hub is not None else Hub()
+        self.index = index
+        root = Path(storage)
+        self.snapshots_dir = Path(snapshots_dir) if snapshots_dir else root / "snapshots"
+        self.recordings_dir = Path(recordings_dir) if recordings_dir else root / "recordings"
+        self.exports_dir = Path(exports_dir) if exports_dir else root / "exports"
+        self.stale_after_s = float(stale_after_s)
+        self.clock = clock
+        self.metrics = ServiceMetrics(self.cameras)
+        self.started_at = clock()
+        self._lock = threading.Lock()
+        self._statuses: dict[str, CameraStatus] = {}
+        self._live: dict[str, LiveFrame] = {}
+        self._snapshots: OrderedDict[str, Path] = OrderedDict()
+        self._disk_usage: tuple[float, dict[str, int]] | None = None
+        #: Set by `close`: live streams and WebSockets end (they would otherwise keep a
+        #: graceful server shutdown waiting forever).
+        self.closing = threading.Event()
+
+    @classmethod
+    def from_site(
+        cls,
+        site: SiteConfig,
+        events: EventStore,
+        *,
+        hub: Hub | None = None,
+        index: SegmentIndexLike | None = None,
+        **kwargs: Any,
+    ) -> ServiceState:
+        """The state for a `vigil serve` site configuration (storage from `site.storage`)."""
+        cameras = [
+            CameraInfo.create(
+                c.id,
+                c.url,
+                getattr(c, "name", None),
+                enabled=c.enabled,
+                pre_roll=c.record.pre_roll,
+                post_roll=c.record.post_roll,
+            )
+            for c in site.cameras
+        ]
+        kwargs.setdefault("storage", site.storage.directory)
+        return cls(cameras, events, hub=hub, index=index, **kwargs)
+
+    # ------------------------------------------------------------------ supervisor side
+
+    def apply(self, message: WorkerMessage) -> None:
+        """Take in one worker message (the supervisor calls this for every message).
+
+        Messages from cameras that are not configured are ignored.
+        """
+        if isinstance(message, CameraStatus):
+            if message.camera in self.cameras:
+                self._statuses[message.camera] = message
+                self.metrics.observe_status(message)
+        elif isinstance(message, LiveFrame):
+            if message.camera in self.cameras:
+                self._live[message.camera] = message
+        elif isinstance(message, EventMessage) and message.event.source in self.cameras:
+            self.metrics.observe_event(message.event)
+            if message.snapshot is not None:
+                with self._lock:
+                    self._snapshots[message.event.id] = Path(message.snapshot)
+                    while len(self._snapshots) > _SNAPSHOT_MEMORY:
+                        self._snapshots.popitem(last=False)
+
+    def close(self) -> None:
+        """End the API's endless responses (MJPEG streams, WebSockets) within a fraction of
+        a second. Call it before asking the server to stop: uvicorn's graceful shutdown
+        waits for every open response to finish."""
+        self.closing.set()
+
+    # ------------------------------------------------------------------ API side
+
+    def camera(self, camera_id: str) -> CameraInfo | None:
+        return self.cameras.get(camera_id)
+
+    def status(self, camera_id: str) -> CameraStatus | None:
+        """The camera's latest status, or None before its worker reported."""
+        return self._statuses.get(camera_id)
+
+    def live_frame(self, camera_id: str) -> LiveFrame | None:
+        """The camera's latest annotated JPEG, or None before the first one."""
+        return self._live.get(camera_id)
+
+    def status_age(self, camera_id: str) -> float | None:
+        status = self._statuses.get(camera_id)
+        return None if status is None else max(0.0, self.clock() - status.wall_time)
+
+    def is_up(self, camera_id: str) -> bool:
+        """Online, and the worker reported within `stale_after_s` (a hung worker is down)."""
+        status = self._statuses.get(camera_id)
+        if status is None or status.state != "online":
+            return False
+        return self.clock() - status.wall_time <= self.stale_after_s
+
+    def snapshot_path(self, event: Event) -> Path | None:
+        """The event's JPEG snapshot, or None when it has none on disk.
+
+        Workers write ``<snapshots_dir>/<camera>/<event id>.jpg``; the path an event message
+        named is used first, so a layout change in the worker still works while running.
+        """
+        with self._lock:
+            remembered = self._snapshots.get(event.id)
+        candidates: list[Path] = [] if remembered is None else [remembered]
+        if safe_name(event.id):
+            if safe_name(event.source):
+                candidates.append(self.snapshots_dir / event.source / f"{event.id}.jpg")
+            candidates.append(self.snapshots_dir / f"{event.id}.jpg")
+        for path in candidates:
+            if path.is_file():
+                return path
+        return None
+
+    def recording_disk_bytes(self) -> dict[str, int]:
+        """Bytes of recordings per configured camera, cached for a minute.
+
+        From the segment index (a SUM in the database) when there is one; otherwise a walk
+        of ``<recordings_dir>/<camera>``, which at tens of thousands of segments per camera
+        is too slow to repeat at every scrape.
+        """
+        now = time.monotonic()
+        cached = self._disk_usage
+        if cached is not None and now - cached[0] < _DISK_USAGE_TTL_S:
+            return cached[1]
+        index = self.index
+        if index is not None and hasattr(index, "total_bytes"):
+            usage = {cid: int(index.total_bytes(cid)) for cid in self.cameras}
+        else:
+            usage = {
+                cid: _tree_size(self.recordings_dir / cid) if safe_name(cid) else 0
+                for cid in self.cameras
+            }
+        self._disk_usage = (now, usage)
+        return usage
+
+
+def _tree_size(root: Path) -> int:
+    total = 0
+    stack = [root]
+    while stack:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    try:
+                        if entry.is_dir(follow_symlinks=False):
+                            stack.append(Path(entry.path))
+                        elif entry.is_file(follow_symlinks=False):
+                            total += entry.stat(follow_symlinks=False).st_size
+                    except OSError:
+                        continue  # removed by retention while we walked
+        except OSError:
+            continue
+    return total

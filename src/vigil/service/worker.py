@@ -1,0 +1,278 @@
+"""One camera's worker process: ingest, recording and analytics.
+
+Two threads, so that analysis never holds up the stream:
+- ingest (the process's main thread): demux and decode the camera, remux every packet into
+  recording segments, and hand the frames due at `detect_fps` to analytics through a
+  one-slot mailbox; a frame that arrives while the previous one is still waiting replaces
+  it and counts as dropped;
+- analytics: the engine (motion gating → detection via the shared detector service →
+  tracking → apps), event snapshots, live JPEGs and per-frame metadata.
+Everything the supervisor needs travels as small messages on one queue (see `messages`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import statistics
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from vigil.detection.classes import COCO_CLASSES
+from vigil.events.event import Event
+from vigil.outputs.annotate import Annotator
+from vigil.pipeline.build import build_detector, build_engine
+from vigil.pipeline.engine import Engine, FrameResult
+from vigil.recording.segmenter import Segmenter
+from vigil.service.config import CameraConfig, SiteConfig
+from vigil.service.detector_service import DetectorClient, DetectorHandle
+from vigil.service.messages import (
+    CameraStatus,
+    EventMessage,
+    FrameMetadata,
+    LiveFrame,
+    SegmentInfo,
+    TrackedObject,
+)
+from vigil.sources.frame import Frame
+from vigil.sources.live import (
+    DecodedFrame,
+    Disconnected,
+    Gap,
+    LiveSource,
+    Packet,
+    StreamOpened,
+)
+
+STATUS_INTERVAL_S = 1.0
+_STATES = {"connecting": "starting", "online": "online", "reconnecting": "reconnecting"}
+LIVE_FPS = 4.0
+SNAPSHOT_QUALITY = 85
+LIVE_QUALITY = 70
+
+
+@dataclass
+class WorkerSpec:
+    """Everything a worker process needs; picklable for the `spawn` start method."""
+
+    camera_id: str
+    site: SiteConfig
+    messages: Any  # multiprocessing Queue to the supervisor
+    stop: Any  # multiprocessing Event
+    detector: DetectorHandle | None = None  # None: an in-process detector
+
+
+def run_worker(spec: WorkerSpec) -> None:
+    """Process entry point."""
+    signal.signal(signal.SIGTERM, lambda *_: spec.stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when to stop
+    CameraWorker(spec).run()
+
+
+class CameraWorker:
+    def __init__(self, spec: WorkerSpec):
+        self.spec = spec
+        self.camera: CameraConfig = spec.site.camera(spec.camera_id)
+        storage = spec.site.storage.directory
+        self.snapshots = storage / "snapshots" / self.camera.id
+        self.snapshots.mkdir(parents=True, exist_ok=True)
+        self.status = CameraStatus(self.camera.id, "starting", time.time())
+        self._mailbox: Frame | None = None
+        self._mailbox_lock = threading.Condition()
+        self._latencies: list[float] = []
+        self._processed_window: list[float] = []
+        self._in_window: list[float] = []
+        self._last_live = 0.0
+        self._next_due = 0.0
+        self.segmenter: Segmenter | None = None
+        if self.camera.record.mode != "off":
+            self.segmenter = Segmenter(
+                self.camera.id,
+                storage / "recordings",
+                segment_seconds=self.camera.record.segment_seconds,
+                on_segment=self._segment_done,
+            )
+
+    # -- ingest ------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        source = LiveSource(
+            self.camera.url,
+            self.camera.id,
+            transport=self.camera.transport,
+            loop=self.camera.loop,
+            decode_every=0,  # pixels only for the frames analytics takes
+        )
+        analytics = threading.Thread(target=self._analytics, name="analytics", daemon=True)
+        analytics.start()
+        watcher = threading.Thread(target=self._stop_watch, args=(source,), daemon=True)
+        watcher.start()
+        last_status = 0.0
+        try:
+            # Poll rather than iterate: status keeps flowing while the camera is down.
+            while not self.spec.stop.is_set() and not source.finished:
+                item = source.get(timeout=STATUS_INTERVAL_S)
+                if item is not None:
+                    self._ingest(item)
+                now = time.time()
+                if now - last_status >= STATUS_INTERVAL_S:
+                    self._report(source)
+                    last_status = now
+        finally:
+            source.close()
+            with self._mailbox_lock:
+                self._mailbox_lock.notify_all()
+            analytics.join(timeout=5.0)
+            if self.segmenter is not None:
+                self.segmenter.close()  # finalises the open segment: no corrupt file
+            self.status.state = "stopped"
+            self._send(self.status)
+
+    def _stop_watch(self, source: LiveSource) -> None:
+        """Close the source as soon as stop is asked, even while it waits for the network."""
+        self.spec.stop.wait()
+        source.close()
+
+    def _ingest(self, item: object) -> None:
+        if isinstance(item, Packet):
+            if self.segmenter is not None:
+                self.segmenter.write(item.packet, item.wall_time)
+        elif isinstance(item, DecodedFrame):
+            self.status.frames_in += 1
+            self._in_window.append(item.wall_time)
+            if item.wall_time >= self._next_due:
+                period = 1.0 / self.camera.detect_fps
+                self._next_due = max(self._next_due + period, item.wall_time - period / 2)
+                self._post(item.to_frame())
+        elif isinstance(item, StreamOpened):
+            if self.segmenter is not None:
+                self.segmenter.start(item.stream)
+        elif isinstance(item, Disconnected):
+            if self.segmenter is not None:
+                self.segmenter.gap()  # close the segment now; the gap shows in the index
+        elif isinstance(item, Gap):
+            self.status.reconnects += 1
+
+    def _post(self, frame: Frame) -> None:
+        with self._mailbox_lock:
+            if self._mailbox is not None:
+                self.status.frames_dropped += 1  # analytics is behind: keep the newest
+            self._mailbox = frame
+            self._mailbox_lock.notify()
+
+    def _report(self, source: LiveSource) -> None:
+        now = time.time()
+        s = self.status
+        s.state = _STATES.get(source.state, "offline")
+        s.error = source.last_error
+        s.wall_time = now
+        s.fps_in = _rate(self._in_window, now)
+        s.fps_processed = _rate(self._processed_window, now)
+        if self._latencies:
+            s.detector_latency_ms = statistics.median(self._latencies) * 1000
+            self._latencies.clear()
+        if self.segmenter is not None and self.segmenter.last_end_time is not None:
+            s.recording_lag_s = max(0.0, now - self.segmenter.last_end_time)
+        self._send(s)
+
+    def _segment_done(self, info: SegmentInfo) -> None:
+        self._send(info)
+
+    # -- analytics ---------------------------------------------------------------------------
+
+    def _analytics(self) -> None:
+        engine: Engine | None = None
+        annotator: Annotator | None = None
+        while not self.spec.stop.is_set():
+            with self._mailbox_lock:
+                if self._mailbox is None:
+                    self._mailbox_lock.wait(timeout=0.5)
+                frame, self._mailbox = self._mailbox, None
+            if frame is None:
+                continue
+            if engine is None:
+                engine, annotator = self._build(frame)
+            started = time.perf_counter()
+            result = engine.process(frame)
+            self._latencies.append(time.perf_counter() - started)
+            self.status.frames_processed += 1
+            self._processed_window.append(frame.wall_time or time.time())
+            self.status.counters = {app.name: app.counters() for app in engine.apps}
+            if self.segmenter is not None:
+                self.segmenter.mark(
+                    motion=len(engine.gate.motion_boxes) > 0, objects=len(result.objects) > 0
+                )
+            self._publish(result, annotator)
+
+    def _build(self, frame: Frame) -> tuple[Engine, Annotator]:
+        config = self.spec.site.engine_config(self.camera)
+        if self.spec.detector is not None:
+            detector = DetectorClient(self.spec.detector)
+        else:
+            detector = build_detector(config)
+        engine, scene = build_engine(config, (frame.width, frame.height), detector)
+        annotator = Annotator(
+            COCO_CLASSES,
+            {name: np.asarray(z.points, np.float32) for name, z in scene.zones.items()},
+            {name: (ln.start, ln.end) for name, ln in scene.lines.items()},
+        )
+        return engine, annotator
+
+    def _publish(self, result: FrameResult, annotator: Annotator) -> None:
+        frame, objects = result.frame, result.objects
+        wall = frame.wall_time or time.time()
+        self._send(
+            FrameMetadata(
+                camera=self.camera.id,
+                frame_index=frame.index,
+                pts=frame.pts,
+                wall_time=wall,
+                width=frame.width,
+                height=frame.height,
+                objects=[
+                    TrackedObject(
+                        int(t), int(c), COCO_CLASSES[int(c)], float(p), tuple(map(float, b))
+                    )
+                    for t, c, p, b in zip(
+                        objects.tracker_id, objects.class_id, objects.confidence, objects.xyxy
+                    )
+                ],
+            )
+        )
+        drawn: np.ndarray | None = None
+        for event in result.events:
+            snapshot = None
+            if event.state in ("start", "instant"):
+                drawn = drawn if drawn is not None else annotator.draw(frame.image, objects)
+                snapshot = self._snapshot(event, drawn)
+            self._send(EventMessage(event, wall, snapshot))
+        if wall - self._last_live >= 1.0 / LIVE_FPS:
+            self._last_live = wall
+            drawn = drawn if drawn is not None else annotator.draw(frame.image, objects)
+            ok, jpeg = cv2.imencode(".jpg", drawn, [cv2.IMWRITE_JPEG_QUALITY, LIVE_QUALITY])
+            if ok:
+                self._send(LiveFrame(self.camera.id, wall, jpeg.tobytes()))
+
+    def _snapshot(self, event: Event, image: np.ndarray) -> str | None:
+        path = self.snapshots / f"{event.id}.jpg"
+        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_QUALITY])
+        if not ok:
+            return None
+        path.write_bytes(jpeg.tobytes())
+        return str(path)
+
+    def _send(self, message: object) -> None:
+        with contextlib.suppress(ValueError, OSError):  # queue closed: the supervisor is gone
+            self.spec.messages.put(message)
+
+
+def _rate(times: list[float], now: float, window: float = 5.0) -> float:
+    """Events per second over the last `window` seconds; trims the list in place."""
+    while times and times[0] < now - window:
+        times.pop(0)
+    return len(times) / window if times else 0.0
