@@ -335,3 +335,35 @@ def test_a_ring_that_does_not_fit_in_shared_memory_is_refused(service: DetectorS
     with pytest.raises(VigilError, match="refused client huge: cannot allocate .* /dev/shm"):
         DetectorClient(service.handle, "huge", (10**6, 10**6))  # 9 TB: more than any /dev/shm
     assert service.stats()["pid"] == service.pid  # still serving
+
+
+class NullDetector:
+    def detect(self, images):
+        return [Detections.empty() for _ in images]
+
+
+def test_batches_leave_a_share_to_idle_workers_and_wait_only_when_all_are_busy():
+    from vigil.service.detector_service import _Peer, _Request, _Server, _Settings
+
+    settings = _Settings(DetectorConfig(), "", b"", "", 8, 50.0, 2, 1, None)
+    server = _Server(NullDetector(), settings)
+    peer = _Peer(None, 1)
+    peer.in_flight = 100  # never saturated: the wait is cut short only by its deadline
+    server._peers.add(peer)
+    image = np.zeros((8, 8, 3), np.uint8)
+
+    def arrive(n: int) -> None:
+        for _ in range(n):
+            server._pending.append(_Request(peer, 0, [image], time.perf_counter()))
+            peer.outstanding += 1
+
+    arrive(8)
+    assert len(server._next_batch()) == 4  # the other worker is idle: half each
+    started = time.perf_counter()
+    assert len(server._next_batch()) == 4  # both busy now: the rest, then it waits...
+    assert time.perf_counter() - started > 0.04  # ...for more, up to max_wait_ms
+    server._busy = 0  # both batches done
+    arrive(1)
+    started = time.perf_counter()
+    assert len(server._next_batch()) == 1  # a worker is idle: no wait
+    assert time.perf_counter() - started < 0.04

@@ -429,8 +429,8 @@ class _Server:
                     self._enqueue(peer, message[1], message[2])
                 elif message[0] == "stats":
                     peer.send(("stats", self.stats()))
-        except (EOFError, OSError, TypeError, IndexError, ValueError):
-            pass  # gone, or spoke nonsense: either way it is dropped
+        except Exception:  # noqa: BLE001 - gone, or spoke nonsense: either way it is dropped
+            pass
         finally:
             self._disconnect(peer)
 
@@ -719,8 +719,9 @@ class DetectorClient:
     """The `Detector` a camera worker uses: detection runs in the shared service.
 
     Thread-safe: `detect` may be called from `in_flight` threads at once (the engine's
-    `in_flight`; 1 for a caller that waits for each result). The service skips its batching
-    wait once every camera has `in_flight` requests pending, so say what is true.
+    `in_flight`; 1 for a caller that waits for each result, like `Engine.process`). The
+    service's batching wait ends once every camera has `in_flight` requests pending, so say
+    what is true.
 
     Images up to `max_image_shape` (h, w[, 3]: the camera's frame size) are accepted; several
     small ones (crops) share a slot. Without it, the slots are sized (and the service

@@ -28,7 +28,7 @@ from vigil.events.event import Event
 from vigil.outputs.annotate import Annotator
 from vigil.pipeline.build import build_detector, build_engine
 from vigil.pipeline.engine import Engine, FrameResult
-from vigil.recording.segmenter import Segmenter
+from vigil.recording.segmenter import Segmenter, camera_dirname, recover
 from vigil.service.config import CameraConfig, SiteConfig
 from vigil.service.detector_service import DetectorClient, DetectorHandle
 from vigil.service.messages import (
@@ -101,6 +101,8 @@ class CameraWorker:
     # -- ingest ------------------------------------------------------------------------------
 
     def run(self) -> None:
+        if self.segmenter is not None:
+            self._recover()
         source = LiveSource(
             self.camera.url,
             self.camera.id,
@@ -132,6 +134,14 @@ class CameraWorker:
                 self.segmenter.close()  # finalises the open segment: no corrupt file
             self.status.state = "stopped"
             self._send(self.status)
+
+    def _recover(self) -> None:
+        """Finish what a killed predecessor of this worker left: its open segment's journal
+        (``.mp4.part``) becomes a segment and is indexed. The supervisor recovers the whole
+        recordings folder only when it starts; a worker restarted after a crash does its own
+        camera's folder, where nothing else writes, before it records again."""
+        directory = self.spec.site.storage.directory / "recordings"
+        recover(directory / camera_dirname(self.camera.id), report=self._send)
 
     def _stop_watch(self, source: LiveSource) -> None:
         """Close the source as soon as stop is asked, even while it waits for the network."""
@@ -212,7 +222,11 @@ class CameraWorker:
     def _build(self, frame: Frame) -> tuple[Engine, Annotator]:
         config = self.spec.site.engine_config(self.camera)
         if self.spec.detector is not None:
-            detector = DetectorClient(self.spec.detector)
+            # One request at a time (`Engine.process`): the batcher sees the truth, and the
+            # service's statistics are keyed by camera.
+            detector = DetectorClient(
+                self.spec.detector, self.camera.id, (frame.height, frame.width), in_flight=1
+            )
         else:
             detector = build_detector(config)
         engine, scene = build_engine(config, (frame.width, frame.height), detector)
