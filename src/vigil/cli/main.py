@@ -229,7 +229,11 @@ def demo(video: Path | None, data_dir: Path, port: int) -> None:
         raise VigilError(
             f"demo video not found: {video} (run ./scripts/quickstart.sh, or give VIDEO)"
         )
-    _serve(demo_site(video, data_dir, port))
+
+    def announce(clip: Path) -> None:
+        click.echo(f"Converting {video} to H.264 (once, into {clip})...", err=True)
+
+    _serve(demo_site(video, data_dir, port, announce))
 
 
 def _serve(site) -> None:
@@ -241,6 +245,10 @@ def _serve(site) -> None:
     from vigil.service.supervisor import Supervisor, validate_site
 
     validate_site(site)
+    # Absolute from here on: the recording index keeps file paths, which must stay valid
+    # when the service is started again from another directory, and what is printed below
+    # must say where things are (sqlite:///data/vigil.db reads as an absolute path).
+    site.storage.directory = site.storage.directory.resolve()
     logging.basicConfig(
         level=logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -251,7 +259,7 @@ def _serve(site) -> None:
         signal.signal(signum, lambda *_: stop.set())
 
     def ready(url: str) -> None:
-        storage = site.storage.directory.resolve()
+        storage = site.storage.directory
         click.echo(f"Vigil is running at {url}")
         click.echo(f"  API docs:   {url}/docs")
         click.echo(f"  recordings: {storage / 'recordings'}")

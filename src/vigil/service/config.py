@@ -21,7 +21,7 @@ from vigil.config.schema import (
     _Model,
 )
 from vigil.motion.detector import MotionSettings
-from vigil.service.mqtt import MqttSettings
+from vigil.service.mqtt import MqttSettings, slugify
 from vigil.tracking.tracker import TrackerSettings
 
 
@@ -97,12 +97,21 @@ class SiteConfig(ConfigDocument):
     @model_validator(mode="after")
     def _unique_ids(self) -> SiteConfig:
         seen: dict[str, int] = {}
+        slugs: dict[str, int] = {}
         for i, camera in enumerate(self.cameras):
             if camera.id in seen:
                 raise ValueError(
                     f"cameras[{i}].id: duplicate camera id {camera.id!r} (also cameras[{seen[camera.id]}])"
                 )
-            seen[camera.id] = i
+            # MQTT topics (and folders on case-insensitive disks) would be shared.
+            slug = slugify(camera.id)
+            if slug in slugs:
+                j = slugs[slug]
+                raise ValueError(
+                    f"cameras[{i}].id: {camera.id!r} is too close to cameras[{j}].id "
+                    f"{self.cameras[j].id!r}: both are {slug!r} in MQTT topics"
+                )
+            seen[camera.id] = slugs[slug] = i
         return self
 
     def camera(self, camera_id: str) -> CameraConfig:

@@ -2,8 +2,10 @@
 
 Layout (after Frigate): one worker process per camera (ingest, recording, analytics), one
 shared detector process that batches inference across cameras, and this process, which
-- receives every worker message on one queue, writes events and segments to the database,
-  and fans messages out to the API (WebSocket, live view), MQTT and metrics;
+- receives every worker message (each worker has a pipe of its own, read by a thread of
+  its own, so a worker killed mid-message cannot wedge the others), writes events and
+  segments to the database, and fans messages out to the API (WebSocket, live view), MQTT
+  and metrics;
 - restarts a worker that died or stopped reporting, with exponential backoff, and the
   detector process likewise;
 - applies the recording retention policy once a minute;
@@ -46,6 +48,7 @@ STALL_AFTER_S = 30.0  # a worker silent this long is hung: it is killed and rest
 BACKOFF_S = (1.0, 60.0)
 RETENTION_EVERY_S = 60.0
 STOP_GRACE_S = 10.0
+REPEAT_WARNING_S = 60.0  # a camera still down with the same error is logged this often
 
 
 def validate_site(site: SiteConfig) -> None:
@@ -63,6 +66,7 @@ class _Worker:
     camera: str
     process: mp.process.BaseProcess | None = None
     stop: object | None = None
+    reader: threading.Thread | None = None  # reads this worker's pipe into the inbox
     started_at: float = 0.0
     last_heard: float = 0.0
     restarts: int = 0
@@ -77,10 +81,12 @@ class Supervisor:
 
     def __post_init__(self) -> None:
         self._ctx = mp.get_context("spawn")
-        self._messages = self._ctx.Queue()
+        self._inbox: queue.Queue[object] = queue.Queue()  # every worker's messages
         self._workers = {c.id: _Worker(c.id) for c in self.site.cameras if c.enabled}
         self._stopping = threading.Event()
         self.url: str | None = None
+        self._down: dict[str, tuple[str, float, float]] = {}  # camera -> (error, since, logged)
+        self._failures: dict[str, float] = {}  # what the pump failed at -> last logged
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -97,17 +103,24 @@ class Supervisor:
             max_batch=self.site.detector_service.max_batch,
             max_wait_ms=self.site.detector_service.max_wait_ms,
         )
-        detector.start()
-        state = ServiceState.from_site(self.site, events, hub=self.hub, index=index)
-        pump = threading.Thread(target=self._pump, args=(state, events, index), name="pump")
-        pump.start()
-        mqtt = self._start_mqtt()
-        server = self._start_api(state)
-        retention = threading.Thread(
-            target=self._retention_loop, args=(index, events), name="retention", daemon=True
-        )
-        retention.start()
+        state: ServiceState | None = None
+        pump: threading.Thread | None = None
+        mqtt: MqttPublisher | None = None
+        server: uvicorn.Server | None = None
+        # Whatever fails on the way up (a bad model, the port in use) stops what was already
+        # started: the pump thread in particular would otherwise keep the process alive.
         try:
+            detector.start()
+            log.info("detector started (pid %s)", detector.pid)
+            state = ServiceState.from_site(self.site, events, hub=self.hub, index=index)
+            pump = threading.Thread(target=self._pump, args=(state, events, index), name="pump")
+            pump.start()
+            mqtt = self._start_mqtt()
+            server = self._start_api(state)
+            retention = threading.Thread(
+                target=self._retention_loop, args=(index, events), name="retention", daemon=True
+            )
+            retention.start()
             for worker in self._workers.values():
                 self._spawn(worker, detector)
             if on_ready is not None:
@@ -118,28 +131,55 @@ class Supervisor:
             self._stopping.set()
             self._stop_workers()
             detector.stop()
-            state.close()
-            server.should_exit = True
-            pump.join(timeout=5.0)
+            if state is not None:
+                state.close()
+            if server is not None:
+                server.should_exit = True
+            if pump is not None:
+                pump.join(timeout=5.0)
             if mqtt is not None:
                 mqtt.stop()
             events.close()
 
     def _spawn(self, worker: _Worker, detector: DetectorService) -> None:
         worker.stop = self._ctx.Event()
-        spec = WorkerSpec(worker.camera, self.site, self._messages, worker.stop, detector.handle)
+        receive, send = self._ctx.Pipe(duplex=False)
+        spec = WorkerSpec(worker.camera, self.site, send, worker.stop, detector.handle)
         worker.process = self._ctx.Process(
             target=run_worker, args=(spec,), name=f"vigil-{worker.camera}", daemon=True
         )
-        worker.process.start()
+        try:
+            worker.process.start()
+        finally:
+            send.close()  # the worker holds the only write end: its exit ends the pipe
+        worker.reader = threading.Thread(
+            target=self._read,
+            args=(worker.camera, receive),
+            name=f"read-{worker.camera}",
+            daemon=True,
+        )
+        worker.reader.start()
         worker.started_at = worker.last_heard = time.time()
         log.info("camera %s: worker started (pid %s)", worker.camera, worker.process.pid)
+
+    def _read(self, camera: str, connection) -> None:
+        """Move one worker's messages to the inbox until its pipe ends (the worker exited)."""
+        try:
+            while True:
+                self._inbox.put(connection.recv())
+        except EOFError:
+            pass  # the worker exited between messages
+        except Exception as err:  # cut short by a killed worker, or garbage: the pipe is done
+            log.warning("camera %s: the worker's last message was lost (%s)", camera, err)
+        finally:
+            connection.close()
 
     def _watch(self, detector: DetectorService) -> None:
         now = time.time()
         if not detector.alive:
             log.error("detector process died (exit %s): restarting it", detector.exitcode)
             detector.start()
+            log.info("detector started (pid %s)", detector.pid)
         for worker in self._workers.values():
             process = worker.process
             if process is not None and process.is_alive():
@@ -183,17 +223,17 @@ class Supervisor:
         """Route worker messages until the workers are stopped and the queue is drained."""
         while True:
             try:
-                message = self._messages.get(timeout=0.2)
+                message = self._inbox.get(timeout=0.2)
             except queue.Empty:
                 if self._stopping.is_set() and not any(
-                    w.process is not None and w.process.is_alive() for w in self._workers.values()
+                    w.reader is not None and w.reader.is_alive() for w in self._workers.values()
                 ):
-                    return
+                    return  # every worker is gone and all they said has been handled
                 continue
             batch = [message]
             while len(batch) < 100:
                 try:
-                    batch.append(self._messages.get_nowait())
+                    batch.append(self._inbox.get_nowait())
                 except queue.Empty:
                     break
             stored: list[Event] = []
@@ -203,20 +243,42 @@ class Supervisor:
                 )
                 if camera in self._workers:
                     self._workers[camera].last_heard = time.time()
-                if isinstance(message, EventMessage):
-                    stored.append(message.event)
-                elif isinstance(message, SegmentInfo):
-                    index.add(message)
-                state.apply(message)
-                self.hub.publish(message)
-                if (
-                    isinstance(message, CameraStatus)
-                    and message.error
-                    and message.state != "online"
-                ):
-                    log.warning("camera %s: %s: %s", message.camera, message.state, message.error)
+                try:
+                    if isinstance(message, EventMessage):
+                        stored.append(message.event)
+                    elif isinstance(message, SegmentInfo):
+                        index.add(message)
+                    elif isinstance(message, CameraStatus):
+                        self._log_status(message)
+                    state.apply(message)
+                    self.hub.publish(message)
+                except Exception:  # the single writer must outlive one bad message or write
+                    self._log_failure(f"handling a {type(message).__name__}")
             if stored:
-                events.add(stored)
+                try:
+                    events.add(stored)
+                except Exception:
+                    self._log_failure(f"storing {len(stored)} events")
+
+    def _log_status(self, status: CameraStatus) -> None:
+        """Say when a camera goes down (and, once a minute, that it still is, when the
+        error is the same) and when it is back; not every status of a camera that is down."""
+        now = time.time()
+        down = self._down.get(status.camera)
+        if status.state in ("reconnecting", "offline") and status.error:
+            if down is None or down[0] != status.error or now - down[2] >= REPEAT_WARNING_S:
+                since = now if down is None else down[1]
+                log.warning("camera %s: %s: %s", status.camera, status.state, status.error)
+                self._down[status.camera] = (status.error, since, now)
+        elif status.state == "online" and down is not None:
+            del self._down[status.camera]
+            log.info("camera %s: online again after %.0f s", status.camera, now - down[1])
+
+    def _log_failure(self, what: str) -> None:
+        now = time.time()
+        if now - self._failures.get(what, -1e9) >= REPEAT_WARNING_S:
+            self._failures[what] = now
+            log.exception("%s failed", what)
 
     # -- services --------------------------------------------------------------------------------
 

@@ -7,12 +7,30 @@ Two threads, so that analysis never holds up the stream:
   it and counts as dropped;
 - analytics: the engine (motion gating → detection via the shared detector service →
   tracking → apps), event snapshots, live JPEGs and per-frame metadata.
-Everything the supervisor needs travels as small messages on one queue (see `messages`).
+Everything the supervisor needs travels as small messages (see `messages`) on this worker's
+own pipe, sent by a third thread (`Outbox`) so that neither of the others ever waits for
+the supervisor. A pipe per worker, not one queue shared by all: a worker killed in the
+middle of a message (a crash, or the supervisor's stall watchdog) would leave a shared
+queue's write lock held and half a message in its pipe, wedging every other camera; a
+private pipe just ends, and the supervisor drops what was cut short.
+
+A worker outlives neither its supervisor nor the pipe to it: when the supervisor dies (even
+by SIGKILL) the worker stops, finishing its open segment but keeping the journal, so that
+the next start's `recover()` indexes it (a segment reported to a dead supervisor would be a
+file nobody indexed).
+
+Analysis failures never end the worker: a frame the detector service cannot serve (it died
+and is being restarted) is dropped and analysis goes on with the next one; any other error
+is logged and the engine is built afresh.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import logging
+import multiprocessing as mp
+import queue
 import signal
 import statistics
 import threading
@@ -24,6 +42,7 @@ import cv2
 import numpy as np
 
 from vigil.detection.classes import COCO_CLASSES
+from vigil.errors import VigilError
 from vigil.events.event import Event
 from vigil.outputs.annotate import Annotator
 from vigil.pipeline.build import build_detector, build_engine
@@ -54,6 +73,10 @@ _STATES = {"connecting": "starting", "online": "online", "reconnecting": "reconn
 LIVE_FPS = 4.0
 SNAPSHOT_QUALITY = 85
 LIVE_QUALITY = 70
+ERROR_LOG_EVERY_S = 60.0  # the same analysis error is logged at most this often
+FLUSH_S = 5.0  # at exit, time left to hand the last messages (segments, status) over
+
+log = logging.getLogger("vigil.worker")
 
 
 @dataclass
@@ -62,7 +85,7 @@ class WorkerSpec:
 
     camera_id: str
     site: SiteConfig
-    messages: Any  # multiprocessing Queue to the supervisor
+    messages: Any  # the write end of this worker's pipe to the supervisor (a Connection)
     stop: Any  # multiprocessing Event
     detector: DetectorHandle | None = None  # None: an in-process detector
 
@@ -71,12 +94,83 @@ def run_worker(spec: WorkerSpec) -> None:
     """Process entry point."""
     signal.signal(signal.SIGTERM, lambda *_: spec.stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when to stop
-    CameraWorker(spec).run()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    worker: CameraWorker | None = None
+
+    def orphaned() -> None:
+        if worker is not None:
+            worker.orphaned.set()
+        spec.stop.set()
+
+    outbox = Outbox(spec.messages, on_broken=orphaned)
+    worker = CameraWorker(spec, outbox.put)
+    parent = mp.parent_process()
+    if parent is not None:
+        threading.Thread(
+            target=_watch_parent, args=(parent.sentinel, orphaned), name="parent", daemon=True
+        ).start()
+    try:
+        worker.run()
+    finally:
+        outbox.close(FLUSH_S)
+
+
+def _watch_parent(sentinel: int, orphaned: Any) -> None:
+    """Call `orphaned()` once the supervisor process has ended."""
+    from multiprocessing.connection import wait
+
+    wait([sentinel])
+    log.error("the supervisor is gone: stopping (the next start recovers the open segment)")
+    orphaned()
+
+
+class Outbox:
+    """Messages to the supervisor, sent by a thread of their own over `connection`.
+
+    `put` never blocks (the supervisor may be busy for a moment; the camera must not wait).
+    Once the supervisor is gone (the pipe is broken), messages are dropped.
+    """
+
+    _END = object()
+
+    def __init__(self, connection: Any, on_broken: Any = None):
+        self.connection = connection
+        self.on_broken = on_broken
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
+        self._thread.start()
+
+    def put(self, message: object) -> None:
+        self._queue.put(message)
+
+    def close(self, timeout: float) -> None:
+        """Send what is queued (for at most `timeout` seconds), then close the pipe."""
+        self._queue.put(self._END)
+        self._thread.join(timeout)
+        with contextlib.suppress(OSError):
+            self.connection.close()
+
+    def _run(self) -> None:
+        while True:
+            message = self._queue.get()
+            if message is self._END:
+                return
+            try:
+                self.connection.send(message)
+            except (OSError, ValueError):  # the supervisor is gone: nobody to tell
+                if self.on_broken is not None:
+                    self.on_broken()
+                return
+            except Exception:  # a message that does not pickle: a bug, not a reason to stop
+                log.exception("cannot send a %s to the supervisor", type(message).__name__)
 
 
 class CameraWorker:
-    def __init__(self, spec: WorkerSpec):
+    def __init__(self, spec: WorkerSpec, send: Any = None):
         self.spec = spec
+        self._sender = send if send is not None else spec.messages.put
         self.camera: CameraConfig = spec.site.camera(spec.camera_id)
         storage = spec.site.storage.directory
         self.snapshots = storage / "snapshots" / self.camera.id
@@ -89,6 +183,10 @@ class CameraWorker:
         self._in_window: list[float] = []
         self._last_live = 0.0
         self._next_due = 0.0
+        self._analysis_error: tuple[float, str] | None = None  # (when, one line)
+        #: Set when the supervisor is gone: segments can no longer be reported.
+        self.orphaned = threading.Event()
+        self._error_logged: dict[str, float] = {}
         self.segmenter: Segmenter | None = None
         if self.camera.record.mode != "off":
             self.segmenter = Segmenter(
@@ -180,6 +278,9 @@ class CameraWorker:
         s = self.status
         s.state = _STATES.get(source.state, "offline")
         s.error = source.last_error
+        failed = self._analysis_error
+        if failed is not None and now - failed[0] < 2 * STATUS_INTERVAL_S + 1:
+            s.error = failed[1]  # analysis failing now says more than an old stream error
         s.wall_time = now
         s.fps_in = _rate(self._in_window, now)
         s.fps_processed = _rate(self._processed_window, now)
@@ -191,6 +292,10 @@ class CameraWorker:
         self._send(s)
 
     def _segment_done(self, info: SegmentInfo) -> None:
+        if self.orphaned.is_set():
+            # Nobody would index it: raising keeps the segment's journal beside the finished
+            # file, and the next start's recover() indexes the file.
+            raise RuntimeError(f"camera {self.camera.id}: the supervisor is gone")
         self._send(info)
 
     # -- analytics ---------------------------------------------------------------------------
@@ -205,10 +310,23 @@ class CameraWorker:
                 frame, self._mailbox = self._mailbox, None
             if frame is None:
                 continue
-            if engine is None:
-                engine, annotator = self._build(frame)
-            started = time.perf_counter()
-            result = engine.process(frame)
+            try:
+                if engine is None:
+                    engine, annotator = self._build(frame)
+                started = time.perf_counter()
+                result = engine.process(frame)
+            except VigilError as err:
+                # The detector service died (the supervisor restarts it; the client
+                # reconnects) or did not answer in time: this frame goes unanalysed.
+                self._analysis_failed(str(err), exc_info=False)
+                continue
+            except Exception as err:  # a bug must not silently end analysis for good
+                self._analysis_failed(f"{type(err).__name__}: {err}", exc_info=True)
+                if engine is not None:  # start again from a clean engine
+                    with contextlib.suppress(Exception):
+                        getattr(engine.detector, "close", lambda: None)()
+                engine = annotator = None
+                continue
             self._latencies.append(time.perf_counter() - started)
             self.status.frames_processed += 1
             self._processed_window.append(frame.wall_time or time.time())
@@ -218,6 +336,21 @@ class CameraWorker:
                     motion=len(engine.gate.motion_boxes) > 0, objects=len(result.objects) > 0
                 )
             self._publish(result, annotator)
+
+    def _analysis_failed(self, error: str, exc_info: bool) -> None:
+        self.status.frames_dropped += 1
+        line = " ".join(error.split())
+        now = time.time()
+        self._analysis_error = (now, line)
+        key = line[:60]
+        if now - self._error_logged.get(key, -1e9) >= ERROR_LOG_EVERY_S:
+            self._error_logged[key] = now
+            log.error(
+                "camera %s: analysis failed, frame dropped: %s",
+                self.camera.id,
+                line,
+                exc_info=exc_info,
+            )
 
     def _build(self, frame: Frame) -> tuple[Engine, Annotator]:
         config = self.spec.site.engine_config(self.camera)
@@ -281,8 +414,10 @@ class CameraWorker:
         return str(path)
 
     def _send(self, message: object) -> None:
-        with contextlib.suppress(ValueError, OSError):  # queue closed: the supervisor is gone
-            self.spec.messages.put(message)
+        if isinstance(message, CameraStatus):
+            message = dataclasses.replace(message)  # a snapshot: the threads keep counting
+        with contextlib.suppress(ValueError, OSError):  # the supervisor is gone
+            self._sender(message)
 
 
 def _rate(times: list[float], now: float, window: float = 5.0) -> float:
