@@ -37,7 +37,8 @@ from vigil.service.messages import (
     SegmentInfo,
     TrackedObject,
 )
-from vigil.service.state import CameraInfo, ServiceState, redact_url
+from vigil.service.state import CameraInfo, ServiceState
+from vigil.sources.urls import redact_url
 
 with warnings.catch_warnings():  # starlette nudges towards httpx2; httpx is what we ship
     warnings.filterwarnings("ignore", message=".*httpx2.*")

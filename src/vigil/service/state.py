@@ -20,56 +20,23 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from vigil.events.event import Event
 from vigil.service.hub import Hub
 from vigil.service.messages import CameraStatus, EventMessage, LiveFrame, WorkerMessage
 from vigil.service.metrics import ServiceMetrics
+from vigil.sources.urls import redact_url
 
 if TYPE_CHECKING:
     from vigil.events.store import EventStore
     from vigil.service.config import SiteConfig
 
-__all__ = ["CameraInfo", "SegmentIndexLike", "ServiceState", "redact_url"]
+__all__ = ["CameraInfo", "SegmentIndexLike", "ServiceState"]
 
-#: Query parameters that carry credentials in camera URLs (``?user=admin&password=...``).
-_SECRET_PARAMS = re.compile(
-    r"^(user(name)?|login|pass(word|wd)?|pwd|token|access_token|api_?key|key|secret|auth|"
-    r"authorization|sig(nature)?|credentials?)$",
-    re.IGNORECASE,
-)
-_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
 #: What may appear in a file name made from an id (camera ids and event ids are slugs).
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,199}$")
 _SNAPSHOT_MEMORY = 10_000  # snapshot paths remembered from event messages
 _DISK_USAGE_TTL_S = 60.0
-
-
-def redact_url(url: str) -> str:
-    """`url` without credentials: no ``user:password@`` and no secret query parameters.
-
-    Plain file paths come back unchanged. When in doubt (a password with an unescaped ``/``
-    or ``@``), more is removed rather than less.
-    """
-    if not _SCHEME.match(url):
-        return url
-    scheme_end = url.index("://") + 3
-    before_query = url.split("?", 1)[0].split("#", 1)[0]
-    at = before_query.rfind("@")
-    if at >= scheme_end:  # userinfo, even one whose password holds '/' or '@'
-        url = url[:scheme_end] + url[at + 1 :]
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url[:scheme_end] + "…"
-    if not parts.query:
-        return url
-    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    cleaned = [(k, v) for k, v in kept if not _SECRET_PARAMS.match(k)]
-    if len(cleaned) == len(kept):
-        return url
-    return urlunsplit(parts._replace(query=urlencode(cleaned)))
 
 
 def safe_name(text: str) -> bool:

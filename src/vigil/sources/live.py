@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlparse, urlunparse
+from urllib.parse import urlparse
 
 import av
 import av.container
@@ -51,6 +51,7 @@ from av.video.stream import VideoStream
 
 from vigil.errors import SourceError
 from vigil.sources.frame import Frame
+from vigil.sources.urls import redact_url
 from vigil.sources.video import is_network_url
 
 SourceState = Literal["connecting", "online", "reconnecting", "ended", "closed"]
@@ -737,17 +738,6 @@ def _has_parameters(stream: VideoStream) -> bool:
     if not ctx.width or not ctx.height:
         return False
     return ctx.name not in ("h264", "hevc") or bool(ctx.extradata)
-
-
-def redact_url(url: str) -> str:
-    """`url` with the password of its user info replaced by ***."""
-    parts = urlparse(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunparse(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def describe_error(exc: BaseException, read_timeout: float) -> str:
