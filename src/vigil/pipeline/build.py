@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pydantic import ValidationError
 
 from vigil.apps.base import App, Scene
@@ -9,12 +11,14 @@ from vigil.apps.registry import build_app, get_app_class
 from vigil.config.loader import app_settings_error, format_key_path
 from vigil.config.schema import ConfigDocument, SceneConfig, VigilConfig
 from vigil.detection.classes import COCO_CLASSES, coco_class_ids
-from vigil.detection.onnx_backend import OnnxDetector
 from vigil.errors import ConfigError
 from vigil.motion.detector import MotionDetector
 from vigil.pipeline.engine import Engine
 from vigil.pipeline.gating import RegionGate
 from vigil.tracking.tracker import ByteTracker
+
+if TYPE_CHECKING:
+    from vigil.detection.onnx_backend import OnnxDetector
 
 
 def class_ids(names: list[str | int] | None) -> set[int] | None:
@@ -63,6 +67,9 @@ def validate_apps(config: VigilConfig) -> None:
 
 
 def build_detector(config: VigilConfig) -> OnnxDetector:
+    # Imported here: camera workers use the shared detector and need not load onnxruntime.
+    from vigil.detection.onnx_backend import OnnxDetector
+
     d = config.detector
     return OnnxDetector(
         d.model,

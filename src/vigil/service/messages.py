@@ -32,7 +32,9 @@ class CameraStatus:
     reconnects: int = 0
     fps_in: float = 0.0
     fps_processed: float = 0.0
-    detector_latency_ms: float = 0.0  # request to result, median over the interval
+    detector_latency_ms: float = (
+        0.0  # one analysis step (motion, detection, tracking, apps), median
+    )
     queue_depth: int = 0  # detector requests waiting for this camera
     recording_lag_s: float = 0.0  # wall time minus the end of the last finished segment
     counters: dict[str, dict[str, float]] = field(default_factory=dict)  # app -> counters

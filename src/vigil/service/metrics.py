@@ -73,7 +73,7 @@ GAUGES: tuple[tuple[str, str], ...] = (
     ("vigil_camera_up", "1 when the camera is online and its worker reported recently, else 0."),
     (
         "vigil_detector_latency_seconds",
-        "Detection request to result, median over the last status interval.",
+        "One analysis step of a frame (motion, detection request to result, tracking, apps), median over the last status interval.",
     ),
     ("vigil_detector_queue_depth", "Detector requests of this camera waiting to be served."),
     (

@@ -179,6 +179,7 @@ class CameraWorker:
         self._mailbox: Frame | None = None
         self._mailbox_lock = threading.Condition()
         self._latencies: list[float] = []
+        self._client: DetectorClient | None = None  # the shared detector, once analysis starts
         self._processed_window: list[float] = []
         self._in_window: list[float] = []
         self._last_live = 0.0
@@ -287,6 +288,8 @@ class CameraWorker:
         if self._latencies:
             s.detector_latency_ms = statistics.median(self._latencies) * 1000
             self._latencies.clear()
+        if self._client is not None:
+            s.queue_depth = self._client.outstanding
         if self.segmenter is not None and self.segmenter.last_end_time is not None:
             s.recording_lag_s = max(0.0, now - self.segmenter.last_end_time)
         self._send(s)
@@ -357,7 +360,7 @@ class CameraWorker:
         if self.spec.detector is not None:
             # One request at a time (`Engine.process`): the batcher sees the truth, and the
             # service's statistics are keyed by camera.
-            detector = DetectorClient(
+            detector = self._client = DetectorClient(
                 self.spec.detector, self.camera.id, (frame.height, frame.width), in_flight=1
             )
         else:
