@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Quickstart: set Vigil up on a fresh Debian/Ubuntu machine and analyse the sample clip.
+# Quickstart: set Vigil up on a fresh Debian/Ubuntu machine and run the live demo.
 #
-#   ./scripts/quickstart.sh [extra `vigil run` options, e.g. --max-frames 100]
+#   ./scripts/quickstart.sh [extra `vigil demo` options, e.g. --port 8080]
 #
 # Creates .venv, installs Vigil into it, puts OpenCV's sample clip in data/vtest.avi, makes the
-# YOLOX-Nano model available, then runs `vigil run data/vtest.avi` (outputs in runs/vtest/).
+# YOLOX-Nano model available, then runs `vigil demo`: the sample clip as a looping camera of a
+# local site, served at the URL it prints (dashboard, API, recordings) until Ctrl-C.
 # Safe to re-run: finished steps are skipped.
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -16,6 +17,5 @@ ensure_clip
 ensure_model
 
 cd "$REPO_ROOT"
-log "vigil run data/vtest.avi $*"
-"$VENV/bin/vigil" run data/vtest.avi "$@"
-log "outputs in runs/vtest/ (annotated.mp4, events.db, summary.json); next: see README.md"
+log "vigil demo $* (stop with Ctrl-C; the first account: open the printed /setup page)"
+exec "$VENV/bin/vigil" demo "$@"

@@ -17,8 +17,9 @@ from vigil.events.store import EventRow
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    with EventStore(f"sqlite:///{tmp_path / 'events.db'}") as s:
+def store(database: str):
+    """A store on each backend (tests/postgres_server.py's `database`: SQLite, PostgreSQL)."""
+    with EventStore(database) as s:
         yield s
 
 

@@ -34,8 +34,9 @@ def seg(
 
 
 @pytest.fixture
-def index(tmp_path: Path):
-    with SegmentIndex(tmp_path / "vigil.db") as ix:
+def index(database: str):
+    """An index on each backend (tests/postgres_server.py's `database`: SQLite, PostgreSQL)."""
+    with SegmentIndex(database) as ix:
         yield ix
 
 
@@ -222,8 +223,8 @@ def test_cameras_without_rules_use_the_default(index: SegmentIndex, tmp_path: Pa
     assert Path(a).exists()
 
 
-def test_store_events_adapter(tmp_path: Path) -> None:
-    with EventStore(tmp_path / "vigil.db") as store:
+def test_store_events_adapter(database: str) -> None:
+    with EventStore(database) as store:
         store.add(
             [
                 Event("cam1", "loiter", "loitering", NOW - 100, 1, state="start"),

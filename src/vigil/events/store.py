@@ -54,12 +54,18 @@ __all__ = [
     "EventRow",
     "EventStore",
     "EventStoreError",
+    "SUPPORTED_BACKENDS",
     "alembic_config",
+    "check_database_url",
     "database_url",
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
+#: SQLAlchemy backends the schema and the queries are tested on.
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
+#: PostgreSQL advisory lock held while migrating (any constant; "vigil" in ASCII).
+_MIGRATION_LOCK_KEY = 0x766967696C
 _IN_CHUNK = 500  # ids per `IN (...)`: well under SQLite's bound-parameter limit
 
 
@@ -203,15 +209,45 @@ class EventRow(Base):
 
 
 def database_url(url: str | os.PathLike[str] | URL) -> URL:
-    """A SQLAlchemy URL for `url`: a URL as given, a plain path (or ``:memory:``) -> SQLite."""
+    """A SQLAlchemy URL for `url`: a URL as given, a plain path (or ``:memory:``) -> SQLite.
+
+    ``postgresql://`` without a driver means psycopg 3 (the `postgres` extra), not
+    SQLAlchemy's default psycopg2, which Vigil does not install.
+    """
     if isinstance(url, URL):
-        return url
-    text = os.fspath(url)
-    if "://" in text:
-        return make_url(text)
-    if text in ("", ":memory:"):
-        return URL.create("sqlite")
-    return URL.create("sqlite", database=str(Path(text).expanduser()))
+        parsed = url
+    else:
+        text = os.fspath(url)
+        if "://" not in text:
+            if text in ("", ":memory:"):
+                return URL.create("sqlite")
+            return URL.create("sqlite", database=str(Path(text).expanduser()))
+        parsed = make_url(text)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def check_database_url(url: str | os.PathLike[str] | URL) -> URL:
+    """`database_url(url)` for a database Vigil supports (SQLite, PostgreSQL) whose driver
+    is installed; ValueError with one line (never the password) otherwise."""
+    try:
+        parsed = database_url(url)
+    except (ArgumentError, ValueError) as err:
+        raise ValueError(f"not a database URL: {_one_line_error(err)}") from None
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        raise ValueError(
+            f"unsupported database {backend!r}: use sqlite:///FILE or "
+            "postgresql+psycopg://USER:PASSWORD@HOST:PORT/DATABASE"
+        )
+    try:
+        parsed.get_dialect().import_dbapi()
+    except ImportError:
+        driver = parsed.get_driver_name()
+        hint = " (pip install 'vigil[postgres]')" if driver == "psycopg" else ""
+        raise ValueError(f"{backend} driver {driver!r} is not installed{hint}") from None
+    return parsed
 
 
 def _is_sqlite_memory(url: URL) -> bool:
@@ -320,6 +356,11 @@ class EventStore:
         except (ArgumentError, ValueError) as err:
             shown = _PASSWORD_IN_URL.sub(r"\1***@", os.fspath(url))  # type: ignore[arg-type]
             raise EventStoreError(f"database {shown!r}: bad URL: {_one_line_error(err)}") from None
+        if self.url.get_backend_name() == "postgresql":
+            try:
+                check_database_url(self.url)  # a missing psycopg says how to get it
+            except ValueError as err:
+                raise EventStoreError(f"database {self}: {err}") from None
         self._closed = False
         try:
             self._engine = self._create_engine(self.url)
@@ -356,6 +397,10 @@ class EventStore:
             db = url.database or ""
             if not db.startswith("file:"):
                 Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if not sqlite:
+            # A server closes connections (restart, failover, idle timeout): check a pooled
+            # connection before use rather than fail the next write with it.
+            kwargs["pool_pre_ping"] = True
         engine = create_engine(url, **kwargs)
         if sqlite:
             _sqlite_engine_setup(engine, wal=not memory)
@@ -363,6 +408,13 @@ class EventStore:
 
     def _migrate(self) -> None:
         with self._engine.execution_options(vigil_write=True).begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Several processes may open a new database at once (the service, a CLI
+                # command): without a lock they race to create the same tables. SQLite's
+                # BEGIN IMMEDIATE serialises them; here a transaction-scoped advisory lock
+                # does (released at commit), and PostgreSQL's DDL is transactional, so the
+                # next migrator finds the schema done.
+                conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")

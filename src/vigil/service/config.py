@@ -20,6 +20,7 @@ from vigil.config.schema import (
     VigilConfig,
     _Model,
 )
+from vigil.events.store import check_database_url
 from vigil.motion.detector import MotionSettings
 from vigil.service.mqtt import MqttSettings, slugify
 from vigil.tracking.tracker import TrackerSettings
@@ -44,6 +45,11 @@ class CameraConfig(SceneConfig):
     """rtsp://, http(s):// (incl. MJPEG) or a file path (played in real time)."""
     detect_fps: float = Field(5.0, gt=0)
     """Frames per second analysed; the stream may run faster (recording keeps every frame)."""
+    analysis_queue: int = Field(3, ge=1, le=30)
+    """Frames due for analysis that may wait while one analysis step overruns (beyond it the
+    oldest waiting frame is dropped)."""
+    analysis_max_age: float = Field(1.0, gt=0)
+    """Seconds a frame may wait for analysis; an older one is dropped (analysis stays live)."""
     transport: Literal["tcp", "udp"] = "tcp"
     loop: bool = False
     """Files: start again at the end (for demos)."""
@@ -64,9 +70,17 @@ class StorageSettings(_Model):
     directory: Path = Path("vigil-data")
     """Recordings, snapshots, exports and (by default) the SQLite database."""
     database: str | None = None
-    """SQLAlchemy URL; default SQLite in `directory`."""
+    """SQLAlchemy URL: ``sqlite:///FILE`` or ``postgresql+psycopg://USER:PASSWORD@HOST/DB``
+    (needs the `postgres` extra); default SQLite in `directory`."""
     disk_budget_gb: float | None = Field(None, gt=0)
     """Recordings are trimmed oldest first beyond this size (event footage is kept)."""
+
+    @field_validator("database")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_database_url(value)  # ValueError: one line, without the password
+        return value
 
     def database_url(self) -> str:
         return self.database or f"sqlite:///{self.directory / 'vigil.db'}"

@@ -17,7 +17,8 @@ items in arrival order through a bounded queue:
 
 Time: every item carries `wall_time`, seconds since the epoch. On a network stream it is the
 stream's own timestamps mapped onto the wall clock with the smallest delay seen so far (a
-capture-time estimate without network jitter, never later than the arrival); on a file it is
+capture-time estimate without network jitter, never later than the arrival), or the arrival
+time where the stream has no timestamps of its own (MJPEG over HTTP); on a file it is
 the start time plus the position in the file. So events and recordings share one timeline
 across reconnects and loops, and frame indexes keep increasing across them.
 
@@ -64,6 +65,9 @@ RTSP_FAST_OPTIONS = {"probesize": "32", "analyzeduration": "0", "fpsprobesize": 
 RTSP_PROBE_OPTIONS = {"analyzeduration": "1000000", "fpsprobesize": "0"}
 BACKOFF_FACTOR = 1.5
 BACKOFF_JITTER = 0.1  # +-10 %, so cameras that failed together do not retry in lockstep
+#: FFmpeg's AVFMT_NOTIMESTAMPS: the demuxer makes its timestamps up (HTTP/MJPEG's "mpjpeg"
+#: counts frames at a guessed 25 fps), so arrival is the best capture-time estimate.
+AVFMT_NOTIMESTAMPS = 0x0080
 
 
 # --------------------------------------------------------------------------- items
@@ -292,7 +296,8 @@ class LiveSource:
       (None: yes); False reads a file as fast as the consumer takes it.
     - `read_timeout`: seconds without data (or to connect) before the connection is abandoned.
     - `backoff`: (first, longest) delay between reconnection attempts; each failure multiplies
-      the delay by 1.5 (+-10 % jitter); it resets once frames flow again.
+      the delay by 1.5 (+-10 % jitter); it resets once frames flow again. The 5 s cap keeps
+      a camera that comes back after a long outage resuming within seconds.
     - `decode_every`: every n-th frame is converted to BGR by the reader thread (`due`);
       0: none (convert on demand only).
     - `buffer`: items held for the consumer; when it is full the reader waits (TCP then
@@ -312,7 +317,7 @@ class LiveSource:
         loop: bool = False,
         realtime: bool | None = None,
         read_timeout: float = 5.0,
-        backoff: tuple[float, float] = (0.5, 10.0),
+        backoff: tuple[float, float] = (0.5, 5.0),
         decode_every: int = 1,
         buffer: int = 64,
         options: Mapping[str, str] | None = None,
@@ -586,8 +591,10 @@ class _Session:
         self.stream = container.streams.video[0]
         self.stream.codec_context.thread_count = 1  # no frame-thread delay; cameras run in parallel
         self.time_base = self.stream.time_base or Fraction(1, 90000)
+        #: Timestamps invented by the demuxer (MJPEG over HTTP): frames are timed on arrival.
+        self.untimed = file_clock is None and bool(container.format.flags & AVFMT_NOTIMESTAMPS)
         rate = self.stream.guessed_rate or self.stream.average_rate  # raw .h264: average 25
-        self.fps = float(rate) if rate else None
+        self.fps = float(rate) if rate and not self.untimed else None
         self.step = 1.0 / self.fps if self.fps else 1.0 / 25
         self.step_ticks = max(1, round(self.step / self.time_base))
         self.started = False  # a keyframe arrived: packets and frames flow
@@ -664,7 +671,7 @@ class _Session:
             wall = self.file_clock.at(pts, self.file_clock.position + self.step)
             arrival = max(arrival, wall)
         else:
-            wall = self.net_clock.packet(pts, arrival)
+            wall = self.net_clock.packet(None if self.untimed else pts, arrival)
         if self.packets == 0:
             if self.lost_at is not None:
                 source._put(Gap(self.lost_at, wall, self.lost_reason))
