@@ -25,6 +25,7 @@ import httpx
 import numpy as np
 import pytest
 
+from accounts import bearer, fast_auth, user_token
 from vigil.events import Event, EventStore
 from vigil.service import api as api_module
 from vigil.service.api import create_app, parse_time
@@ -206,8 +207,9 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
         storage=tmp_path / "data",
         clock=clock,
     )
-    app = create_app(state)
-    with TestClient(app) as client:
+    app = create_app(state, fast_auth(store))
+    headers = bearer(user_token(app.state.auth))
+    with TestClient(app, headers=headers) as client:
         yield Site(state, client, clock, store, index, recording, tmp_path)
     store.close()
 
@@ -291,19 +293,20 @@ def test_parse_time() -> None:
 
 
 def test_health_reflects_camera_states(site: Site) -> None:
+    def states() -> dict[str, tuple[str, bool]]:
+        return {c["id"]: (c["state"], c["up"]) for c in site.client.get("/api/cameras").json()}
+
     body = site.client.get("/api/health").json()
     assert body["ok"] is False and body["status"] == "degraded"
-    assert {c["id"]: c["state"] for c in body["cameras"]} == {
-        "cam1": "unknown",
-        "cam2": "unknown",
-        "lab": "unknown",
-    }
+    assert set(body) == {"ok", "status", "time", "uptime_s"}  # public: nothing more
+    assert states() == {"cam1": ("unknown", False), "cam2": ("unknown", False), "lab": ("unknown", False)}
     now = site.clock.now
     site.state.apply(status("cam1", now))
     site.state.apply(status("cam2", now))
-    body = site.client.get("/api/health").json()
+    anonymous = TestClient(site.client.app)  # type: ignore[arg-type]
+    body = anonymous.get("/api/health").json()
     assert body["ok"] is True and body["status"] == "ok"  # "lab" is disabled
-    assert [c["up"] for c in body["cameras"]] == [True, True, False]
+    assert [up for _, up in states().values()] == [True, True, False]
 
     site.state.apply(status("cam2", now, "reconnecting"))
     assert site.client.get("/api/health").json()["ok"] is False
@@ -311,7 +314,7 @@ def test_health_reflects_camera_states(site: Site) -> None:
     site.clock.now += 60  # workers went quiet: stale statuses are not "up"
     body = site.client.get("/api/health").json()
     assert body["ok"] is False
-    assert body["cameras"][0] == {"id": "cam1", "state": "online", "up": False}
+    assert states()["cam1"] == ("online", False)
 
 
 def test_cameras_list_without_credentials(site: Site) -> None:
@@ -366,7 +369,7 @@ def test_camera_state_not_known_to_the_api(site: Site) -> None:
     """Workers pass on their source's state ("ended" for a finished file): shown as is."""
     site.state.apply(status("lab", site.clock.now, "ended"))
     assert site.client.get("/api/cameras/lab").json()["state"] == "ended"
-    assert site.client.get("/api/health").json()["cameras"][2]["state"] == "ended"
+    assert site.client.get("/api/cameras").json()[2]["state"] == "ended"
 
 
 def test_unknown_camera_is_404_json(site: Site) -> None:
@@ -537,6 +540,12 @@ def test_event_clip_is_cut_once_and_cached(site: Site, events: list[Event]) -> N
     assert again.status_code == 200 and again.content == r.content
     assert len(site.recording.calls) == 1  # served from the cache
     assert not list((site.state.exports_dir / "clips").glob(".tmp-*"))
+    total, entries = site.client.app.state.auth.audit_log(action="playback.clip")  # type: ignore[attr-defined]
+    assert total == 2  # every playback is in the audit log: who, what, from where
+    assert (entries[0].username, entries[0].target, entries[0].client_ip) == (
+        "admin", ev.id, "testclient",
+    )  # fmt: skip
+    assert entries[0].detail == {"camera": "cam1"}
 
 
 def test_event_clip_of_ongoing_event_is_not_cached(site: Site, events: list[Event]) -> None:
@@ -628,6 +637,9 @@ def test_recordings_export(site: Site) -> None:
         f"camera=cam1&start={T0}&end={T0 - 1}",
     ):
         assert site.client.get(f"/api/recordings/export?{query}").status_code == 422
+    total, entries = site.client.app.state.auth.audit_log(action="export")  # type: ignore[attr-defined]
+    assert total == 2 and entries[-1].username == "admin" and entries[-1].target == "cam1"
+    assert entries[-1].detail == {"start": T0 + 2, "end": T0 + 8}
 
 
 def test_recordings_without_recording_module(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -904,7 +916,8 @@ def test_mjpeg_ends_when_client_disconnects(tmp_path: Path) -> None:
     with EventStore(":memory:") as store:
         state = ServiceState([CameraInfo.create("cam1", "rtsp://cam/1")], store, storage=tmp_path)
         state.apply(LiveFrame("cam1", T0, jpeg()))
-        app = create_app(state)
+        app = create_app(state, fast_auth(store))
+        headers = bearer(user_token(app.state.auth, "viewer", "viewer"))
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, daemon=True)
@@ -916,7 +929,7 @@ def test_mjpeg_ends_when_client_disconnects(tmp_path: Path) -> None:
             assert server.started
             port = server.servers[0].sockets[0].getsockname()[1]
             url = f"http://127.0.0.1:{port}/api/cameras/cam1/live.mjpeg?fps=20"
-            with httpx.Client(timeout=5) as client, client.stream("GET", url) as r:
+            with httpx.Client(timeout=5, headers=headers) as client, client.stream("GET", url) as r:
                 assert r.status_code == 200
                 threading.Timer(0.2, state.apply, [LiveFrame("cam1", T0 + 1, jpeg(50))]).start()
                 reader = PartReader(r.iter_raw(), "vigilframe")
@@ -931,7 +944,7 @@ def test_mjpeg_ends_when_client_disconnects(tmp_path: Path) -> None:
             assert app.state.live_streams == 0
 
             # Stopping: `state.close()` ends the endless responses so the server can exit.
-            with httpx.Client(timeout=5) as client, client.stream("GET", url) as r:
+            with httpx.Client(timeout=5, headers=headers) as client, client.stream("GET", url) as r:
                 reader = PartReader(r.iter_raw(), "vigilframe")
                 assert len(reader.read(1)) == 1
                 started = time.monotonic()

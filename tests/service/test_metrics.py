@@ -12,6 +12,7 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
+from accounts import bearer, fast_auth, user_token
 from vigil.events import Event, EventStore
 from vigil.service.api import create_app
 from vigil.service.messages import CameraStatus, EventMessage
@@ -33,9 +34,15 @@ def state(tmp_path: Path) -> Iterator[ServiceState]:
         )
 
 
+def metrics_client(state: ServiceState) -> TestClient:
+    """A client of the app that scrapes as Prometheus does: an operator's API token."""
+    app = create_app(state, fast_auth(state.events))
+    return TestClient(app, headers=bearer(user_token(app.state.auth, "prometheus", "operator")))
+
+
 @pytest.fixture
 def client(state: ServiceState) -> Iterator[TestClient]:
-    with TestClient(create_app(state)) as c:
+    with metrics_client(state) as c:
         yield c
 
 
@@ -175,7 +182,7 @@ def test_camera_up_goes_down_when_worker_is_silent(tmp_path: Path) -> None:
         state = ServiceState(
             [CameraInfo.create("cam1", "x")], store, storage=tmp_path, clock=lambda: now[0]
         )
-        client = TestClient(create_app(state))
+        client = metrics_client(state)
         state.apply(CameraStatus("cam1", "online", 1000.0))
         assert value(scrape(client), "vigil_camera_up", camera="cam1") == 1
         now[0] += 60
@@ -192,7 +199,7 @@ def test_recording_disk_bytes(tmp_path: Path) -> None:
         (day / "00-00-10.000.mp4").write_bytes(b"x" * 500)
         (state.recordings_dir / "other").mkdir()
         (state.recordings_dir / "other" / "a.mp4").write_bytes(b"x" * 99)
-        client = TestClient(create_app(state))
+        client = metrics_client(state)
         assert value(scrape(client), "vigil_recording_disk_bytes", camera="cam1") == 1500
 
         # with an index: its total
@@ -207,7 +214,7 @@ def test_recording_disk_bytes(tmp_path: Path) -> None:
                 return 123456
 
         indexed = ServiceState([CameraInfo.create("cam1", "x")], store, index=Index())
-        client = TestClient(create_app(indexed))
+        client = metrics_client(indexed)
         assert value(scrape(client), "vigil_recording_disk_bytes", camera="cam1") == 123456
 
 

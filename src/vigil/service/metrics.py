@@ -23,9 +23,9 @@ memory, CPU, open files of the supervisor).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -210,9 +210,16 @@ def render(registry: CollectorRegistry) -> bytes:
     return generate_latest(registry)
 
 
-def add_metrics_route(app: FastAPI, state: ServiceState, path: str = "/metrics") -> None:
+def add_metrics_route(
+    app: FastAPI,
+    state: ServiceState,
+    path: str = "/metrics",
+    dependencies: Sequence[Any] = (),
+    responses: dict[int | str, dict[str, Any]] | None = None,
+) -> None:
     """Serve `state`'s metrics at `path` on `app` (a plain ``def`` route: scrapes run in the
-    thread pool, since one may walk the recordings directory)."""
+    thread pool, since one may walk the recordings directory); `dependencies` (FastAPI
+    ``Depends``) guard it, with their `responses` documented."""
     registry = create_registry(state)
     app.state.metrics_registry = registry
 
@@ -230,5 +237,6 @@ def add_metrics_route(app: FastAPI, state: ServiceState, path: str = "/metrics")
             "event counters, detector latency and queue depth, recording lag and disk usage."
         ),
         tags=["metrics"],
-        responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}},
+        dependencies=list(dependencies),
+        responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}, **(responses or {})},
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
+import vigil.auth.models  # noqa: F401  (the auth tables are part of the same schema)
 import vigil.recording.index  # noqa: F401  (its table is part of the same schema)
 from vigil.events.store import Base
 

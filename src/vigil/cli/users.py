@@ -1,0 +1,169 @@
+"""`vigil users`: the service's accounts, in the database of a site config.
+
+    vigil users add NAME [--admin | --role operator|viewer] [--cameras a,b] -c site.yaml
+    vigil users list -c site.yaml
+    vigil users remove NAME -c site.yaml
+    vigil users token NAME -c site.yaml      # prints a new API token, once
+    vigil users token NAME --revoke -c site.yaml
+
+Every change is recorded in the audit log (who: the operating-system user, from: "cli").
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from vigil.errors import VigilError
+
+if TYPE_CHECKING:  # imported when a command runs: `vigil --help` stays quick
+    from vigil.auth.store import AuthStore
+
+__all__ = ["users"]
+
+_config_option = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Site YAML (its storage settings name the database).",
+)
+
+
+def _site(config_path: Path):
+    from vigil.config.loader import load_config
+    from vigil.service.config import SiteConfig
+
+    site = load_config(config_path, model=SiteConfig)
+    # As `vigil serve` does, so both reach the same SQLite file from any directory.
+    site.storage.directory = site.storage.directory.resolve()
+    return site
+
+
+@contextmanager
+def _auth(site) -> Iterator[AuthStore]:
+    from vigil.auth.store import AuthStore
+    from vigil.events.store import EventStore
+
+    with EventStore(site.storage.database_url()) as events:
+        yield AuthStore(events.engine)
+
+
+def _record(auth: AuthStore, action: str, target: str, **detail: object) -> None:
+    auth.record(None, action, target, {"via": "cli", "os_user": getpass.getuser(), **detail})
+
+
+def _cameras(text: str | None, site, config_path: Path) -> list[str] | None:
+    if text is None:
+        return None
+    ids = [c.strip() for c in text.split(",") if c.strip()]
+    known = [c.id for c in site.cameras]
+    unknown = [c for c in ids if c not in known]
+    if not ids or unknown:
+        raise VigilError(
+            f"--cameras {text!r}: unknown camera {unknown[0]!r} in {config_path} "
+            f"(cameras: {', '.join(known)})"
+            if unknown
+            else "--cameras: give at least one camera id"
+        )
+    return ids
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        line = sys.stdin.readline()
+        return line[:-1] if line.endswith("\n") else line
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@click.group(name="users")
+def users() -> None:
+    """Accounts of the service: add, list, remove, API tokens."""
+
+
+@users.command(name="add")
+@click.argument("name")
+@click.option("--admin", is_flag=True, help="Same as --role admin.")
+@click.option("--role", help="admin, operator or viewer [viewer].")
+@click.option("--cameras", help="Comma-separated camera ids the user may see [all].")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin.")
+@_config_option
+def add(
+    name: str,
+    admin: bool,
+    role: str | None,
+    cameras: str | None,
+    password_stdin: bool,
+    config_path: Path,
+) -> None:
+    """Add a user (the password is asked twice, or read from stdin)."""
+    from vigil.auth.passwords import check_username
+    from vigil.auth.principal import check_role
+
+    if admin and role not in (None, "admin"):
+        raise VigilError(f"--admin and --role {role}: give one of them")
+    chosen = "admin" if admin else (role or "viewer")
+    try:
+        check_role(chosen)
+    except ValueError as err:
+        raise VigilError(f"--role: {err}") from None
+    try:
+        check_username(name)
+    except ValueError as err:
+        raise VigilError(str(err)) from None
+    site = _site(config_path)
+    camera_ids = _cameras(cameras, site, config_path)
+    password = _password(password_stdin)
+    with _auth(site) as auth:
+        try:
+            user = auth.add_user(name, password, chosen, camera_ids)
+        except ValueError as err:
+            raise VigilError(str(err)) from None
+        _record(auth, "user.add", name, role=chosen, cameras=camera_ids)
+    scope = "all cameras" if user.cameras is None else ", ".join(sorted(user.cameras))
+    click.echo(f"added {user.username} ({user.role}; {scope})")
+
+
+@users.command(name="list")
+@_config_option
+def list_users(config_path: Path) -> None:
+    """Users with their role and cameras."""
+    with _auth(_site(config_path)) as auth:
+        for user in auth.users():
+            scope = "all" if user.cameras is None else ",".join(sorted(user.cameras))
+            click.echo(f"{user.username:<24} {user.role:<9} {scope}")
+
+
+@users.command(name="remove")
+@click.argument("name")
+@_config_option
+def remove(name: str, config_path: Path) -> None:
+    """Remove a user with their sessions and API tokens."""
+    with _auth(_site(config_path)) as auth:
+        auth.remove_user(name)
+        _record(auth, "user.remove", name)
+    click.echo(f"removed {name}")
+
+
+@users.command(name="token")
+@click.argument("name")
+@click.option("--revoke", is_flag=True, help="Revoke the user's tokens instead.")
+@_config_option
+def token(name: str, revoke: bool, config_path: Path) -> None:
+    """Print a new API token of the user (shown once: only its hash is kept)."""
+    with _auth(_site(config_path)) as auth:
+        if revoke:
+            revoked = auth.revoke_tokens(name)
+            _record(auth, "token.revoke", name, revoked=revoked)
+            click.echo(f"revoked {revoked} token(s) of {name}")
+            return
+        value = auth.create_token(name)
+        _record(auth, "token.create", name)
+    click.echo(value)

@@ -1,0 +1,178 @@
+"""Every route of the app, as every role: the authorization matrix.
+
+The routes come from `app.routes` of the real `create_app` (with every router other
+packages include), so a new route that declares no policy (`vigil.auth.allow` or
+`principal_or_none`) and is not in `PUBLIC` fails `test_every_route_declares_a_policy`,
+and every declared one is checked as anonymous, viewer, operator, admin and a
+camera-restricted operator: allowed, or 401/403 as its policy says.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from deployment import USERS, Deployment, build
+from fastapi import FastAPI
+from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
+from starlette.routing import Mount, Route
+from starlette.websockets import WebSocketDisconnect
+
+from vigil.auth.policy import route_policy
+from vigil.auth.principal import role_at_least
+from vigil.events import EventStore
+
+#: Routes without a login, by design: liveness, logging in, and the first-run setup.
+PUBLIC = {
+    ("GET", "/api/health"),
+    ("POST", "/api/auth/login"),
+    ("GET", "/api/auth/setup-needed"),
+    ("POST", "/api/auth/setup"),
+}
+#: FastAPI's own schema and docs pages, and the dashboard's static files (no data in them).
+FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+STATIC = {"/static"}
+WHO = [None, *USERS]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str  # "WS" for a WebSocket
+    path: str
+    policy: str | None  # the least role, "public" (principal_or_none), None: undeclared
+    query: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+def endpoints(app: FastAPI) -> list[Endpoint]:
+    """Every route, those of included routers too (as FastAPI's OpenAPI walks them)."""
+    out = []
+    for context in iter_route_contexts(app.routes):
+        route = context.original_route
+        if isinstance(route, (APIRoute, APIWebSocketRoute)):
+            dependant = context.dependant
+            query = tuple(p.alias for p in dependant.query_params)
+            methods = ["WS"] if isinstance(route, APIWebSocketRoute) else context.methods
+            for method in sorted(set(methods) - {"HEAD"}):
+                out.append(Endpoint(method, context.path, route_policy(dependant), query))
+        elif isinstance(route, Mount):
+            out.append(Endpoint("MOUNT", context.path, None, ()))
+        elif isinstance(route, Route):
+            for method in sorted(set(context.methods or {"GET"}) - {"HEAD"}):
+                out.append(Endpoint(method, context.path, None, ()))
+    return out
+
+
+def _collect() -> list[Endpoint]:
+    with tempfile.TemporaryDirectory() as tmp, EventStore(":memory:") as store:
+        return endpoints(build(Path(tmp), store).app)
+
+
+ENDPOINTS = _collect()
+CHECKED = [e for e in ENDPOINTS if e.policy is not None or (e.method, e.path) in PUBLIC]
+
+
+def test_every_route_declares_a_policy() -> None:
+    undeclared = [
+        str(e)
+        for e in ENDPOINTS
+        if e.policy is None
+        and (e.method, e.path) not in PUBLIC
+        and e.path not in FRAMEWORK
+        and not (e.method == "MOUNT" and e.path in STATIC)
+    ]
+    assert undeclared == [], "routes without allow(...): " + ", ".join(undeclared)
+    public = {(e.method, e.path) for e in ENDPOINTS if e.policy is None}
+    assert public >= PUBLIC  # no stale entries, and none of them asks for a login
+    assert len(CHECKED) > 20
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
+    """One for the module: the requests below change nothing."""
+    tmp = tmp_path_factory.mktemp("matrix")
+    with EventStore(f"sqlite:///{tmp / 'vigil.db'}") as store:
+        yield build(tmp, store)
+
+
+def url_for(endpoint: Endpoint, deployment: Deployment, camera: str) -> str:
+    values = {
+        "camera_id": camera,
+        "event_id": deployment.events[camera].id,
+        "username": "nobody-here",  # never a real user: the call must not change anything
+    }
+    path = endpoint.path
+    while "{" in path:
+        name = path[path.index("{") + 1 : path.index("}")]
+        path = path.replace("{" + name + "}", values.get(name.split(":")[0], "x"))
+    query = []
+    if "camera" in endpoint.query:
+        query.append(f"camera={camera}")
+    if "frames" in endpoint.query:
+        query.append("frames=1")  # a stream ends after one frame
+    return path + ("?" + "&".join(query) if query else "")
+
+
+def call(deployment: Deployment, who: str | None, endpoint: Endpoint, url: str) -> int:
+    """The status of the request (a WebSocket: 101 accepted, 403 refused); no body, so a
+    state-changing route that lets the request through answers 422 and changes nothing."""
+    client = deployment.client(who, client=("203.0.113.9", 50000))
+    if endpoint.method == "WS":
+        try:
+            with client.websocket_connect(url):
+                return 101
+        except WebSocketDisconnect as err:
+            assert err.code == 1008, err
+            return 403
+    return client.request(endpoint.method, url).status_code
+
+
+def expected_denial(endpoint: Endpoint, who: str | None) -> int | None:
+    """401/403 when the policy refuses `who`, None when it lets them through."""
+    if endpoint.policy in (None, "public"):
+        return None
+    if who is None:
+        return 403 if endpoint.method == "WS" else 401
+    return None if role_at_least(USERS[who][0], endpoint.policy) else 403
+
+
+@pytest.mark.parametrize("who", WHO, ids=lambda w: w or "anonymous")
+@pytest.mark.parametrize("endpoint", CHECKED, ids=str)
+def test_route_policy(deployment: Deployment, endpoint: Endpoint, who: str | None) -> None:
+    status = call(deployment, who, endpoint, url_for(endpoint, deployment, "cam1"))
+    denial = expected_denial(endpoint, who)
+    if denial is None:
+        assert status not in (401, 403), (str(endpoint), who, status)
+        assert status < 500
+    else:
+        assert status == denial, (str(endpoint), who, status)
+
+
+CAMERA_SCOPED = [
+    e
+    for e in CHECKED
+    if e.policy not in (None, "public")
+    and ("{camera_id}" in e.path or "{event_id}" in e.path or "camera" in e.query)
+]
+
+
+@pytest.mark.parametrize("endpoint", CAMERA_SCOPED, ids=str)
+def test_camera_restriction(deployment: Deployment, endpoint: Endpoint) -> None:
+    """The restricted operator gets nothing of cam2: 403 where the camera is named, 404 for
+    its events (as if they did not exist)."""
+    status = call(deployment, "restricted", endpoint, url_for(endpoint, deployment, "cam2"))
+    if not role_at_least("operator", endpoint.policy or "admin"):
+        assert status == 403
+    elif "{camera_id}" in endpoint.path or "camera" in endpoint.query:
+        assert status == 403, (str(endpoint), status)
+    else:
+        assert status == 404, (str(endpoint), status)
+    # and the same route on cam1 is not refused
+    allowed = call(deployment, "restricted", endpoint, url_for(endpoint, deployment, "cam1"))
+    if role_at_least("operator", endpoint.policy or "admin"):
+        assert allowed not in (401, 403), (str(endpoint), allowed)
