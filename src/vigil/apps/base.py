@@ -33,11 +33,20 @@ Writing an app
             n = int(self.zone.contains(objects.anchors).sum())
             return [self.event(ctx, "count", attributes={"count": n})] if n else []
 
-Register it with an entry point in the ``vigil.apps`` group (``name = "module:Class"``, the
-name being the kind), e.g. in ``pyproject.toml``::
+Package it as a wheel with an entry point in the ``vigil.apps`` group (``name = "module:Class"``,
+the name being the kind) and its manifest, ``vigil-app.json`` (`vigil.apps.manifest`), in the
+top-level package, e.g. in ``pyproject.toml``::
 
     [project.entry-points."vigil.apps"]
     count_in_zone = "my_package.apps:CountInZone"
+
+    [tool.setuptools.package-data]
+    my_package = ["vigil-app.json"]
+
+``vigil apps new NAME`` creates such a project; ``vigil store publish`` signs it into a catalog
+and ``vigil apps install`` installs it, sandboxed (docs/apps.md). The SDK is this module's
+public names plus `Detections`, `Event`, `Zone` and `Line`; it follows semantic versioning
+(`SDK_VERSION`) and an app's manifest states the versions it needs (``"sdk": ">=1.0,<2"``).
 
 Contract
 --------
@@ -45,8 +54,9 @@ Contract
   sets ``extra="forbid"``); the registry validates the user's settings with it, so every
   field needs a sensible default or is required. ``emits``: the event types the app emits.
   ``needs_pixels``: set True only if the app reads ``ctx.image`` (otherwise it is None).
-  ``sdk_version``: the SDK version the app was written against; the registry refuses an
-  app whose major version differs from `SDK_VERSION`.
+  ``sdk_version``: the SDK version the app was written against (a manifest generated from
+  the class requires its major version); the registry refuses an in-process app whose major
+  version differs from `SDK_VERSION`.
 * ``__init__(name, settings, scene)``: ``name`` is the instance name from the config (it goes
   into ``Event.app``); ``settings`` is a validated ``Settings`` instance; ``scene`` is the
   `Scene` (frame size, zones and lines resolved to pixels, class names). Raise `ValueError`

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from vigil.apps.base import App, Scene
-from vigil.apps.registry import build_app, get_app_class
+from vigil.apps.registry import build_app, check_app, get_app_class
 from vigil.config.loader import app_settings_error, format_key_path
 from vigil.config.schema import ConfigDocument, SceneConfig, VigilConfig
 from vigil.detection.classes import COCO_CLASSES, coco_class_ids
@@ -42,28 +44,54 @@ def build_apps(
 ) -> list[App]:
     """The apps of `scene_config`; errors name `document`'s file and the key path under
     `scope` (e.g. ``("cameras", 0)`` for a camera of a site)."""
-    file = document.file if document is not None else None
-    originals = document._originals if document is not None else None
     apps = []
     for index, spec in enumerate(scene_config.apps):
-        try:
-            apps.append(build_app(spec.type, spec.name or spec.type, spec.settings, scene))
-        except ValidationError as err:
-            settings_model = get_app_class(spec.type).Settings  # for "did you mean" hints
-            raise app_settings_error(
-                err, index, file, scope=scope, model=settings_model, originals=originals
-            ) from None
-        except ValueError as err:
-            where = format_key_path((*scope, "apps", index))
-            raise ConfigError(f"{file}: {where}: {err}" if file else f"{where}: {err}") from None
+        with _app_errors(spec.type, index, document, scope):
+            if spec.enabled:
+                apps.append(build_app(spec.type, spec.name or spec.type, spec.settings, scene))
+            else:  # checked, so that enabling it later cannot fail, but not started
+                check_app(spec.type, spec.name or spec.type, spec.settings, scene)
     return apps
 
 
+def check_apps(
+    scene_config: SceneConfig,
+    scene: Scene,
+    document: ConfigDocument | None = None,
+    scope: tuple[str | int, ...] = (),
+) -> None:
+    """Like `build_apps` but starts nothing: store apps (sandboxed processes) are checked
+    against their manifest's settings schema only."""
+    for index, spec in enumerate(scene_config.apps):
+        with _app_errors(spec.type, index, document, scope):
+            check_app(spec.type, spec.name or spec.type, spec.settings, scene)
+
+
+@contextmanager
+def _app_errors(
+    kind: str, index: int, document: ConfigDocument | None, scope: tuple[str | int, ...]
+) -> Iterator[None]:
+    """Turn an error building ``apps[index]`` into a one-line `ConfigError` naming the file
+    and key path."""
+    file = document.file if document is not None else None
+    try:
+        yield
+    except ValidationError as err:
+        settings_model = get_app_class(kind).Settings  # for "did you mean" hints
+        originals = document._originals if document is not None else None
+        raise app_settings_error(
+            err, index, file, scope=scope, model=settings_model, originals=originals
+        ) from None
+    except ValueError as err:
+        where = format_key_path((*scope, "apps", index))
+        raise ConfigError(f"{file}: {where}: {err}" if file else f"{where}: {err}") from None
+
+
 def validate_apps(config: VigilConfig) -> None:
-    """Build every app once against a placeholder scene, so that a bad app type, setting or
+    """Check every app once against a placeholder scene, so that a bad app type, setting or
     zone name is reported before a video or model is opened. Normalised zones need a frame
     size to become pixels; any size will do for checking names and settings."""
-    build_apps(config, build_scene(config, 1000, 1000), config)
+    check_apps(config, build_scene(config, 1000, 1000), config)
 
 
 def build_detector(config: VigilConfig) -> OnnxDetector:

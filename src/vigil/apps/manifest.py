@@ -1,0 +1,172 @@
+"""App manifests: what an app declares about itself, for the store, the sandbox and the dashboard.
+
+Every app has one, built-in or third-party. A third-party app ships it as ``vigil-app.json``
+in the top-level package of its ``vigil.apps`` entry point's module (`vigil.store.wheel`); a
+built-in app's manifest is generated from its class (`manifest_for_class`). docs/apps.md
+describes the fields.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from jsonschema.exceptions import SchemaError, best_match
+from jsonschema.validators import validator_for
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.version import InvalidVersion, Version
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from vigil.apps.base import SDK_VERSION, App
+from vigil.errors import VigilError
+
+MANIFEST_FILENAME = "vigil-app.json"
+ENTRY_POINT_GROUP = "vigil.apps"  # an app's entry point; its name is the app id
+
+
+class ManifestError(VigilError):
+    """A manifest is missing, malformed, or asks for something this Vigil cannot give."""
+
+
+class AppManifest(BaseModel):
+    """The public description of an app."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z0-9_]+$", max_length=64)
+    name: str = Field(min_length=1)
+    version: str
+    vendor: str = Field(min_length=1)
+    description: str = ""
+    sdk: str  # PEP 440 specifier over the SDK version, e.g. ">=1.0,<2"
+    data: Literal["tracks", "pixels"] = "tracks"
+    network: bool = False
+    settings_schema: dict[str, Any] = Field(default_factory=dict)
+    events: list[str] = Field(default_factory=list)
+    entry_point: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")  # "module:Class"
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, value: str) -> str:
+        try:
+            Version(value)
+        except InvalidVersion:
+            raise ValueError(f"not a version: {value!r}") from None
+        return value
+
+    @field_validator("sdk")
+    @classmethod
+    def _sdk(cls, value: str) -> str:
+        try:
+            SpecifierSet(value)
+        except InvalidSpecifier:
+            raise ValueError(f"not a version specifier: {value!r}") from None
+        return value
+
+    @field_validator("settings_schema")
+    @classmethod
+    def _schema(cls, value: dict[str, Any]) -> dict[str, Any]:
+        try:
+            validator_for(value).check_schema(value)
+        except SchemaError as exc:
+            raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+        return value
+
+    @property
+    def needs_pixels(self) -> bool:
+        return self.data == "pixels"
+
+    def sdk_satisfied(self, sdk_version: str = SDK_VERSION) -> bool:
+        """Whether this Vigil's SDK version meets the app's ``sdk`` specifier."""
+        return SpecifierSet(self.sdk).contains(sdk_version, prereleases=True)
+
+    def check_sdk(self, sdk_version: str = SDK_VERSION) -> None:
+        """ManifestError in one line when this Vigil's SDK does not satisfy the app."""
+        if not self.sdk_satisfied(sdk_version):
+            raise ManifestError(
+                f"app {self.id!r} {self.version} needs app SDK {self.sdk!r}, "
+                f"this Vigil provides SDK {sdk_version}"
+            )
+
+    def check_settings(self, settings: Mapping[str, Any]) -> None:
+        """ValueError naming the key path (``settings.max_wait: -1 is less than...``) when
+        `settings` do not match the app's settings schema."""
+        validator = validator_for(self.settings_schema)(self.settings_schema)
+        error = best_match(validator.iter_errors(dict(settings)))
+        if error is not None:
+            where = "".join(
+                f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path
+            )
+            raise ValueError(f"settings{where}: {error.message}")
+
+    def canonical_json(self) -> bytes:
+        """Deterministic bytes of the manifest (sorted keys, no spaces): what signatures cover."""
+        return canonical_json(self.model_dump(mode="json"))
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def parse_manifest(data: Any, where: str) -> AppManifest:
+    """Validate manifest data; ManifestError naming `where` and the first bad key otherwise."""
+    try:
+        return AppManifest.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = ".".join(str(p) for p in err["loc"]) or "(root)"
+        raise ManifestError(f"{where}: manifest key {key!r}: {err['msg']}") from None
+
+
+def load_manifest(path: Path) -> AppManifest:
+    """Read and validate a manifest JSON file."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ManifestError(f"{path}: manifest not found") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ManifestError(f"{path}: unreadable manifest: {exc}") from None
+    return parse_manifest(data, str(path))
+
+
+def _summary(cls: type[App]) -> str:
+    """First line of the class docstring, else of its module's (built-ins document there),
+    without the module's leading "``kind``: " label."""
+    doc = cls.__doc__ or getattr(sys.modules.get(cls.__module__), "__doc__", None) or ""
+    first = doc.strip().splitlines()[0] if doc.strip() else ""
+    first = first.removeprefix(f"``{cls.kind}``: ")
+    return first[:1].upper() + first[1:]
+
+
+def manifest_for_class(
+    cls: type[App],
+    *,
+    vendor: str = "Vigil",
+    version: str | None = None,
+    name: str | None = None,
+    description: str | None = None,
+    network: bool = False,
+) -> AppManifest:
+    """A manifest generated from an `App` class (how built-ins get theirs, and how
+    ``vigil apps new`` seeds a new app's ``vigil-app.json``)."""
+    from vigil import __version__
+
+    if description is None:
+        description = _summary(cls)
+    major = int(str(cls.sdk_version).split(".")[0])
+    return AppManifest(
+        id=cls.kind,
+        name=name or cls.kind.replace("_", " ").capitalize(),
+        version=version or __version__,
+        vendor=vendor,
+        description=description,
+        sdk=f">={major}.0,<{major + 1}",
+        data="pixels" if cls.needs_pixels else "tracks",
+        network=network,
+        settings_schema=cls.Settings.model_json_schema(),
+        events=list(cls.emits),
+        entry_point=f"{cls.__module__}:{cls.__qualname__}",
+    )

@@ -1,0 +1,101 @@
+"""``vigil apps``: the apps a config may use — list them, create one, install, upgrade and
+remove store apps. (``enable``/``disable`` on a camera are added by `vigil.cli.assign`.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from vigil.cli.store import CATALOG_HELP, warn
+
+DEVELOPER_MODE_HELP = (
+    "Install even if the signature is missing, from an untrusted key or invalid (never if a "
+    "wheel's sha256 differs from the index). For app developers only."
+)
+
+
+@click.group()
+def apps() -> None:
+    """Apps: list them, create one, install, upgrade or remove store apps, run them on cameras."""
+
+
+@apps.command(name="list")
+def list_apps() -> None:
+    """The apps a config may name, their version and where they come from."""
+    from vigil.apps.registry import available_apps
+    from vigil.store.installed import read_records
+
+    records = read_records()
+    for kind, app in available_apps().items():
+        m = app.manifest
+        if app.origin == "builtin":
+            origin = "built-in"
+        elif app.origin == "entry_point":
+            origin = "entry point in Vigil's environment (in-process, trusted)"
+        else:
+            signer = records[kind].signed_by
+            origin = f"store, sandboxed, {f'signed by {signer}' if signer else 'UNVERIFIED (developer mode)'}"
+        click.echo(f"{kind:<18} {m.version:<9} {m.vendor:<16} {origin}")
+
+
+@apps.command()
+@click.argument("name")
+@click.option(
+    "--dir", "directory", type=click.Path(path_type=Path), help="Project directory [./NAME]."
+)
+@click.option("--vendor", default="Me", show_default=True, help="Vendor name in the manifest.")
+def new(name: str, directory: Path | None, vendor: str) -> None:
+    """Create a new app project NAME (an installable, testable Python package)."""
+    from vigil.store.scaffold import new_app
+
+    path = new_app(name, directory or Path(name), vendor)
+    click.echo(f"created {path}: edit src/{name}/app.py, then `python -m build --wheel {path}`")
+
+
+def _report(outcomes) -> None:
+    for outcome in outcomes:
+        for message in outcome.warnings:
+            warn(message)
+        was = f" (was {outcome.previous})" if outcome.previous else ""
+        how = f"signature by {outcome.signed_by} verified" if outcome.signed_by else "UNVERIFIED"
+        click.echo(f"installed {outcome.app_id} {outcome.version}{was}, {how}")
+
+
+@apps.command()
+@click.argument("spec", metavar="ID[==VERSION]")
+@click.option("--catalog", help=CATALOG_HELP)
+@click.option("--developer-mode", is_flag=True, help=DEVELOPER_MODE_HELP)
+def install(spec: str, catalog: str | None, developer_mode: bool) -> None:
+    """Install an app from a catalog after verifying its signature and sha256."""
+    from vigil.store.catalog import Catalog, catalog_location
+    from vigil.store.install import install as install_app
+
+    if developer_mode:
+        warn("developer mode: signatures are not enforced")
+    _report([install_app(spec, Catalog(catalog_location(catalog)), developer_mode=developer_mode)])
+
+
+@apps.command()
+@click.argument("app_id", metavar="ID")
+def remove(app_id: str) -> None:
+    """Uninstall a store app."""
+    from vigil.store.install import remove as remove_app
+
+    click.echo(f"removed {app_id} {remove_app(app_id)}")
+
+
+@apps.command()
+@click.argument("app_id", metavar="[ID]", required=False)
+@click.option("--catalog", help="Catalog to upgrade from [the one each app came from].")
+@click.option("--developer-mode", is_flag=True, help=DEVELOPER_MODE_HELP)
+def upgrade(app_id: str | None, catalog: str | None, developer_mode: bool) -> None:
+    """Upgrade one store app (or all) to the newest version for this Vigil's SDK."""
+    from vigil.store.install import upgrade as upgrade_apps
+
+    if developer_mode:
+        warn("developer mode: signatures are not enforced")
+    outcomes = upgrade_apps(app_id, catalog, developer_mode=developer_mode)
+    _report(outcomes)
+    if not outcomes:
+        click.echo("all up to date" if app_id is None else f"{app_id} is up to date")

@@ -1,0 +1,123 @@
+"""``vigil store``: vendor keys, publishing apps to a catalog, searching a catalog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+CATALOG_HELP = "Catalog directory or file:// / http(s):// URL [$VIGIL_CATALOG]."
+
+
+def warn(message: str) -> None:
+    """A warning the operator must not miss."""
+    click.secho(f"WARNING: {message}", fg="red", bold=True, err=True)
+
+
+@click.group()
+def store() -> None:
+    """The app store: vendor keys, publishing to a catalog, searching it."""
+
+
+@store.command()
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Directory for the key pair.",
+)
+@click.option("--name", default="vendor", show_default=True, help="File name stem of the keys.")
+def keygen(out_dir: Path, name: str) -> None:
+    """Create an ed25519 signing key pair (NAME.key stays private, NAME.pub goes to operators)."""
+    from vigil.store.keys import generate_keypair, key_id, load_public_key
+
+    key, pub = generate_keypair(out_dir, name)
+    click.echo(
+        f"private key: {key}\npublic key:  {pub}\nkey id:      {key_id(load_public_key(pub))}"
+    )
+
+
+@store.command()
+@click.argument("pub", type=click.Path(path_type=Path))
+def trust(pub: Path) -> None:
+    """Trust a vendor's public key: apps it signed may be installed."""
+    from vigil.store.keys import trust_key, trusted_keys_dir
+
+    click.echo(f"trusted key {trust_key(pub)} (in {trusted_keys_dir()})")
+
+
+@store.command()
+@click.argument("wheel", type=click.Path(path_type=Path))
+@click.option("--catalog", help="Catalog directory to publish into [$VIGIL_CATALOG].")
+@click.option(
+    "--key",
+    type=click.Path(path_type=Path),
+    help="Vendor private key; without it the release is unsigned.",
+)
+@click.option(
+    "--with",
+    "bundled",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="A wheel the app depends on, published with it (repeat for each).",
+)
+def publish(wheel: Path, catalog: str | None, key: Path | None, bundled: tuple[Path, ...]) -> None:
+    """Add WHEEL's app version to a catalog (replacing the same version), signed with --key."""
+    from vigil.store.catalog import catalog_location
+    from vigil.store.publish import publish as publish_wheel
+
+    app_id, release = publish_wheel(wheel, catalog_location(catalog), key, bundled)
+    version = release.manifest["version"]
+    if release.key_id is None:
+        warn(f"{app_id} {version} published UNSIGNED: only --developer-mode installs it")
+    else:
+        click.echo(f"published {app_id} {version} signed by key {release.key_id}")
+
+
+@store.command()
+@click.argument("text", required=False, default="")
+@click.option("--catalog", help=CATALOG_HELP)
+def search(text: str, catalog: str | None) -> None:
+    """Apps in a catalog whose id, name, vendor or description contain TEXT."""
+    from vigil.apps.base import SDK_VERSION
+    from vigil.store import StoreError
+    from vigil.store.catalog import Catalog, catalog_location
+    from vigil.store.keys import trusted_keys
+
+    source = Catalog(catalog_location(catalog))
+    trusted = trusted_keys()
+    needle = text.lower()
+    found = 0
+    for app_id in sorted(source.index.apps):
+        try:
+            version, release = source.newest(app_id)
+        except StoreError:  # no version for this SDK: show the newest, marked
+            version, release = source.newest(app_id, None)
+        manifest = release.app_manifest(f"catalog {source.location}: {app_id}")
+        haystack = " ".join((manifest.id, manifest.name, manifest.vendor, manifest.description))
+        if needle not in haystack.lower():
+            continue
+        found += 1
+        if release.key_id is None:
+            trust_note = "UNSIGNED"
+        else:
+            trust_note = (
+                f"key {release.key_id} {'trusted' if release.key_id in trusted else 'NOT trusted'}"
+            )
+        sdk_note = (
+            ""
+            if manifest.sdk_satisfied()
+            else f", needs SDK {manifest.sdk} (this Vigil: {SDK_VERSION})"
+        )
+        click.echo(
+            f"{manifest.id} {version}  {manifest.name} by {manifest.vendor} [{trust_note}{sdk_note}]"
+        )
+        if manifest.description:
+            click.echo(f"    {manifest.description}")
+    if not found:
+        click.echo(
+            f"no app matches {text!r} in {source.location}"
+            if text
+            else f"{source.location} lists no apps"
+        )

@@ -1,0 +1,13 @@
+"""The app store: signed catalogs of app wheels, verified installation, installed-app records.
+
+Modules: `keys` (ed25519 vendor keys, trusted keys), `wheel` (what an app wheel declares),
+`dependencies` (what an app may require besides Vigil), `catalog` (index.json, publishing),
+`install` (verify then install, remove, upgrade), `installed` (the installed-apps record),
+`scaffold` (``vigil apps new``).
+"""
+
+from vigil.errors import VigilError
+
+
+class StoreError(VigilError):
+    """A catalog, package, key or installation problem, reported as one line."""

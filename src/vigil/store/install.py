@@ -1,0 +1,217 @@
+"""Installing, removing and upgrading store apps.
+
+Everything is verified before anything is installed: the release's signature against the
+trusted vendor keys, the SDK requirement, each wheel's size and sha256 against the signed
+index entry, the manifest inside the wheel against the signed one, and the app's requirements
+against Vigil's shared packages. pip then installs exactly the verified wheels (binaries only,
+hashes required, no index, no dependency resolution of its own) into the app's private
+``<root>/<id>/<version>/site``; installed.json is updated last.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from packaging.version import Version
+
+from vigil.apps.registry import BUILTIN_APPS
+from vigil.store import StoreError
+from vigil.store.catalog import Catalog, Release
+from vigil.store.dependencies import check_requirements
+from vigil.store.installed import (
+    InstallRecord,
+    apps_root,
+    locked,
+    read_records,
+    version_dir,
+    write_records,
+)
+from vigil.store.keys import trusted_keys, verify
+from vigil.store.wheel import WheelInfo, inspect_wheel
+
+PIP_TIMEOUT_S = 300
+
+
+@dataclass(frozen=True)
+class InstallOutcome:
+    app_id: str
+    version: str
+    previous: str | None  # the version it replaced
+    signed_by: str | None  # key id; None: installed unverified in developer mode
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    """``ID`` or ``ID==VERSION``."""
+    app_id, sep, version = spec.partition("==")
+    if not app_id or (sep and not version):
+        raise StoreError(f"bad app spec {spec!r}: expected ID or ID==VERSION")
+    return app_id.strip(), version.strip() or None
+
+
+def verify_release(
+    app_id: str, version: str, release: Release, developer_mode: bool, trusted_dir: Path | None
+) -> tuple[str | None, list[str]]:
+    """The trusted key id that signed `release`; otherwise StoreError, or — in developer mode —
+    no key id and a warning."""
+    trusted = trusted_keys(trusted_dir)
+    if release.signature is None or release.key_id is None:
+        problem = "is unsigned"
+    elif release.key_id not in trusted:
+        problem = (
+            f"is signed by untrusted key {release.key_id} "
+            "(trust its vendor with 'vigil store trust KEY.pub')"
+        )
+    elif not verify(trusted[release.key_id], release.signature, release.signed_payload()):
+        problem = "does not match its signature (the catalog entry was altered after signing)"
+    else:
+        return release.key_id, []
+    message = f"app {app_id!r} {version} {problem}"
+    if not developer_mode:
+        raise StoreError(f"{message}; refusing to install it")
+    return None, [f"DEVELOPER MODE: {message}; installing it UNVERIFIED"]
+
+
+def _pip_install(wheels: list[WheelInfo], wheel_dir: Path, target: Path, hashes: list[str]) -> None:
+    requirements = wheel_dir.parent / "requirements.txt"
+    requirements.write_text(
+        "".join(f"{w.name}=={w.version} --hash=sha256:{h}\n" for w, h in zip(wheels, hashes))
+    )
+    cmd = [
+        *(sys.executable, "-m", "pip", "install", "--isolated", "--disable-pip-version-check"),
+        *("--no-input", "--require-hashes", "--only-binary", ":all:", "--no-index"),
+        # The dependency set was resolved and verified above; pip installs exactly it.
+        *("--no-deps", "--find-links", str(wheel_dir), "--target", str(target)),
+        *("-r", str(requirements)),
+    ]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        raise StoreError(f"pip install timed out after {PIP_TIMEOUT_S} s") from None
+    if done.returncode != 0:
+        lines = [ln for ln in done.stderr.splitlines() if ln.strip()] or ["(no output)"]
+        raise StoreError(f"pip install failed: {lines[-1].strip()}")
+
+
+def install(
+    spec: str,
+    catalog: Catalog,
+    *,
+    root: Path | None = None,
+    developer_mode: bool = False,
+    trusted_dir: Path | None = None,
+) -> InstallOutcome:
+    """Install app ``ID[==VERSION]`` (default: the newest this Vigil's SDK supports) from
+    `catalog` into the apps root, replacing an installed version."""
+    root = root or apps_root()
+    app_id, version = parse_spec(spec)
+    if app_id in BUILTIN_APPS:
+        raise StoreError(f"app {app_id!r} is built into Vigil, nothing to install")
+    if version is None:
+        version, release = catalog.newest(app_id)
+    else:
+        releases = catalog.releases(app_id)
+        if version not in releases:
+            known = ", ".join(sorted(releases, key=Version))
+            raise StoreError(f"app {app_id!r} has no version {version} (published: {known})")
+        release = releases[version]
+    where = f"catalog {catalog.location}: {app_id} {version}"
+    manifest = release.app_manifest(where)
+    if (manifest.id, manifest.version) != (app_id, version):
+        raise StoreError(f"{where}: its manifest names {manifest.id} {manifest.version}")
+    manifest.check_sdk()
+    signed_by, warnings = verify_release(app_id, version, release, developer_mode, trusted_dir)
+
+    root.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=root, prefix=".staging-"))
+    try:
+        wheel_dir = staging / "wheels"
+        wheel_dir.mkdir()
+        items = [release, *release.requires]
+        paths = [catalog.fetch(item, wheel_dir) for item in items]
+        wheels = [inspect_wheel(p) for p in paths]
+        if wheels[0].manifest != manifest:
+            raise StoreError(f"{where}: the manifest inside {release.wheel} differs from the index")
+        check_requirements(app_id, wheels[0], wheels[1:])
+        app_dir = staging / "app"
+        _pip_install(wheels, wheel_dir, app_dir / "site", [i.sha256 for i in items])
+        (app_dir / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")
+
+        with locked(root):
+            final = version_dir(root, app_id, version)
+            if final.exists():  # reinstalling the same version
+                shutil.rmtree(final)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            app_dir.rename(final)
+            records = read_records(root)
+            previous = records.get(app_id)
+            records[app_id] = InstallRecord(
+                version=version,
+                sha256=release.sha256,
+                catalog=str(catalog.directory.resolve()) if catalog.directory else catalog.location,
+                signed_by=signed_by,
+                installed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+            )
+            write_records(records, root)
+            # The version it replaces stays (a running service may still restart its sandbox
+            # from it) until the next install of this app; older ones go.
+            keep = {version, previous.version if previous else version}
+            for old in final.parent.iterdir():
+                if old.name not in keep:
+                    shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return InstallOutcome(
+        app_id, version, previous.version if previous else None, signed_by, warnings
+    )
+
+
+def remove(app_id: str, root: Path | None = None) -> str:
+    """Uninstall a store app; the version removed."""
+    root = root or apps_root()
+    with locked(root):
+        records = read_records(root)
+        if app_id not in records:
+            builtin = " (it is built into Vigil)" if app_id in BUILTIN_APPS else ""
+            raise StoreError(f"app {app_id!r} is not installed from the store{builtin}")
+        record = records.pop(app_id)
+        write_records(records, root)  # first: a half-deleted directory is never active
+        shutil.rmtree(root / app_id, ignore_errors=True)
+    return record.version
+
+
+def upgrade(
+    app_id: str | None = None,
+    catalog: str | None = None,
+    *,
+    root: Path | None = None,
+    developer_mode: bool = False,
+    trusted_dir: Path | None = None,
+) -> list[InstallOutcome]:
+    """Upgrade one installed app (or all) to the newest version its catalog (or `catalog`)
+    offers for this SDK; the upgrades made (an app already up to date is left alone)."""
+    root = root or apps_root()
+    records = read_records(root)
+    if app_id is not None and app_id not in records:
+        raise StoreError(f"app {app_id!r} is not installed from the store")
+    outcomes = []
+    for name in [app_id] if app_id else sorted(records):
+        source = Catalog(catalog or records[name].catalog)
+        newest, _ = source.newest(name)
+        if Version(newest) > Version(records[name].version):
+            outcomes.append(
+                install(
+                    f"{name}=={newest}",
+                    source,
+                    root=root,
+                    developer_mode=developer_mode,
+                    trusted_dir=trusted_dir,
+                )
+            )
+    return outcomes

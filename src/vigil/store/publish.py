@@ -1,0 +1,85 @@
+"""Publishing: add an app wheel (and the wheels it depends on) to a local catalog directory,
+signed with the vendor's key."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from vigil.detection.models import sha256_of
+from vigil.store import StoreError
+from vigil.store.catalog import (
+    INDEX_FILENAME,
+    Catalog,
+    CatalogIndex,
+    CatalogWheel,
+    Release,
+)
+from vigil.store.dependencies import check_requirements
+from vigil.store.installed import atomic_write
+from vigil.store.keys import key_id, load_private_key, sign
+from vigil.store.wheel import inspect_wheel
+
+
+def _refuse_changed(source: Path, directory: Path) -> None:
+    """A published dependency wheel is immutable: other releases list its sha256."""
+    target = directory / source.name
+    if target.exists() and sha256_of(target) != sha256_of(source):
+        raise StoreError(
+            f"catalog {directory}: a different {source.name} is already published; "
+            "published wheels are immutable (give the new build a new version)"
+        )
+
+
+def _add_file(source: Path, directory: Path) -> CatalogWheel:
+    """Copy a wheel into the catalog (atomically) and describe it."""
+    target = directory / source.name
+    if source.resolve() != target.resolve():
+        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{source.name}-")
+        os.close(fd)
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    return CatalogWheel(wheel=target.name, sha256=sha256_of(target), size=target.stat().st_size)
+
+
+def publish(
+    wheel: Path, catalog: str, key: Path | None, bundled: Sequence[Path] = ()
+) -> tuple[str, Release]:
+    """Add (or replace) the release of `wheel`'s app in the catalog directory; sign it with
+    `key` (None publishes it unsigned: only ``--developer-mode`` installs it). Returns the app
+    id and the release."""
+    directory = Catalog(catalog).directory
+    if directory is None:
+        raise StoreError(f"catalog {catalog}: can only publish to a local directory")
+    app = inspect_wheel(wheel)
+    if app.manifest is None:
+        raise StoreError(f"{wheel.name}: not a Vigil app (no vigil.apps entry point)")
+    deps = [inspect_wheel(p) for p in bundled]
+    check_requirements(app.manifest.id, app, deps, against_vigil=False)
+    private = load_private_key(key) if key is not None else None
+
+    directory.mkdir(parents=True, exist_ok=True)
+    index = Catalog(catalog).index if (directory / INDEX_FILENAME).exists() else CatalogIndex()
+    for path in bundled:  # before anything is written
+        _refuse_changed(path, directory)
+    entry = _add_file(wheel, directory)
+    release = Release(
+        **entry.model_dump(),
+        manifest=app.manifest.model_dump(mode="json"),
+        requires=[_add_file(p, directory) for p in bundled],
+        published=datetime.now(UTC).isoformat(timespec="seconds"),
+    )
+    if private is not None:
+        release = release.model_copy(
+            update={
+                "signature": sign(private, release.signed_payload()),
+                "key_id": key_id(private.public_key()),
+            }
+        )
+    index.apps.setdefault(app.manifest.id, {})[app.manifest.version] = release
+    atomic_write(directory / INDEX_FILENAME, index.model_dump_json(indent=2) + "\n")
+    return app.manifest.id, release

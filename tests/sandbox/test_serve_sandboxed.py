@@ -1,0 +1,138 @@
+"""A store app inside `vigil serve`: it runs sandboxed in the camera worker's analysis, its
+events and counters reach the API, and its sandbox does not outlive a killed worker."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sandbox_support import HERE, descendants
+
+from rtsp.harness import RtspServer, unavailable_reason
+from service.test_serve_e2e import (
+    admin_client,
+    printed_url,
+    running,
+    start_service,
+    stop_process,
+    wait_for,
+)
+from vigil.store.installed import InstallRecord, write_records
+
+
+def _hosts(pid: int) -> set[int]:
+    """The sandbox hosts below process `pid` (inside bubblewrap or bare)."""
+    hosts = set()
+    for p in descendants(pid):
+        try:
+            cmdline = Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"vigil.sandbox.host" in cmdline and b"--" not in cmdline:
+            hosts.add(p)
+    return hosts
+
+
+def install_ticker(root: Path) -> None:
+    """The ticker test app laid out as the store installs it, with its installed.json."""
+    version_dir = root / "ticker" / "1.0.0"
+    (version_dir / "site").mkdir(parents=True)
+    (version_dir / "site" / "ticker.py").write_text((HERE / "apps" / "ticker.py").read_text())
+    manifest = {
+        "id": "ticker",
+        "name": "Ticker",
+        "version": "1.0.0",
+        "vendor": "tests",
+        "sdk": ">=1.0,<2",
+        "data": "tracks",
+        "settings_schema": {
+            "type": "object",
+            "properties": {"zone": {"type": "string"}},
+            "required": ["zone"],
+        },
+        "events": ["tick", "done"],
+        "entry_point": "ticker:Ticker",
+    }
+    (version_dir / "manifest.json").write_text(json.dumps(manifest))
+    record = InstallRecord("1.0.0", "0" * 64, "tests", None, "2026-01-01T00:00:00Z")
+    write_records({"ticker": record}, root)
+
+
+def site(rtsp: RtspServer, data: Path) -> str:
+    return textwrap.dedent(
+        f"""\
+        cameras:
+          - id: cam
+            url: {rtsp.url("/cam")}
+            detect_fps: 5
+            record: {{mode: "off"}}
+            zones:
+              left: {{points: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]]}}
+            apps:
+              - {{type: ticker, name: ticks, settings: {{zone: left}}}}
+        detector: {{input_size: [416, 320]}}
+        storage: {{directory: {data}}}
+        server: {{host: 127.0.0.1, port: 0}}
+        """
+    )
+
+
+def test_store_app_runs_sandboxed_in_serve_and_dies_with_its_worker(
+    tmp_path: Path,
+    tiny_models: Path,
+    rtsp_clip: Callable[..., Path],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    reason = unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+    apps_root = tmp_path / "apps"
+    install_ticker(apps_root)
+    monkeypatch.setenv("VIGIL_APPS_DIR", str(apps_root))
+    clip = rtsp_clip(width=416, height=320, fps=15, seconds=4)
+    rtsp = RtspServer({"/cam": {"source": f"file:{clip}"}}).start()
+    data = tmp_path / "data"
+    (tmp_path / "site.yaml").write_text(site(rtsp, data))
+    http = admin_client(data)
+    process, stdout, log = start_service(["serve", "-c", "site.yaml"], tmp_path, tiny_models)
+    try:
+        url = printed_url(process, stdout, log)
+
+        def ticker_run() -> dict[str, Any] | None:
+            apps = {a["id"]: a for a in http.get(url + "/api/apps").json()}
+            [run] = apps["ticker"]["instances"]
+            return run if run["state"] == "running" and run["counters"].get("frames") else None
+
+        run = wait_for(ticker_run, 40, "the sandboxed app running with counters", log=log)
+        assert run["restarts"] == 0 and run["last_error"] is None
+        events = wait_for(
+            lambda: http.get(url + "/api/events", params={"app": "ticks"}).json()["items"],
+            20,
+            "events of the sandboxed app",
+            log=log,
+        )
+        assert {e["type"] for e in events} == {"tick"}
+        assert {e["camera"] for e in events} == {"cam"}
+        assert all(e["attributes"]["objects"] >= 0 for e in events)
+
+        worker = log.worker_pids("cam")[-1]
+        hosts = wait_for(lambda: _hosts(worker), 10, "the sandbox host under the worker", log=log)
+        os.kill(worker, signal.SIGKILL)
+        wait_for(
+            lambda: not any(running(p) for p in hosts),
+            10,
+            "the sandbox of a killed worker to exit",
+            log=log,
+        )
+        # the supervisor restarts the worker, which starts the app afresh
+        wait_for(ticker_run, 40, "the app running again in the new worker", log=log)
+    finally:
+        stop_process(process)
+        rtsp.close()
+    assert "Traceback" not in log.text(), log.tail()

@@ -1,0 +1,75 @@
+"""``vigil apps new``: the generated project passes its own tests, builds into a wheel that
+publishes and installs as it is. The example app's own tests pass too."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from store_helpers import EXAMPLE, build_wheel
+
+from cli.cli_helpers import assert_one_line_error, invoke_vigil
+from vigil.store.installed import installed_apps
+
+
+def run_project_tests(project: Path) -> subprocess.CompletedProcess[str]:
+    """The project's own tests, as its developer runs them (``PYTHONPATH=src pytest``)."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=project,
+        env={**os.environ, "PYTHONPATH": str(project / "src"), "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_example_apps_own_tests_pass():
+    tests = run_project_tests(EXAMPLE)
+    assert tests.returncode == 0 and "2 passed" in tests.stdout, tests.stdout + tests.stderr
+
+
+def test_new_app_tests_builds_publishes_and_installs(tmp_path, store):
+    project = tmp_path / "proj"
+    r = invoke_vigil(
+        "apps",
+        "new",
+        "door_count",
+        "--dir",
+        project,
+        "--vendor",
+        "ACME",
+        cwd=tmp_path,
+        models=tmp_path,
+    )
+    assert r.returncode == 0 and f"created {project}" in r.stdout, r
+    assert sorted(p.name for p in (project / "src" / "door_count").iterdir()) == [
+        "__init__.py",
+        "app.py",
+        "vigil-app.json",
+    ]
+    tests = run_project_tests(project)
+    assert tests.returncode == 0 and "2 passed" in tests.stdout, tests.stdout + tests.stderr
+
+    wheel = build_wheel(project, tmp_path / "dist")
+    assert wheel.name == "vigil_door_count-0.1.0-py3-none-any.whl"
+    r = invoke_vigil("store", "publish", wheel, "--key", store.key, cwd=tmp_path, models=tmp_path)
+    assert r.returncode == 0, r
+    r = invoke_vigil("apps", "install", "door_count", cwd=tmp_path, models=tmp_path)
+    assert r.returncode == 0, r
+    app = installed_apps()["door_count"]
+    assert (app.manifest.vendor, app.manifest.events) == ("ACME", ["count"])
+    assert (app.site_dir / "door_count" / "vigil-app.json").is_file()
+
+
+def test_new_refuses_bad_names_and_existing_projects(tmp_path: Path):
+    r = invoke_vigil("apps", "new", "Door-Count", cwd=tmp_path, models=tmp_path)
+    assert_one_line_error(r, "app id 'Door-Count'", "lower-case")
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "x").write_text("")
+    r = invoke_vigil(
+        "apps", "new", "ok", "--dir", tmp_path / "taken", cwd=tmp_path, models=tmp_path
+    )
+    assert_one_line_error(r, "taken: already exists and is not empty")
