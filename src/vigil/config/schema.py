@@ -249,6 +249,8 @@ class AppConfig(_Model):
     type: str
     name: str | None = None
     settings: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+    """A disabled app is still validated (so enabling it later cannot fail) but does not run."""
 
     @field_validator("settings", mode="before")
     @classmethod

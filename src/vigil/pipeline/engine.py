@@ -81,11 +81,23 @@ class Engine:
 
     def finish(self) -> list[Event]:
         """End of stream: apps close their long-lived events."""
+        return self._finish_apps(self.apps)
+
+    def swap_apps(self, apps: Sequence[App]) -> list[Event]:
+        """Run `apps` from the next frame on (the tracker is kept); apps that are not among
+        them finish, and the events they close are returned."""
+        keep = {id(app) for app in apps}
+        ended = self._finish_apps([app for app in self.apps if id(app) not in keep])
+        self.apps = list(apps)
+        self._pixels_needed = any(app.needs_pixels for app in self.apps)
+        return ended
+
+    def _finish_apps(self, apps: Sequence[App]) -> list[Event]:
         if self._last is None:
             return []
         f = self._last
         ctx = FrameContext(f.source_id, f.index, f.pts, f.width, f.height, None)
-        return [event for app in self.apps for event in app.finish(ctx)]
+        return [event for app in apps for event in app.finish(ctx)]
 
     def _plan(self, frame: Frame, steps: int) -> np.ndarray | None:
         """Regions to detect in, or None when detection is not due on this frame."""
