@@ -39,6 +39,7 @@ import numpy as np
 import paho.mqtt.client as mqtt
 import pytest
 
+from accounts import site_admin_headers
 from cli.cli_helpers import assert_one_line_error, invoke_vigil
 from mqtt_broker import MosquittoBroker, find_mosquitto
 from rtsp.harness import RtspServer, unavailable_reason, write_clip
@@ -143,15 +144,18 @@ class MqttListener:
 class WebSocket:
     """The smallest RFC 6455 client that reads text messages (no library needed)."""
 
-    def __init__(self, url: str, path: str, timeout: float = 10.0):
+    def __init__(
+        self, url: str, path: str, timeout: float = 10.0, headers: dict[str, str] | None = None
+    ):
         host, port = url.removeprefix("http://").split(":")
+        extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
         self.sock = socket.create_connection((host, int(port)), timeout=timeout)
         key = base64.b64encode(os.urandom(16)).decode()
         self.sock.sendall(
             (
                 f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                "Sec-WebSocket-Version: 13\r\n\r\n"
+                f"Sec-WebSocket-Version: 13\r\n{extra}\r\n"
             ).encode()
         )
         head = b""
@@ -235,8 +239,7 @@ class Service:
         return self.http.get(self.url + path, params=params)
 
     def states(self) -> dict[str, str]:
-        health = self.get("/api/health").json()
-        return {c["id"]: c["state"] for c in health["cameras"]}
+        return {c["id"]: c["state"] for c in self.get("/api/cameras").json()}
 
     def metric(self, name: str, camera: str) -> float:
         value = metric(self.get("/metrics").text, name, camera)
@@ -269,6 +272,13 @@ class Service:
     @property
     def running(self) -> bool:
         return self.process.poll() is None
+
+
+def admin_client(data: Path) -> httpx.Client:
+    """A client acting as a new admin of the site whose storage directory is `data` (an
+    API token in its database, made before or while the service runs)."""
+    headers = site_admin_headers(f"sqlite:///{data / 'vigil.db'}")
+    return httpx.Client(timeout=10.0, headers=headers)
 
 
 def site_yaml(rtsp: RtspServer, broker: MosquittoBroker | None, data: Path) -> str:
@@ -375,11 +385,12 @@ def service(
     listener = MqttListener(broker.host, broker.port)
     data = work / "data"
     (work / "site.yaml").write_text(site_yaml(rtsp, broker, data))
+    http = admin_client(data)
     started = time.monotonic()
     process, stdout, log = start_service(["serve", "-c", "site.yaml"], work, tiny_models)
     try:
         url = printed_url(process, stdout, log)
-        yield Service(process, url, data, log, stdout, rtsp, broker, listener, started)
+        yield Service(process, url, data, log, stdout, rtsp, broker, listener, started, http)
     finally:
         stop_process(process)
         listener.close()
@@ -456,7 +467,8 @@ def test_serve_end_to_end(service: Service, tmp_path: Path):
 
 def test_serve_websocket_streams_objects(service: Service):
     service.wait_online(STARTUP_S)
-    ws = WebSocket(service.url, "/api/ws")
+    token = {"Authorization": service.http.headers["Authorization"]}
+    ws = WebSocket(service.url, "/api/ws", headers=token)
     try:
         assert ws.accepted, ws.status_line
         deadline = time.monotonic() + 10
@@ -649,12 +661,13 @@ def test_serve_killed_hard_leaves_no_orphans_and_loses_no_footage(
         service.rtsp.start()
     data = tmp_path / "data"
     (tmp_path / "site.yaml").write_text(site_yaml(service.rtsp, None, data))
+    http = admin_client(data)
     args = ["serve", "-c", "site.yaml"]
     process, stdout, log = start_service(args, tmp_path, tiny_models, "first")
     try:
         url = printed_url(process, stdout, log)
         first = Service(process, url, data, log, stdout, service.rtsp, service.broker,
-                        service.mqtt, time.monotonic())  # fmt: skip
+                        service.mqtt, time.monotonic(), http)  # fmt: skip
         first.wait_online(STARTUP_S)
         for camera in CAMERAS:
             first.wait(lambda c=camera: first.segment_files(c), 15, f"a segment of {camera}")
@@ -677,7 +690,7 @@ def test_serve_killed_hard_leaves_no_orphans_and_loses_no_footage(
     try:
         url = printed_url(process, stdout, log)
         second = Service(process, url, data, log, stdout, service.rtsp, service.broker,
-                         service.mqtt, time.monotonic())  # fmt: skip
+                         service.mqtt, time.monotonic(), http)  # fmt: skip
         second.wait_online(STARTUP_S)  # the recovery runs before the cameras start
         from vigil.recording.index import SegmentIndex
 
@@ -709,6 +722,11 @@ def test_demo_prints_where_things_are_and_stops_on_ctrl_c(tmp_path: Path, tiny_m
         assert f"database:   sqlite:///{tmp_path / 'tmp' / 'vigil.db'}" in text
         http = httpx.Client(timeout=5)
         wait_for(lambda: http.get(url + "/api/health").json()["ok"], 30, "health ok", log=log)
+        port = url.rsplit(":", 1)[1]
+        assert (  # a new site has no accounts: how to make the first one
+            f"no accounts yet: open http://127.0.0.1:{port}/setup from this machine or run "
+            "`vigil users add --admin`" in log.text()
+        )
         process.send_signal(signal.SIGINT)
         assert process.wait(10) == 0, log.tail()
     finally:

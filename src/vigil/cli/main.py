@@ -8,6 +8,10 @@ from pathlib import Path
 import click
 
 from vigil import __version__
+from vigil.cli.apps import apps
+from vigil.cli.assign import disable, enable
+from vigil.cli.store import store
+from vigil.cli.users import users
 from vigil.errors import VigilError
 
 EXIT_BAD_INPUT = 2
@@ -243,6 +247,7 @@ def _serve(site) -> None:
     import threading
 
     from vigil.service.supervisor import Supervisor, validate_site
+    from vigil.sources.urls import redact_url
 
     validate_site(site)
     # Absolute from here on: the recording index keeps file paths, which must stay valid
@@ -263,7 +268,7 @@ def _serve(site) -> None:
         click.echo(f"Vigil is running at {url}")
         click.echo(f"  API docs:   {url}/docs")
         click.echo(f"  recordings: {storage / 'recordings'}")
-        click.echo(f"  database:   {site.storage.database_url()}")
+        click.echo(f"  database:   {redact_url(site.storage.database_url())}")
         click.echo("Stop with Ctrl-C.", nl=True)
         sys.stdout.flush()
 
@@ -298,6 +303,13 @@ def models_pull(name: str, url: str | None, dest: Path | None) -> None:
     from vigil.detection.models import pull_model
 
     click.echo(str(pull_model(name, dest, url=url)))
+
+
+cli.add_command(users)
+cli.add_command(apps)
+apps.add_command(enable)
+apps.add_command(disable)
+cli.add_command(store)
 
 
 def main() -> None:

@@ -13,6 +13,11 @@ with a TestClient. Routes:
 * ``WS /api/ws`` (events and per-frame object metadata as JSON)
 * ``GET /metrics`` (Prometheus, see `vigil.service.metrics`)
 
+Every route but ``/api/health`` and the login and first-run setup needs a user
+(`vigil.auth`: session cookie or API token; viewer, operator or admin; optionally limited to
+some cameras), and the auth routes themselves are ``/api/auth/*``, ``/api/users`` and
+``/api/audit`` (`vigil.auth.routes`).
+
 Times in and out are seconds since the epoch (queries also take ISO 8601 date-times).
 Event times are the events' own ``start_time``, which the service records in wall-clock
 seconds. Unknown cameras and events are 404 ``{"detail": "..."}``; malformed parameters
@@ -38,18 +43,27 @@ from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any, Literal
 
-from fastapi import FastAPI, HTTPException, Query, Request, WebSocket
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.websockets import WebSocketDisconnect
 
 import vigil
+from vigil.auth import AuthStore, Principal, allow, audit
+from vigil.auth.policy import StillAllowed
+from vigil.auth.routes import document_security
+from vigil.auth.routes import router as auth_router
 from vigil.events.event import Event
+from vigil.events.store import EventRow, _filtered
+from vigil.service.config_api import router as config_router
 from vigil.service.messages import EventMessage, FrameMetadata, event_to_dict
 from vigil.service.metrics import add_metrics_route
 from vigil.service.state import CameraInfo, ServiceState, safe_name
+from vigil.service.web import mount as mount_dashboard
 
 __all__ = ["compute_counts", "create_app"]
 
@@ -117,6 +131,10 @@ def _bad_param(name: str, message: str, value: Any) -> RequestValidationError:
     )
 
 
+#: Route parameters that authenticate the request and enforce the role and the camera.
+Viewer = Annotated[Principal, Depends(allow("viewer"))]
+Operator = Annotated[Principal, Depends(allow("operator"))]
+
 # --------------------------------------------------------------------------- response models
 
 
@@ -169,19 +187,13 @@ class CameraDetail(CameraOut):
     live_frame_at: float | None = Field(description="Time of the latest live JPEG, if any.")
 
 
-class HealthCamera(BaseModel):
-    id: str
-    state: ApiCameraState
-    up: bool
-
-
 class Health(BaseModel):
+    """Public liveness: no camera names, no version (those need a login)."""
+
     ok: bool = Field(description="True when every enabled camera is up.")
     status: Literal["ok", "degraded"]
-    version: str
     time: float
     uptime_s: float
-    cameras: list[HealthCamera]
 
 
 class EventOut(BaseModel):
@@ -279,17 +291,18 @@ def compute_counts(
     interval: int = 3600,
     since: float | None = None,
     until: float | None = None,
+    cameras: frozenset[str] | None = None,
 ) -> CountsOut:
     """Line-crossing counts per interval, line, class and direction (from ``line_crossing``
     events) and occupancy per interval (from the ``occupancy`` samples).
 
     Buckets start at `since` when given, otherwise at the first event's interval aligned to
     the epoch (so hourly buckets fall on the hour); they end at `until` when given,
-    otherwise with the last event. Raises ValueError for a range of more than
-    `MAX_BUCKETS` intervals.
+    otherwise with the last event. `cameras` (None: all) keeps only those cameras' events.
+    Raises ValueError for a range of more than `MAX_BUCKETS` intervals.
     """
-    crossings = _scan(store, "line_crossing", camera, app, since, until)
-    samples = _scan(store, "occupancy", camera, app, since, until)
+    crossings = _scan(store, "line_crossing", camera, app, since, until, cameras)
+    samples = _scan(store, "occupancy", camera, app, since, until, cameras)
     times = [e.start_time for e in crossings] + [e.start_time for e in samples]
     if since is not None:
         origin = since
@@ -375,6 +388,7 @@ def _scan(
     app: str | None,
     since: float | None,
     until: float | None,
+    cameras: frozenset[str] | None = None,
 ) -> list[Event]:
     """All events of a type matching the filters, oldest first, read a page at a time."""
     out: list[Event] = []
@@ -389,7 +403,7 @@ def _scan(
             limit=_COUNT_PAGE,
             offset=offset,
         )
-        out.extend(page)
+        out.extend(e for e in page if cameras is None or e.source in cameras)
         if len(page) < _COUNT_PAGE:
             return out
         offset += len(page)
@@ -469,8 +483,12 @@ def _exported(result: Any, out: Path) -> Path | None:
 # --------------------------------------------------------------------------- the app
 
 
-def create_app(state: ServiceState) -> FastAPI:
-    """The API over `state`, with ``/metrics``; independent of the server that runs it."""
+def create_app(state: ServiceState, auth: AuthStore | None = None) -> FastAPI:
+    """The API over `state`, with ``/metrics``; independent of the server that runs it.
+
+    Every route but the login, the first-run setup and ``/api/health`` needs a user
+    (`vigil.auth`); `auth` defaults to an `AuthStore` on the events database.
+    """
     app = FastAPI(
         title="Vigil",
         version=vigil.__version__,
@@ -483,11 +501,16 @@ def create_app(state: ServiceState) -> FastAPI:
         ),
     )
     app.state.vigil = state
+    app.state.auth = auth if auth is not None else AuthStore(state.events.engine)
     app.state.live_streams = 0
     app.state.ws_clients = 0
     error_responses: dict[int | str, dict[str, Any]] = {
-        404: {"model": ErrorBody, "description": "Unknown camera or event, or no such file"}
+        401: {"model": ErrorBody, "description": "Not logged in (no session or API token)"},
+        403: {"model": ErrorBody, "description": "The user's role or cameras do not allow it"},
+        404: {"model": ErrorBody, "description": "Unknown camera or event, or no such file"},
     }
+    app.include_router(auth_router)
+    app.include_router(config_router)
 
     def camera_or_404(camera_id: str) -> CameraInfo:
         camera = state.camera(camera_id)
@@ -495,9 +518,10 @@ def create_app(state: ServiceState) -> FastAPI:
             raise HTTPException(404, f"unknown camera {camera_id!r}")
         return camera
 
-    def event_or_404(event_id: str) -> Event:
+    def event_or_404(event_id: str, principal: Principal) -> Event:
+        """The event, if the principal may see its camera (otherwise it is not there)."""
         event = state.events.get(event_id)
-        if event is None:
+        if event is None or not principal.can_see(event.source):
             raise HTTPException(404, f"unknown event {event_id!r}")
         return event
 
@@ -547,26 +571,23 @@ def create_app(state: ServiceState) -> FastAPI:
 
     @app.get("/api/health", response_model=Health, tags=["service"])
     async def health() -> Health:
-        """The service is running; per camera, its state and whether it is up."""
-        cameras = [
-            HealthCamera(id=c.id, state=camera_state(c.id), up=state.is_up(c.id))
-            for c in state.cameras.values()
-        ]
-        ok = all(c.up for c, info in zip(cameras, state.cameras.values()) if info.enabled)
+        """The service is running, and whether every enabled camera is up (public: the
+        cameras' states are in ``GET /api/cameras``)."""
+        ok = all(state.is_up(c.id) for c in state.cameras.values() if c.enabled)
         now = state.clock()
         return Health(
             ok=ok,
             status="ok" if ok else "degraded",
-            version=vigil.__version__,
             time=now,
             uptime_s=max(0.0, now - state.started_at),
-            cameras=cameras,
         )
 
-    @app.get("/api/cameras", response_model=list[CameraOut], tags=["cameras"])
-    async def list_cameras(request: Request) -> list[dict[str, Any]]:
-        """The configured cameras with their current state."""
-        return [camera_out(request, c) for c in state.cameras.values()]
+    @app.get(
+        "/api/cameras", response_model=list[CameraOut], responses=error_responses, tags=["cameras"]
+    )
+    async def list_cameras(request: Request, principal: Viewer) -> list[dict[str, Any]]:
+        """The configured cameras (those the user may see) with their current state."""
+        return [camera_out(request, c) for c in state.cameras.values() if principal.can_see(c.id)]
 
     @app.get(
         "/api/cameras/{camera_id}",
@@ -574,7 +595,7 @@ def create_app(state: ServiceState) -> FastAPI:
         responses=error_responses,
         tags=["cameras"],
     )
-    async def get_camera(camera_id: str, request: Request) -> dict[str, Any]:
+    async def get_camera(camera_id: str, request: Request, _: Viewer) -> dict[str, Any]:
         """One camera with its worker's latest status (rates, drops, latency, counters)."""
         camera = camera_or_404(camera_id)
         status = state.status(camera_id)
@@ -611,7 +632,7 @@ def create_app(state: ServiceState) -> FastAPI:
         responses={200: {"content": {"image/jpeg": {}}}, **error_responses},
         tags=["live"],
     )
-    async def camera_latest(camera_id: str) -> Response:
+    async def camera_latest(camera_id: str, _: Viewer) -> Response:
         """The camera's latest annotated frame (boxes, zones, lines) as a JPEG."""
         camera_or_404(camera_id)
         frame = state.live_frame(camera_id)
@@ -639,6 +660,7 @@ def create_app(state: ServiceState) -> FastAPI:
     async def camera_live(
         camera_id: str,
         request: Request,
+        principal: Viewer,
         fps: Annotated[float, Query(gt=0, le=30, description="Most frames per second.")] = 5.0,
         frames: Annotated[
             int | None, Query(ge=1, le=1_000_000, description="Stop after this many frames.")
@@ -647,16 +669,25 @@ def create_app(state: ServiceState) -> FastAPI:
         """The camera's annotated live view as MJPEG (`<img src=...>` plays it)."""
         camera_or_404(camera_id)
         return StreamingResponse(
-            _mjpeg(app, state, camera_id, request, 1.0 / fps, frames),
+            _mjpeg(
+                app,
+                state,
+                camera_id,
+                request,
+                1.0 / fps,
+                frames,
+                StillAllowed(request, principal, "viewer"),
+            ),
             media_type=f"multipart/x-mixed-replace; boundary={MJPEG_BOUNDARY}",
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
     # ------------------------------------------------------------------ events
 
-    @app.get("/api/events", response_model=EventPage, tags=["events"])
+    @app.get("/api/events", response_model=EventPage, responses=error_responses, tags=["events"])
     def list_events(
         request: Request,
+        principal: Viewer,
         camera: str | None = None,
         app_name: Annotated[str | None, Query(alias="app")] = None,
         type: str | None = None,  # noqa: A002 - the query parameter's name
@@ -675,8 +706,11 @@ def create_app(state: ServiceState) -> FastAPI:
             "since": since,
             "until": until,
         }
-        total = state.events.count(**filters)
-        events = state.events.query(**filters, limit=limit, offset=offset, newest_first=True)
+        if camera is None and principal.cameras is not None:
+            total, events = _events_of(state.events, principal.cameras, filters, limit, offset)
+        else:
+            total = state.events.count(**filters)
+            events = state.events.query(**filters, limit=limit, offset=offset, newest_first=True)
         return EventPage(
             total=total,
             limit=limit,
@@ -690,9 +724,9 @@ def create_app(state: ServiceState) -> FastAPI:
         responses=error_responses,
         tags=["events"],
     )
-    def get_event(event_id: str, request: Request) -> EventOut:
+    def get_event(event_id: str, request: Request, principal: Viewer) -> EventOut:
         """One event."""
-        return event_out(request, event_or_404(event_id))
+        return event_out(request, event_or_404(event_id, principal))
 
     @app.get(
         "/api/events/{event_id}/snapshot.jpg",
@@ -701,9 +735,9 @@ def create_app(state: ServiceState) -> FastAPI:
         responses={200: {"content": {"image/jpeg": {}}}, **error_responses},
         tags=["events"],
     )
-    def event_snapshot(event_id: str) -> FileResponse:
+    def event_snapshot(event_id: str, principal: Viewer) -> FileResponse:
         """The JPEG of the event's first frame, with boxes, zones and lines drawn."""
-        event = event_or_404(event_id)
+        event = event_or_404(event_id, principal)
         path = state.snapshot_path(event)
         if path is None:
             raise HTTPException(404, f"event {event_id!r} has no snapshot")
@@ -716,15 +750,16 @@ def create_app(state: ServiceState) -> FastAPI:
         responses={200: {"content": {"video/mp4": {}}}, **error_responses},
         tags=["events"],
     )
-    def event_clip(event_id: str) -> FileResponse:
+    def event_clip(event_id: str, request: Request, principal: Operator) -> FileResponse:
         """The event's footage with pre- and post-roll (5 s by default) as one MP4.
 
         Cut on first request and kept in the exports folder once the event has ended and its
         footage is all recorded. An event still going on gets its footage so far (not kept).
-        At most three hours from the event's start.
+        At most three hours from the event's start. Audited (``playback.clip``).
         """
-        event = event_or_404(event_id)
+        event = event_or_404(event_id, principal)
         index, recording = _recording_or_404(state)
+        audit(request, principal, "playback.clip", event.id, {"camera": event.source})
         camera = state.camera(event.source)
         pre = camera.pre_roll if camera else 5.0
         post = camera.post_roll if camera else 5.0
@@ -776,6 +811,7 @@ def create_app(state: ServiceState) -> FastAPI:
         tags=["recordings"],
     )
     def list_recordings(
+        _: Operator,
         camera: str,
         start: Annotated[
             Timestamp | None, Query(description="Default: an hour before end.")
@@ -812,11 +848,15 @@ def create_app(state: ServiceState) -> FastAPI:
         responses={200: {"content": {"video/mp4": {}}}, **error_responses},
         tags=["recordings"],
     )
-    def export_recording(camera: str, start: Timestamp, end: Timestamp) -> FileResponse:
-        """A time range of the camera's recording as one MP4 (at most three hours)."""
+    def export_recording(
+        request: Request, principal: Operator, camera: str, start: Timestamp, end: Timestamp
+    ) -> FileResponse:
+        """A time range of the camera's recording as one MP4 (at most three hours).
+        Audited (``export``)."""
         camera_or_404(camera)
         _check_range(start, end, MAX_EXPORT_S)
         index, recording = _recording_or_404(state)
+        audit(request, principal, "export", camera, {"start": start, "end": end})
         if not list(index.between(camera, start, end)):
             raise HTTPException(404, f"nothing recorded for camera {camera!r} in that range")
         tmp = _temp_path(state.exports_dir)
@@ -842,8 +882,9 @@ def create_app(state: ServiceState) -> FastAPI:
 
     # ------------------------------------------------------------------ counts
 
-    @app.get("/api/counts", response_model=CountsOut, tags=["events"])
+    @app.get("/api/counts", response_model=CountsOut, responses=error_responses, tags=["events"])
     def counts(
+        principal: Viewer,
         camera: str | None = None,
         app_name: Annotated[str | None, Query(alias="app")] = None,
         interval: Annotated[int, Query(ge=1, le=366 * 86400, description="Seconds.")] = 3600,
@@ -862,6 +903,7 @@ def create_app(state: ServiceState) -> FastAPI:
                 interval=interval,
                 since=since,
                 until=until,
+                cameras=principal.cameras,
             )
         except ValueError as err:
             raise _bad_param("interval", str(err), interval) from None
@@ -871,10 +913,12 @@ def create_app(state: ServiceState) -> FastAPI:
     @app.websocket("/api/ws")
     async def stream(
         websocket: WebSocket,
+        principal: Viewer,
         camera: str | None = None,
         objects: bool = True,
     ) -> None:
-        """Events and per-frame object metadata as JSON text messages."""
+        """Events and per-frame object metadata (of the cameras the user may see) as JSON
+        text messages."""
         if camera is not None and state.camera(camera) is None:
             await websocket.close(code=1008, reason=f"unknown camera {camera!r}")
             return
@@ -885,13 +929,50 @@ def create_app(state: ServiceState) -> FastAPI:
         app.state.ws_clients += 1
         try:
             await websocket.accept()
-            await _run_websocket(websocket, subscription, camera, state.closing)
+            still_allowed = StillAllowed(websocket, principal, "viewer")
+            await _run_websocket(websocket, subscription, camera, state.closing, still_allowed)
         finally:
             subscription.close()
             app.state.ws_clients -= 1
 
-    add_metrics_route(app, state)
+    add_metrics_route(
+        app,
+        state,
+        dependencies=[Depends(allow("operator"))],
+        responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}},
+    )
+    document_security(app)
+    mount_dashboard(app, state)
     return app
+
+
+def _events_of(
+    store: Any,
+    cameras: frozenset[str],
+    filters: dict[str, Any],
+    limit: int,
+    offset: int,
+) -> tuple[int, list[Event]]:
+    """(total, a page newest first) of the events of some cameras matching `filters`
+    (`EventStore.query`'s keywords; `source` is ignored): a camera-restricted user's list."""
+
+    def where(stmt: Any) -> Any:
+        stmt = _filtered(
+            stmt,
+            None,
+            filters["app"],
+            filters["type"],
+            filters["class_name"],
+            filters["since"],
+            filters["until"],
+        )
+        return stmt.where(EventRow.source.in_(sorted(cameras)))
+
+    rows = where(select(EventRow)).order_by(EventRow.start_time.desc(), EventRow.id.desc())
+    with Session(store.engine) as session:
+        total = int(session.scalar(where(select(func.count()).select_from(EventRow))) or 0)
+        events = [r.to_event() for r in session.scalars(rows.limit(limit).offset(offset))]
+    return total, events
 
 
 def _check_range(start: float, end: float, longest: float) -> None:
@@ -916,8 +997,10 @@ async def _mjpeg(
     request: Request,
     period: float,
     limit: int | None,
+    still_allowed: StillAllowed,
 ) -> AsyncIterator[bytes]:
-    """Each new live frame of the camera, at most one per `period`, until the client leaves.
+    """Each new live frame of the camera, at most one per `period`, until the client leaves
+    or may no longer watch (logged out, removed, restricted).
 
     The latest frame is sent again every `MJPEG_KEEPALIVE_S` while the camera is quiet, so a
     client that went away is noticed even then.
@@ -939,7 +1022,7 @@ async def _mjpeg(
                 if limit is not None and sent >= limit:
                     break
             await asyncio.sleep(period)
-            if await request.is_disconnected():
+            if await request.is_disconnected() or not await still_allowed():
                 break
     finally:
         app.state.live_streams -= 1
@@ -996,22 +1079,36 @@ def _camera_of(message: Any) -> str | None:
 
 
 async def _run_websocket(
-    websocket: WebSocket, subscription: Any, camera: str | None, closing: threading.Event
+    websocket: WebSocket,
+    subscription: Any,
+    camera: str | None,
+    closing: threading.Event,
+    still_allowed: StillAllowed,
 ) -> None:
-    """Send the subscription's messages until the client disconnects.
+    """Send the subscription's messages (of the cameras the user may see) until the client
+    disconnects or may no longer watch (then close code 1008).
 
     The subscription is drained without blocking (`get(timeout=0)`); when it is empty the
     sender sleeps `WS_POLL_S`. A second task reads from the client, only to notice it leave.
     """
+    revoked = False
 
     async def send() -> None:
+        nonlocal revoked
         get: Callable[..., Any] = subscription.get
         while not closing.is_set():
+            if not await still_allowed():
+                revoked = True
+                return
             message = get(timeout=0)
             if message is None:
                 await asyncio.sleep(WS_POLL_S)
                 continue
-            if camera is not None and _camera_of(message) != camera:
+            source = _camera_of(message)
+            cameras = still_allowed.principal.cameras
+            if (camera is not None and source != camera) or (
+                cameras is not None and source not in cameras
+            ):
                 continue
             text = json.dumps(json_safe(ws_payload(message)), allow_nan=False)
             await websocket.send_text(text)
@@ -1034,4 +1131,5 @@ async def _run_websocket(
             ):
                 await task
     with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
-        await websocket.close(code=1001 if closing.is_set() else 1000)  # 1001: going away
+        # 1001: going away; 1008: policy violation (logged out, removed, restricted)
+        await websocket.close(code=1008 if revoked else 1001 if closing.is_set() else 1000)

@@ -1,4 +1,5 @@
-"""What camera worker processes tell the supervisor, over one multiprocessing queue.
+"""What camera worker processes tell the supervisor (each over a pipe of its own), and the
+one thing the supervisor tells a worker (`Reconfigure`, over the worker's control pipe).
 
 Everything here is small and picklable: frames never travel this way (they go through
 shared memory to the detector service). The supervisor is the single writer of the
@@ -8,11 +9,30 @@ database and the single publisher to the API, WebSocket, MQTT and metrics.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from vigil.events.event import Event
 
+if TYPE_CHECKING:
+    from vigil.service.config import CameraConfig
+
 CameraState = Literal["starting", "online", "reconnecting", "offline", "stopped"]
+AppState = Literal["starting", "running", "restarting", "failed", "stopped"]
+
+
+@dataclass(slots=True)
+class AppStatus:
+    """One app instance of a camera: built-ins run in the worker ("running"); a sandboxed
+    third-party app reports its child's state. A disabled app is "stopped"; before the
+    camera's first frame builds the apps, "starting"."""
+
+    type: str
+    name: str
+    enabled: bool
+    state: AppState
+    last_error: str | None = None
+    restarts: int = 0
+    counters: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -39,6 +59,7 @@ class CameraStatus:
     recording_lag_s: float = 0.0  # wall time minus the end of the last finished segment
     counters: dict[str, dict[str, float]] = field(default_factory=dict)  # app -> counters
     error: str | None = None  # last ingest error, one line
+    apps: list[AppStatus] = field(default_factory=list)  # every configured app instance
 
 
 @dataclass(slots=True)
@@ -94,7 +115,41 @@ class LiveFrame:
     jpeg: bytes
 
 
-WorkerMessage = CameraStatus | FrameMetadata | EventMessage | SegmentInfo | LiveFrame
+@dataclass(slots=True)
+class RawFrame:
+    """The camera's picture without overlays (every few seconds), for drawing zones on."""
+
+    camera: str
+    wall_time: float
+    width: int
+    height: int
+    jpeg: bytes
+
+
+@dataclass(slots=True)
+class Reconfigure:
+    """Supervisor to worker, on the worker's control pipe: from the next frame on, run this
+    camera's new scene (zones, lines, apps). Only scene fields differ from the running
+    config: any other change restarts the worker instead."""
+
+    camera: CameraConfig
+    generation: int  # counts the supervisor's reconfigurations; echoed in `Reconfigured`
+
+
+@dataclass(slots=True)
+class Reconfigured:
+    """Worker to supervisor: a `Reconfigure` was applied (error None) or refused (the
+    worker keeps the scene it had; `error` is one line)."""
+
+    camera: str
+    generation: int
+    wall_time: float
+    error: str | None = None
+
+
+WorkerMessage = (
+    CameraStatus | FrameMetadata | EventMessage | SegmentInfo | LiveFrame | RawFrame | Reconfigured
+)
 
 
 def event_to_dict(message: EventMessage) -> dict[str, Any]:

@@ -17,21 +17,28 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from vigil.events.event import Event
 from vigil.service.hub import Hub
-from vigil.service.messages import CameraStatus, EventMessage, LiveFrame, WorkerMessage
+from vigil.service.messages import (
+    CameraStatus,
+    EventMessage,
+    LiveFrame,
+    RawFrame,
+    Reconfigured,
+    WorkerMessage,
+)
 from vigil.service.metrics import ServiceMetrics
 from vigil.sources.urls import redact_url
 
 if TYPE_CHECKING:
     from vigil.events.store import EventStore
-    from vigil.service.config import SiteConfig
+    from vigil.service.config import CameraConfig, SiteConfig
 
-__all__ = ["CameraInfo", "SegmentIndexLike", "ServiceState"]
+__all__ = ["CameraInfo", "SegmentIndexLike", "ServiceState", "SiteChanges"]
 
 #: What may appear in a file name made from an id (camera ids and event ids are slugs).
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,199}$")
@@ -56,6 +63,18 @@ class CameraInfo:
     post_roll: float = 5.0  # seconds after it
 
     @classmethod
+    def from_camera(cls, camera: CameraConfig) -> CameraInfo:
+        """The info of a site's `CameraConfig`."""
+        return cls.create(
+            camera.id,
+            camera.url,
+            getattr(camera, "name", None),
+            enabled=camera.enabled,
+            pre_roll=camera.record.pre_roll,
+            post_roll=camera.record.post_roll,
+        )
+
+    @classmethod
     def create(
         cls,
         id: str,  # noqa: A002 - the camera's id
@@ -68,6 +87,24 @@ class CameraInfo:
     ) -> CameraInfo:
         """A `CameraInfo` with the credentials stripped from `url`."""
         return cls(id, name or id, redact_url(url), enabled, float(pre_roll), float(post_roll))
+
+
+@dataclass(frozen=True, slots=True)
+class SiteChanges:
+    """What applying the site file did (`ServiceState.apply_site_file`).
+
+    `error`: the file was refused (one line; the running configuration is kept).
+    `reconfigured`: camera -> the generation of the `Reconfigure` sent to its worker (its
+    `Reconfigured` answer carries the same number). `restarted`, `started`, `stopped`:
+    camera ids. `restart_needed`: changed sections that apply at the next start only.
+    """
+
+    error: str | None = None
+    reconfigured: dict[str, int] = field(default_factory=dict)
+    restarted: tuple[str, ...] = ()
+    started: tuple[str, ...] = ()
+    stopped: tuple[str, ...] = ()
+    restart_needed: tuple[str, ...] = ()
 
 
 class SegmentIndexLike(Protocol):
@@ -125,6 +162,14 @@ class ServiceState:
         self._lock = threading.Lock()
         self._statuses: dict[str, CameraStatus] = {}
         self._live: dict[str, LiveFrame] = {}
+        self._raw: dict[str, RawFrame] = {}
+        self._reconfigured: dict[str, Reconfigured] = {}
+        #: The site being run, as last applied (None when the state was built without one).
+        self.site: SiteConfig | None = None
+        #: The site YAML the config API edits (None: `vigil demo`, nothing to save to), and
+        #: the supervisor's way to apply it at once after a save.
+        self.site_file: Path | None = None
+        self.apply_site_file: Callable[[], SiteChanges] | None = None
         self._snapshots: OrderedDict[str, Path] = OrderedDict()
         self._disk_usage: tuple[float, dict[str, int]] | None = None
         #: Set by `close`: live streams and WebSockets end (they would otherwise keep a
@@ -142,19 +187,17 @@ class ServiceState:
         **kwargs: Any,
     ) -> ServiceState:
         """The state for a `vigil serve` site configuration (storage from `site.storage`)."""
-        cameras = [
-            CameraInfo.create(
-                c.id,
-                c.url,
-                getattr(c, "name", None),
-                enabled=c.enabled,
-                pre_roll=c.record.pre_roll,
-                post_roll=c.record.post_roll,
-            )
-            for c in site.cameras
-        ]
+        cameras = [CameraInfo.from_camera(c) for c in site.cameras]
         kwargs.setdefault("storage", site.storage.directory)
-        return cls(cameras, events, hub=hub, index=index, **kwargs)
+        state = cls(cameras, events, hub=hub, index=index, **kwargs)
+        state.site = site
+        state.site_file = Path(site.file) if site.file is not None else None
+        return state
+
+    def set_site(self, site: SiteConfig) -> None:
+        """The supervisor applied a changed site: cameras added, removed or changed."""
+        self.cameras = {c.id: CameraInfo.from_camera(c) for c in site.cameras}
+        self.site = site
 
     # ------------------------------------------------------------------ supervisor side
 
@@ -170,6 +213,11 @@ class ServiceState:
         elif isinstance(message, LiveFrame):
             if message.camera in self.cameras:
                 self._live[message.camera] = message
+        elif isinstance(message, RawFrame):
+            if message.camera in self.cameras:
+                self._raw[message.camera] = message
+        elif isinstance(message, Reconfigured):
+            self._reconfigured[message.camera] = message
         elif isinstance(message, EventMessage) and message.event.source in self.cameras:
             self.metrics.observe_event(message.event)
             if message.snapshot is not None:
@@ -196,6 +244,14 @@ class ServiceState:
     def live_frame(self, camera_id: str) -> LiveFrame | None:
         """The camera's latest annotated JPEG, or None before the first one."""
         return self._live.get(camera_id)
+
+    def raw_frame(self, camera_id: str) -> RawFrame | None:
+        """The camera's latest picture without overlays, or None before the first one."""
+        return self._raw.get(camera_id)
+
+    def reconfigured(self, camera_id: str) -> Reconfigured | None:
+        """The worker's answer to the latest scene change it was sent, if any."""
+        return self._reconfigured.get(camera_id)
 
     def status_age(self, camera_id: str) -> float | None:
         status = self._statuses.get(camera_id)

@@ -9,37 +9,47 @@ shared detector process that batches inference across cameras, and this process,
 - restarts a worker that died or stopped reporting, with exponential backoff, and the
   detector process likewise;
 - applies the recording retention policy once a minute;
+- watches the site file (and is told by the API after a save) and applies changes while
+  running: a camera whose zones, lines or apps changed gets the new scene on its worker's
+  control pipe (no restart); a camera whose source or recording settings changed has its
+  worker restarted, alone; cameras added or removed get their worker started or stopped. A
+  file that does not validate is reported in one line and the running configuration kept;
 - serves the HTTP API with uvicorn (127.0.0.1 unless configured otherwise).
 A crash or a hung decoder in one camera never takes down the others.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import multiprocessing as mp
 import queue
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 
 from vigil.apps.base import Scene
+from vigil.auth.routes import log_setup_hint
+from vigil.config.loader import load_config_text
 from vigil.detection.classes import COCO_CLASSES
 from vigil.errors import VigilError
 from vigil.events.event import Event
 from vigil.events.store import EventStore
-from vigil.pipeline.build import build_apps
+from vigil.pipeline.build import check_apps
 from vigil.recording.index import SegmentIndex
 from vigil.recording.retention import CameraRetention, RetentionPolicy, store_events
 from vigil.recording.segmenter import recover
 from vigil.service.api import create_app
-from vigil.service.config import SiteConfig
+from vigil.service.config import CameraConfig, SiteConfig
 from vigil.service.detector_service import DetectorService
 from vigil.service.hub import Hub
-from vigil.service.messages import CameraStatus, EventMessage, SegmentInfo
+from vigil.service.messages import CameraStatus, EventMessage, Reconfigure, SegmentInfo
 from vigil.service.mqtt import MqttPublisher
-from vigil.service.state import ServiceState
+from vigil.service.state import ServiceState, SiteChanges
 from vigil.service.worker import WorkerSpec, run_worker
 
 log = logging.getLogger("vigil.service")
@@ -49,16 +59,19 @@ BACKOFF_S = (1.0, 60.0)
 RETENTION_EVERY_S = 60.0
 STOP_GRACE_S = 10.0
 REPEAT_WARNING_S = 60.0  # a camera still down with the same error is logged this often
+SITE_POLL_S = 1.0  # how often the site file is checked for changes
+SCENE_FIELDS = frozenset({"zones", "lines", "apps"})  # what a worker applies without restart
 
 
 def validate_site(site: SiteConfig) -> None:
-    """Build every camera's apps against a placeholder scene, so a bad app type, setting or
-    zone name is reported (with its `cameras[i]` key path) before anything starts."""
+    """Check every camera's apps against a placeholder scene, so a bad app type, setting or
+    zone name is reported (with its `cameras[i]` key path) before anything starts; nothing
+    is started (a store app's sandbox neither), since every change of the file is checked."""
     for i, camera in enumerate(site.cameras):
         zones = [z.to_zone(name) for name, z in camera.zones.items()]
         lines = [ln.to_line(name) for name, ln in camera.lines.items()]
         scene = Scene.build(1000, 1000, zones, lines, COCO_CLASSES)
-        build_apps(camera, scene, site, scope=("cameras", i))
+        check_apps(camera, scene, site, scope=("cameras", i))
 
 
 @dataclass
@@ -72,6 +85,10 @@ class _Worker:
     restarts: int = 0
     not_before: float = 0.0  # backoff: no restart before this time
     backoff: float = BACKOFF_S[0]
+    control: Any = None  # write end of the worker's control pipe (`Reconfigure`)
+    retiring: bool = False  # asked to stop: its camera was removed, or its source changed
+    removed: bool = False  # once stopped: dropped (camera removed), else started again
+    stop_deadline: float = 0.0  # a retiring worker still running then is killed
 
 
 @dataclass
@@ -87,6 +104,17 @@ class Supervisor:
         self.url: str | None = None
         self._down: dict[str, tuple[str, float, float]] = {}  # camera -> (error, since, logged)
         self._failures: dict[str, float] = {}  # what the pump failed at -> last logged
+        # Live changes: the file's content hash as last read, and one change at a time
+        # (the watcher here and the API after a save) against the worker bookkeeping.
+        self._site_path = Path(self.site.file) if self.site.file is not None else None
+        self._site_hash: str | None = None
+        self._site_changes: SiteChanges | None = None  # what applying that content did
+        self._site_checked = 0.0
+        self._site_stat: tuple[int, int, int] | None = None  # inode, size, mtime last polled
+        self._generation = 0
+        self._lock = threading.RLock()
+        self._detector: DetectorService | None = None
+        self._state: ServiceState | None = None
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -113,6 +141,10 @@ class Supervisor:
             detector.start()
             log.info("detector started (pid %s)", detector.pid)
             state = ServiceState.from_site(self.site, events, hub=self.hub, index=index)
+            self._detector, self._state = detector, state
+            if self._site_path is not None:
+                self._site_hash = _file_hash(self._site_path)
+                state.apply_site_file = self.apply_site_file
             pump = threading.Thread(target=self._pump, args=(state, events, index), name="pump")
             pump.start()
             mqtt = self._start_mqtt()
@@ -121,14 +153,18 @@ class Supervisor:
                 target=self._retention_loop, args=(index, events), name="retention", daemon=True
             )
             retention.start()
-            for worker in self._workers.values():
-                self._spawn(worker, detector)
+            with self._lock:  # the API may already apply a changed site file
+                for worker in self._workers.values():
+                    self._spawn(worker, detector)
             if on_ready is not None:
                 on_ready(self.url)
             while not stop.wait(0.5):
-                self._watch(detector)
+                with self._lock:
+                    self._watch(detector)
+                self._poll_site()
         finally:
-            self._stopping.set()
+            with self._lock:  # no live change starts a worker from here on
+                self._stopping.set()
             self._stop_workers()
             detector.stop()
             if state is not None:
@@ -143,8 +179,14 @@ class Supervisor:
 
     def _spawn(self, worker: _Worker, detector: DetectorService) -> None:
         worker.stop = self._ctx.Event()
+        worker.retiring = False
+        if worker.control is not None:
+            worker.control.close()  # its reader, the previous worker, is gone
         receive, send = self._ctx.Pipe(duplex=False)
-        spec = WorkerSpec(worker.camera, self.site, send, worker.stop, detector.handle)
+        control_receive, worker.control = self._ctx.Pipe(duplex=False)
+        spec = WorkerSpec(
+            worker.camera, self.site, send, worker.stop, detector.handle, control_receive
+        )
         worker.process = self._ctx.Process(
             target=run_worker, args=(spec,), name=f"vigil-{worker.camera}", daemon=True
         )
@@ -152,6 +194,7 @@ class Supervisor:
             worker.process.start()
         finally:
             send.close()  # the worker holds the only write end: its exit ends the pipe
+            control_receive.close()
         worker.reader = threading.Thread(
             target=self._read,
             args=(worker.camera, receive),
@@ -180,8 +223,11 @@ class Supervisor:
             log.error("detector process died (exit %s): restarting it", detector.exitcode)
             detector.start()
             log.info("detector started (pid %s)", detector.pid)
-        for worker in self._workers.values():
+        for worker in list(self._workers.values()):
             process = worker.process
+            if worker.retiring:
+                self._retire(worker, detector, now)
+                continue
             if process is not None and process.is_alive():
                 if now - worker.last_heard < STALL_AFTER_S:
                     if now - worker.started_at > BACKOFF_S[1]:
@@ -204,6 +250,162 @@ class Supervisor:
             if worker.process is None and now >= worker.not_before:
                 worker.restarts += 1
                 self._spawn(worker, detector)
+
+    # -- live configuration ----------------------------------------------------------------------
+
+    def _poll_site(self) -> None:
+        """Apply the site file when its content changed (checked every `SITE_POLL_S`)."""
+        now = time.monotonic()
+        if self._site_path is None or now - self._site_checked < SITE_POLL_S:
+            return
+        self._site_checked = now
+        try:
+            st = self._site_path.stat()
+        except OSError:
+            return  # being replaced; or gone, and the running configuration stays
+        stat = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if stat == self._site_stat:
+            return
+        self._site_stat = stat
+        # The content decides: a touched file or a rewrite with the same text changes nothing.
+        if _file_hash(self._site_path) != self._site_hash:
+            self.apply_site_file()
+
+    def apply_site_file(self) -> SiteChanges:
+        """Apply the site file as it is now; the API calls this right after saving it.
+
+        A file that does not validate (exactly as at start) is logged in one line and the
+        running configuration is kept. Sections shared by all cameras (detector, storage,
+        server, MQTT, ...) apply at the next start only.
+        """
+        assert self._site_path is not None and self._detector is not None
+        with self._lock:
+            if self._stopping.is_set():
+                return SiteChanges(error="vigil serve is stopping")
+            try:
+                data = self._site_path.read_bytes()
+            except OSError as err:
+                return self._refused(None, f"{self._site_path}: cannot read file: {err}")
+            digest = hashlib.sha256(data).hexdigest()
+            if digest == self._site_hash and self._site_changes is not None:
+                return self._site_changes  # the watcher was first: say what it did
+            try:
+                text = data.decode("utf-8-sig")
+                site = load_config_text(text, self._site_path, model=SiteConfig)
+                validate_site(site)
+            except UnicodeDecodeError as err:
+                return self._refused(digest, f"{self._site_path}: not UTF-8 text ({err.reason})")
+            except VigilError as err:
+                return self._refused(digest, str(err))
+            self._site_hash = digest
+            self._site_changes = self._apply_site(site)
+            return self._site_changes
+
+    def _refused(self, digest: str | None, error: str) -> SiteChanges:
+        if digest is None or digest != self._site_hash:  # each bad version is logged once
+            log.error("site file not applied, the running configuration is kept: %s", error)
+        self._site_hash = digest
+        self._site_changes = SiteChanges(error=error)
+        return self._site_changes
+
+    def _apply_site(self, site: SiteConfig) -> SiteChanges:
+        site.storage.directory = site.storage.directory.resolve()  # as `vigil serve` does
+        # Sections shared by all cameras and processes (detector, storage, server, ...).
+        held = tuple(
+            k
+            for k in SiteConfig.model_fields
+            if k != "cameras" and getattr(site, k) != getattr(self.site, k)
+        )
+        if held:
+            log.warning(
+                "site file: changes to %s apply when vigil serve is started again",
+                ", ".join(held),
+            )
+        site = site.model_copy(update={k: getattr(self.site, k) for k in held})
+        before = {c.id: c for c in self.site.cameras if c.enabled}
+        self.site = site  # what workers started from now on run
+        workers = dict(self._workers)  # copied: the pump reads the dict without the lock
+        reconfigured: dict[str, int] = {}
+        restarted: list[str] = []
+        started: list[str] = []
+        stopped: list[str] = []
+        after = {c.id: c for c in site.cameras if c.enabled}
+        for camera_id in before.keys() - after.keys():
+            self._ask_stop(workers[camera_id], removed=True)
+            stopped.append(camera_id)
+        for camera_id, camera in after.items():
+            old = before.get(camera_id)
+            worker = workers.get(camera_id)
+            if worker is None:
+                worker = workers[camera_id] = _Worker(camera_id)
+                self._spawn(worker, self._detector)
+                started.append(camera_id)
+            elif old is None:  # removed, and back before its worker had stopped
+                worker.removed = False
+                started.append(camera_id)
+            elif _beyond_scene(old) != _beyond_scene(camera):
+                self._ask_stop(worker, removed=False)
+                restarted.append(camera_id)
+            elif old != camera:
+                generation = self._reconfigure(worker, camera)
+                if generation is not None:
+                    reconfigured[camera_id] = generation
+        self._workers = workers
+        if self._state is not None:
+            self._state.set_site(site)
+        changes = SiteChanges(
+            reconfigured=reconfigured,
+            restarted=tuple(restarted),
+            started=tuple(started),
+            stopped=tuple(stopped),
+            restart_needed=held,
+        )
+        if reconfigured or restarted or started or stopped:
+            log.info(
+                "site file applied: new scene on %s; restarted %s; started %s; stopped %s",
+                ", ".join(reconfigured) or "none",
+                ", ".join(restarted) or "none",
+                ", ".join(started) or "none",
+                ", ".join(stopped) or "none",
+            )
+        return changes
+
+    def _reconfigure(self, worker: _Worker, camera: CameraConfig) -> int | None:
+        """Send the worker its camera's new scene; None when it is not running (it reads the
+        new configuration when it starts)."""
+        if worker.process is None or worker.retiring or worker.control is None:
+            return None
+        self._generation += 1
+        try:
+            worker.control.send(Reconfigure(camera, self._generation))
+        except (OSError, ValueError):  # it just died: its restart reads the new config
+            return None
+        return self._generation
+
+    def _ask_stop(self, worker: _Worker, removed: bool) -> None:
+        """Stop a worker (it finishes its segment); `_watch` then drops or restarts it."""
+        worker.retiring, worker.removed = True, removed
+        worker.stop_deadline = time.time() + STOP_GRACE_S
+        if worker.stop is not None:
+            worker.stop.set()
+
+    def _retire(self, worker: _Worker, detector: DetectorService, now: float) -> None:
+        process = worker.process
+        if process is not None and process.is_alive():
+            if now < worker.stop_deadline:
+                return
+            log.error("camera %s: worker did not stop in time: killing it", worker.camera)
+            process.kill()
+            process.join(timeout=2.0)
+        worker.process = None
+        if worker.removed:
+            workers = dict(self._workers)
+            workers.pop(worker.camera, None)
+            self._workers = workers
+            log.info("camera %s: worker stopped (camera removed or disabled)", worker.camera)
+        else:
+            log.info("camera %s: worker restarted with its new settings", worker.camera)
+            self._spawn(worker, detector)
 
     def _stop_workers(self) -> None:
         for worker in self._workers.values():
@@ -241,8 +443,9 @@ class Supervisor:
                 camera = getattr(message, "camera", None) or getattr(
                     getattr(message, "event", None), "source", None
                 )
-                if camera in self._workers:
-                    self._workers[camera].last_heard = time.time()
+                worker = self._workers.get(camera)  # None once its camera was removed
+                if worker is not None:
+                    worker.last_heard = time.time()
                 try:
                     if isinstance(message, EventMessage):
                         stored.append(message.event)
@@ -283,7 +486,18 @@ class Supervisor:
     # -- services --------------------------------------------------------------------------------
 
     def _retention_loop(self, index: SegmentIndex, events: EventStore) -> None:
-        policy = RetentionPolicy(
+        while not self._stopping.wait(RETENTION_EVERY_S):
+            try:
+                deleted = self._retention_policy().apply(index, store_events(events), time.time())
+            except Exception:  # retention must never take the service down; say why
+                log.exception("retention pass failed")
+                continue
+            if deleted:
+                log.info("retention: deleted %d segments", len(deleted))
+
+    def _retention_policy(self) -> RetentionPolicy:
+        """From the cameras as configured now (the site file may have changed)."""
+        return RetentionPolicy(
             cameras={
                 c.id: CameraRetention(
                     mode=c.record.mode,
@@ -301,14 +515,6 @@ class Supervisor:
                 else None
             ),
         )
-        while not self._stopping.wait(RETENTION_EVERY_S):
-            try:
-                deleted = policy.apply(index, store_events(events), time.time())
-            except Exception:  # retention must never take the service down; say why
-                log.exception("retention pass failed")
-                continue
-            if deleted:
-                log.info("retention: deleted %d segments", len(deleted))
 
     def _start_mqtt(self) -> MqttPublisher | None:
         settings = self.site.mqtt
@@ -338,4 +544,17 @@ class Supervisor:
             raise VigilError(f"the API cannot listen on {s.host}:{s.port} (in use, or not allowed)")
         port = server.servers[0].sockets[0].getsockname()[1]
         self.url = f"http://{s.host}:{port}"
+        log_setup_hint(config.app, port)
         return server
+
+
+def _file_hash(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _beyond_scene(camera: CameraConfig) -> dict[str, Any]:
+    """A camera's settings other than its scene: a change here restarts its worker."""
+    return camera.model_dump(exclude=SCENE_FIELDS)

@@ -3,8 +3,8 @@
 Two threads, so that analysis never holds up the stream:
 - ingest (the process's main thread): demux and decode the camera, remux every packet into
   recording segments, and hand the frames due at `detect_fps` to analytics through a
-  one-slot mailbox; a frame that arrives while the previous one is still waiting replaces
-  it and counts as dropped;
+  small bounded mailbox (`FrameMailbox`: drop-oldest, frames that waited too long are
+  dropped), counted as dropped;
 - analytics: the engine (motion gating → detection via the shared detector service →
   tracking → apps), event snapshots, live JPEGs and per-frame metadata.
 Everything the supervisor needs travels as small messages (see `messages`) on this worker's
@@ -41,20 +41,28 @@ from typing import Any
 import cv2
 import numpy as np
 
+from vigil.apps.base import App, Scene
+from vigil.apps.registry import build_app
+from vigil.config.schema import AppConfig
 from vigil.detection.classes import COCO_CLASSES
 from vigil.errors import VigilError
 from vigil.events.event import Event
 from vigil.outputs.annotate import Annotator
-from vigil.pipeline.build import build_detector, build_engine
+from vigil.pipeline.build import build_detector, build_engine, build_scene
 from vigil.pipeline.engine import Engine, FrameResult
 from vigil.recording.segmenter import Segmenter, camera_dirname, recover
 from vigil.service.config import CameraConfig, SiteConfig
 from vigil.service.detector_service import DetectorClient, DetectorHandle
+from vigil.service.mailbox import FrameMailbox
 from vigil.service.messages import (
+    AppStatus,
     CameraStatus,
     EventMessage,
     FrameMetadata,
     LiveFrame,
+    RawFrame,
+    Reconfigure,
+    Reconfigured,
     SegmentInfo,
     TrackedObject,
 )
@@ -73,6 +81,7 @@ _STATES = {"connecting": "starting", "online": "online", "reconnecting": "reconn
 LIVE_FPS = 4.0
 SNAPSHOT_QUALITY = 85
 LIVE_QUALITY = 70
+RAW_FRAME_EVERY_S = 5.0  # the picture without overlays, for the zone editor
 ERROR_LOG_EVERY_S = 60.0  # the same analysis error is logged at most this often
 FLUSH_S = 5.0  # at exit, time left to hand the last messages (segments, status) over
 
@@ -88,6 +97,7 @@ class WorkerSpec:
     messages: Any  # the write end of this worker's pipe to the supervisor (a Connection)
     stop: Any  # multiprocessing Event
     detector: DetectorHandle | None = None  # None: an in-process detector
+    control: Any = None  # the read end of the supervisor's pipe for `Reconfigure` messages
 
 
 def run_worker(spec: WorkerSpec) -> None:
@@ -176,8 +186,11 @@ class CameraWorker:
         self.snapshots = storage / "snapshots" / self.camera.id
         self.snapshots.mkdir(parents=True, exist_ok=True)
         self.status = CameraStatus(self.camera.id, "starting", time.time())
-        self._mailbox: Frame | None = None
-        self._mailbox_lock = threading.Condition()
+        # Frames due for analysis, handed from ingest to analytics (see `FrameMailbox`).
+        self._mailbox = FrameMailbox(self.camera.analysis_queue, self.camera.analysis_max_age)
+        self._analysis_failures = 0  # frames dropped because analysing them failed
+        self._frame_size: tuple[int, int] | None = None  # (w, h) announced by the stream
+        self._engine_size: tuple[int, int] | None = None  # (w, h) the engine was built for
         self._latencies: list[float] = []
         self._client: DetectorClient | None = None  # the shared detector, once analysis starts
         self._processed_window: list[float] = []
@@ -188,6 +201,14 @@ class CameraWorker:
         #: Set when the supervisor is gone: segments can no longer be reported.
         self.orphaned = threading.Event()
         self._error_logged: dict[str, float] = {}
+        # Live reconfiguration: the control thread leaves the latest request here; the
+        # analytics thread applies it between frames.
+        self._reconfigure: Reconfigure | None = None
+        self._reconfigure_lock = threading.Lock()
+        self._scene: Scene | None = None  # of the running engine
+        self._app_specs: dict[str, AppConfig] = {}  # running app name -> its config
+        self._last_raw = 0.0
+        self.status.apps = self._app_statuses(None)
         self.segmenter: Segmenter | None = None
         if self.camera.record.mode != "off":
             self.segmenter = Segmenter(
@@ -213,6 +234,8 @@ class CameraWorker:
         analytics.start()
         watcher = threading.Thread(target=self._stop_watch, args=(source,), daemon=True)
         watcher.start()
+        if self.spec.control is not None:
+            threading.Thread(target=self._control, name="control", daemon=True).start()
         last_status = 0.0
         try:
             # Poll rather than iterate: status keeps flowing while the camera is down.
@@ -226,8 +249,7 @@ class CameraWorker:
                     last_status = now
         finally:
             source.close()
-            with self._mailbox_lock:
-                self._mailbox_lock.notify_all()
+            self._mailbox.wake()
             analytics.join(timeout=5.0)
             if self.segmenter is not None:
                 self.segmenter.close()  # finalises the open segment: no corrupt file
@@ -256,9 +278,13 @@ class CameraWorker:
             self._in_window.append(item.wall_time)
             if item.wall_time >= self._next_due:
                 period = 1.0 / self.camera.detect_fps
-                self._next_due = max(self._next_due + period, item.wall_time - period / 2)
+                self._next_due += period  # a steady cadence, whatever the arrival jitter
+                if self._next_due <= item.wall_time:  # the first frame, or back after a gap
+                    self._next_due = item.wall_time + period
                 self._post(item.to_frame())
         elif isinstance(item, StreamOpened):
+            if item.width and item.height:
+                self._frame_size = (item.width, item.height)  # analytics builds its engine
             if self.segmenter is not None:
                 self.segmenter.start(item.stream)
         elif isinstance(item, Disconnected):
@@ -268,11 +294,7 @@ class CameraWorker:
             self.status.reconnects += 1
 
     def _post(self, frame: Frame) -> None:
-        with self._mailbox_lock:
-            if self._mailbox is not None:
-                self.status.frames_dropped += 1  # analytics is behind: keep the newest
-            self._mailbox = frame
-            self._mailbox_lock.notify()
+        self._mailbox.put(frame)  # analytics far behind: the oldest waiting frame is dropped
 
     def _report(self, source: LiveSource) -> None:
         now = time.time()
@@ -285,6 +307,7 @@ class CameraWorker:
         s.wall_time = now
         s.fps_in = _rate(self._in_window, now)
         s.fps_processed = _rate(self._processed_window, now)
+        s.frames_dropped = self._mailbox.dropped + self._analysis_failures
         if self._latencies:
             s.detector_latency_ms = statistics.median(self._latencies) * 1000
             self._latencies.clear()
@@ -307,41 +330,50 @@ class CameraWorker:
         engine: Engine | None = None
         annotator: Annotator | None = None
         while not self.spec.stop.is_set():
-            with self._mailbox_lock:
-                if self._mailbox is None:
-                    self._mailbox_lock.wait(timeout=0.5)
-                frame, self._mailbox = self._mailbox, None
-            if frame is None:
+            frame = self._mailbox.get(timeout=0.5)
+            annotator = self._apply_reconfigure(engine, annotator)
+            # Build the engine as soon as the picture size is known (the stream opened), so
+            # that the first frames do not wait (and get dropped) while apps start.
+            size = self._frame_size if frame is None else (frame.width, frame.height)
+            if size is None or (frame is None and engine is not None):
                 continue
             try:
+                if engine is not None and size != self._engine_size:
+                    log.info("camera %s: picture size now %dx%d", self.camera.id, *size)
+                    _close_engine(engine)
+                    engine = annotator = None
                 if engine is None:
-                    engine, annotator = self._build(frame)
+                    engine, annotator = self._build(size)
+                if frame is None:
+                    continue
                 started = time.perf_counter()
                 result = engine.process(frame)
             except VigilError as err:
                 # The detector service died (the supervisor restarts it; the client
                 # reconnects) or did not answer in time: this frame goes unanalysed.
-                self._analysis_failed(str(err), exc_info=False)
+                self._analysis_failed(str(err), exc_info=False, dropped=frame is not None)
                 continue
             except Exception as err:  # a bug must not silently end analysis for good
-                self._analysis_failed(f"{type(err).__name__}: {err}", exc_info=True)
+                text = f"{type(err).__name__}: {err}"
+                self._analysis_failed(text, exc_info=True, dropped=frame is not None)
                 if engine is not None:  # start again from a clean engine
-                    with contextlib.suppress(Exception):
-                        getattr(engine.detector, "close", lambda: None)()
+                    _close_engine(engine)
                 engine = annotator = None
                 continue
             self._latencies.append(time.perf_counter() - started)
             self.status.frames_processed += 1
             self._processed_window.append(frame.wall_time or time.time())
             self.status.counters = {app.name: app.counters() for app in engine.apps}
+            self.status.apps = self._app_statuses(engine)
             if self.segmenter is not None:
                 self.segmenter.mark(
                     motion=len(engine.gate.motion_boxes) > 0, objects=len(result.objects) > 0
                 )
             self._publish(result, annotator)
+            self._publish_raw(frame)
 
-    def _analysis_failed(self, error: str, exc_info: bool) -> None:
-        self.status.frames_dropped += 1
+    def _analysis_failed(self, error: str, exc_info: bool, dropped: bool = True) -> None:
+        self._analysis_failures += int(dropped)
         line = " ".join(error.split())
         now = time.time()
         self._analysis_error = (now, line)
@@ -355,23 +387,140 @@ class CameraWorker:
                 exc_info=exc_info,
             )
 
-    def _build(self, frame: Frame) -> tuple[Engine, Annotator]:
+    def _build(self, size: tuple[int, int]) -> tuple[Engine, Annotator]:
+        """The engine for pictures of `size` (width, height)."""
         config = self.spec.site.engine_config(self.camera)
+        width, height = size
         if self.spec.detector is not None:
             # One request at a time (`Engine.process`): the batcher sees the truth, and the
             # service's statistics are keyed by camera.
             detector = self._client = DetectorClient(
-                self.spec.detector, self.camera.id, (frame.height, frame.width), in_flight=1
+                self.spec.detector, self.camera.id, (height, width), in_flight=1
             )
         else:
             detector = build_detector(config)
-        engine, scene = build_engine(config, (frame.width, frame.height), detector)
-        annotator = Annotator(
-            COCO_CLASSES,
-            {name: np.asarray(z.points, np.float32) for name, z in scene.zones.items()},
-            {name: (ln.start, ln.end) for name, ln in scene.lines.items()},
-        )
-        return engine, annotator
+        engine, scene = build_engine(config, size, detector)
+        self._engine_size = size
+        self._scene = scene
+        self._app_specs = {s.name or s.type: s for s in self.camera.apps if s.enabled}
+        return engine, _annotator(scene)
+
+    # -- live reconfiguration ----------------------------------------------------------------
+
+    def _control(self) -> None:
+        """Take the supervisor's `Reconfigure` requests; the latest one wins."""
+        try:
+            while True:
+                message = self.spec.control.recv()
+                if isinstance(message, Reconfigure):
+                    with self._reconfigure_lock:
+                        self._reconfigure = message
+        except (EOFError, OSError):
+            pass  # the supervisor is gone or restarts this worker
+
+    def _apply_reconfigure(self, engine: Engine | None, annotator: Annotator | None):
+        """Between frames: run the requested scene; tell the supervisor how it went.
+
+        The tracker is kept (tracks go on); apps whose config and shapes did not change are
+        kept with their state; apps that went away finish, and the events they close are
+        sent. On failure the running scene stays and the error is reported in one line.
+        """
+        with self._reconfigure_lock:
+            request, self._reconfigure = self._reconfigure, None
+        if request is None:
+            return annotator
+        error = None
+        try:
+            if engine is not None and self._scene is not None:
+                annotator = self._swap_scene(engine, request.camera)
+            self.camera = request.camera
+        except Exception as err:  # a bad scene must not end analysis: keep the running one
+            text = str(err) if isinstance(err, VigilError) else f"{type(err).__name__}: {err}"
+            error = " ".join(text.split())
+            log.error("camera %s: new scene not applied: %s", self.camera.id, error)
+        else:
+            log.info("camera %s: new scene applied", self.camera.id)
+        self.status.apps = self._app_statuses(engine)
+        self._send(Reconfigured(self.camera.id, request.generation, time.time(), error))
+        return annotator
+
+    def _swap_scene(self, engine: Engine, camera: CameraConfig) -> Annotator:
+        old = self.camera
+        assert self._scene is not None
+        scene = build_scene(camera, self._scene.width, self._scene.height)
+        moved = _changed(old.zones, camera.zones) | _changed(old.lines, camera.lines)
+        running = {app.name: app for app in engine.apps}
+        apps: list[App] = []
+        built: list[App] = []
+        specs: dict[str, AppConfig] = {}
+        try:
+            for index, spec in enumerate(camera.apps):
+                if not spec.enabled:
+                    continue
+                name = spec.name or spec.type
+                current = running.get(name)
+                if (
+                    current is not None
+                    and self._app_specs.get(name) == spec
+                    and not _mentions(spec.settings, moved)
+                ):
+                    apps.append(current)
+                else:
+                    try:
+                        app = build_app(spec.type, name, spec.settings, scene)
+                    except ValueError as err:  # ValidationError included
+                        raise VigilError(f"apps[{index}] ({name}): {err}") from None
+                    built.append(app)
+                    apps.append(app)
+                specs[name] = spec
+        except BaseException:
+            for app in built:
+                _close(app)
+            raise
+        retired = [app for app in engine.apps if all(app is not a for a in apps)]
+        ended = engine.swap_apps(apps)
+        for app in retired:
+            _close(app)
+        wall = time.time()
+        for event in ended:  # end events of removed apps, e.g. an open intrusion
+            self._send(EventMessage(event, wall, None))
+        self._scene, self._app_specs = scene, specs
+        return _annotator(scene)
+
+    def _app_statuses(self, engine: Engine | None) -> list[AppStatus]:
+        running = {app.name: app for app in engine.apps} if engine is not None else {}
+        out = []
+        for spec in self.camera.apps:
+            name = spec.name or spec.type
+            app = running.get(name)
+            if not spec.enabled:
+                out.append(AppStatus(spec.type, name, False, "stopped"))
+            elif app is None:
+                out.append(AppStatus(spec.type, name, True, "starting"))
+            else:
+                # Sandboxed third-party apps report their child process; built-ins just run.
+                report = app.status() if callable(getattr(app, "status", None)) else {}
+                out.append(
+                    AppStatus(
+                        spec.type,
+                        name,
+                        True,
+                        report.get("state", "running"),
+                        report.get("last_error"),
+                        int(report.get("restarts", 0)),
+                        app.counters(),
+                    )
+                )
+        return out
+
+    def _publish_raw(self, frame: Frame) -> None:
+        wall = frame.wall_time or time.time()
+        if wall - self._last_raw < RAW_FRAME_EVERY_S:
+            return
+        self._last_raw = wall
+        ok, jpeg = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_QUALITY])
+        if ok:
+            self._send(RawFrame(self.camera.id, wall, frame.width, frame.height, jpeg.tobytes()))
 
     def _publish(self, result: FrameResult, annotator: Annotator) -> None:
         frame, objects = result.frame, result.objects
@@ -421,6 +570,49 @@ class CameraWorker:
             message = dataclasses.replace(message)  # a snapshot: the threads keep counting
         with contextlib.suppress(ValueError, OSError):  # the supervisor is gone
             self._sender(message)
+
+
+def _annotator(scene: Scene) -> Annotator:
+    return Annotator(
+        COCO_CLASSES,
+        {name: np.asarray(z.points, np.float32) for name, z in scene.zones.items()},
+        {name: (ln.start, ln.end) for name, ln in scene.lines.items()},
+    )
+
+
+def _changed(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
+    """Names of the shapes added, removed or moved."""
+    return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
+
+
+def _mentions(settings: Any, names: set[str]) -> bool:
+    """Whether any string in `settings` (nested) is one of `names`: an app that refers to a
+    zone or line that moved is built again (apps take their shapes when built)."""
+    if isinstance(settings, str):
+        return settings in names
+    if isinstance(settings, dict):
+        return any(_mentions(v, names) for v in settings.values())
+    if isinstance(settings, (list, tuple)):
+        return any(_mentions(v, names) for v in settings)
+    return False
+
+
+def _close(app: App) -> None:
+    """Release what an app holds (a sandboxed app's child process); built-ins hold nothing."""
+    close = getattr(app, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:
+            log.exception("closing app %s failed", app.name)
+
+
+def _close_engine(engine: Engine) -> None:
+    """Release an engine being replaced: its detector client and its apps' resources."""
+    with contextlib.suppress(Exception):
+        getattr(engine.detector, "close", lambda: None)()
+    for app in engine.apps:
+        _close(app)
 
 
 def _rate(times: list[float], now: float, window: float = 5.0) -> float:

@@ -1,0 +1,41 @@
+// /login: username and password for POST /api/auth/login, then back where the user was going.
+import { api } from "../api.js";
+import { h, showError } from "../dom.js";
+
+// Only a path on this site (never "//host" or a full URL) is followed after signing in.
+export function safeNext() {
+  const next = new URLSearchParams(location.search).get("next") || "/";
+  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+}
+
+export async function render(root) {
+  const setup = await api("/api/auth/setup-needed", { redirect: false }).catch(() => ({ needed: false }));
+  if (setup.needed) {
+    location.replace("/setup");
+    return;
+  }
+  const form = h(
+    "form",
+    { class: "card narrow", id: "login-form" },
+    h("label", { for: "username" }, "Username"),
+    h("input", { id: "username", name: "username", autocomplete: "username", required: true, autofocus: true }),
+    h("label", { for: "password" }, "Password"),
+    h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true }),
+    h("button", { type: "submit" }, "Sign in"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    showError("");
+    try {
+      await api("/api/auth/login", {
+        method: "POST",
+        redirect: false,
+        body: { username: form.username.value, password: form.password.value },
+      });
+      location.assign(safeNext());
+    } catch (error) {
+      showError(error.status === 401 ? "Wrong username or password." : error.message);
+    }
+  });
+  root.append(form);
+}

@@ -1,0 +1,109 @@
+// /recordings: a camera's recorded segments on a timeline (vis-timeline); click a time to play
+// from there, or export a range as one MP4 (GET /api/recordings/export).
+import { api, query } from "../api.js";
+import { fmtTime, fromLocalInput, h, showError, toLocalInput } from "../dom.js";
+
+const PLAY_S = 60; // footage loaded from the clicked time
+const WINDOW_S = 3600;
+
+export async function render(root) {
+  const cameras = await api("/api/cameras");
+  if (!cameras.length) {
+    root.append(h("p", {}, "No cameras are configured."));
+    return;
+  }
+  const wanted = new URLSearchParams(location.search).get("camera");
+  const camera = h("select", { id: "r-camera" }, cameras.map((c) => h("option", { value: c.id, selected: c.id === wanted }, c.name)));
+  const day = h("input", { id: "r-end", type: "datetime-local", step: 1, value: toLocalInput(Date.now() / 1000) });
+  const from = h("input", { id: "x-start", type: "datetime-local", step: 1 });
+  const to = h("input", { id: "x-end", type: "datetime-local", step: 1 });
+  const exportLink = h("a", { id: "export-link", class: "button", download: "" }, "Export MP4");
+  const summary = h("p", { class: "meta", id: "r-summary" });
+  const timelineBox = h("div", { id: "timeline" });
+  const video = h("video", { id: "playback", controls: true, preload: "auto", playsinline: true });
+  const playing = h("p", { class: "meta", id: "playing" });
+  root.append(
+    h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); load(); } },
+      h("div", { class: "field" }, h("label", { for: "r-camera" }, "Camera"), camera),
+      h("div", { class: "field" }, h("label", { for: "r-end" }, "Hour up to"), day),
+      h("button", { type: "submit" }, "Show")),
+    summary, timelineBox,
+    h("div", { class: "recordings-layout" },
+      h("section", {}, h("h2", {}, "Playback"), video, playing),
+      h("section", {}, h("h2", {}, "Export"),
+        h("div", { class: "field" }, h("label", { for: "x-start" }, "From"), from),
+        h("div", { class: "field" }, h("label", { for: "x-end" }, "To"), to),
+        h("p", { class: "meta" }, "Or drag on the timeline: the visible window is the range."),
+        exportLink)),
+  );
+
+  const items = new vis.DataSet();
+  const timeline = new vis.Timeline(timelineBox, items, { stack: false, height: "140px", selectable: false, showCurrentTime: true });
+  const updateExport = () => {
+    const start = fromLocalInput(from.value);
+    const end = fromLocalInput(to.value);
+    if (start && end && end > start) {
+      exportLink.href = `/api/recordings/export${query({ camera: camera.value, start, end })}`;
+    } else {
+      exportLink.removeAttribute("href"); // no range: nothing to export
+    }
+  };
+  from.addEventListener("change", updateExport);
+  to.addEventListener("change", updateExport);
+  timeline.on("rangechanged", ({ start, end, byUser }) => {
+    if (!byUser) return;
+    from.value = toLocalInput(start.getTime() / 1000);
+    to.value = toLocalInput(end.getTime() / 1000);
+    updateExport();
+  });
+
+  const play = (start, end) => {
+    showError("");
+    video.src = `/api/recordings/export${query({ camera: camera.value, start, end })}`;
+    playing.textContent = `${fmtTime(start)} – ${fmtTime(end)}`;
+    video.play().catch(() => {});
+  };
+  video.addEventListener("error", () => showError("Nothing recorded to play there."));
+  timeline.on("click", ({ time, item }) => {
+    if (!time) return;
+    const t = time.getTime() / 1000;
+    const segment = item ? items.get(item) : null;
+    const start = segment ? Math.max(segment.startS, t - 1) : t;
+    play(start, start + PLAY_S);
+  });
+
+  async function load() {
+    showError("");
+    const end = fromLocalInput(day.value) || Date.now() / 1000;
+    const start = end - WINDOW_S;
+    let listing;
+    try {
+      listing = await api("/api/recordings", { params: { camera: camera.value, start, end } });
+    } catch (error) {
+      showError(error.message);
+      return;
+    }
+    items.clear();
+    items.add(listing.segments.map((s, i) => ({
+      id: i,
+      start: new Date(s.start_time * 1000),
+      end: new Date(s.end_time * 1000),
+      startS: s.start_time,
+      className: s.objects ? "seg objects" : s.motion ? "seg motion" : "seg",
+      title: `${fmtTime(s.start_time)} · ${s.duration_s.toFixed(1)} s`,
+    })));
+    // Zoom on the footage (with a margin); the whole hour is a scroll or a pinch away.
+    const first = listing.segments.length ? listing.segments[0].start_time : start;
+    const shown = Math.max(start, first - Math.max(60, (end - first) * 0.1));
+    timeline.setWindow(new Date(shown * 1000), new Date(end * 1000), { animation: false });
+    summary.textContent = `${(listing.recorded_s / 60).toFixed(1)} min recorded in this hour, ${listing.segments.length} segments, ${listing.gaps.length} gaps.`;
+    const last = listing.segments.at(-1);
+    if (last && !from.value) {
+      from.value = toLocalInput(Math.max(last.end_time - 30, listing.segments[0].start_time));
+      to.value = toLocalInput(last.end_time);
+    }
+    updateExport();
+  }
+  camera.addEventListener("change", load);
+  await load();
+}
