@@ -5,6 +5,7 @@ while it is built), on the wall clock."""
 
 from __future__ import annotations
 
+import statistics
 import textwrap
 import threading
 import time
@@ -58,7 +59,9 @@ def test_every_due_frame_is_analysed_from_the_first(
     assert 14 <= len(frames) <= 24, len(frames)
     assert frames[0].frame_index == 0  # the first frame was not lost to the engine's build
     steps = [b.frame_index - a.frame_index for a, b in zip(frames, frames[1:])]
-    assert all(2 <= step <= 4 for step in steps), steps  # every 3rd frame, give or take jitter
+    # Every 3rd frame: the spacing follows arrival times, so a late burst from the camera
+    # (a loaded machine) may stretch one step, but never the rhythm.
+    assert statistics.median(steps) == 3 and all(1 <= step <= 6 for step in steps), steps
     assert all(started < f.wall_time < time.time() for f in frames)
     assert statuses[-1].frames_dropped == 0
     assert statuses[-1].frames_processed == len(frames)

@@ -215,27 +215,20 @@ def serve(config_path: Path) -> None:
     type=click.Path(path_type=Path),
     default=Path("vigil-demo"),
     show_default=True,
-    help="Recordings, snapshots and the database.",
+    help="The site file (site.yaml, written on the first start), recordings, the database.",
 )
 @click.option(
     "--port",
     type=click.IntRange(0, 65535),
-    default=8971,
-    show_default=True,
-    help="API port on 127.0.0.1 (0: any free port).",
+    help="API port on 127.0.0.1 (0: any free port) [the site file's: 8971].",
 )
-def demo(video: Path | None, data_dir: Path, port: int) -> None:
-    """A local demo site: the sample clip as a looping camera, on http://127.0.0.1:PORT."""
+def demo(video: Path | None, data_dir: Path, port: int | None) -> None:
+    """A local demo site: the sample clip (VIDEO, default data/vtest.avi, read when the
+    site file is written) as a looping camera, on http://127.0.0.1:PORT."""
     from vigil.service.demo import demo_site
 
-    video = video or Path("data/vtest.avi")
-    if not video.is_file():
-        raise VigilError(
-            f"demo video not found: {video} (run ./scripts/quickstart.sh, or give VIDEO)"
-        )
-
     def announce(clip: Path) -> None:
-        click.echo(f"Converting {video} to H.264 (once, into {clip})...", err=True)
+        click.echo(f"Converting the demo video to H.264 (once, into {clip})...", err=True)
 
     _serve(demo_site(video, data_dir, port, announce))
 
@@ -267,6 +260,8 @@ def _serve(site) -> None:
         storage = site.storage.directory
         click.echo(f"Vigil is running at {url}")
         click.echo(f"  API docs:   {url}/docs")
+        if site.file is not None:
+            click.echo(f"  site file:  {Path(site.file).resolve()}")
         click.echo(f"  recordings: {storage / 'recordings'}")
         click.echo(f"  database:   {redact_url(site.storage.database_url())}")
         click.echo("Stop with Ctrl-C.", nl=True)
