@@ -37,11 +37,19 @@ CASES = {
         "memory limit of 320 MiB reached",
         limits=dataclasses.replace(FAST, memory_mb=320, frame_deadline_s=5.0),
     ),
+    # over 20% of a core for 2 s (a low share: a loaded machine gives a niced hog little)
     "burns CPU": Case(
         "hostile/spinner.py",
         "Spinner",
-        "CPU time limit of 1 s reached",
-        limits=dataclasses.replace(FAST, cpu_seconds=1, frame_deadline_s=60.0),
+        "cpu limit: used",
+        limits=dataclasses.replace(FAST, cpu_percent=20, cpu_window_s=2, frame_deadline_s=60),
+    ),
+    # the kernel's backstop on the total CPU time of one sandbox process, SIGXCPU ignored
+    "burns CPU up to the backstop": Case(
+        "hostile/spinner.py",
+        "Spinner",
+        "CPU time backstop of 1 s reached",
+        limits=dataclasses.replace(FAST, cpu_seconds=1, cpu_percent=400, frame_deadline_s=60),
     ),
     "raises on every frame": Case(
         "hostile/raiser.py", "Raiser", "raised on 3 frames in a row: RuntimeError: broken on"

@@ -226,6 +226,8 @@ def test_apps_lists_builtins_with_schema_and_where_they_run(api: Api) -> None:
             "last_error": None,
             "restarts": 0,
             "counters": {},
+            "version": None,  # store apps only
+            "sandboxed": None,
         }
     ]
     assert apps["occupancy"]["instances"] == []

@@ -18,6 +18,16 @@ from cli.cli_helpers import Result, assert_one_line_error, invoke_vigil
 from vigil.apps.registry import app_manifest, known_kinds
 from vigil.store.installed import installed_apps, read_records
 
+SITE_RUNNING_IT = """\
+cameras:
+  - {id: door, url: door.mp4, zones: {w: {points: [[0, 0], [1, 0], [1, 1]]}},
+     apps: [{type: queue_length, settings: {zone: w}}]}
+  - {id: gate, url: gate.mp4, zones: {w: {points: [[0, 0], [1, 0], [1, 1]]}},
+     apps: [{type: queue_length, name: q, settings: {zone: w}}]}
+  - {id: yard, url: yard.mp4, zones: {w: {points: [[0, 0], [1, 0], [1, 1]]}},
+     apps: [{type: queue_length, enabled: false, settings: {zone: w}}]}
+"""
+
 
 def vigil(tmp: Path, *args: str | Path) -> Result:
     return invoke_vigil(*args, cwd=tmp, models=tmp)
@@ -86,7 +96,14 @@ def test_keygen_trust_publish_search_install_list_upgrade_remove(tmp_path, store
     r = vigil(tmp_path, "apps", "install", "queue_length==1.0.0")  # an explicit downgrade
     assert r.returncode == 0 and "installed queue_length 1.0.0 (was 1.1.0)" in r.stdout, r
     assert sorted(p.name for p in (store.root / "queue_length").iterdir()) == ["1.0.0", "1.1.0"]
+    # not while a camera runs it (the site file says), nor without looking (--config)
+    (tmp_path / "site.yaml").write_text(SITE_RUNNING_IT)
+    r = vigil(tmp_path, "apps", "remove", "queue_length", "-c", "site.yaml")
+    assert_one_line_error(r, "'queue_length' is enabled on camera(s) door, gate in site.yaml")
     r = vigil(tmp_path, "apps", "remove", "queue_length")
+    assert_one_line_error(r, "pass --config SITE.yaml", "or --force")
+    assert read_records()["queue_length"].version == "1.0.0"
+    r = vigil(tmp_path, "apps", "remove", "queue_length", "--force")
     assert r.returncode == 0 and r.stdout.strip() == "removed queue_length 1.0.0", r
     assert read_records() == {} and not (store.root / "queue_length").exists()
     assert "queue_length" not in known_kinds()

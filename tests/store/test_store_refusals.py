@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from cli.cli_helpers import Result, assert_one_line_error, invoke_vigil
+from vigil.store.freshness import SEEN_FILENAME
 from vigil.store.installed import read_records
 from vigil.store.keys import generate_keypair
 
@@ -21,8 +22,10 @@ def vigil(tmp: Path, *args: str | Path) -> Result:
 
 def assert_nothing_installed(root: Path) -> None:
     assert read_records(root) == {}
-    leftovers = list(root.iterdir()) if root.exists() else []
-    assert leftovers == [], leftovers  # no app directory, no staging directory
+    # no app directory, no staging directory (the lock and the serials seen may stay)
+    entries = list(root.iterdir()) if root.exists() else []
+    leftovers = [p for p in entries if p.name not in {".lock", SEEN_FILENAME}]
+    assert leftovers == [], leftovers
 
 
 def publish(tmp: Path, wheel: Path, *options: str | Path) -> None:

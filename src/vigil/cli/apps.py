@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from vigil.cli.options import config_option
 from vigil.cli.store import CATALOG_HELP, warn
 
 DEVELOPER_MODE_HELP = (
@@ -76,12 +77,41 @@ def install(spec: str, catalog: str | None, developer_mode: bool) -> None:
     _report([install_app(spec, Catalog(catalog_location(catalog)), developer_mode=developer_mode)])
 
 
+def _cameras_running(app_id: str, config_path: Path) -> list[str]:
+    """The cameras of the site file that run `app_id` (enabled instances)."""
+    from vigil.config.loader import load_config
+    from vigil.service.config import SiteConfig
+
+    site = load_config(config_path, model=SiteConfig)
+    return [c.id for c in site.cameras if any(a.type == app_id and a.enabled for a in c.apps)]
+
+
 @apps.command()
 @click.argument("app_id", metavar="ID")
-def remove(app_id: str) -> None:
-    """Uninstall a store app."""
+@config_option("The site YAML of `vigil serve`: refuse while a camera there runs the app.")
+@click.option(
+    "--force", is_flag=True, help="Remove it even while cameras run it (disable it there too)."
+)
+def remove(app_id: str, config_path: Path | None, force: bool) -> None:
+    """Uninstall a store app (refused while a camera of --config runs it, unless --force)."""
+    from vigil.store import StoreError
     from vigil.store.install import remove as remove_app
+    from vigil.store.install import require_installed
+    from vigil.store.installed import read_records
 
+    require_installed(app_id, read_records())
+    if not force:
+        if config_path is None:
+            raise StoreError(
+                f"vigil apps remove {app_id}: pass --config SITE.yaml (to check that no "
+                "camera runs it) or --force"
+            )
+        cameras = _cameras_running(app_id, config_path)
+        if cameras:
+            raise StoreError(
+                f"app {app_id!r} is enabled on camera(s) {', '.join(cameras)} in {config_path}: "
+                f"disable it there first (vigil apps disable), or pass --force"
+            )
     click.echo(f"removed {app_id} {remove_app(app_id)}")
 
 

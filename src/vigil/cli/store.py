@@ -82,11 +82,16 @@ def search(text: str, catalog: str | None) -> None:
     """Apps in a catalog whose id, name, vendor or description contain TEXT."""
     from vigil.apps.base import SDK_VERSION
     from vigil.store import StoreError
-    from vigil.store.catalog import Catalog, catalog_location
+    from vigil.store.catalog import INDEX_FILENAME, Catalog, catalog_location
+    from vigil.store.freshness import check_serial, index_problem
     from vigil.store.keys import trusted_keys
 
     source = Catalog(catalog_location(catalog))
     trusted = trusted_keys()
+    problem = index_problem(source)
+    check_serial(source, verified=problem is None)  # a rolled-back catalog is refused
+    if problem is not None:
+        warn(f"{INDEX_FILENAME} {problem}: only --developer-mode installs from this catalog")
     needle = text.lower()
     found = 0
     for app_id in sorted(source.index.apps):

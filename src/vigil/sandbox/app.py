@@ -40,6 +40,7 @@ from vigil.apps.base import App, FrameContext, Scene
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
 from vigil.sandbox import bwrap, protocol
+from vigil.sandbox.cpu import CpuRate
 from vigil.sandbox.host import EXIT_MEMORY
 from vigil.sandbox.limits import SandboxLimits
 
@@ -71,6 +72,7 @@ class _Child:
     end_seq: int | None = None
     ended: bool = False
     stderr_tail: bytes = b""
+    cpu: CpuRate | None = None  # its CPU use over the last `cpu_window_s`, once it runs
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
@@ -219,9 +221,11 @@ class SandboxedApp(App):
 
     def status(self) -> dict[str, Any]:
         """``state`` (running, restarting, failed, stopped), ``restarts``, ``last_error``
-        (one line or None) and ``sandboxed`` (False: bubblewrap unavailable, the app runs
-        with resource limits only; None: not started yet)."""
+        (one line or None), ``version`` (of the installed app it runs) and ``sandboxed``
+        (False: bubblewrap unavailable, the app runs with resource limits only; None: not
+        started yet)."""
         return {
+            "version": self.manifest.version,
             "state": self._state,
             "restarts": self._restarts,
             "last_error": self._last_error,
@@ -318,6 +322,7 @@ class SandboxedApp(App):
         os.set_blocking(proc.stderr.fileno(), False)
         self._live.add(proc)
         self._sandboxed = child.sandboxed = launcher.sandboxed
+        child.cpu = CpuRate(proc.pid, self.limits.cpu_window_s)
         child.proc = proc
         if child.discarded:  # stopped (or closed) while it was being started
             _kill(proc)
@@ -449,6 +454,13 @@ class SandboxedApp(App):
             self._stop(
                 f"flooded: over {limits.max_events_per_s} events/s for {self._flooded} s", now
             )
+        rate = child.cpu.sample(now) if self._child is child and child.cpu else None
+        if rate is not None and rate * 100 > limits.cpu_percent:
+            self._stop(
+                f"cpu limit: used {rate:.0%} of a CPU core over {limits.cpu_window_s:g} s "
+                f"(limit {limits.cpu_percent:g}%)",
+                now,
+            )
 
     def _read_stderr(self, child: _Child) -> None:
         if child.proc is None or child.proc.stderr is None or child.proc.stderr.closed:
@@ -464,7 +476,7 @@ class SandboxedApp(App):
         # bubblewrap exits with 128 + N when the app was killed by signal N
         sig = -code if code < 0 else code - 128 if child.sandboxed and code > 128 else None
         if sig == signal.SIGXCPU or (sig == signal.SIGKILL and self._cpu_spent(child)):
-            return f"CPU time limit of {self.limits.cpu_seconds} s reached"
+            return f"CPU time backstop of {self.limits.cpu_seconds} s reached"
         if code == EXIT_MEMORY:
             return f"memory limit of {self.limits.memory_mb} MiB reached"
         if sig is not None:

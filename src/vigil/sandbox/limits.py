@@ -15,14 +15,16 @@ class SandboxLimits:
     """Resource limits and supervision policy of one sandboxed app instance.
 
     The kernel enforces ``memory_mb`` (address space: an allocation beyond it fails with
-    MemoryError, which stops the app), ``cpu_seconds`` (CPU time over the life of one
-    sandbox process: SIGXCPU, then SIGKILL one second later), ``max_open_files`` and
+    MemoryError, which stops the app), ``cpu_seconds`` (a backstop only: total CPU time of
+    one sandbox process, SIGXCPU then SIGKILL one second later), ``max_open_files`` and
     ``max_processes`` (processes and threads of the sandbox's own user). The sandbox runs at
     ``nice`` (1-19) under SCHED_BATCH: an app never competes with the pipeline at equal
     priority, and waking it up with a frame does not preempt the thread that sent it (that
     preemption alone made sending a frame take milliseconds on a busy machine).
 
-    The parent enforces the rest: a frame not answered within ``frame_deadline_s`` means the
+    The parent enforces the rest: a sandbox using more than ``cpu_percent`` % of one core
+    over ``cpu_window_s`` seconds (measured from /proc, `vigil.sandbox.cpu`) is stopped, so a
+    healthy app may run for ever; a frame not answered within ``frame_deadline_s`` means the
     app hangs; an app raising on ``max_consecutive_errors`` frames in a row, or emitting more
     than ``max_events_per_s`` events per second for ``flood_seconds`` seconds, is stopped.
     A stopped app restarts after ``backoff_initial_s``, doubling up to ``backoff_max_s``; a
@@ -30,7 +32,9 @@ class SandboxLimits:
     """
 
     memory_mb: int = 512
-    cpu_seconds: int = 3600
+    cpu_percent: float = 50.0
+    cpu_window_s: float = 10.0
+    cpu_seconds: int = 86400
     max_open_files: int = 64
     max_processes: int = 16
     nice: int = 10

@@ -3,7 +3,8 @@ and the wheels it lists.
 
 ``index.json``::
 
-    {"format": 1,
+    {"format": 1, "serial": <n>, "timestamp": "<ISO 8601 UTC>",
+     "signature": "<base64 ed25519>" | null, "key_id": "<16 hex>" | null,
      "apps": {"<app id>": {"<version>": {
          "wheel": "<file name>", "sha256": "<hex>", "size": <bytes>,
          "manifest": {<the app's vigil-app.json>},
@@ -13,6 +14,11 @@ and the wheels it lists.
 
 The signature covers the canonical JSON of wheel, sha256, size, manifest and requires
 (`Release.signed_payload`): editing any of them, or any byte of a wheel, is detected.
+
+The index as a whole is signed too (`CatalogIndex.signed_payload`: everything but its own
+signature), with a ``serial`` that each publication increases: a client remembers the highest
+serial it has seen of each catalog (`vigil.store.freshness`), so a catalog that hides newer
+versions by serving an older, validly signed index is refused.
 """
 
 from __future__ import annotations
@@ -73,7 +79,14 @@ class CatalogIndex(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: Literal[1] = 1
+    serial: int = Field(0, ge=0)  # +1 on each publication: an older index has a lower one
+    timestamp: str = ""  # of that publication
     apps: dict[str, dict[str, Release]] = Field(default_factory=dict)
+    signature: str | None = None
+    key_id: str | None = None
+
+    def signed_payload(self) -> bytes:
+        return canonical_json(self.model_dump(mode="json", exclude={"signature", "key_id"}))
 
 
 def catalog_location(location: str | os.PathLike[str] | None) -> str:
@@ -100,6 +113,11 @@ class Catalog:
         else:
             self.directory = Path(location).expanduser()
         self._index: CatalogIndex | None = None
+
+    @property
+    def identity(self) -> str:
+        """What names this catalog in installed.json and in the serials seen."""
+        return str(self.directory.resolve()) if self.directory is not None else self.location
 
     def _open(self, name: str, limit: int) -> bytes:
         """The bytes of catalog file `name`, at most `limit` (+1 to detect a longer file)."""

@@ -24,6 +24,7 @@ from vigil.apps.registry import BUILTIN_APPS
 from vigil.store import StoreError
 from vigil.store.catalog import Catalog, Release
 from vigil.store.dependencies import check_requirements
+from vigil.store.freshness import check_index
 from vigil.store.installed import (
     InstallRecord,
     apps_root,
@@ -32,7 +33,7 @@ from vigil.store.installed import (
     version_dir,
     write_records,
 )
-from vigil.store.keys import trusted_keys, verify
+from vigil.store.keys import signature_problem, trusted_keys
 from vigil.store.wheel import WheelInfo, inspect_wheel
 
 PIP_TIMEOUT_S = 300
@@ -61,16 +62,10 @@ def verify_release(
     """The trusted key id that signed `release`; otherwise StoreError, or — in developer mode —
     no key id and a warning."""
     trusted = trusted_keys(trusted_dir)
-    if release.signature is None or release.key_id is None:
-        problem = "is unsigned"
-    elif release.key_id not in trusted:
-        problem = (
-            f"is signed by untrusted key {release.key_id} "
-            "(trust its vendor with 'vigil store trust KEY.pub')"
-        )
-    elif not verify(trusted[release.key_id], release.signature, release.signed_payload()):
-        problem = "does not match its signature (the catalog entry was altered after signing)"
-    else:
+    problem = signature_problem(
+        release.signature, release.key_id, release.signed_payload(), trusted
+    )
+    if problem is None:
         return release.key_id, []
     message = f"app {app_id!r} {version} {problem}"
     if not developer_mode:
@@ -107,14 +102,21 @@ def install(
     developer_mode: bool = False,
     trusted_dir: Path | None = None,
 ) -> InstallOutcome:
-    """Install app ``ID[==VERSION]`` (default: the newest this Vigil's SDK supports) from
-    `catalog` into the apps root, replacing an installed version."""
+    """Install app ``ID[==VERSION]`` (default: the newest this Vigil's SDK supports, never
+    older than the installed one) from `catalog` into the apps root, replacing an installed
+    version. The catalog's index is checked too (signature, no rollback)."""
     root = root or apps_root()
     app_id, version = parse_spec(spec)
     if app_id in BUILTIN_APPS:
         raise StoreError(f"app {app_id!r} is built into Vigil, nothing to install")
     if version is None:
         version, release = catalog.newest(app_id)
+        installed = read_records(root).get(app_id)
+        if installed is not None and Version(installed.version) > Version(version):
+            raise StoreError(
+                f"app {app_id!r} {installed.version} is installed, newer than the catalog's "
+                f"{version}: install {app_id}=={version} to downgrade"
+            )
     else:
         releases = catalog.releases(app_id)
         if version not in releases:
@@ -127,6 +129,9 @@ def install(
         raise StoreError(f"{where}: its manifest names {manifest.id} {manifest.version}")
     manifest.check_sdk()
     signed_by, warnings = verify_release(app_id, version, release, developer_mode, trusted_dir)
+    warnings += check_index(
+        catalog, developer_mode=developer_mode, trusted_dir=trusted_dir, root=root
+    )
 
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=root, prefix=".staging-"))
@@ -154,7 +159,7 @@ def install(
             records[app_id] = InstallRecord(
                 version=version,
                 sha256=release.sha256,
-                catalog=str(catalog.directory.resolve()) if catalog.directory else catalog.location,
+                catalog=catalog.identity,
                 signed_by=signed_by,
                 installed_at=datetime.now(UTC).isoformat(timespec="seconds"),
             )
@@ -172,15 +177,21 @@ def install(
     )
 
 
+def require_installed(app_id: str, records: dict[str, InstallRecord]) -> InstallRecord:
+    """`app_id`'s record; StoreError when it is not installed from the store."""
+    if app_id not in records:
+        builtin = " (it is built into Vigil)" if app_id in BUILTIN_APPS else ""
+        raise StoreError(f"app {app_id!r} is not installed from the store{builtin}")
+    return records[app_id]
+
+
 def remove(app_id: str, root: Path | None = None) -> str:
     """Uninstall a store app; the version removed."""
     root = root or apps_root()
     with locked(root):
         records = read_records(root)
-        if app_id not in records:
-            builtin = " (it is built into Vigil)" if app_id in BUILTIN_APPS else ""
-            raise StoreError(f"app {app_id!r} is not installed from the store{builtin}")
-        record = records.pop(app_id)
+        record = require_installed(app_id, records)
+        del records[app_id]
         write_records(records, root)  # first: a half-deleted directory is never active
         shutil.rmtree(root / app_id, ignore_errors=True)
     return record.version
@@ -195,14 +206,18 @@ def upgrade(
     trusted_dir: Path | None = None,
 ) -> list[InstallOutcome]:
     """Upgrade one installed app (or all) to the newest version its catalog (or `catalog`)
-    offers for this SDK; the upgrades made (an app already up to date is left alone)."""
+    offers for this SDK; the upgrades made. An app already up to date — or newer than what
+    the catalog offers — is left alone: an upgrade never downgrades."""
     root = root or apps_root()
     records = read_records(root)
-    if app_id is not None and app_id not in records:
-        raise StoreError(f"app {app_id!r} is not installed from the store")
+    if app_id is not None:
+        require_installed(app_id, records)
     outcomes = []
     for name in [app_id] if app_id else sorted(records):
         source = Catalog(catalog or records[name].catalog)
+        # first: a rolled-back index would hide the newer versions (its warnings in developer
+        # mode come again from the install, if there is one)
+        check_index(source, developer_mode=developer_mode, trusted_dir=trusted_dir, root=root)
         newest, _ = source.newest(name)
         if Version(newest) > Version(records[name].version):
             outcomes.append(

@@ -108,3 +108,23 @@ def verify(public_key: Ed25519PublicKey, signature: str, payload: bytes) -> bool
     except (InvalidSignature, binascii.Error, ValueError):
         return False
     return True
+
+
+def signature_problem(
+    signature: str | None,
+    signer: str | None,
+    payload: bytes,
+    trusted: dict[str, Ed25519PublicKey],
+) -> str | None:
+    """None when `signature` by key `signer` over `payload` is valid and the key trusted;
+    otherwise what is wrong, as words completing "<what> ..."."""
+    if signature is None or signer is None:
+        return "is unsigned"
+    if signer not in trusted:
+        return (
+            f"is signed by untrusted key {signer} "
+            "(trust its vendor with 'vigil store trust KEY.pub')"
+        )
+    if not verify(trusted[signer], signature, payload):
+        return "does not match its signature (it was altered after signing)"
+    return None

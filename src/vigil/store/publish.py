@@ -1,5 +1,5 @@
 """Publishing: add an app wheel (and the wheels it depends on) to a local catalog directory,
-signed with the vendor's key."""
+signed with the vendor's key; each publication re-signs the index with a higher serial."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from vigil.detection.models import sha256_of
 from vigil.store import StoreError
@@ -46,6 +48,14 @@ def _add_file(source: Path, directory: Path) -> CatalogWheel:
     return CatalogWheel(wheel=target.name, sha256=sha256_of(target), size=target.stat().st_size)
 
 
+def sign_index(index: CatalogIndex, private: Ed25519PrivateKey | None) -> CatalogIndex:
+    """`index` signed with `private` (None: unsigned, only ``--developer-mode`` uses it)."""
+    if private is None:
+        return index.model_copy(update={"signature": None, "key_id": None})
+    signature = sign(private, index.signed_payload())  # the payload leaves the signature out
+    return index.model_copy(update={"signature": signature, "key_id": key_id(private.public_key())})
+
+
 def publish(
     wheel: Path, catalog: str, key: Path | None, bundled: Sequence[Path] = ()
 ) -> tuple[str, Release]:
@@ -81,5 +91,7 @@ def publish(
             }
         )
     index.apps.setdefault(app.manifest.id, {})[app.manifest.version] = release
+    index = index.model_copy(update={"serial": index.serial + 1, "timestamp": release.published})
+    index = sign_index(index, private)
     atomic_write(directory / INDEX_FILENAME, index.model_dump_json(indent=2) + "\n")
     return app.manifest.id, release
