@@ -219,3 +219,22 @@ def test_concurrent_writers_on_a_fresh_file(tmp_path: Path) -> None:
         assert store.count(source="cam1") == 20 and store.count(source="cam2") == 20
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM alembic_version").fetchone() == (1,)
+
+
+def test_query_and_count_by_several_sources(store: EventStore) -> None:
+    store.add([crossing(1.0), crossing(2.0, source="cam2"), crossing(3.0, source="cam3")])
+    assert [e.source for e in store.query(sources=["cam1", "cam3"])] == ["cam1", "cam3"]
+    assert [e.source for e in store.query(sources={"cam3", "cam2"}, newest_first=True)] == [
+        "cam3",
+        "cam2",
+    ]
+    assert store.count(sources=("cam1", "cam2")) == 2
+    assert store.query(sources=[]) == [] and store.count(sources=[]) == 0
+    # with `source` both filters hold
+    assert store.count(source="cam1", sources=["cam1", "cam2"]) == 1
+    assert store.count(source="cam3", sources=["cam1", "cam2"]) == 0
+    assert [e.start_time for e in store.query(sources=["cam2", "cam3"], since=2.5)] == [3.0]
+    page = store.query(sources=["cam1", "cam2", "cam3"], limit=1, offset=1)
+    assert [e.start_time for e in page] == [2.0]
+    with pytest.raises(TypeError, match="not one string"):
+        store.query(sources="cam1")

@@ -24,6 +24,7 @@ import cv2
 import httpx
 import numpy as np
 import pytest
+from starlette.websockets import WebSocketDisconnect
 
 from accounts import bearer, fast_auth, user_token
 from vigil.events import Event, EventStore
@@ -31,6 +32,7 @@ from vigil.service import api as api_module
 from vigil.service.api import create_app, parse_time
 from vigil.service.hub import Hub
 from vigil.service.messages import (
+    AppStatus,
     CameraStatus,
     EventMessage,
     FrameMetadata,
@@ -365,6 +367,96 @@ def test_camera_detail_status(site: Site) -> None:
     assert body["live_frame_at"] == site.clock.now - 1.0
 
 
+def test_camera_detail_per_app_state(site: Site) -> None:
+    """Each app instance's state, restarts, last error and counters, for a viewer too."""
+    viewer = bearer(user_token(site.client.app.state.auth, "watcher", "viewer"))  # type: ignore[attr-defined]
+    assert site.client.get("/api/cameras/cam1", headers=viewer).json()["apps"] == []
+    site.state.apply(
+        status(
+            "cam1",
+            site.clock.now,
+            apps=[
+                AppStatus("line_count", "door", True, "running", counters={"person in": 2.0}),
+                AppStatus("webhook", "notify", True, "restarting", "exit code 1", restarts=3),
+                AppStatus("occupancy", "hall", False, "stopped"),
+            ],
+        )
+    )
+    apps = site.client.get("/api/cameras/cam1", headers=viewer).json()["apps"]
+    assert apps == [
+        {
+            "type": "line_count",
+            "name": "door",
+            "enabled": True,
+            "state": "running",
+            "restarts": 0,
+            "last_error": None,
+            "counters": {"person in": 2.0},
+        },
+        {
+            "type": "webhook",
+            "name": "notify",
+            "enabled": True,
+            "state": "restarting",
+            "restarts": 3,
+            "last_error": "exit code 1",
+            "counters": {},
+        },
+        {
+            "type": "occupancy",
+            "name": "hall",
+            "enabled": False,
+            "state": "stopped",
+            "restarts": 0,
+            "last_error": None,
+            "counters": {},
+        },
+    ]
+    assert "settings" not in apps[0]  # settings are the admin's (GET .../config)
+    assert site.client.get("/api/cameras/cam2", headers=viewer).json()["apps"] == []
+
+
+def test_camera_detail_apps_follow_the_site_config(tmp_path: Path) -> None:
+    """With a site, the configured instances in config order; "unknown" until reported."""
+    from vigil.service.config import SiteConfig
+
+    site = SiteConfig.model_validate(
+        {
+            "cameras": [
+                {
+                    "id": "cam1",
+                    "url": "rtsp://cam1/1",
+                    "lines": {"gate": {"start": [0, 10], "end": [60, 10]}},
+                    "apps": [
+                        {"type": "line_count", "name": "door", "settings": {"line": "gate"}},
+                        {"type": "occupancy", "enabled": False},
+                    ],
+                }
+            ],
+            "storage": {"directory": str(tmp_path / "site")},
+        }
+    )
+    with EventStore(f"sqlite:///{tmp_path / 'vigil.db'}") as store:
+        state = ServiceState.from_site(site, store)
+        app = create_app(state, fast_auth(store))
+        with TestClient(app, headers=bearer(user_token(app.state.auth))) as client:
+            apps = client.get("/api/cameras/cam1").json()["apps"]
+            assert [(a["type"], a["name"], a["enabled"], a["state"]) for a in apps] == [
+                ("line_count", "door", True, "unknown"),
+                ("occupancy", "occupancy", False, "unknown"),
+            ]
+            state.apply(
+                status(
+                    "cam1",
+                    time.time(),
+                    apps=[AppStatus("line_count", "door", True, "running", counters={"n": 1.0})],
+                )
+            )
+            apps = client.get("/api/cameras/cam1").json()["apps"]
+            assert (apps[0]["state"], apps[0]["counters"]) == ("running", {"n": 1.0})
+            assert apps[1]["state"] == "unknown"
+
+
 def test_camera_state_not_known_to_the_api(site: Site) -> None:
     """Workers pass on their source's state ("ended" for a finished file): shown as is."""
     site.state.apply(status("lab", site.clock.now, "ended"))
@@ -642,6 +734,68 @@ def test_recordings_export(site: Site) -> None:
     assert entries[-1].detail == {"start": T0 + 2, "end": T0 + 8}
 
 
+def test_recording_segment_playback_with_ranges(site: Site) -> None:
+    """Each segment by id, seekable (HTTP Range), audited once per playback, and hidden from
+    a user who may not see its camera."""
+    from vigil.recording.index import SegmentIndex
+
+    index = SegmentIndex(site.store)
+    site.state.index = index
+    path = write_mp4(site.tmp / "data" / "recordings" / "cam1" / "a.mp4", frames=30)
+    data = path.read_bytes()
+    seg = index.add(SegmentInfo("cam1", str(path), T0, T0 + 3, len(data)))
+    other = write_mp4(site.tmp / "data" / "recordings" / "cam2" / "b.mp4")
+    seg2 = index.add(SegmentInfo("cam2", str(other), T0, T0 + 1, other.stat().st_size))
+
+    listing = site.client.get(f"/api/recordings?camera=cam1&start={T0 - 10}&end={T0 + 10}")
+    assert [s["id"] for s in listing.json()["segments"]] == [seg.id]
+    url = f"/api/recordings/segments/{seg.id}.mp4"
+    r = site.client.get(url)
+    assert r.status_code == 200 and r.headers["content-type"] == "video/mp4"
+    assert r.content == data and r.headers["accept-ranges"] == "bytes"
+    r = site.client.get(url, headers={"Range": "bytes=0-"})
+    assert r.status_code == 206 and r.content == data
+    r = site.client.get(url, headers={"Range": "bytes=100-199"})
+    assert r.status_code == 206 and r.content == data[100:200]
+    assert r.headers["content-range"] == f"bytes 100-199/{len(data)}"
+    r = site.client.get(url, headers={"Range": f"bytes={len(data) + 10}-"})
+    assert r.status_code == 416
+
+    auth = site.client.app.state.auth  # type: ignore[attr-defined]
+    total, entries = auth.audit_log(action="playback.segment")
+    assert total == 2  # the two requests from byte 0; seeking is not a new playback
+    assert entries[-1].target == "cam1"
+    assert entries[-1].detail == {"segment": seg.id, "start": T0, "end": T0 + 3}
+
+    restricted = bearer(user_token(auth, "frontdesk", "operator", ["cam2"]))
+    assert site.client.get(url, headers=restricted).status_code == 404
+    assert site.client.get(f"/api/recordings/segments/{seg2.id}.mp4", headers=restricted).status_code == 200
+    viewer = bearer(user_token(auth, "watcher", "viewer"))
+    assert site.client.get(url, headers=viewer).status_code == 403
+    assert site.client.get("/api/recordings/segments/999.mp4").status_code == 404
+    for bad in ("abc", "0", "99999999999999999999"):
+        assert site.client.get(f"/api/recordings/segments/{bad}.mp4").status_code == 422
+    path.unlink()  # retention deleted the file before the index row
+    r = site.client.get(url)
+    assert r.status_code == 404 and "no file" in r.json()["detail"]
+
+
+def test_restricted_users_event_list_and_counts(site: Site, events: list[Event]) -> None:
+    """A user limited to some cameras lists and counts only their events (all pages)."""
+    auth = site.client.app.state.auth  # type: ignore[attr-defined]
+    only_cam2 = bearer(user_token(auth, "frontdesk", "viewer", ["cam2"]))
+    body = site.client.get("/api/events?limit=1", headers=only_cam2).json()
+    assert body["total"] == 2 and [e["start_time"] - T0 for e in body["items"]] == [40]
+    body = site.client.get("/api/events?limit=1&offset=1&class_name=person", headers=only_cam2)
+    assert [e["start_time"] - T0 for e in body.json()["items"]] == [30]
+    assert site.client.get("/api/events?camera=cam2", headers=only_cam2).json()["total"] == 2
+    assert site.client.get("/api/events?camera=cam1", headers=only_cam2).status_code == 403
+    nobody = bearer(user_token(auth, "lab-only", "viewer", ["lab"]))  # a camera without events
+    assert site.client.get("/api/events", headers=nobody).json() == {
+        "total": 0, "limit": 100, "offset": 0, "items": [],
+    }  # fmt: skip
+
+
 def test_recordings_without_recording_module(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     def missing() -> Any:
         raise ImportError("No module named 'vigil.recording'")
@@ -820,6 +974,40 @@ def test_websocket_streams_events_and_objects(site: Site) -> None:
     assert not site.state.hub._subscriptions  # unsubscribed on disconnect
 
 
+def test_live_frames_of_every_camera_over_one_websocket(site: Site) -> None:
+    """`WS /api/live`: each camera's new live JPEG as a binary message (id, newline, JPEG),
+    a frame sent once, only the cameras the user may see."""
+    one, two = jpeg(10), jpeg(200)
+    site.state.apply(LiveFrame("cam1", site.clock.now, one))
+    site.state.apply(LiveFrame("cam2", site.clock.now, two))
+    with site.client.websocket_connect("/api/live?fps=30") as ws:
+        assert site.client.app.state.live_streams == 1  # type: ignore[attr-defined]
+        got = dict(ws.receive_bytes().split(b"\n", 1) for _ in range(2))
+        assert got == {b"cam1": one, b"cam2": two}
+        newer = jpeg(90)
+        site.state.apply(LiveFrame("cam2", site.clock.now + 0.25, newer))
+        assert ws.receive_bytes() == b"cam2\n" + newer  # cam1 unchanged: not sent again
+    deadline = time.monotonic() + 5
+    while site.client.app.state.live_streams and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.01)
+    assert site.client.app.state.live_streams == 0  # type: ignore[attr-defined]
+
+    auth = site.client.app.state.auth  # type: ignore[attr-defined]
+    only_cam2 = bearer(user_token(auth, "frontdesk", "viewer", ["cam2"]))
+    with site.client.websocket_connect("/api/live", headers=only_cam2) as ws:
+        assert ws.receive_bytes() == b"cam2\n" + newer
+        site.state.apply(LiveFrame("cam1", site.clock.now + 0.5, one))
+        site.state.apply(LiveFrame("cam2", site.clock.now + 0.5, two))
+        assert ws.receive_bytes() == b"cam2\n" + two  # never cam1's
+    for bad in ("fps=0", "fps=31", "fps=x"):
+        with (
+            pytest.raises(WebSocketDisconnect) as refused,
+            site.client.websocket_connect(f"/api/live?{bad}") as ws,
+        ):
+            ws.receive_bytes()
+        assert refused.value.code == 1008
+
+
 def test_websocket_camera_filter(site: Site) -> None:
     with site.client.websocket_connect("/api/ws?camera=cam2&objects=false") as ws:
         site.state.hub.publish(EventMessage(event(T0, "cam1"), T0))
@@ -838,8 +1026,6 @@ def test_websocket_publish_from_another_thread(site: Site) -> None:
 
 
 def test_websocket_unknown_camera_is_refused(site: Site) -> None:
-    from starlette.websockets import WebSocketDisconnect
-
     with (
         pytest.raises(WebSocketDisconnect) as info,
         site.client.websocket_connect("/api/ws?camera=nope") as ws,

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from ruamel.yaml import YAML
 
@@ -228,10 +229,104 @@ def test_recording_export_and_playback(browser: Any, dashboard: Dashboard, tmp_p
         exported.write_bytes(response.body())
         assert_plays(exported)
 
-        # Clicking a recorded segment on the timeline plays from there.
-        page.locator(".vis-item.seg").last.click()
+        # Clicking a recorded segment on the timeline plays that segment's MP4 from there
+        # (fetched with HTTP ranges), and the next segment when it ends.
+        ranges = []
+        page.on("response", lambda r: "/api/recordings/segments/" in r.url and ranges.append(r.status))
+        page.locator(".vis-item.seg").nth(-3).click()
         wait_js(page, "document.getElementById('playback').readyState >= 2", 20)
+        first = page.get_attribute("#playback", "data-segment")
+        assert f"/api/recordings/segments/{first}.mp4" in page.evaluate("document.getElementById('playback').src")
+        wait_js(page, "document.getElementById('playing').textContent.includes('segment')", 10)
         screenshot(page, "recordings")
+        # At the end of the segment (2 s long) the player goes on with the next one by itself.
+        wait_js(page, "f => document.getElementById('playback').dataset.segment !== f", 20, arg=first)
+        wait_js(page, "document.getElementById('playback').currentTime > 0.2", 20)
+        assert int(page.get_attribute("#playback", "data-segment")) > int(first)
+        assert 206 in ranges, ranges  # the browser asked for byte ranges and got them
+    finally:
+        browsing.close()
+
+
+def test_events_pages_forward_and_back(browser: Any, dashboard: Dashboard):
+    admin = dashboard.api("admin")
+
+    def more_than_a_page() -> tuple[float, int] | None:
+        # The pages stay the same while new events come in (whole seconds: the page's
+        # date-time field has no fractions).
+        until = float(int(time.time()))
+        total = admin.get("/api/events", params={"until": until, "limit": 1}).json()["total"]
+        return (until, total) if total > 25 else None
+
+    until, total = dashboard.wait(more_than_a_page, 90, "more than a page of events")
+    admin.close()
+    browsing = dashboard.login(browser, "viewer")
+    page = browsing.page
+    try:
+        page.goto(f"/events?until={until}")
+        page.wait_for_selector("tr[data-event]")
+        pager = page.locator(".pager span")
+        assert pager.inner_text() == f"1–25 of {total}"
+        first_page = page.locator("tr[data-event]").evaluate_all("rows => rows.map(r => r.dataset.event)")
+        assert len(first_page) == 25
+        assert page.get_by_role("button", name="Newer").is_disabled()
+        page.get_by_role("button", name="Older").click()
+        page.wait_for_function("() => document.querySelector('.pager span').textContent.startsWith('26')")
+        assert pager.inner_text() == f"26–{min(50, total)} of {total}"
+        second_page = page.locator("tr[data-event]").evaluate_all("rows => rows.map(r => r.dataset.event)")
+        assert second_page and not set(second_page) & set(first_page)
+        page.get_by_role("button", name="Newer").click()
+        page.wait_for_function("() => document.querySelector('.pager span').textContent.startsWith('1–')")
+        again = page.locator("tr[data-event]").evaluate_all("rows => rows.map(r => r.dataset.event)")
+        assert again == first_page
+    finally:
+        browsing.close()
+
+
+def test_apps_page_adds_an_instance_to_a_running_camera(browser: Any, dashboard: Dashboard):
+    browsing = dashboard.login(browser, "admin")
+    page = browsing.page
+    admin = dashboard.api("admin")
+    try:
+        page.goto("/apps")
+        card = page.locator('section[data-app="occupancy"]')
+        card.locator("summary", has_text="Add to a camera").click()
+        form = card.locator('form[data-instance=""]')
+        form.get_by_label("Camera").select_option(CAMERA)
+        form.get_by_label("Instance name").fill("headcount")
+        form.get_by_role("button", name="Add to camera").click()
+        wait_js(page, "document.getElementById('apps-status').textContent.startsWith('Saved')", 20)
+        assert page.inner_text("#apps-status") == "Saved (live).", page.inner_text("#apps-status")
+        page.wait_for_selector(f'details[data-camera="{CAMERA}"][data-instance="headcount"]')
+        site = YAML(typ="safe").load((dashboard.work / "site.yaml").read_text())
+        assert any(a["name"] == "headcount" for a in site["cameras"][0]["apps"])
+
+        # The camera page shows the new instance running, with its live counter.
+        page.goto(f"/cameras/{CAMERA}")
+        row = page.locator('#app-counters tr[data-app="headcount"][data-state="running"]')
+        row.wait_for(timeout=30_000)
+        wait_js(page, "document.querySelector('#app-counters tr[data-app=\"headcount\"] .counters').textContent.startsWith('current')", 15)
+    finally:
+        admin.delete(f"/api/cameras/{CAMERA}/apps/headcount", headers={"X-CSRF-Token": admin.cookies["vigil_csrf"]})
+        admin.close()
+        browsing.close()
+
+
+def test_admin_creates_an_api_token_shown_once(browser: Any, dashboard: Dashboard):
+    browsing = dashboard.login(browser, "admin")
+    page = browsing.page
+    try:
+        page.goto("/admin")
+        page.locator('#users tr[data-user="viewer"]').get_by_role("button", name="New API token").click()
+        token = page.locator("#token-value").inner_text(timeout=10_000).strip()
+        assert "shown once" in page.inner_text("#token") and len(token) > 20
+        with httpx.Client(base_url=dashboard.url, headers={"Authorization": f"Bearer {token}"}) as client:
+            cameras = client.get("/api/cameras")
+            assert cameras.status_code == 200 and [c["id"] for c in cameras.json()] == [CAMERA]
+            assert client.get("/api/users").status_code == 403  # the viewer's token: a viewer
+        page.reload()
+        page.wait_for_selector('#users tr[data-user="viewer"]')
+        assert token not in page.content()  # never shown again
     finally:
         browsing.close()
 
@@ -307,6 +402,10 @@ def test_viewer_sees_live_and_events_only(browser: Any, dashboard: Dashboard):
         assert "Live" in nav and "Events" in nav
         assert "Admin" not in nav and "Recordings" not in nav and "Apps" not in nav
         screenshot(page, "viewer-live")
+        # The camera page shows a viewer each app's state and counters.
+        page.goto(f"/cameras/{CAMERA}")
+        page.wait_for_selector('#app-counters tr[data-app="walkers"][data-state="running"]')
+        wait_js(page, "document.querySelector('#app-counters tr[data-app=\"everyone\"] .counters').textContent.startsWith('current')", 10)
         assert not browsing.errors, browsing.errors
 
         refused = page.goto("/recordings")

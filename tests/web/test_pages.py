@@ -142,8 +142,10 @@ def test_vendored_libraries_match_the_pins_of_the_script():
 # What the pages' scripts read from each API response (a renamed field breaks a page
 # silently, so the OpenAPI schema of the running app is checked against this list).
 READS = {
-    ("get", "/api/cameras"): {"id", "name", "state", "up", "live_url", "latest_url"},
-    ("get", "/api/cameras/{camera_id}"): {"id", "name", "state", "up", "status", "live_url"},
+    ("get", "/api/cameras"): {"id", "name", "state", "up", "live_url"},
+    ("get", "/api/cameras/{camera_id}"): {"id", "name", "state", "up", "status", "live_url", "apps"},
+    ("get", "/api/cameras/{camera_id}", "apps"): {
+        "type", "name", "state", "restarts", "last_error", "counters"},
     ("get", "/api/cameras/{camera_id}", "status"): {
         "fps_in", "fps_processed", "frames_dropped", "detector_latency_ms", "queue_depth",
         "recording_lag_s", "reconnects", "counters", "error"},
@@ -153,7 +155,8 @@ READS = {
         "id", "camera", "app", "type", "state", "start_time", "end_time", "class_name",
         "track_id", "zone", "line", "attributes", "snapshot_url", "clip_url"},
     ("get", "/api/recordings"): {"segments", "gaps", "recorded_s"},
-    ("get", "/api/recordings", "segments"): {"start_time", "end_time", "duration_s", "motion", "objects"},
+    ("get", "/api/recordings", "segments"): {
+        "id", "start_time", "end_time", "duration_s", "motion", "objects"},
     ("get", "/api/counts"): {"buckets", "line_crossings", "occupancy"},
     ("get", "/api/counts", "line_crossings"): {"camera", "app", "line", "class_name", "direction", "total", "counts"},
     ("get", "/api/counts", "occupancy"): {"camera", "app", "zone", "mean", "max"},

@@ -15,7 +15,7 @@ import os
 import re
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -468,19 +468,22 @@ class EventStore:
         limit: int | None = 100,
         offset: int = 0,
         *,
+        sources: Collection[str] | None = None,
         newest_first: bool = False,
     ) -> list[Event]:
         """Events matching every given filter, ordered by start time (then id).
 
         `since`/`until` bound the event's `start_time` (seconds on the source timeline):
-        ``since <= start_time < until``. `limit` None returns all matches.
+        ``since <= start_time < until``. `sources` (None: any) keeps the events of those
+        sources only, e.g. the cameras a user may see; with `source` both must hold.
+        `limit` None returns all matches.
         """
         self._check_open()
         if limit is not None and limit < 0:
             raise ValueError(f"limit must be >= 0, got {limit}")
         if offset < 0:
             raise ValueError(f"offset must be >= 0, got {offset}")
-        stmt = _filtered(select(EventRow), source, app, type, class_name, since, until)
+        stmt = _filtered(select(EventRow), source, sources, app, type, class_name, since, until)
         if newest_first:
             stmt = stmt.order_by(EventRow.start_time.desc(), EventRow.id.desc())
         else:
@@ -499,11 +502,20 @@ class EventStore:
         class_name: str | None = None,
         since: float | None = None,
         until: float | None = None,
+        *,
+        sources: Collection[str] | None = None,
     ) -> int:
         """How many events `query` with the same filters would return without a limit."""
         self._check_open()
         stmt = _filtered(
-            select(func.count()).select_from(EventRow), source, app, type, class_name, since, until
+            select(func.count()).select_from(EventRow),
+            source,
+            sources,
+            app,
+            type,
+            class_name,
+            since,
+            until,
         )
         with self._read() as session:
             return int(session.scalar(stmt) or 0)
@@ -529,6 +541,7 @@ class EventStore:
 def _filtered(
     stmt: Select[Any],
     source: str | None,
+    sources: Collection[str] | None,
     app: str | None,
     type_: str | None,
     class_name: str | None,
@@ -537,6 +550,11 @@ def _filtered(
 ) -> Select[Any]:
     if source is not None:
         stmt = stmt.where(EventRow.source == source)
+    if isinstance(sources, str):
+        raise TypeError("sources must be a collection of source names, not one string")
+    if sources is not None:
+        # An empty collection matches nothing; sorted so equal filters give equal SQL.
+        stmt = stmt.where(EventRow.source.in_(sorted(set(sources))))
     if app is not None:
         stmt = stmt.where(EventRow.app == app)
     if type_ is not None:

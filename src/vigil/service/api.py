@@ -8,9 +8,11 @@ with a TestClient. Routes:
 * ``GET /api/cameras/{id}/latest.jpg``, ``GET /api/cameras/{id}/live.mjpeg``
 * ``GET /api/events`` (filters, newest first, limit/offset with the total),
   ``GET /api/events/{id}``, ``.../snapshot.jpg``, ``.../clip.mp4``
-* ``GET /api/recordings``, ``GET /api/recordings/export``
+* ``GET /api/recordings``, ``GET /api/recordings/segments/{id}.mp4``,
+  ``GET /api/recordings/export``
 * ``GET /api/counts`` (line-crossing and occupancy time series)
-* ``WS /api/ws`` (events and per-frame object metadata as JSON)
+* ``WS /api/ws`` (events and per-frame object metadata as JSON), ``WS /api/live`` (every
+  camera's live JPEGs over one connection)
 * ``GET /metrics`` (Prometheus, see `vigil.service.metrics`)
 
 Every route but ``/api/health`` and the login and first-run setup needs a user
@@ -37,18 +39,17 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 from starlette.background import BackgroundTask
 from starlette.websockets import WebSocketDisconnect
 
@@ -58,7 +59,6 @@ from vigil.auth.policy import StillAllowed
 from vigil.auth.routes import document_security
 from vigil.auth.routes import router as auth_router
 from vigil.events.event import Event
-from vigil.events.store import EventRow, _filtered
 from vigil.service.config_api import router as config_router
 from vigil.service.messages import EventMessage, FrameMetadata, event_to_dict
 from vigil.service.metrics import add_metrics_route
@@ -163,6 +163,11 @@ class CameraStatusOut(BaseModel):
     detector_latency_ms: float
     queue_depth: int
     recording_lag_s: float
+    recording: str = Field(
+        description="on; off (the camera's record mode is off); or 'unsupported: CODEC': "
+        "the stream's codec (an MJPEG camera) cannot be recorded as browser-playable MP4 "
+        "without re-encoding, so the camera is analysed but not recorded."
+    )
     counters: dict[str, dict[str, float]] = Field(description="App name -> live counters.")
     error: str | None = None
 
@@ -178,8 +183,26 @@ class CameraOut(BaseModel):
     latest_url: str
 
 
+class AppStateOut(BaseModel):
+    """An app instance of the camera and how it runs (no settings: those are admin's)."""
+
+    type: str
+    name: str
+    enabled: bool
+    state: str = Field(
+        description="running, restarting (a sandboxed app's process), failed, stopped "
+        "(disabled), starting (before the camera's first frame), unknown (no report yet)."
+    )
+    restarts: int
+    last_error: str | None
+    counters: dict[str, float] = Field(description="The instance's live counters.")
+
+
 class CameraDetail(CameraOut):
     status: CameraStatusOut | None
+    apps: list[AppStateOut] = Field(
+        description="The camera's configured app instances with the worker's latest report."
+    )
     totals: dict[str, float] = Field(
         description="Frames in/processed/dropped and reconnects since the service started, "
         "across worker restarts."
@@ -402,8 +425,9 @@ def _scan(
             until=until,
             limit=_COUNT_PAGE,
             offset=offset,
+            sources=cameras,
         )
-        out.extend(e for e in page if cameras is None or e.source in cameras)
+        out.extend(page)
         if len(page) < _COUNT_PAGE:
             return out
         offset += len(page)
@@ -497,7 +521,9 @@ def create_app(state: ServiceState, auth: AuthStore | None = None) -> FastAPI:
             "and clips, recordings, counts, live views and metrics.\n\n"
             "`WS /api/ws` (not listed below: OpenAPI has no WebSockets) streams JSON "
             'messages `{"kind": "event", ...}` and `{"kind": "objects", ...}`; query '
-            "`camera=<id>` keeps one camera, `objects=false` events only."
+            "`camera=<id>` keeps one camera, `objects=false` events only. `WS /api/live` "
+            "sends every camera's live JPEG as binary messages (camera id, newline, JPEG), "
+            "at most `fps` (default 5) per camera per second."
         ),
     )
     app.state.vigil = state
@@ -596,7 +622,8 @@ def create_app(state: ServiceState, auth: AuthStore | None = None) -> FastAPI:
         tags=["cameras"],
     )
     async def get_camera(camera_id: str, request: Request, _: Viewer) -> dict[str, Any]:
-        """One camera with its worker's latest status (rates, drops, latency, counters)."""
+        """One camera with its worker's latest status (rates, drops, latency, counters) and
+        its app instances: each one's state, restarts, last error and live counters."""
         camera = camera_or_404(camera_id)
         status = state.status(camera_id)
         status_out = None
@@ -614,6 +641,7 @@ def create_app(state: ServiceState, auth: AuthStore | None = None) -> FastAPI:
                 detector_latency_ms=status.detector_latency_ms,
                 queue_depth=status.queue_depth,
                 recording_lag_s=status.recording_lag_s,
+                recording=status.recording,
                 counters=json_safe(status.counters),
                 error=status.error,
             )
@@ -621,6 +649,7 @@ def create_app(state: ServiceState, auth: AuthStore | None = None) -> FastAPI:
         return {
             **camera_out(request, camera),
             "status": status_out,
+            "apps": _app_states(state, camera_id),
             "totals": state.metrics.counter_totals().get(camera_id, {}),
             "live_frame_at": None if live is None else live.wall_time,
         }
@@ -706,11 +735,12 @@ def create_app(state: ServiceState, auth: AuthStore | None = None) -> FastAPI:
             "since": since,
             "until": until,
         }
-        if camera is None and principal.cameras is not None:
-            total, events = _events_of(state.events, principal.cameras, filters, limit, offset)
-        else:
-            total = state.events.count(**filters)
-            events = state.events.query(**filters, limit=limit, offset=offset, newest_first=True)
+        # A camera-restricted user's list holds only their cameras' events.
+        sources = principal.cameras
+        total = state.events.count(**filters, sources=sources)
+        events = state.events.query(
+            **filters, sources=sources, limit=limit, offset=offset, newest_first=True
+        )
         return EventPage(
             total=total,
             limit=limit,
@@ -843,6 +873,45 @@ def create_app(state: ServiceState, auth: AuthStore | None = None) -> FastAPI:
         )
 
     @app.get(
+        "/api/recordings/segments/{segment_id}.mp4",
+        name="recording_segment",
+        response_class=FileResponse,
+        responses={
+            200: {"content": {"video/mp4": {}}},
+            206: {"content": {"video/mp4": {}}, "description": "The requested byte range."},
+            **error_responses,
+        },
+        tags=["recordings"],
+    )
+    def recording_segment(
+        segment_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)],
+        request: Request,
+        principal: Operator,
+    ) -> FileResponse:
+        """One recorded segment (``id`` from ``GET /api/recordings``) as its MP4, with HTTP
+        Range requests, so a ``<video>`` can seek in it. Audited (``playback.segment``) once
+        per playback: the request that starts at byte 0, not every range after it."""
+        index, _ = _recording_or_404(state)
+        segment = index.get(segment_id)
+        # A segment of a camera the user may not see is not there for them.
+        if segment is None or not principal.can_see(segment.camera):
+            raise HTTPException(404, f"unknown segment {segment_id}")
+        path = Path(segment.path)
+        if not path.is_file():
+            raise HTTPException(404, f"segment {segment_id} has no file (deleted by retention?)")
+        if request.headers.get("range", "bytes=0-").replace(" ", "").startswith("bytes=0-"):
+            audit(
+                request,
+                principal,
+                "playback.segment",
+                segment.camera,
+                {"segment": segment_id, "start": segment.start_time, "end": segment.end_time},
+            )
+        return FileResponse(
+            path, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"}
+        )
+
+    @app.get(
         "/api/recordings/export",
         response_class=FileResponse,
         responses={200: {"content": {"video/mp4": {}}}, **error_responses},
@@ -935,6 +1004,26 @@ def create_app(state: ServiceState, auth: AuthStore | None = None) -> FastAPI:
             subscription.close()
             app.state.ws_clients -= 1
 
+    @app.websocket("/api/live")
+    async def live_frames(
+        websocket: WebSocket,
+        principal: Viewer,
+        fps: Annotated[float, Query(gt=0, le=30)] = 5.0,
+    ) -> None:
+        """Every camera's annotated live frames (of the cameras the user may see) over one
+        connection: a browser opens at most 6 HTTP/1.1 connections to a host and an MJPEG
+        stream holds one for good, so a grid of many cameras shares this one instead. Binary
+        messages: the camera id in UTF-8, a newline, the JPEG; a camera's frame is sent
+        when it is new, at most `fps` per second."""
+        await websocket.accept()
+        app.state.live_streams += 1
+        try:
+            still_allowed = StillAllowed(websocket, principal, "viewer")
+            sender = _send_live_frames(websocket, state, 1.0 / fps, still_allowed)
+            await _serve_websocket(websocket, sender, state.closing)
+        finally:
+            app.state.live_streams -= 1
+
     add_metrics_route(
         app,
         state,
@@ -946,33 +1035,32 @@ def create_app(state: ServiceState, auth: AuthStore | None = None) -> FastAPI:
     return app
 
 
-def _events_of(
-    store: Any,
-    cameras: frozenset[str],
-    filters: dict[str, Any],
-    limit: int,
-    offset: int,
-) -> tuple[int, list[Event]]:
-    """(total, a page newest first) of the events of some cameras matching `filters`
-    (`EventStore.query`'s keywords; `source` is ignored): a camera-restricted user's list."""
-
-    def where(stmt: Any) -> Any:
-        stmt = _filtered(
-            stmt,
-            None,
-            filters["app"],
-            filters["type"],
-            filters["class_name"],
-            filters["since"],
-            filters["until"],
+def _app_states(state: ServiceState, camera_id: str) -> list[AppStateOut]:
+    """The camera's app instances as configured (in config order), each with the state the
+    worker last reported for it; without a site (a state built by hand), what was reported."""
+    status = state.status(camera_id)
+    reports = {a.name: a for a in status.apps} if status is not None else {}
+    cameras = state.site.cameras if state.site is not None else []
+    config = next((c for c in cameras if c.id == camera_id), None)
+    if config is None:
+        configured = [(a.type, a.name, a.enabled) for a in reports.values()]
+    else:
+        configured = [(a.type, a.name or a.type, a.enabled) for a in config.apps]
+    out = []
+    for type_, name, enabled in configured:
+        report = reports.get(name)
+        out.append(
+            AppStateOut(
+                type=type_,
+                name=name,
+                enabled=enabled,
+                state=report.state if report is not None else "unknown",
+                restarts=report.restarts if report is not None else 0,
+                last_error=report.last_error if report is not None else None,
+                counters=json_safe(report.counters) if report is not None else {},
+            )
         )
-        return stmt.where(EventRow.source.in_(sorted(cameras)))
-
-    rows = where(select(EventRow)).order_by(EventRow.start_time.desc(), EventRow.id.desc())
-    with Session(store.engine) as session:
-        total = int(session.scalar(where(select(func.count()).select_from(EventRow))) or 0)
-        events = [r.to_event() for r in session.scalars(rows.limit(limit).offset(offset))]
-    return total, events
+    return out
 
 
 def _check_range(start: float, end: float, longest: float) -> None:
@@ -1089,17 +1177,14 @@ async def _run_websocket(
     disconnects or may no longer watch (then close code 1008).
 
     The subscription is drained without blocking (`get(timeout=0)`); when it is empty the
-    sender sleeps `WS_POLL_S`. A second task reads from the client, only to notice it leave.
+    sender sleeps `WS_POLL_S`.
     """
-    revoked = False
 
-    async def send() -> None:
-        nonlocal revoked
+    async def send() -> bool:
         get: Callable[..., Any] = subscription.get
         while not closing.is_set():
             if not await still_allowed():
-                revoked = True
-                return
+                return True
             message = get(timeout=0)
             if message is None:
                 await asyncio.sleep(WS_POLL_S)
@@ -1112,6 +1197,44 @@ async def _run_websocket(
                 continue
             text = json.dumps(json_safe(ws_payload(message)), allow_nan=False)
             await websocket.send_text(text)
+        return False
+
+    await _serve_websocket(websocket, send(), closing)
+
+
+async def _send_live_frames(
+    websocket: WebSocket, state: ServiceState, period: float, still_allowed: StillAllowed
+) -> bool:
+    """Each camera's new live frame (of the cameras the user may see), polled every
+    `period`; True when the user may no longer watch."""
+    sent: dict[str, float] = {}
+    while not state.closing.is_set():
+        if not await still_allowed():
+            return True
+        cameras = still_allowed.principal.cameras
+        for camera_id in list(state.cameras):
+            frame = state.live_frame(camera_id)
+            if frame is None or sent.get(camera_id) == frame.wall_time:
+                continue
+            if cameras is not None and camera_id not in cameras:
+                continue
+            await websocket.send_bytes(camera_id.encode() + b"\n" + frame.jpeg)
+            sent[camera_id] = frame.wall_time
+        await asyncio.sleep(period)
+    return False
+
+
+async def _serve_websocket(
+    websocket: WebSocket, sender: Coroutine[Any, Any, bool], closing: threading.Event
+) -> None:
+    """Run `sender` (True when it stopped because the user may no longer watch) until it
+    returns or the client disconnects, then close. A second task reads from the client,
+    only to notice it leave."""
+    revoked = False
+
+    async def send() -> None:
+        nonlocal revoked
+        revoked = await sender
 
     async def receive() -> None:
         while True:

@@ -112,6 +112,8 @@ class SegmentIndexLike(Protocol):
 
     def between(self, camera: str, start: float, end: float) -> Sequence[Any]: ...
 
+    def get(self, segment_id: int) -> Any | None: ...
+
     def gaps(
         self, camera: str, start: float, end: float, *, min_gap: float = ..., edges: bool = ...
     ) -> Sequence[tuple[float, float]]: ...
@@ -166,7 +168,7 @@ class ServiceState:
         self._reconfigured: dict[str, Reconfigured] = {}
         #: The site being run, as last applied (None when the state was built without one).
         self.site: SiteConfig | None = None
-        #: The site YAML the config API edits (None: `vigil demo`, nothing to save to), and
+        #: The site YAML the config API edits (None: a site built in code, nothing to save to), and
         #: the supervisor's way to apply it at once after a save.
         self.site_file: Path | None = None
         self.apply_site_file: Callable[[], SiteChanges] | None = None

@@ -51,7 +51,7 @@ export async function render(root, context) {
         h("td", { class: "row" },
           h("button", { type: "button", class: "link", onclick: () => act(async () => {
             const created = await api(`/api/users/${encodeURIComponent(u.username)}/tokens`, { method: "POST" });
-            token.textContent = `API token for ${u.username} (shown once): ${created.token}`;
+            clear(token, `API token for ${u.username} (shown once, copy it now): `, h("code", { id: "token-value" }, created.token));
           }) }, "New API token"),
           self ? null : h("button", { type: "button", class: "link danger remove-user", onclick: () => {
             if (confirm(`Remove ${u.username}?`)) act(() => api(`/api/users/${encodeURIComponent(u.username)}`, { method: "DELETE" }));

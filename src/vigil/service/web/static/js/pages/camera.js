@@ -1,16 +1,20 @@
-// /cameras/{id}: a larger live view, the camera's apps with their live counters (from the
-// worker's status, refreshed every second) and the objects of the latest frame.
+// /cameras/{id}: a larger live view, the camera's apps with their states and live counters
+// (from the worker's status, refreshed every second) and the objects of the latest frame.
 import { api, liveSocket } from "../api.js";
 import { atLeast, clear, h } from "../dom.js";
 import { liveImage, objectsLine } from "./live.js";
 
 const CAMERA_FPS = 15;
-const APPS_EVERY = 5; // refreshes (seconds) between reloads of the camera's apps
+const APPS_EVERY = 5; // refreshes (seconds) between reloads of the apps' settings
 
 function counterText(counters) {
   return Object.entries(counters || {})
     .map(([k, v]) => `${k} ${Number.isInteger(v) ? v : v.toFixed(2)}`)
     .join(", ");
+}
+
+function settingsByName(apps) {
+  return Object.fromEntries(apps.map((app) => [app.name, app.settings || {}]));
 }
 
 export async function render(root, context) {
@@ -46,44 +50,35 @@ export async function render(root, context) {
     ),
   );
 
-  // Counters every second; the camera's apps (they may be edited meanwhile) and their states
-  // (running, failed: error, ...: in GET /api/apps, for operators) every few seconds.
-  const withStates = atLeast(context.role, "operator");
-  let apps = config.apps;
-  let installed = [];
+  // Every second the camera's detail: its apps with their states (running, restarting,
+  // failed: error, stopped when disabled) and live counters, as the worker reports them.
+  // What each app watches is in its settings (GET .../config), reloaded every few seconds.
+  let settings = settingsByName(config.apps);
   let tick = 0;
   const refresh = async () => {
     if (tick++ % APPS_EVERY === 0) {
-      [apps, installed] = await Promise.all([
-        api(`${path}/config`).then((c) => c.apps).catch(() => apps),
-        withStates ? api("/api/apps").catch(() => installed) : [],
-      ]);
+      settings = await api(`${path}/config`).then((c) => settingsByName(c.apps)).catch(() => settings);
     }
     const detail = await api(path).catch(() => null);
     if (!detail) return;
     const status = detail.status || {};
     stateLine.textContent = `${detail.state} · ${(status.fps_processed ?? 0).toFixed(1)} fps analysed · ${status.frames_dropped ?? 0} dropped`;
-    const appStates = {};
-    for (const app of installed) {
-      for (const run of app.instances) if (run.camera === id) appStates[run.name] = run;
-    }
     clear(
       appsBody,
-      apps.map((app) => {
-        const name = app.name;
-        const live = appStates[name];
-        const settings = app.settings || {};
-        const watching = [settings.zone && `zone ${settings.zone}`, settings.line && `line ${settings.line}`]
+      detail.apps.map((app) => {
+        const watched = settings[app.name] || {};
+        const watching = [watched.zone && `zone ${watched.zone}`, watched.line && `line ${watched.line}`]
           .filter(Boolean)
           .join(", ") || "whole frame";
+        const state = app.state + (app.restarts ? ` (${app.restarts} restarts)` : "") + (app.last_error ? `: ${app.last_error}` : "");
         return h(
           "tr",
-          { dataset: { app: name } },
-          h("td", {}, name),
+          { dataset: { app: app.name, state: app.state } },
+          h("td", {}, app.name),
           h("td", {}, app.type),
           h("td", {}, watching),
-          h("td", {}, live ? live.state + (live.last_error ? `: ${live.last_error}` : "") : app.enabled ? "enabled" : "disabled"),
-          h("td", { class: "counters" }, counterText((status.counters || {})[name])),
+          h("td", { class: "state" }, state),
+          h("td", { class: "counters" }, counterText(app.counters)),
         );
       }),
     );

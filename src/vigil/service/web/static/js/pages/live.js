@@ -1,32 +1,46 @@
 // /: every camera's annotated live view (MJPEG: boxes, track ids, zones, lines and counts are
 // drawn by the server on the frame itself, so they never lag the picture), with its state and
-// the latest object metadata from the WebSocket.
+// the latest object metadata from the WebSocket. A grid of more than four cameras takes their
+// frames over one WebSocket instead of one MJPEG connection each.
 import { api, liveSocket } from "../api.js";
 import { h } from "../dom.js";
 
 export const LIVE_FPS = 10;
 // A browser opens at most 6 HTTP/1.1 connections to a host, and each MJPEG stream holds one
-// for good: beyond this many cameras the grid refreshes still JPEGs instead, leaving
-// connections for the API.
+// for good: beyond this many cameras the grid takes every camera's frames over one
+// WebSocket instead (GET /api/live), leaving connections for the API.
 const MAX_STREAMS = 4;
-const STILL_PERIOD_MS = 500;
 
-// A live <img> of the camera: its MJPEG stream, or (`stream` false) its latest JPEG reloaded.
+// A live <img> of the camera: its MJPEG stream, or (`stream` false) an empty one that
+// `liveFrames` fills.
 export function liveImage(camera, fps, className, stream = true) {
-  const img = h("img", {
+  return h("img", {
     class: className,
-    src: stream ? `${camera.live_url}?fps=${fps}` : `${camera.latest_url}?t=${Date.now()}`,
+    src: stream ? `${camera.live_url}?fps=${fps}` : undefined,
     alt: `Live view of ${camera.name}`,
     dataset: { camera: camera.id },
   });
-  if (!stream) {
-    const next = () => setTimeout(() => {
-      img.src = `${camera.latest_url}?t=${Date.now()}`;
-    }, STILL_PERIOD_MS);
-    img.addEventListener("load", next);
-    img.addEventListener("error", () => setTimeout(next, 2000));
-  }
-  return img;
+}
+
+// Every camera's frames over one WebSocket (binary messages: camera id, newline, JPEG) into
+// `images` (camera id -> <img>); reconnects after a drop.
+function liveFrames(fps, images) {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const open = () => {
+    const socket = new WebSocket(`${scheme}://${location.host}/api/live?fps=${fps}`);
+    socket.binaryType = "arraybuffer";
+    socket.onmessage = ({ data }) => {
+      const bytes = new Uint8Array(data);
+      const cut = bytes.indexOf(10);
+      const img = images[new TextDecoder().decode(bytes.subarray(0, cut))];
+      if (!img) return;
+      const previous = img.src;
+      img.src = URL.createObjectURL(new Blob([bytes.subarray(cut + 1)], { type: "image/jpeg" }));
+      if (previous.startsWith("blob:")) URL.revokeObjectURL(previous);
+    };
+    socket.onclose = () => setTimeout(open, 2000);
+  };
+  open();
 }
 
 // Object metadata of the WebSocket, shown per camera: how many objects, and how long after
@@ -46,15 +60,17 @@ export async function render(root) {
     return;
   }
   const lines = {};
+  const images = {};
   const grid = h("div", { class: "grid" });
   const stream = cameras.length <= MAX_STREAMS;
   for (const camera of cameras) {
     lines[camera.id] = h("p", { class: "meta objects", "aria-live": "off", dataset: { camera: camera.id } }, "");
+    images[camera.id] = liveImage(camera, LIVE_FPS, "live", stream);
     grid.append(
       h(
         "figure",
         { class: "tile" },
-        h("a", { href: `/cameras/${encodeURIComponent(camera.id)}` }, liveImage(camera, LIVE_FPS, "live", stream)),
+        h("a", { href: `/cameras/${encodeURIComponent(camera.id)}` }, images[camera.id]),
         h(
           "figcaption",
           {},
@@ -67,6 +83,7 @@ export async function render(root) {
     );
   }
   root.append(grid);
+  if (!stream) liveFrames(LIVE_FPS, images);
   liveSocket({ objects: true }, (message) => {
     if (message.kind !== "objects" || !lines[message.camera]) return;
     const line = lines[message.camera];

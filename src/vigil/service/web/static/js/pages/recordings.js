@@ -1,10 +1,11 @@
 // /recordings: a camera's recorded segments on a timeline (vis-timeline); click a time to play
-// from there, or export a range as one MP4 (GET /api/recordings/export).
+// from there, segment after segment (each one's MP4 is served with HTTP ranges, so the
+// player seeks in it), or export a range as one MP4 (GET /api/recordings/export).
 import { api, query } from "../api.js";
 import { fmtTime, fromLocalInput, h, showError, toLocalInput } from "../dom.js";
 
-const PLAY_S = 60; // footage loaded from the clicked time
 const WINDOW_S = 3600;
+const PLAYHEAD = "playhead"; // the timeline's marker of the playing moment
 
 export async function render(root) {
   const cameras = await api("/api/cameras");
@@ -57,19 +58,53 @@ export async function render(root) {
     updateExport();
   });
 
-  const play = (start, end) => {
-    showError("");
-    video.src = `/api/recordings/export${query({ camera: camera.value, start, end })}`;
-    playing.textContent = `${fmtTime(start)} – ${fmtTime(end)}`;
-    video.play().catch(() => {});
+  // Playback: the segments of the listing in time order; `current` is the one playing.
+  let segments = [];
+  let current = -1;
+  const playSegment = (i, offsetS) => {
+    current = i;
+    const segment = segments[i];
+    video.dataset.segment = String(segment.id);
+    video.src = `/api/recordings/segments/${segment.id}.mp4`;
+    if (offsetS > 0) {
+      video.addEventListener("loadedmetadata", () => { video.currentTime = offsetS; }, { once: true });
+    }
+    video.play().catch(() => {}); // autoplay may be refused; the controls are there
   };
-  video.addEventListener("error", () => showError("Nothing recorded to play there."));
-  timeline.on("click", ({ time, item }) => {
-    if (!time) return;
-    const t = time.getTime() / 1000;
-    const segment = item ? items.get(item) : null;
-    const start = segment ? Math.max(segment.startS, t - 1) : t;
-    play(start, start + PLAY_S);
+  const playFrom = (t) => {
+    showError("");
+    // The segment holding `t`, else the next one after it.
+    const i = segments.findIndex((s) => s.end_time > t);
+    if (i < 0) {
+      showError("Nothing recorded after that moment.");
+      return;
+    }
+    playSegment(i, Math.max(0, t - segments[i].start_time));
+  };
+  // The next segment when one ends; at the last one, what was recorded since the listing.
+  video.addEventListener("ended", async () => {
+    if (current < 0) return;
+    if (current + 1 >= segments.length) {
+      const last = segments[current];
+      const newer = await api("/api/recordings", {
+        params: { camera: camera.value, start: last.end_time, end: Math.max(Date.now() / 1000, last.end_time + 1) },
+      }).catch(() => null);
+      segments.push(...(newer?.segments || []).filter((s) => s.id !== null && s.start_time > last.start_time));
+    }
+    if (current + 1 < segments.length) playSegment(current + 1, 0);
+    else playing.textContent += " · end of the recording";
+  });
+  video.addEventListener("timeupdate", () => {
+    const segment = segments[current];
+    if (!segment) return;
+    const t = segment.start_time + video.currentTime;
+    playing.textContent = `${fmtTime(t)} · segment ${current + 1} of ${segments.length}`;
+    timeline.setCustomTime(new Date(t * 1000), PLAYHEAD);
+  });
+  timeline.addCustomTime(new Date(0), PLAYHEAD);
+  video.addEventListener("error", () => showError("That recording cannot be played (deleted by retention?)."));
+  timeline.on("click", ({ time }) => {
+    if (time) playFrom(time.getTime() / 1000);
   });
 
   async function load() {
@@ -83,12 +118,13 @@ export async function render(root) {
       showError(error.message);
       return;
     }
+    segments = listing.segments.filter((s) => s.id !== null);
+    current = -1;
     items.clear();
     items.add(listing.segments.map((s, i) => ({
       id: i,
       start: new Date(s.start_time * 1000),
       end: new Date(s.end_time * 1000),
-      startS: s.start_time,
       className: s.objects ? "seg objects" : s.motion ? "seg motion" : "seg",
       title: `${fmtTime(s.start_time)} · ${s.duration_s.toFixed(1)} s`,
     })));
