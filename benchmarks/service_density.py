@@ -37,6 +37,7 @@ import json
 import math
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -152,10 +153,32 @@ def site_yaml(urls: list[str], broker: MosquittoBroker, data: Path) -> dict[str,
     }
 
 
-class Service:
-    """`vigil serve -c SITE` as a child process; its log and stdout go to `directory`."""
+def admin_token(site: Path) -> str:
+    """An API token of a new admin in the site's database, made with the CLI as an operator
+    would (`vigil users add`, `vigil users token`): the API and /metrics require one."""
+    name, password = "bench", secrets.token_urlsafe(16)
+    for command, stdin in (
+        (["add", name, "--admin", "--password-stdin"], password + "\n"),
+        (["token", name], None),
+    ):
+        done = subprocess.run(
+            [str(VIGIL), "users", *command, "-c", str(site)],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"vigil users {command[0]}: {done.stderr.strip()}")
+    return done.stdout.strip()
 
-    def __init__(self, site: Path, directory: Path):
+
+class Service:
+    """`vigil serve -c SITE` as a child process; its log and stdout go to `directory`. Every
+    request carries the bearer `token`."""
+
+    def __init__(self, site: Path, directory: Path, token: str):
+        self.headers = {"Authorization": f"Bearer {token}"}
         self.log = directory / "serve.log"
         out = directory / "serve.out"
         env = {"VIGIL_MODELS": str(SHARED / "models"), **os.environ}
@@ -184,7 +207,8 @@ class Service:
         return self._get("/metrics").decode()
 
     def _get(self, path: str) -> bytes:
-        with urllib.request.urlopen(self.url + path, timeout=10) as response:
+        request = urllib.request.Request(self.url + path, headers=self.headers)
+        with urllib.request.urlopen(request, timeout=10) as response:
             return response.read()
 
     def log_tail(self, lines: int = 8) -> str:
@@ -277,7 +301,7 @@ def stack(n: int, clip: Path, directory: Path) -> Iterator[Stack]:
         data = directory / "data"
         urls = [rtsp.url(f"/cam{i}") for i in range(1, n + 1)]
         site.write_text(yaml.safe_dump(site_yaml(urls, broker, data)))
-        service = Service(site, directory)
+        service = Service(site, directory, admin_token(site))
         cleanup.callback(service.stop)
         yield Stack(rtsp, service, events, data, [f"cam{i}" for i in range(1, n + 1)])
 

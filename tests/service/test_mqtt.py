@@ -337,6 +337,128 @@ def test_no_discovery_without_prefix(mqtt_broker, hub, listen):
     assert not [m for m in listener.messages if m.topic.startswith("homeassistant/")]
 
 
+def retained_now(listen, *topics: str, until: str) -> dict[str, str]:
+    """Retained messages on the broker now (topic -> payload): what a new subscriber gets,
+    once it has the retained message on `until` (a moment more for the rest)."""
+    listener = listen(*topics)
+    listener.wait_for(until)
+    time.sleep(0.3)
+    return {m.topic: m.text for m in listener.messages if m.retain}
+
+
+HA = "homeassistant/{}/vigil/{}/config"
+
+
+def test_camera_removed_at_runtime_loses_its_entities(publisher, hub, listen):
+    hub.publish(status(counters={"walkers": {"person in": 3.0}}))
+    hub.publish(EventMessage(event(app="loiter", state="start"), time.time()))
+    live = listen("vigil/#", "homeassistant/#")
+    live.wait_for("vigil/gate/loiter/ongoing")
+    before = retained_now(listen, "homeassistant/#", until=HA.format("event", "gate_events"))
+    gate = {t for t in before if "/vigil/gate_" in t}
+    assert gate == {
+        HA.format("binary_sensor", "gate_connected"),
+        HA.format("event", "gate_events"),
+        HA.format("sensor", "gate_walkers_person_in"),
+        HA.format("binary_sensor", "gate_loiter_ongoing"),
+    }
+
+    publisher.set_cameras({"Back Yard": []})  # the live config removed gate
+    for topic in gate:
+        live.wait_for(topic, lambda m: m.payload == b"")
+    # The worker's last report and event: out on the events topic, nothing announced again.
+    hub.publish(EventMessage(event(app="loiter", state="end"), time.time()))
+    hub.publish(status(state="stopped", counters={"walkers": {"person in": 4.0}}))
+    hub.publish(status("Back Yard", counters={"people": {"count": 1.0}}))
+    live.wait_for("vigil/back_yard/people/count")  # published after gate's last messages
+    live.wait_for("vigil/gate/events", lambda m: m.json()["state"] == "end")
+
+    after = retained_now(
+        listen,
+        "homeassistant/#",
+        "vigil/#",
+        until=HA.format("binary_sensor", "back_yard_connected"),
+    )
+    assert not [t for t in after if "/vigil/gate_" in t]
+    assert after["vigil/gate/availability"] == "offline"
+    assert "vigil/gate/walkers/person_in" not in after
+    assert "vigil/gate/loiter/ongoing" not in after
+    assert after["vigil/back_yard/people/count"] == "1"
+
+    publisher.set_cameras({"gate": ["walkers"], "Back Yard": []})  # and added back
+    live.wait_for(HA.format("binary_sensor", "gate_connected"), lambda m: m.payload != b"")
+    hub.publish(status(counters={"walkers": {"person in": 5.0}}))
+    live.wait_for(HA.format("sensor", "gate_walkers_person_in"), lambda m: m.payload != b"")
+    live.wait_for("vigil/gate/availability", lambda m: m.text == "online")
+
+
+def test_camera_removed_while_stopped_is_cleared_at_start(mqtt_broker, hub, listen):
+    ha = settings_for(mqtt_broker, discovery_prefix="homeassistant")
+    with MqttPublisher(ha, hub, ["gate", "Back Yard"]) as first:
+        assert first.wait_connected(TIMEOUT)
+        hub.publish(status(counters={"walkers": {"person in": 2.0}}))
+        listen().wait_for("vigil/gate/walkers/person_in")
+    live = listen("vigil/#", "homeassistant/#")
+    live.wait_for(HA.format("sensor", "gate_walkers_person_in"))  # retained on the broker
+
+    # Started again with a site without gate.
+    with MqttPublisher(ha, Hub(), ["Back Yard"]) as second:
+        assert second.wait_connected(TIMEOUT)
+        for kind, entity in (("binary_sensor", "gate_connected"), ("event", "gate_events"),
+                             ("sensor", "gate_walkers_person_in")):  # fmt: skip
+            live.wait_for(HA.format(kind, entity), lambda m: m.payload == b"")
+        after = retained_now(
+            listen,
+            "homeassistant/#",
+            "vigil/#",
+            until=HA.format("binary_sensor", "back_yard_connected"),
+        )
+    assert not [t for t in after if "/vigil/gate_" in t]
+    assert after["vigil/gate/availability"] == "offline"
+
+
+def test_serve_removing_a_camera_from_the_site_file_deletes_its_entities(
+    mqtt_broker, listen, tmp_path: Path, tiny_models: Path
+):
+    from rtsp.harness import write_clip
+    from service.test_serve_e2e import printed_url, start_service, stop_process, wait_for
+
+    clip = write_clip(tmp_path / "clip.mp4", 416, 320, 15, 2)
+    camera = "  - {{id: {}, url: {}, loop: true, detect_fps: 2, record: {{mode: 'off'}}}}\n"
+    head = "cameras:\n"
+    tail = textwrap.dedent(
+        f"""\
+        detector: {{input_size: [416, 320]}}
+        storage: {{directory: {tmp_path / "data"}}}
+        server: {{host: 127.0.0.1, port: 0}}
+        mqtt: {{enabled: true, host: {mqtt_broker.host}, port: {mqtt_broker.port},
+               client_id: vigil-serve, discovery_prefix: homeassistant}}
+        """
+    )
+    site = tmp_path / "site.yaml"
+    site.write_text(head + camera.format("gate", clip) + camera.format("yard", clip) + tail)
+    live = listen("vigil/#", "homeassistant/#")
+    process, stdout, log = start_service(["serve", "-c", str(site)], tmp_path, tiny_models)
+    try:
+        printed_url(process, stdout, log)
+        live.wait_for(HA.format("binary_sensor", "yard_connected"), timeout=30)
+        live.wait_for("vigil/yard/availability", lambda m: m.text == "online", timeout=30)
+
+        site.write_text(head + camera.format("gate", clip) + tail)  # yard removed, live
+        wait_for(
+            lambda: [
+                m for m in live.on(HA.format("binary_sensor", "yard_connected")) if not m.payload
+            ],
+            30,
+            "yard's discovery config deleted",
+            log=log,
+        )
+        live.wait_for("vigil/yard/availability", lambda m: m.text == "offline")
+        assert process.poll() is None
+    finally:
+        stop_process(process)
+
+
 PUBLISHER_SCRIPT = """
 import sys, time
 from vigil.service.hub import Hub

@@ -1,6 +1,6 @@
 """`vigil serve` with an HTTP/MJPEG camera (tests/mjpeg_server.py): analysed on the wall
 clock, back after the camera's server restarts, and not recorded (MJPEG in MP4 does not play
-in browsers), which the log says in one line."""
+in browsers), which the log says in one line and the camera's status says to the API."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import textwrap
 import time
 from pathlib import Path
 
-from test_serve_e2e import printed_url, start_service, stop_process, wait_for
+from test_serve_e2e import admin_client, printed_url, start_service, stop_process, wait_for
 
 from mjpeg_server import MjpegServer
 from vigil.events import EventStore
@@ -37,9 +37,18 @@ def test_serve_analyses_an_mjpeg_camera(tmp_path: Path, tiny_models: Path) -> No
     )
     process, stdout, log = start_service(["serve", "-c", "site.yaml"], tmp_path, tiny_models)
     try:
-        printed_url(process, stdout, log)
-        # Checked in the database (the API needs an account): crossings of the blue square
-        # show that the camera is read and analysed.
+        url = printed_url(process, stdout, log)
+        http = admin_client(data)
+
+        def recording() -> str | None:
+            status = http.get(url + "/api/cameras/door").json()["status"]
+            return None if status is None or status["frames_in"] == 0 else status["recording"]
+
+        assert wait_for(recording, 30, "the camera's first frames", log=log) == (
+            "unsupported: mjpeg"
+        )
+        # Crossings of the blue square in the database show that the camera is read and
+        # analysed.
         with EventStore(data / "vigil.db") as events:
             wait_for(lambda: events.count(source="door") >= 1, 40, "a line crossing", log=log)
             crossing = events.query(source="door")[0]

@@ -10,6 +10,7 @@ import click
 from vigil import __version__
 from vigil.cli.apps import apps
 from vigil.cli.assign import disable, enable
+from vigil.cli.options import config_option
 from vigil.cli.store import store
 from vigil.cli.users import users
 from vigil.errors import VigilError
@@ -53,9 +54,7 @@ def _load(config_path: Path | None, source: str | None, no_motion: bool = False)
 
 @cli.command()
 @click.argument("source", required=False)
-@click.option(
-    "-c", "--config", "config_path", type=click.Path(path_type=Path), help="YAML configuration."
-)
+@config_option("YAML configuration.")
 @click.option(
     "-o",
     "--output-dir",
@@ -123,13 +122,7 @@ def _override_output(config, values: dict) -> None:
 @click.argument("ground_truth", type=click.Path(path_type=Path))
 @click.option("--mot", type=click.Path(path_type=Path), help="MOTChallenge tracks to score.")
 @click.option("--source", help="Instead of --mot: run the engine on this video and score it.")
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    help="YAML configuration for --source.",
-)
+@config_option("YAML configuration for --source.")
 @click.option("--no-motion", is_flag=True, help="With --source: turn motion gating off.")
 @click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
 def evaluate(
@@ -163,9 +156,7 @@ def evaluate(
 
 @cli.command()
 @click.argument("source", required=False)
-@click.option(
-    "-c", "--config", "config_path", type=click.Path(path_type=Path), help="YAML configuration."
-)
+@config_option("YAML configuration.")
 @click.option(
     "--frames",
     type=click.IntRange(min=10),
@@ -191,14 +182,7 @@ def bench(
 
 
 @cli.command()
-@click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="Site YAML: cameras, storage, server, MQTT.",
-)
+@config_option("Site YAML: cameras, storage, server, MQTT.", required=True)
 def serve(config_path: Path) -> None:
     """Run the live service: every camera, recording, events, API, MQTT, metrics."""
     from vigil.config.loader import load_config

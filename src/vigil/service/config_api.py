@@ -177,6 +177,14 @@ class AppRun(BaseModel):
     last_error: str | None = None
     restarts: int = 0
     counters: dict[str, float] = Field(default_factory=dict)
+    version: str | None = Field(
+        None, description="Store apps: the version this instance runs (None: not reported)."
+    )
+    sandboxed: bool | None = Field(
+        None,
+        description="Store apps: true when bubblewrap isolates it, false when it runs with "
+        "resource limits only (bubblewrap unavailable); None for built-ins or before it starts.",
+    )
 
 
 class AppInfo(BaseModel):
@@ -203,7 +211,7 @@ def _state(request: Request) -> ServiceState:
 def _editor(state: ServiceState) -> SiteEditor:
     if state.site_file is None:
         raise HTTPException(
-            409, "this service was not started from a site file (vigil demo): nothing to save to"
+            409, "this service was not started from a site file: nothing to save to"
         )
     return SiteEditor(state.site_file)
 
@@ -430,6 +438,8 @@ def list_apps(
                     last_error=report.last_error if report is not None else None,
                     restarts=report.restarts if report is not None else 0,
                     counters=report.counters if report is not None else {},
+                    version=report.version if report is not None else None,
+                    sandboxed=report.sandboxed if report is not None else None,
                 )
             )
     out = []

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
 
-from vigil.config.loader import load_config_text
+from ruamel.yaml import YAML
+
+from vigil.config.loader import load_config
+from vigil.errors import VigilError
 from vigil.outputs.video import VideoWriter
+from vigil.recording.segmenter import RECORDABLE_CODECS
 from vigil.service.config import SiteConfig
 from vigil.sources.video import VideoSource
 
-RECORDABLE = {"h264", "hevc"}
+log = logging.getLogger(__name__)
+
+DEFAULT_VIDEO = Path("data/vtest.avi")  # where ./scripts/quickstart.sh puts the sample clip
 
 
 def camera_clip(
@@ -24,7 +31,7 @@ def camera_clip(
     `on_transcode(clip)` first: it takes a while).
     """
     source = VideoSource(video)
-    if source.codec in RECORDABLE:
+    if source.codec in RECORDABLE_CODECS:
         return video
     clip = data_dir / f"{video.stem}.h264.mp4"
     if clip.is_file() and clip.stat().st_mtime >= video.stat().st_mtime:
@@ -42,15 +49,59 @@ def camera_clip(
 
 
 def demo_site(
-    video: Path,
+    video: Path | None,
     data_dir: Path,
-    port: int,
+    port: int | None = None,
     on_transcode: Callable[[Path], None] | None = None,
 ) -> SiteConfig:
-    text = files("vigil.service").joinpath("demo_site.yaml").read_text()
-    site = load_config_text(text, "demo_site.yaml", model=SiteConfig)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    site.cameras[0].url = str(camera_clip(video, data_dir, on_transcode).resolve())
-    site.storage.directory = data_dir
-    site.server.port = port
+    """The demo's site, served from its file in `data_dir` (written on the first start).
+
+    The file is written only when absent: from then on it is the user's, edited in place
+    by the dashboard or `vigil apps enable`, and a running demo applies edits live like any
+    `vigil serve`. `video` (default `DEFAULT_VIDEO`) is read only to write the file; `port`
+    overrides the file's for this run.
+    """
+    data_dir = data_dir.resolve()  # the file names it: valid from any directory
+    path = site_file(data_dir)
+    if not path.is_file():
+        write_site_file(path, video or DEFAULT_VIDEO, data_dir, port, on_transcode)
+    elif video is not None:
+        log.warning(
+            "%s exists: its camera is served, not %s (delete it to start over)", path, video
+        )
+    site = load_config(path, model=SiteConfig)
+    if port is not None:
+        site.server.port = port
     return site
+
+
+def site_file(data_dir: Path) -> Path:
+    return data_dir / "site.yaml"
+
+
+def write_site_file(
+    path: Path,
+    video: Path,
+    data_dir: Path,
+    port: int | None,
+    on_transcode: Callable[[Path], None] | None = None,
+) -> None:
+    """The packaged demo site, comments kept, with the camera's clip, the storage directory
+    and the port filled in, written atomically to `path`."""
+    if not video.is_file():
+        raise VigilError(
+            f"demo video not found: {video} (run ./scripts/quickstart.sh, or give VIDEO)"
+        )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    yaml = YAML()  # round trip: the template's comments stay, for the user who edits it
+    yaml.width = 4096  # and its layout: one-line zones, indented lists
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    site = yaml.load(files("vigil.service").joinpath("demo_site.yaml").read_text())
+    site["cameras"][0]["url"] = str(camera_clip(video, data_dir, on_transcode).resolve())
+    site["storage"]["directory"] = str(data_dir)
+    if port is not None:
+        site["server"]["port"] = port
+    partial = path.with_name(path.name + ".part")
+    with partial.open("w", encoding="utf-8") as out:
+        yaml.dump(site, out)
+    partial.replace(path)

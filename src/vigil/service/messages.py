@@ -33,6 +33,10 @@ class AppStatus:
     last_error: str | None = None
     restarts: int = 0
     counters: dict[str, float] = field(default_factory=dict)
+    # A store app: the version its sandbox runs, and whether bubblewrap isolates it (False:
+    # resource limits only; None: not started yet). None for built-ins.
+    version: str | None = None
+    sandboxed: bool | None = None
 
 
 @dataclass(slots=True)
@@ -57,6 +61,10 @@ class CameraStatus:
     )
     queue_depth: int = 0  # detector requests waiting for this camera
     recording_lag_s: float = 0.0  # wall time minus the end of the last finished segment
+    # "on", "off" (record mode off) or "unsupported: CODEC": the stream's codec cannot go
+    # into a browser-playable MP4 without re-encoding (an MJPEG camera), so it is analysed
+    # but not recorded.
+    recording: str = "off"
     counters: dict[str, dict[str, float]] = field(default_factory=dict)  # app -> counters
     error: str | None = None  # last ingest error, one line
     apps: list[AppStatus] = field(default_factory=list)  # every configured app instance
@@ -134,6 +142,9 @@ class Reconfigure:
 
     camera: CameraConfig
     generation: int  # counts the supervisor's reconfigurations; echoed in `Reconfigured`
+    # App types whose installed version changed (`vigil apps upgrade`): their instances are
+    # built again even though their configuration is the same.
+    rebuild: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)

@@ -26,7 +26,12 @@ configs describe one device per camera: a ``sensor`` per counter, an ``event`` e
 every event of the camera (``event_type`` = the app's name), a ``binary_sensor`` for the
 camera's connectivity and one per app with ongoing events. They are published on connection,
 when a counter or app is first seen and whenever Home Assistant announces itself on
-``<discovery_prefix>/status``.
+``<discovery_prefix>/status``. A camera removed from the site while the service runs
+(`MqttPublisher.set_cameras`) loses its entities: empty retained payloads on its discovery
+topics and its counter and ongoing topics, its availability ``offline``. One removed while
+the service was stopped is found on connection among the broker's retained discovery configs
+under this topic prefix (a device that is no camera of the site): those configs are deleted
+and its availability set ``offline``.
 
 Retained state is cached and republished in full on every (re)connection, so a broker that
 restarted without persistence gets it all back. It goes out at QoS 0 on purpose: paho resends
@@ -137,6 +142,11 @@ _HA_EVENT_TEMPLATE = (
 )
 
 
+def _device_of(config: str) -> str:
+    """The device identifier of one of our discovery configs (JSON)."""
+    return json.loads(config)["device"]["identifiers"][0]
+
+
 def _no_delay(client: Any, userdata: Any, sock: Any) -> None:
     """Disable Nagle's algorithm: an event is one small packet that must leave at once, not
     wait up to a delayed-ACK period (~40 ms on Linux) behind the previous one."""
@@ -174,6 +184,8 @@ class MqttPublisher:
         self._counters: set[tuple[str, str, str]] = set()  # (camera, app, counter) seen
         self._ongoing_apps: set[tuple[str, str]] = set()
         self._open: dict[tuple[str, str], set[str]] = {}  # (camera, app) -> open event ids
+        #: Cameras removed from the site: their last messages announce nothing again.
+        self._removed: set[str] = set()
 
         self._subscription: Subscription | None = None
         self._thread: threading.Thread | None = None
@@ -286,8 +298,10 @@ class MqttPublisher:
         camera = event.source
         key = (camera, event.app)
         with self._lock:
-            self._add_app(camera, event.app)
-            if event.state in ("start", "update", "end"):
+            removed = camera in self._removed  # its last events still go out, nothing else
+            if not removed:
+                self._add_app(camera, event.app)
+            if not removed and event.state in ("start", "update", "end"):
                 opened = self._open.setdefault(key, set())
                 if event.state == "end":
                     opened.discard(event.id)
@@ -304,7 +318,7 @@ class MqttPublisher:
         else:
             self.events_failed += 1
             log.warning("MQTT: event %s not queued (rc %s)", event.id, info.rc)
-        if event.state != "instant":
+        if event.state != "instant" and not removed:
             with self._lock:
                 self._publish_ongoing(camera, event.app)
 
@@ -312,6 +326,8 @@ class MqttPublisher:
         camera = status.camera
         cam = slugify(camera)
         with self._lock:
+            if camera in self._removed:  # its worker's last report
+                return
             self._add_camera(camera)
             if status.state in ("starting", "stopped"):  # a new worker: its apps start afresh
                 for (c, app), opened in self._open.items():
@@ -389,6 +405,62 @@ class MqttPublisher:
             self._cameras[camera].add(app)
             self._discover_events(camera)
 
+    def set_cameras(self, apps: Mapping[str, Iterable[str]]) -> None:
+        """The site's cameras (camera -> its app names) after a live change: new cameras
+        and apps are announced; cameras no longer in it are forgotten."""
+        with self._lock:
+            for camera in self._cameras.keys() - apps.keys():
+                self._forget_camera(camera)
+            for camera, names in apps.items():
+                self._removed.discard(camera)
+                self._add_camera(camera)
+                for app in names:
+                    self._add_app(camera, app)
+
+    def _forget_camera(self, camera: str) -> None:
+        """Remove the camera's Home Assistant entities and retained counters; it stays
+        ``offline``."""
+        cam = slugify(camera)
+        availability = f"{self.prefix}/{cam}/availability"
+        self._removed.add(camera)
+        del self._cameras[camera]
+        device = self._device_id(camera)
+        for topic in [t for t, p in self._discovery.items() if _device_of(p) == device]:
+            del self._discovery[topic]
+            self._client.publish(topic, b"", qos=0, retain=True)  # empty: deleted
+        for topic in [t for t in self._retained if t.startswith(f"{self.prefix}/{cam}/")]:
+            if topic != availability:
+                del self._retained[topic]
+                self._client.publish(topic, b"", qos=0, retain=True)
+        self._counters = {k for k in self._counters if k[0] != camera}
+        self._ongoing_apps = {k for k in self._ongoing_apps if k[0] != camera}
+        self._open = {k: v for k, v in self._open.items() if k[0] != camera}
+        self._set_state(availability, OFFLINE)
+        log.info("MQTT: camera %s removed from the site: its retained topics are cleared", camera)
+
+    def _discovery_filter(self) -> str:
+        """The topic filter of this publisher's discovery configs (any component)."""
+        return f"{self.settings.discovery_prefix}/+/{self._node}/+/config"
+
+    def _clear_stale_discovery(self, topic: str, payload: bytes) -> None:
+        """A retained discovery config found on the broker at connection: deleted when its
+        device is no camera of the site (removed while the service was stopped)."""
+        try:
+            config = json.loads(payload)
+            device = config["device"]
+            name, identifier = device["name"], device["identifiers"][0]
+        except (ValueError, TypeError, KeyError, IndexError):
+            return  # not one of ours
+        with self._lock:
+            if topic in self._discovery or any(
+                identifier == self._device_id(c) for c in self._cameras
+            ):
+                return
+            self._client.publish(topic, b"", qos=0, retain=True)
+            self._set_state(f"{self.prefix}/{slugify(name)}/availability", OFFLINE)
+        log.info("MQTT: deleted the Home Assistant entity %s of camera %s (not in the site)",
+                 topic, name)  # fmt: skip
+
     # ------------------------------------------------------------------ MQTT callbacks
 
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
@@ -401,7 +473,9 @@ class MqttPublisher:
             client.publish(self.availability_topic, ONLINE, qos=self.settings.qos, retain=True)
             self._republish()
         if self.settings.discovery_prefix:
-            client.subscribe(f"{self.settings.discovery_prefix}/status", qos=1)
+            client.subscribe(
+                [(f"{self.settings.discovery_prefix}/status", 1), (self._discovery_filter(), 0)]
+            )
         self._connected.set()
 
     def _on_disconnect(
@@ -412,6 +486,16 @@ class MqttPublisher:
             log.warning("MQTT: disconnected from %s (%s); reconnecting", self.settings.host, reason)
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        from paho.mqtt.client import topic_matches_sub
+
+        if (
+            self.settings.discovery_prefix
+            and message.retain
+            and message.payload
+            and topic_matches_sub(self._discovery_filter(), message.topic)
+        ):
+            self._clear_stale_discovery(message.topic, message.payload)
+            return
         # Home Assistant's birth message: it (re)started and needs the configs and states again.
         if message.topic == f"{self.settings.discovery_prefix}/status" and message.payload == (
             b"online"
@@ -421,9 +505,12 @@ class MqttPublisher:
 
     # ------------------------------------------------------------------ discovery
 
+    def _device_id(self, camera: str) -> str:
+        return f"{self._node}_{slugify(camera)}"
+
     def _device(self, camera: str) -> dict[str, Any]:
         return {
-            "identifiers": [f"{self._node}_{slugify(camera)}"],
+            "identifiers": [self._device_id(camera)],
             "name": camera,
             "manufacturer": "Vigil",
             "model": "Vigil camera",

@@ -51,6 +51,7 @@ from vigil.service.messages import CameraStatus, EventMessage, Reconfigure, Segm
 from vigil.service.mqtt import MqttPublisher
 from vigil.service.state import ServiceState, SiteChanges
 from vigil.service.worker import WorkerSpec, run_worker
+from vigil.store.installed import INSTALLED_FILENAME, apps_root, read_records
 
 log = logging.getLogger("vigil.service")
 
@@ -112,9 +113,14 @@ class Supervisor:
         self._site_checked = 0.0
         self._site_stat: tuple[int, int, int] | None = None  # inode, size, mtime last polled
         self._generation = 0
+        # Store apps: installed.json of the apps root, and the versions it named last time.
+        self._installed_path = apps_root() / INSTALLED_FILENAME
+        self._installed_stat: tuple[int, int, int] | None = _stat(self._installed_path)
+        self._installed = _installed_versions(self._installed_path)
         self._lock = threading.RLock()
         self._detector: DetectorService | None = None
         self._state: ServiceState | None = None
+        self._mqtt: MqttPublisher | None = None  # told when cameras are added or removed
 
     # -- life cycle ----------------------------------------------------------------------------
 
@@ -147,7 +153,7 @@ class Supervisor:
                 state.apply_site_file = self.apply_site_file
             pump = threading.Thread(target=self._pump, args=(state, events, index), name="pump")
             pump.start()
-            mqtt = self._start_mqtt()
+            mqtt = self._mqtt = self._start_mqtt()
             server = self._start_api(state)
             retention = threading.Thread(
                 target=self._retention_loop, args=(index, events), name="retention", daemon=True
@@ -162,6 +168,7 @@ class Supervisor:
                 with self._lock:
                     self._watch(detector)
                 self._poll_site()
+                self._poll_installed()
         finally:
             with self._lock:  # no live change starts a worker from here on
                 self._stopping.set()
@@ -259,17 +266,39 @@ class Supervisor:
         if self._site_path is None or now - self._site_checked < SITE_POLL_S:
             return
         self._site_checked = now
-        try:
-            st = self._site_path.stat()
-        except OSError:
+        stat = _stat(self._site_path)
+        if stat is None:
             return  # being replaced; or gone, and the running configuration stays
-        stat = (st.st_ino, st.st_size, st.st_mtime_ns)
         if stat == self._site_stat:
             return
         self._site_stat = stat
         # The content decides: a touched file or a rewrite with the same text changes nothing.
         if _file_hash(self._site_path) != self._site_hash:
             self.apply_site_file()
+
+    def _poll_installed(self) -> None:
+        """When `vigil apps install/upgrade/remove` changed installed.json, give the cameras
+        running a changed app a new build of it (its sandbox starts from the new version)."""
+        stat = _stat(self._installed_path)
+        if stat == self._installed_stat:
+            return
+        self._installed_stat = stat
+        versions = _installed_versions(self._installed_path)
+        if versions is None:
+            return  # unreadable: the running apps stay until it is readable again
+        before = self._installed or {}
+        changed = {k for k in versions.keys() | before.keys() if versions.get(k) != before.get(k)}
+        self._installed = versions
+        with self._lock:
+            for camera in self.site.cameras:
+                types = changed & {a.type for a in camera.apps if a.enabled}
+                worker = self._workers.get(camera.id)
+                if not types or worker is None or not camera.enabled:
+                    continue
+                if self._reconfigure(worker, camera, frozenset(types)) is not None:
+                    what = ", ".join(f"{t} {versions.get(t, '(removed)')}" for t in sorted(types))
+                    log.info("camera %s: store apps changed (%s): building them again",
+                             camera.id, what)  # fmt: skip
 
     def apply_site_file(self) -> SiteChanges:
         """Apply the site file as it is now; the API calls this right after saving it.
@@ -353,6 +382,8 @@ class Supervisor:
         self._workers = workers
         if self._state is not None:
             self._state.set_site(site)
+        if self._mqtt is not None:
+            self._mqtt.set_cameras(_camera_apps(site))
         changes = SiteChanges(
             reconfigured=reconfigured,
             restarted=tuple(restarted),
@@ -370,14 +401,16 @@ class Supervisor:
             )
         return changes
 
-    def _reconfigure(self, worker: _Worker, camera: CameraConfig) -> int | None:
-        """Send the worker its camera's new scene; None when it is not running (it reads the
-        new configuration when it starts)."""
+    def _reconfigure(
+        self, worker: _Worker, camera: CameraConfig, rebuild: frozenset[str] = frozenset()
+    ) -> int | None:
+        """Send the worker its camera's new scene (and the app types to build again); None
+        when it is not running (it reads the new configuration when it starts)."""
         if worker.process is None or worker.retiring or worker.control is None:
             return None
         self._generation += 1
         try:
-            worker.control.send(Reconfigure(camera, self._generation))
+            worker.control.send(Reconfigure(camera, self._generation, rebuild))
         except (OSError, ValueError):  # it just died: its restart reads the new config
             return None
         return self._generation
@@ -520,12 +553,8 @@ class Supervisor:
         settings = self.site.mqtt
         if not settings.enabled:
             return None
-        publisher = MqttPublisher(
-            settings,
-            self.hub,
-            [c.id for c in self.site.cameras],
-            {c.id: [a.name or a.type for a in c.apps] for c in self.site.cameras},
-        )
+        apps = _camera_apps(self.site)
+        publisher = MqttPublisher(settings, self.hub, list(apps), apps)
         publisher.start()
         return publisher
 
@@ -548,10 +577,32 @@ class Supervisor:
         return server
 
 
+def _camera_apps(site: SiteConfig) -> dict[str, list[str]]:
+    """Each camera's app instance names: what MQTT announces."""
+    return {c.id: [a.name or a.type for a in c.apps] for c in site.cameras}
+
+
 def _file_hash(path: Path) -> str | None:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
+        return None
+
+
+def _stat(path: Path) -> tuple[int, int, int] | None:
+    """inode, size and mtime of `path` (None if it cannot be read): a change means a write."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def _installed_versions(path: Path) -> dict[str, str] | None:
+    """The version of each installed store app ({} when none; None when unreadable)."""
+    try:
+        return {k: r.version for k, r in read_records(path.parent).items()}
+    except VigilError:
         return None
 
 

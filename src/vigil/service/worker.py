@@ -50,7 +50,7 @@ from vigil.events.event import Event
 from vigil.outputs.annotate import Annotator
 from vigil.pipeline.build import build_detector, build_engine, build_scene
 from vigil.pipeline.engine import Engine, FrameResult
-from vigil.recording.segmenter import Segmenter, camera_dirname, recover
+from vigil.recording.segmenter import RECORDABLE_CODECS, Segmenter, camera_dirname, recover
 from vigil.service.config import CameraConfig, SiteConfig
 from vigil.service.detector_service import DetectorClient, DetectorHandle
 from vigil.service.mailbox import FrameMailbox
@@ -211,6 +211,7 @@ class CameraWorker:
         self.status.apps = self._app_statuses(None)
         self.segmenter: Segmenter | None = None
         if self.camera.record.mode != "off":
+            self.status.recording = "on"  # until a stream shows a codec it cannot record
             self.segmenter = Segmenter(
                 self.camera.id,
                 storage / "recordings",
@@ -287,6 +288,8 @@ class CameraWorker:
                 self._frame_size = (item.width, item.height)  # analytics builds its engine
             if self.segmenter is not None:
                 self.segmenter.start(item.stream)
+                recordable = item.codec in RECORDABLE_CODECS
+                self.status.recording = "on" if recordable else f"unsupported: {item.codec}"
         elif isinstance(item, Disconnected):
             if self.segmenter is not None:
                 self.segmenter.gap()  # close the segment now; the gap shows in the index
@@ -432,7 +435,7 @@ class CameraWorker:
         error = None
         try:
             if engine is not None and self._scene is not None:
-                annotator = self._swap_scene(engine, request.camera)
+                annotator = self._swap_scene(engine, request.camera, request.rebuild)
             self.camera = request.camera
         except Exception as err:  # a bad scene must not end analysis: keep the running one
             text = str(err) if isinstance(err, VigilError) else f"{type(err).__name__}: {err}"
@@ -444,7 +447,9 @@ class CameraWorker:
         self._send(Reconfigured(self.camera.id, request.generation, time.time(), error))
         return annotator
 
-    def _swap_scene(self, engine: Engine, camera: CameraConfig) -> Annotator:
+    def _swap_scene(
+        self, engine: Engine, camera: CameraConfig, rebuild: frozenset[str] = frozenset()
+    ) -> Annotator:
         old = self.camera
         assert self._scene is not None
         scene = build_scene(camera, self._scene.width, self._scene.height)
@@ -462,6 +467,7 @@ class CameraWorker:
                 if (
                     current is not None
                     and self._app_specs.get(name) == spec
+                    and spec.type not in rebuild  # a new version was installed
                     and not _mentions(spec.settings, moved)
                 ):
                     apps.append(current)
@@ -509,6 +515,8 @@ class CameraWorker:
                         report.get("last_error"),
                         int(report.get("restarts", 0)),
                         app.counters(),
+                        report.get("version"),
+                        report.get("sandboxed"),
                     )
                 )
         return out
