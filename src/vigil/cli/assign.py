@@ -14,16 +14,10 @@ from typing import Any
 import click
 import yaml
 
+from vigil.cli.options import config_option
 from vigil.errors import ConfigError, VigilError
 
-CONFIG_OPTION = click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="The site YAML of `vigil serve`.",
-)
+CONFIG_OPTION = config_option("The site YAML of `vigil serve`.", required=True)
 CAMERA_OPTION = click.option(
     "--camera", "camera_id", required=True, help="Camera id in the site file."
 )

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from vigil.cli.options import config_option
 from vigil.errors import VigilError
 
 if TYPE_CHECKING:  # imported when a command runs: `vigil --help` stays quick
@@ -27,14 +28,7 @@ if TYPE_CHECKING:  # imported when a command runs: `vigil --help` stays quick
 
 __all__ = ["users"]
 
-_config_option = click.option(
-    "-c",
-    "--config",
-    "config_path",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="Site YAML (its storage settings name the database).",
-)
+_config_option = config_option("Site YAML (its storage settings name the database).", required=True)
 
 
 def _site(config_path: Path):
