@@ -161,3 +161,13 @@ def test_missing_catalog_and_non_app_wheels(tmp_path, store, wheels, monkeypatch
     assert_one_line_error(r, "waitstats-0.1.0-py3-none-any.whl: not a Vigil app")
     r = vigil(tmp_path, "store", "publish", tmp_path / "nope.whl", "--catalog", store.catalog)
     assert_one_line_error(r, "nope.whl")
+
+
+def test_an_index_with_a_malformed_version_is_refused_in_one_line(tmp_path, store):
+    release = {"wheel": "x-1.0-py3-none-any.whl", "size": 1, "sha256": "0" * 64, "manifest": {}}
+    catalog = tmp_path / "odd-catalog"
+    catalog.mkdir()
+    index = {"format": 1, "serial": 1, "apps": {"x": {"not-a-version!": release}}}
+    (catalog / "index.json").write_text(json.dumps(index))
+    r = vigil(tmp_path, "store", "search", "--catalog", catalog)
+    assert_one_line_error(r, "index.json", "not a version: 'not-a-version!'")

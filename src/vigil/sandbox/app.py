@@ -377,7 +377,7 @@ class SandboxedApp(App):
                 break
             if not size:
                 break  # the sandbox closed its end; `_check` sees the exit
-            data = bytes(self._buffer[:size])
+            data = bytes(memoryview(self._buffer)[:size])  # one copy, not two
             try:
                 if flags & socket.MSG_TRUNC:
                     raise protocol.ProtocolError(f"answer over {protocol.MAX_REPLY} bytes")

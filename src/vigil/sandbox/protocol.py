@@ -180,9 +180,6 @@ def parse_events(
         if event.type not in allowed_types:
             problems.append(f"event type {event.type!r} is not declared in the manifest")
             continue
-        if not isinstance(event.attributes, dict):
-            problems.append("event attributes are not an object")
-            continue
         events.append(event)
     return events, problems
 

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from packaging.version import Version
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from packaging.version import InvalidVersion, Version
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from vigil.apps.base import SDK_VERSION
 from vigil.apps.manifest import AppManifest, canonical_json, parse_manifest
@@ -84,6 +84,18 @@ class CatalogIndex(BaseModel):
     apps: dict[str, dict[str, Release]] = Field(default_factory=dict)
     signature: str | None = None
     key_id: str | None = None
+
+    @field_validator("apps")
+    @classmethod
+    def _versions(cls, apps: dict[str, dict[str, Release]]) -> dict[str, dict[str, Release]]:
+        # Versions are sorted with `Version`: a malformed one is refused here, in one line.
+        for app_id, releases in apps.items():
+            for version in releases:
+                try:
+                    Version(version)
+                except InvalidVersion:
+                    raise ValueError(f"{app_id}: not a version: {version!r}") from None
+        return apps
 
     def signed_payload(self) -> bytes:
         return canonical_json(self.model_dump(mode="json", exclude={"signature", "key_id"}))
