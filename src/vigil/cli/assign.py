@@ -67,6 +67,11 @@ def _settings_json(text: str | None) -> dict[str, Any] | None:
     return value
 
 
+def _instance(scene: dict[str, Any], name: str) -> dict[str, Any] | None:
+    """The scene's app instance `name` (an unnamed one is named after its type), or None."""
+    return next((a for a in scene["apps"] if (a.get("name") or a["type"]) == name), None)
+
+
 def _where(config_path: Path, err: VigilError) -> VigilError:
     """Name the file in errors that do not already."""
     text = str(err)
@@ -106,7 +111,7 @@ def enable(
     name = name or app_id
     try:
         scene, revision = editor.camera_scene(camera_id)
-        current = next((a for a in scene["apps"] if (a.get("name") or a["type"]) == name), None)
+        current = _instance(scene, name)
         if current is not None and current["type"] != app_id:
             raise ConfigError(
                 f"camera {camera_id!r} already has an app named {name!r} of type "
@@ -137,7 +142,7 @@ def disable(name: str, camera_id: str, config_path: Path) -> None:
     editor = SiteEditor(config_path)
     try:
         scene, revision = editor.camera_scene(camera_id)
-        current = next((a for a in scene["apps"] if (a.get("name") or a["type"]) == name), None)
+        current = _instance(scene, name)
         if current is None:
             raise UnknownApp(f"camera {camera_id!r} has no app named {name!r}")
         if current.get("enabled", True) is False:

@@ -49,7 +49,6 @@ __all__ = [
 ]
 
 LOCK_WAIT_S = 2.0  # how long an edit waits for another one to finish before giving up
-SCENE_KEYS = ("zones", "lines", "apps")
 
 
 class EditConflict(VigilError):
@@ -269,12 +268,6 @@ class SiteEditor:
             del apps[index]
             self._set_section(camera, "apps", apps)
             return self._save(document, layout)
-
-    def app(self, camera_id: str, name: str) -> dict[str, Any] | None:
-        """The camera's app instance `name` as written in the file, or None."""
-        scene, _ = self.camera_scene(camera_id)
-        index = self._app_index(scene["apps"], name)
-        return None if index is None else scene["apps"][index]
 
     # ------------------------------------------------------------------ internals
 

@@ -208,6 +208,7 @@ class CameraWorker:
         self._scene: Scene | None = None  # of the running engine
         self._app_specs: dict[str, AppConfig] = {}  # running app name -> its config
         self._last_raw = 0.0
+        self._apps_due = 0.0  # when analysis next copies the apps' counters into `status`
         self.status.apps = self._app_statuses(None)
         self.segmenter: Segmenter | None = None
         if self.camera.record.mode != "off":
@@ -366,14 +367,23 @@ class CameraWorker:
             self._latencies.append(time.perf_counter() - started)
             self.status.frames_processed += 1
             self._processed_window.append(frame.wall_time or time.time())
-            self.status.counters = {app.name: app.counters() for app in engine.apps}
-            self.status.apps = self._app_statuses(engine)
+            if time.monotonic() >= self._apps_due:  # read by `_report` once a second
+                self._refresh_apps(engine)
             if self.segmenter is not None:
                 self.segmenter.mark(
                     motion=len(engine.gate.motion_boxes) > 0, objects=len(result.objects) > 0
                 )
             self._publish(result, annotator)
             self._publish_raw(frame)
+        if engine is not None:
+            self._refresh_apps(engine)  # the final status carries the final counters
+
+    def _refresh_apps(self, engine: Engine) -> None:
+        """The apps' counters and states in `status`, every half status interval rather
+        than on every frame: `_report` sends them once a second."""
+        self._apps_due = time.monotonic() + STATUS_INTERVAL_S / 2
+        self.status.counters = {app.name: app.counters() for app in engine.apps}
+        self.status.apps = self._app_statuses(engine)
 
     def _analysis_failed(self, error: str, exc_info: bool, dropped: bool = True) -> None:
         self._analysis_failures += int(dropped)
