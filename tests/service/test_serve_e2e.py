@@ -725,7 +725,7 @@ def test_demo_prints_where_things_are_and_stops_on_ctrl_c(tmp_path: Path, tiny_m
         port = url.rsplit(":", 1)[1]
         assert (  # a new site has no accounts: how to make the first one
             f"no accounts yet: open http://127.0.0.1:{port}/setup from this machine or run "
-            "`vigil users add --admin`" in log.text()
+            f"`vigil users add NAME --admin -c {tmp_path / 'tmp' / 'site.yaml'}`" in log.text()
         )
         process.send_signal(signal.SIGINT)
         assert process.wait(10) == 0, log.tail()

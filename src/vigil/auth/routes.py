@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
@@ -411,13 +412,15 @@ def audit_log(
     )
 
 
-def log_setup_hint(app: FastAPI, port: int) -> None:
+def log_setup_hint(app: FastAPI, port: int, site_file: Path | None) -> None:
     """While no user exists, log how to create the first admin."""
     if not app.state.auth.has_users():
+        config = f" -c {site_file}" if site_file is not None else " -c SITE"
         log.warning(
             "no accounts yet: open http://127.0.0.1:%d/setup from this machine or run "
-            "`vigil users add --admin`",
+            "`vigil users add NAME --admin%s`",
             port,
+            config,
         )
 
 

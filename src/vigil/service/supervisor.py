@@ -573,7 +573,7 @@ class Supervisor:
             raise VigilError(f"the API cannot listen on {s.host}:{s.port} (in use, or not allowed)")
         port = server.servers[0].sockets[0].getsockname()[1]
         self.url = f"http://{s.host}:{port}"
-        log_setup_hint(config.app, port)
+        log_setup_hint(config.app, port, self._site_path)
         return server
 
 
