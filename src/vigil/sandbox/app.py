@@ -185,7 +185,7 @@ class SandboxedApp(App):
             events = self._drain(child, now)
             if self._child is child:
                 self._send_frame(child, ctx, objects, now)
-                self._check(child, now)
+                events += self._check(child, now)
             return events
 
     def finish(self, ctx: FrameContext) -> list[Event]:
@@ -434,16 +434,21 @@ class SandboxedApp(App):
         self._flooded = (self._flooded + 1 if over else 0) if elapsed < 2.0 else int(over)
         self._window_start, self._window_count = now, 0
 
-    def _check(self, child: _Child, now: float) -> None:
-        """Stop the sandbox if it exited, hangs or floods (errors are counted as they come)."""
+    def _check(self, child: _Child, now: float) -> list[Event]:
+        """Stop the sandbox if it exited, hangs or floods (errors are counted as they come).
+        Returns the events an exited sandbox sent before it exited."""
         self._read_stderr(child)
         self._roll_window(now)
         limits = self.limits
         code = None if child.proc is None else child.proc.poll()
+        last_words: list[Event] = []
         if child.spawn_error is not None:
             self._stop(child.spawn_error, now)
         elif code is not None:
-            self._stop(self._exit_reason(child, code), now)
+            # What it sent before exiting may explain the exit (a settings error at start).
+            last_words = self._drain(child, now)
+            if self._child is child:
+                self._stop(self._exit_reason(child, code), now)
         elif child.ready_at is None and now - child.started_at > limits.startup_timeout_s:
             self._stop(f"did not start within {limits.startup_timeout_s:g} s", now)
         elif child.ready_at is not None and child.pending:
@@ -461,6 +466,7 @@ class SandboxedApp(App):
                 f"(limit {limits.cpu_percent:g}%)",
                 now,
             )
+        return last_words
 
     def _read_stderr(self, child: _Child) -> None:
         if child.proc is None or child.proc.stderr is None or child.proc.stderr.closed:
