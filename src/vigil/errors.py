@@ -1,5 +1,22 @@
 """User-facing errors: each carries one line that names the problem (file, key, value)."""
 
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+def format_key_path(loc: Iterable[str | int]) -> str:
+    """``("zones", "door", "points", 1)`` -> ``zones.door.points[1]``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part == "[key]":  # pydantic's marker for a bad dict key
+            out += " (key)"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
 
 class VigilError(Exception):
     """An error the CLI reports as one line and exit code 2, never a traceback."""

@@ -21,7 +21,7 @@ from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from vigil.apps.base import SDK_VERSION, App
-from vigil.errors import VigilError
+from vigil.errors import VigilError, format_key_path
 
 MANIFEST_FILENAME = "vigil-app.json"
 ENTRY_POINT_GROUP = "vigil.apps"  # an app's entry point; its name is the app id
@@ -97,10 +97,8 @@ class AppManifest(BaseModel):
         validator = validator_for(self.settings_schema)(self.settings_schema)
         error = best_match(validator.iter_errors(dict(settings)))
         if error is not None:
-            where = "".join(
-                f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path
-            )
-            raise ValueError(f"settings{where}: {error.message}")
+            where = format_key_path(("settings", *error.absolute_path))
+            raise ValueError(f"{where}: {error.message}")
 
     def canonical_json(self) -> bytes:
         """Deterministic bytes of the manifest (sorted keys, no spaces): what signatures cover."""
@@ -117,7 +115,7 @@ def parse_manifest(data: Any, where: str) -> AppManifest:
         return AppManifest.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
-        key = ".".join(str(p) for p in err["loc"]) or "(root)"
+        key = format_key_path(err["loc"]) or "(root)"
         raise ManifestError(f"{where}: manifest key {key!r}: {err['msg']}") from None
 
 

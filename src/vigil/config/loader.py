@@ -29,7 +29,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from vigil.config.schema import ConfigDocument, VigilConfig, _plain, _show
-from vigil.errors import ConfigError
+from vigil.errors import ConfigError, format_key_path
 
 __all__ = [
     "app_settings_error",
@@ -85,19 +85,6 @@ def _yaml_message(err: yaml.YAMLError) -> str:
 
 
 # --------------------------------------------------------------------------- key paths
-
-
-def format_key_path(loc: Loc) -> str:
-    """``("zones", "door", "points", 1)`` -> ``zones.door.points[1]``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif part == "[key]":  # pydantic's marker for a bad dict key
-            out += " (key)"
-        else:
-            out += f".{part}" if out else str(part)
-    return out
 
 
 def _unwrap(tp: Any) -> Any:

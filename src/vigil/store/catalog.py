@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from vigil.apps.base import SDK_VERSION
 from vigil.apps.manifest import AppManifest, canonical_json, parse_manifest
+from vigil.errors import format_key_path
 from vigil.store import StoreError
 
 INDEX_FILENAME = "index.json"
@@ -153,7 +154,7 @@ class Catalog:
                 self._index = CatalogIndex.model_validate_json(raw)
             except ValidationError as exc:
                 err = exc.errors()[0]
-                key = ".".join(str(p) for p in err["loc"])
+                key = format_key_path(err["loc"])
                 raise StoreError(
                     f"catalog {self.location}: {INDEX_FILENAME}: {key}: {err['msg']}"
                 ) from None
