@@ -81,17 +81,27 @@ ensure_venv() {
     fi
 }
 
-# ensure_install [EXTRAS]: `pip install -e .[EXTRAS]` into $VENV, skipped while pyproject.toml
-# is unchanged since the last successful install with the same extras.
+# ensure_install LOCK: install requirements/LOCK.lock (core or test) into $VENV, every file
+# checked against its pinned sha256 and nothing else resolved, then Vigil itself (editable,
+# with the locked setuptools). Skipped while the lock and pyproject.toml are unchanged since
+# the last successful install of that lock. Regenerate the locks with ./scripts/lock.sh.
 ensure_install() {
-    local extras="${1:-}"
-    local stamp="$VENV/.vigil-installed${extras:+-$extras}" want
-    want="$(sha256sum "$REPO_ROOT/pyproject.toml" | cut -d' ' -f1)"
+    local lock="$REPO_ROOT/requirements/$1.lock"
+    local stamp="$VENV/.vigil-installed-$1" want
+    want="$(cat "$lock" "$REPO_ROOT/pyproject.toml" | sha256sum | cut -d' ' -f1)"
     if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && "$VENV/bin/python" -c 'import vigil' 2>/dev/null; then
         return 0
     fi
-    log "pip install -e .${extras:+[$extras]}"
-    "$VENV/bin/python" -m pip install -q -e "$REPO_ROOT${extras:+[$extras]}"
+    # GUI OpenCV left by an older install shares the cv2 package with the headless build and
+    # needs libGL: remove both, the lock puts the headless one back.
+    if "$VENV/bin/python" -m pip show -q opencv-python >/dev/null 2>&1; then
+        log "removing opencv-python (GUI OpenCV) left by an older install"
+        "$VENV/bin/python" -m pip uninstall -q -y opencv-python opencv-python-headless
+    fi
+    log "pip install --require-hashes --no-deps -r requirements/$1.lock"
+    "$VENV/bin/python" -m pip install -q --require-hashes --no-deps -r "$lock"
+    log "pip install --no-deps -e ."
+    "$VENV/bin/python" -m pip install -q --no-deps --no-build-isolation -e "$REPO_ROOT"
     printf '%s\n' "$want" >"$stamp"
 }
 

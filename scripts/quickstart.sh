@@ -12,7 +12,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ensure_venv
-ensure_install ""
+ensure_install core
 ensure_clip
 ensure_model
 

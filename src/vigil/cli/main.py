@@ -137,11 +137,12 @@ def evaluate(
     import json
     import tempfile
 
-    from vigil.evaluation.mot_eval import evaluate_mot, format_scores
+    from vigil.evaluation.mot_eval import evaluate_mot, format_scores, trackeval_metrics
     from vigil.pipeline.job import run_job
 
     if (mot is None) == (source is None):
         raise click.UsageError("give exactly one of --mot FILE or --source VIDEO")
+    trackeval_metrics()  # missing: say so before a --source run, not after it
     if not ground_truth.is_file():
         raise VigilError(f"ground truth not found: {ground_truth}")
     with tempfile.TemporaryDirectory() as tmp:

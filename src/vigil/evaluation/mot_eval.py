@@ -24,6 +24,7 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,15 @@ import numpy as np
 from vigil.errors import VigilError
 from vigil.evaluation.motchallenge import read_mot
 
-__all__ = ["MotScores", "evaluate_arrays", "evaluate_mot", "format_scores", "box_iou", "main"]
+__all__ = [
+    "MotScores",
+    "trackeval_metrics",
+    "evaluate_arrays",
+    "evaluate_mot",
+    "format_scores",
+    "box_iou",
+    "main",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +139,25 @@ def _as_rows(rows: np.ndarray, name: str) -> np.ndarray:
     return arr
 
 
+# TrackEval is not in the core install: its metadata asks for GUI OpenCV (opencv-python, which
+# needs libGL and takes over opencv-python-headless's cv2), matplotlib and pillow, none of which
+# its metric classes use. These are requirements/eval.in's lines, which a test keeps in step.
+TRACKEVAL_REQUIREMENTS = ("trackeval>=1.3", "pycocotools>=2.0.10", "tabulate>=0.9")
+
+
+def trackeval_metrics() -> ModuleType:
+    """`trackeval.metrics`, imported lazily (~0.5 s); a VigilError saying how to install it."""
+    try:
+        from trackeval import metrics
+    except ImportError as err:
+        wanted = " ".join(f"'{r}'" for r in TRACKEVAL_REQUIREMENTS)
+        raise VigilError(
+            f"vigil eval needs TrackEval, which the core install leaves out ({err}): "
+            f"pip install --no-deps {wanted}"
+        ) from err
+    return metrics
+
+
 def _frames_array(frames: Iterable[int] | None, gt: np.ndarray) -> np.ndarray:
     if frames is None:
         if len(gt) == 0:
@@ -156,8 +184,7 @@ def evaluate_arrays(
     `frames` are 1-based MOT frame numbers to evaluate; default: 1..max gt frame.
     Ground-truth rows with conf 0 are dropped; rows outside the evaluated frames are ignored.
     """
-    from trackeval.metrics import CLEAR, HOTA, Identity  # imported lazily: ~0.5 s
-
+    metrics = trackeval_metrics()
     pred = _as_rows(pred, pred_name)
     gt = _as_rows(gt, gt_name)
     if gt.shape[1] >= 7:
@@ -180,9 +207,9 @@ def evaluate_arrays(
         "similarity_scores": similarity,
     }
     quiet = {"PRINT_CONFIG": False}
-    hota = HOTA().eval_sequence(data)
-    clear = CLEAR(quiet).eval_sequence(data)
-    ident = Identity(quiet).eval_sequence(data)
+    hota = metrics.HOTA().eval_sequence(data)
+    clear = metrics.CLEAR(quiet).eval_sequence(data)
+    ident = metrics.Identity(quiet).eval_sequence(data)
 
     def pct(value: Any) -> float:
         return round(float(np.mean(value)) * 100.0, 6)
