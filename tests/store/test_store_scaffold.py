@@ -4,11 +4,13 @@ publishes and installs as it is. The example app's own tests pass too."""
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
-from store_helpers import EXAMPLE, build_wheel
+from packaging.utils import canonicalize_name
+from store_helpers import EXAMPLE, REPO, build_wheel
 
 from cli.cli_helpers import assert_one_line_error, invoke_vigil
 from vigil.store.installed import installed_apps
@@ -73,3 +75,32 @@ def test_new_refuses_bad_names_and_existing_projects(tmp_path: Path):
         "apps", "new", "ok", "--dir", tmp_path / "taken", cwd=tmp_path, models=tmp_path
     )
     assert_one_line_error(r, "taken: already exists and is not empty")
+
+
+def core_distributions() -> set[str]:
+    """What the Quickstart's environment holds: the core lock's packages, and pip."""
+    lock = (REPO / "requirements" / "core.lock").read_text(encoding="utf-8")
+    pins = {canonicalize_name(line.split("==")[0]) for line in lock.splitlines() if "==" in line}
+    return pins | {"pip"}
+
+
+def test_new_prints_a_wheel_command_the_quickstart_venv_can_run(tmp_path: Path):
+    """The printed build command needs only what the core install has (no `build`, no
+    network), and run as printed it leaves the wheel where the README says."""
+    r = invoke_vigil("apps", "new", "door_count", cwd=tmp_path, models=tmp_path)
+    assert r.returncode == 0, r
+    command = r.stdout.splitlines()[-1].strip()
+    words = shlex.split(command)
+    assert words[:2] == ["python", "-m"], command
+    assert canonicalize_name(words[2]) in core_distributions(), command
+    done = subprocess.run(
+        [sys.executable, *words[1:]],
+        cwd=tmp_path,
+        env={**os.environ, "PIP_NO_INDEX": "1"},  # offline, as the command promises
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    wheels = [p.relative_to(tmp_path).as_posix() for p in tmp_path.glob("door_count/dist/*")]
+    assert wheels == ["door_count/dist/vigil_door_count-0.1.0-py3-none-any.whl"]

@@ -48,10 +48,11 @@ def list_apps() -> None:
 @click.option("--vendor", default="Me", show_default=True, help="Vendor name in the manifest.")
 def new(name: str, directory: Path | None, vendor: str) -> None:
     """Create a new app project NAME (an installable, testable Python package)."""
-    from vigil.store.scaffold import new_app
+    from vigil.store.scaffold import new_app, wheel_command
 
     path = new_app(name, directory or Path(name), vendor)
-    click.echo(f"created {path}: edit src/{name}/app.py, then `python -m build --wheel {path}`")
+    click.echo(f"created {path}: edit src/{name}/app.py, then build its wheel with")
+    click.echo(f"  {wheel_command(path)}")
 
 
 def _report(outcomes) -> None:

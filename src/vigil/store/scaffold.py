@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import shlex
 import sys
 from pathlib import Path
 
@@ -121,6 +122,16 @@ def _load_class(path: Path, module: str, cls: str) -> type:
     finally:
         del sys.modules[module]
     return getattr(mod, cls)
+
+
+def wheel_command(directory: Path) -> str:
+    """The command that builds the project's wheel into ``DIRECTORY/dist``, with only what
+    every Vigil environment has: pip, and setuptools (the locked install's build backend),
+    so it needs neither `build` nor the network."""
+    # pip takes a bare "name" for a requirement, not a directory
+    project = shlex.quote(str(directory) if directory.is_absolute() else f"./{directory}")
+    dist = shlex.quote(str(directory / "dist"))
+    return f"python -m pip wheel --no-deps --no-build-isolation -w {dist} {project}"
 
 
 def new_app(app_id: str, directory: Path, vendor: str) -> Path:
