@@ -516,6 +516,8 @@ def create_app(state: ServiceState, auth: AuthStore | None = None) -> FastAPI:
     app = FastAPI(
         title="Vigil",
         version=vigil.__version__,
+        docs_url=None,  # FastAPI's loads Swagger UI from a CDN: the dashboard serves its own
+        redoc_url=None,  # ReDoc too: a CDN, and /docs covers it
         description=(
             "The live API of `vigil serve`: cameras and their status, events with snapshots "
             "and clips, recordings, counts, live views and metrics.\n\n"

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from vigil.service.state import ServiceState
+from vigil.service.web.docs import api_docs
 from vigil.service.web.pages import PageGuard, page_router
 
 __all__ = ["STATIC_DIR", "mount"]
@@ -24,7 +25,9 @@ STATIC_DIR = Path(__file__).with_name("static")
 
 
 def mount(app: FastAPI, state: ServiceState) -> None:
-    """Serve the dashboard from `app`: pages at ``/``, ``/login``, ... and ``/static``."""
+    """Serve the dashboard from `app`: pages at ``/``, ``/login``, ..., the API's docs at
+    ``/docs`` and ``/static``."""
     app.include_router(page_router(state))
+    app.add_route("/docs", api_docs, include_in_schema=False)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.add_middleware(PageGuard)

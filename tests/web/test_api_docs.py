@@ -1,0 +1,82 @@
+"""``/docs`` works without internet: the page and everything it loads come from this service,
+and the vendored Swagger UI is served byte for byte as it came out of its pinned tarball."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from accounts import fast_auth
+from vigil.events import EventStore
+from vigil.service.api import create_app
+from vigil.service.state import ServiceState
+from vigil.service.web import STATIC_DIR
+
+with warnings.catch_warnings():  # starlette nudges towards httpx2; httpx is what we ship
+    warnings.filterwarnings("ignore", message=".*httpx2.*")
+    from fastapi.testclient import TestClient
+
+VENDOR = STATIC_DIR / "vendor"
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    store = EventStore(f"sqlite:///{tmp_path / 'vigil.db'}")
+    state = ServiceState([], store, storage=tmp_path / "data")
+    with TestClient(create_app(state, fast_auth(store))) as client:
+        yield client
+    store.close()
+
+
+def pinned_sha256() -> dict[str, str]:
+    """URL -> sha256 of every vendored file, from the SHA256SUMS that vendor_web.sh writes."""
+    sums = {}
+    for listing in VENDOR.glob("*/SHA256SUMS"):
+        for line in listing.read_text().splitlines():
+            digest, name = line.split(maxsplit=1)
+            sums[f"/static/vendor/{listing.parent.name}/{name}"] = digest
+    return sums
+
+
+def test_every_vendored_library_lists_its_files():
+    libraries = {p.name for p in VENDOR.iterdir() if p.is_dir()}
+    assert "swagger-ui-dist" in libraries
+    assert {p.parent.name for p in VENDOR.glob("*/SHA256SUMS")} == libraries
+
+
+def test_docs_page_loads_only_local_assets_with_their_pinned_hashes(client: TestClient):
+    page = client.get("/docs")
+    assert page.status_code == 200 and "text/html" in page.headers["content-type"]
+    assert "script-src 'self'" in page.headers["content-security-policy"]
+    urls = re.findall(r'(?:src|href)="([^"]*)"', page.text)
+    assert "/static/vendor/swagger-ui-dist/swagger-ui-bundle.js" in urls
+    assert "/static/vendor/swagger-ui-dist/swagger-ui.css" in urls
+    # every <script> has a src (the CSP forbids inline scripts) and nothing comes from elsewhere
+    assert len(re.findall(r"<script\b", page.text)) == len(re.findall(r"<script src=", page.text))
+    pins = pinned_sha256()
+    for url in urls:
+        assert url.startswith("/") and not url.startswith("//"), url
+        asset = client.get(url)
+        assert asset.status_code == 200, url
+        if url.startswith("/static/vendor/"):
+            assert hashlib.sha256(asset.content).hexdigest() == pins[url], url
+    initializer = client.get("/static/js/api-docs.js").text
+    assert 'url: "/openapi.json"' in initializer
+    assert client.get("/openapi.json").json()["info"]["title"] == "Vigil"
+
+
+def test_every_vendored_file_is_served_as_pinned(client: TestClient):
+    pins = pinned_sha256()
+    assert len(pins) >= 10
+    for url, digest in pins.items():
+        assert hashlib.sha256(client.get(url).content).hexdigest() == digest, url
+
+
+def test_no_page_loads_from_a_cdn(client: TestClient):
+    assert client.get("/redoc").status_code == 404  # FastAPI's ReDoc page: scripts from a CDN
+    assert "cdn" not in client.get("/docs").text.lower()
