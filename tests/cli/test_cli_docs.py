@@ -1,14 +1,20 @@
-"""The configurations shown to users really work: examples/site.yaml and the README's example."""
+"""What the documentation shows users really works: examples/site.yaml, the README's YAML
+example, and the README's command examples (its ```sh blocks, run for real in order, except
+those marked ``<!-- doc-test: skip: REASON -->``, each listed here on purpose)."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cli_helpers import Vigil
+from cli_helpers import Vigil, env_changes
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,3 +38,115 @@ def test_documented_config_runs(name: str, vigil: Vigil, tmp_path: Path, synthet
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["frames"] == 3
     assert len(summary["counters"]) == 6  # one entry per configured app
+
+
+# ---------------------------------------------------------------- the README's commands
+
+SKIP = re.compile(r"<!-- doc-test: skip: (.+?) -->")
+# The README's sh blocks that the test does not run, each for a reason: a new one must be added
+# here on purpose (first command of the block -> why).
+DELIBERATE_SKIPS = {
+    "./scripts/quickstart.sh": "sets a machine up",
+    "vigil run rtsp://cam.local/stream1 -c site.yaml --no-video": "needs a real camera",
+    "vigil serve -c examples/serve.yaml": "runs until stopped",
+    "vigil models pull yolox-nano": "downloads from the internet",
+}
+# What the README's examples take as given beside the checkout: a site with camera `gate` and
+# zone `door`, a password file and MOTChallenge ground truth.
+SITE_YAML = """\
+cameras:
+  - id: gate
+    url: data/vtest.avi
+    zones:
+      door: {points: [[0.1, 0.4], [0.9, 0.4], [0.9, 1.0], [0.1, 1.0]]}
+storage: {directory: site-data}
+"""
+PASSWORD = "a long enough password"
+
+
+@dataclass(frozen=True)
+class ShBlock:
+    line: int  # of the opening fence, 1-based
+    code: str
+    skip: str | None  # the marker's reason, None: run it
+
+    @property
+    def first_command(self) -> str:
+        return self.code.splitlines()[0].split("  #")[0].strip()
+
+
+def sh_blocks(path: Path) -> list[ShBlock]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    blocks, i = [], 0
+    while i < len(lines):
+        if lines[i].strip() == "```sh":
+            end = lines.index("```", i + 1)
+            marker = SKIP.fullmatch(lines[i - 1].strip()) if i else None
+            code = "\n".join(lines[i + 1 : end]) + "\n"
+            blocks.append(ShBlock(i + 1, code, marker[1] if marker else None))
+            i = end
+        i += 1
+    return blocks
+
+
+README_BLOCKS = sh_blocks(REPO / "README.md")
+
+
+def test_every_skipped_readme_block_is_deliberate():
+    skipped = {b.first_command: b.skip for b in README_BLOCKS if b.skip is not None}
+    assert skipped.keys() == DELIBERATE_SKIPS.keys()
+    for command, reason in skipped.items():
+        assert reason.startswith(DELIBERATE_SKIPS[command]), (command, reason)
+    assert len(README_BLOCKS) - len(skipped) >= 8
+
+
+@pytest.fixture
+def checkout(tmp_path: Path, tiny_models: Path, synthetic_clip: Path) -> Path:
+    """A checkout as the README's commands expect it after the Quickstart: .venv (this test's
+    environment), examples/, data/vtest.avi (the synthetic clip), ../shared/models (the tiny
+    detector as yolox_nano.onnx), plus the site file, password and ground truth it assumes."""
+    venv = Path(sys.prefix)
+    if not (venv / "bin" / "activate").is_file():
+        pytest.skip("the README's commands run from a virtual environment")
+    root = tmp_path / "checkout"
+    (root / "data").mkdir(parents=True)
+    (root / ".venv").symlink_to(venv)
+    (root / "examples").symlink_to(REPO / "examples")
+    shutil.copy(synthetic_clip, root / "data" / "vtest.avi")
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "models").symlink_to(tiny_models)
+    (root / "site.yaml").write_text(SITE_YAML)
+    (root / "pw.txt").write_text(PASSWORD + "\n")
+    (root / "gt.txt").write_text("1,1,10,10,20,40,1,-1,-1,-1\n2,1,12,10,20,40,1,-1,-1,-1\n")
+    return root
+
+
+def test_readme_commands_run(checkout: Path):
+    """Every runnable sh block of the README, in order, in one checkout (later blocks use what
+    earlier ones made), each line with `set -e`; prompts get the password twice on stdin."""
+    env = {
+        key: value
+        for key, value in env_changes(checkout.parent, "unset-by-the-readme").items()
+        if value is not None
+    }
+    env = {**os.environ, **env, "PATH": f"/usr/bin:/bin:{os.environ['PATH']}"}
+    env.pop("VIGIL_MODELS")  # the README exports it
+    env.pop("VIRTUAL_ENV", None)
+    script = ""
+    for block in README_BLOCKS:
+        if block.skip is None:
+            script += f'echo "--- README.md line {block.line} ($SECONDS s)"\n{block.code}'
+    proc = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", script],
+        cwd=checkout,
+        env=env,
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    blocks = proc.stdout.count("--- README.md line")
+    assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-3000:]}"
+    assert blocks == sum(b.skip is None for b in README_BLOCKS)
+    assert (checkout / "my_app" / "dist" / "vigil_my_app-0.1.0-py3-none-any.whl").is_file()
+    assert "my_app" in (checkout / "site.yaml").read_text()
