@@ -43,15 +43,24 @@ def test_documented_config_runs(name: str, vigil: Vigil, tmp_path: Path, synthet
 # ---------------------------------------------------------------- the README's commands
 
 SKIP = re.compile(r"<!-- doc-test: skip: (.+?) -->")
-# The README's sh blocks that the test does not run, each for a reason: a new one must be added
-# here on purpose (first command of the block -> why).
-DELIBERATE_SKIPS = {
-    "./scripts/quickstart.sh": "sets a machine up",
-    "vigil run rtsp://cam.local/stream1 -c site.yaml --no-video": "needs a real camera",
-    "vigil serve -c examples/serve.yaml": "runs until stopped",
-    "vigil models pull yolox-nano": "downloads from the internet",
+# The documents whose sh blocks run, the blocks not run, each for a reason (a new one must be
+# added here on purpose: first command of the block -> why), and a file their commands make.
+DOCUMENTS = {
+    "README.md": {
+        "./scripts/quickstart.sh": "sets a machine up",
+        "vigil run rtsp://cam.local/stream1 -c site.yaml --no-video": "needs a real camera",
+        "vigil serve -c examples/serve.yaml": "runs until stopped",
+        "vigil models pull yolox-nano": "downloads from the internet",
+    },
+    "docs/apps.md": {},
 }
-# What the README's examples take as given beside the checkout: a site with camera `gate` and
+PRODUCTS = {
+    "README.md": "my_app/dist/vigil_my_app-0.1.0-py3-none-any.whl",
+    "docs/apps.md": "queue_length/dist/vigil_queue_length-0.1.0-py3-none-any.whl",
+}
+# The README sets the shell up itself; the other documents start where it leaves off.
+README_SETUP = "source .venv/bin/activate\nexport VIGIL_MODELS=$PWD/../shared/models\n"
+# What the examples take as given beside the checkout: a site with camera `gate` and
 # zone `door`, a password file and MOTChallenge ground truth.
 SITE_YAML = """\
 cameras:
@@ -89,25 +98,24 @@ def sh_blocks(path: Path) -> list[ShBlock]:
     return blocks
 
 
-README_BLOCKS = sh_blocks(REPO / "README.md")
-
-
-def test_every_skipped_readme_block_is_deliberate():
-    skipped = {b.first_command: b.skip for b in README_BLOCKS if b.skip is not None}
-    assert skipped.keys() == DELIBERATE_SKIPS.keys()
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_every_skipped_block_is_deliberate(document: str):
+    blocks = sh_blocks(REPO / document)
+    skipped = {b.first_command: b.skip for b in blocks if b.skip is not None}
+    assert skipped.keys() == DOCUMENTS[document].keys()
     for command, reason in skipped.items():
-        assert reason.startswith(DELIBERATE_SKIPS[command]), (command, reason)
-    assert len(README_BLOCKS) - len(skipped) >= 8
+        assert reason.startswith(DOCUMENTS[document][command]), (command, reason)
+    assert len(blocks) - len(skipped) >= 4
 
 
 @pytest.fixture
 def checkout(tmp_path: Path, tiny_models: Path, synthetic_clip: Path) -> Path:
-    """A checkout as the README's commands expect it after the Quickstart: .venv (this test's
+    """A checkout as the documented commands expect it after the Quickstart: .venv (this test's
     environment), examples/, data/vtest.avi (the synthetic clip), ../shared/models (the tiny
     detector as yolox_nano.onnx), plus the site file, password and ground truth it assumes."""
     venv = Path(sys.prefix)
     if not (venv / "bin" / "activate").is_file():
-        pytest.skip("the README's commands run from a virtual environment")
+        pytest.skip("the documented commands run from a virtual environment")
     root = tmp_path / "checkout"
     (root / "data").mkdir(parents=True)
     (root / ".venv").symlink_to(venv)
@@ -121,21 +129,25 @@ def checkout(tmp_path: Path, tiny_models: Path, synthetic_clip: Path) -> Path:
     return root
 
 
-def test_readme_commands_run(checkout: Path):
-    """Every runnable sh block of the README, in order, in one checkout (later blocks use what
-    earlier ones made), each line with `set -e`; prompts get the password twice on stdin."""
+@pytest.mark.parametrize("document", DOCUMENTS)
+def test_documented_commands_run(document: str, checkout: Path):
+    """Every runnable sh block of the document, in order, in one checkout (later blocks use
+    what earlier ones made), with `set -e`; prompts get the password twice on stdin."""
+    blocks = sh_blocks(REPO / document)
     env = {
         key: value
         for key, value in env_changes(checkout.parent, "unset-by-the-readme").items()
         if value is not None
     }
-    env = {**os.environ, **env, "PATH": f"/usr/bin:/bin:{os.environ['PATH']}"}
-    env.pop("VIGIL_MODELS")  # the README exports it
+    # not this venv on PATH, nor VIGIL_MODELS: the README's commands set them up
+    path = [p for p in os.environ["PATH"].split(os.pathsep) if not p.startswith(sys.prefix)]
+    env = {**os.environ, **env, "PATH": os.pathsep.join(path)}
+    env.pop("VIGIL_MODELS")
     env.pop("VIRTUAL_ENV", None)
-    script = ""
-    for block in README_BLOCKS:
+    script = "" if document == "README.md" else README_SETUP
+    for block in blocks:
         if block.skip is None:
-            script += f'echo "--- README.md line {block.line} ($SECONDS s)"\n{block.code}'
+            script += f'echo "--- {document} line {block.line} ($SECONDS s)"\n{block.code}'
     proc = subprocess.run(
         ["bash", "-e", "-o", "pipefail", "-c", script],
         cwd=checkout,
@@ -145,8 +157,6 @@ def test_readme_commands_run(checkout: Path):
         text=True,
         timeout=600,
     )
-    blocks = proc.stdout.count("--- README.md line")
     assert proc.returncode == 0, f"{proc.stdout[-3000:]}\n--- stderr\n{proc.stderr[-3000:]}"
-    assert blocks == sum(b.skip is None for b in README_BLOCKS)
-    assert (checkout / "my_app" / "dist" / "vigil_my_app-0.1.0-py3-none-any.whl").is_file()
-    assert "my_app" in (checkout / "site.yaml").read_text()
+    assert proc.stdout.count(f"--- {document} line") == sum(b.skip is None for b in blocks)
+    assert (checkout / PRODUCTS[document]).is_file()
