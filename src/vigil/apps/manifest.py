@@ -26,6 +26,7 @@ from vigil.errors import VigilError, format_key_path
 
 MANIFEST_FILENAME = "vigil-app.json"
 ENTRY_POINT_GROUP = "vigil.apps"  # an app's entry point; its name is the app id
+APP_ID_PATTERN = r"[a-z0-9_]{1,64}"
 
 
 class ManifestError(VigilError):
@@ -72,7 +73,7 @@ class AppManifest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(pattern=r"^[a-z0-9_]+$", max_length=64)
+    id: str = Field(pattern=f"^{APP_ID_PATTERN}$")
     name: str = Field(min_length=1)
     version: str
     vendor: str = Field(min_length=1)
