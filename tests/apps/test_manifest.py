@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from test_registry import MINIMAL
 
-from vigil.apps import BUILTIN_APPS, SDK_VERSION
+from vigil.apps import BUILTIN_APPS, SDK_VERSION, build_app
 from vigil.apps.manifest import (
     AppManifest,
     ManifestError,
@@ -43,6 +43,37 @@ def test_builtin_manifests_are_generated_from_the_class(kind):
     assert m.entry_point == f"{cls.__module__}:{cls.__name__}"
     assert m.sdk_satisfied() and m.description and m.description[0].isupper()
     m.check_settings(MINIMAL[kind])  # what pydantic accepts, the schema accepts
+
+
+# A reference each built-in makes (its zone, line or classes) changed to a name the scene lacks.
+UNKNOWN_REFERENCES = [
+    (kind, {**MINIMAL[kind], key: value})
+    for kind, cls in sorted(BUILTIN_APPS.items())
+    for key, value in (("zone", "lobby"), ("line", "attic"), ("classes", ["person", "unicorn"]))
+    if key in cls.Settings.model_fields
+]
+
+
+@pytest.mark.parametrize(("kind", "settings"), UNKNOWN_REFERENCES)
+def test_the_schema_marks_every_builtin_reference_as_building_the_app_checks_it(
+    kind, settings, scene
+):
+    """A store app's references are checked through its schema (it is never built here):
+    for the built-ins, checked both ways, the schema check refuses what building refuses."""
+    manifest = manifest_for_class(BUILTIN_APPS[kind])
+    manifest.check_settings(MINIMAL[kind], scene)
+    with pytest.raises(ValueError) as built:
+        build_app(kind, "x", settings, scene)
+    with pytest.raises(ValueError) as checked:
+        manifest.check_settings(settings, scene)
+    assert str(checked.value).endswith(f": {built.value}"), (checked.value, built.value)
+
+
+def test_reference_marks_name_a_known_kind():
+    schema = {"properties": {"z": {"type": "string", "x-vigil-ref": "zones"}}}
+    with pytest.raises(ManifestError) as err:
+        parse_manifest({**VALID, "settings_schema": schema}, "vigil-app.json")
+    assert "x-vigil-ref 'zones': expected one of zone, line, class" in str(err.value)
 
 
 def test_settings_are_checked_against_the_schema_with_the_key_path():

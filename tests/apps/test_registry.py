@@ -71,7 +71,7 @@ MINIMAL = {
 
 
 def test_sdk_version_and_builtin_kinds():
-    assert SDK_VERSION == "1.0.0"
+    assert SDK_VERSION == "1.1.0"
     assert sorted(BUILTIN_APPS) == KINDS
     for kind, cls in BUILTIN_APPS.items():
         assert cls.kind == kind
@@ -167,7 +167,7 @@ def test_entry_point_apps(monkeypatch, scene):
     app = build_app("plugin", "p", {"greeting": "yo"}, scene)
     (ev,) = app.process(FrameContext("cam", 3, 0.3, 1000, 1000), Detections.empty())
     assert (ev.app, ev.type, ev.frame_index, ev.attributes) == ("p", "hello", 3, {"n": 0})
-    with pytest.raises(ValueError, match="needs app SDK 0.9.0, this Vigil has 1.0.0"):
+    with pytest.raises(ValueError, match="needs app SDK 0.9.0, this Vigil has 1.1.0"):
         get_app_class("old")
     with pytest.raises(ValueError, match="is not a vigil.apps.App subclass"):
         get_app_class("junk")
@@ -256,4 +256,48 @@ def test_validate_apps_checks_store_app_settings_without_starting_them(
     assert str(err.value) == (
         "site.yaml: apps[0]: settings.report_interval: 0 is less than or equal to the minimum of 0"
     )
+    lobby = load_config_text(yaml + "    settings: {zone: lobby}\n", "site.yaml")
+    with pytest.raises(ConfigError) as err:
+        validate_apps(lobby)
+    assert (
+        str(err.value) == "site.yaml: apps[0]: settings.zone: unknown zone 'lobby' (known: queue)"
+    )
     assert json.loads((apps_root / "installed.json").read_text())["apps"]["queue_length"]
+
+
+def test_a_store_apps_zone_line_and_class_references_are_checked_against_the_scene(
+    apps_root, scene, monkeypatch
+):
+    record_installed(apps_root)
+    monkeypatch.setitem(sys.modules, "vigil.sandbox", None)  # checking starts nothing
+    with pytest.raises(
+        ValueError, match=r"^settings\.zone: unknown zone 'lobby' \(known: road, square\)$"
+    ):
+        registry.check_app("queue_length", "q", {"zone": "lobby"}, scene)
+    with pytest.raises(ValueError, match=r"^settings\.classes\[1\]: unknown class 'unicorn'$"):
+        registry.check_app("queue_length", "q", {"zone": "road", "classes": [0, "unicorn"]}, scene)
+    with pytest.raises(ValueError, match=r"^settings\.zone: unknown zone 'lobby'"):
+        build_app("queue_length", "q", {"zone": "lobby"}, scene)  # before a sandbox starts
+    registry.check_app("queue_length", "q", {"zone": "road", "classes": ["Car", 7]}, scene)
+
+
+def test_vigil_apps_enable_refuses_a_store_app_naming_an_unknown_zone(
+    apps_root, tmp_path, monkeypatch
+):
+    from cli.cli_helpers import assert_one_line_error, invoke_vigil
+
+    record_installed(apps_root)
+    site = tmp_path / "serve.yaml"
+    text = (
+        "cameras:\n  - id: gate\n    url: rtsp://127.0.0.1:1/x\n"
+        "    zones: {door: {points: [[0, 0], [1, 0], [1, 1]]}}\n"
+    )
+    site.write_text(text)
+    enable = ("apps", "enable", "queue_length", "--camera", "gate", "-c", site)
+    r = invoke_vigil(*enable, "--set", "zone=lobby", cwd=tmp_path, models=tmp_path)
+    assert_one_line_error(
+        r, f"{site}: cameras[0].apps[0]: settings.zone: unknown zone 'lobby' (known: door)"
+    )
+    assert site.read_text() == text  # nothing written
+    r = invoke_vigil(*enable, "--set", "zone=door", cwd=tmp_path, models=tmp_path)
+    assert r.returncode == 0, r

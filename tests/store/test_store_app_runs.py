@@ -56,6 +56,10 @@ def test_search_install_then_run_the_app_in_the_pipeline(
     assert_one_line_error(
         r, "serve.yaml: cameras[0].apps[1]: settings.max_wait: 0 is less than or equal"
     )
+    r = invoke_vigil(*enable, "--name", "q3", "--set", "zone=lobby", cwd=tmp_path, models=tmp_path)
+    assert_one_line_error(
+        r, "serve.yaml: cameras[0].apps[1]: settings.zone: unknown zone 'lobby' (known: west)"
+    )
 
     shutil.copy(walker_clip.path, tmp_path / "walkers.mp4")
     (tmp_path / "site.yaml").write_text(SITE)

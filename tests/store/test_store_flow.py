@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -128,9 +129,10 @@ def test_bundled_dependency_goes_into_the_apps_own_site_dir(tmp_path, store, whe
     assert vigil(tmp_path, "apps", "install", "queue_length").returncode == 0
     site = installed_apps()["queue_length"].site_dir
     probe = "import waitstats, queue_length.app; print(waitstats.MEAN, waitstats.__file__)"
+    vigil_path = os.environ.get("PYTHONPATH")  # the Vigil under test, behind the app's site
     out = subprocess.run(
         [sys.executable, "-c", probe],
-        env={"PYTHONPATH": str(site)},
+        env={"PYTHONPATH": os.pathsep.join(filter(None, [str(site), vigil_path]))},
         capture_output=True,
         text=True,
         check=True,

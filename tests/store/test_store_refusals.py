@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from cli.cli_helpers import Result, assert_one_line_error, invoke_vigil
+from vigil.apps import SDK_VERSION
 from vigil.store.freshness import SEEN_FILENAME
 from vigil.store.installed import read_records
 from vigil.store.keys import generate_keypair
@@ -129,12 +130,14 @@ def test_published_dependency_wheels_are_immutable(tmp_path, store, wheels):
 def test_an_app_needing_another_sdk_is_refused(tmp_path, store, wheels):
     publish(tmp_path, wheels.sdk2, "--key", store.key)
     r = vigil(tmp_path, "apps", "install", "queue_length")
-    assert_one_line_error(r, "every version needs another app SDK", "'>=2'", "SDK 1.0.0")
+    assert_one_line_error(r, "every version needs another app SDK", "'>=2'", f"SDK {SDK_VERSION}")
     r = vigil(tmp_path, "store", "search")
-    assert "needs SDK >=2 (this Vigil: 1.0.0)" in r.stdout, r
+    assert f"needs SDK >=2 (this Vigil: {SDK_VERSION})" in r.stdout, r
     publish(tmp_path, wheels.v1, "--key", store.key)
     r = vigil(tmp_path, "apps", "install", "queue_length==2.0.0")
-    assert_one_line_error(r, "'queue_length' 2.0.0 needs app SDK '>=2'", "provides SDK 1.0.0")
+    assert_one_line_error(
+        r, "'queue_length' 2.0.0 needs app SDK '>=2'", f"provides SDK {SDK_VERSION}"
+    )
     assert_nothing_installed(store.root)
     r = vigil(tmp_path, "apps", "install", "queue_length")  # the newest that this SDK runs
     assert r.returncode == 0 and "installed queue_length 1.0.0" in r.stdout, r

@@ -17,11 +17,13 @@ from vigil.store.installed import installed_apps
 
 
 def run_project_tests(project: Path) -> subprocess.CompletedProcess[str]:
-    """The project's own tests, as its developer runs them (``PYTHONPATH=src pytest``)."""
+    """The project's own tests, as its developer runs them (``PYTHONPATH=src pytest``), with
+    the Vigil under test (an inherited PYTHONPATH stays behind the project's)."""
+    path = os.pathsep.join(filter(None, [str(project / "src"), os.environ.get("PYTHONPATH")]))
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
         cwd=project,
-        env={**os.environ, "PYTHONPATH": str(project / "src"), "PYTHONDONTWRITEBYTECODE": "1"},
+        env={**os.environ, "PYTHONPATH": path, "PYTHONDONTWRITEBYTECODE": "1"},
         capture_output=True,
         text=True,
         timeout=120,

@@ -5,7 +5,16 @@ Built-in kinds: ``intrusion``, ``line_crossing``, ``loitering``, ``occupancy``,
 ``build_app(kind, name, settings_dict, scene)``.
 """
 
-from vigil.apps.base import SDK_VERSION, App, AppSettings, FrameContext, Scene
+from vigil.apps.base import (
+    SDK_VERSION,
+    App,
+    AppSettings,
+    ClassName,
+    FrameContext,
+    LineName,
+    Scene,
+    ZoneName,
+)
 from vigil.apps.registry import BUILTIN_APPS, build_app, get_app_class, known_kinds
 
 __all__ = [
@@ -13,8 +22,11 @@ __all__ = [
     "SDK_VERSION",
     "App",
     "AppSettings",
+    "ClassName",
     "FrameContext",
+    "LineName",
     "Scene",
+    "ZoneName",
     "build_app",
     "get_app_class",
     "known_kinds",

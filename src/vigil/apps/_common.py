@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from vigil.apps.base import App, AppSettings, FrameContext, Scene
+from vigil.apps.base import App, AppSettings, ClassName, FrameContext, Scene, ZoneName
 from vigil.events.event import Event
 from vigil.geometry.tracking import LostTracks, ZoneTracker
 
@@ -29,8 +29,8 @@ class TrackedSettings(AppSettings):
 class ZoneSettings(TrackedSettings):
     """Settings of the apps that watch tracks of some classes in a zone (None: the whole frame)."""
 
-    zone: str | None = None
-    classes: list[str | int] = Field(default_factory=lambda: ["person"])
+    zone: ZoneName | None = None
+    classes: list[ClassName] = Field(default_factory=lambda: ["person"])
 
 
 class Hysteresis:

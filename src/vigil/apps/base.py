@@ -1,4 +1,4 @@
-"""The Vigil app interface (SDK 1.0.0): how analytics plug into the pipeline.
+"""The Vigil app interface (SDK 1.1.0): how analytics plug into the pipeline.
 
 An *app* turns tracked objects into `Event`s. The pipeline calls it once per analysed frame
 with a `FrameContext` and the frame's tracked `Detections`, and once at end of stream.
@@ -10,13 +10,13 @@ Writing an app
 
     from typing import ClassVar
     import numpy as np
-    from vigil.apps import App, AppSettings, FrameContext
+    from vigil.apps import App, AppSettings, ClassName, FrameContext, ZoneName
     from vigil.detection import Detections
     from vigil.events.event import Event
 
     class Settings(AppSettings):         # pydantic model, unknown keys are rejected
-        zone: str                        # zones/lines are referenced by name
-        classes: list[str | int] = ["person"]
+        zone: ZoneName                   # zones/lines/classes are referenced by name
+        classes: list[ClassName] = ["person"]
 
     class CountInZone(App):
         kind = "count_in_zone"           # the `kind:` users write in the YAML config
@@ -52,7 +52,11 @@ Contract
 --------
 * ``kind`` (str): registry key. ``Settings``: a pydantic model (subclass `AppSettings`, which
   sets ``extra="forbid"``); the registry validates the user's settings with it, so every
-  field needs a sensible default or is required. ``emits``: the event types the app emits.
+  field needs a sensible default or is required. A field naming a zone, line or class is
+  typed `ZoneName`, `LineName` or `ClassName` (``list[ClassName]``, ``ZoneName | None``…):
+  its JSON Schema says so (``"x-vigil-ref": "zone"``), and Vigil checks the name against the
+  camera's scene when a configuration names the app, also for a sandboxed store app (whose
+  class it never loads). ``emits``: the event types the app emits.
   ``needs_pixels``: set True only if the app reads ``ctx.image`` (otherwise it is None).
   ``sdk_version``: the SDK version the app was written against (a manifest generated from
   the class requires its major version); the registry refuses an in-process app whose major
@@ -86,10 +90,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, GetJsonSchemaHandler
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from vigil.detection.detections import Detections
 from vigil.events.event import Event, EventState
@@ -98,7 +104,7 @@ from vigil.geometry.shapes import Line, Zone
 if TYPE_CHECKING:
     from vigil.sources.frame import Frame
 
-SDK_VERSION = "1.0.0"
+SDK_VERSION = "1.1.0"  # 1.1: ZoneName, LineName, ClassName
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +211,33 @@ class Scene:
         if 0 <= class_id < len(self.class_names):
             return self.class_names[class_id]
         return str(class_id)
+
+
+REFERENCE_KEY = "x-vigil-ref"  # JSON Schema keyword: the value names a scene's zone/line/class
+REFERENCE_KINDS = ("zone", "line", "class")
+
+
+class _SceneReference:
+    """Pydantic metadata marking a settings field as a name in the scene: it adds
+    ``REFERENCE_KEY: kind`` to the field's JSON Schema."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+
+    def __get_pydantic_json_schema__(
+        self, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler.resolve_ref_schema(handler(core_schema))
+        schema[REFERENCE_KEY] = self.kind
+        return schema
+
+
+ZoneName = Annotated[str, _SceneReference("zone")]
+"""A setting naming one of the camera's zones."""
+LineName = Annotated[str, _SceneReference("line")]
+"""A setting naming one of the camera's lines."""
+ClassName = Annotated[str | int, _SceneReference("class")]
+"""A setting naming an object class, by name (case-insensitive) or id."""
 
 
 class AppSettings(BaseModel):

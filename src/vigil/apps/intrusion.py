@@ -21,14 +21,14 @@ import numpy as np
 from pydantic import Field
 
 from vigil.apps._common import OpenEvent, PerTrackEventApp, ZoneSettings, round_s
-from vigil.apps.base import FrameContext, Scene
+from vigil.apps.base import FrameContext, Scene, ZoneName
 from vigil.apps.schedule import ScheduleWindow, frame_clock, schedule_active
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
 
 
 class IntrusionSettings(ZoneSettings):
-    zone: str
+    zone: ZoneName
     min_seconds: float = Field(0.0, ge=0)
     schedule: list[ScheduleWindow] = Field(default_factory=list)
     start_datetime: datetime | None = None

@@ -16,15 +16,15 @@ import numpy as np
 from pydantic import Field
 
 from vigil.apps._common import TrackedSettings
-from vigil.apps.base import App, FrameContext, Scene
+from vigil.apps.base import App, ClassName, FrameContext, LineName, Scene
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
 from vigil.geometry.tracking import LineCrossingTracker
 
 
 class LineCrossingSettings(TrackedSettings):
-    line: str
-    classes: list[str | int] = Field(default_factory=lambda: ["person"])
+    line: LineName
+    classes: list[ClassName] = Field(default_factory=lambda: ["person"])
     directions: Literal["both", "in", "out"] = "both"
     inertia: int = Field(2, ge=1, le=100, description="frames on the new side to confirm")
 

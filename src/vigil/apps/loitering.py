@@ -18,13 +18,13 @@ import numpy as np
 from pydantic import Field
 
 from vigil.apps._common import OpenEvent, PerTrackEventApp, ZoneSettings, round_s
-from vigil.apps.base import FrameContext, Scene
+from vigil.apps.base import FrameContext, Scene, ZoneName
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
 
 
 class LoiteringSettings(ZoneSettings):
-    zone: str
+    zone: ZoneName
     min_seconds: float = Field(10.0, ge=0)
     update_interval: float | None = Field(None, gt=0)
 

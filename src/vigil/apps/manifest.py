@@ -10,25 +10,62 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from jsonschema.exceptions import SchemaError, best_match
-from jsonschema.validators import validator_for
+from jsonschema.exceptions import ValidationError as SchemaValidationError
+from jsonschema.validators import extend, validator_for
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from vigil.apps.base import SDK_VERSION, App
+from vigil.apps.base import REFERENCE_KEY, REFERENCE_KINDS, SDK_VERSION, App, Scene
 from vigil.errors import VigilError, format_key_path
 
 MANIFEST_FILENAME = "vigil-app.json"
 ENTRY_POINT_GROUP = "vigil.apps"  # an app's entry point; its name is the app id
+APP_ID_PATTERN = r"[a-z0-9_]{1,64}"
 
 
 class ManifestError(VigilError):
     """A manifest is missing, malformed, or asks for something this Vigil cannot give."""
+
+
+def _references(schema: Any) -> Iterator[Any]:
+    """The values of every `REFERENCE_KEY` in a JSON Schema."""
+    if isinstance(schema, dict):
+        if REFERENCE_KEY in schema:
+            yield schema[REFERENCE_KEY]
+        for value in schema.values():
+            yield from _references(value)
+    elif isinstance(schema, list):
+        for value in schema:
+            yield from _references(value)
+
+
+def _resolve_in(scene: Scene) -> dict[str, Callable[[Any], object]]:
+    """What resolves a name of each reference kind in `scene` (ValueError naming it if absent)."""
+    return {"zone": scene.zone, "line": scene.line, "class": lambda c: scene.class_ids([c])}
+
+
+def _reference_keyword(scene: Scene) -> Callable[..., Iterator[SchemaValidationError]]:
+    """A JSON Schema keyword for `REFERENCE_KEY`: the value must name something in `scene`."""
+    resolve = _resolve_in(scene)
+
+    def check(validator: Any, kind: str, instance: Any, schema: Any) -> Iterator[Any]:
+        # A value of the wrong type is the "type" keyword's error, not this one's.
+        if isinstance(instance, bool) or not isinstance(instance, str | int):
+            return
+        if kind != "class" and not isinstance(instance, str):
+            return
+        try:
+            resolve[kind](instance)
+        except ValueError as exc:
+            yield SchemaValidationError(str(exc))
+
+    return check
 
 
 class AppManifest(BaseModel):
@@ -36,7 +73,7 @@ class AppManifest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(pattern=r"^[a-z0-9_]+$", max_length=64)
+    id: str = Field(pattern=f"^{APP_ID_PATTERN}$")
     name: str = Field(min_length=1)
     version: str
     vendor: str = Field(min_length=1)
@@ -73,6 +110,11 @@ class AppManifest(BaseModel):
             validator_for(value).check_schema(value)
         except SchemaError as exc:
             raise ValueError(f"not a valid JSON Schema: {exc.message}") from None
+        for kind in _references(value):
+            if kind not in REFERENCE_KINDS:
+                raise ValueError(
+                    f"{REFERENCE_KEY} {kind!r}: expected one of {', '.join(REFERENCE_KINDS)}"
+                )
         return value
 
     @property
@@ -91,11 +133,15 @@ class AppManifest(BaseModel):
                 f"this Vigil provides SDK {sdk_version}"
             )
 
-    def check_settings(self, settings: Mapping[str, Any]) -> None:
+    def check_settings(self, settings: Mapping[str, Any], scene: Scene | None = None) -> None:
         """ValueError naming the key path (``settings.max_wait: -1 is less than...``) when
-        `settings` do not match the app's settings schema."""
-        validator = validator_for(self.settings_schema)(self.settings_schema)
-        error = best_match(validator.iter_errors(dict(settings)))
+        `settings` do not match the app's settings schema; with `scene`, also when a setting
+        the schema marks as a zone, line or class (`vigil.apps.ZoneName`…) names none of
+        the scene's (``settings.zone: unknown zone 'lobby' (known: door)``)."""
+        cls = validator_for(self.settings_schema)
+        if scene is not None:
+            cls = extend(cls, {REFERENCE_KEY: _reference_keyword(scene)})
+        error = best_match(cls(self.settings_schema).iter_errors(dict(settings)))
         if error is not None:
             where = format_key_path(("settings", *error.absolute_path))
             raise ValueError(f"{where}: {error.message}")
@@ -154,14 +200,15 @@ def manifest_for_class(
 
     if description is None:
         description = _summary(cls)
-    major = int(str(cls.sdk_version).split(".")[0])
+    # The SDK version the class was written against: a minor version may add what it uses.
+    sdk = Version(str(cls.sdk_version))
     return AppManifest(
         id=cls.kind,
         name=name or cls.kind.replace("_", " ").capitalize(),
         version=version or __version__,
         vendor=vendor,
         description=description,
-        sdk=f">={major}.0,<{major + 1}",
+        sdk=f">={sdk.major}.{sdk.minor},<{sdk.major + 1}",
         data="pixels" if cls.needs_pixels else "tracks",
         network=network,
         settings_schema=cls.Settings.model_json_schema(),

@@ -5,7 +5,7 @@ A kind resolves, in this order, to
 1. a built-in app (in-process, its manifest generated from the class);
 2. an app installed from the store (`vigil.store.installed`): it runs in its own sandboxed
    process (`vigil.sandbox.SandboxedApp`), its settings checked against its manifest's JSON
-   Schema;
+   Schema, and the settings that schema marks as zones, lines or classes against the scene;
 3. a ``vigil.apps`` entry point installed in Vigil's own Python environment: in-process and
    fully trusted — meant for developers working on an app, not for third-party code.
 """
@@ -140,7 +140,7 @@ def build_app(
     installed = _store_app(kind)
     if installed is not None:
         plain = _plain(settings)
-        installed.manifest.check_settings(plain)
+        installed.manifest.check_settings(plain, scene)
         from vigil.sandbox import SandboxedApp  # imported lazily: only store apps need it
 
         return SandboxedApp(installed, name, plain, scene)
@@ -152,10 +152,11 @@ def check_app(
     kind: str, name: str, settings: Mapping[str, Any] | BaseModel | None, scene: Scene
 ) -> None:
     """Validate what `build_app` would build, without starting anything: in-process apps are
-    built once (zone/line/class references checked too), store apps are checked against their
-    manifest's settings schema only (their zone references are checked when they start)."""
+    built once, store apps are checked against their manifest's settings schema; zone, line
+    and class references are checked against `scene` either way (a store app's through the
+    fields its schema marks: `vigil.apps.ZoneName`…)."""
     installed = _store_app(kind)
     if installed is not None:
-        installed.manifest.check_settings(_plain(settings))
+        installed.manifest.check_settings(_plain(settings), scene)
     else:
         build_app(kind, name, settings, scene)

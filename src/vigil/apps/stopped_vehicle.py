@@ -20,14 +20,14 @@ import numpy as np
 from pydantic import Field
 
 from vigil.apps._common import VEHICLES, OpenEvent, PerTrackEventApp, ZoneSettings, heights, round_s
-from vigil.apps.base import FrameContext, Scene
+from vigil.apps.base import ClassName, FrameContext, Scene
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
 from vigil.geometry.tracking import TrackTable
 
 
 class StoppedVehicleSettings(ZoneSettings):
-    classes: list[str | int] = Field(default_factory=lambda: list(VEHICLES))
+    classes: list[ClassName] = Field(default_factory=lambda: list(VEHICLES))
     min_seconds: float = Field(30.0, ge=0)
     max_displacement: float = Field(0.2, gt=0)
     displacement_unit: Literal["box_height", "px"] = "box_height"

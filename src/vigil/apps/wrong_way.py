@@ -20,7 +20,7 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from vigil.apps._common import VEHICLES, ZoneApp, ZoneSettings
-from vigil.apps.base import FrameContext, Scene
+from vigil.apps.base import ClassName, FrameContext, Scene
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
 from vigil.geometry.tracking import TrackTable
@@ -29,7 +29,7 @@ HISTORY = 64  # samples kept per track (enough for a 1 s window up to 64 fps)
 
 
 class WrongWaySettings(ZoneSettings):
-    classes: list[str | int] = Field(default_factory=lambda: list(VEHICLES))
+    classes: list[ClassName] = Field(default_factory=lambda: list(VEHICLES))
     direction: tuple[float, float] | None = None
     angle: float | None = None
     tolerance: float = Field(120.0, gt=0, lt=180)

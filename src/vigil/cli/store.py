@@ -40,11 +40,38 @@ def keygen(out_dir: Path, name: str) -> None:
 
 @store.command()
 @click.argument("pub", type=click.Path(path_type=Path))
-def trust(pub: Path) -> None:
-    """Trust a vendor's public key: apps it signed may be installed."""
-    from vigil.store.keys import trust_key, trusted_keys_dir
+@click.option(
+    "--for-app",
+    "app_ids",
+    multiple=True,
+    metavar="ID",
+    help="Also make this key the only one whose releases of app ID are installed, replacing "
+    "the key it is pinned to (logged). Repeatable.",
+)
+def trust(pub: Path, app_ids: tuple[str, ...]) -> None:
+    """Trust a vendor's public key: apps it signed may be installed.
 
-    click.echo(f"trusted key {trust_key(pub)} (in {trusted_keys_dir()})")
+    An app id is pinned to the key of its first verified install; releases signed by another
+    key are refused until --for-app ID moves it to this key.
+    """
+    from vigil.store.installed import apps_root
+    from vigil.store.keys import trust_key, trusted_keys_dir
+    from vigil.store.publishers import AUDIT_FILENAME, check_app_id, transfer
+
+    for app_id in app_ids:  # before anything is written
+        check_app_id(app_id)
+    kid = trust_key(pub)
+    click.echo(f"trusted key {kid} (in {trusted_keys_dir()})")
+    for app_id in app_ids:
+        previous = transfer(app_id, kid)
+        if previous is not None and previous.key_id == kid:
+            click.echo(f"app {app_id}: already published by key {kid}")
+            continue
+        was = f"key {previous.key_id}" if previous is not None else "not pinned"
+        click.echo(
+            f"app {app_id}: now published by key {kid} (was {was}); "
+            f"logged in {apps_root() / AUDIT_FILENAME}"
+        )
 
 
 @store.command()
@@ -62,12 +89,26 @@ def trust(pub: Path) -> None:
     type=click.Path(path_type=Path),
     help="A wheel the app depends on, published with it (repeat for each).",
 )
-def publish(wheel: Path, catalog: str | None, key: Path | None, bundled: tuple[Path, ...]) -> None:
+@click.option(
+    "--rotate-key",
+    is_flag=True,
+    help="The app's other releases are signed with another key: re-sign them with --key "
+    "(operators then move the app to it: vigil store trust NEW.pub --for-app ID).",
+)
+def publish(
+    wheel: Path,
+    catalog: str | None,
+    key: Path | None,
+    bundled: tuple[Path, ...],
+    rotate_key: bool,
+) -> None:
     """Add WHEEL's app version to a catalog (replacing the same version), signed with --key."""
     from vigil.store.catalog import catalog_location
     from vigil.store.publish import publish as publish_wheel
 
-    app_id, release = publish_wheel(wheel, catalog_location(catalog), key, bundled)
+    app_id, release = publish_wheel(
+        wheel, catalog_location(catalog), key, bundled, rotate_key=rotate_key
+    )
     version = release.manifest["version"]
     if release.key_id is None:
         warn(f"{app_id} {version} published UNSIGNED: only --developer-mode installs it")
@@ -85,9 +126,11 @@ def search(text: str, catalog: str | None) -> None:
     from vigil.store.catalog import INDEX_FILENAME, Catalog, catalog_location
     from vigil.store.freshness import check_serial, index_problem
     from vigil.store.keys import trusted_keys
+    from vigil.store.publishers import read_pins
 
     source = Catalog(catalog_location(catalog))
     trusted = trusted_keys()
+    pins = read_pins()
     problem = index_problem(source)
     check_serial(source, verified=problem is None)  # a rolled-back catalog is refused
     if problem is not None:
@@ -110,6 +153,9 @@ def search(text: str, catalog: str | None) -> None:
             trust_note = (
                 f"key {release.key_id} {'trusted' if release.key_id in trusted else 'NOT trusted'}"
             )
+            pin = pins.get(app_id)
+            if pin is not None and pin.key_id != release.key_id:
+                trust_note += f", NOT this app's publisher here (key {pin.key_id})"
         sdk_note = (
             ""
             if manifest.sdk_satisfied()

@@ -3,6 +3,7 @@
 Modules: `keys` (ed25519 vendor keys, trusted keys), `wheel` (what an app wheel declares),
 `dependencies` (what an app may require besides Vigil), `catalog` (index.json, publishing),
 `install` (verify then install, remove, upgrade), `installed` (the installed-apps record),
+`publishers` (the one key that publishes each app id), `freshness` (no rolled-back index),
 `scaffold` (``vigil apps new``).
 """
 

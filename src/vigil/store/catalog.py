@@ -15,6 +15,11 @@ and the wheels it lists.
 The signature covers the canonical JSON of wheel, sha256, size, manifest and requires
 (`Release.signed_payload`): editing any of them, or any byte of a wheel, is detected.
 
+All signed releases of an app carry the same key: a catalog listing an app signed by two
+keys is refused as a whole (a vendor changing keys re-signs its releases: ``vigil store
+publish --rotate-key``; each operator then moves the app to the new key,
+`vigil.store.publishers`).
+
 The index as a whole is signed too (`CatalogIndex.signed_payload`: everything but its own
 signature), with a ``serial`` that each publication increases: a client remembers the highest
 serial it has seen of each catalog (`vigil.store.freshness`), so a catalog that hides newer
@@ -96,6 +101,16 @@ class CatalogIndex(BaseModel):
                     Version(version)
                 except InvalidVersion:
                     raise ValueError(f"{app_id}: not a version: {version!r}") from None
+            signers: dict[str, list[str]] = {}
+            for version, release in sorted(releases.items(), key=lambda item: Version(item[0])):
+                if release.key_id is not None:
+                    signers.setdefault(release.key_id, []).append(version)
+            if len(signers) > 1:
+                which = "; ".join(f"key {k}: {', '.join(v)}" for k, v in signers.items())
+                raise ValueError(
+                    f"app {app_id!r} is signed by {len(signers)} keys ({which}): "
+                    "one key publishes an app, refusing the catalog"
+                )
         return apps
 
     def signed_payload(self) -> bytes:
@@ -155,8 +170,9 @@ class Catalog:
             except ValidationError as exc:
                 err = exc.errors()[0]
                 key = format_key_path(err["loc"])
+                message = err["ctx"]["error"] if err["type"] == "value_error" else err["msg"]
                 raise StoreError(
-                    f"catalog {self.location}: {INDEX_FILENAME}: {key}: {err['msg']}"
+                    f"catalog {self.location}: {INDEX_FILENAME}: {key}: {message}"
                 ) from None
         return self._index
 

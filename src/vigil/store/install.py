@@ -1,11 +1,13 @@
 """Installing, removing and upgrading store apps.
 
 Everything is verified before anything is installed: the release's signature against the
-trusted vendor keys, the SDK requirement, each wheel's size and sha256 against the signed
-index entry, the manifest inside the wheel against the signed one, and the app's requirements
-against Vigil's shared packages. pip then installs exactly the verified wheels (binaries only,
-hashes required, no index, no dependency resolution of its own) into the app's private
-``<root>/<id>/<version>/site``; installed.json is updated last.
+trusted vendor keys and its key against the one the app id is pinned to
+(`vigil.store.publishers`: the first verified install pins it), the SDK requirement, each
+wheel's size and sha256 against the signed index entry, the manifest inside the wheel
+against the signed one, and the app's requirements against Vigil's shared packages. pip
+then installs exactly the verified wheels (binaries only, hashes required, no index, no
+dependency resolution of its own) into the app's private ``<root>/<id>/<version>/site``;
+installed.json is updated last.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from vigil.store.installed import (
     write_records,
 )
 from vigil.store.keys import signature_problem, trusted_keys
+from vigil.store.publishers import check_publisher, keep_publisher
 from vigil.store.wheel import WheelInfo, inspect_wheel
 
 PIP_TIMEOUT_S = 300
@@ -129,6 +132,7 @@ def install(
         raise StoreError(f"{where}: its manifest names {manifest.id} {manifest.version}")
     manifest.check_sdk()
     signed_by, warnings = verify_release(app_id, version, release, developer_mode, trusted_dir)
+    check_publisher(app_id, version, release.key_id, root)  # in developer mode too
     warnings += check_index(
         catalog, developer_mode=developer_mode, trusted_dir=trusted_dir, root=root
     )
@@ -149,6 +153,8 @@ def install(
         (app_dir / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")
 
         with locked(root):
+            # again, under the lock: another install may have pinned the id since
+            check_publisher(app_id, version, release.key_id, root)
             final = version_dir(root, app_id, version)
             if final.exists():  # reinstalling the same version
                 shutil.rmtree(final)
@@ -163,6 +169,7 @@ def install(
                 signed_by=signed_by,
                 installed_at=datetime.now(UTC).isoformat(timespec="seconds"),
             )
+            keep_publisher(app_id, version, signed_by, catalog.identity, root)
             write_records(records, root)
             # The version it replaces stays (a running service may still restart its sandbox
             # from it) until the next install of this app; older ones go.
@@ -191,6 +198,7 @@ def remove(app_id: str, root: Path | None = None) -> str:
     with locked(root):
         records = read_records(root)
         record = require_installed(app_id, records)
+        keep_publisher(app_id, record.version, None, record.catalog, root)  # the pin stays
         del records[app_id]
         write_records(records, root)  # first: a half-deleted directory is never active
         shutil.rmtree(root / app_id, ignore_errors=True)

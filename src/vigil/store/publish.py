@@ -1,5 +1,8 @@
 """Publishing: add an app wheel (and the wheels it depends on) to a local catalog directory,
-signed with the vendor's key; each publication re-signs the index with a higher serial."""
+signed with the vendor's key; each publication re-signs the index with a higher serial.
+
+One key signs all releases of an app (clients refuse a catalog where two do): publishing with
+another key is refused, unless ``rotate_key`` re-signs the app's other releases with it."""
 
 from __future__ import annotations
 
@@ -56,12 +59,49 @@ def sign_index(index: CatalogIndex, private: Ed25519PrivateKey | None) -> Catalo
     return index.model_copy(update={"signature": signature, "key_id": key_id(private.public_key())})
 
 
+def _one_signer(
+    index: CatalogIndex,
+    app_id: str,
+    version: str,
+    private: Ed25519PrivateKey | None,
+    rotate_key: bool,
+    where: str,
+) -> None:
+    """Keep one key per app in `index`: refuse (StoreError) a release of `app_id` signed with
+    another key than its other releases, or with `rotate_key` re-sign those with `private`."""
+    signer = key_id(private.public_key()) if private is not None else None
+    if rotate_key and private is None:
+        raise StoreError("--rotate-key: pass the new key with --key")
+    releases = index.apps.get(app_id, {})
+    others = {
+        r.key_id for v, r in releases.items() if v != version and r.key_id not in (None, signer)
+    }
+    if not others or private is None:  # an unsigned release is nobody's
+        return
+    if not rotate_key:
+        raise StoreError(
+            f"{where}: app {app_id!r} is published there with key {', '.join(sorted(others))}, "
+            f"not {signer}: clients refuse an app signed by two keys; sign with that key, or "
+            "re-sign all its releases with the new one (--rotate-key)"
+        )
+    for v, release in releases.items():
+        if release.key_id is not None:
+            signature = sign(private, release.signed_payload())
+            releases[v] = release.model_copy(update={"signature": signature, "key_id": signer})
+
+
 def publish(
-    wheel: Path, catalog: str, key: Path | None, bundled: Sequence[Path] = ()
+    wheel: Path,
+    catalog: str,
+    key: Path | None,
+    bundled: Sequence[Path] = (),
+    *,
+    rotate_key: bool = False,
 ) -> tuple[str, Release]:
     """Add (or replace) the release of `wheel`'s app in the catalog directory; sign it with
-    `key` (None publishes it unsigned: only ``--developer-mode`` installs it). Returns the app
-    id and the release."""
+    `key` (None publishes it unsigned: only ``--developer-mode`` installs it). Another key
+    than the one of the app's other releases is refused, unless `rotate_key` re-signs them
+    with `key`. Returns the app id and the release."""
     directory = Catalog(catalog).directory
     if directory is None:
         raise StoreError(f"catalog {catalog}: can only publish to a local directory")
@@ -74,7 +114,10 @@ def publish(
 
     directory.mkdir(parents=True, exist_ok=True)
     index = Catalog(catalog).index if (directory / INDEX_FILENAME).exists() else CatalogIndex()
-    for path in bundled:  # before anything is written
+    # before anything is written:
+    where = f"catalog {directory}"
+    _one_signer(index, app.manifest.id, app.manifest.version, private, rotate_key, where)
+    for path in bundled:
         _refuse_changed(path, directory)
     entry = _add_file(wheel, directory)
     release = Release(

@@ -46,14 +46,15 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from vigil.apps import App, AppSettings, FrameContext, Scene
+from vigil.apps import App, AppSettings, ClassName, FrameContext, Scene, ZoneName
 from vigil.detection import Detections
 from vigil.events.event import Event
 
 
 class {cls}Settings(AppSettings):
-    zone: str = Field(description="the zone to watch")
-    classes: list[str | int] = Field(default_factory=lambda: ["person"])
+    # ZoneName, LineName, ClassName: Vigil checks these names against the camera's scene.
+    zone: ZoneName = Field(description="the zone to watch")
+    classes: list[ClassName] = Field(default_factory=lambda: ["person"])
 
 
 class {cls}(App):

@@ -15,14 +15,14 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from vigil.apps import App, AppSettings, FrameContext, Scene
+from vigil.apps import App, AppSettings, ClassName, FrameContext, Scene, ZoneName
 from vigil.detection import Detections
 from vigil.events.event import Event
 
 
 class QueueSettings(AppSettings):
-    zone: str = Field(description="the zone where people queue")
-    classes: list[str | int] = Field(default_factory=lambda: ["person"])
+    zone: ZoneName = Field(description="the zone where people queue")
+    classes: list[ClassName] = Field(default_factory=lambda: ["person"])
     report_interval: float = Field(5.0, gt=0, description="seconds between queue_length events")
     max_wait: float | None = Field(None, gt=0, description="seconds before a long_wait event")
     lost_timeout: float = Field(2.0, gt=0, description="seconds before an unseen person is gone")
