@@ -16,7 +16,7 @@ from vigil.evaluation.motchallenge import MotWriter
 from vigil.events.store import EventStore
 from vigil.outputs.annotate import Annotator
 from vigil.outputs.summary import RunStats, RunSummary
-from vigil.outputs.video import VideoWriter
+from vigil.outputs.video import BackgroundVideoWriter, VideoWriter
 from vigil.pipeline.build import build_engine, class_ids, validate_apps
 from vigil.pipeline.engine import FrameResult
 from vigil.sources.video import VideoSource
@@ -73,7 +73,7 @@ def run_job(
     store = EventStore(outputs.database)
     mot = MotWriter(outputs.mot, class_ids=outputs.mot_classes) if outputs.mot else None
     video = (
-        VideoWriter(outputs.video, source.fps, source.width, source.height)
+        BackgroundVideoWriter(VideoWriter(outputs.video, source.fps, source.width, source.height))
         if outputs.video
         else None
     )
