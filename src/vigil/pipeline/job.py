@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -106,12 +107,14 @@ def run_job(
         stats.add_events(closing)
         pending.extend(closing)
     finally:
-        # Whatever happened, what was processed is kept: events stored, files closed.
-        if pending:
-            store.add(pending)
-        for sink in (mot, video, store):
-            if sink is not None:
-                sink.close()
+        # Whatever happened, what was processed is kept: events stored, files closed (each
+        # one even when another fails: the video's encoder reports its errors on close).
+        with ExitStack() as sinks:
+            for sink in (store, video, mot):  # closed in reverse order
+                if sink is not None:
+                    sinks.callback(sink.close)
+            if pending:
+                store.add(pending)
     wall = time.perf_counter() - started
     written = {
         name: str(path)
