@@ -1,5 +1,6 @@
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import av
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from vigil.errors import VigilError
-from vigil.outputs.video import VideoWriter
+from vigil.outputs.video import BackgroundVideoWriter, VideoWriter
 
 W, H = 160, 120
 
@@ -123,3 +124,83 @@ def test_unwritable_path(tmp_path: Path) -> None:
     blocker.write_text("")
     with pytest.raises(VigilError, match="cannot write video"):
         VideoWriter(blocker / "clip.mp4", 25, W, H)
+
+
+# --------------------------------------------------------------------------- BackgroundVideoWriter
+
+
+class RecordingWriter(VideoWriter):
+    """A real `VideoWriter` that notes the thread of each `write` and can fail on one frame."""
+
+    def __init__(self, *args, fail_at: int | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.threads: list[str] = []
+        self.fail_at = fail_at
+
+    def write(self, image: np.ndarray, pts: float | None = None) -> None:
+        if self.frames == self.fail_at:
+            raise OSError("No space left on device")
+        self.threads.append(threading.current_thread().name)
+        super().write(image, pts)
+
+
+def decoded(path: Path) -> tuple[list[float], list[np.ndarray]]:
+    with av.open(str(path)) as container:
+        frames = list(container.decode(container.streams.video[0]))
+    return [f.time for f in frames], [f.to_ndarray(format="bgr24") for f in frames]
+
+
+def square_left_edge(image: np.ndarray) -> int:
+    """Column where `synthetic`'s red square starts on its middle row."""
+    return int(np.flatnonzero(image[60, :, 2] > 200)[0])
+
+
+def test_background_writer_encodes_on_its_own_thread(tmp_path: Path) -> None:
+    path = tmp_path / "bg.mp4"
+    inner = RecordingWriter(path, 10, W, H)
+    with BackgroundVideoWriter(inner) as writer:
+        for i in range(12):
+            writer.write(synthetic(i), pts=i / 10)
+    assert writer.frames == inner.frames == 12
+    assert set(inner.threads) == {"vigil-encode"} != {threading.current_thread().name}
+    times, images = decoded(path)
+    assert times == pytest.approx([i / 10 for i in range(12)], abs=1e-4)
+    edges = [square_left_edge(img) for img in images]
+    assert edges == pytest.approx([10 + 3 * i for i in range(12)], abs=1)  # 4:2:0 chroma
+
+
+def test_background_writer_keeps_every_frame_when_the_caller_fails(tmp_path: Path) -> None:
+    """An error or interrupt in the analysis still leaves a complete, frame-exact video."""
+    path = tmp_path / "interrupted.mp4"
+    writer = BackgroundVideoWriter(VideoWriter(path, 10, W, H), depth=2)
+    with pytest.raises(KeyboardInterrupt), writer:
+        for i in range(25):
+            writer.write(synthetic(i))
+        raise KeyboardInterrupt
+    assert top_level_boxes(path)[-1] in ("mdat", "moov")  # finished: index written
+    times, images = decoded(path)
+    assert times == pytest.approx([i / 10 for i in range(25)], abs=1e-4)
+    assert square_left_edge(images[-1]) == pytest.approx(10 + 3 * 24, abs=1)
+
+
+def test_background_writer_reports_an_encoding_error(tmp_path: Path) -> None:
+    path = tmp_path / "failed.mp4"
+    writer = BackgroundVideoWriter(RecordingWriter(path, 10, W, H, fail_at=5), depth=2)
+    with pytest.raises(OSError, match="No space left"):
+        for i in range(50):  # the error surfaces on a later write, or at the latest on close
+            writer.write(synthetic(i))
+        writer.close()
+    writer.close()
+    times, _ = decoded(path)
+    assert len(times) == 5  # what was encoded before the error is kept, in a valid file
+
+
+def test_background_writer_misuse(tmp_path: Path) -> None:
+    writer = BackgroundVideoWriter(VideoWriter(tmp_path / "x.mp4", 25, W, H))
+    with pytest.raises(ValueError, match="expected a BGR uint8 frame of 160x120"):
+        writer.write(np.zeros((H, W + 2, 3), np.uint8))  # checked at once, in the caller
+    writer.write(synthetic(0))
+    writer.close()
+    writer.close()  # idempotent
+    with pytest.raises(ValueError, match="closed"):
+        writer.write(synthetic(1))

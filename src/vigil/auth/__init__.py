@@ -3,11 +3,33 @@
 Routers protect their routes with `allow` and record sensitive actions with `audit`::
 
     from vigil.auth import Principal, allow, audit
+
+The names below load on first use: the events database's migrations import the auth tables
+(`vigil.auth.models`) on every `vigil run`, which must not pay for importing the web framework
+that `policy` needs.
 """
 
-from vigil.auth.policy import allow, audit, principal_or_none
-from vigil.auth.principal import ROLES, Principal, Role
-from vigil.auth.store import AuthError, AuthStore, User
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from vigil.auth.policy import allow, audit, principal_or_none
+    from vigil.auth.principal import ROLES, Principal, Role
+    from vigil.auth.store import AuthError, AuthStore, User
+
+_HOMES = {
+    "ROLES": "principal",
+    "AuthError": "store",
+    "AuthStore": "store",
+    "Principal": "principal",
+    "Role": "principal",
+    "User": "store",
+    "allow": "policy",
+    "audit": "policy",
+    "principal_or_none": "policy",
+}
 
 __all__ = [
     "ROLES",
@@ -20,3 +42,10 @@ __all__ = [
     "audit",
     "principal_or_none",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"vigil.auth.{home}"), name)

@@ -1,213 +1,226 @@
-"""`vigil bench`: speed of each stage and of the whole pipeline, measured side by side.
+"""`vigil bench`: `vigil run` against a hand-written pipeline, both timed as whole commands.
 
-All figures come from one process and one run, so ratios compare like with like:
-- decode only (PyAV, every frame to BGR) and detector only (full frames, configured input);
-- the full pipeline with motion gating on and off (decode overlapped in a thread), and its
-  efficiency: pipeline fps ÷ min(decode fps, detector fps) — 1.0 means the pipeline runs as
-  fast as its slowest stage alone;
-- a plain baseline in series: decode every frame, detect every full frame, same tracker;
-- the hand-written reference: OpenCV decode, the model at its released fixed input size
-  (YOLOX-Nano: 416×416, letterboxed square as in the YOLOX demo), same tracker, in series.
+Speed as a user measures it: each contender is started as its own process and timed from
+start to exit (imports, model loading, writing outputs included), and the contenders run back
+to back in rounds whose order rotates, so that a machine busy with something else slows all
+of them alike. Each round gives one ratio per contender (the reference's time ÷ its time in
+the same round); the report gives the median over rounds.
+
+Contenders: `vigil run` with the given config (annotated video included, as by default),
+the same with `--no-video`, and the hand-written reference (`reference_pipeline.py`: OpenCV
+decode, the model on every frame at its released input size, Roboflow `trackers` ByteTrack).
+`trackers` and `supervision` require GUI OpenCV, which must not replace the headless one in
+Vigil's environment, so they are installed without dependencies into a directory of their own
+(pinned versions) that only the reference's process sees.
 """
 
 from __future__ import annotations
 
-import itertools
 import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from vigil.config.schema import VigilConfig
-from vigil.detection.onnx_backend import OnnxDetector
-from vigil.errors import SourceError
-from vigil.pipeline.build import build_detector, build_engine, class_ids
-from vigil.sources.video import VideoSource, is_network_url
-from vigil.tracking.tracker import ByteTracker, TrackerSettings
+from vigil.detection.models import cache_dir, resolve_model
+from vigil.errors import SourceError, VigilError
+from vigil.sources.video import is_network_url
+
+REFERENCE_SCRIPT = Path(__file__).with_name("reference_pipeline.py")
+# Imported by `trackers` and `supervision` at start; their other requirements (NumPy, SciPy,
+# OpenCV, requests, rich, PyYAML, Pillow) are Vigil's too.
+REFERENCE_PACKAGES = (
+    "trackers==2.6.1",
+    "supervision==0.31.2",
+    "pydeprecate==0.14.0",
+    "tqdm",
+    "defusedxml",
+)
+REFERENCE = "hand-written reference"
 
 
-@dataclass
-class Measurement:
+def default_reference_packages() -> Path:
+    return cache_dir().parent / "bench-reference"
+
+
+@dataclass(frozen=True)
+class Contender:
     name: str
-    fps: float
-    note: str = ""
+    command: list[str]
+    env: dict[str, str] = field(default_factory=lambda: dict(os.environ))
 
 
 @dataclass
 class BenchReport:
     source: str
-    frames: int
-    measurements: list[Measurement] = field(default_factory=list)
-    ratios: dict[str, float] = field(default_factory=dict)
-    gating: dict[str, float] = field(default_factory=dict)
+    frames: int | None  # None: the whole source
+    seconds: dict[str, list[float]]  # per contender, one figure per round
+    commands: dict[str, str] = field(default_factory=dict)
 
-    def fps(self, name: str) -> float:
-        return next(m.fps for m in self.measurements if m.name == name)
+    @property
+    def rounds(self) -> int:
+        return len(next(iter(self.seconds.values())))
+
+    def speedups(self) -> dict[str, list[float]]:
+        """Per contender other than the reference: reference time ÷ its time, per round."""
+        reference = self.seconds[REFERENCE]
+        return {
+            name: [ref / own for ref, own in zip(reference, times)]
+            for name, times in self.seconds.items()
+            if name != REFERENCE
+        }
 
     def render(self) -> str:
-        lines = [f"vigil bench · {self.source} · {self.frames} frames per measurement", ""]
-        width = max(len(m.name) for m in self.measurements)
-        for m in self.measurements:
-            lines.append(f"  {m.name:<{width}}  {m.fps:8.1f} fps  {m.note}")
+        frames = "all frames" if self.frames is None else f"{self.frames} frames"
+        lines = [
+            f"vigil bench · {self.source} · {frames} · {self.rounds} "
+            f"round{'s' if self.rounds != 1 else ''}, whole commands back to back",
+            "",
+        ]
+        width = max(len(name) for name in self.seconds)
+        for name, times in self.seconds.items():
+            spread = " ".join(f"{t:.1f}" for t in times)
+            lines.append(f"  {name:<{width}}  {statistics.median(times):7.2f} s median  ({spread})")
         lines.append("")
-        width = max(len(name) for name in self.ratios)
-        for name, value in self.ratios.items():
-            lines.append(f"  {name:<{width}}  {value:6.2f}×")
-        if self.gating:
-            lines.append("")
+        for name, ratios in self.speedups().items():
+            spread = " ".join(f"{r:.2f}" for r in ratios)
             lines.append(
-                "  motion gating: detector skipped on {skipped:.0%} of frames, full-frame passes "
-                "{full:.0%}, crops {crops:.0%}".format(**self.gating)
+                f"  {name:<{width}}  {statistics.median(ratios):5.2f}× the reference "
+                f"(median of rounds: {spread})"
             )
         return "\n".join(lines)
 
     def to_json(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self), indent=2))
+        data = asdict(self) | {
+            "speedups": self.speedups(),
+            "median_speedups": {k: statistics.median(v) for k, v in self.speedups().items()},
+        }
+        path.write_text(json.dumps(data, indent=2))
 
 
-def _timed(fn) -> float:
-    start = time.perf_counter()
-    count = fn()
-    return count / (time.perf_counter() - start)
-
-
-def run_benchmark(config: VigilConfig, frames: int) -> BenchReport:
+def run_benchmark(
+    config: VigilConfig,
+    config_path: Path | None,
+    *,
+    frames: int | None = None,
+    rounds: int = 3,
+    packages: Path | None = None,
+    announce: Callable[[str], None] = lambda _: None,
+) -> BenchReport:
+    """Race `vigil run` (with and without video) against the reference on `config`'s source."""
     url = config.source.url or ""
-    source = VideoSource(url, config.source.id)
-    size = (source.width, source.height)
-    clip = list(itertools.islice(source, frames))
-    frames = len(clip)
-    report = BenchReport(url, frames)
-    detector = build_detector(config)
-    workers = config.detector.workers
-    # In series, one inference at a time may as well use every thread the pipeline uses.
-    serial_threads = max(config.detector.threads, workers)
-    serial_config = config.model_copy(
-        update={"detector": config.detector.model_copy(update={"threads": serial_threads})}
-    )
-    serial_detector = build_detector(serial_config)
-
-    def decode_only() -> int:
-        return sum(1 for _ in itertools.islice(VideoSource(url, config.source.id), frames))
-
-    def detect_only() -> int:
-        with ThreadPoolExecutor(workers) as pool:
-            for _ in pool.map(lambda frame: detector.detect([frame.image]), clip):
-                pass
-        return frames
-
-    detector.detect([clip[0].image])  # warm-up: session allocations, grids
-    decode_fps = _timed(decode_only)
-    detect_fps = _timed(detect_only)
-    report.measurements += [
-        Measurement("decode only", decode_fps, "PyAV → BGR"),
-        Measurement(
-            "detector only",
-            detect_fps,
-            f"full frames at input ≤ {detector.input_size}, {workers} in parallel",
-        ),
-    ]
-
-    for gating in (True, False):
-        engine, _ = build_engine(config, size, detector, gating=gating)
-        regions: list[np.ndarray] = []
-        fps = _timed(lambda e=engine, r=regions: _pipeline(e, url, config.source.id, frames, r))
-        label = "pipeline, motion gating " + ("on" if gating else "off")
-        report.measurements.append(
-            Measurement(label, fps, "decode overlapped, detect, track, apps")
-        )
-        if gating:
-            full = np.array([0, 0, *size], np.float32)
-            counts = np.array([len(r) for r in regions])
-            fulls = np.array([len(r) == 1 and np.array_equal(r[0], full) for r in regions])
-            report.gating = {
-                "skipped": float(np.mean(counts == 0)),
-                "full": float(np.mean(fulls)),
-                "crops": float(np.mean((counts > 0) & ~fulls)),
-            }
-
-    tracker_settings = config.tracker
-
-    def plain() -> int:
-        tracker = ByteTracker(tracker_settings)
-        for frame in itertools.islice(VideoSource(url, config.source.id), frames):
-            detections = serial_detector.detect([frame.image])[0]
-            tracker.update(detections, frame.pts, image=frame.image)
-        return frames
-
-    serial_detector.detect([clip[0].image])
-    report.measurements.append(
-        Measurement(
-            "plain baseline",
-            _timed(plain),
-            f"in series, full frame every frame, {serial_threads} inference threads",
-        )
-    )
-    reference = _reference_fps(url, serial_config, frames, tracker_settings)
-    if reference is not None:
-        report.measurements.append(reference)
-
-    best = report.fps("pipeline, motion gating on")
-    report.ratios = {
-        "efficiency, gating on (pipeline ÷ min(decode, detector))": best
-        / min(decode_fps, detect_fps),
-        "efficiency, gating off": report.fps("pipeline, motion gating off")
-        / min(decode_fps, detect_fps),
-        "speed-up vs plain baseline": best / report.fps("plain baseline"),
-    }
-    if reference is not None:
-        report.ratios["speed-up vs hand-written reference"] = best / reference.fps
-    return report
-
-
-def _pipeline(engine, url: str, source_id: str, frames: int, regions: list[np.ndarray]) -> int:
-    for result in engine.run(itertools.islice(VideoSource(url, source_id), frames)):
-        regions.append(result.regions)
-    return frames
-
-
-def _reference_fps(
-    url: str, config: VigilConfig, frames: int, tracker_settings: TrackerSettings
-) -> Measurement | None:
-    """OpenCV decode + the model at its fixed released input size, in series."""
     if is_network_url(url):
-        return None
-    d = config.detector
-    detector = OnnxDetector(
-        d.model,
-        conf_threshold=d.confidence,
-        nms_iou=d.nms_iou,
-        classes=class_ids(d.classes),
-        threads=d.threads,
-        decoder=d.decoder,
-        reshape=False,
-    )
+        raise SourceError(f"vigil bench needs a video file, not a stream: {url}")
+    if not Path(url).is_file():
+        raise SourceError(f"video not found: {url}")
+    model = resolve_model(config.detector.model)
+    packages = ensure_reference_packages(packages or default_reference_packages(), announce)
+    with tempfile.TemporaryDirectory(prefix="vigil-bench-") as tmp:
+        work = Path(tmp)
+        limit = ["--max-frames", str(frames)] if frames else []
+        run = [sys.executable, "-m", "vigil.cli.main", "run", url, *limit]
+        if config_path is not None:
+            run += ["-c", str(config_path)]
+        contenders = [
+            Contender("vigil run", [*run, "-o", str(work / "run"), "--mot", str(work / "run.txt")]),
+            Contender(
+                "vigil run --no-video",
+                [*run, "--no-video", "-o", str(work / "nv"), "--mot", str(work / "nv.txt")],
+            ),
+            Contender(
+                REFERENCE,
+                [
+                    sys.executable,
+                    str(REFERENCE_SCRIPT),
+                    url,
+                    str(model),
+                    str(work / "reference.txt"),
+                    "--confidence",
+                    str(config.detector.confidence),
+                    "--nms-iou",
+                    str(config.detector.nms_iou),
+                    *limit,
+                ],
+                with_python_path(packages),
+            ),
+        ]
+        seconds = race(contenders, rounds, announce)
+    return BenchReport(url, frames, seconds, {c.name: " ".join(c.command) for c in contenders})
 
-    def reference() -> int:
-        capture = cv2.VideoCapture(url)
-        if not capture.isOpened():
-            raise SourceError(f"OpenCV cannot open {url}")
-        tracker = ByteTracker(tracker_settings)
-        fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
-        count = 0
-        while count < frames:
-            ok, image = capture.read()
-            if not ok:
-                break
-            tracker.update(detector.detect([image])[0], count / fps, image=image)
-            count += 1
-        capture.release()
-        return count
 
-    detector.detect([np.zeros((64, 64, 3), np.uint8)])  # warm-up, as for the others
-    fps = _timed(reference)
-    w, h = detector.input_size
-    return Measurement(
-        "hand-written reference",
-        fps,
-        f"OpenCV decode, fixed {w}×{h} input, in series, {d.threads} inference threads",
+def race(
+    contenders: list[Contender], rounds: int, announce: Callable[[str], None] = lambda _: None
+) -> dict[str, list[float]]:
+    """Wall-clock seconds of each contender per round; round r starts with contender r mod n,
+    so that none always runs first (cold caches) or last."""
+    seconds: dict[str, list[float]] = {c.name: [] for c in contenders}
+    for r in range(rounds):
+        order = contenders[r % len(contenders) :] + contenders[: r % len(contenders)]
+        for contender in order:
+            elapsed = time_command(contender)
+            seconds[contender.name].append(elapsed)
+            announce(f"round {r + 1}/{rounds}: {contender.name} {elapsed:.2f} s")
+    return seconds
+
+
+def time_command(contender: Contender) -> float:
+    """Seconds from start to exit; a failed command is a `VigilError` with its last words."""
+    start = time.perf_counter()
+    proc = subprocess.run(
+        contender.command,
+        env=contender.env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        said = proc.stderr.strip().splitlines()
+        raise VigilError(
+            f"{contender.name} failed (exit {proc.returncode}): {said[-1] if said else 'no output'}"
+        )
+    return elapsed
+
+
+def ensure_reference_packages(directory: Path, announce: Callable[[str], None]) -> Path:
+    """`directory`, holding `trackers` and `supervision` (installed there on first use)."""
+    probe = [sys.executable, "-c", "import trackers, supervision"]
+    env = with_python_path(directory)
+    if subprocess.run(probe, env=env, capture_output=True).returncode == 0:
+        return directory
+    announce(f"installing the reference pipeline's tracker into {directory} (once)")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(directory),
+            *REFERENCE_PACKAGES,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0 or subprocess.run(probe, env=env, capture_output=True).returncode:
+        said = proc.stderr.strip().splitlines()
+        raise VigilError(
+            f"cannot install {' '.join(REFERENCE_PACKAGES)} into {directory}: "
+            f"{said[-1] if said else 'they do not import'}"
+        )
+    return directory
+
+
+def with_python_path(directory: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(directory), env.get("PYTHONPATH", "")) if p)
+    return env

@@ -157,26 +157,42 @@ def evaluate(
 
 @cli.command()
 @click.argument("source", required=False)
-@config_option("YAML configuration.")
+@config_option("YAML configuration, used by `vigil run` and for the reference's thresholds.")
 @click.option(
-    "--frames",
-    type=click.IntRange(min=10),
-    default=400,
-    show_default=True,
-    help="Frames per measurement.",
+    "--frames", type=click.IntRange(min=1), help="Only the first frames [the whole video]."
+)
+@click.option(
+    "--rounds", type=click.IntRange(min=1), default=3, show_default=True, help="Rounds to race."
+)
+@click.option(
+    "--reference-packages",
+    type=click.Path(path_type=Path),
+    help="Where the reference's tracker is installed [user cache]/bench-reference.",
 )
 @click.option(
     "--json", "json_path", type=click.Path(path_type=Path), help="Also write the figures as JSON."
 )
 def bench(
-    source: str | None, config_path: Path | None, frames: int, json_path: Path | None
+    source: str | None,
+    config_path: Path | None,
+    frames: int | None,
+    rounds: int,
+    reference_packages: Path | None,
+    json_path: Path | None,
 ) -> None:
-    """Measure decode, detector and pipeline speed, with and without motion gating,
-    against a plain baseline in the same run."""
+    """Time `vigil run` (with and without video) against a hand-written pipeline, each as a
+    whole command, back to back, and print the speed-ups."""
     from vigil.benchmark.bench import run_benchmark
 
     config = _load(config_path, source)
-    report = run_benchmark(config, frames)
+    report = run_benchmark(
+        config,
+        config_path,
+        frames=frames,
+        rounds=rounds,
+        packages=reference_packages,
+        announce=lambda line: click.echo(line, err=True),
+    )
     click.echo(report.render())
     if json_path:
         report.to_json(json_path)

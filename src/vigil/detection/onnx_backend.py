@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -12,7 +14,7 @@ from vigil.detection.decoders import Decoder, DecoderName, anchor_count, choose_
 from vigil.detection.detections import Detections
 from vigil.detection.dynamic import make_dynamic
 from vigil.detection.letterbox import STRIDE, Letterbox, letterbox_into, plan_letterbox
-from vigil.detection.models import resolve_model
+from vigil.detection.models import cache_dir, resolve_model
 from vigil.detection.nms import nms
 from vigil.errors import ModelError
 
@@ -50,8 +52,9 @@ def _random_blob(batch: int, height: int, width: int) -> np.ndarray:
 
 def _patched_session(
     original: ort.InferenceSession, model: bytes, threads: int
-) -> ort.InferenceSession | None:
-    """A dynamic-shape session for a fixed-shape model, or None when that is not safe.
+) -> tuple[ort.InferenceSession, bytes] | None:
+    """A dynamic-shape session for a fixed-shape model and the patched model, or None when
+    that is not safe.
 
     The patched model must reproduce the original's output at the original size and run at a
     different batch and size with the anchor count following the input.
@@ -72,6 +75,37 @@ def _patched_session(
         return None
     if shape[0] != _CHECK_BATCH or anchor_count(*_CHECK_HW) not in shape[1:]:
         return None
+    return session, patched
+
+
+def _patched_cache_path(model: bytes) -> Path:
+    """Where the checked dynamic version of `model` is kept, per onnxruntime version (the
+    check ran on that runtime)."""
+    digest = hashlib.sha256(model).hexdigest()[:32]
+    return cache_dir() / "dynamic" / f"{digest}-ort{ort.__version__}.onnx"
+
+
+def _cached_patched_session(
+    original: ort.InferenceSession, model: bytes, threads: int
+) -> ort.InferenceSession | None:
+    """`_patched_session`, with the checked patch kept on disk: later starts load it directly
+    instead of importing `onnx`, patching and checking again (seconds on a small CPU)."""
+    cached = _patched_cache_path(model)
+    try:
+        return _session(cached.read_bytes(), threads)
+    except Exception:  # absent, unreadable or damaged: patch again
+        pass
+    found = _patched_session(original, model, threads)
+    if found is None:
+        return None
+    session, patched = found
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_suffix(f".{os.getpid()}.part")
+        partial.write_bytes(patched)
+        partial.replace(cached)  # atomic: a concurrent start never reads half a file
+    except OSError:  # a read-only cache only costs the next start its time
+        pass
     return session
 
 
@@ -117,7 +151,7 @@ class OnnxDetector:
             raise ModelError(f"{where}: not a loadable ONNX model ({_first_line(e)})") from None
         shape = self._check_input(session, where)
         if reshape and any(isinstance(shape[k], int) for k in (0, 2, 3)):
-            session = _patched_session(session, model, threads) or session
+            session = _cached_patched_session(session, model, threads) or session
             shape = session.get_inputs()[0].shape
         self._session = session
         self._input_name = session.get_inputs()[0].name

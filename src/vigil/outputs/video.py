@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -12,7 +14,7 @@ import numpy as np
 
 from vigil.errors import VigilError
 
-__all__ = ["VideoWriter", "TIME_BASE"]
+__all__ = ["BackgroundVideoWriter", "VideoWriter", "TIME_BASE"]
 
 #: Timestamps are written in 1/90000 s (the MPEG clock): exact for 24/25/30/50/60 fps and
 #: fine enough to keep a source's own presentation times.
@@ -75,13 +77,7 @@ class VideoWriter:
 
     def write(self, image: np.ndarray, pts: float | None = None) -> None:
         """Encode one BGR frame shown at `pts` seconds (default: frames written so far / fps)."""
-        if self._stream is None:
-            raise ValueError(f"VideoWriter for {self.path} is closed")
-        if image.shape != (self.height, self.width, 3) or image.dtype != np.uint8:
-            raise ValueError(
-                f"expected a BGR uint8 frame of {self.width}x{self.height}, "
-                f"got {image.dtype} {image.shape}"
-            )
+        self.check(image)
         if self.encoded_width != self.width or self.encoded_height != self.height:
             image = cv2.copyMakeBorder(
                 image,
@@ -102,6 +98,16 @@ class VideoWriter:
         self._last_pts = ticks
         self.frames += 1
 
+    def check(self, image: np.ndarray) -> None:
+        """Raise ValueError unless `image` can be written now."""
+        if self._stream is None:
+            raise ValueError(f"VideoWriter for {self.path} is closed")
+        if image.shape != (self.height, self.width, 3) or image.dtype != np.uint8:
+            raise ValueError(
+                f"expected a BGR uint8 frame of {self.width}x{self.height}, "
+                f"got {image.dtype} {image.shape}"
+            )
+
     def close(self) -> None:
         """Flush the encoder and finish the file (idempotent)."""
         if self._stream is None:
@@ -117,6 +123,88 @@ class VideoWriter:
             self._container.mux(packet)
 
     def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+_CLOSE = object()
+
+
+class BackgroundVideoWriter:
+    """A `VideoWriter` that encodes on its own thread, so that H.264 encoding (the costliest
+    output: about as much CPU as detection on a small model) overlaps with analysis instead
+    of following it. libx264 and PyAV release the GIL while they encode.
+
+    `write` checks the frame and queues it (blocking once `depth` frames wait, so a slow
+    encoder holds back analysis instead of filling memory); the caller must not modify a
+    frame after handing it over. `close` encodes every queued frame, then finishes the file,
+    also after an error or an interrupt in the caller: the video holds every frame written.
+    An encoding error is raised by the next `write` or by `close`.
+    """
+
+    def __init__(self, writer: VideoWriter, depth: int = 8) -> None:
+        self.writer = writer
+        self.path = writer.path
+        self.frames = 0  # frames accepted; all are in the file once `close` returns
+        self._queue: queue.Queue = queue.Queue(maxsize=depth)
+        self._error: BaseException | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._encode, name="vigil-encode", daemon=True)
+        self._thread.start()
+
+    def write(self, image: np.ndarray, pts: float | None = None) -> None:
+        """Queue one BGR frame shown at `pts` seconds (see `VideoWriter.write`)."""
+        self._raise_error()
+        if self._closed:
+            raise ValueError(f"VideoWriter for {self.path} is closed")
+        self.writer.check(image)
+        while self._thread.is_alive():  # never wait on an encoder that has stopped
+            try:
+                self._queue.put((image, pts), timeout=0.5)
+                self.frames += 1
+                return
+            except queue.Full:
+                continue
+        self._raise_error()
+
+    def close(self) -> None:
+        """Encode what is queued and finish the file (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            while self._thread.is_alive():
+                try:
+                    self._queue.put(_CLOSE, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+            self._thread.join()
+        self._raise_error()
+
+    def _encode(self) -> None:
+        try:
+            while (item := self._queue.get()) is not _CLOSE:
+                self.writer.write(*item)
+        except BaseException as exc:  # handed to the caller by write/close
+            self._error = exc
+        finally:
+            try:
+                self.writer.close()
+            except BaseException as exc:
+                self._error = self._error or exc
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def __enter__(self) -> BackgroundVideoWriter:
         return self
 
     def __exit__(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from vigil.evaluation.motchallenge import MotWriter
 from vigil.events.store import EventStore
 from vigil.outputs.annotate import Annotator
 from vigil.outputs.summary import RunStats, RunSummary
-from vigil.outputs.video import VideoWriter
+from vigil.outputs.video import BackgroundVideoWriter, VideoWriter
 from vigil.pipeline.build import build_engine, class_ids, validate_apps
 from vigil.pipeline.engine import FrameResult
 from vigil.sources.video import VideoSource
@@ -73,7 +74,7 @@ def run_job(
     store = EventStore(outputs.database)
     mot = MotWriter(outputs.mot, class_ids=outputs.mot_classes) if outputs.mot else None
     video = (
-        VideoWriter(outputs.video, source.fps, source.width, source.height)
+        BackgroundVideoWriter(VideoWriter(outputs.video, source.fps, source.width, source.height))
         if outputs.video
         else None
     )
@@ -106,12 +107,14 @@ def run_job(
         stats.add_events(closing)
         pending.extend(closing)
     finally:
-        # Whatever happened, what was processed is kept: events stored, files closed.
-        if pending:
-            store.add(pending)
-        for sink in (mot, video, store):
-            if sink is not None:
-                sink.close()
+        # Whatever happened, what was processed is kept: events stored, files closed (each
+        # one even when another fails: the video's encoder reports its errors on close).
+        with ExitStack() as sinks:
+            for sink in (store, video, mot):  # closed in reverse order
+                if sink is not None:
+                    sinks.callback(sink.close)
+            if pending:
+                store.add(pending)
     wall = time.perf_counter() - started
     written = {
         name: str(path)

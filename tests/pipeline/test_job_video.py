@@ -1,0 +1,75 @@
+"""`run_job`'s annotated video: encoded on its own thread, alongside the analysis, and still
+complete and frame-exact when the run is interrupted; the analysis itself is unaffected."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import av
+import pytest
+
+from vigil.config.loader import load_config_text
+from vigil.pipeline.job import run_job
+
+CONFIG = """\
+source:
+  url: {clip}
+detector:
+  input_size: [416, 320]
+output:
+  directory: {out}
+  video: {video}
+  mot: {out}/tracks.txt
+"""
+
+
+@pytest.fixture(autouse=True)
+def tiny_detector(monkeypatch: pytest.MonkeyPatch, tiny_models: Path, tmp_path: Path) -> None:
+    monkeypatch.setenv("VIGIL_MODELS", str(tiny_models))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+
+
+def config(clip: Path, out: Path, video: bool = True):
+    return load_config_text(CONFIG.format(clip=clip, out=out, video=str(video).lower()))
+
+
+def decoded_times(path: Path) -> list[float]:
+    with av.open(str(path)) as container:
+        return [f.time for f in container.decode(container.streams.video[0])]
+
+
+def test_video_is_encoded_on_its_own_thread_during_the_run(walker_clip, tmp_path: Path) -> None:
+    threads_seen: list[set[str]] = []
+    run_job(
+        config(walker_clip.path, tmp_path / "out"),
+        on_frame=lambda _: threads_seen.append({t.name for t in threading.enumerate()}),
+    )
+    assert all("vigil-encode" in names for names in threads_seen)
+    assert "vigil-encode" not in {t.name for t in threading.enumerate()}  # joined at the end
+    times = decoded_times(tmp_path / "out" / "annotated.mp4")
+    assert times == pytest.approx([i / walker_clip.fps for i in range(walker_clip.frames)])
+
+
+def test_interrupted_run_keeps_a_complete_frame_exact_video(walker_clip, tmp_path: Path) -> None:
+    seen = 0
+
+    def interrupt_after_ten(_) -> None:
+        nonlocal seen
+        seen += 1
+        if seen == 10:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_job(config(walker_clip.path, tmp_path / "out"), on_frame=interrupt_after_ten)
+    times = decoded_times(tmp_path / "out" / "annotated.mp4")
+    assert times == pytest.approx([i / walker_clip.fps for i in range(10)])
+
+
+def test_tracks_are_the_same_with_and_without_video(walker_clip, tmp_path: Path) -> None:
+    run_job(config(walker_clip.path, tmp_path / "with"))
+    run_job(config(walker_clip.path, tmp_path / "without", video=False))
+    with_video = (tmp_path / "with" / "tracks.txt").read_text()
+    assert with_video  # the walkers were tracked
+    assert with_video == (tmp_path / "without" / "tracks.txt").read_text()
+    assert not (tmp_path / "without" / "annotated.mp4").exists()
