@@ -133,7 +133,7 @@ def run_benchmark(config: VigilConfig, frames: int) -> BenchReport:
     tracker_settings = config.tracker
 
     def plain() -> int:
-        tracker = ByteTracker(tracker_settings)
+        tracker = ByteTracker(tracker_settings, frame_size=size)
         for frame in itertools.islice(VideoSource(url, config.source.id), frames):
             detections = serial_detector.detect([frame.image])[0]
             tracker.update(detections, frame.pts, image=frame.image)
@@ -191,7 +191,11 @@ def _reference_fps(
         capture = cv2.VideoCapture(url)
         if not capture.isOpened():
             raise SourceError(f"OpenCV cannot open {url}")
-        tracker = ByteTracker(tracker_settings)
+        size = (
+            int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)),
+            int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        )
+        tracker = ByteTracker(tracker_settings, frame_size=size)
         fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
         count = 0
         while count < frames:
