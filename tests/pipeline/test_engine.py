@@ -400,6 +400,27 @@ def test_a_stationary_object_keeps_its_id_with_gating_and_a_low_detect_rate():
     assert ids == [[1]] * 120
 
 
+def test_an_object_that_walks_out_of_the_picture_is_gone_with_gating():
+    s = MotionSettings()  # full_frame_every=10
+    engine = Engine(
+        BrightDetector(),
+        ByteTracker(frame_size=(W, H)),
+        RegionGate(s, MotionDetector(s), (W, H), (320, 320)),
+    )
+    seen = []
+    for i in range(60):  # out on the right after 14 frames, then 4.5 s of an empty scene
+        x = 500 + 10 * i
+        result = engine.process(Frame("cam1", i, i / FPS, with_white(x, 200, x + 40, 280)))
+        objects = result.objects
+        centres = objects.centers
+        assert ((centres >= 0) & (centres <= (W, H))).all(), (i, objects.xyxy)
+        assert (objects.xyxy[:, 2:] >= objects.xyxy[:, :2]).all(), (i, objects.xyxy)
+        seen.append(objects.tracker_id.tolist())
+    assert seen[:10] == [[1]] * 10
+    assert seen[-30:] == [[]] * 30
+    assert len(engine.tracker) == 0
+
+
 def test_a_tall_moving_person_is_tracked_with_gating():
     w, h = 1920, 1080
     background = np.random.default_rng(5).integers(40, 100, (h, w, 3), dtype=np.uint8)
