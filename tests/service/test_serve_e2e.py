@@ -194,6 +194,14 @@ class WebSocket:
                 return json.loads(payload)
             if opcode == 8:
                 raise ConnectionError("WebSocket closed by the server")
+            if opcode == 9:  # the server's keepalive ping: without a pong it hangs up
+                self._send(0xA, payload)
+
+    def _send(self, opcode: int, payload: bytes) -> None:
+        """One final frame of at most 125 bytes, masked as a client's must be."""
+        mask = os.urandom(4)
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(bytes([0x80 | opcode, 0x80 | len(payload)]) + mask + masked)
 
     def close(self) -> None:
         self.sock.close()
