@@ -26,6 +26,7 @@ import multiprocessing as mp
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,7 +80,6 @@ def validate_site(site: SiteConfig) -> None:
 class _Worker:
     camera: str
     process: mp.process.BaseProcess | None = None
-    stop: object | None = None
     reader: threading.Thread | None = None  # reads this worker's pipe into the inbox
     started_at: float = 0.0
     last_heard: float = 0.0
@@ -124,8 +124,13 @@ class Supervisor:
 
     # -- life cycle ----------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event, on_ready=None) -> None:
-        """Run the site until `stop` is set; `on_ready(url)` once the API is listening."""
+    def run(self, stop: Callable[[], bool], on_ready=None) -> None:
+        """Run the site until `stop()` is true; `on_ready(url)` once the API is listening.
+
+        `stop` is polled (twice a second): a signal handler only sets a flag it reads. Setting
+        a threading.Event from a handler can deadlock, as the handler runs in the main thread,
+        maybe while that thread holds the event's lock (here, in the wait of this loop).
+        """
         storage = self.site.storage.directory
         storage.mkdir(parents=True, exist_ok=True)
         events = EventStore(self.site.storage.database_url())
@@ -164,7 +169,8 @@ class Supervisor:
                     self._spawn(worker, detector)
             if on_ready is not None:
                 on_ready(self.url)
-            while not stop.wait(0.5):
+            while not stop():
+                time.sleep(0.5)
                 with self._lock:
                     self._watch(detector)
                 self._poll_site()
@@ -185,14 +191,13 @@ class Supervisor:
             events.close()
 
     def _spawn(self, worker: _Worker, detector: DetectorService) -> None:
-        worker.stop = self._ctx.Event()
         worker.retiring = False
         if worker.control is not None:
             worker.control.close()  # its reader, the previous worker, is gone
         receive, send = self._ctx.Pipe(duplex=False)
         control_receive, worker.control = self._ctx.Pipe(duplex=False)
         spec = WorkerSpec(
-            worker.camera, self.site, send, worker.stop, detector.handle, control_receive
+            worker.camera, self.site, send, detector=detector.handle, control=control_receive
         )
         worker.process = self._ctx.Process(
             target=run_worker, args=(spec,), name=f"vigil-{worker.camera}", daemon=True
@@ -419,8 +424,8 @@ class Supervisor:
         """Stop a worker (it finishes its segment); `_watch` then drops or restarts it."""
         worker.retiring, worker.removed = True, removed
         worker.stop_deadline = time.time() + STOP_GRACE_S
-        if worker.stop is not None:
-            worker.stop.set()
+        if worker.process is not None:
+            worker.process.terminate()  # SIGTERM: the worker finishes its segment and exits
 
     def _retire(self, worker: _Worker, detector: DetectorService, now: float) -> None:
         process = worker.process
@@ -442,8 +447,8 @@ class Supervisor:
 
     def _stop_workers(self) -> None:
         for worker in self._workers.values():
-            if worker.stop is not None:
-                worker.stop.set()  # workers finalise their open segments and exit
+            if worker.process is not None:
+                worker.process.terminate()  # workers finalise their open segments and exit
         deadline = time.time() + STOP_GRACE_S
         for worker in self._workers.values():
             if worker.process is not None:

@@ -95,13 +95,19 @@ class WorkerSpec:
     camera_id: str
     site: SiteConfig
     messages: Any  # the write end of this worker's pipe to the supervisor (a Connection)
-    stop: Any  # multiprocessing Event
+    # A threading.Event of the worker's own process (`run_worker` makes it). The supervisor
+    # asks a worker to stop with SIGTERM, never with a multiprocessing Event: a worker
+    # killed while waiting on one leaves its lock counting a sleeper that never wakes, and
+    # the supervisor's `set()` would then wait for that sleeper for good.
+    stop: Any = None
     detector: DetectorHandle | None = None  # None: an in-process detector
     control: Any = None  # the read end of the supervisor's pipe for `Reconfigure` messages
 
 
 def run_worker(spec: WorkerSpec) -> None:
     """Process entry point."""
+    spec = dataclasses.replace(spec, stop=threading.Event())
+    # Safe in a handler: this process's main thread never waits on (locks) the event.
     signal.signal(signal.SIGTERM, lambda *_: spec.stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when to stop
     logging.basicConfig(

@@ -1,0 +1,77 @@
+"""`vigil serve` when things go wrong, as a user meets it: real processes on 127.0.0.1.
+
+A camera that cannot start (its file is missing, its stream is garbage) is one line in the
+log and its reason in the camera's status, never a traceback; the API port already taken
+fails in one line before anything starts; a worker killed just before SIGTERM does not
+wedge the shutdown.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from rtsp.harness import write_clip
+from service.test_serve_e2e import (
+    ServiceLog,
+    admin_client,
+    printed_url,
+    start_service,
+    stop_process,
+    wait_for,
+)
+
+
+def site_text(data: Path, cameras: str, port: int = 0) -> str:
+    return (
+        f"cameras:\n{cameras}"
+        "detector: {input_size: [416, 320]}\n"
+        f"storage: {{directory: {data}}}\n"
+        f"server: {{host: 127.0.0.1, port: {port}}}\n"
+    )
+
+
+def camera_line(camera: str, url: Path | str) -> str:
+    return f"  - {{id: {camera}, url: '{url}', loop: true, detect_fps: 5, record: {{mode: 'off'}}}}\n"
+
+
+def serve(tmp_path: Path, models: Path, cameras: str):
+    """`vigil serve` on a site of `cameras`; returns (process, url, log, admin client)."""
+    data = tmp_path / "data"
+    (tmp_path / "site.yaml").write_text(site_text(data, cameras))
+    process, stdout, log = start_service(["serve", "-c", "site.yaml"], tmp_path, models)
+    url = printed_url(process, stdout, log)
+    return process, url, log, admin_client(data)
+
+
+def camera(http: httpx.Client, url: str, camera_id: str) -> dict:
+    return http.get(f"{url}/api/cameras/{camera_id}").json()
+
+
+def test_sigterm_right_after_a_worker_was_killed_stops_the_service(
+    tmp_path: Path, tiny_models: Path
+):
+    """A worker SIGKILLed, then SIGTERM while its restart waits out the backoff: the service
+    stops within seconds (it used to hang for good, deaf to further signals)."""
+    clip = write_clip(tmp_path / "clip.mp4", 416, 320, 15, 4)
+    process, url, log, http = serve(tmp_path, tiny_models, camera_line("door", clip))
+    try:
+        wait_for(lambda: camera(http, url, "door")["up"], 30, "door online", log=log)
+        os.kill(log.worker_pids("door")[-1], signal.SIGKILL)
+        wait_for(lambda: "restart in" in log.text(), 5, "the restart backoff", log=log)
+        process.send_signal(signal.SIGTERM)
+        try:
+            code = process.wait(8)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"vigil serve still running 8 s after SIGTERM:\n{log.tail()}")
+        assert code == 0, log.tail()
+        assert "Traceback" not in log.text()
+    finally:
+        stop_process(process, signal.SIGKILL)
