@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -20,7 +18,6 @@ import pytest
 
 from rtsp.harness import write_clip
 from service.test_serve_e2e import (
-    ServiceLog,
     admin_client,
     printed_url,
     start_service,
@@ -39,7 +36,9 @@ def site_text(data: Path, cameras: str, port: int = 0) -> str:
 
 
 def camera_line(camera: str, url: Path | str) -> str:
-    return f"  - {{id: {camera}, url: '{url}', loop: true, detect_fps: 5, record: {{mode: 'off'}}}}\n"
+    return (
+        f"  - {{id: {camera}, url: '{url}', loop: true, detect_fps: 5, record: {{mode: 'off'}}}}\n"
+    )
 
 
 def serve(tmp_path: Path, models: Path, cameras: str):
@@ -75,3 +74,48 @@ def test_sigterm_right_after_a_worker_was_killed_stops_the_service(
         assert "Traceback" not in log.text()
     finally:
         stop_process(process, signal.SIGKILL)
+
+
+def test_a_camera_that_cannot_start_is_one_line_and_its_status(tmp_path: Path, tiny_models: Path):
+    """A camera whose file is missing (its worker fails at start, again at each restart)
+    and one whose file is garbage: each is one line in the log and its reason in the
+    camera's status (API, System page), no traceback; the good camera runs on."""
+    clip = write_clip(tmp_path / "clip.mp4", 416, 320, 15, 4)
+    missing = tmp_path / "gone.mp4"
+    noise = tmp_path / "noise.mp4"
+    noise.write_bytes(os.urandom(200_000))
+    cameras = camera_line("door", clip) + camera_line("ghost", missing)
+    cameras += camera_line("noise", noise)
+    process, url, log, http = serve(tmp_path, tiny_models, cameras)
+    try:
+        wait_for(lambda: camera(http, url, "door")["up"], 30, "door online", log=log)
+        first = wait_for(
+            lambda: (s := camera(http, url, "ghost")["status"]) and s["state"] == "offline" and s,
+            30,
+            "ghost offline",
+            log=log,
+        )
+        assert first["error"] == f"video source not found: {missing}"
+        # Its worker was restarted (after the backoff) and failed again, as quietly.
+        wait_for(
+            lambda: camera(http, url, "ghost")["status"]["updated_at"] > first["updated_at"],
+            20,
+            "ghost's next worker to fail",
+            log=log,
+        )
+        noisy = wait_for(
+            lambda: (s := camera(http, url, "noise")["status"]) and s["error"] and s,
+            20,
+            "noise's error",
+            log=log,
+        )
+        assert noisy["state"] == "reconnecting" and str(noise) in noisy["error"]
+        assert camera(http, url, "door")["up"]
+        text = log.text()
+        assert "Traceback" not in text, text
+        for name in ("ghost", "noise"):
+            said = [ln for ln in text.splitlines() if f"camera {name}" in ln and "INFO" not in ln]
+            assert len(said) == 1, said
+    finally:
+        stop_process(process)
+    assert process.returncode == 0, log.tail()

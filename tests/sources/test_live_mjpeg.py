@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
+import numpy as np
 import pytest
 
-from mjpeg_server import MjpegServer
+from mjpeg_server import BOUNDARY, MjpegServer
 from vigil.sources.live import DecodedFrame, Disconnected, Gap, LiveSource, StreamOpened
 
 
@@ -71,7 +73,43 @@ def test_reconnects_when_the_http_server_comes_back(mjpeg: MjpegServer) -> None:
         assert gap.duration >= 1.5 and gap.start_wall == lost.wall_time
         assert again.index > first.index and received - 0.25 <= again.wall_time <= received
         assert source.reconnects == 1 and source.state == "online"
+        assert source.last_error is None  # back: the outage's error is not shown any more
     assert mjpeg.clients == 2
+
+
+class GarbageMjpeg(MjpegServer):
+    """A camera whose encoder is broken: well-formed multipart parts of random bytes."""
+
+    def _stream(self, out: Any) -> None:
+        rng = np.random.default_rng(0)
+        while self._running.is_set():
+            data = rng.integers(0, 256, 4000, np.uint8).tobytes()
+            out.write(
+                f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
+                f"Content-Length: {len(data)}\r\n\r\n".encode()
+                + data
+                + b"\r\n"
+            )
+            out.flush()
+            time.sleep(1 / self.fps)
+
+
+def test_a_stream_of_garbage_is_not_online_and_says_why() -> None:
+    server = GarbageMjpeg(fps=15).start()
+    try:
+        with LiveSource(server.url, "door", read_timeout=1.0) as source:
+            states, items = set(), []
+            deadline = time.monotonic() + 3.0
+            while time.monotonic() < deadline:
+                items.append(source.get(timeout=0.1))
+                states.add(source.state)
+            assert source.packets_received > 10  # it was connected and receiving all along
+            assert not [i for i in items if isinstance(i, DecodedFrame)]
+            assert states == {"connecting"}, states
+            assert "no picture decoded" in str(source.last_error), source.last_error
+            assert server.url in str(source.last_error)
+    finally:
+        server.stop()
 
 
 def test_reconnection_delay_is_capped_at_5_seconds() -> None:

@@ -51,7 +51,7 @@ from vigil.service.hub import Hub
 from vigil.service.messages import CameraStatus, EventMessage, Reconfigure, SegmentInfo
 from vigil.service.mqtt import MqttPublisher
 from vigil.service.state import ServiceState, SiteChanges
-from vigil.service.worker import WorkerSpec, run_worker
+from vigil.service.worker import EXIT_CAMERA_FAILED, WorkerSpec, run_worker
 from vigil.store.installed import INSTALLED_FILENAME, apps_root, read_records
 
 log = logging.getLogger("vigil.service")
@@ -90,6 +90,7 @@ class _Worker:
     retiring: bool = False  # asked to stop: its camera was removed, or its source changed
     removed: bool = False  # once stopped: dropped (camera removed), else started again
     stop_deadline: float = 0.0  # a retiring worker still running then is killed
+    reported: bool = False  # it exited as its camera could not run: restarted quietly
 
 
 @dataclass
@@ -215,7 +216,13 @@ class Supervisor:
         )
         worker.reader.start()
         worker.started_at = worker.last_heard = time.time()
-        log.info("camera %s: worker started (pid %s)", worker.camera, worker.process.pid)
+        log.log(
+            logging.DEBUG if worker.reported else logging.INFO,
+            "camera %s: worker started (pid %s)",
+            worker.camera,
+            worker.process.pid,
+        )
+        worker.reported = False
 
     def _read(self, camera: str, connection) -> None:
         """Move one worker's messages to the inbox until its pipe ends (the worker exited)."""
@@ -253,11 +260,15 @@ class Supervisor:
                 process.kill()
                 process.join(timeout=2.0)
             elif process is not None:
-                log.error("camera %s: worker exited (code %s)", worker.camera, process.exitcode)
+                # A camera that could not run was reported by its last status (`_log_status`).
+                worker.reported = process.exitcode == EXIT_CAMERA_FAILED
+                if not worker.reported:
+                    log.error("camera %s: worker exited (code %s)", worker.camera, process.exitcode)
             if process is not None:
                 worker.process = None
                 worker.not_before = now + worker.backoff
-                log.info("camera %s: restart in %.0f s", worker.camera, worker.backoff)
+                if not worker.reported:
+                    log.info("camera %s: restart in %.0f s", worker.camera, worker.backoff)
                 worker.backoff = min(worker.backoff * 2, BACKOFF_S[1])
             if worker.process is None and now >= worker.not_before:
                 worker.restarts += 1
