@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -119,3 +120,27 @@ def test_a_camera_that_cannot_start_is_one_line_and_its_status(tmp_path: Path, t
     finally:
         stop_process(process)
     assert process.returncode == 0, log.tail()
+
+
+def test_demo_with_its_port_taken_fails_in_one_line_before_transcoding(
+    tmp_path: Path, tiny_models: Path
+):
+    """The sample clip (MPEG-4: transcoded on the first start, which takes a while) is not
+    even read when the port is taken: one line, exit 2, nothing written."""
+    video = tmp_path / "sample.avi"
+    video.write_bytes(b"not read")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = ["demo", str(video), "--port", str(port), "--data", "demo"]
+        process, _, log = start_service(args, tmp_path, tiny_models)
+        try:
+            code = process.wait(30)
+        finally:
+            stop_process(process, signal.SIGKILL)
+    assert code == 2, log.tail()
+    assert log.text().strip().splitlines() == [
+        f"vigil: error: the API cannot listen on 127.0.0.1:{port}: Address already in use"
+    ]
+    assert not (tmp_path / "demo" / "site.yaml").exists()

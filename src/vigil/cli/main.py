@@ -222,10 +222,11 @@ def _serve(site) -> None:
     import logging
     import signal
 
-    from vigil.service.supervisor import Supervisor, validate_site
+    from vigil.service.supervisor import Supervisor, check_api_port, validate_site
     from vigil.sources.urls import redact_url
 
     validate_site(site)
+    check_api_port(site.server.host, site.server.port)
     # Absolute from here on: the recording index keeps file paths, which must stay valid
     # when the service is started again from another directory, and what is printed below
     # must say where things are (sqlite:///data/vigil.db reads as an absolute path).

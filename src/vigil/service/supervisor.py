@@ -24,6 +24,7 @@ import hashlib
 import logging
 import multiprocessing as mp
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -74,6 +75,19 @@ def validate_site(site: SiteConfig) -> None:
         lines = [ln.to_line(name) for name, ln in camera.lines.items()]
         scene = Scene.build(1000, 1000, zones, lines, COCO_CLASSES)
         check_apps(camera, scene, site, scope=("cameras", i))
+
+
+def check_api_port(host: str, port: int) -> None:
+    """Fail in one line when the API cannot listen on `host:port` (in use, not allowed),
+    before the database, the detector and the cameras start, rather than after."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            reason = err.strerror or str(err)
+            raise VigilError(f"the API cannot listen on {host}:{port}: {reason}") from None
 
 
 @dataclass
