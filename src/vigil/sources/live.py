@@ -643,11 +643,11 @@ class _Session:
         """Say so when data has been arriving for `read_timeout` s and no picture decoded:
         a garbage stream, or one in a codec or form this FFmpeg cannot decode."""
         source = self.source
-        waited = time.monotonic() - self.opened
-        if waited >= source.read_timeout:
+        if time.monotonic() - self.opened >= source.read_timeout:
             self.undecodable = True
-            source.last_error = (
-                f"{source.display_url}: data arrives, but no picture decoded in {waited:.0f} s"
+            source.last_error = (  # the same text every time: logged once, not per attempt
+                f"{source.display_url}: data arrives, but no picture decoded "
+                f"in {source.read_timeout:g} s"
             )
 
     def _receive(self, packet: av.Packet, arrival: float) -> None:
