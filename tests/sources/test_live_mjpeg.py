@@ -1,16 +1,15 @@
 """LiveSource on an HTTP/MJPEG camera (tests/mjpeg_server.py: a real multipart stream over
-HTTP on 127.0.0.1), and the reconnection backoff's cap."""
+HTTP on 127.0.0.1), a stream of garbage, and the reconnection backoff's cap."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import numpy as np
 import pytest
 
-from mjpeg_server import BOUNDARY, MjpegServer
+from mjpeg_server import MjpegServer
 from vigil.sources.live import DecodedFrame, Disconnected, Gap, LiveSource, StreamOpened
 
 
@@ -80,18 +79,8 @@ def test_reconnects_when_the_http_server_comes_back(mjpeg: MjpegServer) -> None:
 class GarbageMjpeg(MjpegServer):
     """A camera whose encoder is broken: well-formed multipart parts of random bytes."""
 
-    def _stream(self, out: Any) -> None:
-        rng = np.random.default_rng(0)
-        while self._running.is_set():
-            data = rng.integers(0, 256, 4000, np.uint8).tobytes()
-            out.write(
-                f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
-                f"Content-Length: {len(data)}\r\n\r\n".encode()
-                + data
-                + b"\r\n"
-            )
-            out.flush()
-            time.sleep(1 / self.fps)
+    def part(self, index: int) -> bytes:
+        return np.random.default_rng(index).integers(0, 256, 4000, np.uint8).tobytes()
 
 
 def test_a_stream_of_garbage_is_not_online_and_says_why() -> None:
