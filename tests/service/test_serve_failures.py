@@ -2,7 +2,7 @@
 
 A camera that cannot start (its file is missing, its stream is garbage) is one line in the
 log and its reason in the camera's status, never a traceback; the API port already taken
-fails in one line before anything starts; a worker killed just before SIGTERM does not
+fails in one line before anything starts (`vigil demo` before it transcodes); a worker killed just before SIGTERM does not
 wedge the shutdown.
 """
 
@@ -27,12 +27,12 @@ from service.test_serve_e2e import (
 )
 
 
-def site_text(data: Path, cameras: str, port: int = 0) -> str:
+def site_text(data: Path, cameras: str) -> str:
     return (
         f"cameras:\n{cameras}"
         "detector: {input_size: [416, 320]}\n"
         f"storage: {{directory: {data}}}\n"
-        f"server: {{host: 127.0.0.1, port: {port}}}\n"
+        "server: {host: 127.0.0.1, port: 0}\n"
     )
 
 
