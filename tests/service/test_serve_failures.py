@@ -2,8 +2,8 @@
 
 A camera that cannot start (its file is missing, its stream is garbage) is one line in the
 log and its reason in the camera's status, never a traceback; the API port already taken
-fails in one line before anything starts (`vigil demo` before it transcodes); a worker killed just before SIGTERM does not
-wedge the shutdown.
+fails in one line before anything starts (`vigil demo`: before it transcodes); a worker
+killed just before SIGTERM does not wedge the shutdown.
 """
 
 from __future__ import annotations
