@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -25,6 +26,7 @@ from service.test_serve_e2e import (
     stop_process,
     wait_for,
 )
+from sources.test_live_mjpeg import GarbageMjpeg
 
 
 def site_text(data: Path, cameras: str) -> str:
@@ -78,21 +80,21 @@ def test_sigterm_right_after_a_worker_was_killed_stops_the_service(
 
 
 def test_a_camera_that_cannot_start_is_one_line_and_its_status(tmp_path: Path, tiny_models: Path):
-    """A camera whose file is missing (its worker fails at start, again at each restart)
-    and one whose file is garbage: each is one line in the log and its reason in the
-    camera's status (API, System page), no traceback; the good camera runs on."""
-    clip = write_clip(tmp_path / "clip.mp4", 416, 320, 15, 4)
+    """A camera whose file is missing (its worker fails at start, again at each restart),
+    one whose file is garbage and one that streams garbage: each is one line in the log and
+    its reason in the camera's status (API, System page), no traceback, and none is online."""
     missing = tmp_path / "gone.mp4"
     noise = tmp_path / "noise.mp4"
     noise.write_bytes(os.urandom(200_000))
-    cameras = camera_line("door", clip) + camera_line("ghost", missing)
-    cameras += camera_line("noise", noise)
+    static = GarbageMjpeg().start()
+    cameras = camera_line("ghost", missing)
+    cameras += camera_line("noise", noise) + camera_line("static", static.url)
+    started = time.monotonic()
     process, url, log, http = serve(tmp_path, tiny_models, cameras)
     try:
-        wait_for(lambda: camera(http, url, "door")["up"], 30, "door online", log=log)
         first = wait_for(
             lambda: (s := camera(http, url, "ghost")["status"]) and s["state"] == "offline" and s,
-            30,
+            60,
             "ghost offline",
             log=log,
         )
@@ -111,14 +113,24 @@ def test_a_camera_that_cannot_start_is_one_line_and_its_status(tmp_path: Path, t
             log=log,
         )
         assert noisy["state"] == "reconnecting" and str(noise) in noisy["error"]
-        assert camera(http, url, "door")["up"]
+        garbled = wait_for(
+            lambda: (s := camera(http, url, "static")["status"]) and s["error"] and s,
+            30,
+            "static's error",
+            log=log,
+        )
+        assert garbled["error"].startswith(f"{static.url}: data arrives, but no picture decoded")
+        assert garbled["state"] == "starting" and garbled["frames_in"] == 0
         text = log.text()
         assert "Traceback" not in text, text
-        for name in ("ghost", "noise"):
+        minutes = (time.monotonic() - started) / 60  # a camera still down is said once a minute
+        for name in ("ghost", "noise", "static"):
             said = [ln for ln in text.splitlines() if f"camera {name}" in ln and "INFO" not in ln]
-            assert len(said) == 1, said
+            assert 1 <= len(said) <= 1 + minutes, said
+            assert len({ln.split(" ", 2)[2] for ln in said}) == 1, said  # past the time stamp
     finally:
         stop_process(process)
+        static.stop()
     assert process.returncode == 0, log.tail()
 
 
