@@ -18,6 +18,12 @@ def format_key_path(loc: Iterable[str | int]) -> str:
     return out
 
 
+def one_line(text: object, limit: int = 300) -> str:
+    """`text` on one line of at most `limit` characters (for a log line or a status)."""
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 class VigilError(Exception):
     """An error the CLI reports as one line and exit code 2, never a traceback."""
 

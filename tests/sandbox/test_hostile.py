@@ -6,16 +6,39 @@ from __future__ import annotations
 import dataclasses
 import logging
 import statistics
+import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from sandbox_support import FAST, FPS, Installer, context, objects, sandboxed, scene
+from sandbox_support import (
+    FAST,
+    FPS,
+    HEIGHT,
+    HERE,
+    WIDTH,
+    Installer,
+    StandingPeople,
+    WholeFrame,
+    context,
+    objects,
+    sandboxed,
+    scene,
+)
 
-from vigil.apps import build_app
+from vigil.apps import App, build_app
+from vigil.apps.boundary import MAX_COUNTERS
+from vigil.events.event import is_event_id, storable_event
+from vigil.pipeline.engine import Engine
 from vigil.sandbox import SandboxLimits
+from vigil.sources.frame import Frame
+from vigil.tracking.tracker import ByteTracker
+
+sys.path.insert(0, str(HERE / "hostile"))
+from vandal import Vandal  # noqa: E402  (the same hostile app, run in-process)
 
 
 @dataclass
@@ -125,3 +148,93 @@ def test_hostile_app_is_stopped_and_others_keep_full_rate(
         assert max(calls[key]) < 0.25, (key, max(calls[key]))  # a GC pass, a busy machine
     if case.events == ("spam",):  # the flood was rate limited before it was stopped
         assert len(events["hostile"]) <= case.limits.max_events_per_s * (elapsed + 1)
+
+
+# -- what an app returns: checked at the boundary, for in-process and sandboxed apps alike --
+
+SANDBOX_ONLY = ("big-int", "deep-json")
+ATTACKS = ("ids", "values", "counters", "raises", *SANDBOX_ONLY)
+
+
+def hostile_app(attack: str, where: str, install: Installer) -> App:
+    if where == "sandboxed":
+        return sandboxed(
+            install("hostile/vandal.py", "Vandal", events=("hit",)), {"attack": attack}
+        )
+    return Vandal("vandal", Vandal.Settings(attack=attack), scene())
+
+
+@pytest.mark.parametrize("where", ["in-process", "sandboxed"])
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_what_a_hostile_app_returns_is_contained(
+    attack: str, where: str, install: Installer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The hostile app's bad output is refused, counted and reported; its good output gets
+    Vigil's ids; the tracker and the camera's other apps (one in-process, one sandboxed)
+    go on as if nothing happened."""
+    if where == "in-process" and attack in SANDBOX_ONLY:
+        pytest.skip("a raw reply is a sandbox's way to attack")
+    caplog.set_level(logging.WARNING)
+    hostile = hostile_app(attack, where, install)
+    good = sandboxed(
+        install("apps/ticker.py", "Ticker", events=("tick", "done"), app_id="good"),
+        {"zone": "left"},
+    )
+    builtin = build_app("occupancy", "occupancy", {"zone": "left", "classes": []}, scene())
+    engine = Engine(StandingPeople(), ByteTracker(), WholeFrame(), [builtin, hostile, good])
+    image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
+    ids, events, counters = [], [], []
+    frames = 45
+    start = time.monotonic()
+    try:
+        for index in range(frames):
+            result = engine.process(Frame("cam", index, index / FPS, image))
+            ids.append(sorted(result.objects.tracker_id.tolist()))
+            events += result.events
+            counters.append(engine.apps[1].counters())
+            time.sleep(max(0.0, start + (index + 1) / FPS - time.monotonic()))
+        events += engine.finish()
+        statuses = {app.name: app.status() for app in engine.apps}
+        good_counters = engine.apps[2].counters()
+    finally:
+        for app in engine.apps:
+            app.close()
+
+    # the tracker never restarted: the same three people, the same ids, from frame 3 on
+    assert all(frame_ids == ids[3] for frame_ids in ids[3:]) and len(ids[3]) == 3, ids
+    # the other apps saw every frame
+    ticks = [e.attributes["frame"] for e in events if e.app == "good" and e.type == "tick"]
+    assert ticks == list(range(frames))
+    assert good_counters == {"frames": frames}
+    assert statuses["good"]["state"] == "running" and statuses["good"]["last_error"] is None
+    assert statuses["occupancy"]["last_error"] is None
+    # every event is storable and has an id of Vigil's, stamped with its camera and app
+    for event in events:
+        assert storable_event(event) == event
+        assert is_event_id(event.id) and event.source == "cam", event
+    mine = [e for e in events if e.app == "vandal"]
+    status = statuses["vandal"]
+    lines = [r.getMessage() for r in caplog.records if "'vandal'" in r.getMessage()]
+    assert lines and all("\n" not in line for line in lines)
+    if attack == "ids":  # a long-lived event keeps one (Vigil) id from start to end
+        by_id: dict[str, list[str]] = {}
+        for event in mine:
+            if event.state != "instant":
+                by_id.setdefault(event.id, []).append(event.state)
+        assert by_id and all(states[0] == "start" for states in by_id.values()), by_id
+        assert any(states == ["start", "update", "end"] for states in by_id.values()), by_id
+        assert len({e.id for e in mine}) == len(by_id) + sum(e.state == "instant" for e in mine)
+        assert "end of event '../never-started' that was not started" in status["last_error"]
+        assert not Path("/tmp/escaped.jpg").exists()
+    elif attack == "values":  # only the good event of each frame gets through
+        assert mine and all(e.attributes == {"ok": True} for e in mine), mine[:3]
+        assert status["rejected"] >= 5 * len(mine), status
+        assert "event rejected" in status["last_error"], status
+    elif attack == "counters":  # the first 64 names, then nothing new
+        assert max(len(c) for c in counters) <= MAX_COUNTERS
+        assert "counter" in status["last_error"] and status["rejected"] > 0, status
+    elif attack == "raises":
+        assert mine == [] and "RuntimeError: vandal broke" in status["last_error"], status
+    else:  # a reply the decoder refuses: the sandbox is stopped and restarted
+        assert "protocol violation: reply is not JSON" in status["last_error"], status
+        assert status["restarts"] >= 1 or status["state"] == "restarting", status

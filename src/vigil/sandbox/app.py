@@ -385,6 +385,8 @@ class SandboxedApp(App):
                 events += self._handle(child, reply, now)
             except protocol.ProtocolError as exc:
                 self._stop(f"protocol violation: {exc}", now)
+            except Exception as exc:  # whatever a reply makes fail is the app's doing
+                self._stop(f"protocol violation: {type(exc).__name__}: {exc}", now)
         return events
 
     def _handle(self, child: _Child, reply: protocol.Reply, now: float) -> list[Event]:
