@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import statistics
 import sys
 import time
@@ -25,6 +26,7 @@ from sandbox_support import (
     WholeFrame,
     context,
     objects,
+    requires_bwrap,
     sandboxed,
     scene,
 )
@@ -33,7 +35,7 @@ from vigil.apps import App, build_app
 from vigil.apps.boundary import MAX_COUNTERS
 from vigil.events.event import is_event_id, storable_event
 from vigil.pipeline.engine import Engine
-from vigil.sandbox import SandboxLimits
+from vigil.sandbox import SandboxLimits, cgroup
 from vigil.sources.frame import Frame
 from vigil.tracking.tracker import ByteTracker
 
@@ -238,3 +240,69 @@ def test_what_a_hostile_app_returns_is_contained(
     else:  # a reply the decoder refuses: the sandbox is stopped and restarted
         assert "protocol violation: reply is not JSON" in status["last_error"], status
         assert status["restarts"] >= 1 or status["state"] == "restarting", status
+
+
+# -- what an app does inside its sandbox --------------------------------------------------
+
+
+def shmem_mib() -> float:
+    """The machine's memory in tmpfs and memfd files (what RLIMIT_AS never counts)."""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("Shmem:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no Shmem in /proc/meminfo")
+
+
+@requires_bwrap
+@pytest.mark.parametrize("where", ["tmp", "shm", "memfd"])
+def test_memory_in_files_counts_against_the_limit(where: str, install: Installer) -> None:
+    """2 GiB written into /tmp, /dev/shm or a memfd: the sandbox is stopped near its 256 MiB,
+    the machine's shared memory never grows by much more, the other app goes on."""
+    limits = dataclasses.replace(FAST, memory_mb=256, frame_deadline_s=5.0)
+    filler = sandboxed(install("hostile/filler.py", "Filler", events=("filled",)),
+                       {"where": where}, limits)  # fmt: skip
+    good = sandboxed(
+        install("apps/ticker.py", "Ticker", events=("tick", "done"), app_id="good"),
+        {"zone": "left"},
+    )
+    base, peak, ticks, frames = shmem_mib(), 0.0, [], 0
+    try:
+        while frames < 20 or (not stopped_yet(filler) and frames < 400):
+            filler.process(context(frames), objects(frames))
+            ticks += [e.attributes["frame"] for e in good.process(context(frames), objects(frames))]
+            peak = max(peak, shmem_mib() - base)
+            frames += 1
+            time.sleep(1 / FPS)
+        ticks += [e.attributes.get("frame") for e in good.finish(context(frames - 1))]
+        status = filler.status()
+    finally:
+        filler.close()
+        good.close()
+    assert peak < 256 + 160, f"shared memory grew by {peak:.0f} MiB"
+    if cgroup.available() is None:  # the kernel counted it: over the limit, stopped
+        assert status["memory_cgroup"] is True
+        assert "memory limit of 256 MiB reached" in status["last_error"], status
+    else:  # the sized tmpfs and RLIMIT_FSIZE refused the writes
+        assert re.search("No space left|File too large", status["last_error"]), status
+    assert status["restarts"] >= 1 or status["state"] != "running", status
+    assert ticks[:-1] == list(range(frames))
+
+
+@requires_bwrap
+def test_the_seccomp_filter_refuses_namespaces_mounts_and_kernel_interfaces(
+    install: Installer,
+) -> None:
+    app = sandboxed(install("hostile/escaper.py", "Escaper", events=("probe",)))
+    try:
+        events = []
+        deadline = time.monotonic() + 20
+        frame = 0
+        while not events and time.monotonic() < deadline:
+            events += app.process(context(frame), objects(frame))
+            frame += 1
+            time.sleep(0.05)
+    finally:
+        app.close()
+    [outcome] = [e.attributes for e in events]
+    assert outcome.pop("fork") == "ok"
+    assert outcome == dict.fromkeys(outcome, "EPERM"), outcome
