@@ -106,8 +106,8 @@ def _memory_cgroup(limit_bytes: int) -> cgroup.MemoryCgroup | None:
             _warned_no_cgroup = True
             log.warning(
                 "MEMORY CGROUPS UNAVAILABLE (%s): a store app's memory limit counts its "
-                "address space only; its /tmp and /dev/shm are sized and no file may exceed "
-                "the limit, but memory-backed files beyond that are not counted",
+                "address space only; its /tmp and /dev/shm are sized, no file may exceed "
+                "the limit and memfd_create is refused",
                 exc.strerror or exc,
             )  # fmt: skip
         return None
@@ -342,7 +342,7 @@ class SandboxedApp(App):
             env = bwrap.minimal_env()
             command = bwrap.host_command(child_end.fileno())
             if launcher.bwrap is not None:
-                program = seccomp.program_fd()
+                program = seccomp.program_fd(memfd=child.cgroup is not None)
                 pass_fds.append(program)
                 command = bwrap.bwrap_command(
                     launcher.bwrap,

@@ -5,7 +5,8 @@ make namespaces (a user namespace would give it a root of its own to attack the 
 with), mount, trace or read other processes' memory, load kernel code (modules, BPF), use
 the kernel keyring, perf or io_uring. Those calls fail with EPERM (`DENIED`); ``clone``
 fails when it asks for a new namespace, and ``clone3`` (whose flags a filter cannot read)
-answers ENOSYS, so that the C library falls back to ``clone``. Calls of another ABI (32-bit
+answers ENOSYS, so that the C library falls back to ``clone``. Where the sandbox has no
+memory cgroup, ``memfd_create`` is refused too: nothing else would count such files. Calls of another ABI (32-bit
 ``int 0x80``) kill the process: libseccomp's filters accept the native architecture only.
 
 The program is compiled by libseccomp (through `pyseccomp`) once per process.
@@ -94,8 +95,9 @@ class SeccompUnavailable(RuntimeError):
 
 
 @functools.cache
-def filter_program() -> bytes:
-    """The filter, as the BPF program bubblewrap loads; SeccompUnavailable saying why not."""
+def filter_program(memfd: bool = True) -> bytes:
+    """The filter, as the BPF program bubblewrap loads (refusing ``memfd_create`` unless
+    `memfd`); SeccompUnavailable saying why not."""
     try:
         import pyseccomp as seccomp
 
@@ -109,6 +111,8 @@ def filter_program() -> bytes:
         for flag in NAMESPACE_FLAGS:
             rules.add_rule(deny, "clone", seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
         rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+        if not memfd:
+            rules.add_rule(deny, "memfd_create")
         with tempfile.TemporaryFile() as out:
             rules.export_bpf(out)
             out.seek(0)
@@ -117,10 +121,10 @@ def filter_program() -> bytes:
         raise SeccompUnavailable(f"cannot build the seccomp filter: {exc}") from None
 
 
-def program_fd() -> int:
-    """A readable descriptor of the filter, positioned at its start (for ``--seccomp FD``);
-    the caller closes it. It is not inherited unless passed explicitly."""
+def program_fd(memfd: bool = True) -> int:
+    """A readable descriptor of `filter_program` (`memfd`), positioned at its start (for
+    ``--seccomp FD``); the caller closes it. Not inherited unless passed explicitly."""
     fd = os.memfd_create("vigil-seccomp", os.MFD_CLOEXEC)
-    os.write(fd, filter_program())
+    os.write(fd, filter_program(memfd))
     os.lseek(fd, 0, os.SEEK_SET)
     return fd

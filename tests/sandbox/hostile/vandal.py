@@ -4,7 +4,7 @@ ids          long-lived events whose ids are paths (``/abs/...``, ``../../...``)
 values       events with a 2**70 track id, a NaN start time, a lone surrogate, deep or huge
              attributes, then one good event
 counters     ten new counter names on every call
-raises       process() raises on every frame
+raises       process() raises on every frame, finish() too
 big-int      (sandboxed only) a raw reply with a 5000-digit integer
 deep-json    (sandboxed only) a raw reply nested 30000 deep
 """
@@ -73,6 +73,11 @@ class Vandal(App):
             _send_raw(b'O{"seq":' + b"7" * 5000 + b',"events":[]}')
         elif attack == "deep-json":
             _send_raw(b'O{"seq":1,"events":' + b"[" * 30000 + b"]" * 30000 + b"}")
+        return []
+
+    def finish(self, ctx):
+        if self.settings.attack == "raises":
+            raise RuntimeError("vandal broke at the end")
         return []
 
     def counters(self):
