@@ -232,7 +232,6 @@ def test_what_a_hostile_app_returns_is_contained(
         assert any(states == ["start", "update", "end"] for states in by_id.values()), by_id
         assert len({e.id for e in mine}) == len(by_id) + sum(e.state == "instant" for e in mine)
         assert "end of event '../never-started' that was not started" in status["last_error"]
-        assert not Path("/tmp/escaped.jpg").exists()
     elif attack == "values":  # only the good event of each frame gets through
         assert mine and all(e.attributes == {"ok": True} for e in mine), mine[:3]
         assert status["rejected"] >= 5 * len(mine), status
