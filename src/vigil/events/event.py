@@ -8,6 +8,8 @@ import numbers
 import re
 import uuid
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from pathlib import PurePath
 from typing import Any, Literal, get_args
 
 EventState = Literal["instant", "start", "update", "end"]
@@ -67,13 +69,17 @@ def text_problem(value: object, limit: int = MAX_TEXT) -> str | None:
     return None
 
 
-def _json_default(value: Any) -> Any:
-    import numpy as np  # numbers of numpy are what apps naturally put in attributes
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
+def json_default(value: Any) -> Any:
+    """`json.dumps` ``default`` for what apps commonly put in attributes: numpy scalars and
+    arrays, sets, datetimes and paths."""
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
         return value.tolist()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, PurePath):
+        return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
@@ -84,7 +90,7 @@ def plain_attributes(attributes: object) -> dict[str, Any]:
     if not isinstance(attributes, dict):
         raise ValueError(f"attributes are a {type(attributes).__name__}, not an object")
     try:
-        text = json.dumps(attributes, allow_nan=False, ensure_ascii=False, default=_json_default)
+        text = json.dumps(attributes, allow_nan=False, ensure_ascii=False, default=json_default)
         size = len(text.encode())
     except (TypeError, ValueError, RecursionError, UnicodeEncodeError) as exc:
         raise ValueError(f"attributes are not storable JSON: {type(exc).__name__}") from None

@@ -33,7 +33,7 @@ from vigil.apps.base import FrameContext, Scene
 from vigil.apps.boundary import MAX_COUNTERS
 from vigil.detection.detections import Detections
 from vigil.errors import one_line
-from vigil.events.event import Event
+from vigil.events.event import Event, json_default
 from vigil.geometry.shapes import Line, Zone
 
 INIT = b"I"
@@ -228,21 +228,13 @@ def scene_from_json(data: dict[str, Any]) -> Scene:
     return Scene(int(data["width"]), int(data["height"]), zones, lines, tuple(data["class_names"]))
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
 def encode_result(
     seq: int, events: list[Event], counters: dict[str, float] | None, error: str | None
 ) -> bytes:
     """A result message; an app whose output cannot be sent gets an error result instead."""
     payload = {"seq": seq, "events": [asdict(e) for e in events], "counters": counters}
     try:
-        body = json.dumps({**payload, "error": error}, separators=(",", ":"), default=_json_default)
+        body = json.dumps({**payload, "error": error}, separators=(",", ":"), default=json_default)
     except (TypeError, ValueError) as exc:
         error, body = f"events or counters are not JSON serialisable: {exc}", ""
     if len(body) > MAX_REPLY - 1:
