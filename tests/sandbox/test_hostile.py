@@ -168,6 +168,28 @@ def hostile_app(attack: str, where: str, install: Installer) -> App:
     return Vandal("vandal", Vandal.Settings(attack=attack), scene())
 
 
+def started(app: App) -> int:
+    """Frames given to the sandboxed ticker `app` (frame index -1) until it answered."""
+    deadline = time.monotonic() + 30
+    frames = 0
+    while time.monotonic() < deadline:
+        frames += 1
+        if app.process(context(-1), objects(0)):
+            return frames
+        time.sleep(1 / FPS)
+    raise AssertionError("the ticker did not start within 30 s")
+
+
+def seen(attack: str, app: App, events: list) -> bool:
+    """Whether the attack has shown (a sandbox may take a while to start on a busy machine)."""
+    if app.status()["last_error"] is None:
+        return False
+    mine = [e for e in events if e.app == app.name]
+    if attack == "ids":
+        return any(e.state == "end" for e in mine)
+    return attack != "values" or bool(mine)
+
+
 @pytest.mark.parametrize("where", ["in-process", "sandboxed"])
 @pytest.mark.parametrize("attack", ATTACKS)
 def test_what_a_hostile_app_returns_is_contained(
@@ -185,34 +207,42 @@ def test_what_a_hostile_app_returns_is_contained(
         {"zone": "left"},
     )
     builtin = build_app("occupancy", "occupancy", {"zone": "left", "classes": []}, scene())
+    warm_up = started(good)  # its start is not what is measured (a loaded machine is slow)
     engine = Engine(StandingPeople(), ByteTracker(), WholeFrame(), [builtin, hostile, good])
     guarded = list(engine.apps)
     image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
     ids, events, counters = [], [], []
-    frames = 45
+    index, removed_at = 0, None
     start = time.monotonic()
     try:
-        for index in range(frames):
-            if index == frames - 5:  # the hostile app is removed live (it may raise)
-                events += engine.swap_apps([guarded[0], guarded[2]])
+        while removed_at is None or index < removed_at + 5:
+            if (
+                removed_at is None
+                and index >= 40
+                and (seen(attack, guarded[1], events) or index >= 300)
+            ):
+                events += engine.swap_apps([guarded[0], guarded[2]])  # removed live (it may raise)
+                removed_at = index
             result = engine.process(Frame("cam", index, index / FPS, image))
             ids.append(sorted(result.objects.tracker_id.tolist()))
             events += result.events
             counters.append(guarded[1].counters())
-            time.sleep(max(0.0, start + (index + 1) / FPS - time.monotonic()))
+            index += 1
+            time.sleep(max(0.0, start + index / FPS - time.monotonic()))
         events += engine.finish()
         statuses = {app.name: app.status() for app in guarded}
         good_counters = guarded[2].counters()
     finally:
         for app in guarded:
             app.close()
+    frames = index
 
     # the tracker never restarted: the same three people, the same ids, from frame 3 on
     assert all(frame_ids == ids[3] for frame_ids in ids[3:]) and len(ids[3]) == 3, ids
     # the other apps saw every frame
     ticks = [e.attributes["frame"] for e in events if e.app == "good" and e.type == "tick"]
-    assert ticks == list(range(frames))
-    assert good_counters == {"frames": frames}
+    assert [t for t in ticks if t >= 0] == list(range(frames))
+    assert good_counters == {"frames": frames + warm_up}
     assert statuses["good"]["state"] == "running" and statuses["good"]["last_error"] is None
     assert statuses["occupancy"]["last_error"] is None
     # every event is storable and has an id of Vigil's, stamped with its camera and app
@@ -283,6 +313,7 @@ def test_memory_in_files_counts_against_the_limit(
         install("apps/ticker.py", "Ticker", events=("tick", "done"), app_id="good"),
         {"zone": "left"},
     )
+    started(good)
     base, peak, ticks, frames = shmem_mib(), 0.0, [], 0
     try:
         while frames < 20 or (not stopped_yet(filler) and frames < 400):
@@ -303,7 +334,7 @@ def test_memory_in_files_counts_against_the_limit(
     else:  # the sized tmpfs refused the writes; memfd_create is refused
         assert re.search("No space left|Operation not permitted", status["last_error"]), status
     assert status["restarts"] >= 1 or status["state"] != "running", status
-    assert ticks[:-1] == list(range(frames))
+    assert [t for t in ticks[:-1] if t >= 0] == list(range(frames))
 
 
 @requires_bwrap
