@@ -121,7 +121,7 @@ def _kill_all(
     for proc in list(procs):
         if proc.poll() is None:
             _kill(proc)
-    for group in cgroups.values():
+    for group in list(cgroups.values()):
         group.remove(wait_s=2.0)  # a killed sandbox is gone in milliseconds
     cgroups.clear()
 
@@ -583,10 +583,11 @@ class SandboxedApp(App):
 
     def _reap(self) -> None:
         """Collect the exit status of killed sandboxes, without waiting for any."""
-        for proc in [p for p in self._live if p.poll() is not None]:
+        # copies first: the spawner thread adds to both
+        for proc in [p for p in list(self._live) if p.poll() is not None]:
             self._live.discard(proc)
-        for proc in [p for p in self._cgroups if p.poll() is not None]:
-            if self._cgroups[proc].remove():
+        for proc, group in list(self._cgroups.items()):
+            if proc.poll() is not None and group.remove():
                 del self._cgroups[proc]
 
     def _discard(self, child: _Child) -> None:
