@@ -68,7 +68,8 @@ class Vandal(App):
         if attack == "counters":
             return []
         if attack == "raises":
-            raise RuntimeError(f"vandal broke on frame {ctx.frame_index}")
+            # with a terminal escape that would clear an operator's screen
+            raise RuntimeError(f"vandal broke on frame {ctx.frame_index}\x1b[2J")
         if attack == "big-int":
             _send_raw(b'O{"seq":' + b"7" * 5000 + b',"events":[]}')
         elif attack == "deep-json":
