@@ -22,5 +22,5 @@ SEEDS = [
 
 
 def test_reply_decoder_survives_fuzzing(tmp_path: Path) -> None:
-    output = run_harness(HERE / "fuzz_reply.py", tmp_path / "corpus", SEEDS, runs=20000)
-    assert "Done 20000 runs" in output
+    output = run_harness(HERE / "fuzz_reply.py", tmp_path / "corpus", SEEDS, runs=200_000)
+    assert "Done 200000 runs" in output
