@@ -18,6 +18,14 @@ def format_key_path(loc: Iterable[str | int]) -> str:
     return out
 
 
+def one_line(text: object, limit: int = 300) -> str:
+    """`text` on one line of at most `limit` printable characters (for a log line or a
+    status: an app's error text may hold terminal escapes or lone surrogates)."""
+    line = " ".join(str(text)[: 4 * limit].split())
+    line = line if len(line) <= limit else line[: limit - 1] + "…"
+    return "".join(c if c.isprintable() else "?" for c in line)
+
+
 class VigilError(Exception):
     """An error the CLI reports as one line and exit code 2, never a traceback."""
 

@@ -47,7 +47,7 @@ from vigil.apps.registry import build_app
 from vigil.config.schema import AppConfig
 from vigil.detection.classes import COCO_CLASSES
 from vigil.errors import VigilError
-from vigil.events.event import Event
+from vigil.events.event import Event, is_event_id
 from vigil.outputs.annotate import Annotator
 from vigil.pipeline.build import build_detector, build_engine, build_scene
 from vigil.pipeline.engine import Engine, FrameResult
@@ -592,6 +592,13 @@ class CameraWorker:
                 self._send(LiveFrame(self.camera.id, wall, jpeg.tobytes()))
 
     def _snapshot(self, event: Event, image: np.ndarray) -> str | None:
+        # Event ids are Vigil's (`vigil.apps.boundary`); a name that is anything else
+        # (a path from an app) never becomes a file.
+        if not is_event_id(event.id):
+            log.error(
+                "camera %s: no snapshot for event id %s", self.camera.id, ascii(event.id)[:80]
+            )
+            return None
         path = self.snapshots / f"{event.id}.jpg"
         ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_QUALITY])
         if not ok:
