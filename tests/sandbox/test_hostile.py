@@ -208,7 +208,12 @@ def test_what_a_hostile_app_returns_is_contained(
     )
     builtin = build_app("occupancy", "occupancy", {"zone": "left", "classes": []}, scene())
     warm_up = started(good)  # its start is not what is measured (a loaded machine is slow)
-    engine = Engine(StandingPeople(), ByteTracker(), WholeFrame(), [builtin, hostile, good])
+    engine = Engine(
+        StandingPeople(),
+        ByteTracker(frame_size=(WIDTH, HEIGHT)),
+        WholeFrame(),
+        [builtin, hostile, good],
+    )
     guarded = list(engine.apps)
     image = np.zeros((HEIGHT, WIDTH, 3), np.uint8)
     ids, events, counters = [], [], []
