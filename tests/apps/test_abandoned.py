@@ -202,3 +202,20 @@ def test_frames_without_pixels_are_refused():
     app = build_app("abandoned_object", "a", {}, Scene.build(W, H, class_names=CLASSES))
     with pytest.raises(ValueError, match="needs the frame's pixels"):
         app.process(FrameContext("cam", 0, 0.0, W, H, None), Detections.empty())
+
+
+def test_a_new_frame_size_or_a_clock_restart_starts_learning_again():
+    scene = Scene.build(W, H, class_names=CLASSES)
+    app = build_app("abandoned_object", "a", {"min_seconds": 5}, scene)
+    clip = Clip(180, bag=lambda i: i >= 60)
+    events = []
+    for i in range(100):  # 10 s, then a smaller picture and a clock from 0 (a looping file)
+        image, tracked = clip.frame(i)
+        events += app.process(FrameContext("cam", i, i / FPS, W, H, image), tracked)
+    for i in range(180):
+        image, tracked = clip.frame(i)
+        half = image[::2, ::2].copy()
+        events += app.process(FrameContext("cam", i, i / FPS, W // 2, H // 2, half), tracked)
+    (event,) = events  # the bag left at 6 s in the second run only: the first was too short
+    assert 11.0 <= event.start_time <= 12.5
+    assert event.attributes["box"] == pytest.approx([v // 2 for v in BAG], abs=3)

@@ -111,7 +111,6 @@ class _StillChange(App):
         self.grace = min(GRACE_SECONDS, settings.min_seconds / 2)
         self._frames = 0
         self._start = self._last_pts = 0.0
-        self._level = 0.0
         self._long = self._short = None  # MOG2 models, made on the first frame
         self._recent: deque[tuple[float, Detections]] = deque()
         self._total = 0
@@ -126,6 +125,9 @@ class _StillChange(App):
     def _begin(self, ctx: FrameContext, gray: np.ndarray) -> None:
         h, w = gray.shape
         self._long, self._short = self._model(), self._model()
+        self._frames = 0
+        self._recent.clear()
+        self._size = (ctx.width, ctx.height)
         self._start = self._last_pts = ctx.pts
         self._level = max(float(np.median(gray)), 1.0)
         self._scale = np.array([w / ctx.width, h / ctx.height] * 2)
@@ -176,7 +178,8 @@ class _StillChange(App):
             raise ValueError(f"app {self.name!r} needs the frame's pixels (needs_pixels)")
         now = ctx.pts
         gray = small_gray(ctx.image, self.settings.scale_height)
-        if self._long is None:
+        if self._long is None or (ctx.width, ctx.height) != self._size or now < self._last_pts:
+            # the first frame, a new picture size or a clock restarted (a looping file)
             self._begin(ctx, gray)
         # Global lighting drift: keep the frame's median at the first frame's.
         gray = cv2.convertScaleAbs(gray, alpha=self._level / max(float(np.median(gray)), 1.0))
