@@ -182,7 +182,9 @@ def test_entry_point_apps(monkeypatch, scene):
     assert "old" not in available and "junk" not in available
     assert available["plugin"].origin == "entry_point"
     assert available["plugin"].manifest.events == ["hello"]
-    with pytest.raises(ValueError, match=r"known: abandoned_object, crowding, intrusion, junk, line_crossing"):
+    with pytest.raises(
+        ValueError, match=r"known: abandoned_object, crowding, intrusion, junk, line_crossing"
+    ):
         get_app_class("nothing")
 
 
