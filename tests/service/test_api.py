@@ -237,6 +237,17 @@ def test_redact_url_strips_credentials() -> None:
     assert redact_url("rtsp://cam.local/live?channel=1") == "rtsp://cam.local/live?channel=1"
 
 
+def test_names_entering_the_config_api_are_printable(site: Site) -> None:
+    zone = {"points": [[0, 0], [1, 0], [1, 1]]}
+    for name in ("\ud800", "bell\u0007", "z" * 65):
+        body = json.dumps({"zones": {name: zone}})  # "\ud800" escaped, as a client sends it
+        r = site.client.put("/api/cameras/cam1/config", content=body)
+        assert r.status_code == 422, (name, r.text)
+    app = {"type": "occupancy", "settings": {}}
+    r = site.client.put("/api/cameras/cam1/apps/tab%09name", json=app)
+    assert r.status_code == 422
+
+
 def test_state_apply_keeps_latest_status_and_frame(tmp_path: Path) -> None:
     with EventStore(":memory:") as store:
         state = ServiceState([CameraInfo.create("a", "rtsp://a/1")], store, storage=tmp_path)

@@ -15,6 +15,7 @@ from pydantic import Field, field_validator, model_validator
 from vigil.config.schema import (
     ConfigDocument,
     DetectorConfig,
+    Name,
     SceneConfig,
     SourceConfig,
     VigilConfig,
@@ -40,7 +41,7 @@ class RecordSettings(_Model):
 
 
 class CameraConfig(SceneConfig):
-    id: str
+    id: Name
     url: str
     """rtsp://, http(s):// (incl. MJPEG) or a file path (played in real time)."""
     detect_fps: float = Field(5.0, gt=0)
