@@ -17,6 +17,7 @@ from vigil.events import Event
 from vigil.service.messages import EventMessage, FrameMetadata
 
 LOCAL = ("127.0.0.1", 40000)
+LOCAL_URL = "http://127.0.0.1:8971"  # what the browser on the machine opens
 REMOTE = ("203.0.113.9", 40000)
 
 
@@ -338,3 +339,31 @@ def test_streams_end_when_the_session_does(
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
     assert closed.value.code == 1008
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"username": "admin", "password": NaN}',
+        '{"username": "admin", "password": Infinity}',
+        '{"username": "admin", "password": -Infinity}',
+        '{"username": "admin", "password": 1e999999}',
+        '{"username": "\\ud800", "password": "a test password"}',
+        '{"username": "admin", "password": "x", "\\udfff": 1}',
+        '{"username": "admin", "password": ' + "9" * 5000 + "}",
+        '{"username": ' + "[" * 3000 + "]" * 3000 + "}",
+    ],
+)
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/api/auth/login"), ("POST", "/api/auth/setup"), ("PATCH", "/api/users/viewer")],
+)
+def test_bodies_that_are_not_strict_json_are_422(
+    deployment: Deployment, raw: str, method: str, path: str
+) -> None:
+    c = deployment.client("admin", client=LOCAL, base_url=LOCAL_URL)
+    r = c.request(method, path, content=raw, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert isinstance(detail, str) and detail.startswith("request body is not valid JSON")
+    r.content.decode("utf-8")  # encodable, whatever came in

@@ -59,6 +59,7 @@ from vigil.auth.policy import StillAllowed
 from vigil.auth.routes import document_security
 from vigil.auth.routes import router as auth_router
 from vigil.events.event import Event
+from vigil.service.body_limits import BodyGuard, safe_validation_errors
 from vigil.service.config_api import router as config_router
 from vigil.service.messages import EventMessage, FrameMetadata, event_to_dict
 from vigil.service.metrics import add_metrics_route
@@ -511,7 +512,8 @@ def create_app(state: ServiceState, auth: AuthStore | None = None) -> FastAPI:
     """The API over `state`, with ``/metrics``; independent of the server that runs it.
 
     Every route but the login, the first-run setup and ``/api/health`` needs a user
-    (`vigil.auth`); `auth` defaults to an `AuthStore` on the events database.
+    (`vigil.auth`); `auth` defaults to an `AuthStore` on the events database. Request
+    bodies are capped and checked (`vigil.service.body_limits`).
     """
     app = FastAPI(
         title="Vigil",
@@ -528,6 +530,8 @@ def create_app(state: ServiceState, auth: AuthStore | None = None) -> FastAPI:
     )
     app.state.vigil = state
     app.state.auth = auth if auth is not None else AuthStore(state.events.engine)
+    app.add_middleware(BodyGuard)
+    app.add_exception_handler(RequestValidationError, safe_validation_errors)
     app.state.live_streams = 0
     app.state.ws_clients = 0
     error_responses: dict[int | str, dict[str, Any]] = {
