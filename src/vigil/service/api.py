@@ -1040,7 +1040,7 @@ def create_app(
     add_metrics_route(
         app,
         state,
-        dependencies=[Depends(allow("operator"))],
+        viewer=allow("operator"),
         responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}},
     )
     document_security(app)
