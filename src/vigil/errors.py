@@ -13,6 +13,8 @@ def format_key_path(loc: Iterable[str | int]) -> str:
             out += f"[{part}]"
         elif part == "[key]":  # pydantic's marker for a bad dict key
             out += " (key)"
+        elif not part.isprintable() or part != part.strip():  # a bad name: show it quoted
+            out += f"[{part!r}]"
         else:
             out += f".{part}" if out else str(part)
     return out

@@ -39,7 +39,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -52,6 +52,7 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 from starlette.background import BackgroundTask
 from starlette.websockets import WebSocketDisconnect
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import vigil
 from vigil.auth import AuthStore, Principal, allow, audit
@@ -59,6 +60,7 @@ from vigil.auth.policy import StillAllowed
 from vigil.auth.routes import document_security
 from vigil.auth.routes import router as auth_router
 from vigil.events.event import Event
+from vigil.service.body_limits import BodyGuard, safe_validation_errors
 from vigil.service.config_api import router as config_router
 from vigil.service.messages import EventMessage, FrameMetadata, event_to_dict
 from vigil.service.metrics import add_metrics_route
@@ -507,11 +509,17 @@ def _exported(result: Any, out: Path) -> Path | None:
 # --------------------------------------------------------------------------- the app
 
 
-def create_app(state: ServiceState, auth: AuthStore | None = None) -> FastAPI:
+def create_app(
+    state: ServiceState, auth: AuthStore | None = None, trusted_proxies: Sequence[str] = ()
+) -> FastAPI:
     """The API over `state`, with ``/metrics``; independent of the server that runs it.
 
     Every route but the login, the first-run setup and ``/api/health`` needs a user
-    (`vigil.auth`); `auth` defaults to an `AuthStore` on the events database.
+    (`vigil.auth`); `auth` defaults to an `AuthStore` on the events database. Request
+    bodies are capped and checked (`vigil.service.body_limits`). ``X-Forwarded-For`` is
+    believed only from `trusted_proxies` (addresses or networks; by default the site's
+    ``server.trusted_proxies``): from anyone else it would let a client pick the address
+    that login limits and the audit log see.
     """
     app = FastAPI(
         title="Vigil",
@@ -530,6 +538,11 @@ def create_app(state: ServiceState, auth: AuthStore | None = None) -> FastAPI:
     )
     app.state.vigil = state
     app.state.auth = auth if auth is not None else AuthStore(state.events.engine)
+    app.add_middleware(BodyGuard)
+    app.add_exception_handler(RequestValidationError, safe_validation_errors)
+    proxies = list(trusted_proxies or (state.site.server.trusted_proxies if state.site else []))
+    if proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     app.state.live_streams = 0
     app.state.ws_clients = 0
     error_responses: dict[int | str, dict[str, Any]] = {
@@ -1029,7 +1042,7 @@ def create_app(state: ServiceState, auth: AuthStore | None = None) -> FastAPI:
     add_metrics_route(
         app,
         state,
-        dependencies=[Depends(allow("operator"))],
+        viewer=allow("operator"),
         responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}},
     )
     document_security(app)

@@ -7,6 +7,7 @@ detector, motion and tracker settings are shared by all cameras. Loaded and repo
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from vigil.config.schema import (
     ConfigDocument,
     DetectorConfig,
+    Name,
     SceneConfig,
     SourceConfig,
     VigilConfig,
@@ -40,7 +42,7 @@ class RecordSettings(_Model):
 
 
 class CameraConfig(SceneConfig):
-    id: str
+    id: Name
     url: str
     """rtsp://, http(s):// (incl. MJPEG) or a file path (played in real time)."""
     detect_fps: float = Field(5.0, gt=0)
@@ -89,6 +91,21 @@ class StorageSettings(_Model):
 class ServerSettings(_Model):
     host: str = "127.0.0.1"
     port: int = Field(8971, ge=0, le=65535)
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Addresses or networks (``10.0.0.0/8``) of reverse proxies whose ``X-Forwarded-For``
+    names the client; from anyone else the header is ignored (it could name any address)."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"must be IP addresses or networks (10.0.0.0/8), got {item!r}"
+                ) from None
+        return value
 
 
 class DetectorServiceSettings(_Model):

@@ -22,6 +22,7 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -32,7 +33,7 @@ from vigil.apps.registry import available_apps
 from vigil.auth import Principal, allow, audit
 from vigil.auth.principal import Role
 from vigil.config.loader import format_validation_error
-from vigil.config.schema import LineConfig, ZoneConfig
+from vigil.config.schema import LineConfig, Name, ZoneConfig
 from vigil.errors import ConfigError
 from vigil.service.config import CameraConfig
 from vigil.service.messages import AppState
@@ -94,8 +95,8 @@ class AppInstanceIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: str = Field(description="The app's id (`GET /api/apps`).")
-    name: str | None = Field(None, description="Instance name (events' `app`); default: type.")
+    type: Name = Field(description="The app's id (`GET /api/apps`).")
+    name: Name | None = Field(None, description="Instance name (events' `app`); default: type.")
     settings: dict[str, Any] = Field(
         default_factory=dict, description="Checked against the app's `settings_schema`."
     )
@@ -116,8 +117,8 @@ class CameraConfigIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    zones: dict[str, ZoneConfig] = Field(default_factory=dict)
-    lines: dict[str, LineConfig] = Field(default_factory=dict)
+    zones: dict[Name, ZoneConfig] = Field(default_factory=dict)
+    lines: dict[Name, LineConfig] = Field(default_factory=dict)
     apps: list[AppInstanceIn] = Field(default_factory=list)
     frame_size: tuple[int, int] | None = Field(
         None, description="Ignored on input (GET returns it; PUT accepts the same body)."
@@ -158,7 +159,7 @@ class CameraConfigSaved(CameraConfigOut):
 class AppPut(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    type: str = Field(description="The app's id (`GET /api/apps`).")
+    type: Name = Field(description="The app's id (`GET /api/apps`).")
     settings: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
 
@@ -377,7 +378,7 @@ async def put_camera_config(
 )
 async def put_camera_app(
     camera_id: str,
-    name: str,
+    name: Annotated[Name, PathParam()],
     body: AppPut,
     request: Request,
     principal: Annotated[Principal, Depends(allow("admin"))],

@@ -46,7 +46,7 @@ from vigil.recording.index import SegmentIndex
 from vigil.recording.retention import CameraRetention, RetentionPolicy, store_events
 from vigil.recording.segmenter import recover
 from vigil.service.api import create_app
-from vigil.service.config import CameraConfig, SiteConfig
+from vigil.service.config import CameraConfig, ServerSettings, SiteConfig
 from vigil.service.detector_service import DetectorService
 from vigil.service.hub import Hub
 from vigil.service.messages import CameraStatus, EventMessage, Reconfigure, SegmentInfo
@@ -64,6 +64,7 @@ STOP_GRACE_S = 10.0
 REPEAT_WARNING_S = 60.0  # a camera still down with the same error is logged this often
 SITE_POLL_S = 1.0  # how often the site file is checked for changes
 SCENE_FIELDS = frozenset({"zones", "lines", "apps"})  # what a worker applies without restart
+WS_MAX_MESSAGE = 64 * 1024  # largest WebSocket message a client may send the API
 
 
 def validate_site(site: SiteConfig) -> None:
@@ -590,9 +591,7 @@ class Supervisor:
 
     def _start_api(self, state: ServiceState) -> uvicorn.Server:
         s = self.site.server
-        config = uvicorn.Config(
-            create_app(state), host=s.host, port=s.port, log_level="warning", lifespan="off"
-        )
+        config = api_server_config(create_app(state), s)
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name="api", daemon=True)
         thread.start()
@@ -605,6 +604,22 @@ class Supervisor:
         self.url = f"http://{s.host}:{port}"
         log_setup_hint(config.app, port, self._site_path)
         return server
+
+
+def api_server_config(app: Any, settings: ServerSettings) -> uvicorn.Config:
+    """How uvicorn serves the API. Its own proxy-header handling is off: by default it
+    believes ``X-Forwarded-For`` from 127.0.0.1, so any local client could pick its address;
+    the app believes only ``server.trusted_proxies`` (`create_app`). WebSocket messages from
+    clients are small (the API only reads them to notice a disconnect)."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        lifespan="off",
+        proxy_headers=False,
+        ws_max_size=WS_MAX_MESSAGE,
+    )
 
 
 def _camera_apps(site: SiteConfig) -> dict[str, list[str]]:
