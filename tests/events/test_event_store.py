@@ -289,3 +289,37 @@ def test_query_and_count_by_several_sources(store: EventStore) -> None:
     assert [e.start_time for e in page] == [2.0]
     with pytest.raises(TypeError, match="not one string"):
         store.query(sources="cam1")
+
+
+def test_counts_are_aggregated_by_the_database(store: EventStore) -> None:
+    """Line crossings and occupancy samples per bucket, on each backend: what `/api/counts`
+    serves (buckets of 10 s from t=100; samples that are not numbers are left out)."""
+
+    def sample(t: float, count: object, zone: str = "hall") -> Event:
+        return Event("cam1", "room", "occupancy", t, 0, zone=zone, attributes={"count": count})
+
+    store.add(
+        [
+            crossing(101.0, attributes={"direction": "in"}),
+            crossing(105.0, attributes={"direction": "in"}),
+            crossing(112.0, attributes={"direction": "out"}),
+            crossing(113.0),  # no direction
+            crossing(131.0, attributes={"direction": "in"}),  # past the 3 buckets
+            crossing(99.0, attributes={"direction": "in"}),  # before the first
+            sample(100.0, 2),
+            sample(104.0, 5.9),
+            sample(108.0, 3),
+            sample(109.0, True),
+            sample(109.5, "many"),
+            sample(121.0, 1),
+        ]
+    )
+    counts = {(c.direction, c.bucket): c.count for c in store.crossing_counts(100.0, 10.0, 3)}
+    assert counts == {("in", 0): 2, ("out", 1): 1, ("unknown", 1): 1}
+    occupancy = sorted(
+        (b.bucket, b.samples, b.max, b.total, b.last)
+        for b in store.occupancy_buckets(100.0, 10.0, 3, sources={"cam1"})
+    )
+    assert occupancy == [(0, 3, 5, 10, 3), (2, 1, 1, 1, 1)]
+    assert store.time_range(("occupancy",)) == (100.0, 121.0)
+    assert store.occupancy_buckets(100.0, 10.0, 3, sources=set()) == []
