@@ -103,8 +103,8 @@ def test_a_full_disk_keeps_the_api_up_and_the_newest_footage(
         def get(path: str, **params: object) -> httpx.Response | None:
             try:
                 response = http.get(url + path, params=params)
-            except httpx.TimeoutException:
-                failures.append(f"GET {path}: no answer in {TIMEOUT_S} s")
+            except httpx.TransportError as err:  # no answer in TIMEOUT_S, a reset connection
+                failures.append(f"GET {path}: {err!r}")
                 return None
             if not 200 <= response.status_code < 300:
                 failures.append(f"GET {path}: {response.status_code} {response.text[:200]}")
@@ -135,8 +135,8 @@ def test_a_full_disk_keeps_the_api_up_and_the_newest_footage(
                             json={"username": "viewer", "password": PASSWORD},
                         )
                         me = browser.get(url + "/api/events", params={"limit": 5})
-                    except httpx.TimeoutException:
-                        failures.append(f"login: no answer in {TIMEOUT_S} s")
+                    except httpx.TransportError as err:
+                        failures.append(f"login: {err!r}")
                     else:
                         if login.status_code != 200 or me.status_code != 200:
                             failures.append(f"login: {login.status_code}, then {me.status_code}")
