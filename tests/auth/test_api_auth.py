@@ -281,7 +281,7 @@ def test_metrics_need_an_operator_token(deployment: Deployment) -> None:
 
 def test_health_is_public_and_minimal(deployment: Deployment) -> None:
     body = deployment.client().get("/api/health").json()
-    assert set(body) == {"ok", "status", "time", "uptime_s"}
+    assert set(body) == {"ok", "status", "time", "uptime_s", "disk_pressure"}
 
 
 def test_openapi_names_the_ways_to_authenticate(deployment: Deployment) -> None:

@@ -332,7 +332,7 @@ def test_health_reflects_camera_states(site: Site) -> None:
 
     body = site.client.get("/api/health").json()
     assert body["ok"] is False and body["status"] == "degraded"
-    assert set(body) == {"ok", "status", "time", "uptime_s"}  # public: nothing more
+    assert set(body) == {"ok", "status", "time", "uptime_s", "disk_pressure"}  # nothing more
     assert states() == {"cam1": ("unknown", False), "cam2": ("unknown", False), "lab": ("unknown", False)}
     now = site.clock.now
     site.state.apply(status("cam1", now))

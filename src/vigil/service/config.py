@@ -75,7 +75,15 @@ class StorageSettings(_Model):
     """SQLAlchemy URL: ``sqlite:///FILE`` or ``postgresql+psycopg://USER:PASSWORD@HOST/DB``
     (needs the `postgres` extra); default SQLite in `directory`."""
     disk_budget_gb: float | None = Field(None, gt=0)
-    """Recordings are trimmed oldest first beyond this size (event footage is kept)."""
+    """Recordings, snapshots and cached clips are trimmed oldest first beyond this size."""
+    event_footage_share: float = Field(0.5, ge=0, le=1)
+    """Share of the disk budget that footage events reference may hold; beyond it the
+    budget deletes the oldest of that footage too."""
+    min_free_mb: float = Field(500.0, ge=0)
+    """Free space kept on the storage disk: below it recording pauses and the oldest
+    footage is deleted, whatever references it, so the database never fills the disk."""
+    events_retain_days: float = Field(90.0, gt=0)
+    """Event rows and their snapshots older than this are deleted."""
 
     @field_validator("database")
     @classmethod
@@ -86,6 +94,10 @@ class StorageSettings(_Model):
 
     def database_url(self) -> str:
         return self.database or f"sqlite:///{self.directory / 'vigil.db'}"
+
+    @property
+    def min_free_bytes(self) -> int:
+        return round(self.min_free_mb * 1e6)
 
 
 class ServerSettings(_Model):

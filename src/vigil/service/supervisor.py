@@ -43,7 +43,7 @@ from vigil.events.event import Event
 from vigil.events.store import EventStore
 from vigil.pipeline.build import check_apps
 from vigil.recording.index import SegmentIndex
-from vigil.recording.retention import CameraRetention, RetentionPolicy, store_events
+from vigil.recording.retention import CameraRetention, RetentionPolicy, run_pass
 from vigil.recording.segmenter import recover
 from vigil.service.api import create_app
 from vigil.service.config import CameraConfig, ServerSettings, SiteConfig
@@ -60,6 +60,7 @@ log = logging.getLogger("vigil.service")
 STALL_AFTER_S = 30.0  # a worker silent this long is hung: it is killed and restarted
 BACKOFF_S = (1.0, 60.0)
 RETENTION_EVERY_S = 60.0
+RETENTION_PRESSURE_EVERY_S = 5.0  # while the disk is near its free-space floor
 STOP_GRACE_S = 10.0
 REPEAT_WARNING_S = 60.0  # a camera still down with the same error is logged this often
 SITE_POLL_S = 1.0  # how often the site file is checked for changes
@@ -550,14 +551,15 @@ class Supervisor:
     # -- services --------------------------------------------------------------------------------
 
     def _retention_loop(self, index: SegmentIndex, events: EventStore) -> None:
-        while not self._stopping.wait(RETENTION_EVERY_S):
+        wait = RETENTION_EVERY_S
+        while not self._stopping.wait(wait):
+            storage = self.site.storage.directory
             try:
-                deleted = self._retention_policy().apply(index, store_events(events), time.time())
+                report = run_pass(self._retention_policy(), index, events, storage)
             except Exception:  # retention must never take the service down; say why
                 log.exception("retention pass failed")
                 continue
-            if deleted:
-                log.info("retention: deleted %d segments", len(deleted))
+            wait = RETENTION_PRESSURE_EVERY_S if report.pressure else RETENTION_EVERY_S
 
     def _retention_policy(self) -> RetentionPolicy:
         """From the cameras as configured now (the site file may have changed)."""
@@ -578,6 +580,9 @@ class Supervisor:
                 if self.site.storage.disk_budget_gb
                 else None
             ),
+            event_share=self.site.storage.event_footage_share,
+            min_free_bytes=self.site.storage.min_free_bytes,
+            events_days=self.site.storage.events_retain_days,
         )
 
     def _start_mqtt(self) -> MqttPublisher | None:

@@ -236,6 +236,7 @@ class CameraWorker:
                 storage / "recordings",
                 segment_seconds=self.camera.record.segment_seconds,
                 on_segment=self._segment_done,
+                min_free_bytes=spec.site.storage.min_free_bytes,
             )
 
     # -- ingest ------------------------------------------------------------------------------
