@@ -16,7 +16,18 @@ from vigil.apps.base import (
     Scene,
     ZoneName,
 )
-from vigil.apps.registry import BUILTIN_APPS, build_app, get_app_class, known_kinds
+
+# The registry imports every built-in app (OpenCV with them): loaded on first use, so that a
+# store app importing the SDK in its sandbox maps none of it into its address-space limit.
+_REGISTRY_NAMES = frozenset({"BUILTIN_APPS", "build_app", "get_app_class", "known_kinds"})
+
+
+def __getattr__(name: str) -> object:
+    if name in _REGISTRY_NAMES:
+        from vigil.apps import registry
+
+        return getattr(registry, name)
+    raise AttributeError(f"module 'vigil.apps' has no attribute {name!r}")
 
 __all__ = [
     "BUILTIN_APPS",
