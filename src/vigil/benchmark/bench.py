@@ -33,14 +33,15 @@ from vigil.errors import SourceError, VigilError
 from vigil.sources.video import is_network_url
 
 REFERENCE_SCRIPT = Path(__file__).with_name("reference_pipeline.py")
-# Imported by `trackers` and `supervision` at start; their other requirements (NumPy, SciPy,
-# OpenCV, requests, rich, PyYAML, Pillow) are Vigil's too.
+# Imported by `trackers` and `supervision` at start (Pillow too: Vigil's own install has none);
+# their other requirements (NumPy, SciPy, OpenCV, requests, rich, PyYAML) are Vigil's too.
 REFERENCE_PACKAGES = (
     "trackers==2.6.1",
     "supervision==0.31.2",
     "pydeprecate==0.14.0",
     "tqdm",
     "defusedxml",
+    "pillow",
 )
 REFERENCE = "hand-written reference"
 
