@@ -420,7 +420,13 @@ def test_camera_detail_per_app_state(site: Site) -> None:
     webhook.sandboxed, webhook.memory_cgroup, webhook.rejected = True, False, 2
     loitering.errors, loitering.backoff_s = 4, 7.96
     apps = site.client.get("/api/cameras/cam1", headers=viewer).json()["apps"]
-    healthy = {"errors": 0, "rejected": 0, "backoff_s": 0.0, "memory_cgroup": None}
+    healthy = {
+        "errors": 0,
+        "rejected": 0,
+        "backoff_s": 0.0,
+        "sandboxed": None,
+        "memory_cgroup": None,
+    }
     assert apps == [
         {
             "type": "line_count",
@@ -442,6 +448,7 @@ def test_camera_detail_per_app_state(site: Site) -> None:
             "counters": {},
             **healthy,
             "rejected": 2,
+            "sandboxed": True,
             "memory_cgroup": False,
         },
         {

@@ -202,6 +202,9 @@ class AppStateOut(BaseModel):
     errors: int = Field(0, description="Calls into the app that raised, since it started.")
     rejected: int = Field(0, description="Events and counter names of the app refused.")
     backoff_s: float = Field(0.0, description="Seconds a failing app is still skipped for.")
+    sandboxed: bool | None = Field(
+        None, description="Store apps: false when it runs without bubblewrap (limits only)."
+    )
     memory_cgroup: bool | None = Field(
         None,
         description="Store apps: false when no memory cgroup limits it (address-space limit "
@@ -1085,6 +1088,7 @@ def _app_states(state: ServiceState, camera_id: str) -> list[AppStateOut]:
                 errors=report.errors if report is not None else 0,
                 rejected=report.rejected if report is not None else 0,
                 backoff_s=round(report.backoff_s, 1) if report is not None else 0.0,
+                sandboxed=report.sandboxed if report is not None else None,
                 memory_cgroup=report.memory_cgroup if report is not None else None,
             )
         )
