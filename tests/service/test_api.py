@@ -400,7 +400,8 @@ def test_camera_detail_status(site: Site) -> None:
 
 
 def test_camera_detail_per_app_state(site: Site) -> None:
-    """Each app instance's state, restarts, last error and counters, for a viewer too."""
+    """Each app instance's state, restarts, last error, counters, the boundary's error and
+    rejection counts, backoff and memory-cgroup isolation, for a viewer too."""
     viewer = bearer(user_token(site.client.app.state.auth, "watcher", "viewer"))  # type: ignore[attr-defined]
     assert site.client.get("/api/cameras/cam1", headers=viewer).json()["apps"] == []
     site.state.apply(
@@ -410,11 +411,22 @@ def test_camera_detail_per_app_state(site: Site) -> None:
             apps=[
                 AppStatus("line_count", "door", True, "running", counters={"person in": 2.0}),
                 AppStatus("webhook", "notify", True, "restarting", "exit code 1", restarts=3),
+                AppStatus("loitering", "porch", True, "failing", "process() raised KeyError"),
                 AppStatus("occupancy", "hall", False, "stopped"),
             ],
         )
     )
+    webhook, loitering = site.state.status("cam1").apps[1:3]  # type: ignore[union-attr]
+    webhook.sandboxed, webhook.memory_cgroup, webhook.rejected = True, False, 2
+    loitering.errors, loitering.backoff_s = 4, 7.96
     apps = site.client.get("/api/cameras/cam1", headers=viewer).json()["apps"]
+    healthy = {
+        "errors": 0,
+        "rejected": 0,
+        "backoff_s": 0.0,
+        "sandboxed": None,
+        "memory_cgroup": None,
+    }
     assert apps == [
         {
             "type": "line_count",
@@ -424,6 +436,7 @@ def test_camera_detail_per_app_state(site: Site) -> None:
             "restarts": 0,
             "last_error": None,
             "counters": {"person in": 2.0},
+            **healthy,
         },
         {
             "type": "webhook",
@@ -433,6 +446,22 @@ def test_camera_detail_per_app_state(site: Site) -> None:
             "restarts": 3,
             "last_error": "exit code 1",
             "counters": {},
+            **healthy,
+            "rejected": 2,
+            "sandboxed": True,
+            "memory_cgroup": False,
+        },
+        {
+            "type": "loitering",
+            "name": "porch",
+            "enabled": True,
+            "state": "failing",
+            "restarts": 0,
+            "last_error": "process() raised KeyError",
+            "counters": {},
+            **healthy,
+            "errors": 4,
+            "backoff_s": 8.0,
         },
         {
             "type": "occupancy",
@@ -442,6 +471,7 @@ def test_camera_detail_per_app_state(site: Site) -> None:
             "restarts": 0,
             "last_error": None,
             "counters": {},
+            **healthy,
         },
     ]
     assert "settings" not in apps[0]  # settings are the admin's (GET .../config)

@@ -228,6 +228,10 @@ def test_apps_lists_builtins_with_schema_and_where_they_run(api: Api) -> None:
             "counters": {},
             "version": None,  # store apps only
             "sandboxed": None,
+            "memory_cgroup": None,
+            "errors": 0,  # the boundary's counts (GuardedApp)
+            "rejected": 0,
+            "backoff_s": 0.0,
         }
     ]
     assert apps["occupancy"]["instances"] == []

@@ -145,7 +145,8 @@ READS = {
     ("get", "/api/cameras"): {"id", "name", "state", "up", "live_url"},
     ("get", "/api/cameras/{camera_id}"): {"id", "name", "state", "up", "status", "live_url", "apps"},
     ("get", "/api/cameras/{camera_id}", "apps"): {
-        "type", "name", "state", "restarts", "last_error", "counters"},
+        "type", "name", "enabled", "state", "restarts", "last_error", "counters", "errors",
+        "rejected", "backoff_s", "sandboxed", "memory_cgroup"},
     ("get", "/api/cameras/{camera_id}", "status"): {
         "fps_in", "fps_processed", "frames_dropped", "detector_latency_ms", "queue_depth",
         "recording_lag_s", "reconnects", "counters", "error"},
@@ -166,7 +167,9 @@ READS = {
     ("put", "/api/cameras/{camera_id}/apps/{name}"): {"applied"},
     ("get", "/api/apps"): {"id", "name", "version", "vendor", "description", "origin", "data",
                            "network", "events", "settings_schema", "instances"},
-    ("get", "/api/apps", "instances"): {"camera", "name", "enabled", "settings", "state", "last_error"},
+    ("get", "/api/apps", "instances"): {
+        "camera", "name", "enabled", "settings", "state", "last_error", "restarts", "errors",
+        "rejected", "backoff_s", "sandboxed", "memory_cgroup"},
     ("get", "/api/users"): {"username", "role", "cameras", "created_at"},
     ("post", "/api/users/{username}/tokens"): {"token"},
     ("get", "/api/audit"): {"total", "items"},

@@ -113,8 +113,9 @@ class GuardedApp(App):
 
     def status(self) -> dict[str, Any]:
         """The app's own status (a sandboxed app's supervision; else ``running``), with the
-        boundary's ``errors`` and ``rejected`` counts; a boundary problem of the last
-        minute is its ``last_error``."""
+        boundary's ``errors`` and ``rejected`` counts and ``backoff_s`` (seconds it is still
+        skipped for); a running app in backoff is ``failing``. A boundary problem of the
+        last minute is its ``last_error``."""
         own = getattr(self.app, "status", None)
         report: dict[str, Any] = dict(own()) if callable(own) else {"state": "running"}
         report.setdefault("last_error", None)
@@ -124,6 +125,9 @@ class GuardedApp(App):
             report["last_error"] = self._problem[1]
         report["errors"] = self.errors
         report["rejected"] = self.rejected
+        report["backoff_s"] = max(0.0, self._skip_until - time.monotonic())
+        if report["backoff_s"] > 0 and report.get("state") == "running":
+            report["state"] = "failing"
         return report
 
     def close(self) -> None:

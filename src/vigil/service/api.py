@@ -194,12 +194,24 @@ class AppStateOut(BaseModel):
     name: str
     enabled: bool
     state: str = Field(
-        description="running, restarting (a sandboxed app's process), failed, stopped "
-        "(disabled), starting (before the camera's first frame), unknown (no report yet)."
+        description="running, failing (it raised: skipped for `backoff_s`), restarting (a "
+        "sandboxed app's process), failed, stopped (disabled), starting (before the camera's "
+        "first frame), unknown (no report yet)."
     )
     restarts: int
     last_error: str | None
     counters: dict[str, float] = Field(description="The instance's live counters.")
+    errors: int = Field(0, description="Calls into the app that raised, since it started.")
+    rejected: int = Field(0, description="Events and counter names of the app refused.")
+    backoff_s: float = Field(0.0, description="Seconds a failing app is still skipped for.")
+    sandboxed: bool | None = Field(
+        None, description="Store apps: false when it runs without bubblewrap (limits only)."
+    )
+    memory_cgroup: bool | None = Field(
+        None,
+        description="Store apps: false when no memory cgroup limits it (address-space limit "
+        "only); None for built-ins or before it starts.",
+    )
 
 
 class CameraDetail(CameraOut):
@@ -1049,6 +1061,11 @@ def _app_states(state: ServiceState, camera_id: str) -> list[AppStateOut]:
                 restarts=report.restarts if report is not None else 0,
                 last_error=report.last_error if report is not None else None,
                 counters=json_safe(report.counters) if report is not None else {},
+                errors=report.errors if report is not None else 0,
+                rejected=report.rejected if report is not None else 0,
+                backoff_s=round(report.backoff_s, 1) if report is not None else 0.0,
+                sandboxed=report.sandboxed if report is not None else None,
+                memory_cgroup=report.memory_cgroup if report is not None else None,
             )
         )
     return out

@@ -178,8 +178,9 @@ class AppRun(BaseModel):
     enabled: bool
     settings: dict[str, Any]
     state: AppState | Literal["unknown"] = Field(
-        description="running, restarting (a sandboxed app's process), failed, stopped "
-        "(disabled), starting (before the camera's first frame), unknown (no report yet)."
+        description="running, failing (it raised: skipped for `backoff_s`), restarting (a "
+        "sandboxed app's process), failed, stopped (disabled), starting (before the camera's "
+        "first frame), unknown (no report yet)."
     )
     last_error: str | None = None
     restarts: int = 0
@@ -192,6 +193,14 @@ class AppRun(BaseModel):
         description="Store apps: true when bubblewrap isolates it, false when it runs with "
         "resource limits only (bubblewrap unavailable); None for built-ins or before it starts.",
     )
+    memory_cgroup: bool | None = Field(
+        None,
+        description="Store apps: false when no memory cgroup limits it (address-space limit "
+        "only); None for built-ins or before it starts.",
+    )
+    errors: int = Field(0, description="Calls into the app that raised, since it started.")
+    rejected: int = Field(0, description="Events and counter names of the app refused.")
+    backoff_s: float = Field(0.0, description="Seconds a failing app is still skipped for.")
 
 
 class AppInfo(BaseModel):
@@ -447,6 +456,10 @@ def list_apps(
                     counters=report.counters if report is not None else {},
                     version=report.version if report is not None else None,
                     sandboxed=report.sandboxed if report is not None else None,
+                    memory_cgroup=report.memory_cgroup if report is not None else None,
+                    errors=report.errors if report is not None else 0,
+                    rejected=report.rejected if report is not None else 0,
+                    backoff_s=round(report.backoff_s, 1) if report is not None else 0.0,
                 )
             )
     out = []

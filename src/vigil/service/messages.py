@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from vigil.service.config import CameraConfig
 
 CameraState = Literal["starting", "online", "reconnecting", "offline", "stopped"]
-AppState = Literal["starting", "running", "restarting", "failed", "stopped"]
+# "failing": the app raised and is skipped for a backoff (`vigil.apps.boundary`); it runs
+# again when the backoff ends and is "running" once a call succeeds.
+AppState = Literal["starting", "running", "failing", "restarting", "failed", "stopped"]
 
 
 @dataclass(slots=True)
@@ -37,6 +39,14 @@ class AppStatus:
     # resource limits only; None: not started yet). None for built-ins.
     version: str | None = None
     sandboxed: bool | None = None
+    # The boundary's counts (`vigil.apps.boundary.GuardedApp`): calls that raised, and events
+    # and counter names it refused; seconds left of the backoff of a failing app.
+    errors: int = 0
+    rejected: int = 0
+    backoff_s: float = 0.0
+    # A store app: False when its memory limit is not a memory cgroup (unavailable here: the
+    # address-space limit only); None for built-ins or before it starts.
+    memory_cgroup: bool | None = None
 
 
 @dataclass(slots=True)

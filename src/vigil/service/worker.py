@@ -532,6 +532,7 @@ class CameraWorker:
                 out.append(AppStatus(spec.type, name, True, "starting"))
             else:
                 # Sandboxed third-party apps report their child process; built-ins just run.
+                # Either way the boundary adds its error counts and backoff.
                 report = app.status() if callable(getattr(app, "status", None)) else {}
                 out.append(
                     AppStatus(
@@ -544,6 +545,10 @@ class CameraWorker:
                         app.counters(),
                         report.get("version"),
                         report.get("sandboxed"),
+                        errors=int(report.get("errors", 0)),
+                        rejected=int(report.get("rejected", 0)),
+                        backoff_s=float(report.get("backoff_s", 0.0)),
+                        memory_cgroup=report.get("memory_cgroup"),
                     )
                 )
         return out

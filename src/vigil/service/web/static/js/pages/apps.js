@@ -3,6 +3,7 @@
 // with a form rendered from the app's settings JSON Schema (PUT/DELETE
 // /api/cameras/{camera}/apps/{name}; validated by the server, applied without restart).
 import { api } from "../api.js";
+import { appStateBadges } from "../appstate.js";
 import { atLeast, clear, h, showError } from "../dom.js";
 import { schemaForm } from "../schemaform.js";
 
@@ -65,11 +66,9 @@ export async function render(root, context) {
     clear(list, apps.map((app) => {
       const instances = app.instances;
       const rows = instances.map((i) => {
-        const state = i.enabled ? i.state : "disabled";
-        const error = i.last_error;
         return h("details", { class: "instance", dataset: { camera: i.camera, instance: i.name } },
-          h("summary", {}, `${i.camera} · ${i.name} · `, h("span", { class: `badge ${state === "running" ? "ok" : state === "failed" ? "bad" : ""}` }, state || "unknown"),
-            error ? h("span", { class: "meta" }, ` ${error}`) : null),
+          h("summary", {}, `${i.camera} · ${i.name} · `, appStateBadges(i),
+            i.last_error ? h("span", { class: "meta" }, ` ${i.last_error}`) : null),
           admin ? instanceForm(app, i, cameras, reload, notice) : h("pre", {}, JSON.stringify(i.settings || {}, null, 2)));
       });
       return h("section", { class: "card", dataset: { app: app.id } },

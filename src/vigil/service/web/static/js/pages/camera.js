@@ -1,6 +1,7 @@
 // /cameras/{id}: a larger live view, the camera's apps with their states and live counters
 // (from the worker's status, refreshed every second) and the objects of the latest frame.
 import { api, liveSocket } from "../api.js";
+import { appStateBadges } from "../appstate.js";
 import { atLeast, clear, h } from "../dom.js";
 import { liveImage, objectsLine } from "./live.js";
 
@@ -50,8 +51,9 @@ export async function render(root, context) {
     ),
   );
 
-  // Every second the camera's detail: its apps with their states (running, restarting,
-  // failed: error, stopped when disabled) and live counters, as the worker reports them.
+  // Every second the camera's detail: its apps with their states (running, failing while
+  // in backoff, restarting, failed, stopped when disabled), what needs attention (errors,
+  // refused events, no sandbox or memory cgroup), last error and live counters.
   // What each app watches is in its settings (GET .../config), reloaded every few seconds.
   let settings = settingsByName(config.apps);
   let tick = 0;
@@ -70,14 +72,13 @@ export async function render(root, context) {
         const watching = [watched.zone && `zone ${watched.zone}`, watched.line && `line ${watched.line}`]
           .filter(Boolean)
           .join(", ") || "whole frame";
-        const state = app.state + (app.restarts ? ` (${app.restarts} restarts)` : "") + (app.last_error ? `: ${app.last_error}` : "");
         return h(
           "tr",
           { dataset: { app: app.name, state: app.state } },
           h("td", {}, app.name),
           h("td", {}, app.type),
           h("td", {}, watching),
-          h("td", { class: "state" }, state),
+          h("td", { class: "state" }, appStateBadges(app), app.last_error ? h("div", { class: "meta last-error" }, app.last_error) : null),
           h("td", { class: "counters" }, counterText(app.counters)),
         );
       }),

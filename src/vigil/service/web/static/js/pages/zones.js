@@ -19,21 +19,31 @@ function svg(tag, attributes = {}) {
 
 const round = (value, digits) => Number(value.toFixed(digits));
 
-// App types that watch a zone or a line: those with a `zone` or `line` setting (GET /api/apps).
-async function appTypes() {
-  const zone = [];
-  const line = [];
-  for (const app of await api("/api/apps")) {
-    const properties = app.settings_schema.properties || {};
-    if ("zone" in properties) zone.push(app.id);
-    if ("line" in properties) line.push(app.id);
+// Which settings of an app name a zone, a line or classes: those its settings JSON Schema
+// marks `"x-vigil-ref"` (the SDK's ZoneName, LineName, ClassName), a name or a list of names.
+// { zone: [{ field, many }], line: [...], class: [...] }
+export function references(schema) {
+  const marked = (s, kind) => Boolean(s) && (s["x-vigil-ref"] === kind || (s.anyOf || []).some((b) => b["x-vigil-ref"] === kind));
+  const out = { zone: [], line: [], class: [] };
+  for (const [field, s] of Object.entries(schema?.properties || {})) {
+    for (const kind of Object.keys(out)) {
+      if (marked(s, kind)) out[kind].push({ field, many: false });
+      else if ([s, ...(s.anyOf || [])].some((b) => marked(b.items, kind))) out[kind].push({ field, many: true });
+    }
   }
-  return { zone, line };
+  return out;
+}
+
+// Every app type's references (GET /api/apps).
+async function appReferences() {
+  return Object.fromEntries((await api("/api/apps")).map((app) => [app.id, references(app.settings_schema)]));
 }
 
 export async function render(root, context) {
   const base = `/api/cameras/${encodeURIComponent(context.camera)}`;
-  const [config, types] = await Promise.all([api(`${base}/config`), appTypes()]);
+  const [config, refs] = await Promise.all([api(`${base}/config`), appReferences()]);
+  const fieldsOf = (type, kind) => refs[type]?.[kind] || [];
+  const typesFor = (kind) => Object.keys(refs).filter((type) => fieldsOf(type, kind).length);
   const image = h("img", { id: "frame", alt: "The camera's current frame", src: `${base}/frame.jpg?t=${Date.now()}` });
   await new Promise((resolve) => {
     image.addEventListener("load", resolve, { once: true });
@@ -169,7 +179,21 @@ export async function render(root, context) {
     while (shapes.some((s) => s.name === `${prefix}${n}`)) n += 1;
     return `${prefix}${n}`;
   };
-  const appsOf = (shape) => apps.filter((a) => a.settings[shape.kind] === shape.name);
+  const names = (app, ref) => [].concat(app.settings[ref.field] ?? []);
+  const watches = (app, shape) => fieldsOf(app.type, shape.kind).some((ref) => names(app, ref).includes(shape.name));
+  const appsOf = (shape) => apps.filter((a) => watches(a, shape));
+  // Rename (`to` a name) or forget (`to` null) the shape in its apps' settings; an app left
+  // without it (a single name, or an emptied list) is removed.
+  const replaceIn = (shape, to) => {
+    for (const app of appsOf(shape)) {
+      for (const ref of fieldsOf(app.type, shape.kind).filter((r) => names(app, r).includes(shape.name))) {
+        const kept = names(app, ref).map((n) => (n === shape.name ? to : n)).filter((n) => n !== null);
+        if (!kept.length) apps = apps.filter((a) => a !== app);
+        else if (ref.many) app.settings[ref.field] = kept;
+        else if (app.settings[ref.field] === shape.name) app.settings[ref.field] = to;
+      }
+    }
+  };
 
   function form() {
     const list = h(
@@ -219,16 +243,16 @@ export async function render(root, context) {
         return;
       }
       showError("");
-      for (const app of appsOf(shape)) app.settings[shape.kind] = value;
+      replaceIn(shape, value);
       shape.name = value;
       changed();
       form();
     });
-    const choices = shape.kind === "zone" ? types.zone : types.line;
+    const choices = typesFor(shape.kind);
     const type = h("select", { id: "add-app-type" }, choices.map((t) => h("option", { value: t }, t)));
     const classes = h("input", { id: "add-app-classes", value: "person", "aria-describedby": "classes-help" });
     const attached = appsOf(shape).map((app) =>
-      h("li", {}, `${app.name} (${app.type}, ${(app.settings.classes || ["all"]).join(", ")}) `,
+      h("li", {}, `${app.name} (${app.type}, ${fieldsOf(app.type, "class").flatMap((ref) => names(app, ref)).join(", ") || "all"}) `,
         h("button", {
           type: "button",
           class: "link",
@@ -253,7 +277,7 @@ export async function render(root, context) {
           class: "danger",
           onclick: () => {
             shapes.splice(shapes.indexOf(shape), 1);
-            apps = apps.filter((a) => a.settings[shape.kind] !== shape.name);
+            replaceIn(shape, null);
             selected = null;
             changed();
             form();
@@ -273,8 +297,10 @@ export async function render(root, context) {
           const wanted = classes.value.split(",").map((c) => c.trim()).filter(Boolean);
           let appName = `${shape.name}_${type.value}`;
           for (let n = 2; apps.some((a) => (a.name || a.type) === appName); n += 1) appName = `${shape.name}_${type.value}${n}`;
-          const settings = { [shape.kind]: shape.name };
-          if (wanted.length) settings.classes = wanted;
+          const [target] = fieldsOf(type.value, shape.kind);
+          const [classRef] = fieldsOf(type.value, "class");
+          const settings = { [target.field]: target.many ? [shape.name] : shape.name };
+          if (wanted.length && classRef) settings[classRef.field] = classRef.many ? wanted : wanted[0];
           apps.push({ type: type.value, name: appName, settings, enabled: true });
           changed();
           form();
