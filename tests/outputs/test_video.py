@@ -68,6 +68,24 @@ def test_faststart_puts_moov_before_mdat(one_second: Path) -> None:
     assert boxes.index("moov") < boxes.index("mdat")
 
 
+def x264_settings(path: Path) -> dict[str, str]:
+    """The settings libx264 records in the stream (its SEI "x264 - core ... options: ...")."""
+    data = path.read_bytes()
+    start = data.index(b"options: ") + len(b"options: ")
+    text = data[start : data.index(b"\0", start)].decode("ascii")
+    return dict(item.split("=", 1) for item in text.split() if "=" in item)
+
+
+def test_encoder_settings_are_applied(one_second: Path) -> None:
+    settings = x264_settings(one_second)
+    # preset veryfast, except the sub-pixel refinement of superfast (X264_PARAMS)
+    assert settings["subme"] == "1"
+    assert (
+        settings["me"] == "hex" and settings["mbtree"] == "1" and settings["rc_lookahead"] == "10"
+    )
+    assert settings["rc"] == "crf" and float(settings["crf"]) == 23
+
+
 @pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffprobe not on PATH")
 def test_ffprobe_reports_no_errors(one_second: Path) -> None:
     proc = subprocess.run(

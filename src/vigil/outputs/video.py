@@ -14,11 +14,16 @@ import numpy as np
 
 from vigil.errors import VigilError
 
-__all__ = ["BackgroundVideoWriter", "VideoWriter", "TIME_BASE"]
+__all__ = ["BackgroundVideoWriter", "VideoWriter", "TIME_BASE", "X264_PARAMS"]
 
 #: Timestamps are written in 1/90000 s (the MPEG clock): exact for 24/25/30/50/60 fps and
 #: fine enough to keep a source's own presentation times.
 TIME_BASE = Fraction(1, 90000)
+#: x264 tuning on top of the preset. `subme=1` (the sub-pixel refinement of preset `superfast`)
+#: while keeping `veryfast`'s other choices: on the annotated test clip (768x576, 795 frames)
+#: it takes a quarter less encoding CPU for a 5 % larger file of the same quality (PSNR, SSIM),
+#: where `superfast` at the same file size loses 0.6 dB (it drops macroblock-tree rate control).
+X264_PARAMS = "subme=1"
 
 
 class VideoWriter:
@@ -41,6 +46,7 @@ class VideoWriter:
         *,
         crf: int = 23,
         preset: str = "veryfast",
+        x264_params: str = X264_PARAMS,
         keyframe_seconds: float | None = None,
     ) -> None:
         if not fps > 0:
@@ -69,7 +75,7 @@ class VideoWriter:
         stream.width = self.encoded_width
         stream.height = self.encoded_height
         stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": preset, "crf": str(crf)}
+        stream.options = {"preset": preset, "crf": str(crf), "x264-params": x264_params}
         if keyframe_seconds:  # like a camera's GOP: recordings can only cut at keyframes
             stream.options["g"] = str(max(1, round(keyframe_seconds * self.fps)))
         stream.codec_context.time_base = TIME_BASE
