@@ -11,7 +11,8 @@
 # Needs root, a Debian mirror and PyPI (nothing else is reached), and about 3 GB in /var/tmp.
 # It takes several minutes (a whole Debian root and every wheel downloaded), so CI does not
 # run it: run it before each release and after changing the install steps or the locks.
-# Environment: PIP_CERT (a CA bundle for pip, as pip reads it), DEBIAN_MIRROR (default http://deb.debian.org/debian), FRESH_TIMEOUT (seconds
+# Environment: PIP_CERT (a CA bundle for pip, as pip reads it), DEBIAN_MIRROR (default: the first
+# Debian mirror this machine's apt uses), FRESH_TIMEOUT (seconds
 # allowed from the start of the Quickstart to the printed URL, default 1800), FRESH_PORT (give
 # the demo another port than 8971: the root shares this machine's network), KEEP_ROOT=1 (leave
 # the root in place for a look around).
@@ -19,7 +20,13 @@ set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SHARED_DIR="${VIGIL_SHARED_DIR:-$REPO_ROOT/../shared}"
-MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
+# The mirror this machine's apt already uses (deb822 `URIs:` or one-line `deb URI ...` sources).
+host_mirror() {
+    cat /etc/apt/sources.list.d/*.sources /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+        awk '$1 == "URIs:" && $2 !~ /security/ {print $2; exit} $1 == "deb" && $2 !~ /security/ {print $2; exit}'
+}
+MIRROR="${DEBIAN_MIRROR:-$(host_mirror)}"
+[ -n "$MIRROR" ] || { printf 'fresh_machine_check: no Debian mirror in /etc/apt: set DEBIAN_MIRROR\n' >&2; exit 1; }
 TIMEOUT="${FRESH_TIMEOUT:-1800}"
 
 log() { printf '==> %s\n' "$*" >&2; }

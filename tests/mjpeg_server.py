@@ -88,10 +88,7 @@ class MjpegServer:
         period = 1.0 / self.fps
         while self._running.is_set():
             index = int((time.monotonic() - self._epoch) / period)
-            image = square_frame(index, self.width, self.height, self.fps)
-            ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
-            assert ok
-            data = jpeg.tobytes()
+            data = self.part(index)
             out.write(
                 f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\n"
                 f"Content-Length: {len(data)}\r\n\r\n".encode()
@@ -103,6 +100,13 @@ class MjpegServer:
                 self.frames_sent += 1
             next_at = self._epoch + (index + 1) * period
             time.sleep(max(0.0, next_at - time.monotonic()))
+
+    def part(self, index: int) -> bytes:
+        """The body of part `index`: a JPEG of `square_frame`."""
+        image = square_frame(index, self.width, self.height, self.fps)
+        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 80])
+        assert ok
+        return jpeg.tobytes()
 
     def start(self) -> MjpegServer:
         assert self._httpd is None, "already running"

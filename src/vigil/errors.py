@@ -13,9 +13,19 @@ def format_key_path(loc: Iterable[str | int]) -> str:
             out += f"[{part}]"
         elif part == "[key]":  # pydantic's marker for a bad dict key
             out += " (key)"
+        elif not part.isprintable() or part != part.strip():  # a bad name: show it quoted
+            out += f"[{part!r}]"
         else:
             out += f".{part}" if out else str(part)
     return out
+
+
+def one_line(text: object, limit: int = 300) -> str:
+    """`text` on one line of at most `limit` printable characters (for a log line or a
+    status: an app's error text may hold terminal escapes or lone surrogates)."""
+    line = " ".join(str(text)[: 4 * limit].split())
+    line = line if len(line) <= limit else line[: limit - 1] + "…"
+    return "".join(c if c.isprintable() else "?" for c in line)
 
 
 class VigilError(Exception):

@@ -37,7 +37,8 @@ VALID = {
 def test_builtin_manifests_are_generated_from_the_class(kind):
     cls = BUILTIN_APPS[kind]
     m = manifest_for_class(cls)
-    assert (m.id, m.vendor, m.data, m.network) == (kind, "Vigil", "tracks", False)
+    data = "pixels" if cls.needs_pixels else "tracks"
+    assert (m.id, m.vendor, m.data, m.network) == (kind, "Vigil", data, False)
     assert m.events == list(cls.emits) and m.events
     assert m.settings_schema == cls.Settings.model_json_schema()
     assert m.entry_point == f"{cls.__module__}:{cls.__name__}"

@@ -51,19 +51,24 @@ def record_installed(root: Path) -> None:
 
 
 KINDS = [
+    "abandoned_object",
     "crowding",
     "intrusion",
     "line_crossing",
     "loitering",
+    "object_removed",
     "occupancy",
     "stopped_vehicle",
     "wrong_way",
 ]
+PIXEL_KINDS = {"abandoned_object", "object_removed"}
 MINIMAL = {
+    "abandoned_object": {},
     "crowding": {},
     "intrusion": {"zone": "square"},
     "line_crossing": {"line": "door"},
     "loitering": {"zone": "square"},
+    "object_removed": {},
     "occupancy": {},
     "stopped_vehicle": {},
     "wrong_way": {"angle": 90},
@@ -75,7 +80,8 @@ def test_sdk_version_and_builtin_kinds():
     assert sorted(BUILTIN_APPS) == KINDS
     for kind, cls in BUILTIN_APPS.items():
         assert cls.kind == kind
-        assert issubclass(cls, App) and cls.emits and cls.needs_pixels is False
+        assert issubclass(cls, App) and cls.emits
+        assert cls.needs_pixels is (kind in PIXEL_KINDS)
         assert cls.Settings.model_config.get("extra") == "forbid"
 
 
@@ -83,7 +89,8 @@ def test_sdk_version_and_builtin_kinds():
 def test_every_builtin_builds_with_minimal_settings_and_handles_empty_frames(kind, scene):
     app = build_app(kind, f"my_{kind}", MINIMAL[kind], scene)
     assert app.name == f"my_{kind}"
-    ctx = FrameContext("cam", 0, 0.0, 1000, 1000)
+    image = np.zeros((1000, 1000, 3), np.uint8) if kind in PIXEL_KINDS else None
+    ctx = FrameContext("cam", 0, 0.0, 1000, 1000, image)
     events = app.process(ctx, Detections.empty())
     if kind == "occupancy":  # a count sample at the first frame
         assert [(e.type, e.attributes["count"]) for e in events] == [("occupancy", 0)]
@@ -175,7 +182,9 @@ def test_entry_point_apps(monkeypatch, scene):
     assert "old" not in available and "junk" not in available
     assert available["plugin"].origin == "entry_point"
     assert available["plugin"].manifest.events == ["hello"]
-    with pytest.raises(ValueError, match=r"known: crowding, intrusion, junk, line_crossing"):
+    with pytest.raises(
+        ValueError, match=r"known: abandoned_object, crowding, intrusion, junk, line_crossing"
+    ):
         get_app_class("nothing")
 
 

@@ -17,6 +17,7 @@ from vigil.events import Event
 from vigil.service.messages import EventMessage, FrameMetadata
 
 LOCAL = ("127.0.0.1", 40000)
+LOCAL_URL = "http://127.0.0.1:8971"  # what the browser on the machine opens
 REMOTE = ("203.0.113.9", 40000)
 
 
@@ -136,7 +137,8 @@ def test_setup_creates_the_first_admin_only_locally_and_only_once(tmp_path) -> N
     with EventStore(f"sqlite:///{tmp_path / 'vigil.db'}") as store:
         state = ServiceState([CameraInfo.create("cam1", "rtsp://c/1")], store, storage=tmp_path)
         app = create_app(state, fast_auth(store))
-        remote, local = TestClient(app, client=REMOTE), TestClient(app, client=LOCAL)
+        remote = TestClient(app, client=REMOTE)
+        local = TestClient(app, client=LOCAL, base_url=LOCAL_URL)
         assert remote.get("/api/auth/setup-needed").json() == {"needed": True}
         body = {"username": "root", "password": PASSWORD}
         r = remote.post("/api/auth/setup", json=body)
@@ -149,7 +151,7 @@ def test_setup_creates_the_first_admin_only_locally_and_only_once(tmp_path) -> N
         assert r.status_code == 201 and r.json()["role"] == "admin"
         assert local.get("/api/auth/me").json()["username"] == "root"  # logged in
         assert remote.get("/api/auth/setup-needed").json() == {"needed": False}
-        again = TestClient(app, client=("::1", 1))
+        again = TestClient(app, client=("::1", 1), base_url="http://[::1]:8971")
         r = again.post("/api/auth/setup", json={"username": "eve", "password": PASSWORD})
         assert r.status_code == 403 and "closed" in r.json()["detail"]
         assert [u.username for u in app.state.auth.users()] == ["root"]
@@ -279,7 +281,7 @@ def test_metrics_need_an_operator_token(deployment: Deployment) -> None:
 
 def test_health_is_public_and_minimal(deployment: Deployment) -> None:
     body = deployment.client().get("/api/health").json()
-    assert set(body) == {"ok", "status", "time", "uptime_s"}
+    assert set(body) == {"ok", "status", "time", "uptime_s", "disk_pressure"}
 
 
 def test_openapi_names_the_ways_to_authenticate(deployment: Deployment) -> None:
@@ -338,3 +340,201 @@ def test_streams_end_when_the_session_does(
         with pytest.raises(WebSocketDisconnect) as closed:
             ws.receive_json()
     assert closed.value.code == 1008
+
+
+def test_setup_refuses_other_host_names_and_any_proxy_header(tmp_path) -> None:
+    """A DNS-rebinding page (its own name resolving to 127.0.0.1) or a request relayed by a
+    proxy on this machine cannot create the first admin."""
+    from deployment import TestClient
+
+    from accounts import fast_auth
+    from vigil.events import EventStore
+    from vigil.service.api import create_app
+    from vigil.service.state import CameraInfo, ServiceState
+
+    with EventStore(f"sqlite:///{tmp_path / 'vigil.db'}") as store:
+        state = ServiceState([CameraInfo.create("cam1", "rtsp://c/1")], store, storage=tmp_path)
+        app = create_app(state, fast_auth(store))
+        body = {"username": "root", "password": PASSWORD}
+        rebound = TestClient(app, client=LOCAL, base_url="http://rebind.evil.example:8971")
+        assert rebound.post("/api/auth/setup", json=body).status_code == 403
+        local = TestClient(app, client=LOCAL, base_url="http://localhost:8971")
+        for header in (
+            {"Via": "1.1 proxy"},
+            {"X-Forwarded-Host": "vigil.example"},
+            {"X-Forwarded-Proto": "https"},
+            {"True-Client-IP": "198.51.100.1"},
+            {"CF-Connecting-IP": "198.51.100.1"},
+            {"Forwarded": "for=198.51.100.1"},
+            {"Origin": "http://rebind.evil.example:8971"},
+        ):
+            r = local.post("/api/auth/setup", json=body, headers=header)
+            assert r.status_code == 403 and "this machine" in r.json()["detail"], header
+        assert not app.state.auth.has_users()
+        r = local.post("/api/auth/setup", json=body, headers={"Origin": "http://localhost:8971"})
+        assert r.status_code == 201
+
+
+def test_concurrent_wrong_logins_check_at_most_the_limit(deployment: Deployment) -> None:
+    """Each guess is counted before its password is checked: 60 at once cannot all pass the
+    limit's check before the first of them is counted."""
+    from argon2 import PasswordHasher
+
+    deployment.auth.hasher = PasswordHasher(time_cost=2, memory_cost=4096, parallelism=1)
+    deployment.auth.update_user("viewer", password=PASSWORD)  # hashed slowly, as in service
+    c = deployment.client(client=REMOTE)
+    wrong = {"username": "viewer", "password": "wrong password"}
+    statuses: list[int] = []
+    barrier = threading.Barrier(60)
+
+    def guess() -> None:
+        barrier.wait()
+        statuses.append(c.post("/api/auth/login", json=wrong).status_code)
+
+    threads = [threading.Thread(target=guess) for _ in range(60)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(set(statuses)) == [401, 429] and statuses.count(401) == 5
+    assert deployment.auth.audit_log(action="login.failed")[0] == 5
+
+
+def test_a_guesser_locks_out_only_themselves(deployment: Deployment) -> None:
+    attacker = deployment.client(client=REMOTE)
+    wrong = {"username": "viewer", "password": "wrong password"}
+    for _ in range(5):
+        assert attacker.post("/api/auth/login", json=wrong).status_code == 401
+    right = {"username": "viewer", "password": PASSWORD}
+    assert attacker.post("/api/auth/login", json=right).status_code == 429
+    owner = deployment.client(client=("198.51.100.7", 1))
+    assert owner.post("/api/auth/login", json=right).status_code == 200
+
+
+def test_the_many_addresses_limit_spares_addresses_the_user_logged_in_from(
+    deployment: Deployment,
+) -> None:
+    from vigil.auth.ratelimit import LoginLimiter
+
+    deployment.app.state.login_limiter = LoginLimiter(per_user=10)
+    right = {"username": "viewer", "password": PASSWORD}
+    home = deployment.client(client=("198.51.100.7", 1))
+    assert home.post("/api/auth/login", json=right).status_code == 200
+    wrong = {"username": "viewer", "password": "wrong password"}
+    for i in range(5):  # a guesser with many addresses, within each address's limit
+        c = deployment.client(client=(f"203.0.113.{i}", 1))
+        for _ in range(2):
+            assert c.post("/api/auth/login", json=wrong).status_code == 401
+    stranger = deployment.client(client=("192.0.2.1", 1))
+    assert stranger.post("/api/auth/login", json=right).status_code == 429
+    assert home.post("/api/auth/login", json=right).status_code == 200
+
+
+def test_forwarded_for_is_believed_only_from_trusted_proxies(tmp_path) -> None:
+    from deployment import TestClient
+
+    from accounts import fast_auth
+    from vigil.events import EventStore
+    from vigil.service.api import create_app
+    from vigil.service.state import CameraInfo, ServiceState
+
+    with EventStore(f"sqlite:///{tmp_path / 'vigil.db'}") as store:
+        state = ServiceState([CameraInfo.create("cam1", "rtsp://c/1")], store, storage=tmp_path)
+        app = create_app(state, fast_auth(store), trusted_proxies=["10.0.0.0/8"])
+        wrong = {"username": "admin", "password": "wrong password"}
+        proxied = TestClient(app, client=("10.1.2.3", 1))
+        proxied.post("/api/auth/login", json=wrong, headers={"X-Forwarded-For": "198.51.100.4"})
+        direct = TestClient(app, client=LOCAL)
+        direct.post("/api/auth/login", json=wrong, headers={"X-Forwarded-For": "198.51.100.5"})
+        _, entries = app.state.auth.audit_log(action="login.failed")
+        assert sorted(e.client_ip for e in entries) == ["127.0.0.1", "198.51.100.4"]
+
+
+def test_the_served_api_ignores_forwarded_for_from_local_clients(tmp_path) -> None:
+    """uvicorn itself believes X-Forwarded-For from 127.0.0.1 unless told otherwise: the
+    service's server must not, or any local process picks the address that is limited."""
+    import httpx
+    import uvicorn
+
+    from accounts import fast_auth
+    from vigil.events import EventStore
+    from vigil.service.api import create_app
+    from vigil.service.config import ServerSettings
+    from vigil.service.state import CameraInfo, ServiceState
+    from vigil.service.supervisor import api_server_config
+
+    with EventStore(f"sqlite:///{tmp_path / 'vigil.db'}") as store:
+        state = ServiceState([CameraInfo.create("cam1", "rtsp://c/1")], store, storage=tmp_path)
+        app = create_app(state, fast_auth(store))
+        app.state.auth.add_user("owner", PASSWORD, "admin")
+        server = uvicorn.Server(api_server_config(app, ServerSettings(port=0)))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            deadline = time.monotonic() + 10
+            while not server.started and time.monotonic() < deadline:
+                time.sleep(0.02)
+            port = server.servers[0].sockets[0].getsockname()[1]
+            wrong = {"username": "owner", "password": "wrong password"}
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
+                statuses = [
+                    c.post(
+                        "/api/auth/login", json=wrong, headers={"X-Forwarded-For": f"192.0.2.{i}"}
+                    ).status_code
+                    for i in range(8)
+                ]
+        finally:
+            server.should_exit = True
+            thread.join(10)
+        assert statuses == [401] * 5 + [429] * 3
+        _, entries = app.state.auth.audit_log(action="login.failed")
+        assert {e.client_ip for e in entries} == {"127.0.0.1"}
+
+
+def test_password_change_is_limited_like_logins(deployment: Deployment) -> None:
+    c, r = login(deployment, "viewer")
+    csrf = {"X-CSRF-Token": r.json()["csrf_token"]}
+    wrong = {"current": "not my password", "new": "a brand new password"}
+    for _ in range(5):
+        assert c.post("/api/auth/password", json=wrong, headers=csrf).status_code == 403
+    r = c.post("/api/auth/password", json=wrong, headers=csrf)
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1
+    good = {"current": PASSWORD, "new": "a brand new password"}
+    assert c.post("/api/auth/password", json=good, headers=csrf).status_code == 429
+    assert len(deployment.auth.audit_log(action="password.failed")[1]) == 5
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"username": "admin", "password": NaN}',
+        '{"username": "admin", "password": Infinity}',
+        '{"username": "admin", "password": -Infinity}',
+        '{"username": "admin", "password": 1e999999}',
+        '{"username": "\\ud800", "password": "a test password"}',
+        '{"username": "admin", "password": "x", "\\udfff": 1}',
+        '{"username": "admin", "password": ' + "9" * 5000 + "}",
+        '{"username": ' + "[" * 3000 + "]" * 3000 + "}",
+    ],
+)
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/api/auth/login"), ("POST", "/api/auth/setup"), ("PATCH", "/api/users/viewer")],
+)
+def test_bodies_that_are_not_strict_json_are_422(
+    deployment: Deployment, raw: str, method: str, path: str
+) -> None:
+    c = deployment.client("admin", client=LOCAL, base_url=LOCAL_URL)
+    r = c.request(method, path, content=raw, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert isinstance(detail, str) and detail.startswith("request body is not valid JSON")
+    r.content.decode("utf-8")  # encodable, whatever came in
+
+
+def test_names_are_printable_text(deployment: Deployment) -> None:
+    c = deployment.client("admin", client=REMOTE)
+    r = c.post("/api/auth/login", json={"username": "ad\u0007min", "password": PASSWORD})
+    assert r.status_code == 422 and "printable" in r.text
+    r = c.patch("/api/users/viewer", json={"cameras": ["cam1", "cam\u2028"]})
+    assert r.status_code == 422 and "printable" in r.text

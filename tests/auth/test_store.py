@@ -4,9 +4,12 @@ the migration on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import sqlalchemy
 from sqlalchemy import create_engine, inspect, text
 
 from accounts import FAST_HASHER, PASSWORD
@@ -206,3 +209,34 @@ def test_migration_runs_on_postgresql(postgres_url: str) -> None:
         assert types["cameras"] == "JSONB"
     finally:
         engine.dispose()
+
+
+def test_last_used_writes_that_fail_never_fail_the_request(
+    tmp_path: Path, clock: Clock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A token's last-used and a session's last-seen time are bookkeeping: when the database
+    refuses the write (here another writer holds it locked; a full disk alike), the token
+    and the session still authenticate, and the failure is logged once."""
+    with EventStore(tmp_path / "vigil.db") as events:
+        auth = AuthStore(events.engine, hasher=FAST_HASHER, clock=clock)
+        auth.add_user("alice", PASSWORD, "admin")
+        token = auth.create_token("alice")
+        cookie, _ = auth.create_session("alice")
+        # New connections give up on a lock after 50 ms instead of 30 s.
+        sqlalchemy.event.listen(
+            events.engine, "connect", lambda conn, _: conn.execute("PRAGMA busy_timeout = 50")
+        )
+        events.engine.dispose()
+        clock.now += 120  # both times are stale: the next use writes them
+        blocker = sqlite3.connect(tmp_path / "vigil.db", isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        try:
+            with caplog.at_level("WARNING", logger="vigil.auth.store"):
+                principal = auth.token(token)
+                session = auth.session(cookie)
+        finally:
+            blocker.rollback()
+            blocker.close()
+        assert principal is not None and principal.username == "alice"
+        assert session is not None and session.principal.username == "alice"
+        assert len(caplog.records) == 1 and "locked" in caplog.records[0].getMessage()

@@ -503,3 +503,68 @@ def test_load_config_text_without_file_name() -> None:
     with pytest.raises(ConfigError) as info:
         load_config_text("detector: {confidence: 2}\n")
     assert str(info.value) == "detector.confidence: must be < 1, got 2"
+
+
+# --------------------------------------------------------------------------- hostile files
+
+
+def _alias_bomb(levels: int = 9) -> str:
+    """Billion laughs: each level is 9 aliases of the one before (9**levels strings)."""
+    text = 'a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]\n'
+    previous = "a"
+    for name in "bcdefghijk"[: levels - 1]:
+        text += f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n"
+        previous = name
+    return text
+
+
+def test_an_alias_bomb_is_refused_at_once(tmp_path: Path) -> None:
+    import time
+
+    started = time.monotonic()
+    message = error_for(tmp_path, _alias_bomb())
+    assert time.monotonic() - started < 2
+    assert message.endswith("aliases (*name) expand to more than 10000 extra values; "
+                            "write the values out instead")  # fmt: skip
+
+
+def test_a_recursive_alias_is_refused(tmp_path: Path) -> None:
+    assert "aliases (*name) expand" in error_for(tmp_path, "zones: &z {a: *z}\n")
+
+
+def test_anchors_within_the_budget_still_work(tmp_path: Path) -> None:
+    zone = "{points: [[0, 0], [1, 0], [1, 1]]}"
+    names = "\n".join(f"  z{i}: *z" for i in range(100))
+    config = load_config(write(tmp_path, f"zones:\n  a: &z {zone}\n{names}\n"))
+    assert len(config.zones) == 101
+
+
+@pytest.mark.parametrize(
+    "text", ["[" * 5000 + "]" * 5000, "a: " + "{b: " * 3000 + "1" + "}" * 3000]
+)
+def test_deep_nesting_is_one_line_not_a_recursion_error(tmp_path: Path, text: str) -> None:
+    assert "nested deeper than 64 levels" in error_for(tmp_path, text)
+
+
+@pytest.mark.parametrize(
+    ("text", "where"),
+    [
+        ('zones:\n  "\\ud800": {points: [[0, 0], [1, 0], [1, 1]]}\n', "zones"),
+        ('lines:\n  "door\\a": {start: [0, 0], end: [1, 1]}\n', "lines"),
+        ('apps:\n  - {type: occupancy, name: "tab\\there"}\n', "apps[0].name"),
+        ('source: {id: "cam\\u2028"}\n', "source.id"),
+        (f"zones:\n  {'z' * 65}: {{points: [[0, 0], [1, 0], [1, 1]]}}\n", "zones"),
+        ('zones:\n  "  ": {points: [[0, 0], [1, 0], [1, 1]]}\n', "zones"),
+    ],
+)
+def test_names_must_be_printable_and_bounded(tmp_path: Path, text: str, where: str) -> None:
+    message = error_for(tmp_path, text)
+    assert f": {where}" in message and ("must" in message), message
+    message.encode("utf-8")  # the message itself is printable
+
+
+def test_names_in_other_scripts_are_fine(tmp_path: Path) -> None:
+    config = load_config(
+        write(tmp_path, "zones:\n  Entrée Nord: {points: [[0, 0], [1, 0], [1, 1]]}\n")
+    )
+    assert list(config.zones) == ["Entrée Nord"]

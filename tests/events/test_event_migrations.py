@@ -49,7 +49,8 @@ def test_fresh_sqlite_file_gets_schema(tmp_path: Path) -> None:
         indexes = {i["name"]: i["column_names"] for i in insp.get_indexes("events")}
         assert indexes == {
             "ix_events_source_start_time": ["source", "start_time"],
-            "ix_events_type": ["type"],
+            "ix_events_type_source_start_time": ["type", "source", "start_time"],
+            "ix_events_start_time": ["start_time"],
             "ix_events_app": ["app"],
         }
         with engine.connect() as conn:
@@ -210,3 +211,30 @@ def test_migration_files_are_present() -> None:
     assert (MIGRATIONS_DIR / "env.py").is_file()
     assert (MIGRATIONS_DIR / "script.py.mako").is_file()
     assert (MIGRATIONS_DIR / "versions" / "0001_create_events.py").is_file()
+
+
+def test_query_indexes_migrate_down_and_up_keeping_the_events(database: str) -> None:
+    """0004 (indexes for counts and retention) on SQLite and PostgreSQL: down to 0003 and up
+    again, with events in the table."""
+    with EventStore(database) as store:
+        store.add([Event("cam1", "a", "occupancy", 100.0 + k, k) for k in range(10)])
+    cfg = alembic_config(database)
+    engine = create_engine(database_url(database))
+    try:
+
+        def indexes() -> set[str]:
+            return {i["name"] for i in inspect(engine).get_indexes("events")}
+
+        assert {"ix_events_type_source_start_time", "ix_events_start_time"} <= indexes()
+        assert "ix_events_type" not in indexes()
+        command.downgrade(cfg, "0003")
+        assert "ix_events_type" in indexes()
+        assert not {"ix_events_type_source_start_time", "ix_events_start_time"} & indexes()
+        command.upgrade(cfg, "head")
+        assert {"ix_events_type_source_start_time", "ix_events_start_time"} <= indexes()
+        with engine.connect() as conn:
+            assert orm_schema_differences(conn) == []
+        with EventStore(database) as store:
+            assert store.count() == 10
+    finally:
+        engine.dispose()

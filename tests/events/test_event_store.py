@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import sqlite3
 import threading
 from datetime import UTC
@@ -10,7 +12,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from vigil.events import Event, EventStore, EventStoreError
 from vigil.events.store import EventRow
@@ -153,22 +154,72 @@ def test_numpy_values_in_attributes(store: EventStore) -> None:
     assert stored.attributes == {"conf": 0.5, "box": [1, 2, 3, 4], "ids": [1, 2]}
 
 
-def test_unserialisable_attribute_rejects_the_batch(store: EventStore) -> None:
-    bad = crossing(2.0, attributes={"bad": object()})
-    with pytest.raises(
-        TypeError, match=f"event {bad.id} \\(count/line_crossing\\): .*not JSON serialisable"
-    ):
-        store.add([crossing(1.0), bad])
-    assert store.count() == 0
-
-
-def test_failed_batch_rolls_back(store: EventStore) -> None:
+def test_a_bad_record_costs_only_itself(
+    store: EventStore, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A record the database refuses (NOT NULL here) or that is not JSON is dropped alone,
+    counted and logged in one line; the rest of its batch is stored."""
     good = crossing(1.0)
     clash = crossing(2.0)
-    clash.source = None  # type: ignore[assignment]  # NOT NULL violation inside the transaction
-    with pytest.raises(IntegrityError):
-        store.add([good, clash])
-    assert store.count() == 0  # one transaction per call
+    clash.source = None  # type: ignore[assignment]
+    unserialisable = crossing(3.0, attributes={"bad": object()})
+    with caplog.at_level("ERROR", logger="vigil.events.store"):
+        assert store.add([good, clash, unserialisable, crossing(4.0)]) == 2
+    assert [e.start_time for e in store.query()] == [1.0, 4.0]
+    assert store.rejected == 2
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "dropped 2 of 4" in line and clash.id in line and "\n" not in line
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"track_id": 2**70},
+        {"start_time": float("nan")},
+        {"start_time": float("inf")},
+        {"end_time": float("-inf")},
+    ],
+    ids=["track_id 2**70", "NaN start", "inf start", "-inf end"],
+)
+def test_one_bad_app_event_does_not_poison_the_batch(store: EventStore, bad: dict) -> None:
+    others = [crossing(float(t), source=f"cam{t}") for t in range(1, 4)]
+    poisoned = crossing(9.0)
+    for name, value in bad.items():
+        setattr(poisoned, name, value)
+    assert store.add([others[0], poisoned, *others[1:]]) == 3
+    assert store.query() == others
+    assert store.rejected == 1
+
+
+def test_text_is_stored_readable(store: EventStore) -> None:
+    """Lone surrogates and NaN in what an app sends are stored as U+FFFD and null, so every
+    reader can render them as UTF-8 strict JSON."""
+    event = crossing(1.0, attributes={"name": "\ud800x", "\udfffkey": [float("nan"), 1.5]})
+    event.zone = "hall\ud800"
+    store.add([event])
+    (stored,) = store.query()
+    assert stored.attributes == {"name": "\ufffdx", "\ufffdkey": [None, 1.5]}
+    assert stored.zone == "hall\ufffd"
+    json.dumps(dataclasses.asdict(stored), allow_nan=False).encode("utf-8")
+
+
+def test_bad_values_stored_before_are_read_safely(tmp_path: Path) -> None:
+    """Rows SQLite took before values were checked (a NaN in the JSON, a lone surrogate, an
+    infinite end; PostgreSQL's JSONB refuses the first two) come out as strict JSON: no
+    reader fails on them."""
+    database = f"sqlite:///{tmp_path / 'events.db'}"
+    with EventStore(database) as store:
+        store.add([crossing(1.0)])
+    with sqlite3.connect(tmp_path / "events.db") as conn:
+        conn.execute(
+            "UPDATE events SET attributes = ?, end_time = ?",
+            ('{"count": NaN, "name": "\\ud800"}', 1e999),
+        )
+    with EventStore(database) as store:
+        (event,) = store.query()
+        assert event.attributes == {"count": None, "name": "\ufffd"}
+        assert event.end_time is None
+        json.dumps(dataclasses.asdict(event), allow_nan=False).encode("utf-8")
 
 
 def test_created_at_is_utc(store: EventStore) -> None:
@@ -238,3 +289,37 @@ def test_query_and_count_by_several_sources(store: EventStore) -> None:
     assert [e.start_time for e in page] == [2.0]
     with pytest.raises(TypeError, match="not one string"):
         store.query(sources="cam1")
+
+
+def test_counts_are_aggregated_by_the_database(store: EventStore) -> None:
+    """Line crossings and occupancy samples per bucket, on each backend: what `/api/counts`
+    serves (buckets of 10 s from t=100; samples that are not numbers are left out)."""
+
+    def sample(t: float, count: object, zone: str = "hall") -> Event:
+        return Event("cam1", "room", "occupancy", t, 0, zone=zone, attributes={"count": count})
+
+    store.add(
+        [
+            crossing(101.0, attributes={"direction": "in"}),
+            crossing(105.0, attributes={"direction": "in"}),
+            crossing(112.0, attributes={"direction": "out"}),
+            crossing(113.0),  # no direction
+            crossing(131.0, attributes={"direction": "in"}),  # past the 3 buckets
+            crossing(99.0, attributes={"direction": "in"}),  # before the first
+            sample(100.0, 2),
+            sample(104.0, 5.9),
+            sample(108.0, 3),
+            sample(109.0, True),
+            sample(109.5, "many"),
+            sample(121.0, 1),
+        ]
+    )
+    counts = {(c.direction, c.bucket): c.count for c in store.crossing_counts(100.0, 10.0, 3)}
+    assert counts == {("in", 0): 2, ("out", 1): 1, ("unknown", 1): 1}
+    occupancy = sorted(
+        (b.bucket, b.samples, b.max, b.total, b.last)
+        for b in store.occupancy_buckets(100.0, 10.0, 3, sources={"cam1"})
+    )
+    assert occupancy == [(0, 3, 5, 10, 3), (2, 1, 1, 1, 1)]
+    assert store.time_range(("occupancy",)) == (100.0, 121.0)
+    assert store.occupancy_buckets(100.0, 10.0, 3, sources=set()) == []

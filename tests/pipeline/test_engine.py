@@ -145,7 +145,7 @@ def test_crop_boxes_are_shifted_back_into_frame_coordinates():
     regions = [[100, 50, 260, 210], [400, 300, 560, 460]]
     per_crop = {0: [[10, 20, 30, 40]], 1: [[5, 5, 45, 85]]}
     detector = ScriptedDetector(lambda call, i, crop: dets(per_crop[i]))
-    engine = Engine(detector, ByteTracker(), FixedGate(regions))
+    engine = Engine(detector, ByteTracker(frame_size=(W, H)), FixedGate(regions))
     result = engine.process(frames(1)[0])
     assert result.objects.tracker_id.tolist() == [1, 2]
     np.testing.assert_allclose(result.objects.xyxy, [[110, 70, 130, 90], [405, 305, 445, 385]])
@@ -156,7 +156,7 @@ def test_crop_boxes_are_shifted_back_into_frame_coordinates():
 def test_the_detector_receives_the_crops_pixels():
     regions = [[100, 50, 260, 210], [400, 300, 560, 460]]
     detector = ScriptedDetector(lambda *a: Detections.empty())
-    Engine(detector, ByteTracker(), FixedGate(regions)).process(frames(1)[0])
+    Engine(detector, ByteTracker(frame_size=(W, H)), FixedGate(regions)).process(frames(1)[0])
     (crops,) = detector.calls
     assert [c.shape for c in crops] == [(160, 160, 3), (160, 160, 3)]
     np.testing.assert_array_equal(crops[0], GRADIENT[50:210, 100:260])
@@ -165,7 +165,9 @@ def test_the_detector_receives_the_crops_pixels():
 
 def test_fractional_regions_are_rounded_to_whole_pixels():
     detector = ScriptedDetector(lambda call, i, crop: dets([[0, 0, 10, 10]]))
-    engine = Engine(detector, ByteTracker(), FixedGate([[100.4, 49.6, 259.6, 210.4]]))
+    engine = Engine(
+        detector, ByteTracker(frame_size=(W, H)), FixedGate([[100.4, 49.6, 259.6, 210.4]])
+    )
     result = engine.process(frames(1)[0])
     np.testing.assert_array_equal(detector.calls[0][0], GRADIENT[50:210, 100:260])
     np.testing.assert_allclose(result.objects.xyxy, [[100, 50, 110, 60]])
@@ -173,7 +175,7 @@ def test_fractional_regions_are_rounded_to_whole_pixels():
 
 def test_a_full_frame_region_passes_the_whole_image_and_boxes_unchanged():
     detector = ScriptedDetector(lambda call, i, crop: dets([[33, 44, 99, 188]]))
-    result = Engine(detector, ByteTracker(), full_gate()).process(frames(1)[0])
+    result = Engine(detector, ByteTracker(frame_size=(W, H)), full_gate()).process(frames(1)[0])
     assert detector.calls[0][0].shape == (H, W, 3)
     np.testing.assert_allclose(result.objects.xyxy, [[33, 44, 99, 188]])
 
@@ -181,7 +183,7 @@ def test_a_full_frame_region_passes_the_whole_image_and_boxes_unchanged():
 def test_no_regions_skips_the_detector_and_tracks_coast():
     gate = FixedGate([[0, 0, W, H]])
     detector = ScriptedDetector(lambda call, i, crop: dets([[200, 100, 240, 180]]))
-    engine = Engine(detector, ByteTracker(), gate)
+    engine = Engine(detector, ByteTracker(frame_size=(W, H)), gate)
     engine.process(frames(1)[0])
     gate.regions = np.empty((0, 4), np.float32)
     for frame in frames(5)[1:]:
@@ -201,7 +203,7 @@ def test_detect_interval_skips_frames_between_detections():
     detector = ScriptedDetector(
         lambda call, i, crop: dets([[200 + 8 * call, 100, 240 + 8 * call, 180]])
     )
-    engine = Engine(detector, ByteTracker(), full_gate(), detect_interval=1 / 5)
+    engine = Engine(detector, ByteTracker(frame_size=(W, H)), full_gate(), detect_interval=1 / 5)
     results = [engine.process(f) for f in frames(12)]  # 10 fps frames, 5 fps detection
     assert [r.detected for r in results] == [True, False] * 6
     assert len(detector.calls) == 6
@@ -227,21 +229,23 @@ def test_detect_interval_skips_frames_between_detections():
 )
 def test_detect_interval_stays_on_its_grid(fps, detect_fps, expected):
     detector = ScriptedDetector(lambda *a: Detections.empty())
-    engine = Engine(detector, ByteTracker(), full_gate(), detect_interval=1 / detect_fps)
+    engine = Engine(
+        detector, ByteTracker(frame_size=(W, H)), full_gate(), detect_interval=1 / detect_fps
+    )
     detected = [r.frame.index for r in map(engine.process, frames(30, fps)) if r.detected]
     assert detected == expected
 
 
 def test_without_detect_interval_every_frame_is_detected():
     detector = ScriptedDetector(lambda *a: Detections.empty())
-    engine = Engine(detector, ByteTracker(), full_gate())
+    engine = Engine(detector, ByteTracker(frame_size=(W, H)), full_gate())
     assert all(engine.process(f).detected for f in frames(7))
     assert len(detector.calls) == 7
 
 
 def test_detection_resumes_at_once_after_a_stall():
     detector = ScriptedDetector(lambda *a: Detections.empty())
-    engine = Engine(detector, ByteTracker(), full_gate(), detect_interval=0.2)
+    engine = Engine(detector, ByteTracker(frame_size=(W, H)), full_gate(), detect_interval=0.2)
     pts = [0.0, 0.1, 0.2, 0.3] + [5.0 + i / 10 for i in range(10)]
     done = [p for i, p in enumerate(pts) if engine.process(Frame("cam1", i, p, GRADIENT)).detected]
     assert done[:3] == [0.0, 0.2, 5.0]
@@ -257,7 +261,7 @@ def test_apps_receive_tracked_objects_and_their_events_come_back():
         lambda call, i, crop: dets([[10, 10, 50, 90], [300, 200, 340, 280]], cls=2)
     )
     probe = Probe("probe1", ProbeSettings(tag="t"), SCENE)
-    engine = Engine(detector, ByteTracker(), full_gate(), apps=[probe])
+    engine = Engine(detector, ByteTracker(frame_size=(W, H)), full_gate(), apps=[probe])
     results = [engine.process(f) for f in frames(3)]
     for r in results:
         assert [(e.type, e.track_id) for e in r.events] == [("seen", 1), ("seen", 2)]
@@ -273,14 +277,16 @@ def test_apps_receive_tracked_objects_and_their_events_come_back():
 def test_events_of_several_apps_come_back_in_app_order():
     detector = ScriptedDetector(lambda call, i, crop: dets([[10, 10, 50, 90]]))
     apps = [Probe("a", ProbeSettings(), SCENE), Probe("b", ProbeSettings(), SCENE)]
-    result = Engine(detector, ByteTracker(), full_gate(), apps=apps).process(frames(1)[0])
+    result = Engine(detector, ByteTracker(frame_size=(W, H)), full_gate(), apps=apps).process(
+        frames(1)[0]
+    )
     assert [e.app for e in result.events] == ["a", "b"]
 
 
 def test_an_app_that_needs_pixels_gets_the_frame_image():
     detector = ScriptedDetector(lambda *a: Detections.empty())
     probe = PixelProbe("pix", ProbeSettings(), SCENE)
-    engine = Engine(detector, ByteTracker(), full_gate(), apps=[probe])
+    engine = Engine(detector, ByteTracker(frame_size=(W, H)), full_gate(), apps=[probe])
     engine.process(frames(1)[0])
     assert probe.images[0] is GRADIENT
 
@@ -288,7 +294,7 @@ def test_an_app_that_needs_pixels_gets_the_frame_image():
 def test_finish_closes_events_at_the_last_frame():
     detector = ScriptedDetector(lambda *a: Detections.empty())
     probe = Probe("probe1", ProbeSettings(), SCENE)
-    engine = Engine(detector, ByteTracker(), full_gate(), apps=[probe])
+    engine = Engine(detector, ByteTracker(frame_size=(W, H)), full_gate(), apps=[probe])
     assert engine.finish() == []  # no frame yet: nothing to close
     for f in frames(4):
         engine.process(f)
@@ -316,7 +322,7 @@ def moving_square(n: int) -> list[Frame]:
 
 def test_run_yields_a_result_per_frame_in_order_and_finish_closes_afterwards():
     probe = Probe("probe1", ProbeSettings(), SCENE)
-    engine = Engine(BrightDetector(), ByteTracker(), full_gate(), apps=[probe])
+    engine = Engine(BrightDetector(), ByteTracker(frame_size=(W, H)), full_gate(), apps=[probe])
     results = list(engine.run(iter(moving_square(25))))
     assert all(isinstance(r, FrameResult) for r in results)
     assert [r.frame.index for r in results] == list(range(25))
@@ -330,7 +336,11 @@ def test_run_yields_a_result_per_frame_in_order_and_finish_closes_afterwards():
 def test_run_gives_the_same_results_as_processing_frame_by_frame(in_flight, detect_interval):
     def engine(**kw):
         return Engine(
-            BrightDetector(), ByteTracker(), full_gate(), detect_interval=detect_interval, **kw
+            BrightDetector(),
+            ByteTracker(frame_size=(W, H)),
+            full_gate(),
+            detect_interval=detect_interval,
+            **kw,
         )
 
     sequential = engine()
@@ -367,7 +377,7 @@ def test_run_finds_motion_on_the_decoding_thread(detect_interval):
         motion = ThreadNotingMotion(s)
         gate = RegionGate(s, motion, (W, H), (320, 320))
         return Engine(
-            BrightDetector(), ByteTracker(), gate, detect_interval=detect_interval
+            BrightDetector(), ByteTracker(frame_size=(W, H)), gate, detect_interval=detect_interval
         ), motion
 
     sequential, _ = engine()
@@ -385,7 +395,11 @@ def test_run_finds_motion_on_the_decoding_thread(detect_interval):
 def test_a_moving_object_keeps_one_id_with_motion_gating():
     s = MotionSettings()
     detector = BrightDetector()
-    engine = Engine(detector, ByteTracker(), RegionGate(s, MotionDetector(s), (W, H), (320, 320)))
+    engine = Engine(
+        detector,
+        ByteTracker(frame_size=(W, H)),
+        RegionGate(s, MotionDetector(s), (W, H), (320, 320)),
+    )
     for i in range(40):
         x = 50 + 10 * i
         result = engine.process(Frame("cam1", i, i / FPS, with_white(x, 200, x + 40, 280)))
@@ -397,7 +411,11 @@ def test_a_moving_object_keeps_one_id_with_motion_gating():
 def test_a_still_scene_skips_the_detector_between_full_frame_passes():
     s = MotionSettings(full_frame_every=10)
     detector = BrightDetector()
-    engine = Engine(detector, ByteTracker(), RegionGate(s, MotionDetector(s), (W, H), (320, 320)))
+    engine = Engine(
+        detector,
+        ByteTracker(frame_size=(W, H)),
+        RegionGate(s, MotionDetector(s), (W, H), (320, 320)),
+    )
     image = with_white(300, 200, 340, 280)
     looked = [len(engine.process(Frame("cam1", i, i / FPS, image)).regions) for i in range(25)]
     assert [i for i, n in enumerate(looked) if n] == [0, 10, 20]
@@ -408,7 +426,7 @@ def test_a_stationary_object_keeps_its_id_with_gating_and_a_low_detect_rate():
     s = MotionSettings()  # full_frame_every=10
     engine = Engine(
         BrightDetector(),
-        ByteTracker(TrackerSettings()),  # lost_buffer_seconds=3
+        ByteTracker(TrackerSettings(), frame_size=(W, H)),  # lost_buffer_seconds=3
         RegionGate(s, MotionDetector(s), (W, H), (320, 320)),
         detect_interval=0.5,
     )
@@ -420,12 +438,37 @@ def test_a_stationary_object_keeps_its_id_with_gating_and_a_low_detect_rate():
     assert ids == [[1]] * 120
 
 
+def test_an_object_that_walks_out_of_the_picture_is_gone_with_gating():
+    s = MotionSettings()  # full_frame_every=10
+    engine = Engine(
+        BrightDetector(),
+        ByteTracker(frame_size=(W, H)),
+        RegionGate(s, MotionDetector(s), (W, H), (320, 320)),
+    )
+    seen = []
+    for i in range(60):  # out on the right after 14 frames, then 4.5 s of an empty scene
+        x = 500 + 10 * i
+        result = engine.process(Frame("cam1", i, i / FPS, with_white(x, 200, x + 40, 280)))
+        objects = result.objects
+        centres = objects.centers
+        assert ((centres >= 0) & (centres <= (W, H))).all(), (i, objects.xyxy)
+        assert (objects.xyxy[:, 2:] >= objects.xyxy[:, :2]).all(), (i, objects.xyxy)
+        seen.append(objects.tracker_id.tolist())
+    assert seen[:10] == [[1]] * 10
+    assert seen[-30:] == [[]] * 30
+    assert len(engine.tracker) == 0
+
+
 def test_a_tall_moving_person_is_tracked_with_gating():
     w, h = 1920, 1080
     background = np.random.default_rng(5).integers(40, 100, (h, w, 3), dtype=np.uint8)
     s = MotionSettings()
     detector = BrightDetector()
-    engine = Engine(detector, ByteTracker(), RegionGate(s, MotionDetector(s), (w, h), (416, 416)))
+    engine = Engine(
+        detector,
+        ByteTracker(frame_size=(w, h)),
+        RegionGate(s, MotionDetector(s), (w, h), (416, 416)),
+    )
     for i in range(6):
         x = 800 + 4 * i
         result = engine.process(
@@ -441,7 +484,7 @@ def test_a_moving_object_keeps_one_id_with_motion_gating_and_detection_running_a
     s = MotionSettings()
     engine = Engine(
         BrightDetector(),
-        ByteTracker(),
+        ByteTracker(frame_size=(W, H)),
         RegionGate(s, MotionDetector(s), (W, H), (320, 320)),
         in_flight=in_flight,
     )
@@ -465,7 +508,10 @@ def test_closing_run_early_leaves_no_threads_behind():
             yield Frame("cam1", i, i / FPS, GRADIENT)
 
     engine = Engine(
-        ScriptedDetector(lambda *a: Detections.empty()), ByteTracker(), full_gate(), in_flight=2
+        ScriptedDetector(lambda *a: Detections.empty()),
+        ByteTracker(frame_size=(W, H)),
+        full_gate(),
+        in_flight=2,
     )
     results = engine.run(endless())
     assert [next(results).frame.index for _ in range(3)] == [0, 1, 2]
@@ -483,7 +529,9 @@ def test_a_detector_error_in_run_reaches_the_caller():
         return Detections.empty()
 
     marked = [Frame("cam1", i, i / FPS, np.full((H, W, 3), i, np.uint8)) for i in range(10)]
-    engine = Engine(ScriptedDetector(script), ByteTracker(), full_gate(), in_flight=2)
+    engine = Engine(
+        ScriptedDetector(script), ByteTracker(frame_size=(W, H)), full_gate(), in_flight=2
+    )
     seen = []
     with pytest.raises(RuntimeError, match="inference failed"):
         for result in engine.run(marked):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,11 @@ from vigil.recording.retention import (
     CameraRetention,
     EventCover,
     RetentionPolicy,
+    run_pass,
     select_expired,
     select_over_budget,
     store_events,
+    stored_files,
 )
 from vigil.service.messages import SegmentInfo
 
@@ -120,8 +123,11 @@ def test_select_expired_and_over_budget_are_pure() -> None:
         seg(5, NOW - HOUR, objects=True),  # objects count as activity
     ]
     assert [d.segment.id for d in select_expired(segments, rules, cover, NOW, 300)] == [2, 3]
-    plan = select_over_budget(segments, 150, cover, NOW, 300, skip={2})
+    plan = select_over_budget(segments, 150, cover, NOW, 300, skip={"/r/2.mp4"})
     assert [(d.segment.id, d.reason) for d in plan] == [(3, "budget"), (5, "budget")]
+    # Referenced footage may go up to its allowance, oldest first.
+    plan = select_over_budget(segments, 150, cover, NOW, 300, referenced_allowance=1)
+    assert [d.segment.id for d in plan] == [1, 2]
 
 
 # --------------------------------------------------------------------------- apply
@@ -189,8 +195,11 @@ def test_budget_oldest_first_across_cameras(index: SegmentIndex, tmp_path: Path)
     remaining = {s.path for s in index.oldest(limit=None)}
     assert remaining == {a_event, a_new, b_recent}
 
-    # Over budget with only protected and fresh footage left: nothing more goes.
-    tight = RetentionPolicy(default=CameraRetention(retain_days=30), budget_bytes=0)
+    # Over budget with only referenced footage within events' share of the budget (all of
+    # it here) and fresh footage left: nothing more goes.
+    tight = RetentionPolicy(
+        default=CameraRetention(retain_days=30), budget_bytes=300, event_share=1.0
+    )
     assert tight.apply(index, lambda since: events, NOW) == [a_new]
     assert {s.path for s in index.oldest(limit=None)} == {a_event, b_recent}
 
@@ -234,3 +243,78 @@ def test_store_events_adapter(database: str) -> None:
         )
         query = store_events(store)
         assert sorted(query(NOW - DAY)) == [("cam1", NOW - 100, None), ("cam1", NOW - 50, NOW - 50)]
+
+
+# --------------------------------------------------------------------------- the disk fills
+
+
+def test_budget_wins_over_events_beyond_their_share(index: SegmentIndex, tmp_path: Path) -> None:
+    """An app firing every few seconds references every segment: the budget still frees the
+    oldest of that footage, keeping at most `event_share` of the budget referenced."""
+    paths = [add(index, tmp_path, (12 - i) * 600, size=100) for i in range(12)]  # 1200 bytes
+    events = [("cam1", NOW - 7300 + 10 * k, NOW - 7300 + 10 * k) for k in range(740)]
+    policy = RetentionPolicy(
+        default=CameraRetention(retain_days=30), budget_bytes=600, event_share=0.5
+    )
+    deleted = policy.apply(index, lambda since: events, NOW)
+    assert deleted == paths[:6]  # oldest first, down to the budget
+    assert index.total_bytes() == 600
+    # Within the budget now: nothing more goes.
+    assert policy.apply(index, lambda since: events, NOW) == []
+
+
+def test_snapshots_and_clips_count_and_age(index: SegmentIndex, tmp_path: Path) -> None:
+    snapshots, clips = tmp_path / "snapshots", tmp_path / "exports" / "clips"
+    (snapshots / "cam1").mkdir(parents=True)
+    clips.mkdir(parents=True)
+
+    def file(path: Path, age: float, size: int) -> str:
+        path.write_bytes(b"\0" * size)
+        os.utime(path, (NOW - age, NOW - age))
+        return str(path)
+
+    old_snapshot = file(snapshots / "cam1" / "a.jpg", 100 * DAY, 10)
+    snapshot = file(snapshots / "cam1" / "b.jpg", 5 * HOUR, 400)
+    new_snapshot = file(snapshots / "cam1" / "c.jpg", HOUR, 10)
+    old_clip = file(clips / "x.mp4", 2 * DAY, 10)
+    clip = file(clips / "y.mp4", 2 * HOUR, 300)
+    segment = add(index, tmp_path / "recordings", 3 * HOUR, size=400)
+    newest = add(index, tmp_path / "recordings", 10, size=100)
+    policy = RetentionPolicy(
+        default=CameraRetention(retain_days=30), budget_bytes=600, events_days=90, clip_days=1
+    )
+    files = stored_files(snapshots, clips)
+    assert len(files) == 5
+    deleted = policy.apply(index, no_events, NOW, files=files)
+    # By age: the snapshot past events_days, the clip past clip_days; by budget (1220 of
+    # 600 bytes left): the cached clip first, then the oldest of snapshots and segments.
+    assert deleted == [old_clip, old_snapshot, clip, snapshot]
+    assert {str(f.path) for f in stored_files(snapshots, clips)} == {new_snapshot}
+    assert Path(segment).exists() and Path(newest).exists()
+
+
+def test_free_space_floor_deletes_whatever_references_it(
+    index: SegmentIndex, tmp_path: Path
+) -> None:
+    old = add(index, tmp_path, 600, size=300)
+    mid = add(index, tmp_path, 300, size=300)
+    fresh = add(index, tmp_path, 5, size=300)  # within the grace period, referenced
+    events = [("cam1", NOW - 700, None)]  # still going: references everything
+    policy = RetentionPolicy(default=CameraRetention(retain_days=30), min_free_bytes=500)
+    assert policy.apply(index, lambda since: events, NOW, free_bytes=5000) == []
+    # 500 bytes short of twice the floor: the oldest files go, the newest footage stays.
+    assert policy.apply(index, lambda since: events, NOW, free_bytes=500) == [old, mid]
+    assert Path(fresh).exists()
+
+
+def test_run_pass_deletes_old_events_in_batches(database: str, tmp_path: Path) -> None:
+    with EventStore(database) as store, SegmentIndex(store) as index:
+        store.add(
+            [Event("cam1", "a", "occupancy", NOW - 100 * DAY + k, k) for k in range(25)]
+            + [Event("cam1", "a", "occupancy", NOW - DAY, 99)]
+        )
+        assert store.delete_before(NOW - 100 * DAY + 5, batch=2) == 5
+        policy = RetentionPolicy(events_days=90)
+        report = run_pass(policy, index, store, tmp_path, NOW)
+        assert report.deleted_events == 20 and not report.pressure
+        assert [e.start_time for e in store.query(limit=None)] == [NOW - DAY]

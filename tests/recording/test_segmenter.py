@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -362,3 +363,23 @@ def test_rtsp_like_packets_without_durations_and_a_clock_jump(clips, tmp_path: P
     assert [round(i.end_time - i.start_time, 3) for i in infos] == [10.0, 5.0, 9.0]
     for info, frames in zip(infos, [100, 50, 90]):
         check_playable(info, frames)
+
+
+def test_recording_pauses_under_the_free_space_floor(clips, tmp_path: Path, caplog) -> None:
+    """No segment starts while the disk has less free space than the floor (the database
+    shares the disk); recording resumes at the next keyframe once there is room again."""
+    clip = clips("h264")
+    infos: list[SegmentInfo] = []
+    free = shutil.disk_usage(tmp_path).free
+    container, stream = open_stream(clip.path)
+    with container, Segmenter("cam1", tmp_path, on_segment=infos.append) as seg:
+        seg.min_free_bytes = free + 10**12  # a disk fuller than the floor allows
+        seg.start(stream)
+        for i, (packet, wall) in enumerate(packets(clip.path)):
+            if i == 120:  # 12 s in: room again
+                seg.min_free_bytes = 1
+            seg.write(packet, wall)
+        assert seg.dropped_packets >= 120 and "recording paused" in str(seg.last_error)
+    assert not list(tmp_path.rglob("*.part")) and "under the" in caplog.text
+    # Nothing of the first 12 s; the keyframe at 12 s (one every 2 s) starts the footage.
+    assert [round(i.start_time - T0, 3) for i in infos] == [12.0, 22.0]

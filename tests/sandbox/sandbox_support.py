@@ -86,3 +86,26 @@ def descendants(pid: int) -> set[int]:
         frontier = {p for p, parent in parents.items() if parent in frontier} - found
         found |= frontier
     return found
+
+
+class StandingPeople:
+    """A stand-in detector (the model is not what these tests are about): three people
+    standing still, so a healthy tracker keeps the same three ids on every frame."""
+
+    BOXES = np.array([[40, 100, 80, 200], [300, 120, 340, 220], [500, 90, 540, 190]], np.float32)
+
+    def detect(self, images: list[np.ndarray]) -> list[Detections]:
+        n = len(self.BOXES)
+        return [
+            Detections(self.BOXES.copy(), np.full(n, 0.9, np.float32), np.zeros(n, np.int64))
+            for _ in images
+        ]
+
+
+class WholeFrame:
+    """A gate that always looks at the whole picture."""
+
+    motion_boxes: tuple[()] = ()
+
+    def plan(self, image: np.ndarray, tracks: object, speed: object) -> np.ndarray:
+        return np.array([[0, 0, image.shape[1], image.shape[0]]], np.float32)

@@ -115,15 +115,40 @@ def without_bwrap(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("VIGIL_BWRAP", "off")
     monkeypatch.setattr(sandbox_app, "_warned_unsandboxed", False)
     bwrap.launcher.cache_clear()
-    yield
+    yield monkeypatch
     monkeypatch.undo()
     bwrap.launcher.cache_clear()
 
 
-@pytest.mark.usefixtures("without_bwrap")
-def test_without_bubblewrap_apps_run_bare_with_limits_and_say_so(
-    install: Installer, caplog: pytest.LogCaptureFixture
+def test_without_bubblewrap_apps_do_not_start_unless_the_operator_allows_it(
+    without_bwrap: pytest.MonkeyPatch, install: Installer, caplog: pytest.LogCaptureFixture
 ) -> None:
+    without_bwrap.delenv(bwrap.UNSANDBOXED_ENV, raising=False)
+    app = sandboxed(install("apps/ticker.py", "Ticker", events=("tick", "done")), {"zone": "left"})
+    try:
+        events = []
+        deadline = time.monotonic() + 10
+        i = 0
+        while app.status()["state"] != "failed" and time.monotonic() < deadline:
+            events += app.process(context(i), objects(i))
+            i += 1
+            time.sleep(0.03)
+        status = app.status()
+    finally:
+        app.close()
+    assert events == [] and status["state"] == "failed" and status["restarts"] == 0, status
+    assert status["last_error"] == (
+        "not started: no sandbox here (disabled by VIGIL_BWRAP); "
+        "VIGIL_UNSANDBOXED_APPS=allow runs store apps without isolation"
+    )
+    lines = [r.getMessage() for r in caplog.records if "failed for good" in r.getMessage()]
+    assert len(lines) == 1 and status["last_error"] in lines[0]
+
+
+def test_without_bubblewrap_apps_run_bare_with_limits_if_allowed_and_say_so(
+    without_bwrap: pytest.MonkeyPatch, install: Installer, caplog: pytest.LogCaptureFixture
+) -> None:
+    without_bwrap.setenv(bwrap.UNSANDBOXED_ENV, "allow")
     good = sandboxed(install("apps/ticker.py", "Ticker", events=("tick", "done")), {"zone": "left"})
     limits = dataclasses.replace(FAST, memory_mb=320, frame_deadline_s=5.0)
     hog = sandboxed(install("hostile/hog.py", "Hog"), limits=limits)

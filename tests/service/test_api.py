@@ -237,6 +237,38 @@ def test_redact_url_strips_credentials() -> None:
     assert redact_url("rtsp://cam.local/live?channel=1") == "rtsp://cam.local/live?channel=1"
 
 
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        # A password holding an unescaped '?' or '#' (which end the host part of a URL).
+        ("rtsp://admin:pa?ss@10.0.0.5:554/s1", "rtsp://10.0.0.5:554/s1"),
+        ("rtsp://admin:pa#ss@cam.local/live?ch=1", "rtsp://cam.local/live?ch=1"),
+        ("rtsp://admin:p?a#s/s@w@[fd00::5]:554/s1", "rtsp://[fd00::5]:554/s1"),
+        # Credentials under vendors' own parameter names, and ';'-separated ones.
+        ("http://cam/videostream.cgi?loginuse=admin&loginpas=s3cret&res=0",
+         "http://cam/videostream.cgi?res=0"),
+        ("http://cam/snap.cgi?channel=1;password=s3cret", "http://cam/snap.cgi?channel=1"),
+        ("rtsp://cam/live;user=admin;password=s3cret;ch=1", "rtsp://cam/live;ch=1"),
+        ("http://cam/video.cgi?usr=admin&Pwd=s3cret&fps=5", "http://cam/video.cgi?fps=5"),
+        ("http://cam/v.cgi?API_KEY=s3cret&access%5Ftoken=s3cret", "http://cam/v.cgi"),
+    ],
+)  # fmt: skip
+def test_redact_url_strips_credentials_however_written(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+    assert "s3cret" not in redact_url(url) and "pa" not in redact_url(url).split("//")[1][:3]
+
+
+def test_names_entering_the_config_api_are_printable(site: Site) -> None:
+    zone = {"points": [[0, 0], [1, 0], [1, 1]]}
+    for name in ("\ud800", "bell\u0007", "z" * 65):
+        body = json.dumps({"zones": {name: zone}})  # "\ud800" escaped, as a client sends it
+        r = site.client.put("/api/cameras/cam1/config", content=body)
+        assert r.status_code == 422, (name, r.text)
+    app = {"type": "occupancy", "settings": {}}
+    r = site.client.put("/api/cameras/cam1/apps/tab%09name", json=app)
+    assert r.status_code == 422
+
+
 def test_state_apply_keeps_latest_status_and_frame(tmp_path: Path) -> None:
     with EventStore(":memory:") as store:
         state = ServiceState([CameraInfo.create("a", "rtsp://a/1")], store, storage=tmp_path)
@@ -300,7 +332,7 @@ def test_health_reflects_camera_states(site: Site) -> None:
 
     body = site.client.get("/api/health").json()
     assert body["ok"] is False and body["status"] == "degraded"
-    assert set(body) == {"ok", "status", "time", "uptime_s"}  # public: nothing more
+    assert set(body) == {"ok", "status", "time", "uptime_s", "disk_pressure"}  # nothing more
     assert states() == {"cam1": ("unknown", False), "cam2": ("unknown", False), "lab": ("unknown", False)}
     now = site.clock.now
     site.state.apply(status("cam1", now))

@@ -254,6 +254,20 @@ def test_roles_and_cameras_are_enforced(api: Api) -> None:
     assert api.client.get("/api/cameras/gate/config", headers=no_token).status_code == 401
 
 
+def test_viewers_see_a_cameras_apps_but_not_their_settings(api: Api) -> None:
+    """App settings may hold what only those who run the site should read (a webhook's
+    token); viewers get the scene with `settings: null`, operators as on /api/apps."""
+    auth = api.client.app.state.auth
+    viewer = bearer(user_token(auth, "viewer", "viewer"))
+    operator = bearer(user_token(auth, "op", "operator", ["gate"]))
+    seen = api.client.get("/api/cameras/gate/config", headers=viewer).json()
+    assert [(a["name"], a["settings"]) for a in seen["apps"]] == [("crossings", None)]
+    assert seen["lines"] and seen["revision"]  # the rest of the scene is theirs to see
+    for who in (operator, None):  # None: the fixture's admin
+        apps = api.client.get("/api/cameras/gate/config", headers=who).json()["apps"]
+        assert [(a["name"], a["settings"]) for a in apps] == [("crossings", {"line": "middle"})]
+
+
 # --------------------------------------------------------------------------- the worker
 
 

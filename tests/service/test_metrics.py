@@ -227,3 +227,20 @@ def test_dedicated_registry(state: ServiceState) -> None:
     state.apply(status(frames_in=7))
     assert registry.get_sample_value("vigil_frames_input_total", {"camera": "cam1"}) == 7
     assert b"vigil_camera_up" in render(registry)
+
+
+def test_a_camera_restricted_user_scrapes_only_their_cameras(state: ServiceState) -> None:
+    app = create_app(state, fast_auth(state.events))
+    token = user_token(app.state.auth, "cam1-watcher", "operator", ["cam1"])
+    for camera in CAMERAS:
+        state.apply(status(camera, frames_in=5))
+        state.apply(EventMessage(Event(camera, "door", "line_crossing", 1.0, 1), time.time()))
+    with TestClient(app, headers=bearer(token)) as restricted:
+        samples = scrape(restricted)
+    cameras = {dict(labels).get("camera") for _, labels in samples} - {None}
+    assert cameras == {"cam1"}
+    assert value(samples, "vigil_frames_input_total", camera="cam1") == 5
+    assert value(samples, "vigil_events_total", camera="cam1", app="door", type="line_crossing")
+    assert "process_resident_memory_bytes" in {name for name, _ in samples}
+    with metrics_client(state) as everyone:  # an unrestricted operator sees every camera
+        assert {dict(labels).get("camera") for _, labels in scrape(everyone)} >= set(CAMERAS)

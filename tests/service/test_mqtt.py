@@ -19,6 +19,7 @@ import paho.mqtt.client as mqtt
 import pytest
 from pydantic import ValidationError
 
+from vigil.apps.boundary import MAX_COUNTERS
 from vigil.events.event import Event
 from vigil.service.hub import Hub
 from vigil.service.messages import CameraStatus, EventMessage
@@ -390,6 +391,37 @@ def test_camera_removed_at_runtime_loses_its_entities(publisher, hub, listen):
     hub.publish(status(counters={"walkers": {"person in": 5.0}}))
     live.wait_for(HA.format("sensor", "gate_walkers_person_in"), lambda m: m.payload != b"")
     live.wait_for("vigil/gate/availability", lambda m: m.text == "online")
+
+
+def test_an_app_inventing_counters_is_capped_and_cleared_when_removed(publisher, hub, listen):
+    """An app whose counter names change on every frame (seen in the field: 4,634 retained
+    configs and states in 90 s) gets MAX_COUNTERS of them; removing the app clears them."""
+    for frame in range(300):
+        hub.publish(status(counters={"walkers": {f"visitor {frame}": 1.0, "person in": 2.0}}))
+    hub.publish(status(counters={"loiter": {"mean dwell": 1.0}}))
+    live = listen("vigil/#", "homeassistant/#")
+    live.wait_for("vigil/gate/loiter/mean_dwell")
+    before = retained_now(
+        listen, "homeassistant/#", "vigil/#", until=HA.format("sensor", "gate_loiter_mean_dwell")
+    )
+    walkers = [t for t in before if t.startswith("vigil/gate/walkers/")]
+    sensors = [t for t in before if "/vigil/gate_walkers_" in t]
+    assert len(walkers) == len(sensors) == MAX_COUNTERS
+    assert "vigil/gate/walkers/person_in" in walkers  # an early name keeps its topic
+
+    publisher.set_cameras({"gate": ["loiter"], "Back Yard": []})  # walkers removed, live
+    for topic in walkers + sensors:
+        live.wait_for(topic, lambda m: m.payload == b"")
+    # the worker's last report, sent before it dropped the app, announces nothing again
+    hub.publish(status(counters={"walkers": {"person in": 3.0}, "loiter": {"mean dwell": 2.0}}))
+    live.wait_for("vigil/gate/loiter/mean_dwell", lambda m: m.text == "2")
+    after = retained_now(
+        listen, "homeassistant/#", "vigil/#", until=HA.format("sensor", "gate_loiter_mean_dwell")
+    )
+    assert not [t for t in after if "walkers" in t], sorted(after)
+    events = json.loads(after[HA.format("event", "gate_events")])
+    assert events["event_types"] == ["loiter"]
+    assert after["vigil/gate/loiter/mean_dwell"] == "2"
 
 
 def test_camera_removed_while_stopped_is_cleared_at_start(mqtt_broker, hub, listen):

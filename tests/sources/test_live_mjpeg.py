@@ -1,11 +1,12 @@
 """LiveSource on an HTTP/MJPEG camera (tests/mjpeg_server.py: a real multipart stream over
-HTTP on 127.0.0.1), and the reconnection backoff's cap."""
+HTTP on 127.0.0.1), a stream of garbage, and the reconnection backoff's cap."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 
+import numpy as np
 import pytest
 
 from mjpeg_server import MjpegServer
@@ -71,7 +72,36 @@ def test_reconnects_when_the_http_server_comes_back(mjpeg: MjpegServer) -> None:
         assert gap.duration >= 1.5 and gap.start_wall == lost.wall_time
         assert again.index > first.index and received - 0.25 <= again.wall_time <= received
         assert source.reconnects == 1 and source.state == "online"
+        assert source.last_error is None  # back: the outage's error is not shown any more
     assert mjpeg.clients == 2
+
+
+class GarbageMjpeg(MjpegServer):
+    """A camera whose encoder is broken: well-formed multipart parts of random bytes."""
+
+    def part(self, index: int) -> bytes:
+        return np.random.default_rng(index).integers(0, 256, 4000, np.uint8).tobytes()
+
+
+def test_a_stream_of_garbage_is_not_online_and_says_why() -> None:
+    server = GarbageMjpeg(fps=15).start()
+    try:
+        with LiveSource(server.url, "door", read_timeout=1.0) as source:
+            states, items = set(), []
+            deadline = time.monotonic() + 10.0  # opening probes the stream for a while
+            while time.monotonic() < deadline and source.last_error is None:
+                items.append(source.get(timeout=0.1))
+                states.add(source.state)
+            for _ in range(10):  # and on, with the error reported
+                items.append(source.get(timeout=0.1))
+                states.add(source.state)
+            assert source.packets_received > 10  # it was connected and receiving all along
+            assert not [i for i in items if isinstance(i, DecodedFrame)]
+            assert states == {"connecting"}, states
+            assert "no picture decoded" in str(source.last_error), source.last_error
+            assert server.url in str(source.last_error)
+    finally:
+        server.stop()
 
 
 def test_reconnection_delay_is_capped_at_5_seconds() -> None:

@@ -10,6 +10,7 @@ from vigil.detection.detections import Detections
 from vigil.tracking.tracker import ACTIVE, LOST, TENTATIVE, ByteTracker, TrackerSettings
 
 FPS = 10.0
+FRAME = (800, 400)  # width, height of the pictures (`draw` paints them)
 RED, BLUE = (0, 0, 255), (255, 0, 0)
 
 
@@ -25,7 +26,7 @@ def box(x, y, w=40, h=80):
     return [x, y, x + w, y + h]
 
 
-def draw(shapes, width=800, height=300) -> np.ndarray:
+def draw(shapes, width=FRAME[0], height=FRAME[1]) -> np.ndarray:
     """A grey BGR image with coloured rectangles, painted in order (later ones in front)."""
     img = np.full((height, width, 3), 40, np.uint8)
     for (x1, y1, x2, y2), colour in shapes:
@@ -70,7 +71,7 @@ def test_settings_defaults():
 
 @pytest.mark.parametrize("with_image", [False, True])
 def test_single_object_at_constant_speed_keeps_one_id_for_100_frames(with_image):
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     for f in range(100):
         b = box(20 + 6 * f, 100 + 1 * f)
         image = draw([(b, RED)], width=800, height=300) if with_image else None
@@ -83,14 +84,14 @@ def test_single_object_at_constant_speed_keeps_one_id_for_100_frames(with_image)
 
 
 def test_first_frame_objects_are_reported_at_once_with_ids_in_detection_order():
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     out = tracker.update(dets([box(10, 10), box(200, 10), box(400, 10)]), 0.0)
     assert out.tracker_id.tolist() == [1, 2, 3]
     np.testing.assert_allclose(out.xyxy, [box(10, 10), box(200, 10), box(400, 10)])
 
 
 def test_an_empty_tracker_returns_empty_detections():
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     for f, d in enumerate([None, Detections.empty(), None]):
         out = tracker.update(d, f / FPS)
         assert len(out) == 0 and out.xyxy.shape == (0, 4) and out.tracker_id.shape == (0,)
@@ -101,7 +102,7 @@ def test_an_empty_tracker_returns_empty_detections():
 
 @pytest.mark.parametrize("min_hits, first_shown", [(1, 5), (2, 6), (3, 7), (5, 9)])
 def test_a_new_object_is_reported_only_after_min_hits_matches(min_hits, first_shown):
-    tracker = ByteTracker(TrackerSettings(min_hits=min_hits))
+    tracker = ByteTracker(TrackerSettings(min_hits=min_hits), frame_size=FRAME)
     shown = []
     for f in range(15):
         boxes = [box(10, 10)] + ([box(300, 100 + 2 * f)] if f >= 5 else [])
@@ -113,7 +114,7 @@ def test_a_new_object_is_reported_only_after_min_hits_matches(min_hits, first_sh
 
 
 def test_a_one_frame_false_positive_is_never_reported():
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     reported = set()
     for f in range(20):
         boxes = [box(10, 10)] + ([box(400, 150)] if f == 7 else [])
@@ -125,7 +126,7 @@ def test_a_one_frame_false_positive_is_never_reported():
 
 
 def test_low_score_detections_keep_a_track_alive():
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     for f in range(5):
         tracker.update(dets([box(100 + 4 * f, 50)], conf=0.9), f / FPS)
     for f in range(5, 25):
@@ -138,7 +139,7 @@ def test_low_score_detections_keep_a_track_alive():
 @pytest.mark.parametrize("conf", [0.3, 0.6])
 def test_detections_under_new_track_threshold_never_start_a_track(conf):
     """0.3 is a low-score detection; 0.6 is confident enough to match but not to start a track."""
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     tracker.update(dets([box(10, 10)]), 0.0)
     for f in range(1, 30):
         out = tracker.update(dets([box(10, 10), box(300, 100)], conf=[0.9, conf]), f / FPS)
@@ -147,13 +148,13 @@ def test_detections_under_new_track_threshold_never_start_a_track(conf):
 
 
 def test_low_score_detections_do_not_start_a_track_even_on_the_first_frame():
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     out = tracker.update(dets([box(10, 10)], conf=0.4), 0.0)
     assert len(out) == 0 and len(tracker) == 0
 
 
 def test_detections_under_low_threshold_do_not_keep_a_track_alive():
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     tracker.update(dets([box(100, 50)]), 0.0)
     out = tracker.update(dets([box(100, 50)], conf=0.05), 1 / FPS)
     assert len(out) == 0
@@ -161,7 +162,7 @@ def test_detections_under_low_threshold_do_not_keep_a_track_alive():
 
 
 def test_low_score_detections_do_not_rescue_a_lost_track():
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     tracker.update(dets([box(100, 50)]), 0.0)
     tracker.update(dets([]), 0.1)  # missed: lost
     for f in range(2, 6):
@@ -172,7 +173,7 @@ def test_low_score_detections_do_not_rescue_a_lost_track():
 
 
 def test_class_never_switches():
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     classes_seen: dict[int, set[int]] = {}
     for f in range(30):
         cls = 0 if f < 10 else 2  # the detector changes its mind about the same box
@@ -186,7 +187,7 @@ def test_class_never_switches():
 
 
 def test_an_unmatched_track_in_an_examined_frame_is_lost_then_forgotten_after_the_buffer():
-    tracker = ByteTracker(TrackerSettings(lost_buffer_seconds=1.0))
+    tracker = ByteTracker(TrackerSettings(lost_buffer_seconds=1.0), frame_size=FRAME)
     for f in range(5):
         tracker.update(dets([box(100, 50)]), f / FPS)  # last seen at 0.4 s
     alive = []
@@ -200,7 +201,7 @@ def test_an_unmatched_track_in_an_examined_frame_is_lost_then_forgotten_after_th
 
 
 def test_a_lost_track_found_again_within_the_buffer_keeps_its_id():
-    tracker = ByteTracker(TrackerSettings(lost_buffer_seconds=1.0))
+    tracker = ByteTracker(TrackerSettings(lost_buffer_seconds=1.0), frame_size=FRAME)
     for f in range(5):
         tracker.update(dets([box(100, 50)]), f / FPS)
     for f in range(5, 14):
@@ -210,7 +211,7 @@ def test_a_lost_track_found_again_within_the_buffer_keeps_its_id():
 
 
 def test_a_lost_track_found_after_the_buffer_gets_a_new_id():
-    tracker = ByteTracker(TrackerSettings(lost_buffer_seconds=1.0))
+    tracker = ByteTracker(TrackerSettings(lost_buffer_seconds=1.0), frame_size=FRAME)
     for f in range(5):
         tracker.update(dets([box(100, 50)]), f / FPS)
     for f in range(5, 16):
@@ -222,7 +223,7 @@ def test_a_lost_track_found_after_the_buffer_gets_a_new_id():
 
 
 def test_coast_frames_report_a_lost_track_at_its_predicted_place_for_that_many_frames():
-    tracker = ByteTracker(TrackerSettings(coast_frames=2))
+    tracker = ByteTracker(TrackerSettings(coast_frames=2), frame_size=FRAME)
     for f in range(10):
         tracker.update(dets([box(100 + 5 * f, 50)]), f / FPS)
     shown = []
@@ -239,7 +240,7 @@ def test_coast_frames_report_a_lost_track_at_its_predicted_place_for_that_many_f
 
 
 def test_a_track_outside_the_examined_regions_coasts_and_keeps_its_id():
-    tracker = ByteTracker(TrackerSettings(lost_buffer_seconds=1.0))
+    tracker = ByteTracker(TrackerSettings(lost_buffer_seconds=1.0), frame_size=FRAME)
     for f in range(5):
         out = tracker.update(dets([box(20, 20), box(400, 100)]), f / FPS)
     assert out.tracker_id.tolist() == [1, 2]
@@ -259,7 +260,7 @@ def test_a_track_outside_the_examined_regions_coasts_and_keeps_its_id():
 
 
 def test_detections_inside_a_region_still_match_tracks_inside_it():
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     tracker.update(dets([box(20, 20), box(400, 100)]), 0.0)
     region = np.array([[350, 50, 500, 250]], np.float32)
     out = tracker.update(dets([box(404, 100)]), 0.1, regions=region)
@@ -271,7 +272,7 @@ def test_detections_inside_a_region_still_match_tracks_inside_it():
 
 
 def test_no_regions_examined_means_nothing_is_lost():
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     tracker.update(dets([box(20, 20), box(400, 100)]), 0.0)
     for f in range(1, 10):
         out = tracker.update(Detections.empty(), f / FPS, regions=np.empty((0, 4), np.float32))
@@ -280,7 +281,7 @@ def test_no_regions_examined_means_nothing_is_lost():
 
 
 def test_a_track_outside_the_examined_regions_is_not_forgotten_after_the_lost_buffer():
-    tracker = ByteTracker(TrackerSettings(lost_buffer_seconds=1.0))
+    tracker = ByteTracker(TrackerSettings(lost_buffer_seconds=1.0), frame_size=FRAME)
     tracker.update(dets([box(20, 20), box(400, 100)]), 0.0)
     around_second = np.array([[350, 50, 500, 250]], np.float32)
     for f in range(1, 30):  # 2.9 s, the second object is seen in its region all along
@@ -289,7 +290,7 @@ def test_a_track_outside_the_examined_regions_is_not_forgotten_after_the_lost_bu
 
 
 def test_frames_without_detection_report_predicted_boxes_with_zero_confidence():
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     for f in range(20):
         tracker.update(dets([box(100 + 5 * f, 50 + 2 * f)]), f / FPS)
     for f in range(20, 23):
@@ -304,7 +305,7 @@ def test_frames_without_detection_report_predicted_boxes_with_zero_confidence():
 
 
 def test_a_tentative_track_waits_through_frames_without_detection():
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     tracker.update(dets([box(10, 10)]), 0.0)
     tracker.update(dets([box(10, 10), box(300, 100)]), 0.1)  # new, tentative
     assert tracker.state.tolist() == [ACTIVE, TENTATIVE]
@@ -315,11 +316,109 @@ def test_a_tentative_track_waits_through_frames_without_detection():
     assert out.tracker_id.tolist() == [1, 2]
 
 
+# -- the picture's edges ----------------------------------------------------------------------
+
+WHOLE = np.array([[0, 0, *FRAME]], np.float32)
+
+
+def assert_inside_the_picture(out: Detections) -> None:
+    """What apps and annotations may rely on: finite, upright boxes centred in the picture."""
+    assert np.isfinite(out.xyxy).all()
+    assert (out.xyxy[:, 2:] >= out.xyxy[:, :2]).all()
+    centres = out.centers
+    assert ((centres >= 0) & (centres <= FRAME)).all(), out.xyxy
+
+
+def test_a_track_that_coasted_off_the_picture_is_forgotten_when_its_edge_is_examined():
+    tracker = ByteTracker(frame_size=FRAME)
+    elsewhere = np.array([[0, 0, 200, FRAME[1]]], np.float32)  # a crop around someone else
+    x, f = 500.0, 0
+    for _ in range(10):  # walking right at 20 px a frame, seen on whole-frame passes
+        assert_inside_the_picture(tracker.update(dets([box(x, 100)]), f / FPS, regions=WHOLE))
+        x, f = x + 20, f + 1
+    # Only a crop on the far side is examined: the track coasts, its centre leaves the
+    # picture; it is kept (not looked for) but no longer reported.
+    for _ in range(8):
+        out = tracker.update(dets([]), f / FPS, regions=elsewhere)
+        assert_inside_the_picture(out)
+        x, f = x + 20, f + 1
+    assert len(out) == 0 and len(tracker) == 1
+    # The whole picture, its right edge included, is examined and shows nobody: gone.
+    assert_inside_the_picture(tracker.update(dets([]), f / FPS, regions=WHOLE))
+    assert len(tracker) == 0
+    for later in range(f + 1, f + 100):  # 10 s of whole-frame passes and skipped frames
+        examined = later % 2 == 1
+        out = tracker.update(dets([]) if examined else None, later / FPS, regions=WHOLE)
+        assert len(out) == 0
+
+
+def test_a_track_off_the_picture_is_not_forgotten_while_its_edge_goes_unexamined():
+    tracker = ByteTracker(TrackerSettings(lost_buffer_seconds=1.0), frame_size=FRAME)
+    elsewhere = np.array([[0, 0, 200, FRAME[1]]], np.float32)
+    for f in range(10):
+        tracker.update(dets([box(500 + 20 * f, 100)]), f / FPS)
+    for f in range(10, 40):  # 3 s: nobody looked where it went
+        out = tracker.update(dets([]), f / FPS, regions=elsewhere)
+        assert_inside_the_picture(out)
+    assert len(out) == 0  # out of the picture: not reported
+    assert tracker.state.tolist() == [ACTIVE]  # but not taken for missed either
+
+
+def test_someone_entering_where_a_track_left_the_picture_is_someone_else():
+    tracker = ByteTracker(frame_size=FRAME)
+    x = 560.0
+    for f in range(15):  # walks out on the right, seen clipped at the edge as detectors do
+        seen = np.clip(box(x, 100), 0, FRAME * 2)
+        boxes = [seen] if seen[2] - seen[0] >= 8 else []
+        tracker.update(dets(boxes), f / FPS, image=draw([(seen, RED)]))
+        x += 20
+    assert len(tracker) == 0
+    # a second later someone who looks the same comes in where it left
+    entering = [
+        tracker.update(dets([box(770, 100, 30)]), 2.5, image=draw([(box(770, 100, 30), RED)]))
+    ]
+    for f in range(26, 30):
+        b = box(770 - 20 * (f - 25), 100)
+        entering.append(tracker.update(dets([b]), f / FPS, image=draw([(b, RED)])))
+    assert entering[-1].tracker_id.tolist() == [2]
+
+
+def test_a_coasting_box_keeps_its_size_instead_of_shrinking_through_zero():
+    tracker = ByteTracker(frame_size=FRAME)
+    for f in range(10):  # walking away: the box shrinks by 4 px a frame, about its centre
+        tracker.update(dets([[300 + f, 100 + 2 * f, 360 - f, 220 - 2 * f]]), f / FPS)
+    elsewhere = np.array([[600, 0, 800, 100]], np.float32)
+    for f in range(10, 200):  # 19 s without being looked for
+        out = tracker.update(dets([]), f / FPS, regions=elsewhere)
+        assert_inside_the_picture(out)
+        assert out.tracker_id.tolist() == [1]
+    width, height = out.xyxy[0, 2:] - out.xyxy[0, :2]
+    assert 35 < width < 45 and 75 < height < 90
+
+
+def test_a_box_reaching_past_the_edge_is_reported_clipped_to_the_picture():
+    tracker = ByteTracker(frame_size=FRAME)
+    out = tracker.update(dets([[780, -10, 820, 70]]), 0.0)
+    np.testing.assert_allclose(out.xyxy, [[780, 0, 800, 70]])
+
+
+@pytest.mark.parametrize(
+    "bad", [[np.nan, 10, 50, 90], [10, 10, np.inf, 90], [50, 10, 10, 90], [10, 90, 50, 90]]
+)
+def test_a_detection_that_is_not_a_box_is_ignored(bad):
+    tracker = ByteTracker(frame_size=FRAME)
+    for f in range(3):
+        out = tracker.update(dets([bad, box(300, 100)]), f / FPS)
+        assert_inside_the_picture(out)
+        assert out.tracker_id.tolist() == [1]
+    assert len(tracker) == 1
+
+
 # -- forecast and the re-update over a gap ----------------------------------------------------
 
 
 def test_forecast_returns_next_frame_boxes_and_speeds_of_confirmed_tracks():
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     for f in range(30):
         boxes = [box(100 + 4 * f, 50 + 3 * f), box(500, 200)]
         if f == 29:
@@ -334,7 +433,7 @@ def test_forecast_returns_next_frame_boxes_and_speeds_of_confirmed_tracks():
 
 
 def test_forecast_several_steps_ahead():
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     for f in range(30):
         tracker.update(dets([box(100 + 4 * f, 50 + 3 * f)]), f / FPS)
     forecast, speed = tracker.forecast(steps=3)
@@ -344,7 +443,7 @@ def test_forecast_several_steps_ahead():
 
 
 def test_forecast_includes_lost_tracks_and_is_empty_without_tracks():
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     forecast, speed = tracker.forecast()
     assert len(forecast) == 0 and speed.shape == (0,)
     tracker.update(dets([box(100, 50)]), 0.0)
@@ -355,7 +454,7 @@ def test_forecast_includes_lost_tracks_and_is_empty_without_tracks():
 
 @pytest.mark.parametrize("gap", [5, 10, 20])
 def test_a_track_found_again_after_a_gap_has_about_the_true_velocity(gap):
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     x, f = 100.0, 0
     for _ in range(10):
         tracker.update(dets([box(x, 100, 120, 240)]), f / FPS)
@@ -376,7 +475,7 @@ def test_a_track_found_again_after_a_gap_has_about_the_true_velocity(gap):
 
 def test_the_gap_is_replayed_along_a_straight_path(monkeypatch):
     """The re-update runs once per re-found track with the number of frames since its last match."""
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     calls = []
     original = tracker._reupdate_over_gap
 
@@ -399,7 +498,7 @@ def test_the_gap_is_replayed_along_a_straight_path(monkeypatch):
 
 def crossing(speed: int, with_image: bool, n: int = 60):
     """A red box moving right (in front) crosses a blue box moving left, 20 px lower."""
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     history = []
     for f in range(n):
         a = box(100 + speed * f, 100)
@@ -426,7 +525,7 @@ def approach_and_turn_back(with_image: bool, speed: float, closest: float, n: in
     At the turning point their edges are `closest` px apart: -24 means the 40 px wide boxes
     overlap by 24 px, the blue one partly hidden behind the red one.
     """
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     half, w = n // 2, 40
     history = []
     for f in range(n):
@@ -464,7 +563,7 @@ def test_turning_back_close_together_swaps_ids_on_motion_alone(speed, closest):
 
 
 def test_a_tiny_object_keeps_its_id_when_the_image_is_given():
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     ids = []
     for f in range(10):
         b = [100 + f, 100, 103 + f, 110]  # 3 px wide: too narrow for a colour descriptor
@@ -474,14 +573,14 @@ def test_a_tiny_object_keeps_its_id_when_the_image_is_given():
 
 
 def test_a_tiny_object_keeps_its_id_without_the_image():
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     for f in range(10):
         out = tracker.update(dets([[100 + f, 100, 103 + f, 110]]), f / FPS)
         assert out.tracker_id.tolist() == [1]
 
 
 def test_appearance_weight_zero_ignores_the_image():
-    tracker = ByteTracker(TrackerSettings(appearance_weight=0.0))
+    tracker = ByteTracker(TrackerSettings(appearance_weight=0.0), frame_size=FRAME)
     history = []
     for f in range(10):
         b = [100 + f, 100, 103 + f, 110]
@@ -498,7 +597,7 @@ def walk_behind_a_pillar(colour_after, jump: float, missed: int = 6) -> list[int
     """A red walker is tracked, unseen for `missed` frames, then seen again `jump` px to the
     right of where its motion model puts it (it changed pace behind the pillar). Returns the
     ids reported once it is back."""
-    tracker = ByteTracker()
+    tracker = ByteTracker(frame_size=FRAME)
     x = 20.0
     for f in range(15):
         b = box(x, 100)
@@ -535,7 +634,7 @@ def test_reidentification_can_be_turned_off():
     tracker_settings = TrackerSettings(reidentify_distance=0.0)
     assert tracker_settings.reidentify_distance == 0.0
     ids = []
-    tracker = ByteTracker(tracker_settings)
+    tracker = ByteTracker(tracker_settings, frame_size=FRAME)
     x = 20.0
     for f in range(15):
         tracker.update(dets([box(x, 100)]), f / FPS, image=draw([(box(x, 100), RED)]))

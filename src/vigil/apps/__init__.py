@@ -1,7 +1,8 @@
 """Apps: analytics that turn tracked objects into events (SDK in `vigil.apps.base`).
 
 Built-in kinds: ``intrusion``, ``line_crossing``, ``loitering``, ``occupancy``,
-``stopped_vehicle``, ``wrong_way``, ``crowding``. Build one with
+``stopped_vehicle``, ``wrong_way``, ``crowding``; on pixels ``abandoned_object`` and
+``object_removed``. Build one with
 ``build_app(kind, name, settings_dict, scene)``.
 """
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
+from vigil.apps.abandoned import AbandonedObject, ObjectRemoved
 from vigil.apps.base import SDK_VERSION, App, Scene
 from vigil.apps.crowding import Crowding
 from vigil.apps.intrusion import Intrusion
@@ -35,7 +36,17 @@ if TYPE_CHECKING:
 
 BUILTIN_APPS: dict[str, type[App]] = {
     cls.kind: cls
-    for cls in (Intrusion, LineCrossing, Loitering, Occupancy, StoppedVehicle, WrongWay, Crowding)
+    for cls in (
+        Intrusion,
+        LineCrossing,
+        Loitering,
+        Occupancy,
+        StoppedVehicle,
+        WrongWay,
+        Crowding,
+        AbandonedObject,
+        ObjectRemoved,
+    )
 }
 
 Origin = Literal["builtin", "store", "entry_point"]

@@ -60,7 +60,8 @@ def auth_store(connection: HTTPConnection) -> AuthStore:
 
 
 def client_ip(connection: HTTPConnection) -> str | None:
-    """The peer's address (a reverse proxy's own, since forwarded headers are not trusted)."""
+    """The peer's address: a reverse proxy's own, unless it is one of the site's
+    ``server.trusted_proxies`` (then the client its ``X-Forwarded-For`` names)."""
     return connection.client.host if connection.client else None
 
 

@@ -4,7 +4,9 @@
 the session) and ``vigil_csrf`` (readable by the page's script, which echoes it in the
 ``X-CSRF-Token`` header of state-changing requests). Sessions end on logout (deleted on
 the server), after `AuthStore.session_idle_s` unused, and after `session_max_s` in all.
-Failed logins are limited per client address and per user name (429 with Retry-After).
+Password guesses (logins, password changes) are limited per client address and per user
+name (`LoginLimiter`: 429 with Retry-After). The first-run setup answers only requests made
+on this machine, to a loopback host name, without any proxy's headers.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import logging
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
 from fastapi.routing import APIRoute, iter_route_contexts
@@ -37,6 +40,7 @@ from vigil.auth.store import (
     User,
     UserExistsError,
 )
+from vigil.config.schema import Name
 
 __all__ = ["LOCAL_ADDRESSES", "document_security", "log_setup_hint", "router"]
 
@@ -44,15 +48,31 @@ log = logging.getLogger(__name__)
 
 #: Where the first-run setup may come from: the machine itself.
 LOCAL_ADDRESSES = frozenset({"127.0.0.1", "::1"})
+#: The host names the setup may be asked for by: another name that resolves to this machine
+#: is a DNS-rebinding page in the user's browser.
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+#: Headers that proxies and CDNs add: a request carrying any of them came through one.
+PROXY_HEADERS = frozenset(
+    {
+        "forwarded",
+        "via",
+        "x-real-ip",
+        "true-client-ip",
+        "cf-connecting-ip",
+        "fastly-client-ip",
+        "x-client-ip",
+        "x-cluster-client-ip",
+        "client-ip",
+        "x-original-forwarded-for",
+    }
+)
 
-Username = Annotated[str, Field(min_length=1, max_length=64)]
+Username = Name
 Password = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD)]
 #: What a new user's name and password must be (`vigil.auth.passwords` checks the rest).
 NewUsername = Annotated[str, Field(pattern=USERNAME_PATTERN)]
 NewPassword = Annotated[str, Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)]
-CameraIds = Annotated[
-    list[Annotated[str, Field(min_length=1, max_length=255)]], Field(max_length=1000)
-]
+CameraIds = Annotated[list[Name], Field(max_length=1000)]
 
 
 class Credentials(BaseModel):
@@ -146,6 +166,37 @@ def _limiter(request: Request) -> LoginLimiter:
     return limiter
 
 
+def _count_guess(request: Request, username: str, what: str) -> None:
+    """Count a password guess for `username` before it is checked; 429 when over a limit."""
+    wait = _limiter(request).attempt(client_ip(request), username)
+    if wait is not None:
+        raise HTTPException(
+            429, f"too many failed {what}: retry in {wait} s", headers={"Retry-After": str(wait)}
+        )
+
+
+def _host_name(netloc: str) -> str:
+    """``[::1]:8971`` -> ``::1``; ``LocalHost:80`` -> ``localhost``."""
+    netloc = netloc.strip().lower()
+    if netloc.startswith("["):
+        return netloc[1:].partition("]")[0]
+    return netloc.rpartition(":")[0] if netloc.count(":") == 1 else netloc
+
+
+def _from_this_machine(request: Request) -> bool:
+    """Sent from a loopback address, to a loopback host name (not a DNS-rebinding name), by
+    a page of this machine (if a browser names its origin), and through no proxy."""
+    headers = request.headers
+    if client_ip(request) not in LOCAL_ADDRESSES:
+        return False
+    if any(name in PROXY_HEADERS or name.startswith("x-forwarded-") for name in headers):
+        return False  # a reverse proxy on this machine is not "local"
+    if _host_name(headers.get("host", "")) not in LOCAL_HOSTS:
+        return False
+    origin = headers.get("origin")
+    return origin is None or _host_name(urlsplit(origin).netloc) in LOCAL_HOSTS
+
+
 def _start_session(request: Request, response: Response, user: User) -> LoginOut:
     store = auth_store(request)
     old = request.cookies.get(SESSION_COOKIE)
@@ -187,19 +238,12 @@ def _user_error(err: Exception) -> HTTPException:
 )
 def login(body: Credentials, request: Request, response: Response) -> LoginOut:
     """Log in: sets the session and CSRF cookies."""
-    limiter = _limiter(request)
-    ip = client_ip(request)
-    wait = limiter.retry_after(ip, body.username)
-    if wait is not None:
-        raise HTTPException(
-            429, f"too many failed logins: retry in {wait} s", headers={"Retry-After": str(wait)}
-        )
+    _count_guess(request, body.username, "logins")
     user = auth_store(request).authenticate(body.username, body.password)
     if user is None:
-        limiter.failed(ip, body.username)
         audit(request, None, "login.failed", body.username)
         raise HTTPException(401, "wrong user name or password")
-    limiter.succeeded(body.username)
+    _limiter(request).succeeded(client_ip(request), body.username)
     out = _start_session(request, response, user)
     audit(request, user.principal, "login", user.username)
     return out
@@ -238,9 +282,11 @@ def change_password(
     """Change one's own password (the current one is asked again). Every session of the
     user ends, this one too: log in again with the new password."""
     store = auth_store(request)
+    _count_guess(request, principal.username, "password changes")
     if store.authenticate(principal.username, body.current) is None:
         audit(request, principal, "password.failed", principal.username)
         raise HTTPException(403, "the current password is wrong")
+    _limiter(request).succeeded(client_ip(request), principal.username)
     try:
         store.update_user(principal.username, password=body.new)
     except (ValueError, AuthError) as err:
@@ -267,9 +313,10 @@ def setup_needed(request: Request) -> SetupNeeded:
 def setup(body: Credentials, request: Request, response: Response) -> LoginOut:
     """Create the first admin (only from this machine, only while no user exists) and log
     in as them."""
-    proxied = any(h in request.headers for h in ("forwarded", "x-forwarded-for", "x-real-ip"))
-    if client_ip(request) not in LOCAL_ADDRESSES or proxied:  # a local proxy is not local
-        raise HTTPException(403, "setup is only possible from this machine (127.0.0.1 or ::1)")
+    if not _from_this_machine(request):
+        raise HTTPException(
+            403, "setup is only possible from this machine (http://127.0.0.1 or http://localhost)"
+        )
     if auth_store(request).has_users():
         raise HTTPException(403, "setup is closed: a user already exists")
     try:

@@ -7,22 +7,25 @@ database, SQLite or PostgreSQL.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher
 from sqlalchemy import Engine, delete, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from vigil.auth import passwords
 from vigil.auth.models import ApiTokenRow, AuditRow, SessionRow, UserRow
 from vigil.auth.principal import Principal, Role, check_role
 from vigil.errors import VigilError
+from vigil.events.store import one_line_error
 
 __all__ = [
     "AuditEntry",
@@ -37,6 +40,8 @@ __all__ = [
 SESSION_IDLE_S = 3600.0  # a session unused this long is over
 SESSION_MAX_S = 12 * 3600.0  # and any session after this long
 _TOUCH_EVERY_S = 30.0  # last_seen is written at most this often per session
+_TOUCH_WARN_EVERY_S = 60.0  # a failing bookkeeping write is logged at most this often
+_log = logging.getLogger(__name__)
 TOKEN_PREFIX = "vigil_"
 
 
@@ -130,6 +135,7 @@ class AuthStore:
         self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
         self._read = sessionmaker(engine)
         self._write = sessionmaker(engine.execution_options(vigil_write=True))
+        self._bookkeeping_warned = -1e9  # monotonic time of the last bookkeeping warning
 
     # ---------------------------------------------------------------- users
 
@@ -282,10 +288,10 @@ class AuthStore:
             stale = now - row.last_seen > _TOUCH_EVERY_S
             info = None if user is None else SessionInfo(_user(user).principal, row.csrf_token)
         if info is None:
-            with self._write.begin() as s:
+            with self._bookkeeping("deleting an expired session") as s:
                 s.execute(delete(SessionRow).where(SessionRow.id == key))
         elif stale:
-            with self._write.begin() as s:
+            with self._bookkeeping("a session's last-seen time") as s:
                 fresh = s.get(SessionRow, key)
                 if fresh is not None:
                     fresh.last_seen = now
@@ -330,7 +336,7 @@ class AuthStore:
             principal = None if user is None else _user(user).principal
             stale = row.last_used is None or self.clock() - row.last_used > _TOUCH_EVERY_S
         if principal is not None and stale:
-            with self._write.begin() as s:
+            with self._bookkeeping("a token's last-used time") as s:
                 fresh = s.scalar(select(ApiTokenRow).where(ApiTokenRow.token_hash == key))
                 if fresh is not None:
                     fresh.last_used = self.clock()
@@ -398,6 +404,19 @@ class AuthStore:
         return total, rows
 
     # ---------------------------------------------------------------- helpers
+
+    @contextlib.contextmanager
+    def _bookkeeping(self, what: str) -> Iterator[Session]:
+        """A write transaction whose failure (a full disk, a locked database) is logged, at
+        most once a minute, and swallowed: bookkeeping never fails the request it serves."""
+        try:
+            with self._write.begin() as s:
+                yield s
+        except SQLAlchemyError as err:
+            now = time.monotonic()
+            if now - self._bookkeeping_warned >= _TOUCH_WARN_EVERY_S:
+                self._bookkeeping_warned = now
+                _log.warning("auth: not saved: %s: %s", what, one_line_error(err))
 
     @staticmethod
     def _row(s: Session, username: str) -> UserRow | None:

@@ -238,12 +238,12 @@ def _serve(site) -> None:
     """Run a site until SIGTERM or Ctrl-C, then stop cleanly (exit code 0)."""
     import logging
     import signal
-    import threading
 
-    from vigil.service.supervisor import Supervisor, validate_site
+    from vigil.service.supervisor import Supervisor, check_api_port, validate_site
     from vigil.sources.urls import redact_url
 
     validate_site(site)
+    check_api_port(site.server.host, site.server.port)
     # Absolute from here on: the recording index keeps file paths, which must stay valid
     # when the service is started again from another directory, and what is printed below
     # must say where things are (sqlite:///data/vigil.db reads as an absolute path).
@@ -253,9 +253,9 @@ def _serve(site) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-    stop = threading.Event()
+    stop_signals: list[int] = []  # a handler only records: see `Supervisor.run`
     for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+        signal.signal(signum, lambda received, _: stop_signals.append(received))
 
     def ready(url: str) -> None:
         storage = site.storage.directory
@@ -268,7 +268,7 @@ def _serve(site) -> None:
         click.echo("Stop with Ctrl-C.", nl=True)
         sys.stdout.flush()
 
-    Supervisor(site).run(stop, on_ready=ready)
+    Supervisor(site).run(lambda: bool(stop_signals), on_ready=ready)
 
 
 @cli.group()

@@ -19,6 +19,7 @@ import difflib
 import inspect
 import os
 import re
+import sys
 import types
 import typing
 from collections.abc import Mapping
@@ -47,8 +48,47 @@ M = TypeVar("M", bound=BaseModel)
 # --------------------------------------------------------------------------- YAML
 
 
+#: Nodes that aliases may add to a document beyond those written out: anchors for shared
+#: settings stay usable, an alias bomb (billion laughs: 9 aliases of 9 aliases of ...,
+#: a few hundred bytes expanding to 10**9 nodes) is refused before it is expanded.
+MAX_ALIAS_NODES = 10_000
+#: Deepest nesting of mappings and lists (the composer recurses once per level).
+MAX_YAML_DEPTH = 64
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate mapping keys instead of keeping the last one."""
+    """SafeLoader that rejects duplicate mapping keys instead of keeping the last one, and
+    documents nested deeper than `MAX_YAML_DEPTH` or whose aliases would expand to more than
+    `MAX_ALIAS_NODES` extra nodes."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if self._depth >= MAX_YAML_DEPTH:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"nested deeper than {MAX_YAML_DEPTH} levels",
+                self.peek_event().start_mark,
+            )
+        self._depth += 1
+        try:
+            return super().compose_node(parent, index)  # type: ignore[misc]
+        finally:
+            self._depth -= 1
+
+    def compose_document(self) -> yaml.Node:
+        node: yaml.Node = super().compose_document()  # type: ignore[misc]
+        extra = _expanded_size(node) - _distinct_nodes(node)
+        if extra > MAX_ALIAS_NODES:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"aliases (*name) expand to more than {MAX_ALIAS_NODES} extra values; "
+                "write the values out instead",
+                node.start_mark,
+            )
+        return node
 
     def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
         if isinstance(node, yaml.MappingNode):
@@ -67,6 +107,47 @@ class _StrictLoader(yaml.SafeLoader):
                         None, None, f"duplicate key {key!r}", key_node.start_mark
                     )
         return super().construct_mapping(node, deep=deep)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [child for pair in node.value for child in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _distinct_nodes(root: yaml.Node) -> int:
+    seen = {id(root)}
+    stack = [root]
+    while stack:
+        for child in _children(stack.pop()):
+            if id(child) not in seen:
+                seen.add(id(child))
+                stack.append(child)
+    return len(seen)
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """Nodes of the document with every alias replaced by what it names (without expanding
+    it: each distinct node's size is computed once). A recursive alias counts as unbounded."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if children_done:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = 1 + sum(sizes[id(c)] for c in _children(node))
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in open_nodes:  # an alias inside the node it names
+            return sys.maxsize
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in sizes)
+    return sizes[id(root)]
 
 
 def _one_line(text: str) -> str:

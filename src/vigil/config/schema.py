@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -35,6 +36,8 @@ __all__ = [
     "ConfigDocument",
     "DetectorConfig",
     "LineConfig",
+    "MAX_NAME",
+    "Name",
     "OutputConfig",
     "Point",
     "SceneConfig",
@@ -76,6 +79,27 @@ def _show(value: Any, limit: int = 60) -> str:
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
+
+# --------------------------------------------------------------------------- names
+
+MAX_NAME = 64
+
+
+def check_name(value: str) -> str:
+    """A name as it may be drawn on frames, put in topics, paths, logs and JSON: 1 to
+    `MAX_NAME` printable characters (no control characters, no lone surrogates) and not only
+    spaces."""
+    if not value.strip():
+        raise ValueError(f"must not be empty, got {value!r}")
+    if len(value) > MAX_NAME:
+        raise ValueError(f"must be at most {MAX_NAME} characters, got {len(value)}")
+    if not value.isprintable():
+        raise ValueError(f"must be printable text, got {value!r}")
+    return value
+
+
+Name = Annotated[str, AfterValidator(check_name)]
+"""Every name that enters from outside: camera ids, zone, line and app names, user names."""
 
 # --------------------------------------------------------------------------- classes
 
@@ -193,17 +217,10 @@ class SourceConfig(_Model):
 
     url: str | None = None
     """File path or rtsp/http URL; None here when the CLI supplies it."""
-    id: str = "cam1"
+    id: Name = "cam1"
     detect_fps: float | None = Field(default=None, gt=0)
     """Run detection at most this often (frames per second); None: every frame."""
     loop: bool = False
-
-    @field_validator("id")
-    @classmethod
-    def _non_empty_id(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError(f"must not be empty, got {value!r}")
-        return value
 
 
 class DetectorConfig(_Model):
@@ -246,8 +263,8 @@ class AppConfig(_Model):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: str
-    name: str | None = None
+    type: Name
+    name: Name | None = None
     settings: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
     """A disabled app is still validated (so enabling it later cannot fail) but does not run."""
@@ -277,8 +294,8 @@ class OutputConfig(_Model):
 class SceneConfig(_Model):
     """What a camera looks at: named zones and lines, and the apps that watch them."""
 
-    zones: dict[str, ZoneConfig] = Field(default_factory=dict)
-    lines: dict[str, LineConfig] = Field(default_factory=dict)
+    zones: dict[Name, ZoneConfig] = Field(default_factory=dict)
+    lines: dict[Name, LineConfig] = Field(default_factory=dict)
     apps: list[AppConfig] = Field(default_factory=list)
 
     @model_validator(mode="before")

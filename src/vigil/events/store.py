@@ -12,11 +12,14 @@ The table holds one row per event id: a long-lived event's `start` inserts the r
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
 import re
 import sqlite3
 import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -32,16 +35,19 @@ from sqlalchemy import (
     MetaData,
     Select,
     String,
+    case,
     create_engine,
+    delete,
     event,
     func,
     inspect,
     select,
     text,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
@@ -55,25 +61,32 @@ if TYPE_CHECKING:
 __all__ = [
     "MIGRATIONS_DIR",
     "Base",
+    "CrossingCount",
     "EventRow",
     "EventStore",
     "EventStoreError",
     "HEAD_REVISION",
+    "OccupancyBucket",
     "SUPPORTED_BACKENDS",
     "alembic_config",
     "check_database_url",
     "database_url",
+    "one_line_error",
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 #: The newest migration's revision id (a test checks it against the migration scripts).
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 #: SQLAlchemy backends the schema and the queries are tested on.
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
 #: PostgreSQL advisory lock held while migrating (any constant; "vigil" in ASCII).
 _MIGRATION_LOCK_KEY = 0x766967696C
 _IN_CHUNK = 500  # ids per `IN (...)`: well under SQLite's bound-parameter limit
+_SPAN_PAGE = 10_000  # rows fetched at a time when streaming event spans
+_log = logging.getLogger(__name__)
+#: What one bad record raises on its way into the database.
+_RECORD_ERRORS = (SQLAlchemyError, TypeError, ValueError, OverflowError, AttributeError)
 
 
 class EventStoreError(VigilError):
@@ -145,7 +158,8 @@ class EventRow(Base):
 
     __table_args__ = (
         Index("ix_events_source_start_time", "source", "start_time"),
-        Index("ix_events_type", "type"),
+        Index("ix_events_type_source_start_time", "type", "source", "start_time"),
+        Index("ix_events_start_time", "start_time"),
         Index("ix_events_app", "app"),
     )
 
@@ -154,18 +168,18 @@ class EventRow(Base):
         """A new row; `attributes` replaces `ev.attributes` (e.g. already JSON-normalised)."""
         return cls(
             id=ev.id,
-            source=ev.source,
-            app=ev.app,
-            type=ev.type,
+            source=_text(ev.source),
+            app=_text(ev.app),
+            type=_text(ev.type),
             state=ev.state,
             start_time=float(ev.start_time),
             end_time=None if ev.end_time is None else float(ev.end_time),
             frame_index=int(ev.frame_index),
             track_id=None if ev.track_id is None else int(ev.track_id),
             class_id=None if ev.class_id is None else int(ev.class_id),
-            class_name=ev.class_name,
-            zone=ev.zone,
-            line=ev.line,
+            class_name=_text(ev.class_name),
+            zone=_text(ev.zone),
+            line=_text(ev.line),
             attributes=dict(ev.attributes if attributes is None else attributes),
             created_at=_utcnow(),
         )
@@ -182,7 +196,7 @@ class EventRow(Base):
         for name in ("track_id", "class_id", "class_name", "zone", "line"):
             value = getattr(ev, name)
             if value is not None and (not late or getattr(self, name) is None):
-                setattr(self, name, value if isinstance(value, str) else int(value))
+                setattr(self, name, _text(value) if isinstance(value, str) else int(value))
         self.start_time = min(self.start_time, float(ev.start_time))
         if late:
             self.attributes = {**new_attributes, **(self.attributes or {})}
@@ -194,22 +208,55 @@ class EventRow(Base):
         self.attributes = {**(self.attributes or {}), **new_attributes}
 
     def to_event(self) -> Event:
+        """The event; a value stored before it was checked (NaN, a lone surrogate) comes out
+        as `storable` JSON, a start time that is not finite as the row's creation time."""
+        start = self.start_time
+        if start is None or not math.isfinite(start):
+            start = self.created_at.timestamp() if self.created_at else 0.0
+        end = self.end_time
         return Event(
-            source=self.source,
-            app=self.app,
-            type=self.type,
-            start_time=self.start_time,
+            source=_text(self.source),
+            app=_text(self.app),
+            type=_text(self.type),
+            start_time=start,
             frame_index=self.frame_index,
             state=cast(EventState, self.state),
-            end_time=self.end_time,
+            end_time=end if end is None or math.isfinite(end) else None,
             track_id=self.track_id,
             class_id=self.class_id,
-            class_name=self.class_name,
-            zone=self.zone,
-            line=self.line,
-            attributes=dict(self.attributes or {}),
-            id=self.id,
+            class_name=_text(self.class_name),
+            zone=_text(self.zone),
+            line=_text(self.line),
+            attributes=storable(dict(self.attributes or {})),
+            id=_text(self.id),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class CrossingCount:
+    """Line crossings of one bucket, source, app, line, class and direction."""
+
+    source: str
+    app: str
+    line: str | None
+    class_name: str | None
+    direction: str
+    bucket: int
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class OccupancyBucket:
+    """The occupancy samples of one bucket, source, app and zone."""
+
+    source: str
+    app: str
+    zone: str | None
+    bucket: int
+    samples: int
+    max: int
+    total: int
+    last: int
 
 
 # --------------------------------------------------------------------------- engine
@@ -241,7 +288,7 @@ def check_database_url(url: str | os.PathLike[str] | URL) -> URL:
     try:
         parsed = database_url(url)
     except (ArgumentError, ValueError) as err:
-        raise ValueError(f"not a database URL: {_one_line_error(err)}") from None
+        raise ValueError(f"not a database URL: {one_line_error(err)}") from None
     backend = parsed.get_backend_name()
     if backend not in SUPPORTED_BACKENDS:
         raise ValueError(
@@ -292,12 +339,47 @@ def _json_default(obj: Any) -> Any:
 def _json_attributes(ev: Event) -> dict[str, Any]:
     """`ev.attributes` as plain JSON values; TypeError/ValueError naming the event otherwise."""
     try:
-        return cast(dict[str, Any], json.loads(json.dumps(ev.attributes, default=_json_default)))
+        data = json.loads(json.dumps(ev.attributes, default=_json_default))
     except (TypeError, ValueError) as err:
         raise type(err)(f"event {ev.id} ({ev.app}/{ev.type}): {err}") from None
+    return cast(dict[str, Any], storable(data))
 
 
-def _one_line_error(err: BaseException) -> str:
+def storable(value: Any) -> Any:
+    """A JSON value that every backend stores and every reader renders: text without lone
+    surrogates (they become U+FFFD), NaN and infinities as null."""
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {_text(str(k)): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value
+
+
+def _text(value: Any) -> Any:
+    """A string without lone surrogates; anything else as it is (the database judges it)."""
+    if not isinstance(value, str) or value.isascii():
+        return value
+    # A lone surrogate cannot be encoded as UTF-8: through UTF-16 it becomes U+FFFD (and a
+    # split pair becomes the character it stands for).
+    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
+def _checked(ev: Event) -> dict[str, Any]:
+    """The event's attributes as stored (`storable` JSON); ValueError naming the event for a
+    time that is not finite."""
+    for name in ("start_time", "end_time"):
+        value = getattr(ev, name)
+        if value is not None and not math.isfinite(float(value)):
+            raise ValueError(f"event {ev.id} ({ev.app}/{ev.type}): {name} is {value}")
+    return _json_attributes(ev)
+
+
+def one_line_error(err: BaseException) -> str:
+    """The error as one line: the driver's message without SQLAlchemy's background link."""
     if isinstance(err, DBAPIError) and err.orig is not None:
         text = str(err.orig)
     else:
@@ -364,24 +446,26 @@ class EventStore:
             self.url = database_url(url)
         except (ArgumentError, ValueError) as err:
             shown = _PASSWORD_IN_URL.sub(r"\1***@", os.fspath(url))  # type: ignore[arg-type]
-            raise EventStoreError(f"database {shown!r}: bad URL: {_one_line_error(err)}") from None
+            raise EventStoreError(f"database {shown!r}: bad URL: {one_line_error(err)}") from None
         if self.url.get_backend_name() == "postgresql":
             try:
                 check_database_url(self.url)  # a missing psycopg says how to get it
             except ValueError as err:
                 raise EventStoreError(f"database {self}: {err}") from None
         self._closed = False
+        #: Records dropped because the database refused them (see `add`).
+        self.rejected = 0
         try:
             self._engine = self._create_engine(self.url)
         except (SQLAlchemyError, ImportError, OSError) as err:
-            raise EventStoreError(f"database {self}: {_one_line_error(err)}") from err
+            raise EventStoreError(f"database {self}: {one_line_error(err)}") from err
         self._read = sessionmaker(self._engine)
         self._write = sessionmaker(self._engine.execution_options(vigil_write=True))
         try:
             self._migrate()
         except (SQLAlchemyError, ImportError, OSError, EventStoreError) as err:
             self._engine.dispose()
-            raise EventStoreError(f"database {self}: {_one_line_error(err)}") from err
+            raise EventStoreError(f"database {self}: {one_line_error(err)}") from err
 
     @property
     def engine(self) -> Engine:
@@ -451,19 +535,51 @@ class EventStore:
 
         A record whose id is already stored (or earlier in the same call) updates that row,
         so a long-lived event's `start`, `update`s and `end` end up as one row.
+
+        One bad record (a value the database refuses, a time that is not finite, an
+        attribute that is not JSON) does not cost the others: when the batch fails, its
+        records are written one by one and only those that fail are dropped, counted in
+        `rejected` and logged in one line per batch.
         """
         self._check_open()
         batch = list(events)
         if not batch:
             return 0
-        attributes = [_json_attributes(ev) for ev in batch]  # fail before touching the db
+        try:
+            self._write_batch(batch)
+            return len(batch)
+        except OperationalError:
+            raise  # the database, not a record, is the problem (down, locked, full)
+        except _RECORD_ERRORS:
+            pass
+        applied, errors = 0, []
+        for ev in batch:
+            try:
+                self._write_batch([ev])
+                applied += 1
+            except OperationalError:
+                raise
+            except _RECORD_ERRORS as err:
+                errors.append(f"{ev.id} ({ev.app}/{ev.type}): {one_line_error(err)}")
+        if errors:
+            self.rejected += len(errors)
+            _log.error(
+                "events: dropped %d of %d records the database refused; first: %s",
+                len(errors),
+                len(batch),
+                errors[0],
+            )
+        return applied
+
+    def _write_batch(self, batch: Sequence[Event]) -> None:
+        records = [(ev, _checked(ev)) for ev in batch]  # fail before touching the db
         with self._write.begin() as session:
             rows: dict[str, EventRow] = {}
             ids = list(dict.fromkeys(ev.id for ev in batch))
             for chunk in _chunks(ids, _IN_CHUNK):
                 for row in session.scalars(select(EventRow).where(EventRow.id.in_(chunk))):
                     rows[row.id] = row
-            for ev, attrs in zip(batch, attributes, strict=True):
+            for ev, attrs in records:
                 row = rows.get(ev.id)
                 if row is None:
                     row = EventRow.from_event(ev, attrs)
@@ -471,7 +587,25 @@ class EventStore:
                     rows[ev.id] = row
                 else:
                     row.merge(ev, attrs)
-        return len(batch)
+
+    def delete_before(self, cutoff: float, batch: int = 5000) -> int:
+        """Delete the events that started before `cutoff`, `batch` rows per transaction (so
+        writers wait for one short delete, never for a whole backlog); returns how many."""
+        self._check_open()
+        deleted = 0
+        while True:
+            ids = (
+                select(EventRow.id)
+                .where(EventRow.start_time < float(cutoff))
+                .limit(batch)
+                .scalar_subquery()
+            )
+            with self._write.begin() as session:
+                result = session.execute(delete(EventRow).where(EventRow.id.in_(ids)))
+                count = int(getattr(result, "rowcount", 0) or 0)
+            deleted += count
+            if count < batch:
+                return deleted
 
     # ---------------------------------------------------------------- reading
 
@@ -544,6 +678,143 @@ class EventStore:
         )
         with self._read() as session:
             return int(session.scalar(stmt) or 0)
+
+    def time_range(
+        self,
+        types: Collection[str],
+        source: str | None = None,
+        app: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        *,
+        sources: Collection[str] | None = None,
+    ) -> tuple[float, float] | None:
+        """(earliest, latest) start time of the events of these types matching the filters
+        (as in `query`), or None when there are none."""
+        self._check_open()
+        stmt = _filtered(
+            select(func.min(EventRow.start_time), func.max(EventRow.start_time)),
+            source,
+            sources,
+            app,
+            None,
+            None,
+            since,
+            until,
+        ).where(EventRow.type.in_(sorted(set(types))))
+        with self._read() as session:
+            first, last = session.execute(stmt).one()
+        return None if first is None else (float(first), float(last))
+
+    def crossing_counts(
+        self, origin: float, interval: float, buckets: int, **filters: Any
+    ) -> list[CrossingCount]:
+        """``line_crossing`` events counted per bucket (``[origin + k * interval, ...)`` for
+        k < `buckets`), source, app, line, class and ``direction`` attribute, in SQL."""
+        self._check_open()
+        bucket, in_range = self._bucket(origin, interval, buckets)
+        direction = EventRow.attributes["direction"].as_string()
+        if self._engine.dialect.name == "sqlite":  # a row stored with NaN is not valid JSON
+            direction = case((func.json_valid(EventRow.attributes), direction))
+        keys = (EventRow.source, EventRow.app, EventRow.line, EventRow.class_name)
+        stmt = (
+            self._filtered_type("line_crossing", filters)
+            .with_only_columns(*keys, direction.label("direction"), bucket, func.count())
+            .where(in_range)
+            .group_by(*keys, direction, bucket)
+        )
+        with self._read() as session:
+            return [
+                CrossingCount(src, app, line, cls, str(d) if d else "unknown", int(b), int(n))
+                for src, app, line, cls, d, b, n in session.execute(stmt)
+            ]
+
+    def occupancy_buckets(
+        self, origin: float, interval: float, buckets: int, **filters: Any
+    ) -> list[OccupancyBucket]:
+        """``occupancy`` samples (their numeric ``count`` attribute, truncated to an
+        integer) summarised per bucket, source, app and zone, in SQL: how many, the largest,
+        the sum and the latest (by start time, then id)."""
+        self._check_open()
+        bucket, in_range = self._bucket(origin, interval, buckets)
+        raw = EventRow.attributes["count"]
+        if self._engine.dialect.name == "sqlite":
+            is_number = case(
+                (
+                    func.json_valid(EventRow.attributes),
+                    func.json_type(EventRow.attributes, "$.count").in_(("integer", "real")),
+                ),
+                else_=False,
+            )
+            value = sql_cast(raw.as_float(), BigInteger)  # CAST truncates towards zero
+        else:
+            is_number = func.jsonb_typeof(raw) == "number"
+            value = sql_cast(func.trunc(raw.as_float()), BigInteger)
+        keys = (EventRow.source, EventRow.app, EventRow.zone)
+        newest = func.row_number().over(
+            partition_by=(*keys, bucket),
+            order_by=(EventRow.start_time.desc(), EventRow.id.desc()),
+        )
+        samples = (
+            self._filtered_type("occupancy", filters)
+            .with_only_columns(
+                *keys, bucket.label("bucket"), value.label("value"), newest.label("newest")
+            )
+            .where(in_range, is_number)
+            .subquery()
+        )
+        grouped = (samples.c.source, samples.c.app, samples.c.zone, samples.c.bucket)
+        stmt = select(
+            *grouped,
+            func.count(),
+            func.max(samples.c.value),
+            func.sum(samples.c.value),
+            func.max(case((samples.c.newest == 1, samples.c.value))),
+        ).group_by(*grouped)
+        with self._read() as session:
+            return [
+                OccupancyBucket(src, app, zone, int(b), int(n), int(top), int(total), int(last))
+                for src, app, zone, b, n, top, total, last in session.execute(stmt)
+            ]
+
+    def _filtered_type(self, type_: str, filters: dict[str, Any]) -> Select[Any]:
+        return _filtered(
+            select(EventRow.id),
+            filters.get("source"),
+            filters.get("sources"),
+            filters.get("app"),
+            type_,
+            None,
+            filters.get("since"),
+            filters.get("until"),
+        )
+
+    def _bucket(self, origin: float, interval: float, buckets: int) -> tuple[Any, Any]:
+        """The bucket index of an event's start time, and the condition that it is one of
+        the `buckets` (then the offset is >= 0, so truncating is flooring)."""
+        offset = (EventRow.start_time - float(origin)) / float(interval)
+        if self._engine.dialect.name == "sqlite":
+            bucket = sql_cast(offset, BigInteger)
+        else:
+            bucket = sql_cast(func.floor(offset), BigInteger)
+        in_range = (EventRow.start_time >= float(origin)) & (
+            EventRow.start_time < float(origin) + float(interval) * buckets
+        )
+        return bucket.label("bucket"), in_range
+
+    def spans(self, since: float) -> Iterator[tuple[str, float, float | None]]:
+        """(source, start_time, end_time) of the events that started at or after `since`,
+        per source in start order, streamed in pages (bounded memory for any backlog)."""
+        self._check_open()
+        stmt = (
+            select(EventRow.source, EventRow.start_time, EventRow.end_time)
+            .where(EventRow.start_time >= float(since))
+            .order_by(EventRow.source, EventRow.start_time)
+            .execution_options(yield_per=_SPAN_PAGE)
+        )
+        with self._read() as session:
+            for row in session.execute(stmt):
+                yield row.source, row.start_time, row.end_time
 
     # ---------------------------------------------------------------- lifecycle
 

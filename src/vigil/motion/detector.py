@@ -38,6 +38,16 @@ class MotionSettings(BaseModel):
     """More crops than this and one full-frame pass is used instead."""
 
 
+def small_gray(image: np.ndarray, scale_height: int) -> np.ndarray:
+    """`image` (BGR) in grey, halved until it is less than twice `scale_height` high."""
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    # Halving with a Gaussian pyramid smooths as it shrinks, and costs a tenth of an
+    # arbitrary-ratio area resize.
+    for _ in range(max(0, int(np.log2(image.shape[0] / scale_height)))):
+        gray = cv2.pyrDown(gray)
+    return gray
+
+
 class MotionDetector:
     def __init__(self, settings: MotionSettings | None = None):
         self.settings = settings or MotionSettings()
@@ -48,12 +58,7 @@ class MotionDetector:
         """Boxes (K, 4) xyxy in frame pixels where the picture changed since recent frames."""
         s = self.settings
         h, w = image.shape[:2]
-        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        # Halving with a Gaussian pyramid smooths as it shrinks, and costs a tenth of an
-        # arbitrary-ratio area resize.
-        for _ in range(max(0, int(np.log2(h / s.scale_height)))):
-            gray = cv2.pyrDown(gray)
-        small = gray.astype(np.float32)
+        small = small_gray(image, s.scale_height).astype(np.float32)
         if self._background is None or self._background.shape != small.shape:
             self._background = small
             return np.empty((0, 4), np.float32)

@@ -125,7 +125,7 @@ def build_engine(
         motion = motion.model_copy(update={"enabled": gating})
     crop_size = detector.input_shape_for(*frame_size)
     gate = RegionGate(motion, MotionDetector(motion), frame_size, crop_size)
-    tracker = ByteTracker(config.tracker)
+    tracker = ByteTracker(config.tracker, frame_size=frame_size)
     fps = config.source.detect_fps
     engine = Engine(
         detector,

@@ -1,4 +1,7 @@
-"""The analytics engine: frames → motion gating → detection → tracking → apps → events."""
+"""The analytics engine: frames → motion gating → detection → tracking → apps → events.
+
+Apps run behind `vigil.apps.boundary` (`GuardedApp`): an app that raises or returns a bad
+event affects only itself, never the tracker or the other apps."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from vigil.apps.base import App, FrameContext
+from vigil.apps.boundary import GuardedApp, guarded
 from vigil.detection.base import Detector
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
@@ -51,7 +55,7 @@ class Engine:
         self.detector = detector
         self.tracker = tracker
         self.gate = gate
-        self.apps = list(apps)
+        self.apps: list[GuardedApp] = [guarded(app) for app in apps]
         self.detect_interval = detect_interval
         self.in_flight = max(1, in_flight)
         self._next_detect = 0.0
@@ -86,10 +90,11 @@ class Engine:
 
     def swap_apps(self, apps: Sequence[App]) -> list[Event]:
         """Run `apps` from the next frame on (the tracker is kept); apps that are not among
-        them finish, and the events they close are returned."""
+        them finish, and the events they close are returned. `apps` may hold the engine's
+        own (guarded) apps, which keep their state, and new ones."""
         keep = {id(app) for app in apps}
         ended = self._finish_apps([app for app in self.apps if id(app) not in keep])
-        self.apps = list(apps)
+        self.apps = [guarded(app) for app in apps]
         self._pixels_needed = any(app.needs_pixels for app in self.apps)
         return ended
 

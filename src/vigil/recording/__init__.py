@@ -5,8 +5,8 @@ export.
   and reports each finished one as a `SegmentInfo`; `recover()` repairs what a killed
   process left behind.
 - `SegmentIndex` keeps the segments in the events database (table ``segments``).
-- `RetentionPolicy` deletes footage by age per recording mode and by a disk budget, never
-  the footage events still reference.
+- `RetentionPolicy` deletes footage, snapshots and cached clips by age per recording mode,
+  by a disk budget (event footage kept up to a share of it) and by a free-space floor.
 - `export()` / `event_clip()` join the segments of a time range into one MP4.
 
 Names are imported lazily, so a camera worker that only records does not load SQLAlchemy.

@@ -1,5 +1,6 @@
-"""Retention: which recording segments to delete, by age per recording mode and by a disk
-budget, never the footage events still need.
+"""Retention: which recording segments, snapshots, cached clips and event rows to delete,
+by age per recording mode, by a disk budget and by a free-space floor; footage events still
+need is protected up to a share of the budget.
 
 Rules, per camera (`CameraRetention`); "active" means the segment saw motion or objects,
 and ages count from a segment's end:
@@ -14,20 +15,29 @@ and ages count from a segment's end:
 
 A segment is *referenced* by an event when it overlaps [event start - `pre_roll`, event end
 + `post_roll`] (an event still going on ends now); while the event is younger than its
-camera's `event_days` (counted from the event's start) the segment is kept whatever the
-rules above say, and the disk budget never takes it either.
+camera's `event_days` (counted from the event's start) the age rules keep the segment.
 
-Disk budget: when the indexed segments of all cameras together exceed `budget_bytes`
-after the age rules, the oldest segments go first (across cameras) until the total fits,
-skipping referenced ones; if only referenced or recent footage is left the budget stays
-exceeded and a warning is logged.
+Disk budget: when the indexed segments, the snapshots and the cached clips together exceed
+`budget_bytes` after the age rules, cached clips go first, then the oldest segments and
+snapshots (across cameras) until the total fits. Footage events reference may hold
+`event_share` of the budget: beyond that share the oldest of it goes too (an app that
+fires every few seconds references every segment, and must not stop the budget). What the
+budget cannot free (only fresh footage left) is logged as a warning.
 
-Nothing younger than `grace_seconds` is ever deleted (events arrive late and reach back by
-their pre-roll), and only finished, indexed segments are considered, so a segment still
-being written (a ``.part`` file, not in the index) is never touched.
+Free-space floor: when the disk of the recordings has less than twice `min_free_bytes` free
+(`disk_pressure`), the oldest files go, whatever references them and however fresh, until
+twice the floor is free again: the database on that disk must never fill, and the segmenter
+pauses recording below the floor itself.
 
-`RetentionPolicy.plan()` decides (reads the index and the events, changes nothing);
-`apply()` deletes the planned files and rows. The selection itself (`select_expired`,
+Nothing younger than `grace_seconds` is deleted by age or budget (events arrive late and
+reach back by their pre-roll), and only finished, indexed segments are considered, so a
+segment still being written (a ``.part`` file, not in the index) is never touched.
+Snapshots live `events_days` (like the event rows, deleted by `run_pass` in bounded
+batches), cached clips `clip_days`.
+
+`RetentionPolicy.plan()` decides (reads the index, the events and the given files, changes
+nothing); `apply()` deletes the planned files and rows; `run_pass()` is the service's whole
+pass over a storage directory. The selection itself (`select_expired`,
 `select_over_budget`, `EventCover`) is pure and works on plain iterables.
 """
 
@@ -35,13 +45,16 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import heapq
 import logging
+import os
+import shutil
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from vigil.recording.index import Segment, SegmentIndex
 
@@ -55,11 +68,16 @@ __all__ = [
     "EventCover",
     "EventSpan",
     "EventsQuery",
+    "PassReport",
     "RecordMode",
     "RetentionPolicy",
+    "StoredFile",
+    "disk_pressure",
+    "run_pass",
     "select_expired",
     "select_over_budget",
     "store_events",
+    "stored_files",
 ]
 
 _log = logging.getLogger(__name__)
@@ -106,10 +124,43 @@ class CameraRetention:
         return min(inactive, now - grace), min(active, now - grace)
 
 
+class Footage(Protocol):
+    """What retention weighs: a segment or a stored file (a camera's span on disk)."""
+
+    @property
+    def camera(self) -> str: ...
+    @property
+    def start_time(self) -> float: ...
+    @property
+    def end_time(self) -> float: ...
+    @property
+    def size_bytes(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """A snapshot (``<snapshots>/<camera>/<event id>.jpg``) or a cached clip, timed by its
+    modification time."""
+
+    kind: Literal["snapshot", "clip"]
+    path: str
+    camera: str
+    time: float
+    size_bytes: int
+
+    @property
+    def start_time(self) -> float:
+        return self.time
+
+    @property
+    def end_time(self) -> float:
+        return self.time
+
+
 @dataclass(frozen=True, slots=True)
 class Deletion:
-    segment: Segment
-    reason: str  # "age" or "budget"
+    segment: Segment | StoredFile
+    reason: str  # "age", "budget" or "floor"
 
 
 class EventCover:
@@ -121,13 +172,21 @@ class EventCover:
         rules: Callable[[str], CameraRetention],
         now: float,
     ) -> None:
-        by_camera: dict[str, list[tuple[float, float]]] = {}
+        # Ranges are merged as they come (events arrive start-ordered, so the lists stay
+        # short however many events there are), then sorted and merged once more.
+        by_camera: dict[str, list[list[float]]] = {}
         for camera, start, end in spans:
             rule = rules(camera)
             if now - start >= rule.event_days * DAY:
                 continue
             stop = now if end is None else max(end, start)
-            by_camera.setdefault(camera, []).append((start - rule.pre_roll, stop + rule.post_roll))
+            a, b = start - rule.pre_roll, stop + rule.post_roll
+            ranges = by_camera.setdefault(camera, [])
+            if ranges and a <= ranges[-1][1] and b >= ranges[-1][0]:
+                ranges[-1][0] = min(ranges[-1][0], a)
+                ranges[-1][1] = max(ranges[-1][1], b)
+            else:
+                ranges.append([a, b])
         self._starts: dict[str, list[float]] = {}
         self._ends: dict[str, list[float]] = {}
         for camera, ranges in by_camera.items():
@@ -140,8 +199,8 @@ class EventCover:
             self._starts[camera] = [a for a, _ in merged]
             self._ends[camera] = [b for _, b in merged]
 
-    def protects(self, segment: Segment) -> bool:
-        """Whether an event within its retention references `segment`."""
+    def protects(self, segment: Footage) -> bool:
+        """Whether an event within its retention references `segment` (or a file's time)."""
         starts = self._starts.get(segment.camera)
         if not starts:
             return False
@@ -167,42 +226,75 @@ def select_expired(
 
 
 def select_over_budget(
-    oldest_first: Iterable[Segment],
+    oldest_first: Iterable[Segment | StoredFile],
     excess: int,
     cover: EventCover,
     now: float,
     grace: float,
-    skip: frozenset[int] | set[int] = frozenset(),
+    skip: frozenset[str] | set[str] = frozenset(),
+    referenced_allowance: int = 0,
 ) -> list[Deletion]:
-    """Oldest segments whose sizes add up to at least `excess` bytes, skipping those in
-    `skip` (already planned), referenced by events or younger than `grace` (pure)."""
+    """Oldest items whose sizes add up to at least `excess` bytes, skipping those in `skip`
+    (paths already planned) and those younger than `grace`; of the items events reference,
+    only the oldest `referenced_allowance` bytes may go (pure)."""
     out: list[Deletion] = []
     freed = 0
-    for seg in oldest_first:
+    for item in oldest_first:
         if freed >= excess:
             break
-        if seg.id in skip or seg.end_time >= now - grace or cover.protects(seg):
+        if item.path in skip or item.end_time >= now - grace:
             continue
-        out.append(Deletion(seg, "budget"))
-        freed += seg.size_bytes
+        if cover.protects(item):
+            if referenced_allowance <= 0:
+                continue
+            referenced_allowance -= item.size_bytes
+        out.append(Deletion(item, "budget"))
+        freed += item.size_bytes
+    return out
+
+
+def _select_for_floor(
+    oldest_first: Iterable[Segment | StoredFile], shortfall: int, skip: set[str]
+) -> list[Deletion]:
+    """Oldest items adding up to `shortfall` bytes, whatever references them (pure)."""
+    out: list[Deletion] = []
+    freed = 0
+    for item in oldest_first:
+        if freed >= shortfall:
+            break
+        if item.path not in skip:
+            out.append(Deletion(item, "floor"))
+            freed += item.size_bytes
     return out
 
 
 @dataclass(slots=True)
 class RetentionPolicy:
     """Retention rules per camera (`default` for cameras not listed), a disk budget in bytes
-    across all cameras (None: no budget) and the grace period of fresh footage."""
+    across all cameras (None: no budget) with the `event_share` of it that footage events
+    reference may hold, the free-space floor, the grace period of fresh footage, and how
+    long snapshots (with their events: `events_days`, None: no limit) and cached clips
+    (`clip_days`) stay."""
 
     cameras: Mapping[str, CameraRetention] = field(default_factory=dict)
     default: CameraRetention = field(default_factory=CameraRetention)
     budget_bytes: int | None = None
     grace_seconds: float = 300.0
+    event_share: float = 0.5
+    min_free_bytes: int = 0
+    events_days: float | None = None
+    clip_days: float = 1.0
 
     def __post_init__(self) -> None:
         if self.budget_bytes is not None and self.budget_bytes < 0:
             raise ValueError(f"budget_bytes must be >= 0, got {self.budget_bytes}")
-        if self.grace_seconds < 0:
-            raise ValueError(f"grace_seconds must be >= 0, got {self.grace_seconds}")
+        for name in ("grace_seconds", "min_free_bytes", "clip_days"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        if not 0 <= self.event_share <= 1:
+            raise ValueError(f"event_share must be within [0, 1], got {self.event_share}")
+        if self.events_days is not None and self.events_days < 0:
+            raise ValueError(f"events_days must be >= 0, got {self.events_days}")
 
     def rules(self, camera: str) -> CameraRetention:
         return self.cameras.get(camera, self.default)
@@ -212,12 +304,20 @@ class RetentionPolicy:
         index: SegmentIndex,
         events_query: EventsQuery,
         now: float | None = None,
+        *,
+        files: Iterable[StoredFile] = (),
+        free_bytes: int | None = None,
     ) -> list[Deletion]:
-        """What `apply()` would delete now; reads the index and the events only."""
+        """What `apply()` would delete now; reads the index and the events only.
+
+        `files` are the snapshots and cached clips on disk, `free_bytes` the free space of
+        the recordings' disk (None: the floor is not checked)."""
         now = _now() if now is None else float(now)
         grace = self.grace_seconds
         longest = max([self.default.event_days, *(r.event_days for r in self.cameras.values())])
         cover = EventCover(events_query(now - longest * DAY), self.rules, now)
+        clips = sorted((f for f in files if f.kind == "clip"), key=lambda f: f.time)
+        snapshots = sorted((f for f in files if f.kind == "snapshot"), key=lambda f: f.time)
 
         plan: list[Deletion] = []
         for camera in index.cameras():
@@ -225,29 +325,63 @@ class RetentionPolicy:
             for flag, cutoff in ((False, inactive), (True, active)):
                 candidates = index.iter_oldest(camera, ended_before=cutoff, active=flag)
                 plan += select_expired(candidates, self.rules, cover, now, grace)
+        plan += [Deletion(f, "age") for f in clips if f.time < now - self.clip_days * DAY]
+        if self.events_days is not None:
+            cutoff = now - self.events_days * DAY
+            plan += [Deletion(f, "age") for f in snapshots if f.time < cutoff]
 
+        def oldest_first(ended_before: float) -> Iterator[Segment | StoredFile]:
+            """Cached clips (they can be cut again), then segments and snapshots by age."""
+            yield from clips
+            segments = index.iter_oldest(None, ended_before=ended_before)
+            yield from heapq.merge(segments, snapshots, key=lambda item: item.end_time)
+
+        planned = {d.segment.path for d in plan}
+        freed = sum(d.segment.size_bytes for d in plan)
         if self.budget_bytes is not None:
-            planned = {d.segment.id for d in plan}
-            total = index.total_bytes() - sum(d.segment.size_bytes for d in plan)
-            excess = total - self.budget_bytes
+            stored = index.total_bytes() + sum(f.size_bytes for f in files)
+            excess = stored - freed - self.budget_bytes
             if excess > 0:
+                referenced = sum(
+                    item.size_bytes
+                    for item in oldest_first(now - grace)
+                    if item.path not in planned and cover.protects(item)
+                )
                 extra = select_over_budget(
-                    index.iter_oldest(None, ended_before=now - grace),
+                    oldest_first(now - grace),
                     excess,
                     cover,
                     now,
                     grace,
                     planned,
+                    referenced_allowance=round(referenced - self.event_share * self.budget_bytes),
                 )
                 plan += extra
+                planned.update(d.segment.path for d in extra)
+                freed += sum(d.segment.size_bytes for d in extra)
                 left = excess - sum(d.segment.size_bytes for d in extra)
                 if left > 0:
-                    _log.warning(
+                    _warn_at_most_every_minute(
+                        "budget",
                         "recordings exceed the disk budget by %d bytes; the rest is "
-                        "footage events still reference or younger than %.0f s",
+                        "footage younger than %.0f s or events' share of the budget",
                         left,
                         grace,
                     )
+        if free_bytes is not None and disk_pressure(free_bytes, self.min_free_bytes):
+            # Back to twice the floor, so recording does not pause before the next pass.
+            shortfall = 2 * self.min_free_bytes - free_bytes - freed
+            if shortfall > 0:
+                extra = _select_for_floor(oldest_first(now), shortfall, planned)
+                _warn_at_most_every_minute(
+                    "floor",
+                    "only %d bytes free on the recordings' disk (floor %d): deleting the "
+                    "%d oldest files whatever references them",
+                    free_bytes,
+                    self.min_free_bytes,
+                    len(extra),
+                )
+                plan += extra
         return plan
 
     def apply(
@@ -255,8 +389,12 @@ class RetentionPolicy:
         index: SegmentIndex,
         events_query: EventsQuery,
         now: float | None = None,
+        *,
+        files: Iterable[StoredFile] = (),
+        free_bytes: int | None = None,
     ) -> list[str]:
-        """Delete the planned segments (files, then rows); returns the deleted paths.
+        """Delete the planned segments (files, then rows) and stored files; returns the
+        deleted paths.
 
         A file that is already gone still loses its row; one that cannot be deleted
         (permissions) keeps its row and is tried again next time.
@@ -265,11 +403,13 @@ class RetentionPolicy:
         deleted_ids: list[int] = []
         deleted: list[str] = []
         folders: set[Path] = set()
-        for item in self.plan(index, events_query, now):
+        plan = self.plan(index, events_query, now, files=files, free_bytes=free_bytes)
+        for item in plan:
             path = Path(item.segment.path)
-            if path.suffix != ".mp4":
+            segment = item.segment if isinstance(item.segment, Segment) else None
+            if segment is not None and path.suffix != ".mp4":
                 _log.error("retention: not deleting %s (not an .mp4); row removed", path)
-                deleted_ids.append(item.segment.id)
+                deleted_ids.append(segment.id)
                 continue
             try:
                 path.unlink()
@@ -278,14 +418,27 @@ class RetentionPolicy:
             except OSError as err:
                 _log.error("retention: cannot delete %s: %s", path, err)
                 continue
-            deleted_ids.append(item.segment.id)
+            if segment is not None:
+                deleted_ids.append(segment.id)
+                folders.add(path.parent)
             deleted.append(str(path))
-            folders.add(path.parent)
         index.delete(deleted_ids)
         _prune_folders(folders, now)
         if deleted:
-            _log.info("retention: deleted %d segments", len(deleted))
+            _log.info("retention: deleted %d files", len(deleted))
         return deleted
+
+
+_warned: dict[str, float] = {}
+
+
+def _warn_at_most_every_minute(kind: str, message: str, *args: object) -> None:
+    """Log a warning of this kind at most once a minute (passes under pressure come every
+    few seconds)."""
+    now = time.monotonic()
+    if now - _warned.get(kind, -1e9) >= 60.0:
+        _warned[kind] = now
+        _log.warning(message, *args)
 
 
 def _prune_folders(folders: Iterable[Path], now: float) -> None:
@@ -304,13 +457,79 @@ def _now() -> float:
 
 
 def store_events(store: EventStore) -> EventsQuery:
-    """An `EventsQuery` over an `EventStore`: (source, start_time, end_time) of its events.
+    """An `EventsQuery` over an `EventStore`: (source, start_time, end_time) of its events,
+    streamed from the database (never the whole events in memory).
 
     This assumes the stored times of live cameras' events are wall clock (seconds since
     the epoch) — the time base of the recording index.
     """
+    return store.spans
 
-    def query(since: float) -> Iterable[EventSpan]:
-        return [(e.source, e.start_time, e.end_time) for e in store.query(since=since, limit=None)]
 
-    return query
+def stored_files(snapshots_dir: Path, clips_dir: Path) -> list[StoredFile]:
+    """The snapshots (``<snapshots_dir>/<camera>/*.jpg``) and cached clips
+    (``<clips_dir>/*.mp4``) on disk; a folder that is not there holds nothing."""
+    out: list[StoredFile] = []
+    with contextlib.suppress(FileNotFoundError):
+        for folder in os.scandir(snapshots_dir):
+            if folder.is_dir(follow_symlinks=False):
+                out += _scan(folder.path, ".jpg", "snapshot", folder.name)
+    out += _scan(clips_dir, ".mp4", "clip", "")
+    return out
+
+
+def _scan(
+    folder: str | Path, suffix: str, kind: Literal["snapshot", "clip"], camera: str
+) -> list[StoredFile]:
+    out = []
+    with contextlib.suppress(FileNotFoundError), os.scandir(folder) as entries:
+        for entry in entries:
+            if not entry.name.endswith(suffix):
+                continue
+            with contextlib.suppress(OSError):  # deleted meanwhile
+                info = entry.stat(follow_symlinks=False)
+                out.append(StoredFile(kind, entry.path, camera, info.st_mtime, info.st_size))
+    return out
+
+
+def disk_pressure(free_bytes: int, min_free_bytes: int) -> bool:
+    """Whether a disk with `free_bytes` free is near its floor: under twice the floor, where
+    recording soon pauses and retention deletes footage events still reference."""
+    return free_bytes < 2 * min_free_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PassReport:
+    """What one `run_pass` did and found."""
+
+    deleted_files: int
+    deleted_events: int
+    free_bytes: int
+    #: `disk_pressure` before or after the pass: the next pass should come soon.
+    pressure: bool
+
+
+def run_pass(
+    policy: RetentionPolicy,
+    index: SegmentIndex,
+    events: EventStore,
+    storage: Path,
+    now: float | None = None,
+) -> PassReport:
+    """The service's retention pass over its storage directory (``recordings``,
+    ``snapshots``, ``exports/clips``): segments, snapshots and cached clips by `policy`,
+    then event rows older than `policy.events_days` in bounded batches."""
+    now = _now() if now is None else float(now)
+    files = stored_files(storage / "snapshots", storage / "exports" / "clips")
+    free_before = shutil.disk_usage(storage).free
+    deleted = policy.apply(index, store_events(events), now, files=files, free_bytes=free_before)
+    removed = 0
+    if policy.events_days is not None:
+        removed = events.delete_before(now - policy.events_days * DAY)
+        if removed:
+            _log.info(
+                "retention: deleted %d events older than %g days", removed, policy.events_days
+            )
+    free = shutil.disk_usage(storage).free
+    pressure = disk_pressure(min(free, free_before), policy.min_free_bytes)
+    return PassReport(len(deleted), removed, free, pressure)

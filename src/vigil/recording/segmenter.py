@@ -44,6 +44,7 @@ import contextlib
 import logging
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -162,6 +163,7 @@ class Segmenter:
         fragment_seconds: float = 1.0,
         max_jump: float = 10.0,
         fsync: bool = True,
+        min_free_bytes: int = 0,
     ) -> None:
         if not segment_seconds > 0:
             raise ValueError(f"segment_seconds must be > 0, got {segment_seconds}")
@@ -174,6 +176,9 @@ class Segmenter:
         self.max_jump = float(max_jump)
         self.fsync = fsync
         self.on_segment = on_segment
+        #: No segment is started while the disk has less free space than this (the
+        #: database shares the disk: it must never fill), so a full disk pauses recording.
+        self.min_free_bytes = int(min_free_bytes)
         #: Packets dropped while waiting for a keyframe (cumulative).
         self.dropped_packets = 0
         #: Segments finished (cumulative).
@@ -360,6 +365,16 @@ class Segmenter:
             n += 1
             final = base.with_name(f"{base.stem}-{n}.mp4")
         try:
+            if self.min_free_bytes > 0:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                free = shutil.disk_usage(self.directory).free
+                if free < self.min_free_bytes:
+                    self._log_error(
+                        "disk",
+                        f"camera {self.camera}: recording paused: {free / 1e6:.1f} MB free "
+                        f"on {self.directory}, under the {self.min_free_bytes / 1e6:.1f} MB floor",
+                    )
+                    return False
             final.parent.mkdir(parents=True, exist_ok=True)
             container, stream = open_output(
                 _journal(final),

@@ -39,7 +39,7 @@ import numpy as np
 from vigil.apps.base import App, FrameContext, Scene
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
-from vigil.sandbox import bwrap, protocol
+from vigil.sandbox import bwrap, cgroup, protocol, seccomp
 from vigil.sandbox.cpu import CpuRate
 from vigil.sandbox.host import EXIT_MEMORY
 from vigil.sandbox.limits import SandboxLimits
@@ -55,6 +55,7 @@ STDERR_TAIL = 2048
 SOCKET_BUFFER = 1024 * 1024
 
 _warned_unsandboxed = False
+_warned_no_cgroup = False
 
 
 @dataclass
@@ -66,6 +67,8 @@ class _Child:
     proc: subprocess.Popen[bytes] | None = None
     sandboxed: bool | None = None
     spawn_error: str | None = None
+    spawn_fatal: bool = False  # the error will not go away by restarting
+    cgroup: cgroup.MemoryCgroup | None = None
     discarded: bool = False
     ready_at: float | None = None
     pending: deque[tuple[int, float]] = field(default_factory=deque)  # (seq, sent at)
@@ -82,10 +85,45 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
             kill()
 
 
-def _kill_all(procs: set[subprocess.Popen[bytes]]) -> None:
+def _warn_once_unsandboxed(launcher: bwrap.Launcher) -> None:
+    global _warned_unsandboxed
+    if not launcher.sandboxed and not _warned_unsandboxed:
+        _warned_unsandboxed = True
+        log.warning(
+            "SANDBOX UNAVAILABLE (%s): store apps run as plain processes with resource "
+            "limits only, WITHOUT filesystem or network isolation (%s=allow)",
+            launcher.reason, bwrap.UNSANDBOXED_ENV,
+        )  # fmt: skip
+
+
+def _memory_cgroup(limit_bytes: int) -> cgroup.MemoryCgroup | None:
+    """A memory cgroup for a new sandbox, or None (said once in the log)."""
+    global _warned_no_cgroup
+    try:
+        return cgroup.create(limit_bytes)
+    except OSError as exc:
+        if not _warned_no_cgroup:
+            _warned_no_cgroup = True
+            log.warning(
+                "MEMORY CGROUPS UNAVAILABLE (%s): a store app's memory limit counts its "
+                "address space only; its /tmp and /dev/shm are sized, no file may exceed "
+                "the limit and memfd_create is refused",
+                exc.strerror or exc,
+            )  # fmt: skip
+        return None
+
+
+def _kill_all(
+    procs: set[subprocess.Popen[bytes]],
+    cgroups: dict[subprocess.Popen[bytes], cgroup.MemoryCgroup],
+) -> None:
+    """Kill every sandbox; remove their cgroups once the killed processes are gone."""
     for proc in list(procs):
         if proc.poll() is None:
             _kill(proc)
+    for group in list(cgroups.values()):
+        group.remove(wait_s=2.0)  # a killed sandbox is gone in milliseconds
+    cgroups.clear()
 
 
 class _Spawner:
@@ -149,10 +187,12 @@ class SandboxedApp(App):
         self._lock = threading.Lock()
         self._child: _Child | None = None
         self._live: set[subprocess.Popen[bytes]] = set()
-        self._finalizer = weakref.finalize(self, _kill_all, self._live)
+        self._cgroups: dict[subprocess.Popen[bytes], cgroup.MemoryCgroup] = {}
+        self._finalizer = weakref.finalize(self, _kill_all, self._live, self._cgroups)
         self._state = "stopped"
         self._closed = False
         self._sandboxed: bool | None = None
+        self._memory_cgroup: bool | None = None
         self._seq = 0
         self._source = ""
         self._restarts = 0
@@ -223,13 +263,15 @@ class SandboxedApp(App):
         """``state`` (running, restarting, failed, stopped), ``restarts``, ``last_error``
         (one line or None), ``version`` (of the installed app it runs) and ``sandboxed``
         (False: bubblewrap unavailable, the app runs with resource limits only; None: not
-        started yet)."""
+        started yet) and ``memory_cgroup`` (False: its memory limit is the address space,
+        sized tmpfs and file size only, see `vigil.sandbox.cgroup`)."""
         return {
             "version": self.manifest.version,
             "state": self._state,
             "restarts": self._restarts,
             "last_error": self._last_error,
             "sandboxed": self._sandboxed,
+            "memory_cgroup": self._memory_cgroup,
         }
 
     def close(self) -> None:
@@ -254,6 +296,7 @@ class SandboxedApp(App):
     def _start(self, now: float) -> None:
         """Open the socket pair and queue the init message now; the spawner thread starts
         the process (frames sent meanwhile wait in the socket)."""
+        self._reap()  # the cgroups of sandboxes that are gone by now
         parent, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         for end in (parent, child_end):
             end.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SOCKET_BUFFER)
@@ -279,28 +322,40 @@ class SandboxedApp(App):
         _spawner.submit(lambda: self._spawn(child, child_end, pixels))
 
     def _spawn(self, child: _Child, child_end: socket.socket, pixels: int | None) -> None:
-        """In the spawner thread: start the host for `child` (under bubblewrap if it works)."""
-        global _warned_unsandboxed
+        """In the spawner thread: start the host for `child` under bubblewrap, in a memory
+        cgroup of its own where the machine allows; bare only if the operator allows it."""
         launcher = bwrap.launcher()
-        if not launcher.sandboxed and not _warned_unsandboxed:
-            _warned_unsandboxed = True
-            log.warning(
-                "SANDBOX UNAVAILABLE (%s): store apps run as plain processes with resource "
-                "limits only, WITHOUT filesystem or network isolation", launcher.reason,
-            )  # fmt: skip
         pass_fds = [child_end.fileno()] + ([] if pixels is None else [pixels])
-        env = bwrap.minimal_env()
-        command = bwrap.host_command(child_end.fileno())
-        if launcher.bwrap is not None:
-            command = bwrap.bwrap_command(
-                launcher.bwrap,
-                command,
-                env=env,
-                ro_dirs=[str(self.installed.site_dir)],
-                network=self.manifest.network,
-                uid=bwrap.next_sandbox_uid(),
-            )
+        program = None
         try:
+            if not launcher.sandboxed and not launcher.bare_allowed:
+                child.spawn_error = (
+                    f"not started: no sandbox here ({launcher.reason}); "
+                    f"{bwrap.UNSANDBOXED_ENV}=allow runs store apps without isolation"
+                )
+                child.spawn_fatal = True
+                return
+            _warn_once_unsandboxed(launcher)
+            limit = self.limits.memory_mb * 1024 * 1024
+            child.cgroup = _memory_cgroup(limit)
+            self._memory_cgroup = child.cgroup is not None
+            env = bwrap.minimal_env()
+            command = bwrap.host_command(child_end.fileno())
+            if launcher.bwrap is not None:
+                program = seccomp.program_fd(memfd=child.cgroup is not None)
+                pass_fds.append(program)
+                command = bwrap.bwrap_command(
+                    launcher.bwrap,
+                    command,
+                    env=env,
+                    ro_dirs=[str(self.installed.site_dir)],
+                    network=self.manifest.network,
+                    uid=bwrap.next_sandbox_uid(),
+                    seccomp_fd=program,
+                    tmpfs_bytes=limit,
+                )
+            if child.cgroup is not None:
+                command = child.cgroup.wrap(command)
             proc = subprocess.Popen(
                 command,
                 env=env,
@@ -313,14 +368,19 @@ class SandboxedApp(App):
             )
         except OSError as exc:
             child.spawn_error = f"cannot start: {exc}"
+            if child.cgroup is not None:
+                child.cgroup.remove()
             return
         finally:
             child_end.close()
-            if pixels is not None:
-                os.close(pixels)
+            for fd in (pixels, program):
+                if fd is not None:
+                    os.close(fd)
         assert proc.stderr is not None
         os.set_blocking(proc.stderr.fileno(), False)
         self._live.add(proc)
+        if child.cgroup is not None:
+            self._cgroups[proc] = child.cgroup
         self._sandboxed = child.sandboxed = launcher.sandboxed
         child.cpu = CpuRate(proc.pid, self.limits.cpu_window_s)
         child.proc = proc
@@ -385,6 +445,8 @@ class SandboxedApp(App):
                 events += self._handle(child, reply, now)
             except protocol.ProtocolError as exc:
                 self._stop(f"protocol violation: {exc}", now)
+            except Exception as exc:  # whatever a reply makes fail is the app's doing
+                self._stop(f"protocol violation: {type(exc).__name__}: {exc}", now)
         return events
 
     def _handle(self, child: _Child, reply: protocol.Reply, now: float) -> list[Event]:
@@ -443,7 +505,7 @@ class SandboxedApp(App):
         code = None if child.proc is None else child.proc.poll()
         last_words: list[Event] = []
         if child.spawn_error is not None:
-            self._stop(child.spawn_error, now)
+            self._stop(child.spawn_error, now, permanent=child.spawn_fatal)
         elif code is not None:
             # What it sent before exiting may explain the exit (a settings error at start).
             last_words = self._drain(child, now)
@@ -483,7 +545,7 @@ class SandboxedApp(App):
         sig = -code if code < 0 else code - 128 if child.sandboxed and code > 128 else None
         if sig == signal.SIGXCPU or (sig == signal.SIGKILL and self._cpu_spent(child)):
             return f"CPU time backstop of {self.limits.cpu_seconds} s reached"
-        if code == EXIT_MEMORY:
+        if code == EXIT_MEMORY or (child.cgroup is not None and child.cgroup.oom_killed()):
             return f"memory limit of {self.limits.memory_mb} MiB reached"
         if sig is not None:
             return f"killed by {signal.Signals(sig).name}"
@@ -521,8 +583,12 @@ class SandboxedApp(App):
 
     def _reap(self) -> None:
         """Collect the exit status of killed sandboxes, without waiting for any."""
-        for proc in [p for p in self._live if p.poll() is not None]:
+        # copies first: the spawner thread adds to both
+        for proc in [p for p in list(self._live) if p.poll() is not None]:
             self._live.discard(proc)
+        for proc, group in list(self._cgroups.items()):
+            if proc.poll() is not None and group.remove():
+                del self._cgroups[proc]
 
     def _discard(self, child: _Child) -> None:
         child.discarded = True

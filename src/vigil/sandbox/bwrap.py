@@ -3,10 +3,13 @@
 Inside bubblewrap the app sees a filesystem of read-only binds only: ``/usr`` (and the
 ``/lib*``, ``/bin`` links into it), the Python installation and virtual environment Vigil
 runs from, Vigil's own package, and the app's site directory; plus a private ``/proc``,
-a minimal ``/dev`` and an empty private ``/tmp``. No ``/etc``, ``/home``, ``/root``, no other
+a minimal ``/dev`` and an empty private ``/tmp`` and ``/dev/shm``, each a tmpfs no larger
+than the app's memory limit. No ``/etc``, ``/home``, ``/root``, no other
 app, no recordings or database. Every namespace is unshared — the network too, unless the
 app's manifest declares ``network: true`` (then it keeps the host's network and gets the
-few ``/etc`` files name resolution and TLS need). The environment is cleared.
+few ``/etc`` files name resolution and TLS need). The environment is cleared. A seccomp
+filter (`vigil.sandbox.seccomp`) keeps the app from making namespaces, mounting, tracing,
+loading kernel code and the like.
 
 Run as root (a service, or a container), bubblewrap creates the namespaces directly and the
 host drops to an unprivileged user of its own (``VIGIL_SANDBOX_UID``) before it reads the
@@ -15,8 +18,10 @@ file outside the binds' other-readable bits is readable. Run as another user, bu
 uses a user namespace instead (the app keeps the caller's uid outside).
 
 ``VIGIL_BWRAP`` overrides the bubblewrap binary (``off`` disables it). When bubblewrap is
-missing or cannot create namespaces here, `launcher` says so and apps run as plain
-processes with the resource limits only (``sandboxed: false`` in their status).
+missing or cannot create namespaces here, `launcher` says so and store apps do not start
+(fail closed) — unless the operator chose otherwise with ``VIGIL_UNSANDBOXED_APPS=allow``:
+then they run as plain processes with the resource limits only (``sandboxed: false`` in
+their status).
 """
 
 from __future__ import annotations
@@ -32,9 +37,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import vigil
+from vigil.sandbox import seccomp
 
 HOST_MODULE = "vigil.sandbox.host"
 UID_ENV = "VIGIL_SANDBOX_UID"
+#: The operator's explicit choice to run store apps without isolation where bubblewrap fails.
+UNSANDBOXED_ENV = "VIGIL_UNSANDBOXED_APPS"
 # Sandbox users (root mode): one per app instance, so that RLIMIT_NPROC is per instance.
 _UID_BASE = 1_000_000
 _uid_counter = itertools.count()
@@ -60,6 +68,11 @@ class Launcher:
     @property
     def sandboxed(self) -> bool:
         return self.bwrap is not None
+
+    @property
+    def bare_allowed(self) -> bool:
+        """Whether apps may run without isolation here (the operator's explicit choice)."""
+        return os.environ.get(UNSANDBOXED_ENV, "").strip().lower() == "allow"
 
 
 def minimal_env() -> dict[str, str]:
@@ -123,9 +136,14 @@ def bwrap_command(
     ro_dirs: Sequence[str] = (),
     network: bool = False,
     uid: int | None = None,
+    seccomp_fd: int | None = None,
+    tmpfs_bytes: int | None = None,
 ) -> list[str]:
-    """`command` wrapped in bubblewrap (see the module docstring for what it sees)."""
+    """`command` wrapped in bubblewrap (see the module docstring for what it sees), with
+    the seccomp program read from `seccomp_fd` and tmpfs of `tmpfs_bytes` at most."""
     args = [bwrap, "--die-with-parent", "--new-session", "--clearenv"]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
     if os.geteuid() == 0:
         # Root: namespaces without a user namespace; the host keeps only what it needs to
         # become `uid`, then has no capability at all.
@@ -140,7 +158,10 @@ def bwrap_command(
     if uid is not None:
         args += ["--setenv", UID_ENV, str(uid)]
     # /tmp first: a bind below /tmp (an app installed there) must land on the private tmpfs
-    args += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    size = [] if tmpfs_bytes is None else ["--size", str(tmpfs_bytes)]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    for tmpfs in ("/tmp", "/dev/shm"):
+        args += ["--perms", "1777", *size, "--tmpfs", tmpfs]
     args += _root_binds()
     binds = [*_interpreter_binds(), *map(str, ro_dirs)]
     args += _traversable_parents([*binds, *(_NETWORK_ETC if network else ())])
@@ -173,13 +194,25 @@ def launcher() -> Launcher:
     bwrap = configured or shutil.which("bwrap")
     if not bwrap:
         return Launcher(None, "bubblewrap (bwrap) is not installed")
+    try:
+        program = seccomp.program_fd()
+    except seccomp.SeccompUnavailable as exc:
+        return Launcher(None, str(exc))
     probe = bwrap_command(
-        bwrap, [sys.executable, "-s", "-c", "import numpy, pydantic"], env=minimal_env()
+        bwrap,
+        [sys.executable, "-s", "-c", "import numpy, pydantic"],
+        env=minimal_env(),
+        seccomp_fd=program,
+        tmpfs_bytes=64 * 1024 * 1024,
     )
     try:
-        done = subprocess.run(probe, capture_output=True, text=True, timeout=30, check=False)
+        done = subprocess.run(
+            probe, capture_output=True, text=True, timeout=30, check=False, pass_fds=[program]
+        )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return Launcher(None, f"{bwrap} does not run: {exc}")
+    finally:
+        os.close(program)
     if done.returncode != 0:
         lines = (done.stderr or done.stdout).strip().splitlines()
         return Launcher(None, f"{bwrap} fails here: {lines[-1] if lines else done.returncode}")

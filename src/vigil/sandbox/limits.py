@@ -14,8 +14,10 @@ MIB = 1024 * 1024
 class SandboxLimits:
     """Resource limits and supervision policy of one sandboxed app instance.
 
-    The kernel enforces ``memory_mb`` (address space: an allocation beyond it fails with
-    MemoryError, which stops the app), ``cpu_seconds`` (a backstop only: total CPU time of
+    The kernel enforces ``memory_mb`` (in a memory cgroup of the sandbox's own where the
+    machine allows, counting tmpfs and memfd pages too: beyond it the kernel kills the
+    sandbox; and as the address space: an allocation beyond it fails with MemoryError, which
+    stops the app; no file may grow beyond it, nor its ``/tmp``), ``cpu_seconds`` (a backstop only: total CPU time of
     one sandbox process, SIGXCPU then SIGKILL one second later), ``max_open_files`` and
     ``max_processes`` (processes and threads of the sandbox's own user). The sandbox runs at
     ``nice`` (1-19) under SCHED_BATCH: an app never competes with the pipeline at equal
@@ -75,6 +77,8 @@ def apply_kernel_limits(limits: dict[str, Any]) -> None:
     """
     cpu = int(limits["cpu_seconds"])
     resource.setrlimit(resource.RLIMIT_AS, (int(limits["memory_bytes"]),) * 2)
+    # a memfd or tmpfs file is memory that RLIMIT_AS does not count: bound each file
+    resource.setrlimit(resource.RLIMIT_FSIZE, (int(limits["memory_bytes"]),) * 2)
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_NOFILE, (int(limits["max_open_files"]),) * 2)
     resource.setrlimit(resource.RLIMIT_NPROC, (int(limits["max_processes"]),) * 2)

@@ -30,8 +30,10 @@ import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
 from vigil.apps.base import FrameContext, Scene
+from vigil.apps.boundary import MAX_COUNTERS
 from vigil.detection.detections import Detections
-from vigil.events.event import Event
+from vigil.errors import one_line
+from vigil.events.event import Event, json_default
 from vigil.geometry.shapes import Line, Zone
 
 INIT = b"I"
@@ -45,8 +47,6 @@ MAX_MESSAGE = 1024 * 1024  # bytes of a message to the host (a frame of ~29000 o
 # Bytes of an answer: a longer one is a protocol violation, unread. Parsing it is what the
 # pipeline's thread pays for an app's answer, so it is kept to about a millisecond.
 MAX_REPLY = 64 * 1024
-MAX_COUNTERS = 64
-MAX_ERROR_CHARS = 300
 
 # seq, frame_index, pts, width, height, n objects, pixel slot (-1: none), len(source_id)
 _FRAME = struct.Struct("<QqdIIIiH")
@@ -123,20 +123,17 @@ _COUNTERS = TypeAdapter(dict[str, float])
 _EVENT = TypeAdapter(Event)
 
 
-def one_line(text: str, limit: int = MAX_ERROR_CHARS) -> str:
-    line = " ".join(str(text).split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
-
-
 def decode_reply(data: bytes) -> Reply:
-    """Parse one child message; ProtocolError if it is anything but a well-formed reply."""
+    """Parse one child message; ProtocolError if it is anything but a well-formed reply
+    (whatever the bytes: the reply decoder is fuzzed, tests/sandbox/test_fuzz_reply.py)."""
     kind, body = data[:1], data[1:]
     if kind not in (READY, INIT_ERROR, RESULT):
         raise ProtocolError(f"unknown message kind {kind!r}")
     try:
         payload = json.loads(body) if body else {}
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProtocolError(f"reply is not JSON: {exc}") from None
+    except (ValueError, RecursionError) as exc:
+        # not JSON, not UTF-8, too deep to parse, or an integer too long to convert
+        raise ProtocolError(f"reply is not JSON: {type(exc).__name__}: {exc}") from None
     if not isinstance(payload, dict):
         raise ProtocolError("reply is not a JSON object")
     error = payload.get("error")
@@ -153,7 +150,7 @@ def decode_reply(data: bytes) -> Reply:
             raise ProtocolError(f"counters must be an object of at most {MAX_COUNTERS} numbers")
         try:
             counters = _COUNTERS.validate_python(counters)
-        except ValidationError as exc:
+        except (ValidationError, ValueError, RecursionError) as exc:
             raise ProtocolError(f"bad counters: {one_line(str(exc), 120)}") from None
     return Reply(kind, seq, events, counters, error)
 
@@ -174,7 +171,7 @@ def parse_events(
         item = {**item, "app": app_name, "source": source_id}
         try:
             event = _EVENT.validate_python(item)
-        except ValidationError as exc:
+        except (ValidationError, ValueError, RecursionError) as exc:
             problems.append(f"invalid event: {one_line(str(exc), 160)}")
             continue
         if event.type not in allowed_types:
@@ -231,21 +228,13 @@ def scene_from_json(data: dict[str, Any]) -> Scene:
     return Scene(int(data["width"]), int(data["height"]), zones, lines, tuple(data["class_names"]))
 
 
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
-
-
 def encode_result(
     seq: int, events: list[Event], counters: dict[str, float] | None, error: str | None
 ) -> bytes:
     """A result message; an app whose output cannot be sent gets an error result instead."""
     payload = {"seq": seq, "events": [asdict(e) for e in events], "counters": counters}
     try:
-        body = json.dumps({**payload, "error": error}, separators=(",", ":"), default=_json_default)
+        body = json.dumps({**payload, "error": error}, separators=(",", ":"), default=json_default)
     except (TypeError, ValueError) as exc:
         error, body = f"events or counters are not JSON serialisable: {exc}", ""
     if len(body) > MAX_REPLY - 1:

@@ -36,10 +36,11 @@ import contextlib
 import json
 import math
 import os
+import shutil
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -52,6 +53,7 @@ from fastapi.responses import FileResponse, Response, StreamingResponse
 from pydantic import BaseModel, BeforeValidator, Field, WithJsonSchema
 from starlette.background import BackgroundTask
 from starlette.websockets import WebSocketDisconnect
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import vigil
 from vigil.auth import AuthStore, Principal, allow, audit
@@ -59,6 +61,9 @@ from vigil.auth.policy import StillAllowed
 from vigil.auth.routes import document_security
 from vigil.auth.routes import router as auth_router
 from vigil.events.event import Event
+from vigil.events.store import EventStore, OccupancyBucket
+from vigil.recording.retention import disk_pressure
+from vigil.service.body_limits import BodyGuard, safe_validation_errors
 from vigil.service.config_api import router as config_router
 from vigil.service.messages import EventMessage, FrameMetadata, event_to_dict
 from vigil.service.metrics import add_metrics_route
@@ -74,7 +79,6 @@ WS_QUEUE = 1000  # messages buffered per WebSocket client (oldest dropped beyond
 MAX_LIST_RANGE_S = 24 * 3600.0  # longest range of GET /api/recordings
 MAX_EXPORT_S = 3 * 3600.0  # longest range of GET /api/recordings/export
 MAX_BUCKETS = 10_000  # most intervals in one GET /api/counts
-_COUNT_PAGE = 5000  # events read per query while counting
 _TMP_PREFIX = ".tmp-"
 _TMP_MAX_AGE_S = 3600.0  # temporary exports older than this are swept
 _CLIP_SETTLE_S = 300.0  # after this long past its end, a clip is cached even if footage is short
@@ -214,9 +218,15 @@ class Health(BaseModel):
     """Public liveness: no camera names, no version (those need a login)."""
 
     ok: bool = Field(description="True when every enabled camera is up.")
-    status: Literal["ok", "degraded"]
+    status: Literal["ok", "degraded"] = Field(
+        description="degraded: a camera is down or the disk is under pressure."
+    )
     time: float
     uptime_s: float
+    disk_pressure: bool = Field(
+        description="The storage disk is near its free-space floor (`storage.min_free_mb`): "
+        "recording is about to pause, and retention deletes footage events still reference."
+    )
 
 
 class EventOut(BaseModel):
@@ -307,7 +317,7 @@ class CountsOut(BaseModel):
 
 
 def compute_counts(
-    store: Any,
+    store: EventStore,
     *,
     camera: str | None = None,
     app: str | None = None,
@@ -317,28 +327,31 @@ def compute_counts(
     cameras: frozenset[str] | None = None,
 ) -> CountsOut:
     """Line-crossing counts per interval, line, class and direction (from ``line_crossing``
-    events) and occupancy per interval (from the ``occupancy`` samples).
+    events) and occupancy per interval (from the ``occupancy`` samples), aggregated by the
+    database (indexed, whatever the number of events).
 
     Buckets start at `since` when given, otherwise at the first event's interval aligned to
     the epoch (so hourly buckets fall on the hour); they end at `until` when given,
     otherwise with the last event. `cameras` (None: all) keeps only those cameras' events.
     Raises ValueError for a range of more than `MAX_BUCKETS` intervals.
     """
-    crossings = _scan(store, "line_crossing", camera, app, since, until, cameras)
-    samples = _scan(store, "occupancy", camera, app, since, until, cameras)
-    times = [e.start_time for e in crossings] + [e.start_time for e in samples]
+    filters: dict[str, Any] = {"source": camera, "app": app, "since": since, "until": until}
+    filters["sources"] = cameras
+    span = None
+    if since is None or until is None:
+        span = store.time_range(("line_crossing", "occupancy"), **filters)
     if since is not None:
-        origin = since
-    elif times:
-        origin = math.floor(min(times) / interval) * interval
+        origin: float | None = since
+    elif span is not None:
+        origin = math.floor(span[0] / interval) * interval
     else:
         origin = None
     if origin is None:
         n = 0
     elif until is not None:
         n = max(0, math.ceil((until - origin) / interval))
-    elif times:
-        n = int((max(times) - origin) // interval) + 1
+    elif span is not None:
+        n = int((span[1] - origin) // interval) + 1
     else:
         n = 0
     if n > MAX_BUCKETS:
@@ -346,37 +359,29 @@ def compute_counts(
             f"{n} intervals of {interval} s: at most {MAX_BUCKETS}; narrow since/until or "
             "widen the interval"
         )
-
-    def bucket(t: float) -> int | None:
-        if origin is None:
-            return None
-        i = int((t - origin) // interval)
-        return i if 0 <= i < n else None
+    if origin is None or n == 0:
+        return CountsOut(
+            interval=interval,
+            since=since,
+            until=until,
+            buckets=[],
+            line_crossings=[],
+            occupancy=[],
+        )
 
     cross: dict[tuple[str, str, str | None, str | None, str], list[int]] = {}
-    for e in crossings:
-        i = bucket(e.start_time)
-        if i is None:
-            continue
-        direction = e.attributes.get("direction")
-        key = (e.source, e.app, e.line, e.class_name, str(direction or "unknown"))
-        cross.setdefault(key, [0] * n)[i] += 1
-
-    occ: dict[tuple[str, str, str | None], list[list[int]]] = {}
-    for e in samples:
-        i = bucket(e.start_time)
-        count = e.attributes.get("count")
-        if i is None or not isinstance(count, (int, float)) or isinstance(count, bool):
-            continue
-        if not math.isfinite(count):
-            continue
-        occ.setdefault((e.source, e.app, e.zone), [[] for _ in range(n)])[i].append(int(count))
+    for c in store.crossing_counts(origin, interval, n, **filters):
+        key = (c.source, c.app, c.line, c.class_name, c.direction)
+        cross.setdefault(key, [0] * n)[c.bucket] += c.count
+    occ: dict[tuple[str, str, str | None], list[OccupancyBucket | None]] = {}
+    for b in store.occupancy_buckets(origin, interval, n, **filters):
+        occ.setdefault((b.source, b.app, b.zone), [None] * n)[b.bucket] = b
 
     return CountsOut(
         interval=interval,
         since=since,
         until=until,
-        buckets=[] if origin is None else [origin + k * interval for k in range(n)],
+        buckets=[origin + k * interval for k in range(n)],
         line_crossings=[
             CrossingSeries(
                 camera=k[0],
@@ -394,43 +399,14 @@ def compute_counts(
                 camera=k[0],
                 app=k[1],
                 zone=k[2],
-                samples=sum(len(b) for b in v),
-                max=[max(b) if b else None for b in v],
-                mean=[round(sum(b) / len(b), 3) if b else None for b in v],
-                last=[b[-1] if b else None for b in v],
+                samples=sum(b.samples for b in v if b),
+                max=[b.max if b else None for b in v],
+                mean=[round(b.total / b.samples, 3) if b else None for b in v],
+                last=[b.last if b else None for b in v],
             )
             for k, v in sorted(occ.items(), key=lambda kv: tuple(str(x) for x in kv[0]))
         ],
     )
-
-
-def _scan(
-    store: Any,
-    type_: str,
-    camera: str | None,
-    app: str | None,
-    since: float | None,
-    until: float | None,
-    cameras: frozenset[str] | None = None,
-) -> list[Event]:
-    """All events of a type matching the filters, oldest first, read a page at a time."""
-    out: list[Event] = []
-    offset = 0
-    while True:
-        page = store.query(
-            source=camera,
-            app=app,
-            type=type_,
-            since=since,
-            until=until,
-            limit=_COUNT_PAGE,
-            offset=offset,
-            sources=cameras,
-        )
-        out.extend(page)
-        if len(page) < _COUNT_PAGE:
-            return out
-        offset += len(page)
 
 
 # --------------------------------------------------------------------------- recordings
@@ -507,11 +483,17 @@ def _exported(result: Any, out: Path) -> Path | None:
 # --------------------------------------------------------------------------- the app
 
 
-def create_app(state: ServiceState, auth: AuthStore | None = None) -> FastAPI:
+def create_app(
+    state: ServiceState, auth: AuthStore | None = None, trusted_proxies: Sequence[str] = ()
+) -> FastAPI:
     """The API over `state`, with ``/metrics``; independent of the server that runs it.
 
     Every route but the login, the first-run setup and ``/api/health`` needs a user
-    (`vigil.auth`); `auth` defaults to an `AuthStore` on the events database.
+    (`vigil.auth`); `auth` defaults to an `AuthStore` on the events database. Request
+    bodies are capped and checked (`vigil.service.body_limits`). ``X-Forwarded-For`` is
+    believed only from `trusted_proxies` (addresses or networks; by default the site's
+    ``server.trusted_proxies``): from anyone else it would let a client pick the address
+    that login limits and the audit log see.
     """
     app = FastAPI(
         title="Vigil",
@@ -530,6 +512,11 @@ def create_app(state: ServiceState, auth: AuthStore | None = None) -> FastAPI:
     )
     app.state.vigil = state
     app.state.auth = auth if auth is not None else AuthStore(state.events.engine)
+    app.add_middleware(BodyGuard)
+    app.add_exception_handler(RequestValidationError, safe_validation_errors)
+    proxies = list(trusted_proxies or (state.site.server.trusted_proxies if state.site else []))
+    if proxies:
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=proxies)
     app.state.live_streams = 0
     app.state.ws_clients = 0
     error_responses: dict[int | str, dict[str, Any]] = {
@@ -603,11 +590,13 @@ def create_app(state: ServiceState, auth: AuthStore | None = None) -> FastAPI:
         cameras' states are in ``GET /api/cameras``)."""
         ok = all(state.is_up(c.id) for c in state.cameras.values() if c.enabled)
         now = state.clock()
+        pressure = _disk_pressure(state)
         return Health(
             ok=ok,
-            status="ok" if ok else "degraded",
+            status="ok" if ok and not pressure else "degraded",
             time=now,
             uptime_s=max(0.0, now - state.started_at),
+            disk_pressure=pressure,
         )
 
     @app.get(
@@ -1029,7 +1018,7 @@ def create_app(state: ServiceState, auth: AuthStore | None = None) -> FastAPI:
     add_metrics_route(
         app,
         state,
-        dependencies=[Depends(allow("operator"))],
+        viewer=allow("operator"),
         responses={401: {"model": ErrorBody}, 403: {"model": ErrorBody}},
     )
     document_security(app)
@@ -1063,6 +1052,19 @@ def _app_states(state: ServiceState, camera_id: str) -> list[AppStateOut]:
             )
         )
     return out
+
+
+def _disk_pressure(state: ServiceState) -> bool:
+    """Whether the site's storage disk is near its free-space floor (False without a site;
+    True when the folder cannot be read)."""
+    if state.site is None:
+        return False
+    storage = state.site.storage
+    try:
+        free = shutil.disk_usage(storage.directory).free
+    except OSError:
+        return True
+    return disk_pressure(free, storage.min_free_bytes)
 
 
 def _check_range(start: float, end: float, longest: float) -> None:

@@ -7,6 +7,7 @@ detector, motion and tracker settings are shared by all cameras. Loaded and repo
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from vigil.config.schema import (
     ConfigDocument,
     DetectorConfig,
+    Name,
     SceneConfig,
     SourceConfig,
     VigilConfig,
@@ -40,7 +42,7 @@ class RecordSettings(_Model):
 
 
 class CameraConfig(SceneConfig):
-    id: str
+    id: Name
     url: str
     """rtsp://, http(s):// (incl. MJPEG) or a file path (played in real time)."""
     detect_fps: float = Field(5.0, gt=0)
@@ -73,7 +75,15 @@ class StorageSettings(_Model):
     """SQLAlchemy URL: ``sqlite:///FILE`` or ``postgresql+psycopg://USER:PASSWORD@HOST/DB``
     (needs the `postgres` extra); default SQLite in `directory`."""
     disk_budget_gb: float | None = Field(None, gt=0)
-    """Recordings are trimmed oldest first beyond this size (event footage is kept)."""
+    """Recordings, snapshots and cached clips are trimmed oldest first beyond this size."""
+    event_footage_share: float = Field(0.5, ge=0, le=1)
+    """Share of the disk budget that footage events reference may hold; beyond it the
+    budget deletes the oldest of that footage too."""
+    min_free_mb: float = Field(500.0, ge=0)
+    """Free space kept on the storage disk: below it recording pauses and the oldest
+    footage is deleted, whatever references it, so the database never fills the disk."""
+    events_retain_days: float = Field(90.0, gt=0)
+    """Event rows and their snapshots older than this are deleted."""
 
     @field_validator("database")
     @classmethod
@@ -85,10 +95,29 @@ class StorageSettings(_Model):
     def database_url(self) -> str:
         return self.database or f"sqlite:///{self.directory / 'vigil.db'}"
 
+    @property
+    def min_free_bytes(self) -> int:
+        return round(self.min_free_mb * 1e6)
+
 
 class ServerSettings(_Model):
     host: str = "127.0.0.1"
     port: int = Field(8971, ge=0, le=65535)
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """Addresses or networks (``10.0.0.0/8``) of reverse proxies whose ``X-Forwarded-For``
+    names the client; from anyone else the header is ignored (it could name any address)."""
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"must be IP addresses or networks (10.0.0.0/8), got {item!r}"
+                ) from None
+        return value
 
 
 class DetectorServiceSettings(_Model):

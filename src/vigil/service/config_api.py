@@ -6,7 +6,8 @@ without a restart (`ServiceState.apply_site_file`, the supervisor). Refused inpu
 whose ``detail`` is one line naming the key path and the value, as for a bad YAML file;
 an edit that races another is a 409.
 
-* ``GET /api/cameras/{id}/config`` (viewer), ``PUT`` (admin, audited): zones, lines, apps.
+* ``GET /api/cameras/{id}/config`` (viewer), ``PUT`` (admin, audited): zones, lines, apps
+  (their settings for operators and admins only, as on ``GET /api/apps``).
 * ``PUT /api/cameras/{id}/apps/{name}``, ``DELETE`` (admin, audited): one app instance.
 * ``GET /api/apps`` (operator): every app a config may name (built-in, store, entry point),
   its manifest summary and settings JSON Schema, and where it runs with its live status.
@@ -21,6 +22,7 @@ from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -29,8 +31,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vigil.apps.registry import available_apps
 from vigil.auth import Principal, allow, audit
+from vigil.auth.principal import Role
 from vigil.config.loader import format_validation_error
-from vigil.config.schema import LineConfig, ZoneConfig
+from vigil.config.schema import LineConfig, Name, ZoneConfig
 from vigil.errors import ConfigError
 from vigil.service.config import CameraConfig
 from vigil.service.messages import AppState
@@ -40,6 +43,8 @@ from vigil.service.state import ServiceState, SiteChanges
 __all__ = ["router"]
 
 APPLY_WAIT_S = 5.0  # how long a save waits for the camera's worker to confirm the new scene
+#: The least role that reads app settings (they may hold a webhook's token, say).
+SETTINGS_ROLE: Role = "operator"
 
 
 class _OneLineErrors(APIRoute):
@@ -90,8 +95,8 @@ class AppInstanceIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    type: str = Field(description="The app's id (`GET /api/apps`).")
-    name: str | None = Field(None, description="Instance name (events' `app`); default: type.")
+    type: Name = Field(description="The app's id (`GET /api/apps`).")
+    name: Name | None = Field(None, description="Instance name (events' `app`); default: type.")
     settings: dict[str, Any] = Field(
         default_factory=dict, description="Checked against the app's `settings_schema`."
     )
@@ -101,7 +106,9 @@ class AppInstanceIn(BaseModel):
 class AppInstanceOut(BaseModel):
     type: str
     name: str
-    settings: dict[str, Any]
+    settings: dict[str, Any] | None = Field(
+        description=f"null for a user below {SETTINGS_ROLE}: not theirs to read."
+    )
     enabled: bool
 
 
@@ -110,8 +117,8 @@ class CameraConfigIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    zones: dict[str, ZoneConfig] = Field(default_factory=dict)
-    lines: dict[str, LineConfig] = Field(default_factory=dict)
+    zones: dict[Name, ZoneConfig] = Field(default_factory=dict)
+    lines: dict[Name, LineConfig] = Field(default_factory=dict)
     apps: list[AppInstanceIn] = Field(default_factory=list)
     frame_size: tuple[int, int] | None = Field(
         None, description="Ignored on input (GET returns it; PUT accepts the same body)."
@@ -152,7 +159,7 @@ class CameraConfigSaved(CameraConfigOut):
 class AppPut(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    type: str = Field(description="The app's id (`GET /api/apps`).")
+    type: Name = Field(description="The app's id (`GET /api/apps`).")
     settings: dict[str, Any] = Field(default_factory=dict)
     enabled: bool = True
 
@@ -257,16 +264,16 @@ async def _apply(state: ServiceState, camera_id: str) -> ApplyOut:
     return ApplyOut(result="pending")
 
 
-def _instance(app: dict[str, Any]) -> AppInstanceOut:
+def _instance(app: dict[str, Any], with_settings: bool) -> AppInstanceOut:
     return AppInstanceOut(
         type=app["type"],
         name=app.get("name") or app["type"],
-        settings=app.get("settings") or {},
+        settings=(app.get("settings") or {}) if with_settings else None,
         enabled=app.get("enabled", True),
     )
 
 
-def _scene_out(state: ServiceState, camera_id: str) -> CameraConfigOut:
+def _scene_out(state: ServiceState, camera_id: str, with_settings: bool) -> CameraConfigOut:
     raw = state.raw_frame(camera_id)
     frame_size = None if raw is None else (raw.width, raw.height)
     if state.site_file is None:
@@ -284,7 +291,7 @@ def _scene_out(state: ServiceState, camera_id: str) -> CameraConfigOut:
         return CameraConfigOut(
             zones=scene["zones"],
             lines=scene["lines"],
-            apps=[_instance(app) for app in scene["apps"]],
+            apps=[_instance(app, with_settings) for app in scene["apps"]],
             frame_size=frame_size,
             revision=revision,
         )
@@ -326,7 +333,7 @@ def get_camera_config(
     placeholders unexpanded), its frame size and the file's revision."""
     state = _state(request)
     _camera_or_404(state, camera_id)
-    return _scene_out(state, camera_id)
+    return _scene_out(state, camera_id, principal.at_least(SETTINGS_ROLE))
 
 
 @router.put("/api/cameras/{camera_id}/config", response_model=CameraConfigSaved, responses=ERRORS)
@@ -362,7 +369,7 @@ async def put_camera_config(
         },
     )
     applied = await _apply(state, camera_id)
-    out = await run_in_threadpool(_scene_out, state, camera_id)
+    out = await run_in_threadpool(_scene_out, state, camera_id, True)  # an admin's
     return CameraConfigSaved(**dict(out), applied=applied)
 
 
@@ -371,7 +378,7 @@ async def put_camera_config(
 )
 async def put_camera_app(
     camera_id: str,
-    name: str,
+    name: Annotated[Name, PathParam()],
     body: AppPut,
     request: Request,
     principal: Annotated[Principal, Depends(allow("admin"))],

@@ -13,7 +13,8 @@ from vigil.config.loader import load_config
 from vigil.errors import VigilError
 from vigil.outputs.video import VideoWriter
 from vigil.recording.segmenter import RECORDABLE_CODECS
-from vigil.service.config import SiteConfig
+from vigil.service.config import ServerSettings, SiteConfig
+from vigil.service.supervisor import check_api_port
 from vigil.sources.video import VideoSource
 
 log = logging.getLogger(__name__)
@@ -97,10 +98,12 @@ def write_site_file(
     yaml.width = 4096  # and its layout: one-line zones, indented lists
     yaml.indent(mapping=2, sequence=4, offset=2)
     site = yaml.load(files("vigil.service").joinpath("demo_site.yaml").read_text())
-    site["cameras"][0]["url"] = str(camera_clip(video, data_dir, on_transcode).resolve())
-    site["storage"]["directory"] = str(data_dir)
     if port is not None:
         site["server"]["port"] = port
+    # `vigil serve` checks it too, but only after the transcoding, which takes a while.
+    check_api_port(ServerSettings().host, site["server"]["port"])
+    site["cameras"][0]["url"] = str(camera_clip(video, data_dir, on_transcode).resolve())
+    site["storage"]["directory"] = str(data_dir)
     partial = path.with_name(path.name + ".part")
     with partial.open("w", encoding="utf-8") as out:
         yaml.dump(site, out)

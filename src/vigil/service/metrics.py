@@ -23,10 +23,11 @@ memory, CPU, open files of the supervisor).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from fastapi import Depends
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
@@ -150,10 +151,15 @@ class ServiceMetrics:
 
 
 class VigilCollector(Collector):
-    """Renders the service's metrics from `ServiceState` at scrape time."""
+    """Renders the service's metrics from `ServiceState` at scrape time: of every camera, or
+    of `cameras` only (what a camera-restricted user may see)."""
 
-    def __init__(self, state: ServiceState) -> None:
+    def __init__(self, state: ServiceState, cameras: frozenset[str] | None = None) -> None:
         self.state = state
+        self.cameras = cameras
+
+    def _shown(self, camera: str) -> bool:
+        return self.cameras is None or camera in self.cameras
 
     def describe(self) -> Iterable[Metric]:
         return list(self._families().values())
@@ -161,7 +167,7 @@ class VigilCollector(Collector):
     def collect(self) -> Iterable[Metric]:
         families = self._families()
         state = self.state
-        cameras = list(state.cameras)
+        cameras = [c for c in state.cameras if self._shown(c)]
         totals = state.metrics.counter_totals()
         disk = state.recording_disk_bytes()
         for camera in cameras:
@@ -178,6 +184,8 @@ class VigilCollector(Collector):
                 families["vigil_detector_queue_depth"].add_metric([camera], status.queue_depth)
                 families["vigil_recording_lag_seconds"].add_metric([camera], status.recording_lag_s)
         for (camera, app, type_), n in sorted(state.metrics.event_totals().items()):
+            if not self._shown(camera):
+                continue
             families["vigil_events"].add_metric([camera, app, type_], float(n))
         return list(families.values())
 
@@ -196,10 +204,13 @@ class VigilCollector(Collector):
         return families
 
 
-def create_registry(state: ServiceState, *, process: bool = True) -> CollectorRegistry:
-    """A registry of its own holding the service's collector (and the process collector)."""
+def create_registry(
+    state: ServiceState, *, process: bool = True, cameras: frozenset[str] | None = None
+) -> CollectorRegistry:
+    """A registry of its own holding the service's collector (of `cameras` only, unless
+    None) and the process collector."""
     registry = CollectorRegistry()
-    registry.register(VigilCollector(state))
+    registry.register(VigilCollector(state, cameras))
     if process:
         ProcessCollector(registry=registry)
     return registry
@@ -210,21 +221,29 @@ def render(registry: CollectorRegistry) -> bytes:
     return generate_latest(registry)
 
 
+def _everyone() -> None:
+    """No guard: every camera's series."""
+
+
 def add_metrics_route(
     app: FastAPI,
     state: ServiceState,
     path: str = "/metrics",
-    dependencies: Sequence[Any] = (),
+    viewer: Callable[..., Any] | None = None,
     responses: dict[int | str, dict[str, Any]] | None = None,
 ) -> None:
     """Serve `state`'s metrics at `path` on `app` (a plain ``def`` route: scrapes run in the
-    thread pool, since one may walk the recordings directory); `dependencies` (FastAPI
-    ``Depends``) guard it, with their `responses` documented."""
+    thread pool, since one may walk the recordings directory). `viewer`, a FastAPI
+    dependency returning who asks (with `cameras`: None for all, else the set they may
+    see), guards it, with its `responses` documented; a restricted viewer gets the series
+    of their cameras only."""
     registry = create_registry(state)
     app.state.metrics_registry = registry
 
-    def metrics() -> Response:
-        return Response(render(registry), media_type=CONTENT_TYPE_LATEST)
+    def metrics(who: Any = Depends(viewer or _everyone)) -> Response:  # noqa: B008
+        cameras = getattr(who, "cameras", None)
+        shown = registry if cameras is None else create_registry(state, cameras=cameras)
+        return Response(render(shown), media_type=CONTENT_TYPE_LATEST)
 
     app.add_api_route(
         path,
@@ -237,6 +256,5 @@ def add_metrics_route(
             "event counters, detector latency and queue depth, recording lag and disk usage."
         ),
         tags=["metrics"],
-        dependencies=list(dependencies),
         responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}, **(responses or {})},
     )

@@ -31,7 +31,12 @@ when a counter or app is first seen and whenever Home Assistant announces itself
 topics and its counter and ongoing topics, its availability ``offline``. One removed while
 the service was stopped is found on connection among the broker's retained discovery configs
 under this topic prefix (a device that is no camera of the site): those configs are deleted
-and its availability set ``offline``.
+and its availability set ``offline``. Likewise an app removed from a camera loses its counter
+and ongoing topics and their entities.
+
+An app has at most `MAX_COUNTERS` counters here (the first names it reported): one that
+invents a name per frame cannot fill the broker with retained topics (the app boundary,
+`vigil.apps.boundary`, caps them too; this holds whatever a status carries).
 
 Retained state is cached and republished in full on every (re)connection, so a broker that
 restarted without persistence gets it all back. It goes out at QoS 0 on purpose: paho resends
@@ -57,6 +62,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 import vigil
+from vigil.apps.boundary import MAX_COUNTERS
 from vigil.service.hub import Hub, Subscription
 from vigil.service.messages import CameraStatus, EventMessage, event_to_dict
 
@@ -147,6 +153,11 @@ def _device_of(config: str) -> str:
     return json.loads(config)["device"]["identifiers"][0]
 
 
+def _state_topic(config: str) -> str:
+    """The state topic a discovery config (JSON) names ("" for none)."""
+    return str(json.loads(config).get("state_topic", ""))
+
+
 def _no_delay(client: Any, userdata: Any, sock: Any) -> None:
     """Disable Nagle's algorithm: an event is one small packet that must leave at once, not
     wait up to a delayed-ACK period (~40 ms on Linux) behind the previous one."""
@@ -181,11 +192,13 @@ class MqttPublisher:
         self._cameras: dict[str, set[str]] = {}  # camera -> its apps (original names)
         self._retained: dict[str, str] = {}  # topic -> payload, republished on connect
         self._discovery: dict[str, str] = {}  # topic -> JSON config, republished on connect
-        self._counters: set[tuple[str, str, str]] = set()  # (camera, app, counter) seen
+        self._counters: dict[tuple[str, str], set[str]] = {}  # (camera, app) -> counters
         self._ongoing_apps: set[tuple[str, str]] = set()
         self._open: dict[tuple[str, str], set[str]] = {}  # (camera, app) -> open event ids
         #: Cameras removed from the site: their last messages announce nothing again.
         self._removed: set[str] = set()
+        self._removed_apps: set[tuple[str, str]] = set()  # (camera, app), likewise
+        self._capped: set[tuple[str, str]] = set()  # apps told they have too many counters
 
         self._subscription: Subscription | None = None
         self._thread: threading.Thread | None = None
@@ -298,7 +311,8 @@ class MqttPublisher:
         camera = event.source
         key = (camera, event.app)
         with self._lock:
-            removed = camera in self._removed  # its last events still go out, nothing else
+            # the last events of a removed camera or app still go out, nothing else
+            removed = camera in self._removed or key in self._removed_apps
             if not removed:
                 self._add_app(camera, event.app)
             if not removed and event.state in ("start", "update", "end"):
@@ -339,15 +353,29 @@ class MqttPublisher:
                 ONLINE if status.state == "online" else OFFLINE,
             )
             for app, counters in status.counters.items():
+                if (camera, app) in self._removed_apps:  # a report sent before its removal
+                    continue
                 self._add_app(camera, app)
+                known = self._counters.setdefault((camera, app), set())
                 for name, value in counters.items():
                     payload = format_number(value)
                     if payload is None:
                         continue
-                    if (camera, app, name) not in self._counters:
-                        self._counters.add((camera, app, name))
+                    if name not in known:
+                        if len(known) >= MAX_COUNTERS:
+                            self._too_many_counters(camera, app, name)
+                            continue
+                        known.add(name)
                         self._discover_counter(camera, app, name)
                     self._set_state(self.counter_topic(camera, app, name), payload)
+
+    def _too_many_counters(self, camera: str, app: str, name: str) -> None:
+        if (camera, app) not in self._capped:
+            self._capped.add((camera, app))
+            log.warning(
+                "MQTT: app %s of camera %s has more than %d counters; %s and later ones "
+                "are not published", app, camera, MAX_COUNTERS, ascii(name[:40]),
+            )  # fmt: skip
 
     def counter_topic(self, camera: str, app: str, counter: str) -> str:
         level = slugify(counter)
@@ -414,8 +442,32 @@ class MqttPublisher:
             for camera, names in apps.items():
                 self._removed.discard(camera)
                 self._add_camera(camera)
+                for app in self._cameras[camera] - set(names):
+                    self._forget_app(camera, app)
                 for app in names:
+                    self._removed_apps.discard((camera, app))
                     self._add_app(camera, app)
+
+    def _forget_app(self, camera: str, app: str) -> None:
+        """Remove an app's counter and ongoing topics and their Home Assistant entities."""
+        below = f"{self.prefix}/{slugify(camera)}/{slugify(app)}/"
+        for topic in [t for t, p in self._discovery.items() if _state_topic(p).startswith(below)]:
+            del self._discovery[topic]
+            self._client.publish(topic, b"", qos=0, retain=True)  # empty: deleted
+        for topic in [t for t in self._retained if t.startswith(below)]:
+            del self._retained[topic]
+            self._client.publish(topic, b"", qos=0, retain=True)
+        key = (camera, app)
+        self._cameras[camera].discard(app)
+        self._removed_apps.add(key)
+        for table in (self._counters, self._open):
+            table.pop(key, None)
+        self._ongoing_apps.discard(key)
+        self._capped.discard(key)
+        self._discover_events(camera)  # its event type is gone
+        log.info(
+            "MQTT: app %s removed from camera %s: its retained topics are cleared", app, camera
+        )
 
     def _forget_camera(self, camera: str) -> None:
         """Remove the camera's Home Assistant entities and retained counters; it stays
@@ -432,7 +484,7 @@ class MqttPublisher:
             if topic != availability:
                 del self._retained[topic]
                 self._client.publish(topic, b"", qos=0, retain=True)
-        self._counters = {k for k in self._counters if k[0] != camera}
+        self._counters = {k: v for k, v in self._counters.items() if k[0] != camera}
         self._ongoing_apps = {k for k in self._ongoing_apps if k[0] != camera}
         self._open = {k: v for k, v in self._open.items() if k[0] != camera}
         self._set_state(availability, OFFLINE)

@@ -24,8 +24,10 @@ import hashlib
 import logging
 import multiprocessing as mp
 import queue
+import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,16 +43,16 @@ from vigil.events.event import Event
 from vigil.events.store import EventStore
 from vigil.pipeline.build import check_apps
 from vigil.recording.index import SegmentIndex
-from vigil.recording.retention import CameraRetention, RetentionPolicy, store_events
+from vigil.recording.retention import CameraRetention, RetentionPolicy, run_pass
 from vigil.recording.segmenter import recover
 from vigil.service.api import create_app
-from vigil.service.config import CameraConfig, SiteConfig
+from vigil.service.config import CameraConfig, ServerSettings, SiteConfig
 from vigil.service.detector_service import DetectorService
 from vigil.service.hub import Hub
 from vigil.service.messages import CameraStatus, EventMessage, Reconfigure, SegmentInfo
 from vigil.service.mqtt import MqttPublisher
 from vigil.service.state import ServiceState, SiteChanges
-from vigil.service.worker import WorkerSpec, run_worker
+from vigil.service.worker import EXIT_CAMERA_FAILED, WorkerSpec, run_worker
 from vigil.store.installed import INSTALLED_FILENAME, apps_root, read_records
 
 log = logging.getLogger("vigil.service")
@@ -58,10 +60,12 @@ log = logging.getLogger("vigil.service")
 STALL_AFTER_S = 30.0  # a worker silent this long is hung: it is killed and restarted
 BACKOFF_S = (1.0, 60.0)
 RETENTION_EVERY_S = 60.0
+RETENTION_PRESSURE_EVERY_S = 5.0  # while the disk is near its free-space floor
 STOP_GRACE_S = 10.0
 REPEAT_WARNING_S = 60.0  # a camera still down with the same error is logged this often
 SITE_POLL_S = 1.0  # how often the site file is checked for changes
 SCENE_FIELDS = frozenset({"zones", "lines", "apps"})  # what a worker applies without restart
+WS_MAX_MESSAGE = 64 * 1024  # largest WebSocket message a client may send the API
 
 
 def validate_site(site: SiteConfig) -> None:
@@ -75,11 +79,23 @@ def validate_site(site: SiteConfig) -> None:
         check_apps(camera, scene, site, scope=("cameras", i))
 
 
+def check_api_port(host: str, port: int) -> None:
+    """Fail in one line when the API cannot listen on `host:port` (in use, not allowed),
+    before the database, the detector and the cameras start, rather than after."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            reason = err.strerror or str(err)
+            raise VigilError(f"the API cannot listen on {host}:{port}: {reason}") from None
+
+
 @dataclass
 class _Worker:
     camera: str
     process: mp.process.BaseProcess | None = None
-    stop: object | None = None
     reader: threading.Thread | None = None  # reads this worker's pipe into the inbox
     started_at: float = 0.0
     last_heard: float = 0.0
@@ -90,6 +106,7 @@ class _Worker:
     retiring: bool = False  # asked to stop: its camera was removed, or its source changed
     removed: bool = False  # once stopped: dropped (camera removed), else started again
     stop_deadline: float = 0.0  # a retiring worker still running then is killed
+    reported: bool = False  # it exited as its camera could not run: restarted quietly
 
 
 @dataclass
@@ -124,8 +141,13 @@ class Supervisor:
 
     # -- life cycle ----------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event, on_ready=None) -> None:
-        """Run the site until `stop` is set; `on_ready(url)` once the API is listening."""
+    def run(self, stop: Callable[[], bool], on_ready=None) -> None:
+        """Run the site until `stop()` is true; `on_ready(url)` once the API is listening.
+
+        `stop` is polled (twice a second): a signal handler only sets a flag it reads. Setting
+        a threading.Event from a handler can deadlock, as the handler runs in the main thread,
+        maybe while that thread holds the event's lock (here, in the wait of this loop).
+        """
         storage = self.site.storage.directory
         storage.mkdir(parents=True, exist_ok=True)
         events = EventStore(self.site.storage.database_url())
@@ -164,7 +186,8 @@ class Supervisor:
                     self._spawn(worker, detector)
             if on_ready is not None:
                 on_ready(self.url)
-            while not stop.wait(0.5):
+            while not stop():
+                time.sleep(0.5)
                 with self._lock:
                     self._watch(detector)
                 self._poll_site()
@@ -185,14 +208,13 @@ class Supervisor:
             events.close()
 
     def _spawn(self, worker: _Worker, detector: DetectorService) -> None:
-        worker.stop = self._ctx.Event()
         worker.retiring = False
         if worker.control is not None:
             worker.control.close()  # its reader, the previous worker, is gone
         receive, send = self._ctx.Pipe(duplex=False)
         control_receive, worker.control = self._ctx.Pipe(duplex=False)
         spec = WorkerSpec(
-            worker.camera, self.site, send, worker.stop, detector.handle, control_receive
+            worker.camera, self.site, send, detector=detector.handle, control=control_receive
         )
         worker.process = self._ctx.Process(
             target=run_worker, args=(spec,), name=f"vigil-{worker.camera}", daemon=True
@@ -210,7 +232,13 @@ class Supervisor:
         )
         worker.reader.start()
         worker.started_at = worker.last_heard = time.time()
-        log.info("camera %s: worker started (pid %s)", worker.camera, worker.process.pid)
+        log.log(
+            logging.DEBUG if worker.reported else logging.INFO,
+            "camera %s: worker started (pid %s)",
+            worker.camera,
+            worker.process.pid,
+        )
+        worker.reported = False
 
     def _read(self, camera: str, connection) -> None:
         """Move one worker's messages to the inbox until its pipe ends (the worker exited)."""
@@ -248,11 +276,15 @@ class Supervisor:
                 process.kill()
                 process.join(timeout=2.0)
             elif process is not None:
-                log.error("camera %s: worker exited (code %s)", worker.camera, process.exitcode)
+                # A camera that could not run was reported by its last status (`_log_status`).
+                worker.reported = process.exitcode == EXIT_CAMERA_FAILED
+                if not worker.reported:
+                    log.error("camera %s: worker exited (code %s)", worker.camera, process.exitcode)
             if process is not None:
                 worker.process = None
                 worker.not_before = now + worker.backoff
-                log.info("camera %s: restart in %.0f s", worker.camera, worker.backoff)
+                if not worker.reported:
+                    log.info("camera %s: restart in %.0f s", worker.camera, worker.backoff)
                 worker.backoff = min(worker.backoff * 2, BACKOFF_S[1])
             if worker.process is None and now >= worker.not_before:
                 worker.restarts += 1
@@ -419,8 +451,8 @@ class Supervisor:
         """Stop a worker (it finishes its segment); `_watch` then drops or restarts it."""
         worker.retiring, worker.removed = True, removed
         worker.stop_deadline = time.time() + STOP_GRACE_S
-        if worker.stop is not None:
-            worker.stop.set()
+        if worker.process is not None:
+            worker.process.terminate()  # SIGTERM: the worker finishes its segment and exits
 
     def _retire(self, worker: _Worker, detector: DetectorService, now: float) -> None:
         process = worker.process
@@ -442,8 +474,8 @@ class Supervisor:
 
     def _stop_workers(self) -> None:
         for worker in self._workers.values():
-            if worker.stop is not None:
-                worker.stop.set()  # workers finalise their open segments and exit
+            if worker.process is not None:
+                worker.process.terminate()  # workers finalise their open segments and exit
         deadline = time.time() + STOP_GRACE_S
         for worker in self._workers.values():
             if worker.process is not None:
@@ -501,7 +533,7 @@ class Supervisor:
         error is the same) and when it is back; not every status of a camera that is down."""
         now = time.time()
         down = self._down.get(status.camera)
-        if status.state in ("reconnecting", "offline") and status.error:
+        if status.state in ("starting", "reconnecting", "offline") and status.error:
             if down is None or down[0] != status.error or now - down[2] >= REPEAT_WARNING_S:
                 since = now if down is None else down[1]
                 log.warning("camera %s: %s: %s", status.camera, status.state, status.error)
@@ -519,14 +551,15 @@ class Supervisor:
     # -- services --------------------------------------------------------------------------------
 
     def _retention_loop(self, index: SegmentIndex, events: EventStore) -> None:
-        while not self._stopping.wait(RETENTION_EVERY_S):
+        wait = RETENTION_EVERY_S
+        while not self._stopping.wait(wait):
+            storage = self.site.storage.directory
             try:
-                deleted = self._retention_policy().apply(index, store_events(events), time.time())
+                report = run_pass(self._retention_policy(), index, events, storage)
             except Exception:  # retention must never take the service down; say why
                 log.exception("retention pass failed")
                 continue
-            if deleted:
-                log.info("retention: deleted %d segments", len(deleted))
+            wait = RETENTION_PRESSURE_EVERY_S if report.pressure else RETENTION_EVERY_S
 
     def _retention_policy(self) -> RetentionPolicy:
         """From the cameras as configured now (the site file may have changed)."""
@@ -547,6 +580,9 @@ class Supervisor:
                 if self.site.storage.disk_budget_gb
                 else None
             ),
+            event_share=self.site.storage.event_footage_share,
+            min_free_bytes=self.site.storage.min_free_bytes,
+            events_days=self.site.storage.events_retain_days,
         )
 
     def _start_mqtt(self) -> MqttPublisher | None:
@@ -560,9 +596,7 @@ class Supervisor:
 
     def _start_api(self, state: ServiceState) -> uvicorn.Server:
         s = self.site.server
-        config = uvicorn.Config(
-            create_app(state), host=s.host, port=s.port, log_level="warning", lifespan="off"
-        )
+        config = api_server_config(create_app(state), s)
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name="api", daemon=True)
         thread.start()
@@ -575,6 +609,22 @@ class Supervisor:
         self.url = f"http://{s.host}:{port}"
         log_setup_hint(config.app, port, self._site_path)
         return server
+
+
+def api_server_config(app: Any, settings: ServerSettings) -> uvicorn.Config:
+    """How uvicorn serves the API. Its own proxy-header handling is off: by default it
+    believes ``X-Forwarded-For`` from 127.0.0.1, so any local client could pick its address;
+    the app believes only ``server.trusted_proxies`` (`create_app`). WebSocket messages from
+    clients are small (the API only reads them to notice a disconnect)."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        lifespan="off",
+        proxy_headers=False,
+        ws_max_size=WS_MAX_MESSAGE,
+    )
 
 
 def _camera_apps(site: SiteConfig) -> dict[str, list[str]]:

@@ -33,6 +33,7 @@ import multiprocessing as mp
 import queue
 import signal
 import statistics
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ from vigil.apps.registry import build_app
 from vigil.config.schema import AppConfig
 from vigil.detection.classes import COCO_CLASSES
 from vigil.errors import VigilError
-from vigil.events.event import Event
+from vigil.events.event import Event, is_event_id
 from vigil.outputs.annotate import Annotator
 from vigil.pipeline.build import build_detector, build_engine, build_scene
 from vigil.pipeline.engine import Engine, FrameResult
@@ -84,6 +85,10 @@ LIVE_QUALITY = 70
 RAW_FRAME_EVERY_S = 5.0  # the picture without overlays, for the zone editor
 ERROR_LOG_EVERY_S = 60.0  # the same analysis error is logged at most this often
 FLUSH_S = 5.0  # at exit, time left to hand the last messages (segments, status) over
+#: Exit code of a worker that could not run its camera (a missing file, storage it cannot
+#: write, ...): its last status, "offline", says why in one line, and that is all there
+#: is to log (the supervisor restarts it after its backoff, quietly).
+EXIT_CAMERA_FAILED = 3
 
 log = logging.getLogger("vigil.worker")
 
@@ -95,13 +100,19 @@ class WorkerSpec:
     camera_id: str
     site: SiteConfig
     messages: Any  # the write end of this worker's pipe to the supervisor (a Connection)
-    stop: Any  # multiprocessing Event
+    # A threading.Event of the worker's own process (`run_worker` makes it). The supervisor
+    # asks a worker to stop with SIGTERM, never with a multiprocessing Event: a worker
+    # killed while waiting on one leaves its lock counting a sleeper that never wakes, and
+    # the supervisor's `set()` would then wait for that sleeper for good.
+    stop: Any = None
     detector: DetectorHandle | None = None  # None: an in-process detector
     control: Any = None  # the read end of the supervisor's pipe for `Reconfigure` messages
 
 
 def run_worker(spec: WorkerSpec) -> None:
     """Process entry point."""
+    spec = dataclasses.replace(spec, stop=threading.Event())
+    # Safe in a handler: this process's main thread never waits on (locks) the event.
     signal.signal(signal.SIGTERM, lambda *_: spec.stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when to stop
     logging.basicConfig(
@@ -115,16 +126,23 @@ def run_worker(spec: WorkerSpec) -> None:
         spec.stop.set()
 
     outbox = Outbox(spec.messages, on_broken=orphaned)
-    worker = CameraWorker(spec, outbox.put)
-    parent = mp.parent_process()
-    if parent is not None:
-        threading.Thread(
-            target=_watch_parent, args=(parent.sentinel, orphaned), name="parent", daemon=True
-        ).start()
+    failed = False
     try:
+        worker = CameraWorker(spec, outbox.put)
+        parent = mp.parent_process()
+        if parent is not None:
+            threading.Thread(
+                target=_watch_parent, args=(parent.sentinel, orphaned), name="parent", daemon=True
+            ).start()
         worker.run()
+    except Exception as err:  # bad input or a bug: one line on the camera's status
+        failed = True
+        log.debug("camera %s: worker failed", spec.camera_id, exc_info=True)
+        outbox.put(CameraStatus(spec.camera_id, "offline", time.time(), error=_one_line(err)))
     finally:
         outbox.close(FLUSH_S)
+    if failed:
+        sys.exit(EXIT_CAMERA_FAILED)
 
 
 def _watch_parent(sentinel: int, orphaned: Any) -> None:
@@ -218,6 +236,7 @@ class CameraWorker:
                 storage / "recordings",
                 segment_seconds=self.camera.record.segment_seconds,
                 on_segment=self._segment_done,
+                min_free_bytes=spec.site.storage.min_free_bytes,
             )
 
     # -- ingest ------------------------------------------------------------------------------
@@ -358,8 +377,7 @@ class CameraWorker:
                 self._analysis_failed(str(err), exc_info=False, dropped=frame is not None)
                 continue
             except Exception as err:  # a bug must not silently end analysis for good
-                text = f"{type(err).__name__}: {err}"
-                self._analysis_failed(text, exc_info=True, dropped=frame is not None)
+                self._analysis_failed(_one_line(err), exc_info=True, dropped=frame is not None)
                 if engine is not None:  # start again from a clean engine
                     _close_engine(engine)
                 engine = annotator = None
@@ -448,8 +466,7 @@ class CameraWorker:
                 annotator = self._swap_scene(engine, request.camera, request.rebuild)
             self.camera = request.camera
         except Exception as err:  # a bad scene must not end analysis: keep the running one
-            text = str(err) if isinstance(err, VigilError) else f"{type(err).__name__}: {err}"
-            error = " ".join(text.split())
+            error = _one_line(err)
             log.error("camera %s: new scene not applied: %s", self.camera.id, error)
         else:
             log.info("camera %s: new scene applied", self.camera.id)
@@ -576,6 +593,13 @@ class CameraWorker:
                 self._send(LiveFrame(self.camera.id, wall, jpeg.tobytes()))
 
     def _snapshot(self, event: Event, image: np.ndarray) -> str | None:
+        # Event ids are Vigil's (`vigil.apps.boundary`); a name that is anything else
+        # (a path from an app) never becomes a file.
+        if not is_event_id(event.id):
+            log.error(
+                "camera %s: no snapshot for event id %s", self.camera.id, ascii(event.id)[:80]
+            )
+            return None
         path = self.snapshots / f"{event.id}.jpg"
         ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_QUALITY])
         if not ok:
@@ -588,6 +612,12 @@ class CameraWorker:
             message = dataclasses.replace(message)  # a snapshot: the threads keep counting
         with contextlib.suppress(ValueError, OSError):  # the supervisor is gone
             self._sender(message)
+
+
+def _one_line(err: Exception) -> str:
+    """What went wrong, in one line: a `VigilError` says it itself; anything else is named."""
+    text = str(err) if isinstance(err, VigilError) else f"{type(err).__name__}: {err}"
+    return " ".join(text.split())
 
 
 def _annotator(scene: Scene) -> Annotator:

@@ -23,7 +23,10 @@ the start time plus the position in the file. So events and recordings share one
 across reconnects and loops, and frame indexes keep increasing across them.
 
 Failures never end the iteration: the source reconnects forever with exponential backoff
-(`state` says "reconnecting", `last_error` says why in one line). Reads stall for at most
+(`state` says "reconnecting", `last_error` says why in one line). A source is "online" only
+once pictures decode (a stream of garbage that opens is not), and that clears `last_error`;
+data that arrives without a picture decoding for `read_timeout` seconds is reported in
+`last_error` as well. Reads stall for at most
 `read_timeout` seconds (PyAV's interrupt callback: a hung camera or server raises instead of
 blocking). `close()` may be called from any thread (a signal handler): the iteration stops at
 once, and the reader thread closes the connection at its next packet or timeout.
@@ -356,7 +359,7 @@ class LiveSource:
         self._finished = False  # the consumer saw the end
         self._state: SourceState = "connecting"
         self._fast_probe = True
-        #: The last error, one line (kept after the stream recovers: `state` says how it is).
+        #: The last error, one line; None again once pictures decode.
         self.last_error: str | None = None
         #: Successful reconnections after the stream was lost.
         self.reconnects = 0
@@ -373,8 +376,8 @@ class LiveSource:
 
     @property
     def state(self) -> SourceState:
-        """connecting (first attempt), online, reconnecting (lost, or failed to connect:
-        retrying), ended (a file without `loop`), closed."""
+        """connecting (first attempt), online (pictures decode), reconnecting (lost, or
+        failed to connect: retrying), ended (a file without `loop`), closed."""
         return "closed" if self._stop.is_set() else self._state
 
     @property
@@ -486,7 +489,6 @@ class LiveSource:
             runs += 1
             if runs > 1 and self.is_network:
                 self.reconnects += 1
-            self._state = "online"
             session = _Session(self, container, runs, file_clock, lost_at, lost_reason)
             try:
                 session.pump()
@@ -598,6 +600,8 @@ class _Session:
         self.step = 1.0 / self.fps if self.fps else 1.0 / 25
         self.step_ticks = max(1, round(self.step / self.time_base))
         self.started = False  # a keyframe arrived: packets and frames flow
+        self.opened = time.monotonic()
+        self.undecodable = False  # data came for `read_timeout` s, no picture: reported
         self.frames = 0
         self.packets = 0
         self.last_wall = time.time()
@@ -616,6 +620,8 @@ class _Session:
                     raise _Lost("closed")
                 if packet.size:  # size 0: the demuxer's flush packet at the end
                     self._receive(packet, time.time())
+                    if not self.frames and not self.undecodable:
+                        self._check_decoding()
         except av.FFmpegError as exc:
             if self.file_clock is None or not self.frames:
                 raise _Lost(describe_error(exc, self.source.read_timeout)) from None
@@ -632,6 +638,17 @@ class _Session:
         with contextlib.suppress(av.FFmpegError):  # the end of a pass: flush the decoder
             for frame in self.stream.codec_context.decode(None):
                 self._frame(frame, time.time())
+
+    def _check_decoding(self) -> None:
+        """Say so when data has been arriving for `read_timeout` s and no picture decoded:
+        a garbage stream, or one in a codec or form this FFmpeg cannot decode."""
+        source = self.source
+        if time.monotonic() - self.opened >= source.read_timeout:
+            self.undecodable = True
+            source.last_error = (  # the same text every time: logged once, not per attempt
+                f"{source.display_url}: data arrives, but no picture decoded "
+                f"in {source.read_timeout:g} s"
+            )
 
     def _receive(self, packet: av.Packet, arrival: float) -> None:
         """Fill in missing timestamps (the first packet of an RTSP session has none; raw
@@ -707,6 +724,9 @@ class _Session:
             wall = self.file_clock.at(self._seconds(frame.pts), self.file_clock.position)
         else:
             wall = self.net_clock.frame(self._seconds(frame.pts), arrival)
+        if not self.frames:  # up once pictures decode, not when the connection opens
+            source._state = "online"
+            source.last_error = None
         index = source._index
         due = source.decode_every > 0 and index % source.decode_every == 0
         image = frame.to_ndarray(format="bgr24") if due else None

@@ -3,38 +3,49 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote_plus
 
-#: Query parameters that carry credentials in camera URLs (``?user=admin&password=...``).
-_SECRET_PARAMS = re.compile(
-    r"^(user(name)?|login|pass(word|wd)?|pwd|token|access_token|api_?key|key|secret|auth|"
-    r"authorization|sig(nature)?|credentials?)$",
-    re.IGNORECASE,
-)
+#: Parameter names that carry credentials in camera URLs, as a part of the name:
+#: ``?user=admin&password=...``, ``?loginuse=admin&loginpas=...``, ``;pwd=...``, ``?usr=``.
+#: Matching parts rather than whole names removes a harmless parameter now and then
+#: (``?keyframe=1``) rather than ever showing a secret.
+_SECRET_NAME = re.compile(r"user|usr|login|pass|pwd|token|secret|key|auth|sig|cred", re.IGNORECASE)
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*://")
+#: What may follow the ``@`` that ends credentials: a host (name, IPv4 or [IPv6]) and port.
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~%-]+)(:[0-9]*)?")
+#: A path parameter: ``;name=value`` (``rtsp://cam/live;user=admin;password=x``).
+_PATH_PARAM = re.compile(r";([^;=/?#]*)=[^;/?#]*")
+
+
+def _secret(name: str) -> bool:
+    return _SECRET_NAME.search(unquote_plus(name)) is not None
+
+
+def _credentials_end(url: str, start: int) -> int | None:
+    """The index of the ``@`` that ends ``user:password@``, or None. The password may hold
+    any of ``/ ? # @`` unescaped, so it is the last ``@`` that a host follows; when in doubt
+    more is removed rather than less."""
+    at = len(url)
+    while (at := url.rfind("@", start, at)) >= 0:
+        host = re.split(r"[/?#]", url[at + 1 :], maxsplit=1)[0]
+        if _HOST.fullmatch(host):
+            return at
+    return None
 
 
 def redact_url(url: str) -> str:
-    """`url` without credentials: no ``user:password@`` and no secret query parameters.
-
-    Plain file paths come back unchanged. When in doubt (a password with an unescaped ``/``
-    or ``@``), more is removed rather than less.
-    """
+    """`url` without credentials: no ``user:password@`` and no secret query or path
+    parameters (separated by ``&`` or ``;``). Plain file paths come back unchanged."""
     if not _SCHEME.match(url):
         return url
-    scheme_end = url.index("://") + 3
-    before_query = url.split("?", 1)[0].split("#", 1)[0]
-    at = before_query.rfind("@")
-    if at >= scheme_end:  # userinfo, even one whose password holds '/' or '@'
-        url = url[:scheme_end] + url[at + 1 :]
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url[:scheme_end] + "…"
-    if not parts.query:
-        return url
-    kept = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    cleaned = [(k, v) for k, v in kept if not _SECRET_PARAMS.match(k)]
-    if len(cleaned) == len(kept):
-        return url
-    return urlunsplit(parts._replace(query=urlencode(cleaned)))
+    start = url.index("://") + 3
+    at = _credentials_end(url, start)
+    if at is not None:
+        url = url[:start] + url[at + 1 :]
+    rest, hashmark, fragment = url.partition("#")
+    head, _, query = rest.partition("?")
+    head = url[:start] + _PATH_PARAM.sub(
+        lambda m: "" if _secret(m.group(1)) else m.group(0), head[start:]
+    )
+    kept = [p for p in re.split(r"[&;]", query) if p and not _secret(p.split("=", 1)[0])]
+    return head + ("?" + "&".join(kept) if kept else "") + hashmark + fragment

@@ -11,7 +11,15 @@ Per frame:
 
 Motion gating means the detector may look at only part of a frame, or at none of it. The
 caller says which regions were examined; tracks outside them are neither matched nor counted
-as missed — they coast on their motion model.
+as missed — they coast on their motion model. A track whose predicted centre has left the
+picture would show at its edge, so it counts as looked for wherever the edge nearest to it
+was examined; not found there, it has left the scene and is forgotten at once (it is no
+occlusion to wait out, and someone else entering there later is someone else).
+
+A coasting track keeps its size (as ByteTrack does): only a measurement changes it, so a guess
+never shrinks through zero. Coasting is bounded: a lost track is forgotten after the buffer,
+one that left the picture as soon as the edge it left by is examined. The boxes reported are
+finite, inside the frame and never inverted.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ from vigil.tracking.kalman import BoxKalman, cxcywh_to_xyxy, xyxy_to_cxcywh
 from vigil.tracking.matching import assign, box_iou
 
 TENTATIVE, ACTIVE, LOST = 0, 1, 2
+MIN_SIZE = 1.0  # pixels: a predicted box never shrinks below this
 
 
 class TrackerSettings(BaseModel):
@@ -70,8 +79,10 @@ class TrackerSettings(BaseModel):
 class ByteTracker:
     """Assigns persistent ids to detections; one instance per video source."""
 
-    def __init__(self, settings: TrackerSettings | None = None):
+    def __init__(self, settings: TrackerSettings | None = None, *, frame_size: tuple[int, int]):
+        """`frame_size` (width, height) of the source's pictures: tracks live inside it."""
         self.settings = settings or TrackerSettings()
+        self.frame_size = np.array(frame_size, np.float64)
         self.kalman = BoxKalman()
         self._next_id = 1
         self._frames_seen = 0
@@ -111,10 +122,16 @@ class ByteTracker:
         """
         s = self.settings
         self._frames_seen += 1
-        self.mean, self.cov = self.kalman.predict(self.mean, self.cov)
-        self.missed += 1
+        self._predict()
         if detections is not None:
-            detections = detections[detections.confidence >= s.low_threshold]
+            xyxy = detections.xyxy
+            usable = (
+                (detections.confidence >= s.low_threshold)
+                & np.isfinite(xyxy).all(axis=1)
+                & (xyxy[:, 2] > xyxy[:, 0])
+                & (xyxy[:, 3] > xyxy[:, 1])
+            )
+            detections = detections[usable]
             features = (
                 appearance.describe(image, detections.xyxy)
                 if image is not None and s.appearance_weight > 0
@@ -123,9 +140,10 @@ class ByteTracker:
             self._associate(detections, features, pts, regions)
         self._drop_expired(pts)
         # Tracks not examined this frame stay ACTIVE and are shown at their predicted place.
-        visible = (self.state == ACTIVE) | ((self.state == LOST) & (self.misses <= s.coast_frames))
+        shown = (self.state == ACTIVE) | ((self.state == LOST) & (self.misses <= s.coast_frames))
+        visible = shown & ~self._off_frame()
         return Detections(
-            xyxy=cxcywh_to_xyxy(self.mean[visible, :4]),
+            xyxy=np.clip(cxcywh_to_xyxy(self.mean[visible, :4]), 0.0, np.tile(self.frame_size, 2)),
             confidence=np.where(self.missed[visible] == 0, self.score[visible], 0.0),
             class_id=self.class_id[visible],
             tracker_id=self.ids[visible],
@@ -145,12 +163,28 @@ class ByteTracker:
             np.hypot(mean[:, 4], mean[:, 5]),
         )
 
+    # -- motion ----------------------------------------------------------------------------
+
+    def _predict(self) -> None:
+        """Advance every track one frame; those unmatched on the last frame keep their size."""
+        self.mean[self.missed > 0, 6:] = 0.0
+        self.mean, self.cov = self.kalman.predict(self.mean, self.cov)
+        np.maximum(self.mean[:, 2:4], MIN_SIZE, out=self.mean[:, 2:4])
+        self.missed += 1
+
+    def _off_frame(self) -> np.ndarray:
+        """Tracks whose predicted centre lies outside the picture."""
+        centres = self.mean[:, :2]
+        return ((centres < 0) | (centres > self.frame_size)).any(axis=1)
+
     # -- association -----------------------------------------------------------------------
 
     def _observable(self, regions: np.ndarray | None) -> np.ndarray:
+        """Tracks the detector looked for: their centre, or the nearest point of the picture
+        to it, lies in an examined region."""
         if regions is None or len(self) == 0:
             return np.ones(len(self), dtype=bool)
-        centers = self.mean[:, :2]
+        centers = np.clip(self.mean[:, :2], 0, self.frame_size)
         inside = (
             (centers[:, None, 0] >= regions[None, :, 0])
             & (centers[:, None, 0] <= regions[None, :, 2])
@@ -217,6 +251,7 @@ class ByteTracker:
         unmatched = observable & ~matched & (self.state != TENTATIVE)
         self.misses[unmatched] += 1
         self.state[unmatched] = LOST
+        left_scene = unmatched & self._off_frame()
 
         # 3. Tentative tracks vs confident leftovers; unmatched tentative tracks die.
         high = high[left_high]
@@ -232,14 +267,14 @@ class ByteTracker:
         # 4. Lost tracks that look like a confident leftover, within reach of where they
         # were heading, take it back: occlusions end away from the predicted box.
         if features is not None and s.reidentify_distance > 0:
-            lost = np.flatnonzero(observable & (self.state == LOST) & ~matched & self.has_feature)
+            lost = np.flatnonzero(unmatched & ~left_scene & self.has_feature)
             m4, _, left_high = assign(self._reidentify_cost(lost, dets[high], features[high]), 1.0)
             self._apply(lost[m4[:, 0]], dets[high[m4[:, 1]]], pts)
             high = high[left_high]
 
         # 5. New tracks from confident detections nobody claimed.
         high = high[dets.confidence[high] >= s.new_track_threshold]
-        keep = np.ones(len(self), dtype=bool)
+        keep = ~left_scene
         keep[tentative[dead]] = False
         self._select(keep)
         first = len(self)

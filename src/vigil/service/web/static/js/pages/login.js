@@ -2,10 +2,19 @@
 import { api } from "../api.js";
 import { h, showError } from "../dom.js";
 
-// Only a path on this site (never "//host" or a full URL) is followed after signing in.
+// Only a page of this site is followed after signing in. `next` is resolved the way the
+// browser will resolve it (which drops tabs and newlines and reads "\\" as "/", so
+// "/\t/evil.example" is "//evil.example"), and kept only when it stays on this origin.
 export function safeNext() {
   const next = new URLSearchParams(location.search).get("next") || "/";
-  return next.startsWith("/") && !next.startsWith("//") && !next.startsWith("/\\") ? next : "/";
+  let target;
+  try {
+    target = new URL(next, location.origin);
+  } catch {
+    return "/";
+  }
+  if (target.origin !== location.origin) return "/";
+  return target.pathname + target.search + target.hash;
 }
 
 export async function render(root) {
