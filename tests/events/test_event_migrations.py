@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from sqlalchemy import create_engine, inspect
 
 from vigil.events import Event
 from vigil.events.store import (
+    HEAD_REVISION,
     MIGRATIONS_DIR,
     EventStore,
     EventStoreError,
@@ -86,6 +89,54 @@ def test_reopen_is_idempotent(tmp_path: Path) -> None:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [
             (head_revision(),)
         ]
+
+
+def test_head_revision_is_the_newest_migration() -> None:
+    assert head_revision() == HEAD_REVISION
+
+
+OPEN_THEN_REPORT = """
+import sys
+from vigil.events.store import EventStore
+EventStore(sys.argv[1]).close()
+print("alembic" in sys.modules)
+"""
+
+
+def opened_with_alembic(db: Path) -> bool:
+    """Open `db` in a new interpreter; whether that loaded Alembic (i.e. ran the migrations)."""
+    proc = subprocess.run(
+        [sys.executable, "-c", OPEN_THEN_REPORT, str(db)], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    return {"True": True, "False": False}[proc.stdout.strip()]
+
+
+def test_only_a_database_behind_head_is_migrated(tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    assert opened_with_alembic(db)  # a new file gets the schema
+    assert not opened_with_alembic(db)  # at head: opened as it is
+    command.downgrade(alembic_config(f"sqlite:///{db}"), "0002")  # a database of an older Vigil
+    with sqlite3.connect(db) as conn:
+        assert "users" not in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert opened_with_alembic(db)
+    with sqlite3.connect(db) as conn:
+        assert "users" in {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (HEAD_REVISION,)
+        ]
+    assert not opened_with_alembic(db)
+
+
+def test_database_of_a_newer_vigil_is_one_line_error(tmp_path: Path) -> None:
+    db = tmp_path / "events.db"
+    EventStore(db).close()
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE alembic_version SET version_num = '9999'")
+    with pytest.raises(EventStoreError) as info:
+        EventStore(db)
+    assert "\n" not in str(info.value)
+    assert "9999" in str(info.value) and "newer Vigil" in str(info.value)
 
 
 def test_plain_path_and_missing_directories(tmp_path: Path) -> None:

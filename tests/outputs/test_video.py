@@ -68,6 +68,24 @@ def test_faststart_puts_moov_before_mdat(one_second: Path) -> None:
     assert boxes.index("moov") < boxes.index("mdat")
 
 
+def x264_settings(path: Path) -> dict[str, str]:
+    """The settings libx264 records in the stream (its SEI "x264 - core ... options: ...")."""
+    data = path.read_bytes()
+    start = data.index(b"options: ") + len(b"options: ")
+    text = data[start : data.index(b"\0", start)].decode("ascii")
+    return dict(item.split("=", 1) for item in text.split() if "=" in item)
+
+
+def test_encoder_settings_are_applied(one_second: Path) -> None:
+    settings = x264_settings(one_second)
+    # preset veryfast, except the sub-pixel refinement of superfast (X264_PARAMS)
+    assert settings["subme"] == "1"
+    assert (
+        settings["me"] == "hex" and settings["mbtree"] == "1" and settings["rc_lookahead"] == "10"
+    )
+    assert settings["rc"] == "crf" and float(settings["crf"]) == 23
+
+
 @pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffprobe not on PATH")
 def test_ffprobe_reports_no_errors(one_second: Path) -> None:
     proc = subprocess.run(
@@ -167,6 +185,31 @@ def test_background_writer_encodes_on_its_own_thread(tmp_path: Path) -> None:
     assert times == pytest.approx([i / 10 for i in range(12)], abs=1e-4)
     edges = [square_left_edge(img) for img in images]
     assert edges == pytest.approx([10 + 3 * i for i in range(12)], abs=1)  # 4:2:0 chroma
+
+
+def test_background_writer_draws_each_frame_with_its_own_overlay(tmp_path: Path) -> None:
+    path = tmp_path / "drawn.mp4"
+    drawn_on: list[str] = []
+
+    def mark(image: np.ndarray, column: int) -> np.ndarray:
+        drawn_on.append(threading.current_thread().name)
+        out = image.copy()
+        out[:, column : column + 8] = 255
+        return out
+
+    sources = [synthetic(i) for i in range(12)]
+    with BackgroundVideoWriter(VideoWriter(path, 10, W, H), draw=mark) as writer:
+        for i, image in enumerate(sources):
+            writer.write(image, i / 10, 100 + 4 * i)
+    assert set(drawn_on) == {"vigil-encode"} and len(drawn_on) == 12
+    assert all(np.array_equal(img, synthetic(i)) for i, img in enumerate(sources))  # untouched
+    times, images = decoded(path)
+    assert times == pytest.approx([i / 10 for i in range(12)], abs=1e-4)
+    white = [int(np.flatnonzero(img[10, :, 1] > 200)[0]) for img in images]  # row 10: grey
+    assert white == pytest.approx([100 + 4 * i for i in range(12)], abs=1)
+    assert [square_left_edge(img) for img in images] == pytest.approx(
+        [10 + 3 * i for i in range(12)], abs=1
+    )
 
 
 def test_background_writer_keeps_every_frame_when_the_caller_fails(tmp_path: Path) -> None:

@@ -78,7 +78,10 @@ class FixedGate:
         self.regions = np.asarray(regions, np.float32).reshape(-1, 4)
         self.calls = 0
 
-    def plan(self, image, tracks, speed):
+    def sense(self, image):
+        return np.empty((0, 4), np.float32)
+
+    def plan(self, motion, tracks, speed):
         self.calls += 1
         return self.regions
 
@@ -352,6 +355,41 @@ def test_run_gives_the_same_results_as_processing_frame_by_frame(in_flight, dete
 
 
 # -- with real motion gating ------------------------------------------------------------------
+
+
+class ThreadNotingMotion(MotionDetector):
+    """A real motion detector that notes the thread of each `detect`."""
+
+    def __init__(self, settings: MotionSettings) -> None:
+        super().__init__(settings)
+        self.threads: list[str] = []
+
+    def detect(self, image: np.ndarray) -> np.ndarray:
+        self.threads.append(threading.current_thread().name)
+        return super().detect(image)
+
+
+@pytest.mark.parametrize("detect_interval", [None, 0.2])
+def test_run_finds_motion_on_the_decoding_thread(detect_interval):
+    s = MotionSettings(full_frame_every=10)
+
+    def engine() -> tuple[Engine, ThreadNotingMotion]:
+        motion = ThreadNotingMotion(s)
+        gate = RegionGate(s, motion, (W, H), (320, 320))
+        return Engine(
+            BrightDetector(), ByteTracker(frame_size=(W, H)), gate, detect_interval=detect_interval
+        ), motion
+
+    sequential, _ = engine()
+    one_by_one = [sequential.process(f) for f in moving_square(30)]
+    pipelined_engine, motion = engine()
+    pipelined = list(pipelined_engine.run(moving_square(30)))
+    assert set(motion.threads) == {"vigil-decode"}
+    assert len(motion.threads) == sum(r.detected for r in one_by_one)  # only where due
+    assert any(len(r.regions) > 0 and r.regions[0, 2] < W for r in pipelined)  # crops planned
+    for a, b in zip(one_by_one, pipelined, strict=True):
+        assert a.frame.index == b.frame.index and a.detected == b.detected
+        assert a.objects.tracker_id.tolist() == b.objects.tracker_id.tolist()
 
 
 def test_a_moving_object_keeps_one_id_with_motion_gating():

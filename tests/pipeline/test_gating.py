@@ -34,7 +34,7 @@ def tracks(boxes) -> Detections:
 
 
 def looked(g: RegionGate, frames, tracked=NO_TRACKS) -> list[np.ndarray]:
-    return [g.plan(image, *tracked) for image in frames]
+    return [g.plan(g.sense(image), *tracked) for image in frames]
 
 
 def test_disabled_gating_looks_at_the_full_frame_every_time():
@@ -60,7 +60,7 @@ def test_default_schedule_is_every_tenth_frame():
 
 def test_no_motion_and_only_stationary_tracks_skips_the_detector():
     g = gate()
-    g.plan(BACKGROUND, *NO_TRACKS)  # the first, full pass
+    g.plan(g.sense(BACKGROUND), *NO_TRACKS)  # the first, full pass
     parked = (tracks([[300, 300, 500, 400]]), np.array([0.3]))  # under moving_speed 0.5
     for regions in looked(g, [BACKGROUND] * 5, parked):
         assert regions.shape == (0, 4)
@@ -68,9 +68,9 @@ def test_no_motion_and_only_stationary_tracks_skips_the_detector():
 
 def test_a_moving_track_is_looked_at_without_motion():
     g = gate()
-    g.plan(BACKGROUND, *NO_TRACKS)
+    g.plan(g.sense(BACKGROUND), *NO_TRACKS)
     car = (tracks([[500, 600, 900, 640]]), np.array([4.0]))  # a long, low box moving
-    regions = g.plan(BACKGROUND, *car)
+    regions = g.plan(g.sense(BACKGROUND), *car)
     assert len(regions) == 1
     x1, y1, x2, y2 = regions[0]
     # at least the box grown by track_margin (half its size) on every side
@@ -107,8 +107,8 @@ def test_a_band_of_motion_gets_one_crop_and_keeps_the_schedule():
 
 def test_regions_around_a_large_moving_track_stay_inside_the_frame():
     g = gate()
-    g.plan(BACKGROUND, *NO_TRACKS)
+    g.plan(g.sense(BACKGROUND), *NO_TRACKS)
     person = (tracks([[800, 300, 1050, 950]]), np.array([3.0]))
-    regions = g.plan(BACKGROUND, *person)
+    regions = g.plan(g.sense(BACKGROUND), *person)
     assert len(regions) == 1
     assert regions[0, 0] >= 0 and regions[0, 1] >= 0 and regions[0, 2] <= W and regions[0, 3] <= H

@@ -1,5 +1,6 @@
 """What `vigil run` loads at start: neither the web framework nor, once a fixed-shape model's
-patch is kept, the `onnx` package (each costs a second or more on a small CPU)."""
+patch is kept, the `onnx` package, nor, once the events database is at the newest revision,
+Alembic (each costs a second or more on a small CPU)."""
 
 from __future__ import annotations
 
@@ -33,7 +34,10 @@ def loaded_by_run(clip: Path, work: Path, models: Path) -> str:
     return proc.stderr.strip().splitlines()[-1]
 
 
-def test_run_starts_without_web_framework_or_onnx(walker_clip, tiny_models, tmp_path) -> None:
+def test_run_starts_without_web_framework_onnx_or_alembic(
+    walker_clip, tiny_models, tmp_path
+) -> None:
     first = loaded_by_run(walker_clip.path, tmp_path, tiny_models)
-    assert first == "loaded: ['alembic', 'onnx']"  # the first start patches the model
-    assert loaded_by_run(walker_clip.path, tmp_path, tiny_models) == "loaded: ['alembic']"
+    # The first start patches the model and creates the events database.
+    assert first == "loaded: ['alembic', 'onnx']"
+    assert loaded_by_run(walker_clip.path, tmp_path, tiny_models) == "loaded: []"

@@ -1,8 +1,9 @@
 """`EventStore`: events in a SQL database (SQLite by default) via SQLAlchemy 2.0.
 
 The schema is owned by the Alembic migrations in ``vigil/events/migrations``, which the
-store runs (``upgrade head``) every time it opens a database, so a fresh file gets the
-schema and an old one is brought up to date.
+store runs (``upgrade head``) when it opens a database that is not at `HEAD_REVISION`, so a
+fresh file gets the schema and an old one is brought up to date. A database already at head
+is opened without importing Alembic (most of the start-up time of a short `vigil run`).
 
 The table holds one row per event id: a long-lived event's `start` inserts the row and its
 `update`s and `end` update it (state, end time, attributes merged).
@@ -21,10 +22,8 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -41,7 +40,9 @@ from sqlalchemy import (
     delete,
     event,
     func,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql
@@ -54,6 +55,9 @@ from sqlalchemy.types import TypeDecorator
 from vigil.errors import VigilError
 from vigil.events.event import Event, EventState
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 __all__ = [
     "MIGRATIONS_DIR",
     "Base",
@@ -61,6 +65,7 @@ __all__ = [
     "EventRow",
     "EventStore",
     "EventStoreError",
+    "HEAD_REVISION",
     "OccupancyBucket",
     "SUPPORTED_BACKENDS",
     "alembic_config",
@@ -70,6 +75,8 @@ __all__ = [
 ]
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
+#: The newest migration's revision id (a test checks it against the migration scripts).
+HEAD_REVISION = "0004"
 #: SQLAlchemy backends the schema and the queries are tested on.
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
@@ -304,6 +311,8 @@ def _is_sqlite_memory(url: URL) -> bool:
 
 def alembic_config(url: str | os.PathLike[str] | URL | None = None) -> Config:
     """An Alembic `Config` for the events migrations, built in code (no alembic.ini)."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.set_main_option("path_separator", "os")
@@ -454,7 +463,7 @@ class EventStore:
         self._write = sessionmaker(self._engine.execution_options(vigil_write=True))
         try:
             self._migrate()
-        except (SQLAlchemyError, ImportError, OSError) as err:
+        except (SQLAlchemyError, ImportError, OSError, EventStoreError) as err:
             self._engine.dispose()
             raise EventStoreError(f"database {self}: {one_line_error(err)}") from err
 
@@ -490,7 +499,20 @@ class EventStore:
             _sqlite_engine_setup(engine, wal=not memory)
         return engine
 
+    def _at_head(self) -> bool:
+        """Whether the database's recorded revision is `HEAD_REVISION` (read, no lock)."""
+        with self._engine.connect() as conn:
+            if not inspect(conn).has_table("alembic_version"):
+                return False
+            stored = conn.execute(text("SELECT version_num FROM alembic_version")).scalars()
+            return stored.all() == [HEAD_REVISION]
+
     def _migrate(self) -> None:
+        if self._at_head():
+            return
+        from alembic import command
+        from alembic.util import CommandError
+
         with self._engine.execution_options(vigil_write=True).begin() as conn:
             if conn.dialect.name == "postgresql":
                 # Several processes may open a new database at once (the service, a CLI
@@ -501,7 +523,10 @@ class EventStore:
                 conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            try:
+                command.upgrade(cfg, "head")
+            except CommandError as err:  # e.g. a revision unknown here
+                raise EventStoreError(f"{err} (written by a newer Vigil?)") from None
 
     # ---------------------------------------------------------------- writing
 

@@ -66,8 +66,9 @@ class Engine:
         """Process every frame with detection running ahead, in frame order."""
         with ThreadPoolExecutor(self.in_flight, thread_name_prefix="vigil-detect") as pool:
             queued: deque[tuple[Frame, np.ndarray | None, Future[Detections] | None]] = deque()
-            for frame in prefetch(frames):
-                regions = self._plan(frame, steps=len(queued) + 1)
+            # Motion detection follows the frames alone: it runs on the decoding thread.
+            for frame, motion in prefetch((frame, self._sense(frame)) for frame in frames):
+                regions = self._plan(motion, steps=len(queued) + 1)
                 job = (
                     pool.submit(self._detect, frame.image, regions) if regions is not None else None
                 )
@@ -79,7 +80,7 @@ class Engine:
 
     def process(self, frame: Frame) -> FrameResult:
         """Process one frame synchronously (for live sources that hand frames one by one)."""
-        regions = self._plan(frame, steps=1)
+        regions = self._plan(self._sense(frame), steps=1)
         detections = self._detect(frame.image, regions) if regions is not None else None
         return self._finish_frame(frame, regions, detections)
 
@@ -104,12 +105,16 @@ class Engine:
         ctx = FrameContext(f.source_id, f.index, f.pts, f.width, f.height, None)
         return [event for app in apps for event in app.finish(ctx)]
 
-    def _plan(self, frame: Frame, steps: int) -> np.ndarray | None:
+    def _sense(self, frame: Frame) -> np.ndarray | None:
+        """The frame's motion boxes, or None when detection is not due on this frame."""
+        return self.gate.sense(frame.image) if self._due(frame.pts) else None
+
+    def _plan(self, motion: np.ndarray | None, steps: int) -> np.ndarray | None:
         """Regions to detect in, or None when detection is not due on this frame."""
-        if not self._due(frame.pts):
+        if motion is None:
             return None
         tracks, speed = self.tracker.forecast(steps)
-        return self.gate.plan(frame.image, tracks, speed)
+        return self.gate.plan(motion, tracks, speed)
 
     def _complete(
         self, frame: Frame, regions: np.ndarray | None, job: Future[Detections] | None

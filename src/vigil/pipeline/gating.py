@@ -33,11 +33,17 @@ class RegionGate:
         self._full = np.array([[0, 0, *frame_size]], np.float32)
         self.motion_boxes = np.empty((0, 4), np.float32)  # the last frame's motion
 
-    def plan(self, image: np.ndarray, tracks: Detections, track_speed: np.ndarray) -> np.ndarray:
-        """Regions (R, 4) xyxy to detect in; empty means skip the detector on this frame."""
+    def sense(self, image: np.ndarray) -> np.ndarray:
+        """Motion boxes (M, 4) xyxy of the next frame, for `plan`. They depend on the frames
+        alone, in order, so they can be found ahead of planning (on the decoding thread)."""
+        return self.motion.detect(image)
+
+    def plan(self, motion: np.ndarray, tracks: Detections, track_speed: np.ndarray) -> np.ndarray:
+        """Regions (R, 4) xyxy to detect in, given the frame's motion (`sense`); empty means
+        skip the detector on this frame."""
         s = self.settings
         # Motion is tracked even with gating off: recordings are kept by it.
-        motion = self.motion_boxes = self.motion.detect(image)
+        self.motion_boxes = motion
         if not s.enabled:
             return self._full
         self._since_full += 1

@@ -73,15 +73,18 @@ def run_job(
     outputs.directory.mkdir(parents=True, exist_ok=True)
     store = EventStore(outputs.database)
     mot = MotWriter(outputs.mot, class_ids=outputs.mot_classes) if outputs.mot else None
-    video = (
-        BackgroundVideoWriter(VideoWriter(outputs.video, source.fps, source.width, source.height))
-        if outputs.video
-        else None
-    )
     annotator = Annotator(
         COCO_CLASSES,
         {name: np.asarray(z.points, np.float32) for name, z in scene.zones.items()},
         {name: (ln.start, ln.end) for name, ln in scene.lines.items()},
+    )
+    video = (
+        BackgroundVideoWriter(
+            VideoWriter(outputs.video, source.fps, source.width, source.height),
+            draw=annotator.draw,  # drawn on the encoder's thread, off the analysis path
+        )
+        if outputs.video
+        else None
     )
     stats = RunStats(COCO_CLASSES)
     pending = []
@@ -95,9 +98,7 @@ def run_job(
                 mot.write(result.frame.index, result.objects)
             if video:
                 counters = {app.name: app.counters() for app in engine.apps}
-                video.write(
-                    annotator.draw(result.frame.image, result.objects, counters), result.frame.pts
-                )
+                video.write(result.frame.image, result.frame.pts, result.objects, counters)
             if len(pending) >= EVENT_BATCH:
                 store.add(pending)
                 pending.clear()
