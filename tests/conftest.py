@@ -346,4 +346,7 @@ def synthetic_clip(walker_clip: WalkerClip) -> Path:
 
 pytest_plugins = ["mqtt_broker"]
 pytest_plugins = [*pytest_plugins, "rtsp.fixtures"]  # the RTSP test server (tests/rtsp/)
-pytest_plugins = [*pytest_plugins, "postgres_server"]  # a real PostgreSQL (tests/postgres_server.py)
+pytest_plugins = [
+    *pytest_plugins,
+    "postgres_server",
+]  # a real PostgreSQL (tests/postgres_server.py)

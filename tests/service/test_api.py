@@ -333,7 +333,11 @@ def test_health_reflects_camera_states(site: Site) -> None:
     body = site.client.get("/api/health").json()
     assert body["ok"] is False and body["status"] == "degraded"
     assert set(body) == {"ok", "status", "time", "uptime_s", "disk_pressure"}  # nothing more
-    assert states() == {"cam1": ("unknown", False), "cam2": ("unknown", False), "lab": ("unknown", False)}
+    assert states() == {
+        "cam1": ("unknown", False),
+        "cam2": ("unknown", False),
+        "lab": ("unknown", False),
+    }
     now = site.clock.now
     site.state.apply(status("cam1", now))
     site.state.apply(status("cam2", now))
@@ -831,7 +835,10 @@ def test_recording_segment_playback_with_ranges(site: Site) -> None:
 
     restricted = bearer(user_token(auth, "frontdesk", "operator", ["cam2"]))
     assert site.client.get(url, headers=restricted).status_code == 404
-    assert site.client.get(f"/api/recordings/segments/{seg2.id}.mp4", headers=restricted).status_code == 200
+    assert (
+        site.client.get(f"/api/recordings/segments/{seg2.id}.mp4", headers=restricted).status_code
+        == 200
+    )
     viewer = bearer(user_token(auth, "watcher", "viewer"))
     assert site.client.get(url, headers=viewer).status_code == 403
     assert site.client.get("/api/recordings/segments/999.mp4").status_code == 404

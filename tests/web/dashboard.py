@@ -18,8 +18,11 @@ from service.test_serve_e2e import ServiceLog, wait_for
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 CAMERA = "campus"
-PASSWORDS = {"admin": "admin-pass-4821", "operator": "operator-pass-4821", "viewer": "viewer-pass-4821"}
-
+PASSWORDS = {
+    "admin": "admin-pass-4821",
+    "operator": "operator-pass-4821",
+    "viewer": "viewer-pass-4821",
+}
 
 
 def screenshot(page: Any, name: str) -> Path:
@@ -55,7 +58,10 @@ class Dashboard:
         context = browser.new_context(base_url=self.url, viewport={"width": 1400, "height": 900})
         browsing = Browsing(context, context.new_page())
         browsing.page.on("pageerror", lambda error: browsing.errors.append(str(error)))
-        browsing.page.on("console", lambda message: message.type == "error" and browsing.errors.append(message.text))
+        browsing.page.on(
+            "console",
+            lambda message: message.type == "error" and browsing.errors.append(message.text),
+        )
         return browsing
 
     def login(self, browser: Any, role: str) -> Browsing:
@@ -112,5 +118,3 @@ def add_admin(work: Path, models: Path) -> None:
         env={**os.environ, "VIGIL_MODELS": str(models), "HOME": str(work)},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-
-

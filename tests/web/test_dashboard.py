@@ -149,7 +149,9 @@ def test_zone_editor_changes_the_running_camera(browser: Any, dashboard: Dashboa
         page.click("#add-app")
         page.click("#save")
         page.wait_for_selector("#save-status[data-saved]")
-        assert page.get_attribute("#save-status", "data-saved") == "live", page.inner_text("#save-status")
+        assert page.get_attribute("#save-status", "data-saved") == "live", page.inner_text(
+            "#save-status"
+        )
         assert page.inner_text("#error") == "" or page.is_hidden("#error")
         screenshot(page, "zone-editor")
 
@@ -232,15 +234,21 @@ def test_recording_export_and_playback(browser: Any, dashboard: Dashboard, tmp_p
         # Clicking a recorded segment on the timeline plays that segment's MP4 from there
         # (fetched with HTTP ranges), and the next segment when it ends.
         ranges = []
-        page.on("response", lambda r: "/api/recordings/segments/" in r.url and ranges.append(r.status))
+        page.on(
+            "response", lambda r: "/api/recordings/segments/" in r.url and ranges.append(r.status)
+        )
         page.locator(".vis-item.seg").nth(-3).click()
         wait_js(page, "document.getElementById('playback').readyState >= 2", 20)
         first = page.get_attribute("#playback", "data-segment")
-        assert f"/api/recordings/segments/{first}.mp4" in page.evaluate("document.getElementById('playback').src")
+        assert f"/api/recordings/segments/{first}.mp4" in page.evaluate(
+            "document.getElementById('playback').src"
+        )
         wait_js(page, "document.getElementById('playing').textContent.includes('segment')", 10)
         screenshot(page, "recordings")
         # At the end of the segment (2 s long) the player goes on with the next one by itself.
-        wait_js(page, "f => document.getElementById('playback').dataset.segment !== f", 20, arg=first)
+        wait_js(
+            page, "f => document.getElementById('playback').dataset.segment !== f", 20, arg=first
+        )
         wait_js(page, "document.getElementById('playback').currentTime > 0.2", 20)
         assert int(page.get_attribute("#playback", "data-segment")) > int(first)
         assert 206 in ranges, ranges  # the browser asked for byte ranges and got them
@@ -267,17 +275,27 @@ def test_events_pages_forward_and_back(browser: Any, dashboard: Dashboard):
         page.wait_for_selector("tr[data-event]")
         pager = page.locator(".pager span")
         assert pager.inner_text() == f"1–25 of {total}"
-        first_page = page.locator("tr[data-event]").evaluate_all("rows => rows.map(r => r.dataset.event)")
+        first_page = page.locator("tr[data-event]").evaluate_all(
+            "rows => rows.map(r => r.dataset.event)"
+        )
         assert len(first_page) == 25
         assert page.get_by_role("button", name="Newer").is_disabled()
         page.get_by_role("button", name="Older").click()
-        page.wait_for_function("() => document.querySelector('.pager span').textContent.startsWith('26')")
+        page.wait_for_function(
+            "() => document.querySelector('.pager span').textContent.startsWith('26')"
+        )
         assert pager.inner_text() == f"26–{min(50, total)} of {total}"
-        second_page = page.locator("tr[data-event]").evaluate_all("rows => rows.map(r => r.dataset.event)")
+        second_page = page.locator("tr[data-event]").evaluate_all(
+            "rows => rows.map(r => r.dataset.event)"
+        )
         assert second_page and not set(second_page) & set(first_page)
         page.get_by_role("button", name="Newer").click()
-        page.wait_for_function("() => document.querySelector('.pager span').textContent.startsWith('1–')")
-        again = page.locator("tr[data-event]").evaluate_all("rows => rows.map(r => r.dataset.event)")
+        page.wait_for_function(
+            "() => document.querySelector('.pager span').textContent.startsWith('1–')"
+        )
+        again = page.locator("tr[data-event]").evaluate_all(
+            "rows => rows.map(r => r.dataset.event)"
+        )
         assert again == first_page
     finally:
         browsing.close()
@@ -305,9 +323,16 @@ def test_apps_page_adds_an_instance_to_a_running_camera(browser: Any, dashboard:
         page.goto(f"/cameras/{CAMERA}")
         row = page.locator('#app-counters tr[data-app="headcount"][data-state="running"]')
         row.wait_for(timeout=30_000)
-        wait_js(page, "document.querySelector('#app-counters tr[data-app=\"headcount\"] .counters').textContent.startsWith('current')", 15)
+        wait_js(
+            page,
+            "document.querySelector('#app-counters tr[data-app=\"headcount\"] .counters').textContent.startsWith('current')",
+            15,
+        )
     finally:
-        admin.delete(f"/api/cameras/{CAMERA}/apps/headcount", headers={"X-CSRF-Token": admin.cookies["vigil_csrf"]})
+        admin.delete(
+            f"/api/cameras/{CAMERA}/apps/headcount",
+            headers={"X-CSRF-Token": admin.cookies["vigil_csrf"]},
+        )
         admin.close()
         browsing.close()
 
@@ -317,10 +342,14 @@ def test_admin_creates_an_api_token_shown_once(browser: Any, dashboard: Dashboar
     page = browsing.page
     try:
         page.goto("/admin")
-        page.locator('#users tr[data-user="viewer"]').get_by_role("button", name="New API token").click()
+        page.locator('#users tr[data-user="viewer"]').get_by_role(
+            "button", name="New API token"
+        ).click()
         token = page.locator("#token-value").inner_text(timeout=10_000).strip()
         assert "shown once" in page.inner_text("#token") and len(token) > 20
-        with httpx.Client(base_url=dashboard.url, headers={"Authorization": f"Bearer {token}"}) as client:
+        with httpx.Client(
+            base_url=dashboard.url, headers={"Authorization": f"Bearer {token}"}
+        ) as client:
             cameras = client.get("/api/cameras")
             assert cameras.status_code == 200 and [c["id"] for c in cameras.json()] == [CAMERA]
             assert client.get("/api/users").status_code == 403  # the viewer's token: a viewer
@@ -405,7 +434,11 @@ def test_viewer_sees_live_and_events_only(browser: Any, dashboard: Dashboard):
         # The camera page shows a viewer each app's state and counters.
         page.goto(f"/cameras/{CAMERA}")
         page.wait_for_selector('#app-counters tr[data-app="walkers"][data-state="running"]')
-        wait_js(page, "document.querySelector('#app-counters tr[data-app=\"everyone\"] .counters').textContent.startsWith('current')", 10)
+        wait_js(
+            page,
+            "document.querySelector('#app-counters tr[data-app=\"everyone\"] .counters').textContent.startsWith('current')",
+            10,
+        )
         assert not browsing.errors, browsing.errors
 
         refused = page.goto("/recordings")

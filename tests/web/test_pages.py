@@ -53,7 +53,9 @@ def nav_links(html: str) -> list[str]:
     return re.findall(r">([^<>]+)</a>", nav.group(1)) if nav else []
 
 
-@pytest.mark.parametrize("path", ["/", "/events?camera=gate&type=intrusion", "/admin", "/cameras/gate/zones"])
+@pytest.mark.parametrize(
+    "path", ["/", "/events?camera=gate&type=intrusion", "/admin", "/cameras/gate/zones"]
+)
 def test_a_browser_without_a_session_is_sent_to_the_login(client: TestClient, path: str):
     response = client.get(path, headers=HTML, follow_redirects=False)
     assert response.status_code == 303
@@ -84,8 +86,10 @@ def test_the_navigation_shows_the_pages_the_role_can_open(client: TestClient, ro
     for page in PAGES:
         path = page.path.replace("{camera_id}", "gate")
         opened = client.get(path, headers=headers)
-        allowed = page.title in NAV[role] or (page.module == "camera") or (
-            page.module == "zones" and role == "admin"
+        allowed = (
+            page.title in NAV[role]
+            or (page.module == "camera")
+            or (page.module == "zones" and role == "admin")
         )
         assert opened.status_code == (200 if allowed else 403), (role, path)
         if not allowed:  # a page the role may not open: a short HTML page, not JSON
@@ -102,14 +106,18 @@ def test_camera_pages_follow_the_users_cameras(client: TestClient):
     assert client.get("/cameras/yard", headers=headers).status_code == 403
     missing = client.get("/cameras/nowhere", headers=as_user(client, "admin"))
     assert missing.status_code == 404 and "<h1>Not found</h1>" in missing.text
-    assert client.get("/cameras/nowhere", headers=bearer(user_token(client.app.state.auth))).json() == {  # type: ignore[attr-defined]
+    assert client.get(
+        "/cameras/nowhere", headers=bearer(user_token(client.app.state.auth))
+    ).json() == {  # type: ignore[attr-defined]
         "detail": "unknown camera 'nowhere'"
     }  # a script (no text/html) gets the JSON
 
 
 def test_names_are_escaped_in_the_page(client: TestClient):
     state = client.app.state.vigil  # type: ignore[attr-defined]
-    state.cameras["yard"] = CameraInfo.create("yard", "rtsp://127.0.0.1:9/yard", '<b>Yard</b> & "co"')
+    state.cameras["yard"] = CameraInfo.create(
+        "yard", "rtsp://127.0.0.1:9/yard", '<b>Yard</b> & "co"'
+    )
     page = client.get("/cameras/yard", headers=as_user(client, "viewer"))
     assert "<title>&lt;b&gt;Yard&lt;/b&gt; &amp; &quot;co&quot; · Vigil</title>" in page.text
     assert "<b>" not in page.text
@@ -132,7 +140,9 @@ def test_vendored_libraries_match_the_pins_of_the_script():
     for name, version, integrity, sha256, keep in pins:
         folder = STATIC_DIR / "vendor" / name
         assert (folder / "VERSION").read_text().splitlines() == [
-            f"{name}@{version}", f"sha256 {sha256}", integrity
+            f"{name}@{version}",
+            f"sha256 {sha256}",
+            integrity,
         ]
         for file in keep.split():
             assert (folder / Path(file).name).stat().st_size > 0, file

@@ -29,6 +29,7 @@ def __getattr__(name: str) -> object:
         return getattr(registry, name)
     raise AttributeError(f"module 'vigil.apps' has no attribute {name!r}")
 
+
 __all__ = [
     "BUILTIN_APPS",
     "SDK_VERSION",

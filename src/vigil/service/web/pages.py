@@ -99,7 +99,7 @@ def render(
         nav = f'<nav aria-label="Main"><ul>{"".join(links)}</ul></nav>'
         user = (
             f'<div class="who"><span>{html.escape(principal.username)}'
-            f' <small>({html.escape(principal.role)})</small></span>'
+            f" <small>({html.escape(principal.role)})</small></span>"
             '<button type="button" id="logout" class="link">Sign out</button></div>'
         )
     data = {
