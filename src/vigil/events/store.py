@@ -523,10 +523,14 @@ class EventStore:
                 conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
+            # Alembic narrates each plugin and migration (docstrings included) at INFO:
+            # one line of ours says what happened instead.
+            logging.getLogger("alembic").setLevel(logging.WARNING)
             try:
                 command.upgrade(cfg, "head")
             except CommandError as err:  # e.g. a revision unknown here
                 raise EventStoreError(f"{err} (written by a newer Vigil?)") from None
+        _log.info("database schema brought up to revision %s", HEAD_REVISION)
 
     # ---------------------------------------------------------------- writing
 
