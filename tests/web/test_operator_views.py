@@ -60,6 +60,11 @@ def test_camera_and_apps_pages_mark_app_health(browser: Any, dashboard: Dashboar
             everyone.locator('[data-marker="no-memory-cgroup"]').inner_text() == "no memory cgroup"
         )
         assert everyone.locator('[data-marker="rejected"]').inner_text() == "2 rejected"
+        # the app table with its markers scrolls inside its column: the page is no wider
+        # than the 1400 px window
+        assert page.evaluate(
+            "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        )
         screenshot(page, "camera-app-health")
 
         rewrite_json(
