@@ -52,6 +52,20 @@ def test_draw_copies_and_draws_box_in_track_color() -> None:
     assert (label == track_color(3)).all(axis=1).sum() > 100
 
 
+def test_a_predicted_track_is_labelled_without_a_score() -> None:
+    """Confidence 0 marks a track drawn where it is predicted, not seen: its label is
+    "#3 person", not "#3 person 0.00" (which reads as a detection the model doubted)."""
+
+    def label_width(conf: float) -> int:
+        out = Annotator(["person"]).draw(image(), dets([[200, 200, 300, 400]], [3], conf=[conf]))
+        band = out[180:198, 190:].reshape(18, -1, 3)
+        return int((band == track_color(3)).all(axis=2).any(axis=0).sum())
+
+    seen, predicted = label_width(0.8), label_width(0.0)
+    assert label_width(0.05) == seen  # a score of any other value keeps its width
+    assert predicted < seen - 20  # " 0.80" is gone
+
+
 def test_untracked_box_is_grey() -> None:
     out = Annotator(["person"]).draw(image(), dets([[200, 200, 300, 400]], [-1]))
     assert tuple(out[300, 200]) == (180, 180, 180)

@@ -252,7 +252,10 @@ class Annotator:
             color = track_color(tid)
             cv2.rectangle(out, (x0, y0), (x1, y1), color, t)
             name = self.class_names.get(cls, str(cls))
-            text = f"#{tid} {name} {conf:.2f}" if tid >= 0 else f"{name} {conf:.2f}"
+            # A track not seen in this frame is drawn where it is predicted, with confidence 0:
+            # no score then, since "0.00" reads as a detection the model doubted.
+            score = f" {conf:.2f}" if conf > 0 else ""
+            text = f"#{tid} {name}{score}" if tid >= 0 else f"{name}{score}"
             self._label(out, text, (x0 - t // 2, y0 - t // 2 - 1), color, anchor="bottom-left")
 
     def _draw_panel(self, out: np.ndarray, lines: list[str]) -> None:
