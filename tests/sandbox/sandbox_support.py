@@ -107,5 +107,9 @@ class WholeFrame:
 
     motion_boxes: tuple[()] = ()
 
-    def plan(self, image: np.ndarray, tracks: object, speed: object) -> np.ndarray:
-        return np.array([[0, 0, image.shape[1], image.shape[0]]], np.float32)
+    def sense(self, image: np.ndarray) -> np.ndarray:
+        height, width = image.shape[:2]
+        return np.array([[0, 0, width, height]], np.float32)
+
+    def plan(self, motion: np.ndarray, tracks: object, speed: object) -> np.ndarray:
+        return motion
