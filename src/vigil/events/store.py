@@ -20,7 +20,7 @@ import sqlite3
 import time
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -53,7 +53,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
 from vigil.errors import VigilError
-from vigil.events.event import Event, EventState
+from vigil.events.event import Event, EventState, json_default
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -322,24 +322,10 @@ def alembic_config(url: str | os.PathLike[str] | URL | None = None) -> Config:
     return cfg
 
 
-def _json_default(obj: Any) -> Any:
-    """JSON for values apps commonly put in attributes: numpy scalars/arrays, tuples, sets,
-    datetimes and paths."""
-    if hasattr(obj, "tolist"):  # numpy arrays and scalars
-        return obj.tolist()
-    if isinstance(obj, (set, frozenset)):
-        return sorted(obj, key=repr)
-    if isinstance(obj, (datetime, date)):
-        return obj.isoformat()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"event attribute of type {type(obj).__name__} is not JSON serialisable")
-
-
 def _json_attributes(ev: Event) -> dict[str, Any]:
     """`ev.attributes` as plain JSON values; TypeError/ValueError naming the event otherwise."""
     try:
-        data = json.loads(json.dumps(ev.attributes, default=_json_default))
+        data = json.loads(json.dumps(ev.attributes, default=json_default))
     except (TypeError, ValueError) as err:
         raise type(err)(f"event {ev.id} ({ev.app}/{ev.type}): {err}") from None
     return cast(dict[str, Any], storable(data))
