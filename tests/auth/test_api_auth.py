@@ -454,9 +454,9 @@ def test_the_served_api_ignores_forwarded_for_from_local_clients(tmp_path) -> No
     """uvicorn itself believes X-Forwarded-For from 127.0.0.1 unless told otherwise: the
     service's server must not, or any local process picks the address that is limited."""
     import httpx
-    import uvicorn
 
     from accounts import fast_auth
+    from uvicorn_thread import served
     from vigil.events import EventStore
     from vigil.service.api import create_app
     from vigil.service.config import ServerSettings
@@ -467,14 +467,7 @@ def test_the_served_api_ignores_forwarded_for_from_local_clients(tmp_path) -> No
         state = ServiceState([CameraInfo.create("cam1", "rtsp://c/1")], store, storage=tmp_path)
         app = create_app(state, fast_auth(store))
         app.state.auth.add_user("owner", PASSWORD, "admin")
-        server = uvicorn.Server(api_server_config(app, ServerSettings(port=0)))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 10
-            while not server.started and time.monotonic() < deadline:
-                time.sleep(0.02)
-            port = server.servers[0].sockets[0].getsockname()[1]
+        with served(api_server_config(app, ServerSettings(port=0))) as (_, _, port):
             wrong = {"username": "owner", "password": "wrong password"}
             with httpx.Client(base_url=f"http://127.0.0.1:{port}") as c:
                 statuses = [
@@ -483,9 +476,6 @@ def test_the_served_api_ignores_forwarded_for_from_local_clients(tmp_path) -> No
                     ).status_code
                     for i in range(8)
                 ]
-        finally:
-            server.should_exit = True
-            thread.join(10)
         assert statuses == [401] * 5 + [429] * 3
         _, entries = app.state.auth.audit_log(action="login.failed")
         assert {e.client_ip for e in entries} == {"127.0.0.1"}

@@ -1168,21 +1168,15 @@ def test_mjpeg_ends_when_client_disconnects(tmp_path: Path) -> None:
     """Through a real uvicorn server: closing the connection ends the endless stream."""
     import uvicorn
 
+    from uvicorn_thread import served
+
     with EventStore(":memory:") as store:
         state = ServiceState([CameraInfo.create("cam1", "rtsp://cam/1")], store, storage=tmp_path)
         state.apply(LiveFrame("cam1", T0, jpeg()))
         app = create_app(state, fast_auth(store))
         headers = bearer(user_token(app.state.auth, "viewer", "viewer"))
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
-        server = uvicorn.Server(config)
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        try:
-            deadline = time.monotonic() + 10
-            while not server.started and time.monotonic() < deadline:
-                time.sleep(0.02)
-            assert server.started
-            port = server.servers[0].sockets[0].getsockname()[1]
+        with served(config) as (server, thread, port):
             url = f"http://127.0.0.1:{port}/api/cameras/cam1/live.mjpeg?fps=20"
             with httpx.Client(timeout=5, headers=headers) as client, client.stream("GET", url) as r:
                 assert r.status_code == 200
@@ -1209,9 +1203,6 @@ def test_mjpeg_ends_when_client_disconnects(tmp_path: Path) -> None:
                 thread.join(timeout=5)
                 assert not thread.is_alive()
                 assert time.monotonic() - started < 3
-        finally:
-            server.should_exit = True
-            thread.join(timeout=10)
 
 
 def test_close_ends_websockets(site: Site) -> None:
