@@ -63,16 +63,13 @@ class Detections:
     @property
     def anchors(self) -> np.ndarray:
         """Bottom-centre of each box (N, 2): where an object stands on the ground."""
-        x_centre: np.ndarray = (self.xyxy[:, 0] + self.xyxy[:, 2]) / 2
-        return np.stack([x_centre, self.xyxy[:, 3]], axis=1)
+        return np.stack([(self.xyxy[:, 0] + self.xyxy[:, 2]) / 2, self.xyxy[:, 3]], axis=1)
 
     @property
     def centers(self) -> np.ndarray:
-        centres: np.ndarray = (self.xyxy[:, :2] + self.xyxy[:, 2:]) / 2
-        return centres
+        return (self.xyxy[:, :2] + self.xyxy[:, 2:]) / 2
 
     @property
     def area(self) -> np.ndarray:
         wh = np.clip(self.xyxy[:, 2:] - self.xyxy[:, :2], 0, None)
-        area: np.ndarray = wh[:, 0] * wh[:, 1]
-        return area
+        return wh[:, 0] * wh[:, 1]
