@@ -165,7 +165,8 @@ def test_a_bad_record_costs_only_itself(
     good = crossing(1.0)
     clash = crossing(2.0)
     clash.source = None  # type: ignore[assignment]
-    unserialisable = crossing(3.0, attributes={"bad": object()})
+    unserialisable = crossing(3.0)
+    unserialisable.attributes = {"bad": object()}  # set after the event was made
     with caplog.at_level("ERROR", logger="vigil.events.store"):
         assert store.add([good, clash, unserialisable, crossing(4.0)]) == 2
     assert [e.start_time for e in store.query()] == [1.0, 4.0]

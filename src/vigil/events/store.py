@@ -6,7 +6,6 @@ The table holds one row per event id: a long-lived event's `start` inserts the r
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -20,7 +19,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from vigil.db.database import Database
 from vigil.db.engine import one_line_error
 from vigil.db.schema import EventRow, utcnow
-from vigil.events.event import Event, EventState, json_default
+from vigil.events.event import Event, EventState, json_value, valid_text
 
 __all__ = ["CrossingCount", "EventStore", "OccupancyBucket"]
 
@@ -108,7 +107,8 @@ def _merge(row: EventRow, ev: Event, attributes: dict[str, Any] | None = None) -
 
 def _to_event(row: EventRow) -> Event:
     """The event; a value stored before it was checked (NaN, a lone surrogate) comes out
-    as `storable` JSON, a start time that is not finite as the row's creation time."""
+    replaced as `json_value` does, a start time that is not finite as the row's creation
+    time."""
     start = row.start_time
     if start is None or not math.isfinite(start):
         start = row.created_at.timestamp() if row.created_at else 0.0
@@ -126,51 +126,28 @@ def _to_event(row: EventRow) -> Event:
         class_name=_text(row.class_name),
         zone=_text(row.zone),
         line=_text(row.line),
-        attributes=storable(dict(row.attributes or {})),
+        attributes=json_value(row.attributes or {}, replace_invalid=True),
         id=_text(row.id),
     )
 
 
-def _json_attributes(ev: Event) -> dict[str, Any]:
-    """`ev.attributes` as plain JSON values; TypeError/ValueError naming the event otherwise."""
-    try:
-        data = json.loads(json.dumps(ev.attributes, default=json_default))
-    except (TypeError, ValueError) as err:
-        raise type(err)(f"event {ev.id} ({ev.app}/{ev.type}): {err}") from None
-    return cast(dict[str, Any], storable(data))
-
-
-def storable(value: Any) -> Any:
-    """A JSON value that every backend stores and every reader renders: text without lone
-    surrogates (they become U+FFFD), NaN and infinities as null."""
-    if isinstance(value, str):
-        return _text(value)
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {_text(str(k)): storable(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [storable(v) for v in value]
-    return value
-
-
-def _text(value: Any) -> Any:
-    """A string without lone surrogates; anything else as it is (the database judges it)."""
-    if not isinstance(value, str) or value.isascii():
-        return value
-    # A lone surrogate cannot be encoded as UTF-8: through UTF-16 it becomes U+FFFD (and a
-    # split pair becomes the character it stands for).
-    return value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
-
-
 def _checked(ev: Event) -> dict[str, Any]:
-    """The event's attributes as stored (`storable` JSON); ValueError naming the event for a
-    time that is not finite."""
+    """The event's attributes as stored (`json_value` with what strict JSON cannot hold
+    replaced); ValueError naming the event for a time that is not finite, TypeError for an
+    attribute set after the event was made that is not JSON."""
     for name in ("start_time", "end_time"):
         value = getattr(ev, name)
         if value is not None and not math.isfinite(float(value)):
             raise ValueError(f"event {ev.id} ({ev.app}/{ev.type}): {name} is {value}")
-    return _json_attributes(ev)
+    try:
+        return cast(dict[str, Any], json_value(ev.attributes, replace_invalid=True))
+    except (TypeError, RecursionError) as err:
+        raise TypeError(f"event {ev.id} ({ev.app}/{ev.type}): {err}") from None
+
+
+def _text(value: Any) -> Any:
+    """A string made `valid_text`; anything else as it is (the database judges it)."""
+    return valid_text(value) if isinstance(value, str) else value
 
 
 # --------------------------------------------------------------------------- store
