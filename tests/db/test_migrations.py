@@ -210,6 +210,51 @@ def test_migrations_render_for_postgresql() -> None:
     assert "CREATE TABLE events" in sql
     assert "JSONB" in sql and "DOUBLE PRECISION" in sql and "TIMESTAMP WITH TIME ZONE" in sql
     assert "CREATE INDEX ix_events_source_start_time ON events (source, start_time)" in sql
+    assert "CREATE TABLE segments" in sql and "BOOLEAN" in sql
+    assert "CREATE INDEX ix_segments_camera_start_time ON segments (camera, start_time)" in sql
+    assert "CREATE UNIQUE INDEX ix_segments_path ON segments (path)" in sql
+
+
+def test_migration_0002_creates_the_segments_table(tmp_path: Path) -> None:
+    db = tmp_path / "vigil.db"
+    Database(db).close()  # opening runs every migration, 0002 included
+    assert (MIGRATIONS_DIR / "versions" / "0002_create_segments.py").is_file()
+    revisions = ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    assert "0002" in {r.revision for r in revisions}  # on the way to head
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        insp = inspect(engine)
+        assert {"events", "segments"} <= set(insp.get_table_names())
+        columns = {c["name"]: c for c in insp.get_columns("segments")}
+        assert set(columns) == {
+            "id", "camera", "path", "start_time", "end_time", "size_bytes", "motion",
+            "objects", "created_at",
+        }  # fmt: skip
+        assert not any(c["nullable"] for c in columns.values())
+        indexes = {
+            i["name"]: (i["column_names"], bool(i["unique"])) for i in insp.get_indexes("segments")
+        }
+        assert indexes == {
+            "ix_segments_camera_start_time": (["camera", "start_time"], False),
+            "ix_segments_start_time": (["start_time"], False),
+            "ix_segments_path": (["path"], True),
+        }
+    finally:
+        engine.dispose()
+
+
+def test_downgrade_to_0001_drops_only_segments(tmp_path: Path) -> None:
+    db = tmp_path / "vigil.db"
+    Database(db).close()
+    cfg = alembic_config(f"sqlite:///{db}")
+    command.downgrade(cfg, "0001")
+    engine = create_engine(f"sqlite:///{db}")
+    try:
+        assert set(inspect(engine).get_table_names()) == {"events", "alembic_version"}
+        command.upgrade(cfg, "head")
+        assert "segments" in inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
 
 
 def test_migration_files_are_present() -> None:

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect
 
-from db.schema_check import orm_schema_differences
-from vigil.db.database import MIGRATIONS_DIR, Database, DatabaseError, alembic_config
-from vigil.db.schema import Base, SegmentRow
+from vigil.db.database import Database, DatabaseError
 from vigil.events import Event
 from vigil.events.store import EventStore
 from vigil.recording.index import Segment, SegmentIndex
@@ -29,71 +23,6 @@ def index(database: str):
     with Database(database) as opened:
         ix = SegmentIndex(opened)
         yield ix
-
-
-def test_migration_creates_the_table(tmp_path: Path) -> None:
-    db = tmp_path / "vigil.db"
-    Database(db).close()  # opening runs every migration, 0002 included
-    assert (MIGRATIONS_DIR / "versions" / "0002_create_segments.py").is_file()
-    revisions = ScriptDirectory.from_config(alembic_config()).walk_revisions()
-    assert "0002" in {r.revision for r in revisions}  # on the way to head
-    engine = create_engine(f"sqlite:///{db}")
-    try:
-        insp = inspect(engine)
-        assert {"events", "segments"} <= set(insp.get_table_names())
-        columns = {c["name"]: c for c in insp.get_columns("segments")}
-        assert set(columns) == {
-            "id", "camera", "path", "start_time", "end_time", "size_bytes", "motion",
-            "objects", "created_at",
-        }  # fmt: skip
-        assert not any(c["nullable"] for c in columns.values())
-        indexes = {
-            i["name"]: (i["column_names"], bool(i["unique"])) for i in insp.get_indexes("segments")
-        }
-        assert indexes == {
-            "ix_segments_camera_start_time": (["camera", "start_time"], False),
-            "ix_segments_start_time": (["start_time"], False),
-            "ix_segments_path": (["path"], True),
-        }
-    finally:
-        engine.dispose()
-
-
-def test_orm_model_matches_migrations(tmp_path: Path) -> None:
-    db = tmp_path / "vigil.db"
-    Database(db).close()
-    assert "segments" in Base.metadata.tables and SegmentRow.__table__.metadata is Base.metadata
-    engine = create_engine(f"sqlite:///{db}")
-    try:
-        with engine.connect() as conn:
-            assert orm_schema_differences(conn) == []
-    finally:
-        engine.dispose()
-
-
-def test_downgrade_to_0001_drops_only_segments(tmp_path: Path) -> None:
-    db = tmp_path / "vigil.db"
-    Database(db).close()
-    cfg = alembic_config(f"sqlite:///{db}")
-    command.downgrade(cfg, "0001")
-    engine = create_engine(f"sqlite:///{db}")
-    try:
-        assert set(inspect(engine).get_table_names()) == {"events", "alembic_version"}
-        command.upgrade(cfg, "head")
-        assert "segments" in inspect(engine).get_table_names()
-    finally:
-        engine.dispose()
-
-
-def test_migration_renders_for_postgresql() -> None:
-    buffer = io.StringIO()
-    cfg = alembic_config("postgresql://u:p@localhost/vigil")
-    cfg.output_buffer = buffer
-    command.upgrade(cfg, "head", sql=True)
-    sql = buffer.getvalue()
-    assert "CREATE TABLE segments" in sql and "BOOLEAN" in sql
-    assert "CREATE INDEX ix_segments_camera_start_time ON segments (camera, start_time)" in sql
-    assert "CREATE UNIQUE INDEX ix_segments_path ON segments (path)" in sql
 
 
 def test_add_is_idempotent_per_path(index: SegmentIndex) -> None:

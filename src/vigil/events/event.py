@@ -168,14 +168,14 @@ def storable_event(event: object) -> Event:
         raise ValueError(f"not an Event but a {type(event).__name__}")
     if event.state not in EVENT_STATES:
         raise ValueError(f"state {event.state!r} is not one of {sorted(EVENT_STATES)}")
-    texts = {}
+    texts: dict[str, Any] = {}
     for name in ("type", "class_name", "zone", "line"):
         value = getattr(event, name)
         problem = None if value is None and name != "type" else text_problem(value)
         if problem is not None:
             raise ValueError(f"{name} {problem}")
         texts[name] = value
-    ints: dict[str, int | None] = {}
+    ints: dict[str, Any] = {}
     for name in ("frame_index", "track_id", "class_id"):
         value = getattr(event, name)
         if value is None and name != "frame_index":
@@ -186,7 +186,7 @@ def storable_event(event: object) -> Event:
         if not INT64[0] <= int(value) <= INT64[1]:
             raise ValueError(f"{name} of {int(value).bit_length()} bits is outside int64")
         ints[name] = int(value)
-    times: dict[str, float | None] = {}
+    times: dict[str, Any] = {}
     for name in ("start_time", "end_time"):
         value = getattr(event, name)
         if value is None and name == "end_time":
@@ -195,9 +195,10 @@ def storable_event(event: object) -> Event:
         if not isinstance(value, numbers.Real) or isinstance(value, bool):
             raise ValueError(f"{name} is a {type(value).__name__}, not a number")
         try:
-            times[name] = float(value)
+            number = float(value)
         except OverflowError:
             raise ValueError(f"{name} is not a finite number") from None
-        if not math.isfinite(times[name]):
+        if not math.isfinite(number):
             raise ValueError(f"{name} is {value}, not a finite number")
+        times[name] = number
     return replace(event, **texts, **ints, **times, attributes=plain_attributes(event.attributes))

@@ -10,9 +10,9 @@ import logging
 import math
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import BigInteger, Select, case, delete, func, select
+from sqlalchemy import BigInteger, ColumnElement, Select, case, delete, func, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -28,6 +28,7 @@ _SPAN_PAGE = 10_000  # rows fetched at a time when streaming event spans
 _log = logging.getLogger(__name__)
 #: What one bad record raises on its way into the database.
 _RECORD_ERRORS = (SQLAlchemyError, TypeError, ValueError, OverflowError, AttributeError)
+_Query = TypeVar("_Query", bound=Select[*tuple[Any, ...]])
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,14 +213,13 @@ class EventStore:
             rows: dict[str, EventRow] = {}
             ids = list(dict.fromkeys(ev.id for ev in batch))
             for chunk in _chunks(ids, _IN_CHUNK):
-                for row in session.scalars(select(EventRow).where(EventRow.id.in_(chunk))):
-                    rows[row.id] = row
+                for stored in session.scalars(select(EventRow).where(EventRow.id.in_(chunk))):
+                    rows[stored.id] = stored
             for ev, attrs in records:
                 row = rows.get(ev.id)
                 if row is None:
-                    row = _new_row(ev, attrs)
+                    row = rows[ev.id] = _new_row(ev, attrs)
                     session.add(row)
-                    rows[ev.id] = row
                 else:
                     _merge(row, ev, attrs)
 
@@ -342,7 +342,7 @@ class EventStore:
         """``line_crossing`` events counted per bucket (``[origin + k * interval, ...)`` for
         k < `buckets`), source, app, line, class and ``direction`` attribute, in SQL."""
         bucket, in_range = self._bucket(origin, interval, buckets)
-        direction = EventRow.attributes["direction"].as_string()
+        direction: ColumnElement[Any] = EventRow.attributes["direction"].as_string()
         if self.database.backend == "sqlite":  # a row stored with NaN is not valid JSON
             direction = case((func.json_valid(EventRow.attributes), direction))
         keys = (EventRow.source, EventRow.app, EventRow.line, EventRow.class_name)
@@ -367,7 +367,7 @@ class EventStore:
         bucket, in_range = self._bucket(origin, interval, buckets)
         raw = EventRow.attributes["count"]
         if self.database.backend == "sqlite":
-            is_number = case(
+            is_number: ColumnElement[Any] = case(
                 (
                     func.json_valid(EventRow.attributes),
                     func.json_type(EventRow.attributes, "$.count").in_(("integer", "real")),
@@ -445,7 +445,7 @@ class EventStore:
 
 
 def _filtered(
-    stmt: Select[Any],
+    stmt: _Query,
     source: str | None,
     sources: Collection[str] | None,
     app: str | None,
@@ -453,7 +453,7 @@ def _filtered(
     class_name: str | None,
     since: float | None,
     until: float | None,
-) -> Select[Any]:
+) -> _Query:
     if source is not None:
         stmt = stmt.where(EventRow.source == source)
     if isinstance(sources, str):

@@ -82,8 +82,9 @@ class SegmentIndex:
             existing: dict[str, SegmentRow] = {}
             paths = list(dict.fromkeys(i.path for i in batch))
             for chunk in _chunks(paths, _IN_CHUNK):
-                for row in session.scalars(select(SegmentRow).where(SegmentRow.path.in_(chunk))):
-                    existing[row.path] = row
+                found = select(SegmentRow).where(SegmentRow.path.in_(chunk))
+                for stored in session.scalars(found):
+                    existing[stored.path] = stored
             rows = []
             for info in batch:
                 row = existing.get(info.path)

@@ -322,8 +322,11 @@ class RetentionPolicy:
         def oldest_first(ended_before: float) -> Iterator[Segment | StoredFile]:
             """Cached clips (they can be cut again), then segments and snapshots by age."""
             yield from clips
-            segments = index.iter_oldest(None, ended_before=ended_before)
-            yield from heapq.merge(segments, snapshots, key=lambda item: item.end_time)
+            segments: Iterable[Segment | StoredFile] = index.iter_oldest(
+                None, ended_before=ended_before
+            )
+            by_age: Iterable[Segment | StoredFile] = snapshots
+            yield from heapq.merge(segments, by_age, key=lambda item: item.end_time)
 
         planned = {d.segment.path for d in plan}
         freed = sum(d.segment.size_bytes for d in plan)

@@ -56,6 +56,7 @@ import av
 from av.container import OutputContainer
 from av.packet import Packet
 from av.stream import Stream
+from av.video.stream import VideoStream
 
 from vigil.recording._mp4 import (
     JOURNAL_MOVFLAGS,
@@ -217,7 +218,7 @@ class Segmenter:
         self._release_holder()
         self._reset_timeline()
         self._unsupported = None
-        codec = codec_of(template_stream) if template_stream.type == "video" else None
+        codec = codec_of(template_stream) if isinstance(template_stream, VideoStream) else None
         if codec not in RECORDABLE_CODECS:
             what = f"codec {codec}" if codec else f"a {template_stream.type} stream"
             self._unsupported = (

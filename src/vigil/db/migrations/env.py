@@ -52,6 +52,8 @@ def run_migrations_online() -> None:
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
         "sqlalchemy.url"
     )
+    if not url:
+        raise ValueError("no database: pass -x url=... or set sqlalchemy.url")
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.connect() as conn:
