@@ -27,6 +27,7 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from accounts import bearer, fast_auth, user_token
+from vigil.db.database import Database
 from vigil.events import Event, EventStore
 from vigil.service import api as api_module
 from vigil.service.api import create_app, parse_time
@@ -194,7 +195,8 @@ class Site:
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     clock = Clock()
-    store = EventStore(f"sqlite:///{tmp_path / 'vigil.db'}")
+    database = Database(f"sqlite:///{tmp_path / 'vigil.db'}")
+    store = EventStore(database)
     index = FakeIndex()
     recording = FakeRecording()
     monkeypatch.setattr(api_module, "_recording_module", lambda: recording)
@@ -213,7 +215,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     headers = bearer(user_token(app.state.auth))
     with TestClient(app, headers=headers) as client:
         yield Site(state, client, clock, store, index, recording, tmp_path)
-    store.close()
+    database.close()
 
 
 def add_segment(site: Site, camera: str, start: float, end: float, **kw: Any) -> SegmentInfo:
@@ -270,7 +272,8 @@ def test_names_entering_the_config_api_are_printable(site: Site) -> None:
 
 
 def test_state_apply_keeps_latest_status_and_frame(tmp_path: Path) -> None:
-    with EventStore(":memory:") as store:
+    with Database(":memory:") as database:
+        store = EventStore(database)
         state = ServiceState([CameraInfo.create("a", "rtsp://a/1")], store, storage=tmp_path)
         assert state.snapshots_dir == tmp_path / "snapshots"
         assert state.recordings_dir == tmp_path / "recordings"
@@ -303,7 +306,8 @@ def test_state_from_site_config(tmp_path: Path) -> None:
             "storage": {"directory": str(tmp_path / "site")},
         }
     )
-    with EventStore(":memory:") as store:
+    with Database(":memory:") as database:
+        store = EventStore(database)
         state = ServiceState.from_site(site, store)
     assert [c.id for c in state.cameras.values()] == ["gate", "yard"]
     assert state.cameras["gate"].url == "rtsp://gate/1"
@@ -502,7 +506,8 @@ def test_camera_detail_apps_follow_the_site_config(tmp_path: Path) -> None:
             "storage": {"directory": str(tmp_path / "site")},
         }
     )
-    with EventStore(f"sqlite:///{tmp_path / 'vigil.db'}") as store:
+    with Database(f"sqlite:///{tmp_path / 'vigil.db'}") as database:
+        store = EventStore(database)
         state = ServiceState.from_site(site, store)
         app = create_app(state, fast_auth(store))
         with TestClient(app, headers=bearer(user_token(app.state.auth))) as client:
@@ -805,7 +810,7 @@ def test_recording_segment_playback_with_ranges(site: Site) -> None:
     a user who may not see its camera."""
     from vigil.recording.index import SegmentIndex
 
-    index = SegmentIndex(site.store)
+    index = SegmentIndex(site.store.database)
     site.state.index = index
     path = write_mp4(site.tmp / "data" / "recordings" / "cam1" / "a.mp4", frames=30)
     data = path.read_bytes()
@@ -886,7 +891,7 @@ def test_clip_and_export_with_real_recording(site: Site, monkeypatch: pytest.Mon
         pytest.skip(f"vigil.recording not available: {err}")
     monkeypatch.setattr(api_module, "_recording_module", REAL_RECORDING_MODULE)
     assert callable(exporter.export) and callable(exporter.event_clip)
-    index = SegmentIndex(site.store)
+    index = SegmentIndex(site.store.database)
     for k in range(3):
         path = write_mp4(site.tmp / "real" / f"{k}.mp4", frames=20, fps=10)
         index.add(SegmentInfo("cam1", str(path), T0 + 2 * k, T0 + 2 * k + 2, path.stat().st_size))
@@ -1170,7 +1175,8 @@ def test_mjpeg_ends_when_client_disconnects(tmp_path: Path) -> None:
 
     from uvicorn_thread import served
 
-    with EventStore(":memory:") as store:
+    with Database(":memory:") as database:
+        store = EventStore(database)
         state = ServiceState([CameraInfo.create("cam1", "rtsp://cam/1")], store, storage=tmp_path)
         state.apply(LiveFrame("cam1", T0, jpeg()))
         app = create_app(state, fast_auth(store))
@@ -1307,6 +1313,7 @@ def test_create_app_needs_no_server(site: Site) -> None:
 
 def test_hub_is_shared(tmp_path: Path) -> None:
     hub = Hub()
-    with EventStore(":memory:") as store:
+    with Database(":memory:") as database:
+        store = EventStore(database)
         state = ServiceState([CameraInfo.create("a", "x")], store, hub=hub, storage=tmp_path)
     assert state.hub is hub

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from accounts import bearer, fast_auth, user_token
+from vigil.db.database import Database
 from vigil.events import EventStore
 from vigil.service.api import create_app
 from vigil.service.body_limits import DEFAULT_CAP, BodyGuard, safe_validation_errors
@@ -25,7 +26,8 @@ AUTH_CAP = 8 * 1024
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    with EventStore(":memory:") as store:
+    with Database(":memory:") as database:
+        store = EventStore(database)
         state = ServiceState([CameraInfo.create("cam1", "rtsp://c/1")], store, storage=tmp_path)
         app = create_app(state, fast_auth(store))
         headers = bearer(user_token(app.state.auth))

@@ -13,6 +13,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from accounts import bearer, fast_auth, user_token
+from vigil.db.database import Database
 from vigil.events import Event, EventStore
 from vigil.service.api import create_app
 from vigil.service.messages import CameraStatus, EventMessage
@@ -28,7 +29,8 @@ CAMERAS = ("cam1", "cam2")
 
 @pytest.fixture
 def state(tmp_path: Path) -> Iterator[ServiceState]:
-    with EventStore(":memory:") as store:
+    with Database(":memory:") as database:
+        store = EventStore(database)
         yield ServiceState(
             [CameraInfo.create(c, f"rtsp://{c}/1") for c in CAMERAS], store, storage=tmp_path
         )
@@ -178,7 +180,8 @@ def test_events_total_counts_each_event_once(client: TestClient, state: ServiceS
 
 def test_camera_up_goes_down_when_worker_is_silent(tmp_path: Path) -> None:
     now = [1000.0]
-    with EventStore(":memory:") as store:
+    with Database(":memory:") as database:
+        store = EventStore(database)
         state = ServiceState(
             [CameraInfo.create("cam1", "x")], store, storage=tmp_path, clock=lambda: now[0]
         )
@@ -190,7 +193,8 @@ def test_camera_up_goes_down_when_worker_is_silent(tmp_path: Path) -> None:
 
 
 def test_recording_disk_bytes(tmp_path: Path) -> None:
-    with EventStore(":memory:") as store:
+    with Database(":memory:") as database:
+        store = EventStore(database)
         # without an index: the files under recordings/<camera>
         state = ServiceState([CameraInfo.create("cam1", "x")], store, storage=tmp_path)
         day = state.recordings_dir / "cam1" / "2024-01-01"

@@ -523,7 +523,7 @@ def create_app(
         ),
     )
     app.state.vigil = state
-    app.state.auth = auth if auth is not None else AuthStore(state.events.engine)
+    app.state.auth = auth if auth is not None else AuthStore(state.events.database)
     app.add_middleware(BodyGuard)
     app.add_exception_handler(RequestValidationError, safe_validation_errors)
     proxies = list(trusted_proxies or (state.site.server.trusted_proxies if state.site else []))

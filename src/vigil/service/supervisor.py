@@ -37,6 +37,7 @@ import uvicorn
 from vigil.apps.base import Scene
 from vigil.auth.routes import log_setup_hint
 from vigil.config.loader import load_config_text
+from vigil.db.database import Database
 from vigil.detection.classes import COCO_CLASSES
 from vigil.errors import VigilError
 from vigil.events.event import Event
@@ -150,8 +151,8 @@ class Supervisor:
         """
         storage = self.site.storage.directory
         storage.mkdir(parents=True, exist_ok=True)
-        events = EventStore(self.site.storage.database_url())
-        index = SegmentIndex(events)
+        database = Database(self.site.storage.database_url())
+        events, index = EventStore(database), SegmentIndex(database)
         for info in recover(storage / "recordings", report=index.add):
             log.info("recovered an unfinished segment after a crash: %s", info.path)
         detector = DetectorService(
@@ -205,7 +206,7 @@ class Supervisor:
                 pump.join(timeout=5.0)
             if mqtt is not None:
                 mqtt.stop()
-            events.close()
+            database.close()
 
     def _spawn(self, worker: _Worker, detector: DetectorService) -> None:
         worker.retiring = False

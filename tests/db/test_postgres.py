@@ -18,8 +18,8 @@ from schema_check import orm_schema_differences
 from sqlalchemy import create_engine, inspect, text
 
 from postgres_server import PostgresServer
-from vigil.events import Event, EventStore, EventStoreError
-from vigil.events.store import alembic_config
+from vigil.db.database import Database, DatabaseError, alembic_config
+from vigil.events import Event, EventStore
 from vigil.recording.index import SegmentIndex
 from vigil.service.messages import SegmentInfo
 
@@ -31,7 +31,7 @@ def head_revision() -> str:
 
 
 def test_fresh_database_gets_the_schema_of_every_migration(postgres_url: str) -> None:
-    EventStore(postgres_url).close()
+    Database(postgres_url).close()
     engine = create_engine(postgres_url)
     try:
         insp = inspect(engine)
@@ -46,14 +46,14 @@ def test_fresh_database_gets_the_schema_of_every_migration(postgres_url: str) ->
         with engine.connect() as conn:
             assert MigrationContext.configure(conn).get_current_revision() == head_revision()
             # Opening again migrates nothing and keeps the one version row.
-            EventStore(postgres_url).close()
+            Database(postgres_url).close()
             assert conn.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
     finally:
         engine.dispose()
 
 
 def test_orm_model_matches_migrations(postgres_url: str) -> None:
-    EventStore(postgres_url).close()
+    Database(postgres_url).close()
     engine = create_engine(postgres_url)
     try:
         with engine.connect() as conn:
@@ -63,7 +63,7 @@ def test_orm_model_matches_migrations(postgres_url: str) -> None:
 
 
 def test_downgrade_and_upgrade_by_hand(postgres_url: str) -> None:
-    EventStore(postgres_url).close()
+    Database(postgres_url).close()
     cfg = alembic_config(postgres_url)
     command.downgrade(cfg, "base")
     engine = create_engine(postgres_url)
@@ -84,7 +84,8 @@ def test_processes_opening_a_fresh_database_together(postgres_url: str) -> None:
     def run(source: str) -> None:
         try:
             barrier.wait()
-            with EventStore(postgres_url) as store:
+            with Database(postgres_url) as database:
+                store = EventStore(database)
                 for i in range(10):
                     store.add([Event(source, "count", "line_crossing", float(i), i)])
         except BaseException as err:  # noqa: BLE001 - collected for the assertion
@@ -96,7 +97,8 @@ def test_processes_opening_a_fresh_database_together(postgres_url: str) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    with EventStore(postgres_url) as store:
+    with Database(postgres_url) as database:
+        store = EventStore(database)
         assert [store.count(source=f"cam{i}") for i in range(4)] == [10] * 4
 
 
@@ -106,11 +108,12 @@ def test_wall_clock_times_and_json_round_trip_exactly(postgres_url: str) -> None
         "cam1", "loiter", "loitering", now, 2**40, state="start", end_time=now + 1e-6,
         track_id=2**40, attributes={"name": "Zoë ✓", "nested": {"list": [1, 2.5, None]}},
     )  # fmt: skip
-    with EventStore(postgres_url) as store:
+    with Database(postgres_url) as database:
+        store = EventStore(database)
         store.add([event])
         assert store.get(event.id) == event
         assert store.query(since=now, until=now + 1e-6) == [event]
-        index = SegmentIndex(store)
+        index = SegmentIndex(database)
         seg = index.add(SegmentInfo("cam1", "/rec/cam1/a.mp4", now, now + 2.000001, 2**33))
         assert (seg.start_time, seg.end_time, seg.size_bytes) == (now, now + 2.000001, 2**33)
         assert index.between("cam1", now + 2, now + 3) == [seg]
@@ -119,7 +122,8 @@ def test_wall_clock_times_and_json_round_trip_exactly(postgres_url: str) -> None
 def test_connections_closed_by_the_server_are_replaced(postgres_url: str) -> None:
     """The server dropped every connection (a restart, an idle timeout): the next calls work
     on new ones instead of failing once per pooled connection."""
-    with EventStore(postgres_url) as store:
+    with Database(postgres_url) as database:
+        store = EventStore(database)
         store.add([Event("cam1", "count", "line_crossing", 1.0, 10)])
         other = create_engine(postgres_url)  # not the store's pool: its connection dies
         try:
@@ -129,7 +133,7 @@ def test_connections_closed_by_the_server_are_replaced(postgres_url: str) -> Non
                         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                         "WHERE datname = :db AND pid <> pg_backend_pid()"
                     ),
-                    {"db": store.url.database},
+                    {"db": database.url.database},
                 ).scalar()
         finally:
             other.dispose()
@@ -141,13 +145,13 @@ def test_connections_closed_by_the_server_are_replaced(postgres_url: str) -> Non
 def test_unreachable_server_is_one_line_error(postgres_server: PostgresServer) -> None:
     url = postgres_server.url("vigil").replace("postgres@", "postgres:secret@")
     url = url.replace(f":{postgres_server.port}/", ":1/")  # nothing listens on port 1
-    with pytest.raises(EventStoreError) as info:
-        EventStore(url)
+    with pytest.raises(DatabaseError) as info:
+        Database(url)
     message = str(info.value)
     assert "\n" not in message and "secret" not in message and "***" in message
     assert "127.0.0.1" in message
 
 
 def test_missing_database_is_one_line_error(postgres_server: PostgresServer) -> None:
-    with pytest.raises(EventStoreError, match='database "no_such_db" does not exist'):
-        EventStore(postgres_server.url("no_such_db"))
+    with pytest.raises(DatabaseError, match='database "no_such_db" does not exist'):
+        Database(postgres_server.url("no_such_db"))

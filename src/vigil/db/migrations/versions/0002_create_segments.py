@@ -1,4 +1,4 @@
-"""Create the segments table (the recording index, `vigil.recording.index.SegmentRow`).
+"""Create the segments table (the recording index, `vigil.db.schema.SegmentRow`).
 
 Revision ID: 0002
 Revises: 0001

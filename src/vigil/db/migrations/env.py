@@ -1,11 +1,11 @@
-"""Alembic environment for the events database.
+"""Alembic environment for Vigil's database.
 
-`EventStore` runs migrations programmatically and hands its open connection over in
+`Database` runs migrations programmatically and hands its open connection over in
 ``config.attributes["connection"]``. To run alembic by hand (e.g. to autogenerate a new
-revision after changing `vigil.events.store`), build the config in Python::
+revision after changing `vigil.db.schema`), build the config in Python::
 
     from alembic import command
-    from vigil.events.store import alembic_config
+    from vigil.db.database import alembic_config
     command.revision(alembic_config("sqlite:///dev.db"), "message", autogenerate=True)
 
 or pass ``-x url=...`` to the alembic CLI with an ini file setting ``script_location``.
@@ -16,9 +16,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine, pool
 
-import vigil.auth.models  # noqa: F401  (the auth tables are part of the same schema)
-import vigil.recording.index  # noqa: F401  (its table is part of the same schema)
-from vigil.events.store import Base
+from vigil.db.schema import Base
 
 config = context.config
 target_metadata = Base.metadata
@@ -54,6 +52,8 @@ def run_migrations_online() -> None:
     url = context.get_x_argument(as_dictionary=True).get("url") or config.get_main_option(
         "sqlalchemy.url"
     )
+    if not url:
+        raise ValueError("no database: pass -x url=... or set sqlalchemy.url")
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.connect() as conn:

@@ -1,4 +1,4 @@
-"""Create the auth tables: users, sessions, API tokens, audit log (`vigil.auth.models`).
+"""Create the auth tables: users, sessions, API tokens, audit log (`vigil.db.schema`).
 
 Revision ID: 0003
 Revises: 0002
