@@ -34,11 +34,11 @@ import numpy as np
 from vigil.apps.base import FrameContext, Scene
 from vigil.apps.manifest import manifest_for_class
 from vigil.apps.occupancy import Occupancy
+from vigil.appstore.installed import InstalledApp
 from vigil.detection.detections import Detections
 from vigil.geometry.shapes import Zone
 from vigil.sandbox import SandboxedApp
 from vigil.sandbox.bwrap import launcher
-from vigil.store.installed import InstalledApp
 
 WIDTH, HEIGHT = 1280, 720
 SETTINGS = {"zone": "half", "classes": ["person"], "report_interval": 1.0}

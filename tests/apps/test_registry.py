@@ -19,12 +19,12 @@ from vigil.apps import (
     get_app_class,
 )
 from vigil.apps.manifest import load_manifest
+from vigil.appstore.installed import InstallRecord, version_dir, write_records
 from vigil.config.loader import load_config_text
 from vigil.detection.detections import Detections
 from vigil.errors import ConfigError
 from vigil.geometry import Line, Zone
 from vigil.pipeline.build import validate_apps
-from vigil.store.installed import InstallRecord, version_dir, write_records
 
 EXAMPLE_MANIFEST = (
     Path(__file__).resolve().parents[2]

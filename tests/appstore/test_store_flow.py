@@ -17,7 +17,7 @@ import pytest
 
 from cli.cli_helpers import Result, assert_one_line_error, invoke_vigil
 from vigil.apps.registry import app_manifest, known_kinds
-from vigil.store.installed import installed_apps, read_records
+from vigil.appstore.installed import installed_apps, read_records
 
 SITE_RUNNING_IT = """\
 cameras:

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from vigil.apps.base import FrameContext, Scene
+from vigil.appstore.installed import InstalledApp
 from vigil.detection.detections import Detections
 from vigil.geometry.shapes import Zone
 from vigil.sandbox import SandboxedApp, SandboxLimits
 from vigil.sandbox.bwrap import launcher
-from vigil.store.installed import InstalledApp
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]

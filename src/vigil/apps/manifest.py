@@ -1,7 +1,7 @@
 """App manifests: what an app declares about itself, for the store, the sandbox and the dashboard.
 
 Every app has one, built-in or third-party. A third-party app ships it as ``vigil-app.json``
-in the top-level package of its ``vigil.apps`` entry point's module (`vigil.store.wheel`); a
+in the top-level package of its ``vigil.apps`` entry point's module (`vigil.appstore.wheel`); a
 built-in app's manifest is generated from its class (`manifest_for_class`). docs/apps.md
 describes the fields.
 """

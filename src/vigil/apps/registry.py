@@ -3,7 +3,7 @@
 A kind resolves, in this order, to
 
 1. a built-in app (in-process, its manifest generated from the class);
-2. an app installed from the store (`vigil.store.installed`): it runs in its own sandboxed
+2. an app installed from the store (`vigil.appstore.installed`): it runs in its own sandboxed
    process (`vigil.sandbox.SandboxedApp`), its settings checked against its manifest's JSON
    Schema, and the settings that schema marks as zones, lines or classes against the scene;
 3. a ``vigil.apps`` entry point installed in Vigil's own Python environment: in-process and
@@ -29,10 +29,10 @@ from vigil.apps.manifest import ENTRY_POINT_GROUP, AppManifest, manifest_for_cla
 from vigil.apps.occupancy import Occupancy
 from vigil.apps.stopped_vehicle import StoppedVehicle
 from vigil.apps.wrong_way import WrongWay
-from vigil.store import installed as store  # module import: vigil.store imports vigil.apps
+from vigil.appstore import installed as store  # module import: vigil.appstore imports vigil.apps
 
 if TYPE_CHECKING:
-    from vigil.store.installed import InstalledApp
+    from vigil.appstore.installed import InstalledApp
 
 BUILTIN_APPS: dict[str, type[App]] = {
     cls.kind: cls

@@ -18,11 +18,11 @@ The signature covers the canonical JSON of wheel, sha256, size, manifest and req
 All signed releases of an app carry the same key: a catalog listing an app signed by two
 keys is refused as a whole (a vendor changing keys re-signs its releases: ``vigil store
 publish --rotate-key``; each operator then moves the app to the new key,
-`vigil.store.publishers`).
+`vigil.appstore.publishers`).
 
 The index as a whole is signed too (`CatalogIndex.signed_payload`: everything but its own
 signature), with a ``serial`` that each publication increases: a client remembers the highest
-serial it has seen of each catalog (`vigil.store.freshness`), so a catalog that hides newer
+serial it has seen of each catalog (`vigil.appstore.freshness`), so a catalog that hides newer
 versions by serving an older, validly signed index is refused.
 """
 
@@ -41,8 +41,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from vigil.apps.base import SDK_VERSION
 from vigil.apps.manifest import AppManifest, canonical_json, parse_manifest
+from vigil.appstore import StoreError
 from vigil.errors import format_key_path
-from vigil.store import StoreError
 
 INDEX_FILENAME = "index.json"
 FETCH_TIMEOUT_S = 30.0

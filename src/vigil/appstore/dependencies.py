@@ -19,10 +19,10 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from vigil.store import StoreError
+from vigil.appstore import StoreError
 
 if TYPE_CHECKING:
-    from vigil.store.wheel import WheelInfo
+    from vigil.appstore.wheel import WheelInfo
 
 SDK_BOUNDARY = ("vigil", "numpy", "pydantic")
 

@@ -1,7 +1,7 @@
 """Rollback protection: a catalog may not go back to an older index.
 
 Each catalog's index.json is signed as a whole with a ``serial`` that every publication
-increases (`vigil.store.catalog`). Whoever serves the catalog could still serve an older,
+increases (`vigil.appstore.catalog`). Whoever serves the catalog could still serve an older,
 validly signed index, hiding the versions published since (a fix for a vulnerable app, say).
 So the client remembers, per catalog, the highest serial it has verified, in
 ``<apps root>/catalogs.json``, and refuses an index with a lower serial, or with the same
@@ -15,10 +15,10 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from vigil.store import StoreError
-from vigil.store.catalog import INDEX_FILENAME, Catalog
-from vigil.store.installed import apps_root, atomic_write, locked
-from vigil.store.keys import signature_problem, trusted_keys
+from vigil.appstore import StoreError
+from vigil.appstore.catalog import INDEX_FILENAME, Catalog
+from vigil.appstore.installed import apps_root, atomic_write, locked
+from vigil.appstore.keys import signature_problem, trusted_keys
 
 SEEN_FILENAME = "catalogs.json"
 

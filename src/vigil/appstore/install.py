@@ -2,7 +2,7 @@
 
 Everything is verified before anything is installed: the release's signature against the
 trusted vendor keys and its key against the one the app id is pinned to
-(`vigil.store.publishers`: the first verified install pins it), the SDK requirement, each
+(`vigil.appstore.publishers`: the first verified install pins it), the SDK requirement, each
 wheel's size and sha256 against the signed index entry, the manifest inside the wheel
 against the signed one, and the app's requirements against Vigil's shared packages. pip
 then installs exactly the verified wheels (binaries only, hashes required, no index, no
@@ -23,11 +23,11 @@ from pathlib import Path
 from packaging.version import Version
 
 from vigil.apps.registry import BUILTIN_APPS
-from vigil.store import StoreError
-from vigil.store.catalog import Catalog, Release
-from vigil.store.dependencies import check_requirements
-from vigil.store.freshness import check_index
-from vigil.store.installed import (
+from vigil.appstore import StoreError
+from vigil.appstore.catalog import Catalog, Release
+from vigil.appstore.dependencies import check_requirements
+from vigil.appstore.freshness import check_index
+from vigil.appstore.installed import (
     InstallRecord,
     apps_root,
     locked,
@@ -35,9 +35,9 @@ from vigil.store.installed import (
     version_dir,
     write_records,
 )
-from vigil.store.keys import signature_problem, trusted_keys
-from vigil.store.publishers import check_publisher, keep_publisher
-from vigil.store.wheel import WheelInfo, inspect_wheel
+from vigil.appstore.keys import signature_problem, trusted_keys
+from vigil.appstore.publishers import check_publisher, keep_publisher
+from vigil.appstore.wheel import WheelInfo, inspect_wheel
 
 PIP_TIMEOUT_S = 300
 

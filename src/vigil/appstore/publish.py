@@ -15,19 +15,19 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from vigil.detection.models import sha256_of
-from vigil.store import StoreError
-from vigil.store.catalog import (
+from vigil.appstore import StoreError
+from vigil.appstore.catalog import (
     INDEX_FILENAME,
     Catalog,
     CatalogIndex,
     CatalogWheel,
     Release,
 )
-from vigil.store.dependencies import check_requirements
-from vigil.store.installed import atomic_write
-from vigil.store.keys import key_id, load_private_key, sign
-from vigil.store.wheel import inspect_wheel
+from vigil.appstore.dependencies import check_requirements
+from vigil.appstore.installed import atomic_write
+from vigil.appstore.keys import key_id, load_private_key, sign
+from vigil.appstore.wheel import inspect_wheel
+from vigil.detection.models import sha256_of
 
 
 def _refuse_changed(source: Path, directory: Path) -> None:

@@ -24,8 +24,8 @@ from pathlib import Path
 
 from vigil.apps.manifest import APP_ID_PATTERN
 from vigil.apps.registry import BUILTIN_APPS
-from vigil.store import StoreError
-from vigil.store.installed import apps_root, atomic_write, locked, read_records
+from vigil.appstore import StoreError
+from vigil.appstore.installed import apps_root, atomic_write, locked, read_records
 
 PINS_FILENAME = "publishers.json"
 AUDIT_FILENAME = "publishers.log"

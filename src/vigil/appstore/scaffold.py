@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from vigil.apps.manifest import MANIFEST_FILENAME, manifest_for_class
-from vigil.store import StoreError
+from vigil.appstore import StoreError
 
 _PYPROJECT = """\
 [build-system]

@@ -24,7 +24,7 @@ from vigil.apps.manifest import (
     AppManifest,
     parse_manifest,
 )
-from vigil.store import StoreError
+from vigil.appstore import StoreError
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ from vigil.sandbox.host import EXIT_MEMORY
 from vigil.sandbox.limits import SandboxLimits
 
 if TYPE_CHECKING:
-    from vigil.store.installed import InstalledApp
+    from vigil.appstore.installed import InstalledApp
 
 log = logging.getLogger("vigil.sandbox")
 
