@@ -34,7 +34,6 @@ import numpy as np
 from vigil.apps.base import FrameContext, Scene
 from vigil.apps.manifest import manifest_for_class
 from vigil.apps.occupancy import Occupancy
-from vigil.appstore.installed import InstalledApp
 from vigil.detection.detections import Detections
 from vigil.geometry.shapes import Zone
 from vigil.sandbox import SandboxedApp
@@ -108,8 +107,7 @@ def main() -> int:
         site = Path(tmp) / "site"
         site.mkdir(mode=0o755)
         Path(tmp).chmod(0o755)
-        installed = InstalledApp(manifest_for_class(Occupancy), Path(tmp), site)
-        boxed = SandboxedApp(installed, "occupancy", SETTINGS, scene)
+        boxed = SandboxedApp(manifest_for_class(Occupancy), site, "occupancy", SETTINGS, scene)
         try:
             run(boxed, warm, args.fps, True)  # starts the sandbox and waits for it
             if boxed.status()["state"] != "running":

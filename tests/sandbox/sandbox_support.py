@@ -62,7 +62,8 @@ def sandboxed(
     limits: SandboxLimits = FAST,
     name: str | None = None,
 ) -> SandboxedApp:
-    return SandboxedApp(installed, name or installed.manifest.id, settings or {}, scene(), limits)
+    manifest, name = installed.manifest, name or installed.manifest.id
+    return SandboxedApp(manifest, installed.site_dir, name, settings or {}, scene(), limits)
 
 
 requires_bwrap = pytest.mark.skipif(

@@ -24,8 +24,8 @@ def apps() -> None:
 @apps.command(name="list")
 def list_apps() -> None:
     """The apps a config may name, their version and where they come from."""
-    from vigil.apps.registry import available_apps
     from vigil.appstore.installed import read_records
+    from vigil.appstore.registry import available_apps
 
     records = read_records()
     for kind, app in available_apps().items():

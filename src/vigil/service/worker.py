@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 
 from vigil.apps.base import App, Scene
-from vigil.apps.registry import build_app
+from vigil.appstore.registry import build_app
 from vigil.config.schema import AppConfig
 from vigil.detection.classes import COCO_CLASSES
 from vigil.errors import VigilError
