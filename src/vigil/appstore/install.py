@@ -112,20 +112,7 @@ def install(
     app_id, version = parse_spec(spec)
     if app_id in BUILTIN_APPS:
         raise StoreError(f"app {app_id!r} is built into Vigil, nothing to install")
-    if version is None:
-        version, release = catalog.newest(app_id)
-        installed = read_records(root).get(app_id)
-        if installed is not None and Version(installed.version) > Version(version):
-            raise StoreError(
-                f"app {app_id!r} {installed.version} is installed, newer than the catalog's "
-                f"{version}: install {app_id}=={version} to downgrade"
-            )
-    else:
-        releases = catalog.releases(app_id)
-        if version not in releases:
-            known = ", ".join(sorted(releases, key=Version))
-            raise StoreError(f"app {app_id!r} has no version {version} (published: {known})")
-        release = releases[version]
+    version, release = _chosen_release(catalog, app_id, version, root)
     where = f"catalog {catalog.location}: {app_id} {version}"
     manifest = release.app_manifest(where)
     if (manifest.id, manifest.version) != (app_id, version):
@@ -151,37 +138,70 @@ def install(
         app_dir = staging / "app"
         _pip_install(wheels, wheel_dir, app_dir / "site", [i.sha256 for i in items])
         (app_dir / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")
-
-        with locked(root):
-            # again, under the lock: another install may have pinned the id since
-            check_publisher(app_id, version, release.key_id, root)
-            final = version_dir(root, app_id, version)
-            if final.exists():  # reinstalling the same version
-                shutil.rmtree(final)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            app_dir.rename(final)
-            records = read_records(root)
-            previous = records.get(app_id)
-            records[app_id] = InstallRecord(
-                version=version,
-                sha256=release.sha256,
-                catalog=catalog.identity,
-                signed_by=signed_by,
-                installed_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            )
-            keep_publisher(app_id, version, signed_by, catalog.identity, root)
-            write_records(records, root)
-            # The version it replaces stays (a running service may still restart its sandbox
-            # from it) until the next install of this app; older ones go.
-            keep = {version, previous.version if previous else version}
-            for old in final.parent.iterdir():
-                if old.name not in keep:
-                    shutil.rmtree(old, ignore_errors=True)
+        previous = _activate(app_dir, app_id, version, release, signed_by, catalog.identity, root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return InstallOutcome(
-        app_id, version, previous.version if previous else None, signed_by, warnings
-    )
+    return InstallOutcome(app_id, version, previous, signed_by, warnings)
+
+
+def _chosen_release(
+    catalog: Catalog, app_id: str, version: str | None, root: Path
+) -> tuple[str, Release]:
+    """`version` of `app_id` in `catalog`; without one, the newest this SDK supports unless
+    the installed version is newer (StoreError: an install never downgrades unasked)."""
+    if version is not None:
+        releases = catalog.releases(app_id)
+        if version not in releases:
+            known = ", ".join(sorted(releases, key=Version))
+            raise StoreError(f"app {app_id!r} has no version {version} (published: {known})")
+        return version, releases[version]
+    version, release = catalog.newest(app_id)
+    installed = read_records(root).get(app_id)
+    if installed is not None and Version(installed.version) > Version(version):
+        raise StoreError(
+            f"app {app_id!r} {installed.version} is installed, newer than the catalog's "
+            f"{version}: install {app_id}=={version} to downgrade"
+        )
+    return version, release
+
+
+def _activate(
+    app_dir: Path,
+    app_id: str,
+    version: str,
+    release: Release,
+    signed_by: str | None,
+    catalog_identity: str,
+    root: Path,
+) -> str | None:
+    """Move the verified, staged `app_dir` into place and record it in installed.json, under
+    the apps root's lock; the version it replaced."""
+    with locked(root):
+        # again, under the lock: another install may have pinned the id since
+        check_publisher(app_id, version, release.key_id, root)
+        final = version_dir(root, app_id, version)
+        if final.exists():  # reinstalling the same version
+            shutil.rmtree(final)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        app_dir.rename(final)
+        records = read_records(root)
+        previous = records.get(app_id)
+        records[app_id] = InstallRecord(
+            version=version,
+            sha256=release.sha256,
+            catalog=catalog_identity,
+            signed_by=signed_by,
+            installed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        keep_publisher(app_id, version, signed_by, catalog_identity, root)
+        write_records(records, root)
+        # The version it replaces stays (a running service may still restart its sandbox
+        # from it) until the next install of this app; older ones go.
+        keep = {version, previous.version if previous else version}
+        for old in final.parent.iterdir():
+            if old.name not in keep:
+                shutil.rmtree(old, ignore_errors=True)
+    return previous.version if previous else None
 
 
 def require_installed(app_id: str, records: dict[str, InstallRecord]) -> InstallRecord:
