@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from vigil.apps import FrameContext, Scene, build_app
+from vigil.apps import FrameContext, Scene
+from vigil.apps.registry import build_app
 from vigil.appstore.registry import app_manifest
 from vigil.detection.classes import COCO_CLASSES as CLASSES
 from vigil.detection.detections import Detections

@@ -7,16 +7,8 @@ import pytest
 from pydantic import ValidationError
 
 import vigil.apps.registry as registry
-from vigil.apps import (
-    BUILTIN_APPS,
-    SDK_VERSION,
-    App,
-    AppSettings,
-    FrameContext,
-    Scene,
-    build_app,
-    get_app_class,
-)
+from vigil.apps import SDK_VERSION, App, AppSettings, FrameContext, Scene
+from vigil.apps.registry import BUILTIN_APPS, build_app, get_app_class
 from vigil.detection.detections import Detections
 from vigil.geometry import Line, Zone
 

@@ -23,6 +23,7 @@ from shapely.geometry import Polygon
 from shapely.validation import explain_validity
 
 Point = tuple[float, float]
+"""An ``(x, y)`` point, in pixels or normalised 0–1."""
 
 
 def _as_point(value: Any, what: str) -> Point:
@@ -111,9 +112,13 @@ class Zone:
     """
 
     name: str
+    """The zone's name, unique in a scene."""
     points: tuple[Point, ...]
+    """Its vertices (the closing vertex dropped)."""
     normalized: bool | None = None
-    frame_size: tuple[int, int] | None = None  # (width, height), pixel zones only
+    """Whether `points` are normalised 0–1 (None: decided from the values)."""
+    frame_size: tuple[int, int] | None = None
+    """``(width, height)`` of the frame a pixel zone belongs to (set by `to_pixels`)."""
     _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -158,10 +163,12 @@ class Zone:
 
     @property
     def polygon(self) -> Polygon:
+        """The zone as a shapely `Polygon`."""
         return Polygon(self.points)
 
     @property
     def area(self) -> float:
+        """Area in square units of `points` (pixels, or a fraction of the frame)."""
         return float(self.polygon.area)
 
     def mask(self) -> np.ndarray:
@@ -222,10 +229,15 @@ class Line:
     """
 
     name: str
+    """The line's name, unique in a scene."""
     start: Point
+    """Where the line starts (its direction is ``start → end``)."""
     end: Point
+    """Where the line ends."""
     normalized: bool | None = None
+    """Whether the ends are normalised 0–1 (None: decided from the values)."""
     invert: bool = False
+    """Swap ``in`` and ``out``."""
 
     def __post_init__(self) -> None:
         start = _as_point(self.start, "line start")
@@ -254,6 +266,7 @@ class Line:
 
     @property
     def length(self) -> float:
+        """Length in units of the ends (pixels, or a fraction of the frame)."""
         return math.dist(self.start, self.end)
 
     def _pixel_ends(self) -> tuple[np.ndarray, np.ndarray]:
