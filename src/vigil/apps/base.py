@@ -210,14 +210,15 @@ class Scene:
         lookup = {n.lower(): i for i, n in reversed(list(enumerate(self.class_names)))}
         ids = []
         for c in classes:
+            if isinstance(c, str) and c.strip().lower() in lookup:
+                ids.append(lookup[c.strip().lower()])
+                continue
+            if isinstance(c, str) and c.strip().isdigit():
+                c = int(c.strip())  # an id written as text
             if isinstance(c, (int, np.integer)) and not isinstance(c, bool):
                 if c < 0 or (self.class_names and c >= len(self.class_names)):
                     raise ValueError(f"unknown class id {c}")
                 ids.append(int(c))
-            elif isinstance(c, str) and c.strip().lower() in lookup:
-                ids.append(lookup[c.strip().lower()])
-            elif isinstance(c, str) and c.strip().isdigit():
-                ids.extend(self.class_ids([int(c.strip())]).tolist())
             else:
                 raise ValueError(f"unknown class {c!r}")
         return np.unique(np.asarray(ids, dtype=np.int64))

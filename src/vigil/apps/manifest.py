@@ -155,7 +155,7 @@ class AppManifest(BaseModel):
         the scene's (``settings.zone: unknown zone 'lobby' (known: door)``)."""
         cls = validator_for(self.settings_schema)
         if scene is not None:
-            cls = extend(cls, {REFERENCE_KEY: _reference_keyword(scene)})
+            cls = extend(cls, {REFERENCE_KEY: _reference_keyword(scene)})  # type: ignore[no-untyped-call]
         error = best_match(cls(self.settings_schema).iter_errors(dict(settings)))
         if error is not None:
             where = format_key_path(("settings", *error.absolute_path))

@@ -74,10 +74,12 @@ class Detections:
     @property
     def centers(self) -> np.ndarray:
         """Centre of each box (N, 2)."""
-        return (self.xyxy[:, :2] + self.xyxy[:, 2:]) / 2
+        centers: np.ndarray = (self.xyxy[:, :2] + self.xyxy[:, 2:]) / 2
+        return centers
 
     @property
     def area(self) -> np.ndarray:
         """Area of each box in square pixels (N,)."""
         wh = np.clip(self.xyxy[:, 2:] - self.xyxy[:, :2], 0, None)
-        return wh[:, 0] * wh[:, 1]
+        area: np.ndarray = wh[:, 0] * wh[:, 1]
+        return area

@@ -78,7 +78,8 @@ def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     straddle = (y0 > y) != (y1 > y)  # (N, V), half-open in y
     dy = np.where(y1 == y0, 1.0, y1 - y0)
     x_cross = x0 + (y - y0) * (x1 - x0) / dy
-    return ((straddle & (x < x_cross)).sum(axis=1) % 2) == 1
+    inside: np.ndarray = ((straddle & (x < x_cross)).sum(axis=1) % 2) == 1
+    return inside
 
 
 def rasterize_polygon(polygon: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -199,7 +200,7 @@ class Zone:
                 )
             return points_in_polygon(pts, self.vertices)
         width, height = self.frame_size
-        finite = np.isfinite(pts).all(axis=1)
+        finite = np.isfinite(pts[:, 0]) & np.isfinite(pts[:, 1])
         safe = np.where(finite[:, None], pts, 0.0)
         xs = np.clip(np.floor(safe[:, 0]), 0, width - 1).astype(np.intp)
         ys = np.clip(np.floor(safe[:, 1]), 0, height - 1).astype(np.intp)
@@ -211,9 +212,10 @@ class Zone:
 
 def _orient(a: np.ndarray, b: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Cross product (b - a) × (p - a), broadcast over leading axes."""
-    return (b[..., 0] - a[..., 0]) * (p[..., 1] - a[..., 1]) - (b[..., 1] - a[..., 1]) * (
-        p[..., 0] - a[..., 0]
-    )
+    cross: np.ndarray = (b[..., 0] - a[..., 0]) * (p[..., 1] - a[..., 1]) - (
+        b[..., 1] - a[..., 1]
+    ) * (p[..., 0] - a[..., 0])
+    return cross
 
 
 @dataclass(frozen=True)
