@@ -95,7 +95,7 @@ def _cameras_running(app_id: str, config_path: Path) -> list[str]:
 )
 def remove(app_id: str, config_path: Path | None, force: bool) -> None:
     """Uninstall a store app (refused while a camera of --config runs it, unless --force)."""
-    from vigil.appstore import StoreError
+    from vigil.appstore import AppStoreError
     from vigil.appstore.install import remove as remove_app
     from vigil.appstore.install import require_installed
     from vigil.appstore.installed import read_records
@@ -103,13 +103,13 @@ def remove(app_id: str, config_path: Path | None, force: bool) -> None:
     require_installed(app_id, read_records())
     if not force:
         if config_path is None:
-            raise StoreError(
+            raise AppStoreError(
                 f"vigil apps remove {app_id}: pass --config SITE.yaml (to check that no "
                 "camera runs it) or --force"
             )
         cameras = _cameras_running(app_id, config_path)
         if cameras:
-            raise StoreError(
+            raise AppStoreError(
                 f"app {app_id!r} is enabled on camera(s) {', '.join(cameras)} in {config_path}: "
                 f"disable it there first (vigil apps disable), or pass --force"
             )

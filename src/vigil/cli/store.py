@@ -122,7 +122,7 @@ def publish(
 def search(text: str, catalog: str | None) -> None:
     """Apps in a catalog whose id, name, vendor or description contain TEXT."""
     from vigil.apps.base import SDK_VERSION
-    from vigil.appstore import StoreError
+    from vigil.appstore import AppStoreError
     from vigil.appstore.catalog import INDEX_FILENAME, Catalog, catalog_location
     from vigil.appstore.freshness import check_serial, index_problem
     from vigil.appstore.keys import trusted_keys
@@ -140,7 +140,7 @@ def search(text: str, catalog: str | None) -> None:
     for app_id in sorted(source.index.apps):
         try:
             version, release = source.newest(app_id)
-        except StoreError:  # no version for this SDK: show the newest, marked
+        except AppStoreError:  # no version for this SDK: show the newest, marked
             version, release = source.newest(app_id, None)
         manifest = release.app_manifest(f"catalog {source.location}: {app_id}")
         haystack = " ".join((manifest.id, manifest.name, manifest.vendor, manifest.description))
