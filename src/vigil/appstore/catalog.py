@@ -85,7 +85,7 @@ class CatalogIndex(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: Literal[1] = 1
-    serial: int = Field(0, ge=0)  # +1 on each publication: an older index has a lower one
+    serial: int = Field(default=0, ge=0)  # +1 on each publication: an older index has a lower one
     timestamp: str = ""  # of that publication
     apps: dict[str, dict[str, Release]] = Field(default_factory=dict)
     signature: str | None = None

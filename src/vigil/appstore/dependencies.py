@@ -62,10 +62,10 @@ def check_requirements(
     shared = shared_packages()
     bundle = {w.name: w for w in bundled}
     for wheel in bundle.values():
-        if wheel.name in shared:
+        if (name := canonicalize_name(wheel.name)) in shared:
             raise AppStoreError(
                 f"app {app_id!r} bundles {wheel.name} {wheel.version}, which Vigil provides "
-                f"({shared[wheel.name]}, shared across the SDK boundary)"
+                f"({shared[name]}, shared across the SDK boundary)"
             )
     for wheel in (app, *bundle.values()):
         for req in filter(_applies, wheel.requires):

@@ -538,6 +538,7 @@ class _Session:
                 assert self.last_dts is not None
                 packet.dts = self.last_dts + (self.last_duration or self.step_ticks)
             packet.pts = packet.dts
+        assert packet.dts is not None  # filled in above, from pts or from the previous packet
         if self.pending is not None:
             first, first_arrival = self.pending
             self.pending = None
