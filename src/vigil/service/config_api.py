@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from vigil.apps.registry import available_apps
+from vigil.appstore.registry import available_apps
 from vigil.auth import Principal, allow, audit
 from vigil.auth.principal import Role
 from vigil.config.loader import format_validation_error

@@ -35,6 +35,7 @@ from typing import Any
 import uvicorn
 
 from vigil.apps.base import Scene
+from vigil.appstore.installed import INSTALLED_FILENAME, apps_root, read_records
 from vigil.auth.routes import log_setup_hint
 from vigil.config.loader import load_config_text
 from vigil.db.database import Database
@@ -54,7 +55,6 @@ from vigil.service.messages import CameraStatus, EventMessage, Reconfigure, Segm
 from vigil.service.mqtt import MqttPublisher
 from vigil.service.state import ServiceState, SiteChanges
 from vigil.service.worker import EXIT_CAMERA_FAILED, WorkerSpec, run_worker
-from vigil.store.installed import INSTALLED_FILENAME, apps_root, read_records
 
 log = logging.getLogger("vigil.service")
 

@@ -2,7 +2,7 @@
 
 Everything is verified before anything is installed: the release's signature against the
 trusted vendor keys and its key against the one the app id is pinned to
-(`vigil.store.publishers`: the first verified install pins it), the SDK requirement, each
+(`vigil.appstore.publishers`: the first verified install pins it), the SDK requirement, each
 wheel's size and sha256 against the signed index entry, the manifest inside the wheel
 against the signed one, and the app's requirements against Vigil's shared packages. pip
 then installs exactly the verified wheels (binaries only, hashes required, no index, no
@@ -23,11 +23,11 @@ from pathlib import Path
 from packaging.version import Version
 
 from vigil.apps.registry import BUILTIN_APPS
-from vigil.store import StoreError
-from vigil.store.catalog import Catalog, Release
-from vigil.store.dependencies import check_requirements
-from vigil.store.freshness import check_index
-from vigil.store.installed import (
+from vigil.appstore import AppStoreError
+from vigil.appstore.catalog import Catalog, Release
+from vigil.appstore.dependencies import check_requirements
+from vigil.appstore.freshness import check_index
+from vigil.appstore.installed import (
     InstallRecord,
     apps_root,
     locked,
@@ -35,9 +35,9 @@ from vigil.store.installed import (
     version_dir,
     write_records,
 )
-from vigil.store.keys import signature_problem, trusted_keys
-from vigil.store.publishers import check_publisher, keep_publisher
-from vigil.store.wheel import WheelInfo, inspect_wheel
+from vigil.appstore.keys import signature_problem, trusted_keys
+from vigil.appstore.publishers import check_publisher, keep_publisher
+from vigil.appstore.wheel import WheelInfo, inspect_wheel
 
 PIP_TIMEOUT_S = 300
 
@@ -55,14 +55,14 @@ def parse_spec(spec: str) -> tuple[str, str | None]:
     """``ID`` or ``ID==VERSION``."""
     app_id, sep, version = spec.partition("==")
     if not app_id or (sep and not version):
-        raise StoreError(f"bad app spec {spec!r}: expected ID or ID==VERSION")
+        raise AppStoreError(f"bad app spec {spec!r}: expected ID or ID==VERSION")
     return app_id.strip(), version.strip() or None
 
 
 def verify_release(
     app_id: str, version: str, release: Release, developer_mode: bool, trusted_dir: Path | None
 ) -> tuple[str | None, list[str]]:
-    """The trusted key id that signed `release`; otherwise StoreError, or — in developer mode —
+    """The trusted key id that signed `release`; otherwise AppStoreError, or — in developer mode —
     no key id and a warning."""
     trusted = trusted_keys(trusted_dir)
     problem = signature_problem(
@@ -72,7 +72,7 @@ def verify_release(
         return release.key_id, []
     message = f"app {app_id!r} {version} {problem}"
     if not developer_mode:
-        raise StoreError(f"{message}; refusing to install it")
+        raise AppStoreError(f"{message}; refusing to install it")
     return None, [f"DEVELOPER MODE: {message}; installing it UNVERIFIED"]
 
 
@@ -91,10 +91,10 @@ def _pip_install(wheels: list[WheelInfo], wheel_dir: Path, target: Path, hashes:
     try:
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        raise StoreError(f"pip install timed out after {PIP_TIMEOUT_S} s") from None
+        raise AppStoreError(f"pip install timed out after {PIP_TIMEOUT_S} s") from None
     if done.returncode != 0:
         lines = [ln for ln in done.stderr.splitlines() if ln.strip()] or ["(no output)"]
-        raise StoreError(f"pip install failed: {lines[-1].strip()}")
+        raise AppStoreError(f"pip install failed: {lines[-1].strip()}")
 
 
 def install(
@@ -111,25 +111,12 @@ def install(
     root = root or apps_root()
     app_id, version = parse_spec(spec)
     if app_id in BUILTIN_APPS:
-        raise StoreError(f"app {app_id!r} is built into Vigil, nothing to install")
-    if version is None:
-        version, release = catalog.newest(app_id)
-        installed = read_records(root).get(app_id)
-        if installed is not None and Version(installed.version) > Version(version):
-            raise StoreError(
-                f"app {app_id!r} {installed.version} is installed, newer than the catalog's "
-                f"{version}: install {app_id}=={version} to downgrade"
-            )
-    else:
-        releases = catalog.releases(app_id)
-        if version not in releases:
-            known = ", ".join(sorted(releases, key=Version))
-            raise StoreError(f"app {app_id!r} has no version {version} (published: {known})")
-        release = releases[version]
+        raise AppStoreError(f"app {app_id!r} is built into Vigil, nothing to install")
+    version, release = _chosen_release(catalog, app_id, version, root)
     where = f"catalog {catalog.location}: {app_id} {version}"
     manifest = release.app_manifest(where)
     if (manifest.id, manifest.version) != (app_id, version):
-        raise StoreError(f"{where}: its manifest names {manifest.id} {manifest.version}")
+        raise AppStoreError(f"{where}: its manifest names {manifest.id} {manifest.version}")
     manifest.check_sdk()
     signed_by, warnings = verify_release(app_id, version, release, developer_mode, trusted_dir)
     check_publisher(app_id, version, release.key_id, root)  # in developer mode too
@@ -146,49 +133,84 @@ def install(
         paths = [catalog.fetch(item, wheel_dir) for item in items]
         wheels = [inspect_wheel(p) for p in paths]
         if wheels[0].manifest != manifest:
-            raise StoreError(f"{where}: the manifest inside {release.wheel} differs from the index")
+            raise AppStoreError(
+                f"{where}: the manifest inside {release.wheel} differs from the index"
+            )
         check_requirements(app_id, wheels[0], wheels[1:])
         app_dir = staging / "app"
         _pip_install(wheels, wheel_dir, app_dir / "site", [i.sha256 for i in items])
         (app_dir / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")
-
-        with locked(root):
-            # again, under the lock: another install may have pinned the id since
-            check_publisher(app_id, version, release.key_id, root)
-            final = version_dir(root, app_id, version)
-            if final.exists():  # reinstalling the same version
-                shutil.rmtree(final)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            app_dir.rename(final)
-            records = read_records(root)
-            previous = records.get(app_id)
-            records[app_id] = InstallRecord(
-                version=version,
-                sha256=release.sha256,
-                catalog=catalog.identity,
-                signed_by=signed_by,
-                installed_at=datetime.now(UTC).isoformat(timespec="seconds"),
-            )
-            keep_publisher(app_id, version, signed_by, catalog.identity, root)
-            write_records(records, root)
-            # The version it replaces stays (a running service may still restart its sandbox
-            # from it) until the next install of this app; older ones go.
-            keep = {version, previous.version if previous else version}
-            for old in final.parent.iterdir():
-                if old.name not in keep:
-                    shutil.rmtree(old, ignore_errors=True)
+        previous = _activate(app_dir, app_id, version, release, signed_by, catalog.identity, root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return InstallOutcome(
-        app_id, version, previous.version if previous else None, signed_by, warnings
-    )
+    return InstallOutcome(app_id, version, previous, signed_by, warnings)
+
+
+def _chosen_release(
+    catalog: Catalog, app_id: str, version: str | None, root: Path
+) -> tuple[str, Release]:
+    """`version` of `app_id` in `catalog`; without one, the newest this SDK supports unless
+    the installed version is newer (AppStoreError: an install never downgrades unasked)."""
+    if version is not None:
+        releases = catalog.releases(app_id)
+        if version not in releases:
+            known = ", ".join(sorted(releases, key=Version))
+            raise AppStoreError(f"app {app_id!r} has no version {version} (published: {known})")
+        return version, releases[version]
+    version, release = catalog.newest(app_id)
+    installed = read_records(root).get(app_id)
+    if installed is not None and Version(installed.version) > Version(version):
+        raise AppStoreError(
+            f"app {app_id!r} {installed.version} is installed, newer than the catalog's "
+            f"{version}: install {app_id}=={version} to downgrade"
+        )
+    return version, release
+
+
+def _activate(
+    app_dir: Path,
+    app_id: str,
+    version: str,
+    release: Release,
+    signed_by: str | None,
+    catalog_identity: str,
+    root: Path,
+) -> str | None:
+    """Move the verified, staged `app_dir` into place and record it in installed.json, under
+    the apps root's lock; the version it replaced."""
+    with locked(root):
+        # again, under the lock: another install may have pinned the id since
+        check_publisher(app_id, version, release.key_id, root)
+        final = version_dir(root, app_id, version)
+        if final.exists():  # reinstalling the same version
+            shutil.rmtree(final)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        app_dir.rename(final)
+        records = read_records(root)
+        previous = records.get(app_id)
+        records[app_id] = InstallRecord(
+            version=version,
+            sha256=release.sha256,
+            catalog=catalog_identity,
+            signed_by=signed_by,
+            installed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+        keep_publisher(app_id, version, signed_by, catalog_identity, root)
+        write_records(records, root)
+        # The version it replaces stays (a running service may still restart its sandbox
+        # from it) until the next install of this app; older ones go.
+        keep = {version, previous.version if previous else version}
+        for old in final.parent.iterdir():
+            if old.name not in keep:
+                shutil.rmtree(old, ignore_errors=True)
+    return previous.version if previous else None
 
 
 def require_installed(app_id: str, records: dict[str, InstallRecord]) -> InstallRecord:
-    """`app_id`'s record; StoreError when it is not installed from the store."""
+    """`app_id`'s record; AppStoreError when it is not installed from the store."""
     if app_id not in records:
         builtin = " (it is built into Vigil)" if app_id in BUILTIN_APPS else ""
-        raise StoreError(f"app {app_id!r} is not installed from the store{builtin}")
+        raise AppStoreError(f"app {app_id!r} is not installed from the store{builtin}")
     return records[app_id]
 
 

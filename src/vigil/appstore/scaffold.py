@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from vigil.apps.manifest import MANIFEST_FILENAME, manifest_for_class
-from vigil.store import StoreError
+from vigil.appstore import AppStoreError
 
 _PYPROJECT = """\
 [build-system]
@@ -138,9 +138,9 @@ def wheel_command(directory: Path) -> str:
 def new_app(app_id: str, directory: Path, vendor: str) -> Path:
     """Create the project for app `app_id` in `directory` (must not exist or be empty)."""
     if not re.fullmatch(r"[a-z][a-z0-9_]*", app_id):
-        raise StoreError(f"app id {app_id!r}: use lower-case letters, digits and _")
+        raise AppStoreError(f"app id {app_id!r}: use lower-case letters, digits and _")
     if directory.exists() and any(directory.iterdir()):
-        raise StoreError(f"{directory}: already exists and is not empty")
+        raise AppStoreError(f"{directory}: already exists and is not empty")
     cls = "".join(part.capitalize() for part in app_id.split("_"))
     fields = {"id": app_id, "cls": cls, "dist": app_id.replace("_", "-")}
     package = directory / "src" / app_id

@@ -18,11 +18,11 @@ The signature covers the canonical JSON of wheel, sha256, size, manifest and req
 All signed releases of an app carry the same key: a catalog listing an app signed by two
 keys is refused as a whole (a vendor changing keys re-signs its releases: ``vigil store
 publish --rotate-key``; each operator then moves the app to the new key,
-`vigil.store.publishers`).
+`vigil.appstore.publishers`).
 
 The index as a whole is signed too (`CatalogIndex.signed_payload`: everything but its own
 signature), with a ``serial`` that each publication increases: a client remembers the highest
-serial it has seen of each catalog (`vigil.store.freshness`), so a catalog that hides newer
+serial it has seen of each catalog (`vigil.appstore.freshness`), so a catalog that hides newer
 versions by serving an older, validly signed index is refused.
 """
 
@@ -41,8 +41,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from vigil.apps.base import SDK_VERSION
 from vigil.apps.manifest import AppManifest, canonical_json, parse_manifest
+from vigil.appstore import AppStoreError
 from vigil.errors import format_key_path
-from vigil.store import StoreError
 
 INDEX_FILENAME = "index.json"
 FETCH_TIMEOUT_S = 30.0
@@ -85,7 +85,7 @@ class CatalogIndex(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: Literal[1] = 1
-    serial: int = Field(0, ge=0)  # +1 on each publication: an older index has a lower one
+    serial: int = Field(default=0, ge=0)  # +1 on each publication: an older index has a lower one
     timestamp: str = ""  # of that publication
     apps: dict[str, dict[str, Release]] = Field(default_factory=dict)
     signature: str | None = None
@@ -118,10 +118,10 @@ class CatalogIndex(BaseModel):
 
 
 def catalog_location(location: str | os.PathLike[str] | None) -> str:
-    """The catalog to use: `location`, else ``$VIGIL_CATALOG``; StoreError if neither."""
+    """The catalog to use: `location`, else ``$VIGIL_CATALOG``; AppStoreError if neither."""
     chosen = os.fspath(location) if location is not None else os.environ.get("VIGIL_CATALOG")
     if not chosen:
-        raise StoreError("no catalog: pass --catalog DIR|URL or set VIGIL_CATALOG")
+        raise AppStoreError("no catalog: pass --catalog DIR|URL or set VIGIL_CATALOG")
     return chosen
 
 
@@ -137,7 +137,7 @@ class Catalog:
         elif scheme == "file":
             self.directory = Path(urllib.request.url2pathname(urlsplit(location).path))
         elif scheme:
-            raise StoreError(f"catalog {location}: unsupported URL scheme {scheme!r}")
+            raise AppStoreError(f"catalog {location}: unsupported URL scheme {scheme!r}")
         else:
             self.directory = Path(location).expanduser()
         self._index: CatalogIndex | None = None
@@ -154,12 +154,12 @@ class Catalog:
                 with (self.directory / name).open("rb") as fh:
                     return fh.read(limit + 1)
             except OSError as exc:
-                raise StoreError(f"catalog {self.location}: {name}: {exc.strerror}") from None
+                raise AppStoreError(f"catalog {self.location}: {name}: {exc.strerror}") from None
         try:
             with urllib.request.urlopen(self._base + name, timeout=FETCH_TIMEOUT_S) as resp:
                 return resp.read(limit + 1)
         except (urllib.error.URLError, OSError) as exc:
-            raise StoreError(f"catalog {self.location}: {name}: {exc}") from None
+            raise AppStoreError(f"catalog {self.location}: {name}: {exc}") from None
 
     @property
     def index(self) -> CatalogIndex:
@@ -171,7 +171,7 @@ class Catalog:
                 err = exc.errors()[0]
                 key = format_key_path(err["loc"])
                 message = err["ctx"]["error"] if err["type"] == "value_error" else err["msg"]
-                raise StoreError(
+                raise AppStoreError(
                     f"catalog {self.location}: {INDEX_FILENAME}: {key}: {message}"
                 ) from None
         return self._index
@@ -179,12 +179,12 @@ class Catalog:
     def releases(self, app_id: str) -> dict[str, Release]:
         releases = self.index.apps.get(app_id)
         if not releases:
-            raise StoreError(f"catalog {self.location}: no app {app_id!r}")
+            raise AppStoreError(f"catalog {self.location}: no app {app_id!r}")
         return releases
 
     def newest(self, app_id: str, sdk_version: str | None = SDK_VERSION) -> tuple[str, Release]:
         """The newest release of `app_id` whose SDK requirement `sdk_version` meets (None: the
-        newest); StoreError naming the newest's requirement when none does."""
+        newest); AppStoreError naming the newest's requirement when none does."""
         releases = self.releases(app_id)
         ordered = sorted(releases, key=Version, reverse=True)
         for version in ordered:
@@ -192,18 +192,18 @@ class Catalog:
             if sdk_version is None or manifest.sdk_satisfied(sdk_version):
                 return version, releases[version]
         newest = releases[ordered[0]].manifest.get("sdk")
-        raise StoreError(
+        raise AppStoreError(
             f"app {app_id!r}: every version needs another app SDK (newest: {newest!r}), "
             f"this Vigil provides SDK {sdk_version}"
         )
 
     def fetch(self, item: CatalogWheel, dest_dir: Path) -> Path:
         """Copy `item`'s wheel into `dest_dir` and check its size and sha256 against the
-        index; StoreError (nothing kept) on a mismatch."""
+        index; AppStoreError (nothing kept) on a mismatch."""
         data = self._open(item.wheel, item.size)
         digest = hashlib.sha256(data).hexdigest()
         if len(data) != item.size or digest != item.sha256:
-            raise StoreError(
+            raise AppStoreError(
                 f"catalog {self.location}: {item.wheel}: sha256 {digest} does not match "
                 f"the index ({item.sha256}): the file was altered, refusing it"
             )

@@ -17,7 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from vigil.store import StoreError
+from vigil.appstore import AppStoreError
 
 
 def trusted_keys_dir() -> Path:
@@ -43,7 +43,7 @@ def generate_keypair(out_dir: Path, name: str = "vendor") -> tuple[Path, Path]:
     key_path, pub_path = out_dir / f"{name}.key", out_dir / f"{name}.pub"
     for path in (key_path, pub_path):
         if path.exists():
-            raise StoreError(f"{path}: already exists, not overwriting a key")
+            raise AppStoreError(f"{path}: already exists, not overwriting a key")
     private = Ed25519PrivateKey.generate()
     pem = private.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
@@ -59,11 +59,11 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=None)
     except FileNotFoundError:
-        raise StoreError(f"{path}: signing key not found") from None
+        raise AppStoreError(f"{path}: signing key not found") from None
     except (ValueError, TypeError) as exc:
-        raise StoreError(f"{path}: not an unencrypted PEM private key ({exc})") from None
+        raise AppStoreError(f"{path}: not an unencrypted PEM private key ({exc})") from None
     if not isinstance(key, Ed25519PrivateKey):
-        raise StoreError(f"{path}: not an ed25519 key")
+        raise AppStoreError(f"{path}: not an ed25519 key")
     return key
 
 
@@ -71,11 +71,11 @@ def load_public_key(path: Path) -> Ed25519PublicKey:
     try:
         key = serialization.load_pem_public_key(path.read_bytes())
     except FileNotFoundError:
-        raise StoreError(f"{path}: public key not found") from None
+        raise AppStoreError(f"{path}: public key not found") from None
     except ValueError as exc:
-        raise StoreError(f"{path}: not a PEM public key ({exc})") from None
+        raise AppStoreError(f"{path}: not a PEM public key ({exc})") from None
     if not isinstance(key, Ed25519PublicKey):
-        raise StoreError(f"{path}: not an ed25519 key")
+        raise AppStoreError(f"{path}: not an ed25519 key")
     return key
 
 

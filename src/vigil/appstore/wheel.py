@@ -24,7 +24,7 @@ from vigil.apps.manifest import (
     AppManifest,
     parse_manifest,
 )
-from vigil.store import StoreError
+from vigil.appstore import AppStoreError
 
 
 @dataclass(frozen=True)
@@ -40,41 +40,43 @@ def _read(zf: zipfile.ZipFile, member: str, where: str) -> str:
     try:
         return zf.read(member).decode("utf-8")
     except KeyError:
-        raise StoreError(f"{where}: {member} missing from the wheel") from None
+        raise AppStoreError(f"{where}: {member} missing from the wheel") from None
 
 
 def inspect_wheel(path: Path) -> WheelInfo:
-    """Read `path`'s metadata; StoreError naming the wheel if it is not a valid wheel or its
+    """Read `path`'s metadata; AppStoreError naming the wheel if it is not a valid wheel or its
     entry point and manifest disagree."""
     where = path.name
     try:
         dist, version, _, _ = parse_wheel_filename(path.name)
     except InvalidWheelFilename as exc:
-        raise StoreError(f"{where}: not a wheel file name ({exc})") from None
+        raise AppStoreError(f"{where}: not a wheel file name ({exc})") from None
     try:
         zf = zipfile.ZipFile(path)
     except (OSError, zipfile.BadZipFile) as exc:
-        raise StoreError(f"{where}: unreadable wheel ({exc})") from None
+        raise AppStoreError(f"{where}: unreadable wheel ({exc})") from None
     with zf:
         info_dirs = {
             n.split("/")[0] for n in zf.namelist() if n.split("/")[0].endswith(".dist-info")
         }
         if len(info_dirs) != 1:
-            raise StoreError(f"{where}: expected one .dist-info directory, found {len(info_dirs)}")
+            raise AppStoreError(
+                f"{where}: expected one .dist-info directory, found {len(info_dirs)}"
+            )
         info = info_dirs.pop()
         metadata = HeaderParser().parsestr(_read(zf, f"{info}/METADATA", where))
         declared = (canonicalize_name(metadata.get("Name", "")), metadata.get("Version", ""))
         if declared != (canonicalize_name(dist), str(version)):
-            raise StoreError(
+            raise AppStoreError(
                 f"{where}: its metadata names {declared[0]} {declared[1]}, not {dist} {version}"
             )
         try:
             requires = tuple(Requirement(r) for r in metadata.get_all("Requires-Dist") or [])
         except InvalidRequirement as exc:
-            raise StoreError(f"{where}: bad Requires-Dist ({exc})") from None
+            raise AppStoreError(f"{where}: bad Requires-Dist ({exc})") from None
         manifest = _app_manifest(zf, info, where)
     if manifest is not None and manifest.version != str(version):
-        raise StoreError(
+        raise AppStoreError(
             f"{where}: manifest version {manifest.version} differs from the wheel's {version}"
         )
     return WheelInfo(path.name, canonicalize_name(dist), str(version), requires, manifest)
@@ -90,7 +92,7 @@ def _app_manifest(zf: zipfile.ZipFile, info: str, where: str) -> AppManifest | N
         return None
     entries = dict(parser.items(ENTRY_POINT_GROUP))
     if len(entries) != 1:
-        raise StoreError(
+        raise AppStoreError(
             f"{where}: an app wheel has one {ENTRY_POINT_GROUP} entry point, not {len(entries)}"
         )
     ((name, value),) = entries.items()
@@ -99,10 +101,10 @@ def _app_manifest(zf: zipfile.ZipFile, info: str, where: str) -> AppManifest | N
     try:
         data = json.loads(_read(zf, member, where))
     except json.JSONDecodeError as exc:
-        raise StoreError(f"{where}: {member}: not JSON ({exc})") from None
+        raise AppStoreError(f"{where}: {member}: not JSON ({exc})") from None
     manifest = parse_manifest(data, f"{where}: {member}")
     if (manifest.id, manifest.entry_point) != (name, value):
-        raise StoreError(
+        raise AppStoreError(
             f"{where}: entry point {name} = {value} does not match the manifest's "
             f"id {manifest.id!r} and entry_point {manifest.entry_point!r}"
         )

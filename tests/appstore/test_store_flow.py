@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from cli.cli_helpers import Result, assert_one_line_error, invoke_vigil
-from vigil.apps.registry import app_manifest, known_kinds
-from vigil.store.installed import installed_apps, read_records
+from vigil.appstore.installed import installed_apps, read_records
+from vigil.appstore.registry import app_manifest, known_kinds
 
 SITE_RUNNING_IT = """\
 cameras:

@@ -8,11 +8,11 @@ import json
 from pathlib import Path
 
 from cli.cli_helpers import Result, assert_one_line_error, invoke_vigil
-from vigil.store.catalog import Catalog
-from vigil.store.freshness import SEEN_FILENAME
-from vigil.store.installed import read_records
-from vigil.store.keys import load_private_key
-from vigil.store.publish import sign_index
+from vigil.appstore.catalog import Catalog
+from vigil.appstore.freshness import SEEN_FILENAME
+from vigil.appstore.installed import read_records
+from vigil.appstore.keys import load_private_key
+from vigil.appstore.publish import sign_index
 
 
 def vigil(tmp: Path, *args: str | Path) -> Result:

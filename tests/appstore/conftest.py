@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from store_helpers import example_wheel, library_wheel
 
-from vigil.store.keys import generate_keypair, trust_key
+from vigil.appstore.keys import generate_keypair, trust_key
 
 
 class Wheels:

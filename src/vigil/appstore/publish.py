@@ -15,26 +15,26 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from vigil.detection.models import sha256_of
-from vigil.store import StoreError
-from vigil.store.catalog import (
+from vigil.appstore import AppStoreError
+from vigil.appstore.catalog import (
     INDEX_FILENAME,
     Catalog,
     CatalogIndex,
     CatalogWheel,
     Release,
 )
-from vigil.store.dependencies import check_requirements
-from vigil.store.installed import atomic_write
-from vigil.store.keys import key_id, load_private_key, sign
-from vigil.store.wheel import inspect_wheel
+from vigil.appstore.dependencies import check_requirements
+from vigil.appstore.installed import atomic_write
+from vigil.appstore.keys import key_id, load_private_key, sign
+from vigil.appstore.wheel import inspect_wheel
+from vigil.detection.models import sha256_of
 
 
 def _refuse_changed(source: Path, directory: Path) -> None:
     """A published dependency wheel is immutable: other releases list its sha256."""
     target = directory / source.name
     if target.exists() and sha256_of(target) != sha256_of(source):
-        raise StoreError(
+        raise AppStoreError(
             f"catalog {directory}: a different {source.name} is already published; "
             "published wheels are immutable (give the new build a new version)"
         )
@@ -67,11 +67,11 @@ def _one_signer(
     rotate_key: bool,
     where: str,
 ) -> None:
-    """Keep one key per app in `index`: refuse (StoreError) a release of `app_id` signed with
+    """Keep one key per app in `index`: refuse (AppStoreError) a release of `app_id` signed with
     another key than its other releases, or with `rotate_key` re-sign those with `private`."""
     signer = key_id(private.public_key()) if private is not None else None
     if rotate_key and private is None:
-        raise StoreError("--rotate-key: pass the new key with --key")
+        raise AppStoreError("--rotate-key: pass the new key with --key")
     releases = index.apps.get(app_id, {})
     others = {
         r.key_id for v, r in releases.items() if v != version and r.key_id not in (None, signer)
@@ -79,7 +79,7 @@ def _one_signer(
     if not others or private is None:  # an unsigned release is nobody's
         return
     if not rotate_key:
-        raise StoreError(
+        raise AppStoreError(
             f"{where}: app {app_id!r} is published there with key {', '.join(sorted(others))}, "
             f"not {signer}: clients refuse an app signed by two keys; sign with that key, or "
             "re-sign all its releases with the new one (--rotate-key)"
@@ -104,10 +104,10 @@ def publish(
     with `key`. Returns the app id and the release."""
     directory = Catalog(catalog).directory
     if directory is None:
-        raise StoreError(f"catalog {catalog}: can only publish to a local directory")
+        raise AppStoreError(f"catalog {catalog}: can only publish to a local directory")
     app = inspect_wheel(wheel)
     if app.manifest is None:
-        raise StoreError(f"{wheel.name}: not a Vigil app (no vigil.apps entry point)")
+        raise AppStoreError(f"{wheel.name}: not a Vigil app (no vigil.apps entry point)")
     deps = [inspect_wheel(p) for p in bundled]
     check_requirements(app.manifest.id, app, deps, against_vigil=False)
     private = load_private_key(key) if key is not None else None

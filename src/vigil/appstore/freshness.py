@@ -1,7 +1,7 @@
 """Rollback protection: a catalog may not go back to an older index.
 
 Each catalog's index.json is signed as a whole with a ``serial`` that every publication
-increases (`vigil.store.catalog`). Whoever serves the catalog could still serve an older,
+increases (`vigil.appstore.catalog`). Whoever serves the catalog could still serve an older,
 validly signed index, hiding the versions published since (a fix for a vulnerable app, say).
 So the client remembers, per catalog, the highest serial it has verified, in
 ``<apps root>/catalogs.json``, and refuses an index with a lower serial, or with the same
@@ -15,10 +15,10 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from vigil.store import StoreError
-from vigil.store.catalog import INDEX_FILENAME, Catalog
-from vigil.store.installed import apps_root, atomic_write, locked
-from vigil.store.keys import signature_problem, trusted_keys
+from vigil.appstore import AppStoreError
+from vigil.appstore.catalog import INDEX_FILENAME, Catalog
+from vigil.appstore.installed import apps_root, atomic_write, locked
+from vigil.appstore.keys import signature_problem, trusted_keys
 
 SEEN_FILENAME = "catalogs.json"
 
@@ -38,7 +38,7 @@ def _read_seen(root: Path) -> dict[str, SeenIndex]:
     except FileNotFoundError:
         return {}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise StoreError(
+        raise AppStoreError(
             f"{path}: unreadable ({exc}); remove it to trust catalogs afresh"
         ) from None
 
@@ -52,7 +52,7 @@ def index_problem(catalog: Catalog, trusted_dir: Path | None = None) -> str | No
 
 
 def check_serial(catalog: Catalog, verified: bool, root: Path | None = None) -> None:
-    """Refuse `catalog`'s index (StoreError, one line) if it is older than — or differs at
+    """Refuse `catalog`'s index (AppStoreError, one line) if it is older than — or differs at
     the same serial from — the newest seen; remember its serial when it is `verified`."""
     root = root or apps_root()
     index = catalog.index
@@ -67,7 +67,7 @@ def check_serial(catalog: Catalog, verified: bool, root: Path | None = None) -> 
             or (current.serial == before.serial and current.sha256 != before.sha256)
         ):
             older = "older than" if current.serial < before.serial else "another index with"
-            raise StoreError(
+            raise AppStoreError(
                 f"{where}: serial {current.serial} ({current.timestamp or 'no date'}) is {older} "
                 f"serial {before.serial} ({before.timestamp}) seen before: the catalog was "
                 "rolled back or tampered with, refusing it"
@@ -86,14 +86,14 @@ def check_index(
     root: Path | None = None,
 ) -> list[str]:
     """Verify `catalog`'s index signature against the trusted keys and that it is not older
-    than one seen before (`check_serial`). StoreError (one line) on a rolled-back index, and
+    than one seen before (`check_serial`). AppStoreError (one line) on a rolled-back index, and
     on a bad signature unless `developer_mode` (then a warning is returned)."""
     problem = index_problem(catalog, trusted_dir)
     warnings = []
     if problem is not None:
         where = f"catalog {catalog.location}: {INDEX_FILENAME}"
         if not developer_mode:
-            raise StoreError(f"{where} {problem}; refusing the catalog")
+            raise AppStoreError(f"{where} {problem}; refusing the catalog")
         warnings.append(f"DEVELOPER MODE: {where} {problem}; using it UNVERIFIED")
     check_serial(catalog, problem is None, root)
     return warnings

@@ -9,9 +9,9 @@ import json
 from pathlib import Path
 
 from cli.cli_helpers import Result, assert_one_line_error, invoke_vigil
-from vigil.store.installed import read_records
-from vigil.store.keys import generate_keypair, key_id, load_public_key
-from vigil.store.publishers import AUDIT_FILENAME, PINS_FILENAME
+from vigil.appstore.installed import read_records
+from vigil.appstore.keys import generate_keypair, key_id, load_public_key
+from vigil.appstore.publishers import AUDIT_FILENAME, PINS_FILENAME
 
 
 def vigil(tmp: Path, *args: str | Path) -> Result:

@@ -19,10 +19,10 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from vigil.store import StoreError
+from vigil.appstore import AppStoreError
 
 if TYPE_CHECKING:
-    from vigil.store.wheel import WheelInfo
+    from vigil.appstore.wheel import WheelInfo
 
 SDK_BOUNDARY = ("vigil", "numpy", "pydantic")
 
@@ -55,34 +55,34 @@ def shared_packages() -> dict[NormalizedName, Version]:
 def check_requirements(
     app_id: str, app: WheelInfo, bundled: Iterable[WheelInfo], *, against_vigil: bool = True
 ) -> None:
-    """StoreError in one line if the app (or a wheel bundled with it) needs a shared package
+    """AppStoreError in one line if the app (or a wheel bundled with it) needs a shared package
     in a version Vigil does not have, bundles a shared package, or needs a package that is not
     bundled in a matching version. Without `against_vigil` (publishing: the publisher's Vigil
     is not the installer's) shared packages are left to the installer to check."""
     shared = shared_packages()
     bundle = {w.name: w for w in bundled}
     for wheel in bundle.values():
-        if wheel.name in shared:
-            raise StoreError(
+        if (name := canonicalize_name(wheel.name)) in shared:
+            raise AppStoreError(
                 f"app {app_id!r} bundles {wheel.name} {wheel.version}, which Vigil provides "
-                f"({shared[wheel.name]}, shared across the SDK boundary)"
+                f"({shared[name]}, shared across the SDK boundary)"
             )
     for wheel in (app, *bundle.values()):
         for req in filter(_applies, wheel.requires):
             name = canonicalize_name(req.name)
             if name in shared:
                 if against_vigil and not req.specifier.contains(shared[name], prereleases=True):
-                    raise StoreError(
+                    raise AppStoreError(
                         f"app {app_id!r}: {wheel.name} requires {req}, conflicting with "
                         f"Vigil's {name} {shared[name]} (shared across the SDK boundary)"
                     )
             elif name not in bundle:
-                raise StoreError(
+                raise AppStoreError(
                     f"app {app_id!r}: {wheel.name} requires {req}, which is not published "
                     f"with the app"
                 )
             elif not req.specifier.contains(bundle[name].version, prereleases=True):
-                raise StoreError(
+                raise AppStoreError(
                     f"app {app_id!r}: {wheel.name} requires {req}, but {name} "
                     f"{bundle[name].version} is published with the app"
                 )

@@ -12,9 +12,9 @@ import pytest
 
 from cli.cli_helpers import Result, assert_one_line_error, invoke_vigil
 from vigil.apps import SDK_VERSION
-from vigil.store.freshness import SEEN_FILENAME
-from vigil.store.installed import read_records
-from vigil.store.keys import generate_keypair
+from vigil.appstore.freshness import SEEN_FILENAME
+from vigil.appstore.installed import read_records
+from vigil.appstore.keys import generate_keypair
 
 
 def vigil(tmp: Path, *args: str | Path) -> Result:

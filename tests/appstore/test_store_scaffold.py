@@ -13,7 +13,7 @@ from packaging.utils import canonicalize_name
 from store_helpers import EXAMPLE, REPO, build_wheel
 
 from cli.cli_helpers import assert_one_line_error, invoke_vigil
-from vigil.store.installed import installed_apps
+from vigil.appstore.installed import installed_apps
 
 
 def run_project_tests(project: Path) -> subprocess.CompletedProcess[str]:

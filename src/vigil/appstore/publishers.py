@@ -24,8 +24,8 @@ from pathlib import Path
 
 from vigil.apps.manifest import APP_ID_PATTERN
 from vigil.apps.registry import BUILTIN_APPS
-from vigil.store import StoreError
-from vigil.store.installed import apps_root, atomic_write, locked, read_records
+from vigil.appstore import AppStoreError
+from vigil.appstore.installed import apps_root, atomic_write, locked, read_records
 
 PINS_FILENAME = "publishers.json"
 AUDIT_FILENAME = "publishers.log"
@@ -59,7 +59,7 @@ def _pinned(root: Path) -> dict[str, Pin]:
         return {}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         # Never "start afresh" silently: that would let any trusted key take over every app.
-        raise StoreError(f"{path}: unreadable ({exc}); restore it from a backup") from None
+        raise AppStoreError(f"{path}: unreadable ({exc}); restore it from a backup") from None
 
 
 def read_pins(root: Path | None = None) -> dict[str, Pin]:
@@ -94,12 +94,12 @@ def _record(root: Path, app_id: str, pin: Pin, previous: Pin | None) -> None:
 def check_publisher(
     app_id: str, version: str, signer: str | None, root: Path | None = None
 ) -> None:
-    """StoreError (one line) when `app_id` is pinned to a key other than `signer`, the key
+    """AppStoreError (one line) when `app_id` is pinned to a key other than `signer`, the key
     that release `version` says signed it (None: unsigned, only developer mode installs it)."""
     pin = read_pins(root).get(app_id)
     if signer is None or pin is None or pin.key_id == signer:
         return
-    raise StoreError(
+    raise AppStoreError(
         f"app {app_id!r} {version} is signed by key {signer}, but {app_id!r} is published by "
         f"key {pin.key_id} (pinned {pin.since}): refusing it; if its vendor changed keys, "
         f"move it with 'vigil store trust NEW_KEY.pub --for-app {app_id}'"
@@ -123,11 +123,11 @@ def keep_publisher(
 
 
 def check_app_id(app_id: str) -> None:
-    """StoreError unless `app_id` could be a store app's id."""
+    """AppStoreError unless `app_id` could be a store app's id."""
     if app_id in BUILTIN_APPS:
-        raise StoreError(f"app {app_id!r} is built into Vigil, it has no publisher key")
+        raise AppStoreError(f"app {app_id!r} is built into Vigil, it has no publisher key")
     if not re.fullmatch(APP_ID_PATTERN, app_id):
-        raise StoreError(f"{app_id!r} is not an app id (expected {APP_ID_PATTERN})")
+        raise AppStoreError(f"{app_id!r} is not an app id (expected {APP_ID_PATTERN})")
 
 
 def transfer(app_id: str, key_id: str, root: Path | None = None) -> Pin | None:
