@@ -125,7 +125,7 @@ def _json_key(key: Any, replace_invalid: bool) -> str:
     """A dict key as JSON has it: a string (a number, boolean or None as `json.dumps` writes
     it)."""
     if isinstance(key, str):
-        return json_value(str(key), replace_invalid=replace_invalid)
+        return valid_text(key) if replace_invalid else str(key)
     plain = json_value(key)
     if isinstance(plain, dict | list):
         raise TypeError(
@@ -155,7 +155,8 @@ def plain_attributes(attributes: object) -> dict[str, Any]:
         raise ValueError(f"attributes are not storable JSON: {type(exc).__name__}") from None
     if size > MAX_ATTRIBUTES:
         raise ValueError(f"attributes of {size} bytes exceed {MAX_ATTRIBUTES}")
-    return json.loads(text)
+    plain: dict[str, Any] = json.loads(text)
+    return plain
 
 
 def storable_event(event: object) -> Event:

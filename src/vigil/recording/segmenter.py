@@ -113,7 +113,7 @@ class _Open:
     """The segment being written."""
 
     container: OutputContainer
-    stream: Stream
+    stream: VideoStream
     final: Path
     start_wall: float
     origin: int  # input ticks subtracted from every timestamp: the first packet's pts
@@ -179,7 +179,7 @@ class Segmenter:
         #: The last error that cost footage (one line), or None.
         self.last_error: str | None = None
         self._holder: OutputContainer | None = None
-        self._template: Stream | None = None
+        self._template: VideoStream | None = None
         self._time_base = Fraction(1, 90000)
         self._seg: _Open | None = None
         self._pending: _Pending | None = None
@@ -218,8 +218,9 @@ class Segmenter:
         self._release_holder()
         self._reset_timeline()
         self._unsupported = None
-        codec = codec_of(template_stream) if isinstance(template_stream, VideoStream) else None
-        if codec not in RECORDABLE_CODECS:
+        video = template_stream if isinstance(template_stream, VideoStream) else None
+        codec = codec_of(video) if video is not None else None
+        if video is None or codec not in RECORDABLE_CODECS:
             what = f"codec {codec}" if codec else f"a {template_stream.type} stream"
             self._unsupported = (
                 f"camera {self.camera}: cannot record {what} without re-encoding "
@@ -227,7 +228,7 @@ class Segmenter:
             )
             self._log_error("codec", self._unsupported)
             return
-        self._holder, self._template = parameter_holder(template_stream)
+        self._holder, self._template = parameter_holder(video)
         self._time_base = template_stream.time_base or Fraction(1, 90000)
 
     def write(self, packet: Packet, wall_time: float) -> None:
