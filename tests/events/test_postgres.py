@@ -21,7 +21,7 @@ from postgres_server import PostgresServer
 from vigil.events import Event, EventStore, EventStoreError
 from vigil.events.store import alembic_config
 from vigil.recording.index import SegmentIndex
-from vigil.service.messages import SegmentInfo
+from vigil.recording.segments import SegmentInfo
 
 
 def head_revision() -> str:

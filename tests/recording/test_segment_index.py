@@ -14,7 +14,7 @@ from events.schema_check import orm_schema_differences
 from vigil.events import Event
 from vigil.events.store import MIGRATIONS_DIR, Base, EventStore, EventStoreError, alembic_config
 from vigil.recording.index import Segment, SegmentIndex, SegmentRow
-from vigil.service.messages import SegmentInfo
+from vigil.recording.segments import SegmentInfo
 
 
 def info(start: float, end: float, camera: str = "cam1", size: int = 100, **flags) -> SegmentInfo:

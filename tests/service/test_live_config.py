@@ -36,9 +36,9 @@ from service.test_serve_e2e import (
     wait_for,
 )
 from vigil.config.loader import load_config
+from vigil.config.site import SiteConfig
 from vigil.events import EventStore
 from vigil.service.api import create_app
-from vigil.service.config import SiteConfig
 from vigil.service.messages import EventMessage, RawFrame, Reconfigure, Reconfigured
 from vigil.service.state import ServiceState
 from vigil.service.worker import CameraWorker, WorkerSpec

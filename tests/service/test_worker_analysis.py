@@ -15,7 +15,7 @@ import pytest
 
 from mjpeg_server import MjpegServer
 from vigil.config.loader import load_config_text
-from vigil.service.config import SiteConfig
+from vigil.config.site import SiteConfig
 from vigil.service.messages import CameraStatus, FrameMetadata
 from vigil.service.worker import CameraWorker, WorkerSpec
 

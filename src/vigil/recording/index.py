@@ -31,7 +31,7 @@ from sqlalchemy.engine import URL
 from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
 
 from vigil.events.store import Base, EventStore, UTCDateTime
-from vigil.service.messages import SegmentInfo
+from vigil.recording.segments import SegmentInfo
 
 __all__ = ["MAX_SEGMENT_SECONDS", "Segment", "SegmentIndex", "SegmentRow"]
 

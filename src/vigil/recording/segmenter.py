@@ -69,7 +69,7 @@ from vigil.recording._mp4 import (
     parameter_holder,
     read_metadata,
 )
-from vigil.service.messages import SegmentInfo
+from vigil.recording.segments import SegmentInfo
 
 __all__ = [
     "JOURNAL_SUFFIX",

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from vigil.events.event import Event
+from vigil.recording.segments import SegmentInfo
 
 if TYPE_CHECKING:
-    from vigil.service.config import CameraConfig
+    from vigil.config.site import CameraConfig
 
 CameraState = Literal["starting", "online", "reconnecting", "offline", "stopped"]
 # "failing": the app raised and is skipped for a backoff (`vigil.apps.boundary`); it runs
@@ -109,19 +110,6 @@ class EventMessage:
     event: Event
     wall_time: float  # capture time of the frame that raised it
     snapshot: str | None = None
-
-
-@dataclass(slots=True)
-class SegmentInfo:
-    """A finished recording segment: a playable MP4 remuxed from the camera's packets."""
-
-    camera: str
-    path: str
-    start_time: float  # wall clock, seconds since the epoch
-    end_time: float
-    size_bytes: int
-    motion: bool = False  # any motion while it was recorded
-    objects: bool = False  # any tracked object while it was recorded
 
 
 @dataclass(slots=True)

@@ -52,17 +52,15 @@ import contextlib
 import json
 import logging
 import math
-import re
 import socket
 import threading
 import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-
 import vigil
 from vigil.apps.boundary import MAX_COUNTERS
+from vigil.config.site import MqttSettings, slugify
 from vigil.service.hub import Hub, Subscription
 from vigil.service.messages import CameraStatus, EventMessage, event_to_dict
 
@@ -71,45 +69,6 @@ log = logging.getLogger(__name__)
 ONLINE, OFFLINE = "online", "offline"
 #: Topic level of the "an event of this app is open" state, beside the app's counters.
 ONGOING = "ongoing"
-
-
-class MqttSettings(BaseModel):
-    """The ``mqtt:`` section of the site YAML."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = False
-    host: str = "127.0.0.1"
-    port: int = Field(1883, ge=1, le=65535)
-    username: str | None = None
-    password: SecretStr | None = None
-    client_id: str = "vigil"
-    topic_prefix: str = "vigil"
-    discovery_prefix: str | None = Field(
-        None, description='Home Assistant discovery prefix, usually "homeassistant"; off when unset'
-    )
-    qos: int = Field(1, ge=0, le=2, description="QoS of events and of the service availability")
-    tls: bool = False
-    keepalive: int = Field(30, ge=5, le=3600, description="seconds")
-    reconnect_min_s: float = Field(1.0, gt=0, description="first delay before reconnecting")
-    reconnect_max_s: float = Field(30.0, gt=0, description="delay cap (it doubles up to it)")
-
-    @field_validator("topic_prefix", "discovery_prefix")
-    @classmethod
-    def _topic(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip("/")
-        if not value or any(c in value for c in "+#\0"):
-            raise ValueError("must be a non-empty MQTT topic without wildcards")
-        return value
-
-
-def slugify(name: str) -> str:
-    """A topic level / Home Assistant object id: lower case, runs of anything but [a-z0-9]
-    turned into one ``_`` (``"Person In"`` → ``person_in``)."""
-    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-    return slug or "_"
 
 
 def format_number(value: float) -> str | None:

@@ -35,8 +35,8 @@ from vigil.service.metrics import ServiceMetrics
 from vigil.sources.urls import redact_url
 
 if TYPE_CHECKING:
+    from vigil.config.site import CameraConfig, SiteConfig
     from vigil.events.store import EventStore
-    from vigil.service.config import CameraConfig, SiteConfig
 
 __all__ = ["CameraInfo", "SegmentIndexLike", "ServiceState", "SiteChanges"]
 

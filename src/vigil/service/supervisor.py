@@ -34,23 +34,22 @@ from typing import Any
 
 import uvicorn
 
-from vigil.apps.base import Scene
 from vigil.auth.routes import log_setup_hint
 from vigil.config.loader import load_config_text
-from vigil.detection.classes import COCO_CLASSES
+from vigil.config.site import CameraConfig, ServerSettings, SiteConfig
 from vigil.errors import VigilError
 from vigil.events.event import Event
 from vigil.events.store import EventStore
-from vigil.pipeline.build import check_apps
 from vigil.recording.index import SegmentIndex
 from vigil.recording.retention import CameraRetention, RetentionPolicy, run_pass
 from vigil.recording.segmenter import recover
+from vigil.recording.segments import SegmentInfo
 from vigil.service.api import create_app
-from vigil.service.config import CameraConfig, ServerSettings, SiteConfig
 from vigil.service.detector_service import DetectorService
 from vigil.service.hub import Hub
-from vigil.service.messages import CameraStatus, EventMessage, Reconfigure, SegmentInfo
+from vigil.service.messages import CameraStatus, EventMessage, Reconfigure
 from vigil.service.mqtt import MqttPublisher
+from vigil.service.site_plan import validate_site
 from vigil.service.state import ServiceState, SiteChanges
 from vigil.service.worker import EXIT_CAMERA_FAILED, WorkerSpec, run_worker
 from vigil.store.installed import INSTALLED_FILENAME, apps_root, read_records
@@ -66,17 +65,6 @@ REPEAT_WARNING_S = 60.0  # a camera still down with the same error is logged thi
 SITE_POLL_S = 1.0  # how often the site file is checked for changes
 SCENE_FIELDS = frozenset({"zones", "lines", "apps"})  # what a worker applies without restart
 WS_MAX_MESSAGE = 64 * 1024  # largest WebSocket message a client may send the API
-
-
-def validate_site(site: SiteConfig) -> None:
-    """Check every camera's apps against a placeholder scene, so a bad app type, setting or
-    zone name is reported (with its `cameras[i]` key path) before anything starts; nothing
-    is started (a store app's sandbox neither), since every change of the file is checked."""
-    for i, camera in enumerate(site.cameras):
-        zones = [z.to_zone(name) for name, z in camera.zones.items()]
-        lines = [ln.to_line(name) for name, ln in camera.lines.items()]
-        scene = Scene.build(1000, 1000, zones, lines, COCO_CLASSES)
-        check_apps(camera, scene, site, scope=("cameras", i))
 
 
 def check_api_port(host: str, port: int) -> None:

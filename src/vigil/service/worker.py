@@ -45,6 +45,7 @@ import numpy as np
 from vigil.apps.base import App, Scene
 from vigil.apps.registry import build_app
 from vigil.config.schema import AppConfig
+from vigil.config.site import CameraConfig, SiteConfig
 from vigil.detection.classes import COCO_CLASSES
 from vigil.errors import VigilError
 from vigil.events.event import Event, is_event_id
@@ -52,7 +53,7 @@ from vigil.outputs.annotate import Annotator
 from vigil.pipeline.build import build_detector, build_engine, build_scene
 from vigil.pipeline.engine import Engine, FrameResult
 from vigil.recording.segmenter import RECORDABLE_CODECS, Segmenter, camera_dirname, recover
-from vigil.service.config import CameraConfig, SiteConfig
+from vigil.recording.segments import SegmentInfo
 from vigil.service.detector_service import DetectorClient, DetectorHandle
 from vigil.service.mailbox import FrameMailbox
 from vigil.service.messages import (
@@ -64,7 +65,6 @@ from vigil.service.messages import (
     RawFrame,
     Reconfigure,
     Reconfigured,
-    SegmentInfo,
     TrackedObject,
 )
 from vigil.sources.frame import Frame
