@@ -45,7 +45,7 @@ from vigil.recording.retention import CameraRetention, RetentionPolicy, run_pass
 from vigil.recording.segmenter import recover
 from vigil.recording.segments import SegmentInfo
 from vigil.service.api import create_app
-from vigil.service.detector_service import DetectorService
+from vigil.service.detector.server import DetectorService
 from vigil.service.hub import Hub
 from vigil.service.messages import CameraStatus, EventMessage, Reconfigure
 from vigil.service.mqtt import MqttPublisher

@@ -54,7 +54,8 @@ from vigil.pipeline.build import build_detector, build_engine, build_scene
 from vigil.pipeline.engine import Engine, FrameResult
 from vigil.recording.segmenter import RECORDABLE_CODECS, Segmenter, camera_dirname, recover
 from vigil.recording.segments import SegmentInfo
-from vigil.service.detector_service import DetectorClient, DetectorHandle
+from vigil.service.detector.client import DetectorClient
+from vigil.service.detector.messages import DetectorHandle
 from vigil.service.mailbox import FrameMailbox
 from vigil.service.messages import (
     AppStatus,
