@@ -49,6 +49,7 @@ from vigil.service.detector.server import DetectorService
 from vigil.service.hub import Hub
 from vigil.service.messages import CameraStatus, EventMessage, Reconfigure
 from vigil.service.mqtt import MqttPublisher
+from vigil.service.processes import pipe, start_process, stop_processes
 from vigil.service.site_plan import validate_site
 from vigil.service.state import ServiceState, SiteChanges
 from vigil.service.worker import EXIT_CAMERA_FAILED, WorkerSpec, run_worker
@@ -103,7 +104,6 @@ class Supervisor:
     hub: Hub = field(default_factory=Hub)
 
     def __post_init__(self) -> None:
-        self._ctx = mp.get_context("spawn")
         self._inbox: queue.Queue[object] = queue.Queue()  # every worker's messages
         self._workers = {c.id: _Worker(c.id) for c in self.site.cameras if c.enabled}
         self._stopping = threading.Event()
@@ -199,16 +199,13 @@ class Supervisor:
         worker.retiring = False
         if worker.control is not None:
             worker.control.close()  # its reader, the previous worker, is gone
-        receive, send = self._ctx.Pipe(duplex=False)
-        control_receive, worker.control = self._ctx.Pipe(duplex=False)
+        receive, send = pipe()
+        control_receive, worker.control = pipe()
         spec = WorkerSpec(
             worker.camera, self.site, send, detector=detector.handle, control=control_receive
         )
-        worker.process = self._ctx.Process(
-            target=run_worker, args=(spec,), name=f"vigil-{worker.camera}", daemon=True
-        )
         try:
-            worker.process.start()
+            worker.process = start_process(run_worker, (spec,), f"vigil-{worker.camera}")
         finally:
             send.close()  # the worker holds the only write end: its exit ends the pipe
             control_receive.close()
@@ -461,16 +458,10 @@ class Supervisor:
             self._spawn(worker, detector)
 
     def _stop_workers(self) -> None:
-        for worker in self._workers.values():
-            if worker.process is not None:
-                worker.process.terminate()  # workers finalise their open segments and exit
-        deadline = time.time() + STOP_GRACE_S
-        for worker in self._workers.values():
-            if worker.process is not None:
-                worker.process.join(timeout=max(0.1, deadline - time.time()))
-                if worker.process.is_alive():
-                    log.error("camera %s: worker did not stop in time: killing it", worker.camera)
-                    worker.process.kill()
+        # SIGTERM: workers finalise their open segments and exit.
+        cameras = {w.process: w.camera for w in self._workers.values() if w.process is not None}
+        for process in stop_processes(cameras, STOP_GRACE_S):
+            log.error("camera %s: worker did not stop in time: killed it", cameras[process])
 
     # -- the single writer ---------------------------------------------------------------------
 

@@ -29,13 +29,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import multiprocessing as mp
 import queue
 import signal
 import statistics
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,6 +68,7 @@ from vigil.service.messages import (
     Reconfigured,
     TrackedObject,
 )
+from vigil.service.processes import watch_parent
 from vigil.sources.frame import Frame
 from vigil.sources.live import (
     DecodedFrame,
@@ -115,7 +116,6 @@ def run_worker(spec: WorkerSpec) -> None:
     spec = dataclasses.replace(spec, stop=threading.Event())
     # Safe in a handler: this process's main thread never waits on (locks) the event.
     signal.signal(signal.SIGTERM, lambda *_: spec.stop.set())
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when to stop
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -130,11 +130,7 @@ def run_worker(spec: WorkerSpec) -> None:
     failed = False
     try:
         worker = CameraWorker(spec, outbox.put)
-        parent = mp.parent_process()
-        if parent is not None:
-            threading.Thread(
-                target=_watch_parent, args=(parent.sentinel, orphaned), name="parent", daemon=True
-            ).start()
+        watch_parent(lambda: _supervisor_gone(orphaned))
         worker.run()
     except Exception as err:  # bad input or a bug: one line on the camera's status
         failed = True
@@ -146,11 +142,7 @@ def run_worker(spec: WorkerSpec) -> None:
         sys.exit(EXIT_CAMERA_FAILED)
 
 
-def _watch_parent(sentinel: int, orphaned: Any) -> None:
-    """Call `orphaned()` once the supervisor process has ended."""
-    from multiprocessing.connection import wait
-
-    wait([sentinel])
+def _supervisor_gone(orphaned: Callable[[], None]) -> None:
     log.error("the supervisor is gone: stopping (the next start recovers the open segment)")
     orphaned()
 

@@ -49,7 +49,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, Listener, wait
+from multiprocessing.connection import Connection, Listener
 from typing import Any
 
 import numpy as np
@@ -80,6 +80,7 @@ from vigil.service.detector.messages import (
     hang_up,
     one_line,
 )
+from vigil.service.processes import pipe, start_process, stop_processes, watch_parent
 
 #: Segment names: ``vigil-det-<supervisor pid>-<token>-<service pid>-<client number>``.
 SHM_PREFIX = "vigil-det-"
@@ -172,8 +173,7 @@ class DetectorService:
         self._drop_control()
         shm.sweep(SHM_PREFIX, stale_pids=True)  # what killed supervisors left behind
         shm.sweep(self._shm_prefix)  # what a previous, killed, service left behind
-        ctx = mp.get_context("spawn")
-        receive, send = ctx.Pipe(duplex=False)
+        receive, send = pipe()
         settings = _Settings(
             self.config,
             self.address,
@@ -185,10 +185,7 @@ class DetectorService:
             self.threads,
             self._factory,
         )
-        process = ctx.Process(
-            target=_serve, args=(settings, send), name="vigil-detector", daemon=True
-        )
-        process.start()
+        process = start_process(_serve, (settings, send), "vigil-detector")
         send.close()
         self._process = process
         self.starts += 1
@@ -212,12 +209,8 @@ class DetectorService:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the process (SIGTERM, then SIGKILL) and remove its socket and segments."""
         self._drop_control()
-        process = self._process
-        if process is not None and process.is_alive():
-            process.terminate()
-            process.join(timeout)
-            if process.is_alive():
-                self._kill()
+        if self._process is not None:
+            stop_processes([self._process], timeout)
         shm.sweep(self._shm_prefix)
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
@@ -281,9 +274,10 @@ def build_service_detector(config: DetectorConfig, threads: int) -> Detector:
 
 def _serve(settings: _Settings, ready: Connection) -> None:
     """The service process: load the model, accept clients, batch and detect until stopped."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's to handle
     stopping = threading.Event()
+    # Safe in a handler: the main thread below never holds (waits on) the event's lock.
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    watch_parent()  # SIGTERM when the supervisor is gone: do not outlive it
     try:
         factory = settings.detector_factory or build_service_detector
         detector = factory(settings.config, settings.threads)
@@ -297,13 +291,8 @@ def _serve(settings: _Settings, ready: Connection) -> None:
     server.start(listener)
     ready.send(Ready(os.getpid(), server.info))
     ready.close()
-    parent = mp.parent_process()
-    sentinels = [parent.sentinel] if parent is not None else []
     while not stopping.is_set():
-        if sentinels and wait(sentinels, timeout=0.5):
-            break  # the supervisor died: do not outlive it
-        if not sentinels:
-            stopping.wait(0.5)
+        time.sleep(0.25)
     server.shutdown()
     listener.close()
 
