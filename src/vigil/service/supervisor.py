@@ -48,7 +48,7 @@ from vigil.service.api import create_app
 from vigil.service.detector.server import DetectorService
 from vigil.service.hub import Hub
 from vigil.service.messages import CameraStatus, EventMessage, Reconfigure
-from vigil.service.mqtt import MqttPublisher
+from vigil.service.mqtt.publisher import MqttPublisher
 from vigil.service.processes import pipe, start_process, stop_processes
 from vigil.service.site_plan import validate_site
 from vigil.service.state import ServiceState, SiteChanges
