@@ -38,7 +38,8 @@ from vigil.config.site import CameraConfig
 from vigil.errors import ConfigError
 from vigil.service.messages import AppState
 from vigil.service.site_editor import EditConflict, SiteEditor, UnknownApp, UnknownCamera
-from vigil.service.state import ServiceState, SiteChanges
+from vigil.service.site_plan import SiteChanges
+from vigil.service.state import ServiceState
 
 __all__ = ["router"]
 

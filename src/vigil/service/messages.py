@@ -1,5 +1,5 @@
-"""What camera worker processes tell the supervisor (each over a pipe of its own), and the
-one thing the supervisor tells a worker (`Reconfigure`, over the worker's control pipe).
+"""What camera worker processes tell the supervisor (each over a pipe of its own), and what
+the supervisor tells a worker over the worker's control pipe (`Reconfigure`, `LiveDemand`).
 
 Everything here is small and picklable: frames never travel this way (they go through
 shared memory to the detector service). The supervisor is the single writer of the
@@ -155,6 +155,18 @@ class Reconfigured:
     wall_time: float
     error: str | None = None
 
+
+@dataclass(frozen=True, slots=True)
+class LiveDemand:
+    """Supervisor to worker, on the worker's control pipe: whether someone watches the
+    camera's live view. A worker starts unwatched and draws and JPEG-encodes `LiveFrame`s
+    only while it is watched (`RawFrame`s and event snapshots go on regardless)."""
+
+    camera_id: str
+    wanted: bool
+
+
+ControlMessage = Reconfigure | LiveDemand
 
 WorkerMessage = (
     CameraStatus | FrameMetadata | EventMessage | SegmentInfo | LiveFrame | RawFrame | Reconfigured
