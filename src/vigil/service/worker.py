@@ -6,7 +6,8 @@ Two threads, so that analysis never holds up the stream:
   small bounded mailbox (`FrameMailbox`: drop-oldest, frames that waited too long are
   dropped), counted as dropped;
 - analytics: the engine (motion gating → detection via the shared detector service →
-  tracking → apps), event snapshots, live JPEGs and per-frame metadata.
+  tracking → apps), event snapshots, per-frame metadata and, while someone watches
+  (`LiveDemand`), live JPEGs.
 Everything the supervisor needs travels as small messages (see `messages`) on this worker's
 own pipe, sent by a third thread (`Outbox`) so that neither of the others ever waits for
 the supervisor. A pipe per worker, not one queue shared by all: a worker killed in the
@@ -62,6 +63,7 @@ from vigil.service.messages import (
     CameraStatus,
     EventMessage,
     FrameMetadata,
+    LiveDemand,
     LiveFrame,
     RawFrame,
     Reconfigure,
@@ -207,6 +209,9 @@ class CameraWorker:
         self._processed_window: list[float] = []
         self._in_window: list[float] = []
         self._last_live = 0.0
+        # Someone watches the live view (`LiveDemand`): only then are LiveFrames drawn and
+        # encoded, work that would otherwise cost every camera a share of a core.
+        self._live_wanted = False
         self._next_due = 0.0
         self._analysis_error: tuple[float, str] | None = None  # (when, one line)
         #: Set when the supervisor is gone: segments can no longer be reported.
@@ -432,13 +437,18 @@ class CameraWorker:
     # -- live reconfiguration ----------------------------------------------------------------
 
     def _control(self) -> None:
-        """Take the supervisor's `Reconfigure` requests; the latest one wins."""
+        """Take the supervisor's `Reconfigure` requests (the latest one wins) and live-view
+        demand."""
         try:
             while True:
                 message = self.spec.control.recv()
                 if isinstance(message, Reconfigure):
                     with self._reconfigure_lock:
                         self._reconfigure = message
+                elif isinstance(message, LiveDemand):
+                    if message.wanted and not self._live_wanted:
+                        self._last_live = 0.0  # a new viewer gets the next frame at once
+                    self._live_wanted = message.wanted
         except (EOFError, OSError):
             pass  # the supervisor is gone or restarts this worker
 
@@ -583,7 +593,7 @@ class CameraWorker:
                 drawn = drawn if drawn is not None else annotator.draw(frame.image, objects)
                 snapshot = self._snapshot(event, drawn)
             self._send(EventMessage(event, wall, snapshot))
-        if wall - self._last_live >= 1.0 / LIVE_FPS:
+        if self._live_wanted and wall - self._last_live >= 1.0 / LIVE_FPS:
             self._last_live = wall
             drawn = drawn if drawn is not None else annotator.draw(frame.image, objects)
             ok, jpeg = cv2.imencode(".jpg", drawn, [cv2.IMWRITE_JPEG_QUALITY, LIVE_QUALITY])
