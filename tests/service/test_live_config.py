@@ -41,7 +41,7 @@ from vigil.events import EventStore
 from vigil.service.api import create_app
 from vigil.service.messages import EventMessage, RawFrame, Reconfigure, Reconfigured
 from vigil.service.state import ServiceState
-from vigil.service.worker import CameraWorker, WorkerSpec
+from vigil.service.worker.camera import CameraWorker, WorkerSpec
 from vigil.sources.frame import Frame
 
 # --------------------------------------------------------------------------- in process

@@ -27,7 +27,8 @@ from vigil.config.site import CameraConfig, SiteConfig
 from vigil.service.detector.messages import DetectorHandle
 from vigil.service.messages import ControlMessage, LiveDemand, Reconfigure
 from vigil.service.processes import pipe, start_process, stop_processes
-from vigil.service.worker import EXIT_CAMERA_FAILED, WorkerSpec, run_worker
+from vigil.service.worker.camera import WorkerSpec
+from vigil.service.worker.process import EXIT_CAMERA_FAILED, run_worker
 
 log = logging.getLogger("vigil.service")
 

@@ -1,4 +1,5 @@
-"""One camera's worker process: ingest, recording and analytics.
+"""One camera's worker: ingest, recording and analytics (run in a process of its own by
+`vigil.service.worker.process`).
 
 Two threads, so that analysis never holds up the stream:
 - ingest (the process's main thread): demux and decode the camera, remux every packet into
@@ -8,17 +9,8 @@ Two threads, so that analysis never holds up the stream:
 - analytics: the engine (motion gating → detection via the shared detector service →
   tracking → apps), event snapshots, per-frame metadata and, while someone watches
   (`LiveDemand`), live JPEGs.
-Everything the supervisor needs travels as small messages (see `messages`) on this worker's
-own pipe, sent by a third thread (`Outbox`) so that neither of the others ever waits for
-the supervisor. A pipe per worker, not one queue shared by all: a worker killed in the
-middle of a message (a crash, or the supervisor's stall watchdog) would leave a shared
-queue's write lock held and half a message in its pipe, wedging every other camera; a
-private pipe just ends, and the supervisor drops what was cut short.
-
-A worker outlives neither its supervisor nor the pipe to it: when the supervisor dies (even
-by SIGKILL) the worker stops, finishing its open segment but keeping the journal, so that
-the next start's `recover()` indexes it (a segment reported to a dead supervisor would be a
-file nobody indexed).
+Everything the supervisor needs travels as small messages (see `vigil.service.messages`)
+handed to `send` (in the worker process: its `Outbox`, a pipe of its own).
 
 Analysis failures never end the worker: a frame the detector service cannot serve (it died
 and is being restarted) is dropped and analysis goes on with the next one; any other error
@@ -30,13 +22,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import queue
-import signal
 import statistics
-import sys
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +45,6 @@ from vigil.recording.segmenter import RECORDABLE_CODECS, Segmenter, camera_dirna
 from vigil.recording.segments import SegmentInfo
 from vigil.service.detector.client import DetectorClient
 from vigil.service.detector.messages import DetectorHandle
-from vigil.service.mailbox import FrameMailbox
 from vigil.service.messages import (
     AppStatus,
     CameraStatus,
@@ -70,7 +57,7 @@ from vigil.service.messages import (
     Reconfigured,
     TrackedObject,
 )
-from vigil.service.processes import watch_parent
+from vigil.service.worker.mailbox import FrameMailbox
 from vigil.sources.frame import Frame
 from vigil.sources.live import (
     DecodedFrame,
@@ -88,11 +75,6 @@ SNAPSHOT_QUALITY = 85
 LIVE_QUALITY = 70
 RAW_FRAME_EVERY_S = 5.0  # the picture without overlays, for the zone editor
 ERROR_LOG_EVERY_S = 60.0  # the same analysis error is logged at most this often
-FLUSH_S = 5.0  # at exit, time left to hand the last messages (segments, status) over
-#: Exit code of a worker that could not run its camera (a missing file, storage it cannot
-#: write, ...): its last status, "offline", says why in one line, and that is all there
-#: is to log (the supervisor restarts it after its backoff, quietly).
-EXIT_CAMERA_FAILED = 3
 
 log = logging.getLogger("vigil.worker")
 
@@ -111,83 +93,6 @@ class WorkerSpec:
     stop: Any = None
     detector: DetectorHandle | None = None  # None: an in-process detector
     control: Any = None  # the read end of the supervisor's pipe for `Reconfigure` messages
-
-
-def run_worker(spec: WorkerSpec) -> None:
-    """Process entry point."""
-    spec = dataclasses.replace(spec, stop=threading.Event())
-    # Safe in a handler: this process's main thread never waits on (locks) the event.
-    signal.signal(signal.SIGTERM, lambda *_: spec.stop.set())
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    worker: CameraWorker | None = None
-
-    def orphaned() -> None:
-        if worker is not None:
-            worker.orphaned.set()
-        spec.stop.set()
-
-    outbox = Outbox(spec.messages, on_broken=orphaned)
-    failed = False
-    try:
-        worker = CameraWorker(spec, outbox.put)
-        watch_parent(lambda: _supervisor_gone(orphaned))
-        worker.run()
-    except Exception as err:  # bad input or a bug: one line on the camera's status
-        failed = True
-        log.debug("camera %s: worker failed", spec.camera_id, exc_info=True)
-        outbox.put(CameraStatus(spec.camera_id, "offline", time.time(), error=_one_line(err)))
-    finally:
-        outbox.close(FLUSH_S)
-    if failed:
-        sys.exit(EXIT_CAMERA_FAILED)
-
-
-def _supervisor_gone(orphaned: Callable[[], None]) -> None:
-    log.error("the supervisor is gone: stopping (the next start recovers the open segment)")
-    orphaned()
-
-
-class Outbox:
-    """Messages to the supervisor, sent by a thread of their own over `connection`.
-
-    `put` never blocks (the supervisor may be busy for a moment; the camera must not wait).
-    Once the supervisor is gone (the pipe is broken), messages are dropped.
-    """
-
-    _END = object()
-
-    def __init__(self, connection: Any, on_broken: Any = None):
-        self.connection = connection
-        self.on_broken = on_broken
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
-        self._thread.start()
-
-    def put(self, message: object) -> None:
-        self._queue.put(message)
-
-    def close(self, timeout: float) -> None:
-        """Send what is queued (for at most `timeout` seconds), then close the pipe."""
-        self._queue.put(self._END)
-        self._thread.join(timeout)
-        with contextlib.suppress(OSError):
-            self.connection.close()
-
-    def _run(self) -> None:
-        while True:
-            message = self._queue.get()
-            if message is self._END:
-                return
-            try:
-                self.connection.send(message)
-            except (OSError, ValueError):  # the supervisor is gone: nobody to tell
-                if self.on_broken is not None:
-                    self.on_broken()
-                return
-            except Exception:  # a message that does not pickle: a bug, not a reason to stop
-                log.exception("cannot send a %s to the supervisor", type(message).__name__)
 
 
 class CameraWorker:
@@ -375,7 +280,7 @@ class CameraWorker:
                 self._analysis_failed(str(err), exc_info=False, dropped=frame is not None)
                 continue
             except Exception as err:  # a bug must not silently end analysis for good
-                self._analysis_failed(_one_line(err), exc_info=True, dropped=frame is not None)
+                self._analysis_failed(error_line(err), exc_info=True, dropped=frame is not None)
                 if engine is not None:  # start again from a clean engine
                     _close_engine(engine)
                 engine = annotator = None
@@ -469,7 +374,7 @@ class CameraWorker:
                 annotator = self._swap_scene(engine, request.camera, request.rebuild)
             self.camera = request.camera
         except Exception as err:  # a bad scene must not end analysis: keep the running one
-            error = _one_line(err)
+            error = error_line(err)
             log.error("camera %s: new scene not applied: %s", self.camera.id, error)
         else:
             log.info("camera %s: new scene applied", self.camera.id)
@@ -622,7 +527,7 @@ class CameraWorker:
             self._sender(message)
 
 
-def _one_line(err: Exception) -> str:
+def error_line(err: Exception) -> str:
     """What went wrong, in one line: a `VigilError` says it itself; anything else is named."""
     text = str(err) if isinstance(err, VigilError) else f"{type(err).__name__}: {err}"
     return " ".join(text.split())
