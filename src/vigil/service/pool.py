@@ -25,7 +25,7 @@ from typing import Any
 
 from vigil.config.site import CameraConfig, SiteConfig
 from vigil.service.detector.messages import DetectorHandle
-from vigil.service.messages import ControlMessage, LiveDemand, Reconfigure
+from vigil.service.messages import ControlMessage, LiveDemand, Reconfigure, WorkerMessage
 from vigil.service.processes import pipe, start_process, stop_processes
 from vigil.service.worker.camera import WorkerSpec
 from vigil.service.worker.process import EXIT_CAMERA_FAILED, run_worker
@@ -62,7 +62,7 @@ class WorkerPool:
         self,
         site: Callable[[], SiteConfig],
         detector: Callable[[], DetectorHandle],
-        inbox: queue.Queue[object],
+        inbox: queue.Queue[WorkerMessage],
     ):
         self._site = site
         self._detector = detector

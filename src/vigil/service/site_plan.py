@@ -82,7 +82,7 @@ def plan_site_change(old: SiteConfig, new: SiteConfig) -> SitePlan:
 
 def beyond_scene(camera: CameraConfig) -> dict[str, Any]:
     """A camera's settings other than its scene: a change here restarts its worker."""
-    return camera.model_dump(exclude=SCENE_FIELDS)
+    return camera.model_dump(exclude=set(SCENE_FIELDS))
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,7 +46,7 @@ from vigil.recording.segments import SegmentInfo
 from vigil.service.api import create_app
 from vigil.service.detector.server import DetectorService
 from vigil.service.hub import Hub
-from vigil.service.messages import CameraStatus, EventMessage, Reconfigured
+from vigil.service.messages import CameraStatus, EventMessage, Reconfigured, WorkerMessage
 from vigil.service.mqtt.publisher import MqttPublisher
 from vigil.service.pool import WorkerPool
 from vigil.service.site_plan import SiteChanges, plan_site_change, validate_site
@@ -81,7 +81,7 @@ class Supervisor:
     hub: Hub = field(default_factory=Hub)
 
     def __post_init__(self) -> None:
-        self._inbox: queue.Queue[object] = queue.Queue()  # every worker's messages
+        self._inbox: queue.Queue[WorkerMessage] = queue.Queue()  # every worker's messages
         self._pool = WorkerPool(lambda: self.site, self._detector_handle, self._inbox)
         self._stopping = threading.Event()
         self.url: str | None = None
@@ -452,7 +452,8 @@ class Supervisor:
 
     def _start_api(self, state: ServiceState) -> uvicorn.Server:
         s = self.site.server
-        config = api_server_config(create_app(state), s)
+        app = create_app(state)
+        config = api_server_config(app, s)
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name="api", daemon=True)
         thread.start()
@@ -463,7 +464,7 @@ class Supervisor:
             raise VigilError(f"the API cannot listen on {s.host}:{s.port} (in use, or not allowed)")
         port = server.servers[0].sockets[0].getsockname()[1]
         self.url = f"http://{s.host}:{port}"
-        log_setup_hint(config.app, port, self._site_path)
+        log_setup_hint(app, port, self._site_path)
         return server
 
 

@@ -15,11 +15,13 @@ import pytest
 
 from vigil.config.loader import load_config_text
 from vigil.config.site import SiteConfig
-from vigil.service.messages import FrameMetadata, LiveFrame, RawFrame
+from vigil.service.messages import FrameMetadata, LiveFrame, RawFrame, WorkerMessage
 from vigil.service.pool import WorkerPool
 
 
-def collect(inbox: queue.Queue[object], seconds: float, pool: WorkerPool | None = None) -> list:
+def collect(
+    inbox: queue.Queue[WorkerMessage], seconds: float, pool: WorkerPool | None = None
+) -> list:
     """What the worker said during `seconds` (the pool watched meanwhile, if given)."""
     out: list[object] = []
     deadline = time.monotonic() + seconds
@@ -55,7 +57,7 @@ def test_live_frames_only_while_wanted(
         "site.yaml",
         model=SiteConfig,
     )
-    inbox: queue.Queue[object] = queue.Queue()
+    inbox: queue.Queue[WorkerMessage] = queue.Queue()
     pool = WorkerPool(lambda: site, lambda: None, inbox)  # None: the worker's own detector
     pool.start("door")
     try:

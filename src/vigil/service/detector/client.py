@@ -246,7 +246,7 @@ class DetectorClient:
             if self._conn is None:
                 self._open()
                 self.reconnects += 1
-            assert self._segment is not None
+            assert self._conn is not None and self._segment is not None
             return self._conn, self._segment
 
     def _receive(self, conn: Connection) -> None:

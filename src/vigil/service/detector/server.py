@@ -263,7 +263,7 @@ def build_service_detector(config: DetectorConfig, threads: int) -> Detector:
 
     return OnnxDetector(
         config.model,
-        input_size=tuple(config.input_size),
+        input_size=(config.input_size[0], config.input_size[1]),
         conf_threshold=config.confidence,
         nms_iou=config.nms_iou,
         classes=class_ids(config.classes),

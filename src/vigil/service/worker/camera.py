@@ -35,7 +35,9 @@ from vigil.apps.base import App, Scene
 from vigil.apps.registry import build_app
 from vigil.config.schema import AppConfig
 from vigil.config.site import CameraConfig, SiteConfig
+from vigil.detection.base import Detector
 from vigil.detection.classes import COCO_CLASSES
+from vigil.detection.detections import Detections
 from vigil.errors import VigilError
 from vigil.events.event import Event, is_event_id
 from vigil.outputs.annotate import Annotator
@@ -47,6 +49,7 @@ from vigil.service.detector.client import DetectorClient
 from vigil.service.detector.messages import DetectorHandle
 from vigil.service.messages import (
     AppStatus,
+    CameraState,
     CameraStatus,
     EventMessage,
     FrameMetadata,
@@ -69,7 +72,11 @@ from vigil.sources.live import (
 )
 
 STATUS_INTERVAL_S = 1.0
-_STATES = {"connecting": "starting", "online": "online", "reconnecting": "reconnecting"}
+_STATES: dict[str, CameraState] = {
+    "connecting": "starting",
+    "online": "online",
+    "reconnecting": "reconnecting",
+}
 LIVE_FPS = 4.0
 SNAPSHOT_QUALITY = 85
 LIVE_QUALITY = 70
@@ -294,7 +301,8 @@ class CameraWorker:
                 self.segmenter.mark(
                     motion=len(engine.gate.motion_boxes) > 0, objects=len(result.objects) > 0
                 )
-            self._publish(result, annotator)
+            if annotator is not None:  # built with the engine
+                self._publish(result, annotator)
             self._publish_raw(frame)
         if engine is not None:
             self._refresh_apps(engine)  # the final status carries the final counters
@@ -328,9 +336,11 @@ class CameraWorker:
         if self.spec.detector is not None:
             # One request at a time (`Engine.process`): the batcher sees the truth, and the
             # service's statistics are keyed by camera.
-            detector = self._client = DetectorClient(
+            client = DetectorClient(
                 self.spec.detector, self.camera.id, (height, width), in_flight=1
             )
+            self._client = client
+            detector: Detector = client
         else:
             detector = build_detector(config)
         engine, scene = build_engine(config, size, detector)
@@ -481,14 +491,7 @@ class CameraWorker:
                 wall_time=wall,
                 width=frame.width,
                 height=frame.height,
-                objects=[
-                    TrackedObject(
-                        int(t), int(c), COCO_CLASSES[int(c)], float(p), tuple(map(float, b))
-                    )
-                    for t, c, p, b in zip(
-                        objects.tracker_id, objects.class_id, objects.confidence, objects.xyxy
-                    )
-                ],
+                objects=_tracked(objects),
             )
         )
         drawn: np.ndarray | None = None
@@ -531,6 +534,18 @@ def error_line(err: Exception) -> str:
     """What went wrong, in one line: a `VigilError` says it itself; anything else is named."""
     text = str(err) if isinstance(err, VigilError) else f"{type(err).__name__}: {err}"
     return " ".join(text.split())
+
+
+def _tracked(objects: Detections) -> list[TrackedObject]:
+    """The wire form of a frame's tracked objects (plain Python numbers: one `tolist` per
+    column, not a numpy scalar per value)."""
+    classes = objects.class_id.tolist()
+    return [
+        TrackedObject(t, c, COCO_CLASSES[c], p, (b[0], b[1], b[2], b[3]))
+        for t, c, p, b in zip(
+            objects.tracker_id.tolist(), classes, objects.confidence.tolist(), objects.xyxy.tolist()
+        )
+    ]
 
 
 def _annotator(scene: Scene) -> Annotator:
