@@ -13,6 +13,7 @@ import textwrap
 import time
 from pathlib import Path
 
+from polling import eventually
 from vigil.service.processes import start_process, stop_processes
 
 CHILD = """
@@ -38,15 +39,6 @@ def alive(pid: int) -> bool:
     # A zombie is gone for our purpose (its parent, dead, cannot reap it before init does).
     stat = Path(f"/proc/{pid}/stat")
     return stat.exists() and stat.read_text().split(") ")[1][0] != "Z"
-
-
-def eventually(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 def test_a_child_stops_when_its_parent_is_killed(tmp_path: Path):

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import pytest
 
+from polling import eventually
 from vigil.config.schema import DetectorConfig, VigilConfig
 from vigil.detection.base import Detector
 from vigil.detection.detections import Detections
@@ -58,15 +59,6 @@ def same(a: list[Detections], b: list[Detections], exact: bool = True) -> bool:
 
 def segments(service: DetectorService) -> list[str]:
     return sorted(n for n in os.listdir(shm.SHM_DIR) if n.startswith(service._shm_prefix))
-
-
-def eventually(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 @pytest.fixture(scope="module")
