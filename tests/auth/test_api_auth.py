@@ -461,9 +461,9 @@ def test_the_served_api_ignores_forwarded_for_from_local_clients(tmp_path) -> No
 
     from accounts import fast_auth
     from uvicorn_thread import served
+    from vigil.config.site import ServerSettings
     from vigil.events import EventStore
     from vigil.service.api import create_app
-    from vigil.service.config import ServerSettings
     from vigil.service.state import CameraInfo, ServiceState
     from vigil.service.supervisor import api_server_config
 

@@ -15,8 +15,8 @@ from fuzzing import fuzz_main  # noqa: E402
 
 with atheris.instrument_imports(include=["vigil", "yaml"]):  # not scipy, SQLAlchemy, pydantic
     from vigil.config.loader import load_config_text
+    from vigil.config.site import SiteConfig
     from vigil.errors import ConfigError
-    from vigil.service.config import SiteConfig
 
 
 def test_one_input(data: bytes) -> None:

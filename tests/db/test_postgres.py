@@ -21,7 +21,7 @@ from postgres_server import PostgresServer
 from vigil.db.database import Database, DatabaseError, alembic_config
 from vigil.events import Event, EventStore
 from vigil.recording.index import SegmentIndex
-from vigil.service.messages import SegmentInfo
+from vigil.recording.segments import SegmentInfo
 
 
 def head_revision() -> str:

@@ -23,7 +23,7 @@ from vigil.db.database import HEAD_REVISION, Database, alembic_config
 from vigil.db.engine import database_url
 from vigil.events import Event, EventStore
 from vigil.recording.index import SegmentIndex
-from vigil.service.messages import SegmentInfo
+from vigil.recording.segments import SegmentInfo
 
 DATA = Path(__file__).with_name("data")
 T0 = 1_764_000_000.0

@@ -21,7 +21,7 @@ from vigil.recording.retention import (
     store_events,
     stored_files,
 )
-from vigil.service.messages import SegmentInfo
+from vigil.recording.segments import SegmentInfo
 
 NOW = 1_700_000_000.0
 HOUR = 3600.0

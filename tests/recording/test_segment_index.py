@@ -10,7 +10,7 @@ from vigil.db.database import Database, DatabaseError
 from vigil.events import Event
 from vigil.events.store import EventStore
 from vigil.recording.index import Segment, SegmentIndex
-from vigil.service.messages import SegmentInfo
+from vigil.recording.segments import SegmentInfo
 
 
 def info(start: float, end: float, camera: str = "cam1", size: int = 100, **flags) -> SegmentInfo:

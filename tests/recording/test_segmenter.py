@@ -23,7 +23,7 @@ from recording_helpers import (
 )
 
 from vigil.recording.segmenter import Segmenter, camera_dirname, recover, segment_path
-from vigil.service.messages import SegmentInfo
+from vigil.recording.segments import SegmentInfo
 
 REPO = Path(__file__).resolve().parents[2]
 

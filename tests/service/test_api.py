@@ -29,6 +29,7 @@ from starlette.websockets import WebSocketDisconnect
 from accounts import bearer, fast_auth, user_token
 from vigil.db.database import Database
 from vigil.events import Event, EventStore
+from vigil.recording.segments import SegmentInfo
 from vigil.service import api as api_module
 from vigil.service.api import create_app, parse_time
 from vigil.service.hub import Hub
@@ -38,7 +39,6 @@ from vigil.service.messages import (
     EventMessage,
     FrameMetadata,
     LiveFrame,
-    SegmentInfo,
     TrackedObject,
 )
 from vigil.service.state import CameraInfo, ServiceState
@@ -293,9 +293,9 @@ def test_state_apply_keeps_latest_status_and_frame(tmp_path: Path) -> None:
 
 def test_state_from_site_config(tmp_path: Path) -> None:
     try:
-        from vigil.service.config import SiteConfig
+        from vigil.config.site import SiteConfig
     except ImportError as err:  # the site configuration is still being written
-        pytest.skip(f"vigil.service.config: {err}")
+        pytest.skip(f"vigil.config.site: {err}")
 
     site = SiteConfig.model_validate(
         {
@@ -488,7 +488,7 @@ def test_camera_detail_per_app_state(site: Site) -> None:
 
 def test_camera_detail_apps_follow_the_site_config(tmp_path: Path) -> None:
     """With a site, the configured instances in config order; "unknown" until reported."""
-    from vigil.service.config import SiteConfig
+    from vigil.config.site import SiteConfig
 
     site = SiteConfig.model_validate(
         {

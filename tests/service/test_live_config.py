@@ -36,13 +36,13 @@ from service.test_serve_e2e import (
     wait_for,
 )
 from vigil.config.loader import load_config
+from vigil.config.site import SiteConfig
 from vigil.db.database import Database
 from vigil.events import EventStore
 from vigil.service.api import create_app
-from vigil.service.config import SiteConfig
 from vigil.service.messages import EventMessage, RawFrame, Reconfigure, Reconfigured
 from vigil.service.state import ServiceState
-from vigil.service.worker import CameraWorker, WorkerSpec
+from vigil.service.worker.camera import CameraWorker, WorkerSpec
 from vigil.sources.frame import Frame
 
 # --------------------------------------------------------------------------- in process

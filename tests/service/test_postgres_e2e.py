@@ -23,11 +23,11 @@ from test_serve_e2e import printed_url, start_service, stop_process, wait_for
 
 from rtsp.harness import write_clip
 from vigil.config.loader import load_config_text
+from vigil.config.site import SiteConfig
 from vigil.db.database import Database
 from vigil.errors import ConfigError
 from vigil.events import EventStore
 from vigil.recording.index import SegmentIndex
-from vigil.service.config import SiteConfig
 from vigil.sources.urls import redact_url
 
 

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from vigil.config.loader import load_config
+from vigil.config.site import SiteConfig
 from vigil.errors import ConfigError
 from vigil.service import site_editor as site_editor_module
-from vigil.service.config import SiteConfig
 from vigil.service.site_editor import EditConflict, SiteEditor, UnknownApp, UnknownCamera
 
 SITE = textwrap.dedent(

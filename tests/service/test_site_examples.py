@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from vigil.config.loader import load_config
-from vigil.service.config import SiteConfig
-from vigil.service.supervisor import validate_site
+from vigil.config.site import SiteConfig
+from vigil.service.site_plan import validate_site
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 

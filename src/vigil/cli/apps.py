@@ -81,7 +81,7 @@ def install(spec: str, catalog: str | None, developer_mode: bool) -> None:
 def _cameras_running(app_id: str, config_path: Path) -> list[str]:
     """The cameras of the site file that run `app_id` (enabled instances)."""
     from vigil.config.loader import load_config
-    from vigil.service.config import SiteConfig
+    from vigil.config.site import SiteConfig
 
     site = load_config(config_path, model=SiteConfig)
     return [c.id for c in site.cameras if any(a.type == app_id and a.enabled for a in c.apps)]

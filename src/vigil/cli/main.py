@@ -214,7 +214,7 @@ def bench(
 def serve(config_path: Path) -> None:
     """Run the live service: every camera, recording, events, API, MQTT, metrics."""
     from vigil.config.loader import load_config
-    from vigil.service.config import SiteConfig
+    from vigil.config.site import SiteConfig
 
     _serve(load_config(config_path, model=SiteConfig))
 
@@ -250,7 +250,8 @@ def _serve(site) -> None:
     import logging
     import signal
 
-    from vigil.service.supervisor import Supervisor, check_api_port, validate_site
+    from vigil.service.site_plan import validate_site
+    from vigil.service.supervisor import Supervisor, check_api_port
     from vigil.sources.urls import redact_url
 
     validate_site(site)

@@ -33,7 +33,7 @@ _config_option = config_option("Site YAML (its storage settings name the databas
 
 def _site(config_path: Path):
     from vigil.config.loader import load_config
-    from vigil.service.config import SiteConfig
+    from vigil.config.site import SiteConfig
 
     site = load_config(config_path, model=SiteConfig)
     # As `vigil serve` does, so both reach the same SQLite file from any directory.

@@ -24,7 +24,7 @@ from av.packet import Packet
 from av.stream import Stream
 
 from vigil.recording._mp4 import FINAL_MOVFLAGS, fsync_dir, fsync_file, open_output, read_metadata
-from vigil.service.messages import SegmentInfo
+from vigil.recording.segments import SegmentInfo
 
 __all__ = ["TMP_SUFFIX", "SegmentIdentity", "finalize", "segment_duration", "segment_identity"]
 

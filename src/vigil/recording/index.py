@@ -16,7 +16,7 @@ from sqlalchemy import Select, delete, func, select
 
 from vigil.db.database import Database
 from vigil.db.schema import SegmentRow, utcnow
-from vigil.service.messages import SegmentInfo
+from vigil.recording.segments import SegmentInfo
 
 __all__ = ["MAX_SEGMENT_SECONDS", "Segment", "SegmentIndex"]
 

@@ -66,7 +66,7 @@ from vigil.recording._mp4 import (
     parameter_holder,
 )
 from vigil.recording.finish import TMP_SUFFIX, finalize, segment_duration, segment_identity
-from vigil.service.messages import SegmentInfo
+from vigil.recording.segments import SegmentInfo
 
 __all__ = [
     "JOURNAL_SUFFIX",

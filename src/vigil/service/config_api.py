@@ -34,11 +34,12 @@ from vigil.auth import Principal, allow, audit
 from vigil.auth.principal import Role
 from vigil.config.loader import format_validation_error
 from vigil.config.schema import LineConfig, Name, ZoneConfig
+from vigil.config.site import CameraConfig
 from vigil.errors import ConfigError
-from vigil.service.config import CameraConfig
 from vigil.service.messages import AppState
 from vigil.service.site_editor import EditConflict, SiteEditor, UnknownApp, UnknownCamera
-from vigil.service.state import ServiceState, SiteChanges
+from vigil.service.site_plan import SiteChanges
+from vigil.service.state import ServiceState
 
 __all__ = ["router"]
 

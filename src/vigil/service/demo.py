@@ -10,10 +10,10 @@ from pathlib import Path
 from ruamel.yaml import YAML
 
 from vigil.config.loader import load_config
+from vigil.config.site import ServerSettings, SiteConfig
 from vigil.errors import VigilError
 from vigil.outputs.video import VideoWriter
 from vigil.recording.segmenter import RECORDABLE_CODECS
-from vigil.service.config import ServerSettings, SiteConfig
 from vigil.service.supervisor import check_api_port
 from vigil.sources.video import VideoSource
 

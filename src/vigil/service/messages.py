@@ -1,5 +1,5 @@
-"""What camera worker processes tell the supervisor (each over a pipe of its own), and the
-one thing the supervisor tells a worker (`Reconfigure`, over the worker's control pipe).
+"""What camera worker processes tell the supervisor (each over a pipe of its own), and what
+the supervisor tells a worker over the worker's control pipe (`Reconfigure`, `LiveDemand`).
 
 Everything here is small and picklable: frames never travel this way (they go through
 shared memory to the detector service). The supervisor is the single writer of the
@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from vigil.events.event import Event
+from vigil.recording.segments import SegmentInfo
 
 if TYPE_CHECKING:
-    from vigil.service.config import CameraConfig
+    from vigil.config.site import CameraConfig
 
 CameraState = Literal["starting", "online", "reconnecting", "offline", "stopped"]
 # "failing": the app raised and is skipped for a backoff (`vigil.apps.boundary`); it runs
@@ -112,19 +113,6 @@ class EventMessage:
 
 
 @dataclass(slots=True)
-class SegmentInfo:
-    """A finished recording segment: a playable MP4 remuxed from the camera's packets."""
-
-    camera: str
-    path: str
-    start_time: float  # wall clock, seconds since the epoch
-    end_time: float
-    size_bytes: int
-    motion: bool = False  # any motion while it was recorded
-    objects: bool = False  # any tracked object while it was recorded
-
-
-@dataclass(slots=True)
 class LiveFrame:
     """An annotated JPEG of the camera's latest processed frame (a few per second)."""
 
@@ -167,6 +155,18 @@ class Reconfigured:
     wall_time: float
     error: str | None = None
 
+
+@dataclass(frozen=True, slots=True)
+class LiveDemand:
+    """Supervisor to worker, on the worker's control pipe: whether someone watches the
+    camera's live view. A worker starts unwatched and draws and JPEG-encodes `LiveFrame`s
+    only while it is watched (`RawFrame`s and event snapshots go on regardless)."""
+
+    camera_id: str
+    wanted: bool
+
+
+ControlMessage = Reconfigure | LiveDemand
 
 WorkerMessage = (
     CameraStatus | FrameMetadata | EventMessage | SegmentInfo | LiveFrame | RawFrame | Reconfigured

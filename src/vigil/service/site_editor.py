@@ -38,7 +38,7 @@ from vigil.config.loader import load_config_text
 from vigil.errors import ConfigError, VigilError
 
 if TYPE_CHECKING:
-    from vigil.service.config import SiteConfig
+    from vigil.config.site import SiteConfig
 
 __all__ = [
     "EditConflict",
@@ -65,8 +65,8 @@ class UnknownApp(VigilError):
 
 def validate_site_text(text: str, file: str | os.PathLike[str]) -> SiteConfig:
     """The site in `text`, checked exactly as `vigil serve` checks its file at start."""
-    from vigil.service.config import SiteConfig
-    from vigil.service.supervisor import validate_site  # imported here: it imports the API
+    from vigil.config.site import SiteConfig
+    from vigil.service.site_plan import validate_site
 
     site = load_config_text(text, file, model=SiteConfig)
     validate_site(site)

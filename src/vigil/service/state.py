@@ -17,7 +17,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -35,10 +35,11 @@ from vigil.service.metrics import ServiceMetrics
 from vigil.sources.urls import redact_url
 
 if TYPE_CHECKING:
+    from vigil.config.site import CameraConfig, SiteConfig
     from vigil.events.store import EventStore
-    from vigil.service.config import CameraConfig, SiteConfig
+    from vigil.service.site_plan import SiteChanges
 
-__all__ = ["CameraInfo", "SegmentIndexLike", "ServiceState", "SiteChanges"]
+__all__ = ["CameraInfo", "SegmentIndexLike", "ServiceState"]
 
 #: What may appear in a file name made from an id (camera ids and event ids are slugs).
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,199}$")
@@ -87,24 +88,6 @@ class CameraInfo:
     ) -> CameraInfo:
         """A `CameraInfo` with the credentials stripped from `url`."""
         return cls(id, name or id, redact_url(url), enabled, float(pre_roll), float(post_roll))
-
-
-@dataclass(frozen=True, slots=True)
-class SiteChanges:
-    """What applying the site file did (`ServiceState.apply_site_file`).
-
-    `error`: the file was refused (one line; the running configuration is kept).
-    `reconfigured`: camera -> the generation of the `Reconfigure` sent to its worker (its
-    `Reconfigured` answer carries the same number). `restarted`, `started`, `stopped`:
-    camera ids. `restart_needed`: changed sections that apply at the next start only.
-    """
-
-    error: str | None = None
-    reconfigured: dict[str, int] = field(default_factory=dict)
-    restarted: tuple[str, ...] = ()
-    started: tuple[str, ...] = ()
-    stopped: tuple[str, ...] = ()
-    restart_needed: tuple[str, ...] = ()
 
 
 class SegmentIndexLike(Protocol):

@@ -1,28 +1,27 @@
 """The supervisor: starts and watches every process of a site, and is its single writer.
 
-Layout (after Frigate): one worker process per camera (ingest, recording, analytics), one
-shared detector process that batches inference across cameras, and this process, which
-- receives every worker message (each worker has a pipe of its own, read by a thread of
-  its own, so a worker killed mid-message cannot wedge the others), writes events and
-  segments to the database, and fans messages out to the API (WebSocket, live view), MQTT
-  and metrics;
-- restarts a worker that died or stopped reporting, with exponential backoff, and the
-  detector process likewise;
+Layout (after Frigate): one worker process per camera (ingest, recording, analytics: the
+`WorkerPool`), one shared detector process that batches inference across cameras, and this
+process, which
+- receives every worker message and, as the single writer, stores events and segments in
+  the database and fans messages out to the API (WebSocket, live view), MQTT and metrics;
+- restarts the detector process when it dies (the pool does so for workers);
 - applies the recording retention policy once a minute;
 - watches the site file (and is told by the API after a save) and applies changes while
-  running: a camera whose zones, lines or apps changed gets the new scene on its worker's
-  control pipe (no restart); a camera whose source or recording settings changed has its
-  worker restarted, alone; cameras added or removed get their worker started or stopped. A
-  file that does not validate is reported in one line and the running configuration kept;
+  running, as `plan_site_change` plans them: new scenes on the workers' control pipes, only
+  the changed cameras' workers restarted, started or stopped. A site that does not validate
+  is reported in one line and the running configuration kept;
 - serves the HTTP API with uvicorn (127.0.0.1 unless configured otherwise).
 A crash or a hung decoder in one camera never takes down the others.
+
+For the API it is the site control: `apply_site` / `apply_site_file`, `await_reconfigured`,
+and `set_live_demand` (workers encode live JPEGs only while someone watches).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import multiprocessing as mp
 import queue
 import socket
 import threading
@@ -34,50 +33,34 @@ from typing import Any
 
 import uvicorn
 
-from vigil.apps.base import Scene
 from vigil.appstore.installed import INSTALLED_FILENAME, apps_root, read_records
 from vigil.auth.routes import log_setup_hint
 from vigil.config.loader import load_config_text
+from vigil.config.site import ServerSettings, SiteConfig
 from vigil.db.database import Database
-from vigil.detection.classes import COCO_CLASSES
 from vigil.errors import VigilError
 from vigil.events.event import Event
 from vigil.events.store import EventStore
-from vigil.pipeline.build import check_apps
 from vigil.recording.index import SegmentIndex
 from vigil.recording.retention import CameraRetention, RetentionPolicy, run_pass
 from vigil.recording.segmenter import recover
+from vigil.recording.segments import SegmentInfo
 from vigil.service.api import create_app
-from vigil.service.config import CameraConfig, ServerSettings, SiteConfig
-from vigil.service.detector_service import DetectorService
+from vigil.service.detector.server import DetectorService
 from vigil.service.hub import Hub
-from vigil.service.messages import CameraStatus, EventMessage, Reconfigure, SegmentInfo
-from vigil.service.mqtt import MqttPublisher
-from vigil.service.state import ServiceState, SiteChanges
-from vigil.service.worker import EXIT_CAMERA_FAILED, WorkerSpec, run_worker
+from vigil.service.messages import CameraStatus, EventMessage, Reconfigured, WorkerMessage
+from vigil.service.mqtt.publisher import MqttPublisher
+from vigil.service.pool import WorkerPool
+from vigil.service.site_plan import SiteChanges, plan_site_change, validate_site
+from vigil.service.state import ServiceState
 
 log = logging.getLogger("vigil.service")
 
-STALL_AFTER_S = 30.0  # a worker silent this long is hung: it is killed and restarted
-BACKOFF_S = (1.0, 60.0)
 RETENTION_EVERY_S = 60.0
 RETENTION_PRESSURE_EVERY_S = 5.0  # while the disk is near its free-space floor
-STOP_GRACE_S = 10.0
 REPEAT_WARNING_S = 60.0  # a camera still down with the same error is logged this often
 SITE_POLL_S = 1.0  # how often the site file is checked for changes
-SCENE_FIELDS = frozenset({"zones", "lines", "apps"})  # what a worker applies without restart
 WS_MAX_MESSAGE = 64 * 1024  # largest WebSocket message a client may send the API
-
-
-def validate_site(site: SiteConfig) -> None:
-    """Check every camera's apps against a placeholder scene, so a bad app type, setting or
-    zone name is reported (with its `cameras[i]` key path) before anything starts; nothing
-    is started (a store app's sandbox neither), since every change of the file is checked."""
-    for i, camera in enumerate(site.cameras):
-        zones = [z.to_zone(name) for name, z in camera.zones.items()]
-        lines = [ln.to_line(name) for name, ln in camera.lines.items()]
-        scene = Scene.build(1000, 1000, zones, lines, COCO_CLASSES)
-        check_apps(camera, scene, site, scope=("cameras", i))
 
 
 def check_api_port(host: str, port: int) -> None:
@@ -94,31 +77,13 @@ def check_api_port(host: str, port: int) -> None:
 
 
 @dataclass
-class _Worker:
-    camera: str
-    process: mp.process.BaseProcess | None = None
-    reader: threading.Thread | None = None  # reads this worker's pipe into the inbox
-    started_at: float = 0.0
-    last_heard: float = 0.0
-    restarts: int = 0
-    not_before: float = 0.0  # backoff: no restart before this time
-    backoff: float = BACKOFF_S[0]
-    control: Any = None  # write end of the worker's control pipe (`Reconfigure`)
-    retiring: bool = False  # asked to stop: its camera was removed, or its source changed
-    removed: bool = False  # once stopped: dropped (camera removed), else started again
-    stop_deadline: float = 0.0  # a retiring worker still running then is killed
-    reported: bool = False  # it exited as its camera could not run: restarted quietly
-
-
-@dataclass
 class Supervisor:
     site: SiteConfig
     hub: Hub = field(default_factory=Hub)
 
     def __post_init__(self) -> None:
-        self._ctx = mp.get_context("spawn")
-        self._inbox: queue.Queue[object] = queue.Queue()  # every worker's messages
-        self._workers = {c.id: _Worker(c.id) for c in self.site.cameras if c.enabled}
+        self._inbox: queue.Queue[WorkerMessage] = queue.Queue()  # every worker's messages
+        self._pool = WorkerPool(lambda: self.site, self._detector_handle, self._inbox)
         self._stopping = threading.Event()
         self.url: str | None = None
         self._down: dict[str, tuple[str, float, float]] = {}  # camera -> (error, since, logged)
@@ -130,7 +95,9 @@ class Supervisor:
         self._site_changes: SiteChanges | None = None  # what applying that content did
         self._site_checked = 0.0
         self._site_stat: tuple[int, int, int] | None = None  # inode, size, mtime last polled
-        self._generation = 0
+        # The workers' answers to scene changes, for `await_reconfigured`.
+        self._answers: dict[str, Reconfigured] = {}
+        self._answer = threading.Condition()
         # Store apps: installed.json of the apps root, and the versions it named last time.
         self._installed_path = apps_root() / INSTALLED_FILENAME
         self._installed_stat: tuple[int, int, int] | None = _stat(self._installed_path)
@@ -142,7 +109,7 @@ class Supervisor:
 
     # -- life cycle ----------------------------------------------------------------------------
 
-    def run(self, stop: Callable[[], bool], on_ready=None) -> None:
+    def run(self, stop: Callable[[], bool], on_ready: Callable[[str], None] | None = None) -> None:
         """Run the site until `stop()` is true; `on_ready(url)` once the API is listening.
 
         `stop` is polled (twice a second): a signal handler only sets a flag it reads. Setting
@@ -155,7 +122,7 @@ class Supervisor:
         events, index = EventStore(database), SegmentIndex(database)
         for info in recover(storage / "recordings", report=index.add):
             log.info("recovered an unfinished segment after a crash: %s", info.path)
-        detector = DetectorService(
+        detector = self._detector = DetectorService(
             self.site.detector,
             max_batch=self.site.detector_service.max_batch,
             max_wait_ms=self.site.detector_service.max_wait_ms,
@@ -169,8 +136,9 @@ class Supervisor:
         try:
             detector.start()
             log.info("detector started (pid %s)", detector.pid)
-            state = ServiceState.from_site(self.site, events, hub=self.hub, index=index)
-            self._detector, self._state = detector, state
+            state = self._state = ServiceState.from_site(
+                self.site, events, hub=self.hub, index=index
+            )
             if self._site_path is not None:
                 self._site_hash = _file_hash(self._site_path)
                 state.apply_site_file = self.apply_site_file
@@ -183,20 +151,20 @@ class Supervisor:
             )
             retention.start()
             with self._lock:  # the API may already apply a changed site file
-                for worker in self._workers.values():
-                    self._spawn(worker, detector)
-            if on_ready is not None:
+                for camera in self.site.cameras:
+                    if camera.enabled:
+                        self._pool.start(camera.id)
+            if on_ready is not None and self.url is not None:
                 on_ready(self.url)
             while not stop():
                 time.sleep(0.5)
-                with self._lock:
-                    self._watch(detector)
+                self._watch(detector)
                 self._poll_site()
                 self._poll_installed()
         finally:
             with self._lock:  # no live change starts a worker from here on
                 self._stopping.set()
-            self._stop_workers()
+            self._pool.stop_all()
             detector.stop()
             if state is not None:
                 state.close()
@@ -208,90 +176,85 @@ class Supervisor:
                 mqtt.stop()
             database.close()
 
-    def _spawn(self, worker: _Worker, detector: DetectorService) -> None:
-        worker.retiring = False
-        if worker.control is not None:
-            worker.control.close()  # its reader, the previous worker, is gone
-        receive, send = self._ctx.Pipe(duplex=False)
-        control_receive, worker.control = self._ctx.Pipe(duplex=False)
-        spec = WorkerSpec(
-            worker.camera, self.site, send, detector=detector.handle, control=control_receive
-        )
-        worker.process = self._ctx.Process(
-            target=run_worker, args=(spec,), name=f"vigil-{worker.camera}", daemon=True
-        )
-        try:
-            worker.process.start()
-        finally:
-            send.close()  # the worker holds the only write end: its exit ends the pipe
-            control_receive.close()
-        worker.reader = threading.Thread(
-            target=self._read,
-            args=(worker.camera, receive),
-            name=f"read-{worker.camera}",
-            daemon=True,
-        )
-        worker.reader.start()
-        worker.started_at = worker.last_heard = time.time()
-        log.log(
-            logging.DEBUG if worker.reported else logging.INFO,
-            "camera %s: worker started (pid %s)",
-            worker.camera,
-            worker.process.pid,
-        )
-        worker.reported = False
-
-    def _read(self, camera: str, connection) -> None:
-        """Move one worker's messages to the inbox until its pipe ends (the worker exited)."""
-        try:
-            while True:
-                self._inbox.put(connection.recv())
-        except EOFError:
-            pass  # the worker exited between messages
-        except Exception as err:  # cut short by a killed worker, or garbage: the pipe is done
-            log.warning("camera %s: the worker's last message was lost (%s)", camera, err)
-        finally:
-            connection.close()
+    def _detector_handle(self) -> Any:
+        assert self._detector is not None
+        return self._detector.handle
 
     def _watch(self, detector: DetectorService) -> None:
-        now = time.time()
-        if not detector.alive:
-            log.error("detector process died (exit %s): restarting it", detector.exitcode)
-            detector.start()
-            log.info("detector started (pid %s)", detector.pid)
-        for worker in list(self._workers.values()):
-            process = worker.process
-            if worker.retiring:
-                self._retire(worker, detector, now)
-                continue
-            if process is not None and process.is_alive():
-                if now - worker.last_heard < STALL_AFTER_S:
-                    if now - worker.started_at > BACKOFF_S[1]:
-                        worker.backoff = BACKOFF_S[0]  # it ran well for a while
-                    continue
-                log.error(
-                    "camera %s: worker silent for %.0f s: killing it",
-                    worker.camera,
-                    now - worker.last_heard,
-                )
-                process.kill()
-                process.join(timeout=2.0)
-            elif process is not None:
-                # A camera that could not run was reported by its last status (`_log_status`).
-                worker.reported = process.exitcode == EXIT_CAMERA_FAILED
-                if not worker.reported:
-                    log.error("camera %s: worker exited (code %s)", worker.camera, process.exitcode)
-            if process is not None:
-                worker.process = None
-                worker.not_before = now + worker.backoff
-                if not worker.reported:
-                    log.info("camera %s: restart in %.0f s", worker.camera, worker.backoff)
-                worker.backoff = min(worker.backoff * 2, BACKOFF_S[1])
-            if worker.process is None and now >= worker.not_before:
-                worker.restarts += 1
-                self._spawn(worker, detector)
+        with self._lock:
+            if not detector.alive:
+                log.error("detector process died (exit %s): restarting it", detector.exitcode)
+                detector.start()
+                log.info("detector started (pid %s)", detector.pid)
+            self._pool.watch()
 
-    # -- live configuration ----------------------------------------------------------------------
+    # -- site control (the API's view of this supervisor) ----------------------------------------
+
+    def set_live_demand(self, camera_id: str, wanted: bool) -> None:
+        """Someone watches the camera's live view (`wanted`), or the last viewer left: its
+        worker encodes live JPEGs only while wanted. Thread-safe; remembered across worker
+        restarts."""
+        self._pool.set_live_demand(camera_id, wanted)
+
+    def await_reconfigured(
+        self, camera_id: str, generation: int, timeout: float
+    ) -> Reconfigured | None:
+        """The worker's answer to the scene change `generation` (or a later one), or None if
+        none came within `timeout` seconds. Blocking: call it from a worker thread."""
+        deadline = time.monotonic() + timeout
+        with self._answer:
+            while True:
+                answer = self._answers.get(camera_id)
+                if answer is not None and answer.generation >= generation:
+                    return answer
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not self._answer.wait(remaining):
+                    return None
+
+    def _answered(self, message: Reconfigured) -> None:
+        with self._answer:
+            self._answers[message.camera] = message
+            self._answer.notify_all()
+
+    def apply_site_file(self) -> SiteChanges:
+        """Apply the site file as it is now; the API calls this right after saving it.
+
+        A file that does not validate (exactly as at start) is logged in one line and the
+        running configuration is kept. Sections shared by all cameras (detector, storage,
+        server, MQTT, ...) apply at the next start only.
+        """
+        assert self._site_path is not None
+        try:
+            data = self._site_path.read_bytes()
+        except OSError as err:
+            with self._lock:
+                return self._refused(None, f"{self._site_path}: cannot read file: {err}")
+        return self._apply_data(data)
+
+    def apply_site(self, text: str) -> SiteChanges:
+        """Apply `text` as the site file's content (saved by the caller, or not: a site
+        built in code), as `apply_site_file` would."""
+        return self._apply_data(text.encode("utf-8"))
+
+    def _apply_data(self, data: bytes) -> SiteChanges:
+        where = self._site_path or Path("<site>")
+        with self._lock:
+            if self._stopping.is_set() or self._detector is None:
+                return SiteChanges(error="vigil serve is stopping or not started")
+            digest = hashlib.sha256(data).hexdigest()
+            if digest == self._site_hash and self._site_changes is not None:
+                return self._site_changes  # the watcher was first: say what it did
+            try:
+                text = data.decode("utf-8-sig")
+                site = load_config_text(text, where, model=SiteConfig)
+                validate_site(site)
+            except UnicodeDecodeError as err:
+                return self._refused(digest, f"{where}: not UTF-8 text ({err.reason})")
+            except VigilError as err:
+                return self._refused(digest, str(err))
+            self._site_hash = digest
+            self._site_changes = self._apply_site(site)
+            return self._site_changes
 
     def _poll_site(self) -> None:
         """Apply the site file when its content changed (checked every `SITE_POLL_S`)."""
@@ -325,43 +288,12 @@ class Supervisor:
         with self._lock:
             for camera in self.site.cameras:
                 types = changed & {a.type for a in camera.apps if a.enabled}
-                worker = self._workers.get(camera.id)
-                if not types or worker is None or not camera.enabled:
+                if not types or not camera.enabled:
                     continue
-                if self._reconfigure(worker, camera, frozenset(types)) is not None:
+                if self._pool.reconfigure(camera, frozenset(types)) is not None:
                     what = ", ".join(f"{t} {versions.get(t, '(removed)')}" for t in sorted(types))
                     log.info("camera %s: store apps changed (%s): building them again",
                              camera.id, what)  # fmt: skip
-
-    def apply_site_file(self) -> SiteChanges:
-        """Apply the site file as it is now; the API calls this right after saving it.
-
-        A file that does not validate (exactly as at start) is logged in one line and the
-        running configuration is kept. Sections shared by all cameras (detector, storage,
-        server, MQTT, ...) apply at the next start only.
-        """
-        assert self._site_path is not None and self._detector is not None
-        with self._lock:
-            if self._stopping.is_set():
-                return SiteChanges(error="vigil serve is stopping")
-            try:
-                data = self._site_path.read_bytes()
-            except OSError as err:
-                return self._refused(None, f"{self._site_path}: cannot read file: {err}")
-            digest = hashlib.sha256(data).hexdigest()
-            if digest == self._site_hash and self._site_changes is not None:
-                return self._site_changes  # the watcher was first: say what it did
-            try:
-                text = data.decode("utf-8-sig")
-                site = load_config_text(text, self._site_path, model=SiteConfig)
-                validate_site(site)
-            except UnicodeDecodeError as err:
-                return self._refused(digest, f"{self._site_path}: not UTF-8 text ({err.reason})")
-            except VigilError as err:
-                return self._refused(digest, str(err))
-            self._site_hash = digest
-            self._site_changes = self._apply_site(site)
-            return self._site_changes
 
     def _refused(self, digest: str | None, error: str) -> SiteChanges:
         if digest is None or digest != self._site_hash:  # each bad version is logged once
@@ -371,119 +303,45 @@ class Supervisor:
         return self._site_changes
 
     def _apply_site(self, site: SiteConfig) -> SiteChanges:
+        """Carry out `plan_site_change` from the running site to `site` (under the lock)."""
         site.storage.directory = site.storage.directory.resolve()  # as `vigil serve` does
-        # Sections shared by all cameras and processes (detector, storage, server, ...).
-        held = tuple(
-            k
-            for k in SiteConfig.model_fields
-            if k != "cameras" and getattr(site, k) != getattr(self.site, k)
-        )
-        if held:
+        plan = plan_site_change(self.site, site)
+        if plan.held:
             log.warning(
                 "site file: changes to %s apply when vigil serve is started again",
-                ", ".join(held),
+                ", ".join(plan.held),
             )
-        site = site.model_copy(update={k: getattr(self.site, k) for k in held})
-        before = {c.id: c for c in self.site.cameras if c.enabled}
-        self.site = site  # what workers started from now on run
-        workers = dict(self._workers)  # copied: the pump reads the dict without the lock
+        self.site = plan.site  # what workers started from now on run
+        for camera_id in plan.stop:
+            self._pool.stop(camera_id, removed=True)
+        for camera_id in plan.start:
+            self._pool.start(camera_id)
+        for camera_id in plan.restart:
+            self._pool.stop(camera_id, removed=False)
         reconfigured: dict[str, int] = {}
-        restarted: list[str] = []
-        started: list[str] = []
-        stopped: list[str] = []
-        after = {c.id: c for c in site.cameras if c.enabled}
-        for camera_id in before.keys() - after.keys():
-            self._ask_stop(workers[camera_id], removed=True)
-            stopped.append(camera_id)
-        for camera_id, camera in after.items():
-            old = before.get(camera_id)
-            worker = workers.get(camera_id)
-            if worker is None:
-                worker = workers[camera_id] = _Worker(camera_id)
-                self._spawn(worker, self._detector)
-                started.append(camera_id)
-            elif old is None:  # removed, and back before its worker had stopped
-                worker.removed = False
-                started.append(camera_id)
-            elif _beyond_scene(old) != _beyond_scene(camera):
-                self._ask_stop(worker, removed=False)
-                restarted.append(camera_id)
-            elif old != camera:
-                generation = self._reconfigure(worker, camera)
-                if generation is not None:
-                    reconfigured[camera_id] = generation
-        self._workers = workers
+        for camera_id in plan.reconfigure:
+            generation = self._pool.reconfigure(plan.site.camera(camera_id))
+            if generation is not None:
+                reconfigured[camera_id] = generation
         if self._state is not None:
-            self._state.set_site(site)
+            self._state.set_site(plan.site)
         if self._mqtt is not None:
-            self._mqtt.set_cameras(_camera_apps(site))
-        changes = SiteChanges(
-            reconfigured=reconfigured,
-            restarted=tuple(restarted),
-            started=tuple(started),
-            stopped=tuple(stopped),
-            restart_needed=held,
-        )
-        if reconfigured or restarted or started or stopped:
+            self._mqtt.set_cameras(_camera_apps(plan.site))
+        if plan.changes_cameras:
             log.info(
                 "site file applied: new scene on %s; restarted %s; started %s; stopped %s",
                 ", ".join(reconfigured) or "none",
-                ", ".join(restarted) or "none",
-                ", ".join(started) or "none",
-                ", ".join(stopped) or "none",
+                ", ".join(plan.restart) or "none",
+                ", ".join(plan.start) or "none",
+                ", ".join(plan.stop) or "none",
             )
-        return changes
-
-    def _reconfigure(
-        self, worker: _Worker, camera: CameraConfig, rebuild: frozenset[str] = frozenset()
-    ) -> int | None:
-        """Send the worker its camera's new scene (and the app types to build again); None
-        when it is not running (it reads the new configuration when it starts)."""
-        if worker.process is None or worker.retiring or worker.control is None:
-            return None
-        self._generation += 1
-        try:
-            worker.control.send(Reconfigure(camera, self._generation, rebuild))
-        except (OSError, ValueError):  # it just died: its restart reads the new config
-            return None
-        return self._generation
-
-    def _ask_stop(self, worker: _Worker, removed: bool) -> None:
-        """Stop a worker (it finishes its segment); `_watch` then drops or restarts it."""
-        worker.retiring, worker.removed = True, removed
-        worker.stop_deadline = time.time() + STOP_GRACE_S
-        if worker.process is not None:
-            worker.process.terminate()  # SIGTERM: the worker finishes its segment and exits
-
-    def _retire(self, worker: _Worker, detector: DetectorService, now: float) -> None:
-        process = worker.process
-        if process is not None and process.is_alive():
-            if now < worker.stop_deadline:
-                return
-            log.error("camera %s: worker did not stop in time: killing it", worker.camera)
-            process.kill()
-            process.join(timeout=2.0)
-        worker.process = None
-        if worker.removed:
-            workers = dict(self._workers)
-            workers.pop(worker.camera, None)
-            self._workers = workers
-            log.info("camera %s: worker stopped (camera removed or disabled)", worker.camera)
-        else:
-            log.info("camera %s: worker restarted with its new settings", worker.camera)
-            self._spawn(worker, detector)
-
-    def _stop_workers(self) -> None:
-        for worker in self._workers.values():
-            if worker.process is not None:
-                worker.process.terminate()  # workers finalise their open segments and exit
-        deadline = time.time() + STOP_GRACE_S
-        for worker in self._workers.values():
-            if worker.process is not None:
-                worker.process.join(timeout=max(0.1, deadline - time.time()))
-                if worker.process.is_alive():
-                    log.error("camera %s: worker did not stop in time: killing it", worker.camera)
-                    worker.process.kill()
+        return SiteChanges(
+            reconfigured=reconfigured,
+            restarted=plan.restart,
+            started=plan.start,
+            stopped=plan.stop,
+            restart_needed=plan.held,
+        )
 
     # -- the single writer ---------------------------------------------------------------------
 
@@ -493,9 +351,7 @@ class Supervisor:
             try:
                 message = self._inbox.get(timeout=0.2)
             except queue.Empty:
-                if self._stopping.is_set() and not any(
-                    w.reader is not None and w.reader.is_alive() for w in self._workers.values()
-                ):
+                if self._stopping.is_set() and not self._pool.reading():
                     return  # every worker is gone and all they said has been handled
                 continue
             batch = [message]
@@ -506,12 +362,10 @@ class Supervisor:
                     break
             stored: list[Event] = []
             for message in batch:
-                camera = getattr(message, "camera", None) or getattr(
-                    getattr(message, "event", None), "source", None
+                self._pool.heard(
+                    getattr(message, "camera", None)
+                    or getattr(getattr(message, "event", None), "source", None)
                 )
-                worker = self._workers.get(camera)  # None once its camera was removed
-                if worker is not None:
-                    worker.last_heard = time.time()
                 try:
                     if isinstance(message, EventMessage):
                         stored.append(message.event)
@@ -519,6 +373,8 @@ class Supervisor:
                         index.add(message)
                     elif isinstance(message, CameraStatus):
                         self._log_status(message)
+                    elif isinstance(message, Reconfigured):
+                        self._answered(message)
                     state.apply(message)
                     self.hub.publish(message)
                 except Exception:  # the single writer must outlive one bad message or write
@@ -597,7 +453,8 @@ class Supervisor:
 
     def _start_api(self, state: ServiceState) -> uvicorn.Server:
         s = self.site.server
-        config = api_server_config(create_app(state), s)
+        app = create_app(state)
+        config = api_server_config(app, s)
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name="api", daemon=True)
         thread.start()
@@ -608,7 +465,7 @@ class Supervisor:
             raise VigilError(f"the API cannot listen on {s.host}:{s.port} (in use, or not allowed)")
         port = server.servers[0].sockets[0].getsockname()[1]
         self.url = f"http://{s.host}:{port}"
-        log_setup_hint(config.app, port, self._site_path)
+        log_setup_hint(app, port, self._site_path)
         return server
 
 
@@ -655,8 +512,3 @@ def _installed_versions(path: Path) -> dict[str, str] | None:
         return {k: r.version for k, r in read_records(path.parent).items()}
     except VigilError:
         return None
-
-
-def _beyond_scene(camera: CameraConfig) -> dict[str, Any]:
-    """A camera's settings other than its scene: a change here restarts its worker."""
-    return camera.model_dump(exclude=SCENE_FIELDS)

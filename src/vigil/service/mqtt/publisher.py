@@ -1,30 +1,8 @@
-"""MQTT output of `vigil serve`: events, per-camera counters and availability, Home Assistant
-discovery.
-
-Topics (``<p>`` is `MqttSettings.topic_prefix`; camera, app and counter names are slugified:
-``"person in"`` → ``person_in``):
-
-=================================  ========================================  ========
-topic                              payload                                   retained
-=================================  ========================================  ========
-``<p>/availability``               ``online`` / ``offline`` (the last will)  yes
-``<p>/<camera>/availability``      ``online`` while the camera's state is    yes
-                                   ``online``, else ``offline``
-``<p>/<camera>/events``            JSON: `event_to_dict` (``wall_time`` is   no
-                                   the capture time of the event's frame)
-                                   plus ``published_at`` (wall time of the
-                                   hand-over to the MQTT client)
-``<p>/<camera>/<app>/<counter>``   the app's counter as a number (``12``,    yes
-                                   ``3.5``), published when it changes
-``<p>/<camera>/<app>/ongoing``     ``ON`` while one of the app's long-lived  yes
-                                   events (start … end) is open, else
-                                   ``OFF``; only for apps that emit them
-=================================  ========================================  ========
+"""The MQTT publisher of `vigil serve`: events, per-camera counters and availability (the
+topics are in `vigil.service.mqtt.topics`), Home Assistant discovery (`...discovery`).
 
 With `MqttSettings.discovery_prefix` (``homeassistant``), retained Home Assistant discovery
-configs describe one device per camera: a ``sensor`` per counter, an ``event`` entity fired by
-every event of the camera (``event_type`` = the app's name), a ``binary_sensor`` for the
-camera's connectivity and one per app with ongoing events. They are published on connection,
+configs describe one device per camera. They are published on connection,
 when a counter or app is first seen and whenever Home Assistant announces itself on
 ``<discovery_prefix>/status``. A camera removed from the site while the service runs
 (`MqttPublisher.set_cameras`) loses its entities: empty retained payloads on its discovery
@@ -51,103 +29,19 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
-import re
 import socket
 import threading
-import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-
-import vigil
 from vigil.apps.boundary import MAX_COUNTERS
-from vigil.events.event import json_value
+from vigil.config.site import MqttSettings
 from vigil.service.hub import Hub, Subscription
-from vigil.service.messages import CameraStatus, EventMessage, event_to_dict
+from vigil.service.messages import CameraStatus, EventMessage
+from vigil.service.mqtt.discovery import Config, Discovery, device_of, state_topic
+from vigil.service.mqtt.topics import OFFLINE, ONLINE, Topics, event_payload, format_number
 
 log = logging.getLogger(__name__)
-
-ONLINE, OFFLINE = "online", "offline"
-#: Topic level of the "an event of this app is open" state, beside the app's counters.
-ONGOING = "ongoing"
-
-
-class MqttSettings(BaseModel):
-    """The ``mqtt:`` section of the site YAML."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    enabled: bool = False
-    host: str = "127.0.0.1"
-    port: int = Field(1883, ge=1, le=65535)
-    username: str | None = None
-    password: SecretStr | None = None
-    client_id: str = "vigil"
-    topic_prefix: str = "vigil"
-    discovery_prefix: str | None = Field(
-        None, description='Home Assistant discovery prefix, usually "homeassistant"; off when unset'
-    )
-    qos: int = Field(1, ge=0, le=2, description="QoS of events and of the service availability")
-    tls: bool = False
-    keepalive: int = Field(30, ge=5, le=3600, description="seconds")
-    reconnect_min_s: float = Field(1.0, gt=0, description="first delay before reconnecting")
-    reconnect_max_s: float = Field(30.0, gt=0, description="delay cap (it doubles up to it)")
-
-    @field_validator("topic_prefix", "discovery_prefix")
-    @classmethod
-    def _topic(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip("/")
-        if not value or any(c in value for c in "+#\0"):
-            raise ValueError("must be a non-empty MQTT topic without wildcards")
-        return value
-
-
-def slugify(name: str) -> str:
-    """A topic level / Home Assistant object id: lower case, runs of anything but [a-z0-9]
-    turned into one ``_`` (``"Person In"`` → ``person_in``)."""
-    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-    return slug or "_"
-
-
-def format_number(value: float) -> str | None:
-    """A counter as MQTT payload: integers without ``.0``; None for NaN and infinities."""
-    value = float(value)
-    if not math.isfinite(value):
-        return None
-    if value.is_integer() and abs(value) < 1e15:
-        return str(int(value))
-    return repr(value)
-
-
-def event_payload(message: EventMessage, published_at: float | None = None) -> bytes:
-    """The JSON published on ``<prefix>/<camera>/events``."""
-    body = event_to_dict(message)
-    body["published_at"] = time.time() if published_at is None else published_at
-    return json.dumps(body, default=json_value, separators=(",", ":")).encode()
-
-
-#: Turns our event JSON into what Home Assistant's MQTT ``event`` entity wants: an object with
-#: ``event_type`` (one of ``event_types``) and the other keys as attributes.
-_HA_EVENT_TEMPLATE = (
-    "{{ {'event_type': value_json.app, 'type': value_json.type, 'state': value_json.state,"
-    " 'id': value_json.id, 'class_name': value_json.class_name, 'zone': value_json.zone,"
-    " 'line': value_json.line, 'track_id': value_json.track_id,"
-    " 'wall_time': value_json.wall_time} | to_json }}"
-)
-
-
-def _device_of(config: str) -> str:
-    """The device identifier of one of our discovery configs (JSON)."""
-    return json.loads(config)["device"]["identifiers"][0]
-
-
-def _state_topic(config: str) -> str:
-    """The state topic a discovery config (JSON) names ("" for none)."""
-    return str(json.loads(config).get("state_topic", ""))
 
 
 def _no_delay(client: Any, userdata: Any, sock: Any) -> None:
@@ -176,9 +70,9 @@ class MqttPublisher:
 
         self.settings = settings
         self.hub = hub
-        self.prefix = settings.topic_prefix
-        self._node = slugify(self.prefix)
-        self.availability_topic = f"{self.prefix}/availability"
+        self.topics = Topics(settings.topic_prefix)
+        self.discovery = Discovery(self.topics, settings.discovery_prefix)
+        self.availability_topic = self.topics.availability
 
         self._lock = threading.RLock()  # cache + publish order of retained state
         self._cameras: dict[str, set[str]] = {}  # camera -> its apps (original names)
@@ -261,7 +155,7 @@ class MqttPublisher:
         if self._connected.is_set():
             with self._lock:
                 for camera in self._cameras:
-                    self._set_state(f"{self.prefix}/{slugify(camera)}/availability", OFFLINE)
+                    self._set_state(self.topics.camera_availability(camera), OFFLINE)
             info = self._client.publish(
                 self.availability_topic, OFFLINE, qos=self.settings.qos, retain=True
             )
@@ -314,7 +208,7 @@ class MqttPublisher:
                 else:
                     opened.add(event.id)
         info = self._client.publish(
-            f"{self.prefix}/{slugify(camera)}/events",
+            self.topics.events(camera),
             event_payload(message),
             qos=self.settings.qos,
             retain=False,
@@ -330,7 +224,6 @@ class MqttPublisher:
 
     def _publish_status(self, status: CameraStatus) -> None:
         camera = status.camera
-        cam = slugify(camera)
         with self._lock:
             if camera in self._removed:  # its worker's last report
                 return
@@ -341,7 +234,7 @@ class MqttPublisher:
                         opened.clear()
                         self._publish_ongoing(c, app)
             self._set_state(
-                f"{self.prefix}/{cam}/availability",
+                self.topics.camera_availability(camera),
                 ONLINE if status.state == "online" else OFFLINE,
             )
             for app, counters in status.counters.items():
@@ -358,8 +251,8 @@ class MqttPublisher:
                             self._too_many_counters(camera, app, name)
                             continue
                         known.add(name)
-                        self._discover_counter(camera, app, name)
-                    self._set_state(self.counter_topic(camera, app, name), payload)
+                        self._announce(self.discovery.counter(camera, app, name))
+                    self._set_state(self.topics.counter(camera, app, name), payload)
 
     def _too_many_counters(self, camera: str, app: str, name: str) -> None:
         if (camera, app) not in self._capped:
@@ -369,20 +262,12 @@ class MqttPublisher:
                 "are not published", app, camera, MAX_COUNTERS, ascii(name[:40]),
             )  # fmt: skip
 
-    def counter_topic(self, camera: str, app: str, counter: str) -> str:
-        level = slugify(counter)
-        if level == ONGOING:
-            level += "_count"
-        return f"{self.prefix}/{slugify(camera)}/{slugify(app)}/{level}"
-
     def _publish_ongoing(self, camera: str, app: str) -> None:
         if (camera, app) not in self._ongoing_apps:
             self._ongoing_apps.add((camera, app))
-            self._discover_ongoing(camera, app)
+            self._announce(self.discovery.ongoing(camera, app))
         on = bool(self._open.get((camera, app)))
-        self._set_state(
-            f"{self.prefix}/{slugify(camera)}/{slugify(app)}/{ONGOING}", "ON" if on else "OFF"
-        )
+        self._set_state(self.topics.ongoing(camera, app), "ON" if on else "OFF")
 
     # ------------------------------------------------------------------ retained state
 
@@ -394,7 +279,11 @@ class MqttPublisher:
             self._retained[topic] = payload
             self._client.publish(topic, payload, qos=0, retain=True)
 
-    def _set_discovery(self, topic: str, config: dict[str, Any]) -> None:
+    def _announce(self, discovery: Config | None) -> None:
+        """Cache a discovery config as retained; publish it if it changed."""
+        if discovery is None:
+            return
+        topic, config = discovery
         payload = json.dumps(config, separators=(",", ":"))
         with self._lock:
             if self._discovery.get(topic) == payload:
@@ -414,8 +303,8 @@ class MqttPublisher:
             if camera in self._cameras:
                 return
             self._cameras[camera] = set()
-            self._set_state(f"{self.prefix}/{slugify(camera)}/availability", OFFLINE)
-            self._discover_camera(camera)
+            self._set_state(self.topics.camera_availability(camera), OFFLINE)
+            self._announce(self.discovery.camera(camera))
 
     def _add_app(self, camera: str, app: str) -> None:
         with self._lock:
@@ -423,7 +312,7 @@ class MqttPublisher:
             if app in self._cameras[camera]:
                 return
             self._cameras[camera].add(app)
-            self._discover_events(camera)
+            self._announce(self.discovery.events(camera, self._cameras[camera]))
 
     def set_cameras(self, apps: Mapping[str, Iterable[str]]) -> None:
         """The site's cameras (camera -> its app names) after a live change: new cameras
@@ -442,8 +331,8 @@ class MqttPublisher:
 
     def _forget_app(self, camera: str, app: str) -> None:
         """Remove an app's counter and ongoing topics and their Home Assistant entities."""
-        below = f"{self.prefix}/{slugify(camera)}/{slugify(app)}/"
-        for topic in [t for t, p in self._discovery.items() if _state_topic(p).startswith(below)]:
+        below = self.topics.app(camera, app) + "/"
+        for topic in [t for t, p in self._discovery.items() if state_topic(p).startswith(below)]:
             del self._discovery[topic]
             self._client.publish(topic, b"", qos=0, retain=True)  # empty: deleted
         for topic in [t for t in self._retained if t.startswith(below)]:
@@ -456,7 +345,7 @@ class MqttPublisher:
             table.pop(key, None)
         self._ongoing_apps.discard(key)
         self._capped.discard(key)
-        self._discover_events(camera)  # its event type is gone
+        self._announce(self.discovery.events(camera, self._cameras[camera]))  # one type less
         log.info(
             "MQTT: app %s removed from camera %s: its retained topics are cleared", app, camera
         )
@@ -464,15 +353,15 @@ class MqttPublisher:
     def _forget_camera(self, camera: str) -> None:
         """Remove the camera's Home Assistant entities and retained counters; it stays
         ``offline``."""
-        cam = slugify(camera)
-        availability = f"{self.prefix}/{cam}/availability"
+        availability = self.topics.camera_availability(camera)
         self._removed.add(camera)
         del self._cameras[camera]
-        device = self._device_id(camera)
-        for topic in [t for t, p in self._discovery.items() if _device_of(p) == device]:
+        device = self.topics.device_id(camera)
+        for topic in [t for t, p in self._discovery.items() if device_of(p) == device]:
             del self._discovery[topic]
             self._client.publish(topic, b"", qos=0, retain=True)  # empty: deleted
-        for topic in [t for t in self._retained if t.startswith(f"{self.prefix}/{cam}/")]:
+        below = self.topics.camera(camera) + "/"
+        for topic in [t for t in self._retained if t.startswith(below)]:
             if topic != availability:
                 del self._retained[topic]
                 self._client.publish(topic, b"", qos=0, retain=True)
@@ -481,10 +370,6 @@ class MqttPublisher:
         self._open = {k: v for k, v in self._open.items() if k[0] != camera}
         self._set_state(availability, OFFLINE)
         log.info("MQTT: camera %s removed from the site: its retained topics are cleared", camera)
-
-    def _discovery_filter(self) -> str:
-        """The topic filter of this publisher's discovery configs (any component)."""
-        return f"{self.settings.discovery_prefix}/+/{self._node}/+/config"
 
     def _clear_stale_discovery(self, topic: str, payload: bytes) -> None:
         """A retained discovery config found on the broker at connection: deleted when its
@@ -497,11 +382,11 @@ class MqttPublisher:
             return  # not one of ours
         with self._lock:
             if topic in self._discovery or any(
-                identifier == self._device_id(c) for c in self._cameras
+                identifier == self.topics.device_id(c) for c in self._cameras
             ):
                 return
             self._client.publish(topic, b"", qos=0, retain=True)
-            self._set_state(f"{self.prefix}/{slugify(name)}/availability", OFFLINE)
+            self._set_state(self.topics.camera_availability(name), OFFLINE)
         log.info("MQTT: deleted the Home Assistant entity %s of camera %s (not in the site)",
                  topic, name)  # fmt: skip
 
@@ -518,7 +403,7 @@ class MqttPublisher:
             self._republish()
         if self.settings.discovery_prefix:
             client.subscribe(
-                [(f"{self.settings.discovery_prefix}/status", 1), (self._discovery_filter(), 0)]
+                [(f"{self.settings.discovery_prefix}/status", 1), (self.discovery.config_filter, 0)]
             )
         self._connected.set()
 
@@ -536,7 +421,7 @@ class MqttPublisher:
             self.settings.discovery_prefix
             and message.retain
             and message.payload
-            and topic_matches_sub(self._discovery_filter(), message.topic)
+            and topic_matches_sub(self.discovery.config_filter, message.topic)
         ):
             self._clear_stale_discovery(message.topic, message.payload)
             return
@@ -546,91 +431,3 @@ class MqttPublisher:
         ):
             log.info("MQTT: Home Assistant is online; republishing discovery")
             self._republish()
-
-    # ------------------------------------------------------------------ discovery
-
-    def _device_id(self, camera: str) -> str:
-        return f"{self._node}_{slugify(camera)}"
-
-    def _device(self, camera: str) -> dict[str, Any]:
-        return {
-            "identifiers": [self._device_id(camera)],
-            "name": camera,
-            "manufacturer": "Vigil",
-            "model": "Vigil camera",
-            "sw_version": vigil.__version__,
-        }
-
-    def _availability(self, camera: str | None) -> dict[str, Any]:
-        topics = [{"topic": self.availability_topic}]
-        if camera is not None:
-            topics.append({"topic": f"{self.prefix}/{slugify(camera)}/availability"})
-        return {"availability": topics, "availability_mode": "all"}
-
-    def _discover(
-        self, component: str, camera: str, object_id: str, config: dict[str, Any]
-    ) -> None:
-        prefix = self.settings.discovery_prefix
-        if not prefix:
-            return
-        object_id = f"{slugify(camera)}_{object_id}"
-        config = {
-            **config,
-            "unique_id": f"{self._node}_{object_id}",
-            "device": self._device(camera),
-            "origin": {"name": "Vigil", "sw_version": vigil.__version__},
-        }
-        self._set_discovery(f"{prefix}/{component}/{self._node}/{object_id}/config", config)
-
-    def _discover_camera(self, camera: str) -> None:
-        self._discover(
-            "binary_sensor",
-            camera,
-            "connected",
-            {
-                "name": "Connected",
-                "state_topic": f"{self.prefix}/{slugify(camera)}/availability",
-                "payload_on": ONLINE,
-                "payload_off": OFFLINE,
-                "device_class": "connectivity",
-                "entity_category": "diagnostic",
-                **self._availability(None),
-            },
-        )
-
-    def _discover_events(self, camera: str) -> None:
-        self._discover(
-            "event",
-            camera,
-            "events",
-            {
-                "name": "Events",
-                "state_topic": f"{self.prefix}/{slugify(camera)}/events",
-                "event_types": sorted(self._cameras[camera]),
-                "value_template": _HA_EVENT_TEMPLATE,
-                **self._availability(camera),
-            },
-        )
-
-    def _discover_counter(self, camera: str, app: str, counter: str) -> None:
-        config: dict[str, Any] = {
-            "name": f"{app} {counter}",
-            "state_topic": self.counter_topic(camera, app, counter),
-            "state_class": "measurement",
-            **self._availability(camera),
-        }
-        if "dwell" in counter:  # the loitering app's dwell statistics, in seconds
-            config.update(device_class="duration", unit_of_measurement="s")
-        self._discover("sensor", camera, f"{slugify(app)}_{slugify(counter)}", config)
-
-    def _discover_ongoing(self, camera: str, app: str) -> None:
-        self._discover(
-            "binary_sensor",
-            camera,
-            f"{slugify(app)}_{ONGOING}",
-            {
-                "name": app,
-                "state_topic": f"{self.prefix}/{slugify(camera)}/{slugify(app)}/{ONGOING}",
-                **self._availability(camera),
-            },
-        )

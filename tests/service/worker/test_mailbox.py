@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from vigil.service.mailbox import FrameMailbox
+from vigil.service.worker.mailbox import FrameMailbox
 from vigil.sources.frame import Frame
 
 

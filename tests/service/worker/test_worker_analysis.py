@@ -15,9 +15,9 @@ import pytest
 
 from mjpeg_server import MjpegServer
 from vigil.config.loader import load_config_text
-from vigil.service.config import SiteConfig
+from vigil.config.site import SiteConfig
 from vigil.service.messages import CameraStatus, FrameMetadata
-from vigil.service.worker import CameraWorker, WorkerSpec
+from vigil.service.worker.camera import CameraWorker, WorkerSpec
 
 
 def test_every_due_frame_is_analysed_from_the_first(

@@ -19,19 +19,16 @@ import cv2
 import numpy as np
 import pytest
 
+from polling import eventually
 from vigil.config.schema import DetectorConfig, VigilConfig
 from vigil.detection.base import Detector
 from vigil.detection.detections import Detections
 from vigil.errors import ModelError, VigilError
 from vigil.pipeline.build import build_engine
 from vigil.service import shm
-from vigil.service.detector_service import (
-    NOT_RESPONDING,
-    DetectorClient,
-    DetectorHandle,
-    DetectorService,
-    build_service_detector,
-)
+from vigil.service.detector.client import DetectorClient
+from vigil.service.detector.messages import NOT_RESPONDING, DetectorHandle
+from vigil.service.detector.server import DetectorService, build_service_detector
 from vigil.sources.frame import Frame
 
 W, H = 416, 320
@@ -62,15 +59,6 @@ def same(a: list[Detections], b: list[Detections], exact: bool = True) -> bool:
 
 def segments(service: DetectorService) -> list[str]:
     return sorted(n for n in os.listdir(shm.SHM_DIR) if n.startswith(service._shm_prefix))
-
-
-def eventually(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return condition()
 
 
 @pytest.fixture(scope="module")
@@ -343,7 +331,7 @@ class NullDetector:
 
 
 def test_batches_leave_a_share_to_idle_workers_and_wait_only_when_all_are_busy():
-    from vigil.service.detector_service import _Peer, _Request, _Server, _Settings
+    from vigil.service.detector.server import _Peer, _Request, _Server, _Settings
 
     settings = _Settings(DetectorConfig(), "", b"", "", 8, 50.0, 2, 1, None)
     server = _Server(NullDetector(), settings)
@@ -367,3 +355,33 @@ def test_batches_leave_a_share_to_idle_workers_and_wait_only_when_all_are_busy()
     started = time.perf_counter()
     assert len(server._next_batch()) == 1  # a worker is idle: no wait
     assert time.perf_counter() - started < 0.04
+
+
+def test_every_wire_message_pickles_to_an_equal_one():
+    from vigil.service.detector import messages as m
+
+    info = m.ModelInfo((416, 320), dynamic=False, upscale=True)
+    xyxy, conf, cls = np.ones((2, 4), np.float32), np.ones(2, np.float32), np.ones(2, np.int64)
+    result = m.DetectResult(7, (1, 1), xyxy, conf, cls, 1.5, 2.5, 2, 1)
+    sent = [
+        m.Hello("cam1", 3, 1024, 2),
+        m.ControlHello(),
+        m.Welcome("seg", info),
+        m.Refused("no shm"),
+        m.DetectRequest(7, ((0, 320, 416), (399360, 16, 20))),
+        m.DetectFailed(7, "bad request", lost=False),
+        m.StatsRequest(),
+        m.StatsReply({"pid": 1}),
+        m.Ready(123, info),
+        m.StartFailed("ModelError", "bad model"),
+    ]
+    for message in sent:
+        assert pickle.loads(pickle.dumps(message, pickle.HIGHEST_PROTOCOL)) == message
+    back = pickle.loads(pickle.dumps(result, pickle.HIGHEST_PROTOCOL))
+    assert (back.request_id, back.counts, back.queued_ms, back.batch_requests) == (
+        7,
+        (1, 1),
+        1.5,
+        1,
+    )
+    assert np.array_equal(back.xyxy, xyxy) and back.class_id.dtype == np.int64

@@ -2,16 +2,19 @@
 
 Each camera carries the same zones, lines and apps as `vigil run`'s configuration; the
 detector, motion and tracker settings are shared by all cameras. Loaded and reported through
-`vigil.config.loader`, so errors are one line naming the file, key path and value.
+`vigil.config.loader`, so errors are one line naming the file, key path and value. It lives
+below the service so that the service's processes, the API and the CLI share one model
+without importing each other (`validate_site`, which builds apps, is in vigil.service.site_plan).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from vigil.config.schema import (
     ConfigDocument,
@@ -24,8 +27,46 @@ from vigil.config.schema import (
 )
 from vigil.db.engine import check_database_url
 from vigil.motion.detector import MotionSettings
-from vigil.service.mqtt import MqttSettings, slugify
 from vigil.tracking.tracker import TrackerSettings
+
+
+class MqttSettings(BaseModel):
+    """The ``mqtt:`` section of the site YAML."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(1883, ge=1, le=65535)
+    username: str | None = None
+    password: SecretStr | None = None
+    client_id: str = "vigil"
+    topic_prefix: str = "vigil"
+    discovery_prefix: str | None = Field(
+        None, description='Home Assistant discovery prefix, usually "homeassistant"; off when unset'
+    )
+    qos: int = Field(1, ge=0, le=2, description="QoS of events and of the service availability")
+    tls: bool = False
+    keepalive: int = Field(30, ge=5, le=3600, description="seconds")
+    reconnect_min_s: float = Field(1.0, gt=0, description="first delay before reconnecting")
+    reconnect_max_s: float = Field(30.0, gt=0, description="delay cap (it doubles up to it)")
+
+    @field_validator("topic_prefix", "discovery_prefix")
+    @classmethod
+    def _topic(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip("/")
+        if not value or any(c in value for c in "+#\0"):
+            raise ValueError("must be a non-empty MQTT topic without wildcards")
+        return value
+
+
+def slugify(name: str) -> str:
+    """A topic level / Home Assistant object id: lower case, runs of anything but [a-z0-9]
+    turned into one ``_`` (``"Person In"`` → ``person_in``)."""
+    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    return slug or "_"
 
 
 class RecordSettings(_Model):

@@ -1,4 +1,5 @@
-"""One camera's worker process: ingest, recording and analytics.
+"""One camera's worker: ingest, recording and analytics (run in a process of its own by
+`vigil.service.worker.process`).
 
 Two threads, so that analysis never holds up the stream:
 - ingest (the process's main thread): demux and decode the camera, remux every packet into
@@ -6,18 +7,10 @@ Two threads, so that analysis never holds up the stream:
   small bounded mailbox (`FrameMailbox`: drop-oldest, frames that waited too long are
   dropped), counted as dropped;
 - analytics: the engine (motion gating → detection via the shared detector service →
-  tracking → apps), event snapshots, live JPEGs and per-frame metadata.
-Everything the supervisor needs travels as small messages (see `messages`) on this worker's
-own pipe, sent by a third thread (`Outbox`) so that neither of the others ever waits for
-the supervisor. A pipe per worker, not one queue shared by all: a worker killed in the
-middle of a message (a crash, or the supervisor's stall watchdog) would leave a shared
-queue's write lock held and half a message in its pipe, wedging every other camera; a
-private pipe just ends, and the supervisor drops what was cut short.
-
-A worker outlives neither its supervisor nor the pipe to it: when the supervisor dies (even
-by SIGKILL) the worker stops, finishing its open segment but keeping the journal, so that
-the next start's `recover()` indexes it (a segment reported to a dead supervisor would be a
-file nobody indexed).
+  tracking → apps), event snapshots, per-frame metadata and, while someone watches
+  (`LiveDemand`), live JPEGs.
+Everything the supervisor needs travels as small messages (see `vigil.service.messages`)
+handed to `send` (in the worker process: its `Outbox`, a pipe of its own).
 
 Analysis failures never end the worker: a frame the detector service cannot serve (it died
 and is being restarted) is dropped and analysis goes on with the next one; any other error
@@ -29,11 +22,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import multiprocessing as mp
-import queue
-import signal
 import statistics
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -45,44 +34,48 @@ import numpy as np
 from vigil.apps.base import App, Scene
 from vigil.appstore.registry import build_app
 from vigil.config.schema import AppConfig
+from vigil.config.site import CameraConfig, SiteConfig
+from vigil.detection.base import Detector
 from vigil.detection.classes import COCO_CLASSES
+from vigil.detection.detections import Detections
 from vigil.errors import VigilError
 from vigil.events.event import Event, is_event_id
 from vigil.outputs.annotate import Annotator
 from vigil.pipeline.build import build_detector, build_engine, build_scene
 from vigil.pipeline.engine import Engine, FrameResult
 from vigil.recording.segmenter import RECORDABLE_CODECS, Segmenter, camera_dirname, recover
-from vigil.service.config import CameraConfig, SiteConfig
-from vigil.service.detector_service import DetectorClient, DetectorHandle
-from vigil.service.mailbox import FrameMailbox
+from vigil.recording.segments import SegmentInfo
+from vigil.service.detector.client import DetectorClient
+from vigil.service.detector.messages import DetectorHandle
 from vigil.service.messages import (
     AppStatus,
+    CameraState,
     CameraStatus,
     EventMessage,
     FrameMetadata,
+    LiveDemand,
     LiveFrame,
     RawFrame,
     Reconfigure,
     Reconfigured,
-    SegmentInfo,
     TrackedObject,
 )
+from vigil.service.worker.mailbox import FrameMailbox
 from vigil.sources.frame import Frame
 from vigil.sources.items import DecodedFrame, Disconnected, Gap, Packet, StreamOpened
 from vigil.sources.live import LiveSource
 
 STATUS_INTERVAL_S = 1.0
-_STATES = {"connecting": "starting", "online": "online", "reconnecting": "reconnecting"}
+_STATES: dict[str, CameraState] = {
+    "connecting": "starting",
+    "online": "online",
+    "reconnecting": "reconnecting",
+}
 LIVE_FPS = 4.0
 SNAPSHOT_QUALITY = 85
 LIVE_QUALITY = 70
 RAW_FRAME_EVERY_S = 5.0  # the picture without overlays, for the zone editor
 ERROR_LOG_EVERY_S = 60.0  # the same analysis error is logged at most this often
-FLUSH_S = 5.0  # at exit, time left to hand the last messages (segments, status) over
-#: Exit code of a worker that could not run its camera (a missing file, storage it cannot
-#: write, ...): its last status, "offline", says why in one line, and that is all there
-#: is to log (the supervisor restarts it after its backoff, quietly).
-EXIT_CAMERA_FAILED = 3
 
 log = logging.getLogger("vigil.worker")
 
@@ -101,92 +94,6 @@ class WorkerSpec:
     stop: Any = None
     detector: DetectorHandle | None = None  # None: an in-process detector
     control: Any = None  # the read end of the supervisor's pipe for `Reconfigure` messages
-
-
-def run_worker(spec: WorkerSpec) -> None:
-    """Process entry point."""
-    spec = dataclasses.replace(spec, stop=threading.Event())
-    # Safe in a handler: this process's main thread never waits on (locks) the event.
-    signal.signal(signal.SIGTERM, lambda *_: spec.stop.set())
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when to stop
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    worker: CameraWorker | None = None
-
-    def orphaned() -> None:
-        if worker is not None:
-            worker.orphaned.set()
-        spec.stop.set()
-
-    outbox = Outbox(spec.messages, on_broken=orphaned)
-    failed = False
-    try:
-        worker = CameraWorker(spec, outbox.put)
-        parent = mp.parent_process()
-        if parent is not None:
-            threading.Thread(
-                target=_watch_parent, args=(parent.sentinel, orphaned), name="parent", daemon=True
-            ).start()
-        worker.run()
-    except Exception as err:  # bad input or a bug: one line on the camera's status
-        failed = True
-        log.debug("camera %s: worker failed", spec.camera_id, exc_info=True)
-        outbox.put(CameraStatus(spec.camera_id, "offline", time.time(), error=_one_line(err)))
-    finally:
-        outbox.close(FLUSH_S)
-    if failed:
-        sys.exit(EXIT_CAMERA_FAILED)
-
-
-def _watch_parent(sentinel: int, orphaned: Any) -> None:
-    """Call `orphaned()` once the supervisor process has ended."""
-    from multiprocessing.connection import wait
-
-    wait([sentinel])
-    log.error("the supervisor is gone: stopping (the next start recovers the open segment)")
-    orphaned()
-
-
-class Outbox:
-    """Messages to the supervisor, sent by a thread of their own over `connection`.
-
-    `put` never blocks (the supervisor may be busy for a moment; the camera must not wait).
-    Once the supervisor is gone (the pipe is broken), messages are dropped.
-    """
-
-    _END = object()
-
-    def __init__(self, connection: Any, on_broken: Any = None):
-        self.connection = connection
-        self.on_broken = on_broken
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="outbox", daemon=True)
-        self._thread.start()
-
-    def put(self, message: object) -> None:
-        self._queue.put(message)
-
-    def close(self, timeout: float) -> None:
-        """Send what is queued (for at most `timeout` seconds), then close the pipe."""
-        self._queue.put(self._END)
-        self._thread.join(timeout)
-        with contextlib.suppress(OSError):
-            self.connection.close()
-
-    def _run(self) -> None:
-        while True:
-            message = self._queue.get()
-            if message is self._END:
-                return
-            try:
-                self.connection.send(message)
-            except (OSError, ValueError):  # the supervisor is gone: nobody to tell
-                if self.on_broken is not None:
-                    self.on_broken()
-                return
-            except Exception:  # a message that does not pickle: a bug, not a reason to stop
-                log.exception("cannot send a %s to the supervisor", type(message).__name__)
 
 
 class CameraWorker:
@@ -208,6 +115,9 @@ class CameraWorker:
         self._processed_window: list[float] = []
         self._in_window: list[float] = []
         self._last_live = 0.0
+        # Someone watches the live view (`LiveDemand`): only then are LiveFrames drawn and
+        # encoded, work that would otherwise cost every camera a share of a core.
+        self._live_wanted = False
         self._next_due = 0.0
         self._analysis_error: tuple[float, str] | None = None  # (when, one line)
         #: Set when the supervisor is gone: segments can no longer be reported.
@@ -371,7 +281,7 @@ class CameraWorker:
                 self._analysis_failed(str(err), exc_info=False, dropped=frame is not None)
                 continue
             except Exception as err:  # a bug must not silently end analysis for good
-                self._analysis_failed(_one_line(err), exc_info=True, dropped=frame is not None)
+                self._analysis_failed(error_line(err), exc_info=True, dropped=frame is not None)
                 if engine is not None:  # start again from a clean engine
                     _close_engine(engine)
                 engine = annotator = None
@@ -385,7 +295,8 @@ class CameraWorker:
                 self.segmenter.mark(
                     motion=len(engine.gate.motion_boxes) > 0, objects=len(result.objects) > 0
                 )
-            self._publish(result, annotator)
+            if annotator is not None:  # built with the engine
+                self._publish(result, annotator)
             self._publish_raw(frame)
         if engine is not None:
             self._refresh_apps(engine)  # the final status carries the final counters
@@ -419,9 +330,11 @@ class CameraWorker:
         if self.spec.detector is not None:
             # One request at a time (`Engine.process`): the batcher sees the truth, and the
             # service's statistics are keyed by camera.
-            detector = self._client = DetectorClient(
+            client = DetectorClient(
                 self.spec.detector, self.camera.id, (height, width), in_flight=1
             )
+            self._client = client
+            detector: Detector = client
         else:
             detector = build_detector(config)
         engine, scene = build_engine(config, size, detector)
@@ -433,13 +346,18 @@ class CameraWorker:
     # -- live reconfiguration ----------------------------------------------------------------
 
     def _control(self) -> None:
-        """Take the supervisor's `Reconfigure` requests; the latest one wins."""
+        """Take the supervisor's `Reconfigure` requests (the latest one wins) and live-view
+        demand."""
         try:
             while True:
                 message = self.spec.control.recv()
                 if isinstance(message, Reconfigure):
                     with self._reconfigure_lock:
                         self._reconfigure = message
+                elif isinstance(message, LiveDemand):
+                    if message.wanted and not self._live_wanted:
+                        self._last_live = 0.0  # a new viewer gets the next frame at once
+                    self._live_wanted = message.wanted
         except (EOFError, OSError):
             pass  # the supervisor is gone or restarts this worker
 
@@ -460,7 +378,7 @@ class CameraWorker:
                 annotator = self._swap_scene(engine, request.camera, request.rebuild)
             self.camera = request.camera
         except Exception as err:  # a bad scene must not end analysis: keep the running one
-            error = _one_line(err)
+            error = error_line(err)
             log.error("camera %s: new scene not applied: %s", self.camera.id, error)
         else:
             log.info("camera %s: new scene applied", self.camera.id)
@@ -567,14 +485,7 @@ class CameraWorker:
                 wall_time=wall,
                 width=frame.width,
                 height=frame.height,
-                objects=[
-                    TrackedObject(
-                        int(t), int(c), COCO_CLASSES[int(c)], float(p), tuple(map(float, b))
-                    )
-                    for t, c, p, b in zip(
-                        objects.tracker_id, objects.class_id, objects.confidence, objects.xyxy
-                    )
-                ],
+                objects=_tracked(objects),
             )
         )
         drawn: np.ndarray | None = None
@@ -584,7 +495,7 @@ class CameraWorker:
                 drawn = drawn if drawn is not None else annotator.draw(frame.image, objects)
                 snapshot = self._snapshot(event, drawn)
             self._send(EventMessage(event, wall, snapshot))
-        if wall - self._last_live >= 1.0 / LIVE_FPS:
+        if self._live_wanted and wall - self._last_live >= 1.0 / LIVE_FPS:
             self._last_live = wall
             drawn = drawn if drawn is not None else annotator.draw(frame.image, objects)
             ok, jpeg = cv2.imencode(".jpg", drawn, [cv2.IMWRITE_JPEG_QUALITY, LIVE_QUALITY])
@@ -613,10 +524,22 @@ class CameraWorker:
             self._sender(message)
 
 
-def _one_line(err: Exception) -> str:
+def error_line(err: Exception) -> str:
     """What went wrong, in one line: a `VigilError` says it itself; anything else is named."""
     text = str(err) if isinstance(err, VigilError) else f"{type(err).__name__}: {err}"
     return " ".join(text.split())
+
+
+def _tracked(objects: Detections) -> list[TrackedObject]:
+    """The wire form of a frame's tracked objects (plain Python numbers: one `tolist` per
+    column, not a numpy scalar per value)."""
+    classes = objects.class_id.tolist()
+    return [
+        TrackedObject(t, c, COCO_CLASSES[c], p, (b[0], b[1], b[2], b[3]))
+        for t, c, p, b in zip(
+            objects.tracker_id.tolist(), classes, objects.confidence.tolist(), objects.xyxy.tolist()
+        )
+    ]
 
 
 def _annotator(scene: Scene) -> Annotator:

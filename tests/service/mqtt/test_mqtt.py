@@ -20,12 +20,14 @@ import pytest
 from pydantic import ValidationError
 
 from vigil.apps.boundary import MAX_COUNTERS
+from vigil.config.site import MqttSettings, slugify
 from vigil.events.event import Event
 from vigil.service.hub import Hub
 from vigil.service.messages import CameraStatus, EventMessage
-from vigil.service.mqtt import MqttPublisher, MqttSettings, format_number, slugify
+from vigil.service.mqtt.publisher import MqttPublisher
+from vigil.service.mqtt.topics import format_number
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 TIMEOUT = 5.0
 
 
@@ -495,7 +497,8 @@ PUBLISHER_SCRIPT = """
 import sys, time
 from vigil.service.hub import Hub
 from vigil.service.messages import CameraStatus
-from vigil.service.mqtt import MqttPublisher, MqttSettings
+from vigil.config.site import MqttSettings
+from vigil.service.mqtt.publisher import MqttPublisher
 
 hub = Hub()
 settings = MqttSettings(enabled=True, host="127.0.0.1", port=int(sys.argv[1]), client_id="vigil-child")

@@ -2,13 +2,14 @@
 
 - `DetectorService` (in the supervisor) spawns the service process, which loads the model once
   and listens on a Unix socket in a private directory.
-- `DetectorClient` (in each camera worker, built from the picklable `DetectorHandle`)
-  implements the `Detector` protocol. On connecting it gets a shared-memory ring of `slots`
-  slots (default `in_flight + 1`), each big enough for its largest image. `detect` copies the
-  images (frames or crops) into free slots and sends only ``(request id, [(offset, h, w)])``;
-  the service runs detection on numpy views of the slots (pixels are never pickled) and
-  answers with the boxes, scores and classes, plus how long the request queued and how long
-  its batch took. A slot is free again once the answer (or an error) arrives.
+- `DetectorClient` (`vigil.service.detector.client`, in each camera worker, built from the
+  picklable `DetectorHandle`) implements the `Detector` protocol. On connecting it gets a
+  shared-memory ring of `slots` slots (default `in_flight + 1`), each big enough for its
+  largest image. `detect` copies the images (frames or crops) into free slots and sends only
+  a `DetectRequest` naming their offsets; the service runs detection on numpy views of the
+  slots (pixels are never pickled) and answers with a `DetectResult`: the boxes, scores and
+  classes, plus how long the request queued and how long its batch took (the messages are in
+  `vigil.service.detector.messages`).
 - The service batches across cameras: a worker thread takes the oldest pending request and
   what is pending behind it, up to `max_batch` images, and runs them through one
   `OnnxDetector.detect` call, which batches images of equal padded shape (full frames of
@@ -42,14 +43,13 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import tempfile
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from multiprocessing.connection import Client, Connection, Listener, wait
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, Listener
 from typing import Any
 
 import numpy as np
@@ -59,47 +59,34 @@ from vigil.detection.base import Detector
 from vigil.detection.detections import Detections
 from vigil.errors import ModelError, VigilError
 from vigil.service import shm
+from vigil.service.detector.messages import (
+    NOT_RESPONDING,
+    ClientMessage,
+    ControlHello,
+    DetectFailed,
+    DetectorHandle,
+    DetectRequest,
+    DetectResult,
+    Hello,
+    ModelInfo,
+    Ready,
+    Refused,
+    ServiceMessage,
+    StartFailed,
+    StatsReply,
+    StatsRequest,
+    Welcome,
+    connect,
+    hang_up,
+    one_line,
+)
+from vigil.service.processes import pipe, start_process, stop_processes, watch_parent
 
-#: Seconds a client waits for an answer (or to connect) before giving up.
-DEFAULT_TIMEOUT = 10.0
-NOT_RESPONDING = "detector service not responding"
 #: Segment names: ``vigil-det-<supervisor pid>-<token>-<service pid>-<client number>``.
 SHM_PREFIX = "vigil-det-"
-#: Recent request timings a client keeps for its metrics.
-TIMINGS_KEPT = 1024
-
-
-def _hang_up(conn: Connection) -> None:
-    """Shut the socket down, then close it.
-
-    Closing alone neither wakes a thread blocked in `recv` on it nor, while that thread holds
-    it, tells the peer; a shutdown does both.
-    """
-    with (
-        contextlib.suppress(OSError, ValueError),
-        socket.socket(fileno=os.dup(conn.fileno())) as sock,
-    ):
-        sock.shutdown(socket.SHUT_RDWR)
-    with contextlib.suppress(OSError):
-        conn.close()
-
-
-def _one_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0] if lines else type(error).__name__
 
 
 # --------------------------------------------------------------------------- supervisor side
-
-
-@dataclass(frozen=True)
-class DetectorHandle:
-    """How a camera worker reaches the service; picklable, passed to workers at spawn."""
-
-    address: str
-    authkey: bytes = field(repr=False)
-    #: The model's input size and letterbox rules, so `input_shape_for` needs no round trip.
-    info: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -151,7 +138,7 @@ class DetectorService:
         self._process: mp.process.BaseProcess | None = None
         self._control: Connection | None = None
         self._control_lock = threading.Lock()
-        self._info: dict[str, Any] = {}
+        self._info = ModelInfo()
         self.starts = 0
 
     @property
@@ -162,7 +149,7 @@ class DetectorService:
 
     @property
     def handle(self) -> DetectorHandle:
-        return DetectorHandle(self.address, self._authkey, dict(self._info))
+        return DetectorHandle(self.address, self._authkey, self._info)
 
     @property
     def pid(self) -> int | None:
@@ -186,8 +173,7 @@ class DetectorService:
         self._drop_control()
         shm.sweep(SHM_PREFIX, stale_pids=True)  # what killed supervisors left behind
         shm.sweep(self._shm_prefix)  # what a previous, killed, service left behind
-        ctx = mp.get_context("spawn")
-        receive, send = ctx.Pipe(duplex=False)
+        receive, send = pipe()
         settings = _Settings(
             self.config,
             self.address,
@@ -199,10 +185,7 @@ class DetectorService:
             self.threads,
             self._factory,
         )
-        process = ctx.Process(
-            target=_serve, args=(settings, send), name="vigil-detector", daemon=True
-        )
-        process.start()
+        process = start_process(_serve, (settings, send), "vigil-detector")
         send.close()
         self._process = process
         self.starts += 1
@@ -218,21 +201,16 @@ class DetectorService:
             ) from None
         finally:
             receive.close()
-        if reply[0] == "error":
+        if isinstance(reply, StartFailed):
             process.join(5)
-            _, kind, message = reply
-            raise (ModelError if kind == "ModelError" else VigilError)(message)
-        self._info = reply[2]
+            raise (ModelError if reply.kind == "ModelError" else VigilError)(reply.error)
+        self._info = reply.info
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the process (SIGTERM, then SIGKILL) and remove its socket and segments."""
         self._drop_control()
-        process = self._process
-        if process is not None and process.is_alive():
-            process.terminate()
-            process.join(timeout)
-            if process.is_alive():
-                self._kill()
+        if self._process is not None:
+            stop_processes([self._process], timeout)
         shm.sweep(self._shm_prefix)
         if self._dir is not None:
             shutil.rmtree(self._dir, ignore_errors=True)
@@ -248,11 +226,12 @@ class DetectorService:
         with self._control_lock:
             try:
                 if self._control is None:
-                    self._control = _connect(self.handle, ("control",), timeout)[0]
-                self._control.send(("stats",))
+                    self._control = connect(self.handle, ControlHello(), timeout)[0]
+                self._control.send(StatsRequest())
                 if not self._control.poll(timeout):
                     raise TimeoutError
-                return self._control.recv()[1]
+                reply: StatsReply = self._control.recv()
+                return reply.stats
             except (OSError, EOFError, TimeoutError, VigilError):
                 self._drop_control_locked()
                 raise VigilError(f"{NOT_RESPONDING} (no stats within {timeout:g} s)") from None
@@ -263,7 +242,7 @@ class DetectorService:
 
     def _drop_control_locked(self) -> None:
         if self._control is not None:
-            _hang_up(self._control)
+            hang_up(self._control)
             self._control = None
 
     def __enter__(self) -> DetectorService:
@@ -284,7 +263,7 @@ def build_service_detector(config: DetectorConfig, threads: int) -> Detector:
 
     return OnnxDetector(
         config.model,
-        input_size=tuple(config.input_size),
+        input_size=(config.input_size[0], config.input_size[1]),
         conf_threshold=config.confidence,
         nms_iou=config.nms_iou,
         classes=class_ids(config.classes),
@@ -295,9 +274,10 @@ def build_service_detector(config: DetectorConfig, threads: int) -> Detector:
 
 def _serve(settings: _Settings, ready: Connection) -> None:
     """The service process: load the model, accept clients, batch and detect until stopped."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the supervisor's to handle
     stopping = threading.Event()
+    # Safe in a handler: the main thread below never holds (waits on) the event's lock.
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    watch_parent()  # SIGTERM when the supervisor is gone: do not outlive it
     try:
         factory = settings.detector_factory or build_service_detector
         detector = factory(settings.config, settings.threads)
@@ -305,19 +285,14 @@ def _serve(settings: _Settings, ready: Connection) -> None:
             os.unlink(settings.address)  # a killed predecessor's socket
         listener = Listener(settings.address, "AF_UNIX", authkey=settings.authkey)
     except Exception as e:  # reported to the supervisor as one line
-        ready.send(("error", type(e).__name__, _one_line(e)))
+        ready.send(StartFailed(type(e).__name__, one_line(e)))
         return
     server = _Server(detector, settings)
     server.start(listener)
-    ready.send(("ready", os.getpid(), server.info))
+    ready.send(Ready(os.getpid(), server.info))
     ready.close()
-    parent = mp.parent_process()
-    sentinels = [parent.sentinel] if parent is not None else []
     while not stopping.is_set():
-        if sentinels and wait(sentinels, timeout=0.5):
-            break  # the supervisor died: do not outlive it
-        if not sentinels:
-            stopping.wait(0.5)
+        time.sleep(0.25)
     server.shutdown()
     listener.close()
 
@@ -344,7 +319,7 @@ class _Peer:
             "inference_ms_total": 0.0,
         }
 
-    def send(self, message: tuple) -> bool:
+    def send(self, message: ServiceMessage) -> bool:
         with self.send_lock:
             if self.closed:
                 return False
@@ -378,11 +353,12 @@ class _Server:
         self._busy = 0  # workers running a batch
         self._started = time.time()
         self._batches: Counter[int] = Counter()
-        self.info = {
-            "input_size": getattr(detector, "input_size", None),
-            "dynamic": getattr(detector, "dynamic", True),
-            "upscale": getattr(detector, "upscale", False),
-        }
+        size = getattr(detector, "input_size", None)
+        self.info = ModelInfo(
+            input_size=(int(size[0]), int(size[1])) if size is not None else None,
+            dynamic=bool(getattr(detector, "dynamic", True)),
+            upscale=bool(getattr(detector, "upscale", False)),
+        )
 
     def start(self, listener: Listener) -> None:
         threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
@@ -414,46 +390,45 @@ class _Server:
 
     def _read(self, peer: _Peer) -> None:
         try:
-            first = peer.conn.recv()
-            if first[0] == "control":
+            first: ClientMessage = peer.conn.recv()
+            if isinstance(first, ControlHello):
                 peer.control = True
-            elif first[0] != "hello" or not self._hello(peer, *first[1:]):
+            elif not isinstance(first, Hello) or not self._hello(peer, first):
                 return
             with self._cond:
                 if self._stopping:
                     return
                 self._peers.add(peer)
             while True:
-                message = peer.conn.recv()
-                if message[0] == "detect":
-                    self._enqueue(peer, message[1], message[2])
-                elif message[0] == "stats":
-                    peer.send(("stats", self.stats()))
+                message: ClientMessage = peer.conn.recv()
+                if isinstance(message, DetectRequest):
+                    self._enqueue(peer, message)
+                elif isinstance(message, StatsRequest):
+                    peer.send(StatsReply(self.stats()))
         except Exception:  # noqa: BLE001 - gone, or spoke nonsense: either way it is dropped
             pass
         finally:
             self._disconnect(peer)
 
-    def _hello(self, peer: _Peer, client_id: str, slots: int, slot_bytes: int, in_flight: int):
-        peer.client_id = str(client_id)
-        peer.in_flight = max(1, int(in_flight))
+    def _hello(self, peer: _Peer, hello: Hello) -> bool:
+        peer.client_id = str(hello.client_id)
+        peer.in_flight = max(1, int(hello.in_flight))
         # The service's pid keeps names unique across restarts (a late unlink by a client
         # of the previous incarnation cannot hit a new segment).
         name = f"{self.settings.shm_prefix}{os.getpid()}-{peer.number}"
-        size = int(slots) * int(slot_bytes)
+        size = int(hello.slots) * int(hello.slot_bytes)
         try:
             peer.segment = shm.Segment(name, create=True, size=size)
         except (OSError, ValueError) as e:
-            reason = e.strerror if isinstance(e, OSError) and e.strerror else _one_line(e)
+            reason = e.strerror if isinstance(e, OSError) and e.strerror else one_line(e)
             peer.send(
-                (
-                    "refused",
+                Refused(
                     f"cannot allocate {size / 2**20:.1f} MiB of shared memory in {shm.SHM_DIR} "
-                    f"for client {peer.client_id} ({reason}); give the container more shm",
+                    f"for client {peer.client_id} ({reason}); give the container more shm"
                 )
             )
             return False
-        return peer.send(("welcome", name, self.info))
+        return peer.send(Welcome(name, self.info))
 
     def _disconnect(self, peer: _Peer) -> None:
         with self._cond:
@@ -461,23 +436,24 @@ class _Server:
             peer.closed = True
             self._cond.notify_all()
         with peer.send_lock:
-            _hang_up(peer.conn)
+            hang_up(peer.conn)
         if peer.segment is not None:
             peer.segment.unlink()
             peer.segment.close()  # unmapped once the last in-flight view is dropped
 
-    def _enqueue(self, peer: _Peer, request_id: int, entries: Sequence[tuple[int, int, int]]):
+    def _enqueue(self, peer: _Peer, request: DetectRequest) -> None:
+        segment = peer.segment
         try:
-            if peer.segment is None:
+            if segment is None:
                 raise ValueError("no shared memory: the client did not say hello")
-            images = [peer.segment.view(int(o), (int(h), int(w), 3)) for o, h, w in entries]
+            images = [segment.view(int(o), (int(h), int(w), 3)) for o, h, w in request.images]
         except (ValueError, TypeError) as e:
             peer.stats["errors"] += 1
-            peer.send(("error", request_id, f"bad request: {_one_line(e)}"))
+            peer.send(DetectFailed(request.request_id, f"bad request: {one_line(e)}"))
             return
         with self._cond:
             peer.outstanding += 1
-            self._pending.append(_Request(peer, request_id, images, time.perf_counter()))
+            self._pending.append(_Request(peer, request.request_id, images, time.perf_counter()))
             self._cond.notify_all()
 
     # ---- batching
@@ -563,7 +539,7 @@ class _Server:
         for request in batch:
             count = len(request.images or ())
             if found is not None:
-                answer = _result_message(
+                answer: DetectResult | DetectFailed = _result(
                     request.request_id,
                     found[start : start + count],
                     (started - request.arrived) * 1000,
@@ -577,29 +553,29 @@ class _Server:
             request.images = None  # drop the views before the client may reuse the slots
             self._answer(request, answer)
 
-    def _run_alone(self, request: _Request, queued_until: float) -> tuple:
+    def _run_alone(self, request: _Request, queued_until: float) -> DetectResult | DetectFailed:
         """A batch failed: run this request by itself, to answer with its own error."""
         started = time.perf_counter()
         try:
             found = self.detector.detect(request.images or [])
         except Exception as e:  # noqa: BLE001 - the client gets it as one line
-            return ("error", request.request_id, _one_line(e))
+            return DetectFailed(request.request_id, one_line(e))
         queued_ms = (queued_until - request.arrived) * 1000
         inference_ms = (time.perf_counter() - started) * 1000
         count = len(request.images or ())
-        return _result_message(request.request_id, found, queued_ms, inference_ms, count, 1)
+        return _result(request.request_id, found, queued_ms, inference_ms, count, 1)
 
-    def _answer(self, request: _Request, answer: tuple) -> None:
+    def _answer(self, request: _Request, answer: DetectResult | DetectFailed) -> None:
         peer = request.peer
         with self._cond:
             peer.outstanding -= 1
             stats = peer.stats
             stats["requests"] += 1
-            if answer[0] == "result":
-                stats["images"] += len(answer[2])
-                stats["queued_ms_total"] += answer[6]
-                stats["queued_ms_max"] = max(stats["queued_ms_max"], answer[6])
-                stats["inference_ms_total"] += answer[7]
+            if isinstance(answer, DetectResult):
+                stats["images"] += len(answer.counts)
+                stats["queued_ms_total"] += answer.queued_ms
+                stats["queued_ms_max"] = max(stats["queued_ms_max"], answer.queued_ms)
+                stats["inference_ms_total"] += answer.inference_ms
             else:
                 stats["errors"] += 1
         peer.send(answer)
@@ -631,20 +607,18 @@ class _Server:
         }
 
 
-def _result_message(
+def _result(
     request_id: int,
     found: Sequence[Detections],
     queued_ms: float,
     inference_ms: float,
     batch_images: int,
     batch_requests: int,
-) -> tuple:
+) -> DetectResult:
     merged = Detections.merge(list(found))
-    counts = [len(d) for d in found]
-    return (
-        "result",
+    return DetectResult(
         request_id,
-        counts,
+        tuple(len(d) for d in found),
         merged.xyxy,
         merged.confidence,
         merged.class_id,
@@ -653,342 +627,3 @@ def _result_message(
         batch_images,
         batch_requests,
     )
-
-
-# --------------------------------------------------------------------------- camera side
-
-
-def _connect(
-    handle: DetectorHandle, hello: tuple, timeout: float
-) -> tuple[Connection, tuple | None]:
-    """Connect, authenticate and say hello within `timeout`; returns the reply to a hello.
-
-    The connect runs on a helper thread, so a hung service (which may accept but never answer
-    the authentication) costs `timeout` rather than a hang.
-    """
-    box: dict[str, Any] = {}
-
-    def attempt() -> None:
-        try:
-            conn = Client(handle.address, "AF_UNIX", authkey=handle.authkey)
-            box["conn"] = conn
-            conn.send(hello)
-            if hello[0] == "hello":
-                box["reply"] = conn.recv()
-        except BaseException as e:  # noqa: BLE001 - reported by the caller
-            box["error"] = e
-
-    thread = threading.Thread(target=attempt, name="vigil-detector-connect", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        raise VigilError(f"{NOT_RESPONDING} (no answer to connect within {timeout:g} s)")
-    if "error" in box:
-        with contextlib.suppress(Exception):
-            box["conn"].close()
-        reason = _one_line(box["error"])
-        raise VigilError(f"{NOT_RESPONDING} (cannot connect: {reason})")
-    return box["conn"], box.get("reply")
-
-
-@dataclass(frozen=True, slots=True)
-class Timing:
-    """How one request went, for metrics."""
-
-    latency_ms: float  # round trip seen by the camera: copy in, queue, batch, answer
-    queued_ms: float  # waiting in the service until its batch started
-    inference_ms: float  # the whole batch's detect call
-    batch_images: int  # images in that batch, from all cameras
-    batch_requests: int  # requests (cameras' calls) in that batch
-
-
-class _Waiter:
-    __slots__ = ("conn", "event", "message")
-
-    def __init__(self, conn: Connection):
-        self.conn = conn
-        self.event = threading.Event()
-        self.message: tuple | None = None
-
-    def set(self, message: tuple) -> None:
-        self.message = message
-        self.event.set()
-
-
-class DetectorClient:
-    """The `Detector` a camera worker uses: detection runs in the shared service.
-
-    Thread-safe: `detect` may be called from `in_flight` threads at once (the engine's
-    `in_flight`; 1 for a caller that waits for each result, like `Engine.process`). The
-    service's batching wait ends once every camera has `in_flight` requests pending, so say
-    what is true.
-
-    Images up to `max_image_shape` (h, w[, 3]: the camera's frame size) are accepted; several
-    small ones (crops) share a slot. Without it, the slots are sized (and the service
-    connected) at the first `detect`, for the largest image of that call. Every call answers
-    within `timeout` seconds or raises `VigilError` ("detector service not responding ...");
-    after the service dies, the next call reconnects (to a service restarted at the same
-    address) or raises at once.
-    """
-
-    def __init__(
-        self,
-        handle: DetectorHandle,
-        client_id: str | None = None,
-        max_image_shape: Sequence[int] | None = None,
-        *,
-        in_flight: int = 2,
-        slots: int | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-    ):
-        self.handle = handle
-        self.client_id = client_id or f"pid-{os.getpid()}"
-        self.in_flight = max(1, in_flight)
-        self.timeout = timeout
-        self._slots = slots or self.in_flight + 1
-        self.max_image_shape: tuple[int, int, int] | None = None
-        self._ring: shm.SlotRing | None = None
-        self._lock = threading.Lock()  # connection state, pending answers, stats
-        self._send_lock = threading.Lock()
-        self._ids = itertools.count(1)
-        self._pending: dict[int, _Waiter] = {}
-        self._conn: Connection | None = None
-        self._segment: shm.Segment | None = None
-        self._info: dict[str, Any] = dict(handle.info)
-        self._closed = False
-        self._timings: deque[Timing] = deque(maxlen=TIMINGS_KEPT)
-        self.requests = 0
-        self.timeouts = 0
-        self.errors = 0
-        self.reconnects = 0
-        if max_image_shape is not None:
-            self._size_ring(int(max_image_shape[0]), int(max_image_shape[1]))
-
-    def _size_ring(self, height: int, width: int) -> None:
-        with self._lock:
-            if self._ring is not None:
-                return
-            if height < 1 or width < 1:
-                raise ValueError(f"max_image_shape must be positive, not {(height, width)}")
-            self.max_image_shape = (height, width, 3)
-            self._ring = shm.SlotRing(self._slots, height * width * 3)
-            self._open()
-
-    # ---- the Detector protocol
-
-    def detect(self, images: Sequence[np.ndarray]) -> list[Detections]:
-        """One `Detections` per image, boxes in that image's pixels (see `Detector`)."""
-        images = list(images)
-        results = [Detections.empty() for _ in images]
-        todo = []
-        for i, image in enumerate(images):
-            if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-                raise ValueError(
-                    f"image {i}: expected BGR uint8 (H, W, 3), got {image.dtype} {image.shape}"
-                )
-            if image.shape[0] and image.shape[1]:
-                todo.append(i)
-        if not todo:
-            return results
-        if self._ring is None:
-            largest = max((images[i] for i in todo), key=lambda im: im.nbytes)
-            self._size_ring(*largest.shape[:2])
-        ring = self._ring
-        assert ring is not None and self.max_image_shape is not None
-        for i in todo:
-            if images[i].nbytes > ring.slot_bytes:
-                h, w = self.max_image_shape[:2]
-                raise ValueError(
-                    f"image {i}: {images[i].shape[1]}x{images[i].shape[0]} is larger than "
-                    f"this detector client's {w}x{h} slots (see max_image_shape)"
-                )
-        placed = shm.pack([images[i].nbytes for i in todo], ring.slot_bytes)
-        count = ring.count
-        for chunk in range(placed[-1][0] // count + 1 if placed else 0):
-            items = [
-                (i, slot % count, offset)
-                for i, (slot, offset) in zip(todo, placed)
-                if slot // count == chunk
-            ]
-            found = self._request(images, items)
-            for (i, _, _), dets in zip(items, found):
-                results[i] = dets
-        return results
-
-    def input_shape_for(self, width: int, height: int) -> tuple[int, int]:
-        """The network input (w, h) the service letterboxes a `width`×`height` image into."""
-        from vigil.detection.letterbox import plan_letterbox
-
-        size = self._info.get("input_size")
-        if size is None:
-            raise VigilError("the detector service did not say its input size")
-        return plan_letterbox(
-            width,
-            height,
-            tuple(size),
-            rect=bool(self._info.get("dynamic", True)),
-            upscale=bool(self._info.get("upscale", False)),
-        ).padded
-
-    # ---- metrics
-
-    @property
-    def outstanding(self) -> int:
-        """Requests of this camera waiting for an answer now (its detector queue depth)."""
-        with self._lock:
-            return len(self._pending)
-
-    def timings(self, clear: bool = True) -> list[Timing]:
-        """Timings of the requests answered since the last call (up to `TIMINGS_KEPT`)."""
-        with self._lock:
-            out = list(self._timings)
-            if clear:
-                self._timings.clear()
-            return out
-
-    # ---- life cycle
-
-    def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            conn = self._conn
-        if conn is not None:
-            self._drop(conn, "client closed")
-
-    def __enter__(self) -> DetectorClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    # ---- internals
-
-    def _open(self) -> None:
-        """Connect (under `_lock`): get a segment for the ring, start the receiver."""
-        ring = self._ring
-        assert ring is not None
-        hello = ("hello", self.client_id, ring.count, ring.slot_bytes, self.in_flight)
-        conn, reply = _connect(self.handle, hello, self.timeout)
-        try:
-            if not reply or reply[0] != "welcome":
-                reason = reply[1] if reply and reply[0] == "refused" else "unexpected reply"
-                raise VigilError(f"detector service refused client {self.client_id}: {reason}")
-            _, name, info = reply
-            try:
-                segment = shm.Segment(name)
-            except OSError as e:
-                raise VigilError(f"{NOT_RESPONDING} (cannot map {name}: {e.strerror})") from None
-            if segment.size < ring.nbytes:
-                segment.close()
-                raise VigilError(f"detector service gave client {self.client_id} too small a ring")
-        except BaseException:
-            conn.close()
-            raise
-        self._conn, self._segment, self._info = conn, segment, info
-        threading.Thread(
-            target=self._receive, args=(conn,), name="vigil-detector-receive", daemon=True
-        ).start()
-
-    def _connection(self) -> tuple[Connection, shm.Segment]:
-        with self._lock:
-            if self._closed:
-                raise VigilError(f"detector client {self.client_id} is closed")
-            if self._conn is None:
-                self._open()
-                self.reconnects += 1
-            assert self._segment is not None
-            return self._conn, self._segment
-
-    def _receive(self, conn: Connection) -> None:
-        try:
-            while True:
-                message = conn.recv()
-                with self._lock:
-                    waiter = self._pending.get(message[1])
-                if waiter is not None:  # None: an answer after its caller timed out
-                    waiter.set(message)
-        except Exception:  # noqa: BLE001 - EOF, a closed socket, or garbage: the line is dead
-            pass
-        self._drop(conn, "connection closed")
-
-    def _drop(self, conn: Connection, reason: str) -> None:
-        """Forget a dead connection: fail its waiting calls, unmap and unlink its segment."""
-        with self._lock:
-            if self._conn is not conn:
-                return
-            segment, self._conn, self._segment = self._segment, None, None
-            waiters = [w for w in self._pending.values() if w.conn is conn]
-        with self._send_lock:
-            _hang_up(conn)
-        for waiter in waiters:
-            waiter.set(("lost", 0, reason))
-        if segment is not None:
-            segment.unlink()  # the service's job, unless it died
-            segment.close()
-
-    def _request(
-        self, images: list[np.ndarray], items: list[tuple[int, int, int]]
-    ) -> list[Detections]:
-        """Send images (index, slot in chunk, offset in slot) as one request; its answer."""
-        began = time.perf_counter()
-        deadline = time.monotonic() + self.timeout
-        conn, segment = self._connection()
-        ring = self._ring
-        assert ring is not None
-        wanted = max(s for _, s, _ in items) + 1
-        slots = ring.acquire(wanted, max(0.0, deadline - time.monotonic()))
-        if slots is None:
-            self._count("timeouts")
-            raise VigilError(f"{NOT_RESPONDING} (no free slot within {self.timeout:g} s)")
-        request_id = next(self._ids)
-        try:
-            entries = []
-            for i, slot, offset in items:
-                image = images[i]
-                at = ring.offset(slots[slot]) + offset
-                try:
-                    np.copyto(segment.view(at, image.shape), image)
-                except ValueError:  # the segment was closed: the connection just dropped
-                    self._count("errors")
-                    raise VigilError(f"{NOT_RESPONDING} (connection closed)") from None
-                entries.append((at, image.shape[0], image.shape[1]))
-            waiter = _Waiter(conn)
-            with self._lock:
-                self._pending[request_id] = waiter
-                self.requests += 1
-            try:
-                with self._send_lock:
-                    conn.send(("detect", request_id, entries))
-            except (OSError, ValueError):
-                self._count("errors")
-                raise VigilError(f"{NOT_RESPONDING} (connection closed)") from None
-            if not waiter.event.wait(max(0.0, deadline - time.monotonic())):
-                self._count("timeouts")
-                raise VigilError(f"{NOT_RESPONDING} (no answer within {self.timeout:g} s)")
-        finally:
-            with self._lock:
-                self._pending.pop(request_id, None)
-            ring.release(slots)
-        message = waiter.message
-        assert message is not None
-        if message[0] != "result":
-            self._count("errors")
-            if message[0] == "lost":
-                raise VigilError(f"{NOT_RESPONDING} ({message[2]})")
-            raise VigilError(f"detector service: {message[2]}")
-        _, _, counts, xyxy, confidence, class_id, queued_ms, inference_ms, n, r = message
-        timing = Timing((time.perf_counter() - began) * 1000, queued_ms, inference_ms, n, r)
-        with self._lock:
-            self._timings.append(timing)
-        found, start = [], 0
-        for k in counts:
-            end = start + k
-            found.append(Detections(xyxy[start:end], confidence[start:end], class_id[start:end]))
-            start = end
-        return found
-
-    def _count(self, counter: str) -> None:
-        with self._lock:
-            setattr(self, counter, getattr(self, counter) + 1)
