@@ -27,9 +27,12 @@ import pytest
 from starlette.websockets import WebSocketDisconnect
 
 from accounts import bearer, fast_auth, user_token
+from vigil.api import deps as api_deps
+from vigil.api.app import create_app
+from vigil.api.routes.events import MAX_CLIP_S
+from vigil.api.schemas import parse_time
+from vigil.api.state import CameraInfo, ServiceState
 from vigil.events import Event, EventStore
-from vigil.service import api as api_module
-from vigil.service.api import create_app, parse_time
 from vigil.service.hub import Hub
 from vigil.service.messages import (
     AppStatus,
@@ -40,14 +43,13 @@ from vigil.service.messages import (
     SegmentInfo,
     TrackedObject,
 )
-from vigil.service.state import CameraInfo, ServiceState
 from vigil.sources.urls import redact_url
 
 with warnings.catch_warnings():  # starlette nudges towards httpx2; httpx is what we ship
     warnings.filterwarnings("ignore", message=".*httpx2.*")
     from fastapi.testclient import TestClient
 
-REAL_RECORDING_MODULE = api_module._recording_module  # the fixture swaps in a fake
+REAL_RECORDING_MODULE = api_deps.load_recording  # the fixture swaps in a fake
 T0 = 1_700_000_000.0  # 2023-11-14T22:13:20Z
 HOUR = 3600.0
 
@@ -197,7 +199,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     store = EventStore(f"sqlite:///{tmp_path / 'vigil.db'}")
     index = FakeIndex()
     recording = FakeRecording()
-    monkeypatch.setattr(api_module, "_recording_module", lambda: recording)
+    monkeypatch.setattr(api_deps, "load_recording", lambda: recording)
     state = ServiceState(
         [
             CameraInfo.create("cam1", "rtsp://admin:secret@10.0.0.5:554/stream1", "Front door"),
@@ -721,7 +723,7 @@ def test_event_clip_of_event_left_open_is_bounded(site: Site, events: list[Event
     add_segment(site, "cam2", T0 + 20, T0 + 40)
     assert site.client.get(f"/api/events/{ev.id}/clip.mp4").status_code == 200
     ((_, (_, start, end), roll),) = site.recording.calls
-    assert start == T0 + 30 and end == T0 + 30 + api_module.MAX_EXPORT_S
+    assert start == T0 + 30 and end == T0 + 30 + MAX_CLIP_S
     assert roll == {"pre": 5.0, "post": 0.0}
 
 
@@ -869,7 +871,7 @@ def test_recordings_without_recording_module(site: Site, monkeypatch: pytest.Mon
     def missing() -> Any:
         raise ImportError("No module named 'vigil.recording'")
 
-    monkeypatch.setattr(api_module, "_recording_module", missing)
+    monkeypatch.setattr(api_deps, "load_recording", missing)
     add_segment(site, "cam1", T0, T0 + 10)
     r = site.client.get(f"/api/recordings/export?camera=cam1&start={T0}&end={T0 + 5}")
     assert r.status_code == 404 and "not available" in r.json()["detail"]
@@ -884,7 +886,7 @@ def test_clip_and_export_with_real_recording(site: Site, monkeypatch: pytest.Mon
         exporter = REAL_RECORDING_MODULE()  # what the API imports: vigil.recording.export
     except ImportError as err:
         pytest.skip(f"vigil.recording not available: {err}")
-    monkeypatch.setattr(api_module, "_recording_module", REAL_RECORDING_MODULE)
+    monkeypatch.setattr(api_deps, "load_recording", REAL_RECORDING_MODULE)
     assert callable(exporter.export) and callable(exporter.event_clip)
     index = SegmentIndex(site.store)
     for k in range(3):

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import multiprocessing as mp
+import os
 import queue
 import socket
 import threading
@@ -34,8 +35,10 @@ from typing import Any
 
 import uvicorn
 
+from vigil.api.app import create_app, log_setup_hint
+from vigil.api.state import ServiceState
 from vigil.apps.base import Scene
-from vigil.auth.routes import log_setup_hint
+from vigil.config.editor import SiteChanges
 from vigil.config.loader import load_config_text
 from vigil.detection.classes import COCO_CLASSES
 from vigil.errors import VigilError
@@ -45,13 +48,11 @@ from vigil.pipeline.build import check_apps
 from vigil.recording.index import SegmentIndex
 from vigil.recording.retention import CameraRetention, RetentionPolicy, run_pass
 from vigil.recording.segmenter import recover
-from vigil.service.api import create_app
 from vigil.service.config import CameraConfig, ServerSettings, SiteConfig
 from vigil.service.detector_service import DetectorService
 from vigil.service.hub import Hub
 from vigil.service.messages import CameraStatus, EventMessage, Reconfigure, SegmentInfo
 from vigil.service.mqtt import MqttPublisher
-from vigil.service.state import ServiceState, SiteChanges
 from vigil.service.worker import EXIT_CAMERA_FAILED, WorkerSpec, run_worker
 from vigil.store.installed import INSTALLED_FILENAME, apps_root, read_records
 
@@ -77,6 +78,13 @@ def validate_site(site: SiteConfig) -> None:
         lines = [ln.to_line(name) for name, ln in camera.lines.items()]
         scene = Scene.build(1000, 1000, zones, lines, COCO_CLASSES)
         check_apps(camera, scene, site, scope=("cameras", i))
+
+
+def validate_site_text(text: str, file: str | os.PathLike[str]) -> SiteConfig:
+    """The site in `text`, checked exactly as `vigil serve` checks its file at start."""
+    site = load_config_text(text, file, model=SiteConfig)
+    validate_site(site)
+    return site
 
 
 def check_api_port(host: str, port: int) -> None:
@@ -172,7 +180,6 @@ class Supervisor:
             self._detector, self._state = detector, state
             if self._site_path is not None:
                 self._site_hash = _file_hash(self._site_path)
-                state.apply_site_file = self.apply_site_file
             pump = threading.Thread(target=self._pump, args=(state, events, index), name="pump")
             pump.start()
             mqtt = self._mqtt = self._start_mqtt()
@@ -331,6 +338,10 @@ class Supervisor:
                     what = ", ".join(f"{t} {versions.get(t, '(removed)')}" for t in sorted(types))
                     log.info("camera %s: store apps changed (%s): building them again",
                              camera.id, what)  # fmt: skip
+
+    def check_site_text(self, text: str, file: Path) -> SiteConfig:
+        """`SiteControl`: check an edited site file's text before the API saves it."""
+        return validate_site_text(text, file)
 
     def apply_site_file(self) -> SiteChanges:
         """Apply the site file as it is now; the API calls this right after saving it.
@@ -596,7 +607,8 @@ class Supervisor:
 
     def _start_api(self, state: ServiceState) -> uvicorn.Server:
         s = self.site.server
-        config = api_server_config(create_app(state), s)
+        site = self if self._site_path is not None else None
+        config = api_server_config(create_app(state, site=site), s)
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name="api", daemon=True)
         thread.start()

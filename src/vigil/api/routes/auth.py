@@ -1,4 +1,4 @@
-"""The auth API: login/logout/setup, users (admin), API tokens (admin), audit log (admin).
+"""The auth API: login, logout, the current user, password change and the first-run setup.
 
 ``POST /api/auth/login`` sets two cookies: ``vigil_session`` (HttpOnly, SameSite=Strict:
 the session) and ``vigil_csrf`` (readable by the page's script, which echoes it in the
@@ -11,40 +11,17 @@ on this machine, to a loopback host name, without any proxy's headers.
 
 from __future__ import annotations
 
-import logging
-from dataclasses import asdict
-from pathlib import Path
-from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
-from fastapi.routing import APIRoute, iter_route_contexts
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, HTTPException, Request, Response
 
-from vigil.auth.passwords import MAX_PASSWORD, MIN_PASSWORD, USERNAME_PATTERN
-from vigil.auth.policy import (
-    CSRF_COOKIE,
-    SESSION_COOKIE,
-    allow,
-    audit,
-    auth_store,
-    client_ip,
-    route_policy,
-)
-from vigil.auth.principal import Principal, Role
+from vigil.api.deps import Viewer
+from vigil.api.schemas import AUTH_ERRORS, Credentials, LoginOut, Me, PasswordChange, SetupNeeded
+from vigil.auth.policy import CSRF_COOKIE, SESSION_COOKIE, audit, auth_store, client_ip
 from vigil.auth.ratelimit import LoginLimiter
-from vigil.auth.store import (
-    AuthError,
-    LastAdminError,
-    UnknownUserError,
-    User,
-    UserExistsError,
-)
-from vigil.config.schema import Name
+from vigil.auth.store import AuthError, LastAdminError, UnknownUserError, User, UserExistsError
 
-__all__ = ["LOCAL_ADDRESSES", "document_security", "log_setup_hint", "router"]
-
-log = logging.getLogger(__name__)
+__all__ = ["LOCAL_ADDRESSES", "camera_list", "router", "user_error"]
 
 #: Where the first-run setup may come from: the machine itself.
 LOCAL_ADDRESSES = frozenset({"127.0.0.1", "::1"})
@@ -67,96 +44,11 @@ PROXY_HEADERS = frozenset(
     }
 )
 
-Username = Name
-Password = Annotated[str, Field(min_length=1, max_length=MAX_PASSWORD)]
-#: What a new user's name and password must be (`vigil.auth.passwords` checks the rest).
-NewUsername = Annotated[str, Field(pattern=USERNAME_PATTERN)]
-NewPassword = Annotated[str, Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)]
-CameraIds = Annotated[list[Name], Field(max_length=1000)]
-
-
-class Credentials(BaseModel):
-    username: Username
-    password: Password
-
-
-class Me(BaseModel):
-    username: str
-    role: Role
-    cameras: list[str] | None = Field(description="Camera ids the user may see; null: all.")
-
-
-class LoginOut(Me):
-    csrf_token: str = Field(description="Send it as X-CSRF-Token on POST/PUT/PATCH/DELETE.")
-
-
-class SetupNeeded(BaseModel):
-    needed: bool
-
-
-class UserIn(BaseModel):
-    username: NewUsername
-    password: NewPassword
-    role: Role = "viewer"
-    cameras: CameraIds | None = None
-
-
-class UserPatch(BaseModel):
-    """Only the fields given change; ``cameras: null`` lifts the camera restriction."""
-
-    role: Role | None = None
-    cameras: CameraIds | None = None
-    password: NewPassword | None = None
-
-
-class UserOut(BaseModel):
-    username: str
-    role: Role
-    cameras: list[str] | None
-    created_at: float
-    updated_at: float
-
-
-class TokenOut(BaseModel):
-    token: str = Field(description="Shown once: only its hash is kept.")
-
-
-class AuditOut(BaseModel):
-    id: int
-    time: float
-    username: str | None
-    action: str
-    target: str
-    detail: dict[str, Any]
-    client_ip: str | None
-
-
-class AuditPage(BaseModel):
-    total: int
-    limit: int
-    offset: int
-    items: list[AuditOut]
-
-
 router = APIRouter(tags=["auth"])
-_errors: dict[int | str, dict[str, Any]] = {
-    401: {"description": "Not authenticated"},
-    403: {"description": "Not allowed"},
-}
 
 
-def _cameras(cameras: frozenset[str] | None) -> list[str] | None:
+def camera_list(cameras: frozenset[str] | None) -> list[str] | None:
     return None if cameras is None else sorted(cameras)
-
-
-def _user_out(user: User) -> UserOut:
-    return UserOut(
-        username=user.username,
-        role=user.role,
-        cameras=_cameras(user.cameras),
-        created_at=user.created_at,
-        updated_at=user.updated_at,
-    )
 
 
 def _limiter(request: Request) -> LoginLimiter:
@@ -213,11 +105,11 @@ def _start_session(request: Request, response: Response, user: User) -> LoginOut
     )
     response.headers["Cache-Control"] = "no-store"
     return LoginOut(
-        username=user.username, role=user.role, cameras=_cameras(user.cameras), csrf_token=csrf
+        username=user.username, role=user.role, cameras=camera_list(user.cameras), csrf_token=csrf
     )
 
 
-def _user_error(err: Exception) -> HTTPException:
+def user_error(err: Exception) -> HTTPException:
     if isinstance(err, UnknownUserError):
         return HTTPException(404, str(err))
     if isinstance(err, (UserExistsError, LastAdminError)):
@@ -249,8 +141,8 @@ def login(body: Credentials, request: Request, response: Response) -> LoginOut:
     return out
 
 
-@router.post("/api/auth/logout", status_code=204, responses=_errors)
-def logout(request: Request, principal: Annotated[Principal, Depends(allow("viewer"))]) -> Response:
+@router.post("/api/auth/logout", status_code=204, responses=AUTH_ERRORS)
+def logout(request: Request, principal: Viewer) -> Response:
     """End the session (on the server too) and clear its cookies."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie and "authorization" not in request.headers:
@@ -262,22 +154,19 @@ def logout(request: Request, principal: Annotated[Principal, Depends(allow("view
     return response
 
 
-@router.get("/api/auth/me", response_model=Me, responses=_errors)
-def me(principal: Annotated[Principal, Depends(allow("viewer"))]) -> Me:
+@router.get("/api/auth/me", response_model=Me, responses=AUTH_ERRORS)
+def me(principal: Viewer) -> Me:
     """Who the request acts for."""
-    return Me(username=principal.username, role=principal.role, cameras=_cameras(principal.cameras))
+    return Me(
+        username=principal.username, role=principal.role, cameras=camera_list(principal.cameras)
+    )
 
 
-class PasswordChange(BaseModel):
-    current: Password
-    new: NewPassword
-
-
-@router.post("/api/auth/password", status_code=204, responses=_errors)
+@router.post("/api/auth/password", status_code=204, responses=AUTH_ERRORS)
 def change_password(
     body: PasswordChange,
     request: Request,
-    principal: Annotated[Principal, Depends(allow("viewer"))],
+    principal: Viewer,
 ) -> Response:
     """Change one's own password (the current one is asked again). Every session of the
     user ends, this one too: log in again with the new password."""
@@ -290,7 +179,7 @@ def change_password(
     try:
         store.update_user(principal.username, password=body.new)
     except (ValueError, AuthError) as err:
-        raise _user_error(err) from None
+        raise user_error(err) from None
     audit(request, principal, "password.change", principal.username)
     return Response(status_code=204)
 
@@ -329,172 +218,3 @@ def setup(body: Credentials, request: Request, response: Response) -> LoginOut:
         raise HTTPException(422, str(err)) from None
     audit(request, user.principal, "setup", user.username)
     return _start_session(request, response, user)
-
-
-# --------------------------------------------------------------------------- users
-
-
-@router.get("/api/users", response_model=list[UserOut], responses=_errors)
-def list_users(request: Request, _: Annotated[Principal, Depends(allow("admin"))]) -> list[UserOut]:
-    """Every user with their role and cameras."""
-    return [_user_out(u) for u in auth_store(request).users()]
-
-
-@router.post("/api/users", response_model=UserOut, status_code=201, responses=_errors)
-def add_user(
-    body: UserIn, request: Request, principal: Annotated[Principal, Depends(allow("admin"))]
-) -> UserOut:
-    """A new user."""
-    try:
-        user = auth_store(request).add_user(body.username, body.password, body.role, body.cameras)
-    except (ValueError, AuthError) as err:
-        raise _user_error(err) from None
-    audit(
-        request,
-        principal,
-        "user.add",
-        user.username,
-        {"role": user.role, "cameras": _cameras(user.cameras)},
-    )
-    return _user_out(user)
-
-
-@router.patch("/api/users/{username}", response_model=UserOut, responses=_errors)
-def update_user(
-    username: str,
-    body: UserPatch,
-    request: Request,
-    principal: Annotated[Principal, Depends(allow("admin"))],
-) -> UserOut:
-    """Change a user's role, cameras or password (a new role or password ends their
-    sessions)."""
-    given = body.model_fields_set
-    try:
-        user = auth_store(request).update_user(
-            username,
-            role=body.role if "role" in given else None,
-            cameras=body.cameras if "cameras" in given else None,
-            all_cameras="cameras" in given and body.cameras is None,
-            password=body.password if "password" in given else None,
-        )
-    except (ValueError, AuthError) as err:
-        raise _user_error(err) from None
-    detail: dict[str, Any] = {}
-    if "role" in given:
-        detail["role"] = user.role
-    if "cameras" in given:
-        detail["cameras"] = _cameras(user.cameras)
-    if "password" in given:
-        detail["password"] = "changed"
-    audit(request, principal, "user.update", username, detail)
-    return _user_out(user)
-
-
-@router.delete("/api/users/{username}", status_code=204, responses=_errors)
-def remove_user(
-    username: str, request: Request, principal: Annotated[Principal, Depends(allow("admin"))]
-) -> Response:
-    """Delete a user with their sessions and API tokens (never the last admin)."""
-    try:
-        auth_store(request).remove_user(username)
-    except AuthError as err:
-        raise _user_error(err) from None
-    audit(request, principal, "user.remove", username)
-    return Response(status_code=204)
-
-
-@router.post(
-    "/api/users/{username}/tokens", response_model=TokenOut, status_code=201, responses=_errors
-)
-def create_token(
-    username: str, request: Request, principal: Annotated[Principal, Depends(allow("admin"))]
-) -> TokenOut:
-    """A new API token acting as the user (``Authorization: Bearer <token>``)."""
-    try:
-        token = auth_store(request).create_token(username)
-    except AuthError as err:
-        raise _user_error(err) from None
-    audit(request, principal, "token.create", username)
-    return TokenOut(token=token)
-
-
-class RevokedOut(BaseModel):
-    revoked: int
-
-
-@router.delete("/api/users/{username}/tokens", response_model=RevokedOut, responses=_errors)
-def revoke_tokens(
-    username: str, request: Request, principal: Annotated[Principal, Depends(allow("admin"))]
-) -> RevokedOut:
-    """Revoke every API token of the user."""
-    try:
-        revoked = auth_store(request).revoke_tokens(username)
-    except AuthError as err:
-        raise _user_error(err) from None
-    audit(request, principal, "token.revoke", username, {"revoked": revoked})
-    return RevokedOut(revoked=revoked)
-
-
-# --------------------------------------------------------------------------- audit
-
-
-@router.get("/api/audit", response_model=AuditPage, responses=_errors)
-def audit_log(
-    request: Request,
-    _: Annotated[Principal, Depends(allow("admin"))],
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
-    user: Annotated[str | None, Query(max_length=64)] = None,
-    action: Annotated[str | None, Query(max_length=64)] = None,
-) -> AuditPage:
-    """Logins, failed logins, playback, exports, config and user changes, newest first."""
-    total, entries = auth_store(request).audit_log(
-        limit=limit, offset=offset, user=user, action=action
-    )
-    return AuditPage(
-        total=total,
-        limit=limit,
-        offset=offset,
-        items=[AuditOut(**asdict(e)) for e in entries],
-    )
-
-
-def log_setup_hint(app: FastAPI, port: int, site_file: Path | None) -> None:
-    """While no user exists, log how to create the first admin."""
-    if not app.state.auth.has_users():
-        config = f" -c {site_file}" if site_file is not None else " -c SITE"
-        log.warning(
-            "no accounts yet: open http://127.0.0.1:%d/setup from this machine or run "
-            "`vigil users add NAME --admin%s`",
-            port,
-            config,
-        )
-
-
-def document_security(app: FastAPI) -> None:
-    """Name the two ways to authenticate in the app's OpenAPI schema (the docs page's
-    "Authorize" button), on every operation whose route needs a role."""
-    build = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = build()
-        schema.setdefault("components", {})["securitySchemes"] = {
-            "token": {"type": "http", "scheme": "bearer", "description": "An API token."},
-            "session": {"type": "apiKey", "in": "cookie", "name": SESSION_COOKIE},
-        }
-        paths = schema.get("paths", {})
-        for context in iter_route_contexts(app.routes):
-            if not isinstance(context.original_route, APIRoute):
-                continue
-            if route_policy(context.dependant) in (None, "public"):
-                continue
-            for method in context.methods:
-                operation = paths.get(context.path, {}).get(method.lower())
-                if operation is not None:
-                    operation["security"] = [{"token": []}, {"session": []}]
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]

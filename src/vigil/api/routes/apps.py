@@ -1,0 +1,83 @@
+"""``GET /api/apps`` (operator): every app a config may name (built-in, store, entry point),
+its manifest summary and settings JSON Schema, and where it runs with its live status."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from vigil.api.deps import Operator, State
+from vigil.api.schemas import AUTH_ERRORS, AppInfo, AppRun
+from vigil.api.state import ServiceState
+from vigil.apps.registry import available_apps
+from vigil.auth import Principal
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["config"])
+
+
+@router.get("/api/apps", response_model=list[AppInfo], responses=AUTH_ERRORS)
+def list_apps(principal: Operator, state: State) -> list[AppInfo]:
+    """Every app a camera may run (built-in, installed from the store, or a ``vigil.apps``
+    entry point), with its version, manifest summary and settings JSON Schema, and where it
+    runs: camera, instance name, enabled, and the worker's status and counters."""
+    runs = _runs(state, principal)
+    out = []
+    for kind, available in available_apps().items():
+        m = available.manifest
+        out.append(
+            AppInfo(
+                id=kind,
+                name=m.name,
+                version=m.version,
+                vendor=m.vendor,
+                description=m.description,
+                origin=available.origin,
+                data=m.data,
+                network=m.network,
+                events=list(m.events),
+                settings_schema=m.settings_schema,
+                instances=runs.get(kind, []),
+            )
+        )
+    return out
+
+
+def _runs(state: ServiceState, principal: Principal) -> dict[str, list[AppRun]]:
+    """App type -> its instances on the cameras the user may see, with their live status."""
+    runs: dict[str, list[AppRun]] = {}
+    cameras = state.site.cameras if state.site is not None else []
+    for camera in cameras:
+        if not principal.can_see(camera.id):
+            continue
+        status = state.status(camera.id)
+        reports = {a.name: a for a in status.apps} if status is not None else {}
+        for spec in camera.apps:
+            name = spec.name or spec.type
+            report = reports.get(name)
+            live: dict[str, Any] = {"state": "unknown"}
+            if report is not None:
+                live = {
+                    "state": report.state,
+                    "last_error": report.last_error,
+                    "restarts": report.restarts,
+                    "counters": report.counters,
+                    "version": report.version,
+                    "sandboxed": report.sandboxed,
+                    "memory_cgroup": report.memory_cgroup,
+                    "errors": report.errors,
+                    "rejected": report.rejected,
+                    "backoff_s": round(report.backoff_s, 1),
+                }
+            runs.setdefault(spec.type, []).append(
+                AppRun(
+                    camera=camera.id,
+                    name=name,
+                    enabled=spec.enabled,
+                    settings=spec.settings,
+                    **live,
+                )
+            )
+    return runs
