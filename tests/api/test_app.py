@@ -130,15 +130,29 @@ class FakeRecording:
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        #: While clear, an export with a progress callback reports half done and waits.
+        self.gate = threading.Event()
+        self.gate.set()
 
     class RecordingError(Exception):
         """Like `vigil.recording.export.RecordingError`: no footage in the range."""
 
-    def export(self, index: FakeIndex, camera: str, start: float, end: float, out: Path) -> Path:
+    def export(
+        self,
+        index: FakeIndex,
+        camera: str,
+        start: float,
+        end: float,
+        out: Path,
+        progress: Any = None,
+    ) -> Path:
         self.calls.append(("export", (camera, start, end), {}))
         segments = index.between(camera, start, end)
         if not segments:
             raise self.RecordingError("nothing recorded")
+        if progress is not None:
+            progress(0.5)
+            assert self.gate.wait(10)
         shutil.copyfile(segments[0].path, out)
         return Path(out)
 
@@ -802,6 +816,67 @@ def test_recordings_export(site: Site) -> None:
     assert entries[-1].detail == {"start": T0 + 2, "end": T0 + 8}
 
 
+def wait_for_job(site: Site, job_id: str, state: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while True:
+        job = site.client.get(f"/api/recordings/exports/{job_id}").json()
+        if job["state"] == state or time.monotonic() > deadline:
+            assert job["state"] == state, job
+            return job
+        time.sleep(0.02)
+
+
+def test_export_job_progress_then_download(site: Site) -> None:
+    seg = add_segment(site, "cam1", T0, T0 + 10)
+    site.recording.gate.clear()
+    body = {"camera": "cam1", "start": T0 + 2, "end": T0 + 8}
+    r = site.client.post("/api/recordings/exports", json=body)
+    assert r.status_code == 202, r.text
+    job = r.json()
+    assert job["state"] in ("queued", "running") and job["file_url"] is None
+    running = wait_for_job(site, job["id"], "running")
+    assert running["percent"] == 50  # the exporter's progress, while it copies
+    file = site.client.get(f"/api/recordings/exports/{job['id']}/file")
+    assert file.status_code == 409 and "running" in file.json()["detail"]
+
+    site.recording.gate.set()
+    done = wait_for_job(site, job["id"], "done")
+    assert done["percent"] == 100
+    assert done["file_url"] == f"/api/recordings/exports/{job['id']}/file"
+    file = site.client.get(done["file_url"])
+    assert file.status_code == 200 and file.headers["content-type"] == "video/mp4"
+    assert file.content == Path(seg.path).read_bytes()
+    assert "cam1-20231114T221322Z-6s.mp4" in file.headers["content-disposition"]
+    _, entries = site.client.app.state.auth.audit_log(action="export")  # type: ignore[attr-defined]
+    assert [(e.target, e.detail) for e in entries] == [("cam1", {"start": T0 + 2, "end": T0 + 8})]
+
+    # Nobody else sees the job; a range without footage or a bad one is refused at once.
+    other = bearer(user_token(site.client.app.state.auth, "other", "operator"))  # type: ignore[attr-defined]
+    assert site.client.get(f"/api/recordings/exports/{job['id']}", headers=other).status_code == 404
+    assert site.client.get(done["file_url"], headers=other).status_code == 404
+    empty = {"camera": "cam1", "start": T0 + 100, "end": T0 + 110}
+    assert site.client.post("/api/recordings/exports", json=empty).status_code == 404
+    unknown = {"camera": "nope", "start": T0, "end": T0 + 5}
+    assert site.client.post("/api/recordings/exports", json=unknown).status_code == 404
+    for start, end in ((T0, T0 - 1), (T0, T0 + 4 * HOUR)):
+        bad = {"camera": "cam1", "start": start, "end": end}
+        assert site.client.post("/api/recordings/exports", json=bad).status_code == 422
+    viewer = bearer(user_token(site.client.app.state.auth, "watcher", "viewer"))  # type: ignore[attr-defined]
+    assert site.client.post("/api/recordings/exports", json=body, headers=viewer).status_code == 403
+
+
+def test_export_job_that_fails_says_why(site: Site) -> None:
+    add_segment(site, "cam1", T0, T0 + 10)
+    path = Path(site.index.segments[0].path)
+    path.unlink()  # retention deleted it after the job was accepted: the copy fails
+    job = site.client.post(
+        "/api/recordings/exports", json={"camera": "cam1", "start": T0, "end": T0 + 5}
+    ).json()
+    failed = wait_for_job(site, job["id"], "failed")
+    assert failed["error"] and failed["file_url"] is None
+    assert site.client.get(f"/api/recordings/exports/{job['id']}/file").status_code == 409
+
+
 def test_recording_segment_playback_with_ranges(site: Site) -> None:
     """Each segment by id, seekable (HTTP Range), audited once per playback, and hidden from
     a user who may not see its camera."""
@@ -908,6 +983,12 @@ def test_clip_and_export_with_real_recording(site: Site, monkeypatch: pytest.Mon
         assert mp4_seconds(r.content, site.tmp) == pytest.approx(seconds, abs=0.5)
     assert (site.state.exports_dir / "clips" / f"{ev.id}.mp4").is_file()
     assert site.client.get(f"/api/events/{ev.id}/clip.mp4").status_code == 200  # cached
+    body = {"camera": "cam1", "start": T0 + 1, "end": T0 + 5}
+    job = site.client.post("/api/recordings/exports", json=body).json()
+    done = wait_for_job(site, job["id"], "done")
+    assert done["percent"] == 100
+    r = site.client.get(done["file_url"])
+    assert is_mp4(r.content) and mp4_seconds(r.content, site.tmp) == pytest.approx(5.0, abs=0.5)
     r = site.client.get(f"/api/recordings/export?camera=cam1&start={T0 + 60}&end={T0 + 70}")
     assert r.status_code == 404
 
