@@ -29,6 +29,7 @@ from starlette.websockets import WebSocketDisconnect
 from accounts import bearer, fast_auth, user_token
 from vigil.api import deps as api_deps
 from vigil.api.app import create_app
+from vigil.api.exports import MAX_UNFINISHED
 from vigil.api.routes.events import MAX_CLIP_S
 from vigil.api.schemas import parse_time
 from vigil.api.state import CameraInfo, ServiceState
@@ -863,6 +864,19 @@ def test_export_job_progress_then_download(site: Site) -> None:
         assert site.client.post("/api/recordings/exports", json=bad).status_code == 422
     viewer = bearer(user_token(site.client.app.state.auth, "watcher", "viewer"))  # type: ignore[attr-defined]
     assert site.client.post("/api/recordings/exports", json=body, headers=viewer).status_code == 403
+
+
+def test_export_jobs_are_limited(site: Site) -> None:
+    add_segment(site, "cam1", T0, T0 + 10)
+    site.recording.gate.clear()  # every job waits
+    body = {"camera": "cam1", "start": T0, "end": T0 + 5}
+    try:
+        for _ in range(MAX_UNFINISHED):
+            assert site.client.post("/api/recordings/exports", json=body).status_code == 202
+        refused = site.client.post("/api/recordings/exports", json=body)
+        assert refused.status_code == 429 and "try again" in refused.json()["detail"]
+    finally:
+        site.recording.gate.set()
 
 
 def test_export_job_that_fails_says_why(site: Site) -> None:

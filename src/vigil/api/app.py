@@ -41,7 +41,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 import vigil
 from vigil.api.body_limits import BodyGuard, safe_validation_errors
 from vigil.api.deps import SiteControl
-from vigil.api.exports import ExportJobs
+from vigil.api.exports import ExportJobs, TooManyExports
 from vigil.api.live import LiveViewers
 from vigil.api.metrics import create_registry
 from vigil.api.routes import (
@@ -75,6 +75,7 @@ ERROR_STATUS: tuple[tuple[type[VigilError], int], ...] = (
     (UnknownApp, 404),
     (EditConflict, 409),
     (ConfigError, 422),
+    (TooManyExports, 429),
 )
 ROUTERS = (
     auth.router,
@@ -129,7 +130,7 @@ def create_app(
     app.state.vigil = state
     app.state.auth = auth if auth is not None else AuthStore(state.events.engine)
     app.state.site_control = site
-    app.state.live_viewers = LiveViewers(live_demand) if live_demand else LiveViewers()
+    app.state.live_viewers = LiveViewers(live_demand)
     app.state.export_jobs = ExportJobs(state.exports_dir)
     app.state.metrics_registry = create_registry(state)
     app.state.live_streams = 0

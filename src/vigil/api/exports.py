@@ -2,7 +2,7 @@
 
 Cutting an hour of footage copies hundreds of megabytes of packets; done inside a request,
 it holds one of the API's threads (and the client's connection) for as long. Here a job runs
-on a small pool of its own (`MAX_RUNNING` at once, more wait their turn): ``POST
+on a thread of its own (`MAX_RUNNING` copy at once, more wait their turn): ``POST
 /api/recordings/exports`` answers at once with the job, ``GET .../exports/{id}`` reports its
 progress, and ``GET .../exports/{id}/file`` downloads the MP4 once it is done. Finished files
 are kept `KEEP_S` (a download may be repeated), then deleted with their job.
@@ -18,11 +18,12 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
+
+from vigil.errors import VigilError
 
 __all__ = [
     "KEEP_S",
@@ -30,6 +31,7 @@ __all__ = [
     "ExportJob",
     "ExportJobs",
     "Exporter",
+    "TooManyExports",
     "export_errors",
     "exported",
     "temp_path",
@@ -38,12 +40,17 @@ __all__ = [
 
 MAX_RUNNING = 2  # exports that copy packets at once (each is disk-bound)
 KEEP_S = 3600.0  # how long a finished export (file or error) is kept
+MAX_UNFINISHED = 16  # exports queued or running at once, all users together
 
 #: Writes one export to the path given, calling the progress function with 0..1 as it goes;
 #: returns the file it wrote. Raises `LookupError`/`ValueError`/a recording error when there
 #: is no footage (the job fails with its message).
 Exporter = Callable[[Path, Callable[[float], None]], Path]
 JobState = Literal["queued", "running", "done", "failed"]
+
+
+class TooManyExports(VigilError):
+    """`MAX_UNFINISHED` exports are queued or running: try again when one is done."""
 
 
 @dataclass
@@ -66,19 +73,27 @@ class ExportJobs:
 
     def __init__(self, directory: Path, max_running: int = MAX_RUNNING) -> None:
         self.directory = directory
-        self._pool = ThreadPoolExecutor(max_running, thread_name_prefix="export")
+        self._slots = threading.BoundedSemaphore(max_running)
         self._lock = threading.Lock()
         self._jobs: dict[str, ExportJob] = {}
 
     def start(
         self, owner: str, camera: str, start: float, end: float, exporter: Exporter
     ) -> ExportJob:
-        """A new job of `owner`, queued to run `exporter`."""
+        """A new job of `owner`, queued to run `exporter`; `TooManyExports` when
+        `MAX_UNFINISHED` are already waiting or running."""
         self._forget_old()
         job = ExportJob(uuid.uuid4().hex, owner, camera, start, end)
         with self._lock:
+            unfinished = sum(j.finished_at is None for j in self._jobs.values())
+            if unfinished >= MAX_UNFINISHED:
+                raise TooManyExports(
+                    f"{unfinished} exports are waiting or running: try again when one is done"
+                )
             self._jobs[job.id] = job
-        self._pool.submit(self._run, job, exporter)
+        # A daemon thread: a stopping service does not wait for an hour-long copy (its
+        # temporary file is swept later).
+        threading.Thread(target=self._run, args=(job, exporter), daemon=True).start()
         return job
 
     def get(self, job_id: str, owner: str) -> ExportJob | None:
@@ -87,11 +102,11 @@ class ExportJobs:
             job = self._jobs.get(job_id)
         return job if job is not None and job.owner == owner else None
 
-    def close(self) -> None:
-        """Stop taking jobs; running ones finish in the background."""
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
     def _run(self, job: ExportJob, exporter: Exporter) -> None:
+        with self._slots:  # queued until one of the `max_running` slots is free
+            self._export(job, exporter)
+
+    def _export(self, job: ExportJob, exporter: Exporter) -> None:
         out = temp_path(self.directory)  # swept with the other temporary files if forgotten
         job.state = "running"
 

@@ -26,27 +26,22 @@ __all__ = ["LEASE_S", "LiveViewers"]
 LEASE_S = 5.0  # how long one poll of a single JPEG keeps a camera's live view wanted
 
 
-def _no_demand(camera_id: str, wanted: bool) -> None:
-    """A service that cannot switch live views (every camera draws them always)."""
-
-
 class LiveViewers:
     """Viewers per camera; `demand(camera, True)` on the first, `(camera, False)` after the
     last one leaves or its lease ends."""
 
     def __init__(
-        self,
-        demand: Callable[[str, bool], None] = _no_demand,
-        *,
-        lease_s: float = LEASE_S,
+        self, demand: Callable[[str, bool], None] | None = None, *, lease_s: float = LEASE_S
     ) -> None:
-        self._demand = demand
+        """`demand` None: a service whose workers draw live views always (nothing to tell,
+        and no frame is ever stale for want of a viewer)."""
+        self._switched = demand is not None
+        self._demand = demand if demand is not None else _always_drawn
         self._lease_s = float(lease_s)
         self._lock = threading.Condition()
         self._streams: Counter[str] = Counter()
         self._leases: dict[str, float] = {}  # camera -> when its lease ends (clock time)
         self._sweeper: threading.Thread | None = None
-        self._closed = False
 
     def watching(self, camera_id: str) -> bool:
         """Whether the camera's live view is wanted now."""
@@ -90,13 +85,7 @@ class LiveViewers:
                 self._demand(camera_id, True)
             self._start_sweeper()
             self._lock.notify_all()
-            return not was
-
-    def close(self) -> None:
-        """Stop the sweeper (the service is stopping; no demand is sent any more)."""
-        with self._lock:
-            self._closed = True
-            self._lock.notify_all()
+            return self._switched and not was
 
     # ------------------------------------------------------------------ internals
 
@@ -114,7 +103,7 @@ class LiveViewers:
     def _sweep(self) -> None:
         """End leases as they run out; exits when none is left (`touch` starts it again)."""
         with self._lock:
-            while self._leases and not self._closed:
+            while self._leases:
                 now = time.monotonic()
                 for camera_id, end in list(self._leases.items()):
                     if end <= now:
@@ -123,3 +112,7 @@ class LiveViewers:
                             self._demand(camera_id, False)
                 if self._leases:
                     self._lock.wait(max(0.01, min(self._leases.values()) - now))
+
+
+def _always_drawn(camera_id: str, wanted: bool) -> None:
+    """The demand of a service that cannot switch live views off: nothing to do."""

@@ -50,7 +50,7 @@ router = APIRouter(tags=["live"], responses=ERROR_RESPONSES)
 async def camera_latest(camera_id: str, _: Viewer, state: State, viewers: Live) -> Response:
     """The camera's latest annotated frame (boxes, zones, lines) as a JPEG."""
     camera_or_404(state, camera_id)
-    asked = time.time()
+    asked = state.clock()
     frame = state.live_frame(camera_id)
     if viewers.touch(camera_id):
         frame = await _fresh_frame(state, camera_id, asked) or frame
