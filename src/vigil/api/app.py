@@ -196,7 +196,7 @@ def document_security(app: FastAPI) -> None:
                 continue
             if route_policy(context.dependant) in (None, "public"):
                 continue
-            for method in context.methods:
+            for method in context.methods or ():
                 operation = paths.get(context.path, {}).get(method.lower())
                 if operation is not None:
                     operation["security"] = [{"token": []}, {"session": []}]

@@ -199,8 +199,8 @@ class VigilCollector(Collector):
         return list(families.values())
 
     @staticmethod
-    def _families() -> dict[str, Metric]:
-        families: dict[str, Metric] = {}
+    def _families() -> dict[str, CounterMetricFamily | GaugeMetricFamily]:
+        families: dict[str, CounterMetricFamily | GaugeMetricFamily] = {}
         for name, _, help_text in COUNTERS:
             families[name] = CounterMetricFamily(name, help_text, labels=["camera"])
         families["vigil_events"] = CounterMetricFamily(

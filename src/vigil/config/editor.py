@@ -151,12 +151,13 @@ FLOW_WIDTH = 80  # containers of scalars up to this wide go on one line: {points
 
 def _node(value: Any) -> Any:
     """A new YAML node for `value`; small containers in flow style, as people write them."""
+    node: CommentedMap | CommentedSeq
     if isinstance(value, Mapping):
-        node: CommentedMap | CommentedSeq = CommentedMap((k, _node(v)) for k, v in value.items())
-        children = list(node.values())
+        mapping = CommentedMap((k, _node(v)) for k, v in value.items())
+        node, children = mapping, list(mapping.values())
     elif isinstance(value, (list, tuple)):
-        node = CommentedSeq(_node(v) for v in value)
-        children = list(node)
+        sequence = CommentedSeq(_node(v) for v in value)
+        node, children = sequence, list(sequence)
     else:
         return value
     # Scalars and flow lists inside: `{points: [[0, 0], ...]}`, `{zone: door}`; a mapping
@@ -249,8 +250,9 @@ class SiteEditor(Generic[SiteT]):
         """Make the camera's zones, lines and apps these (plain data, as in the YAML)."""
         with self._editing(revision) as (document, layout):
             camera = self._camera(document, camera_id)
-            for key, value in (("zones", dict(zones)), ("lines", dict(lines)), ("apps", apps)):
-                self._set_section(camera, key, [dict(a) for a in value] if key == "apps" else value)
+            self._set_section(camera, "zones", dict(zones))
+            self._set_section(camera, "lines", dict(lines))
+            self._set_section(camera, "apps", [dict(a) for a in apps])
             return self._save(document, layout)
 
     def set_app(

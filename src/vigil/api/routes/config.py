@@ -86,7 +86,7 @@ def _one_line(err: RequestValidationError, model: Any) -> str:
         if error.get("ctx"):
             detail["ctx"] = error["ctx"]
         details.append(detail)
-    rebuilt = ValidationError.from_exception_data("request", details)
+    rebuilt = ValidationError.from_exception_data("request", details)  # type: ignore[arg-type]
     body_model = model if isinstance(model, type) and issubclass(model, BaseModel) else None
     return format_validation_error(rebuilt, None, model=body_model)
 

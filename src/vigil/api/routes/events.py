@@ -4,7 +4,7 @@ snapshot JPEG and its clip (cut from the recordings on first request, then cache
 from __future__ import annotations
 
 import os
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse
@@ -75,7 +75,7 @@ def list_events(
     offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
 ) -> EventPage:
     """Events matching every given filter, newest first."""
-    filters = {
+    filters: dict[str, Any] = {
         "source": camera,
         "app": app_name,
         "type": type,
