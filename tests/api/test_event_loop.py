@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 
 from accounts import bearer, fast_auth, user_token
-from api.test_config_routes import SITE, SavedOnly
+from api.routes.test_config_routes import SITE, SavedOnly
 from uvicorn_thread import served
 from vigil.api.app import create_app
 from vigil.api.state import ServiceState
