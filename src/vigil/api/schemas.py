@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from vigil.auth.passwords import MAX_PASSWORD, MIN_PASSWORD, USERNAME_PATTERN
 from vigil.auth.principal import Role
 from vigil.config.schema import LineConfig, Name, ZoneConfig
-from vigil.service.messages import AppState
+from vigil.service.messages import AppState, AppStatus
 
 #: The least role that reads app settings (they may hold a webhook's token, say).
 SETTINGS_ROLE: Role = "operator"
@@ -178,6 +178,25 @@ class AppStateOut(BaseModel):
         description="Store apps: false when no memory cgroup limits it (address-space limit "
         "only); None for built-ins or before it starts.",
     )
+
+
+def app_report(report: AppStatus | None) -> dict[str, Any]:
+    """The fields of `AppStateOut` and `AppRun` that a worker's report of an app instance
+    fills in ("unknown", without errors or counters, before its first report)."""
+    if report is None:
+        return {"state": "unknown", "restarts": 0, "last_error": None, "counters": {}}
+    return {
+        "state": report.state,
+        "last_error": report.last_error,
+        "restarts": report.restarts,
+        "counters": json_safe(report.counters),
+        "version": report.version,
+        "sandboxed": report.sandboxed,
+        "memory_cgroup": report.memory_cgroup,
+        "errors": report.errors,
+        "rejected": report.rejected,
+        "backoff_s": round(report.backoff_s, 1),
+    }
 
 
 class CameraDetail(CameraOut):

@@ -3,12 +3,10 @@ its manifest summary and settings JSON Schema, and where it runs with its live s
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from vigil.api.deps import Operator, State
-from vigil.api.schemas import AUTH_ERRORS, AppInfo, AppRun
+from vigil.api.schemas import AUTH_ERRORS, AppInfo, AppRun, app_report
 from vigil.api.state import ServiceState
 from vigil.apps.registry import available_apps
 from vigil.auth import Principal
@@ -56,28 +54,13 @@ def _runs(state: ServiceState, principal: Principal) -> dict[str, list[AppRun]]:
         reports = {a.name: a for a in status.apps} if status is not None else {}
         for spec in camera.apps:
             name = spec.name or spec.type
-            report = reports.get(name)
-            live: dict[str, Any] = {"state": "unknown"}
-            if report is not None:
-                live = {
-                    "state": report.state,
-                    "last_error": report.last_error,
-                    "restarts": report.restarts,
-                    "counters": report.counters,
-                    "version": report.version,
-                    "sandboxed": report.sandboxed,
-                    "memory_cgroup": report.memory_cgroup,
-                    "errors": report.errors,
-                    "rejected": report.rejected,
-                    "backoff_s": round(report.backoff_s, 1),
-                }
             runs.setdefault(spec.type, []).append(
                 AppRun(
                     camera=camera.id,
                     name=name,
                     enabled=spec.enabled,
                     settings=spec.settings,
-                    **live,
+                    **app_report(reports.get(name)),
                 )
             )
     return runs

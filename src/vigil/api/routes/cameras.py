@@ -3,8 +3,6 @@ their worker's latest status and their app instances."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request
 
 from vigil.api.deps import State, Viewer, camera_or_404, url_for
@@ -15,6 +13,7 @@ from vigil.api.schemas import (
     CameraDetail,
     CameraOut,
     CameraStatusOut,
+    app_report,
     json_safe,
 )
 from vigil.api.state import CameraInfo, ServiceState
@@ -96,23 +95,7 @@ def _app_states(state: ServiceState, camera_id: str) -> list[AppStateOut]:
         configured = [(a.type, a.name, a.enabled) for a in reports.values()]
     else:
         configured = [(a.type, a.name or a.type, a.enabled) for a in config.apps]
-    out = []
-    for type_, name, enabled in configured:
-        report = reports.get(name)
-        fields: dict[str, Any] = {}
-        if report is not None:
-            fields = {
-                "state": report.state,
-                "restarts": report.restarts,
-                "last_error": report.last_error,
-                "counters": json_safe(report.counters),
-                "errors": report.errors,
-                "rejected": report.rejected,
-                "backoff_s": round(report.backoff_s, 1),
-                "sandboxed": report.sandboxed,
-                "memory_cgroup": report.memory_cgroup,
-            }
-        else:
-            fields = {"state": "unknown", "restarts": 0, "last_error": None, "counters": {}}
-        out.append(AppStateOut(type=type_, name=name, enabled=enabled, **fields))
-    return out
+    return [
+        AppStateOut(type=type_, name=name, enabled=enabled, **app_report(reports.get(name)))
+        for type_, name, enabled in configured
+    ]
