@@ -102,6 +102,13 @@ class ExportJobs:
             job = self._jobs.get(job_id)
         return job if job is not None and job.owner == owner else None
 
+    def discard(self, job: ExportJob) -> None:
+        """Forget a finished job and delete its file (it was downloaded once, for good)."""
+        with self._lock:
+            self._jobs.pop(job.id, None)
+        if job.path is not None:
+            unlink(job.path)
+
     def _run(self, job: ExportJob, exporter: Exporter) -> None:
         with self._slots:  # queued until one of the `max_running` slots is free
             self._export(job, exporter)

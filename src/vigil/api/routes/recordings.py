@@ -4,6 +4,7 @@ a background job with progress (``POST /api/recordings/exports``, `vigil.api.exp
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
@@ -23,7 +25,7 @@ from vigil.api.deps import (
     camera_or_404,
     url_for,
 )
-from vigil.api.exports import ExportJob, export_errors, exported, temp_path, unlink
+from vigil.api.exports import ExportJob, exported
 from vigil.api.schemas import (
     ERROR_RESPONSES,
     ExportIn,
@@ -41,6 +43,7 @@ __all__ = ["MAX_EXPORT_S", "MAX_LIST_RANGE_S", "router"]
 
 MAX_LIST_RANGE_S = 24 * 3600.0  # longest range of GET /api/recordings
 MAX_EXPORT_S = 3 * 3600.0  # longest range of an export
+EXPORT_POLL_S = 0.1  # how often a waiting GET /api/recordings/export looks at its job
 _MP4 = {200: {"content": {"video/mp4": {}}}, **ERROR_RESPONSES}
 
 router = APIRouter(tags=["recordings"], responses=ERROR_RESPONSES)
@@ -154,38 +157,39 @@ def _check_recorded(index: SegmentIndexLike, camera: str, start: float, end: flo
 
 
 @router.get("/api/recordings/export", response_class=FileResponse, responses=_MP4)
-def export_recording(
+async def export_recording(
     request: Request,
     principal: Operator,
     state: State,
     index: Segments,
     recording: Recording,
+    jobs: Exports,
     camera: str,
     start: Timestamp,
     end: Timestamp,
 ) -> FileResponse:
-    """A time range of the camera's recording as one MP4 (at most three hours), cut while
-    the request waits (``POST /api/recordings/exports`` cuts it in the background, with
-    progress). Audited (``export``)."""
+    """A time range of the camera's recording as one MP4 (at most three hours), once it is
+    cut (``POST /api/recordings/exports`` does the same in the background, with progress).
+    Audited (``export``)."""
     camera_or_404(state, camera)
     check_range(start, end, MAX_EXPORT_S)
-    audit(request, principal, "export", camera, {"start": start, "end": end})
-    _check_recorded(index, camera, start, end)
-    tmp = temp_path(state.exports_dir)
-    try:
-        result = recording.export(index, camera, start, end, tmp)
-    except export_errors(recording) as err:
-        unlink(tmp)
-        raise HTTPException(404, f"nothing to export: {err}") from None
-    path = exported(result, tmp)
-    if path is None:
-        unlink(tmp)
-        raise _nothing_recorded(camera)
+    await run_in_threadpool(
+        audit, request, principal, "export", camera, {"start": start, "end": end}
+    )
+    await run_in_threadpool(_check_recorded, index, camera, start, end)
+    # Cut by an export job: the copy holds none of the API's threads while the client waits.
+    run = _exporter(recording, index, camera, start, end)
+    job = jobs.start(principal.username, camera, start, end, run)
+    while job.finished_at is None:
+        await asyncio.sleep(EXPORT_POLL_S)
+    if job.path is None:
+        jobs.discard(job)
+        raise HTTPException(404, f"nothing to export: {job.error}")
     return FileResponse(
-        path,
+        job.path,
         media_type="video/mp4",
         filename=_export_filename(camera, start, end),
-        background=BackgroundTask(unlink, path),
+        background=BackgroundTask(jobs.discard, job),
     )
 
 
