@@ -38,7 +38,6 @@ from vigil.detection.detections import Detections
 from vigil.geometry.shapes import Zone
 from vigil.sandbox import SandboxedApp
 from vigil.sandbox.bwrap import launcher
-from vigil.store.installed import InstalledApp
 
 WIDTH, HEIGHT = 1280, 720
 SETTINGS = {"zone": "half", "classes": ["person"], "report_interval": 1.0}
@@ -108,8 +107,7 @@ def main() -> int:
         site = Path(tmp) / "site"
         site.mkdir(mode=0o755)
         Path(tmp).chmod(0o755)
-        installed = InstalledApp(manifest_for_class(Occupancy), Path(tmp), site)
-        boxed = SandboxedApp(installed, "occupancy", SETTINGS, scene)
+        boxed = SandboxedApp(manifest_for_class(Occupancy), site, "occupancy", SETTINGS, scene)
         try:
             run(boxed, warm, args.fps, True)  # starts the sandbox and waits for it
             if boxed.status()["state"] != "running":

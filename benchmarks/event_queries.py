@@ -39,7 +39,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import insert
 
 from vigil.api.routes.counts import compute_counts
-from vigil.events.store import EventRow, EventStore
+from vigil.db.database import Database
+from vigil.db.schema import EventRow
+from vigil.events.store import EventStore
 from vigil.recording.retention import CameraRetention, EventCover
 
 if TYPE_CHECKING:
@@ -58,7 +60,8 @@ def fill(db: Path, events: int, days: float) -> None:
     """`events` rows written with bulk inserts (a transaction per 20000)."""
     now = time.time()
     rng = random.Random(15)
-    with EventStore(db) as store:
+    with Database(db) as database:
+        store = EventStore(database)
         if store.count() >= events:
             print(f"{db}: reusing its {store.count()} events")
             return
@@ -96,7 +99,7 @@ def fill(db: Path, events: int, days: float) -> None:
                 row["attributes"] = {"dwell": 30.0}
             rows.append(row)
             if len(rows) == 20000 or k == events - 1:
-                with store.engine.begin() as conn:
+                with database.engine.begin() as conn:
                     conn.execute(insert(EventRow), rows)
                 rows.clear()
         print(f"{db}: {events} events written in {time.perf_counter() - started:.1f} s")
@@ -164,7 +167,8 @@ def counts_now(store: EventStore, interval: int, cameras: frozenset[str]) -> dic
 def step(name: str, db: Path) -> dict[str, Any]:
     """Run one step in this process: seconds, peak RSS growth (MB) and a result summary."""
     default = CameraRetention()
-    with EventStore(db) as store:
+    with Database(db) as database:
+        store = EventStore(database)
         store.count()  # connect and warm the schema before measuring
         base = _status_mb("VmRSS")
         Path("/proc/self/clear_refs").write_text("5")  # the peak (VmHWM) starts again here

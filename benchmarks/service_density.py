@@ -153,16 +153,27 @@ def site_yaml(urls: list[str], broker: MosquittoBroker, data: Path) -> dict[str,
     }
 
 
-def admin_token(site: Path) -> str:
+def vigil_command(src: Path | None) -> tuple[list[str], dict[str, str]]:
+    """The `vigil` command line and environment: this install's, or the tree whose `src/` is
+    `src` (a baseline checkout measured side by side, run from its sources)."""
+    env = {"VIGIL_MODELS": str(SHARED / "models"), **os.environ}
+    if src is None:
+        return [str(VIGIL)], env
+    return [sys.executable, "-m", "vigil.cli.main"], {**env, "PYTHONPATH": str(src)}
+
+
+def admin_token(site: Path, src: Path | None = None) -> str:
     """An API token of a new admin in the site's database, made with the CLI as an operator
     would (`vigil users add`, `vigil users token`): the API and /metrics require one."""
+    command_line, env = vigil_command(src)
     name, password = "bench", secrets.token_urlsafe(16)
     for command, stdin in (
         (["add", name, "--admin", "--password-stdin"], password + "\n"),
         (["token", name], None),
     ):
         done = subprocess.run(
-            [str(VIGIL), "users", *command, "-c", str(site)],
+            [*command_line, "users", *command, "-c", str(site)],
+            env=env,
             input=stdin,
             capture_output=True,
             text=True,
@@ -177,14 +188,14 @@ class Service:
     """`vigil serve -c SITE` as a child process; its log and stdout go to `directory`. Every
     request carries the bearer `token`."""
 
-    def __init__(self, site: Path, directory: Path, token: str):
+    def __init__(self, site: Path, directory: Path, token: str, src: Path | None = None):
         self.headers = {"Authorization": f"Bearer {token}"}
         self.log = directory / "serve.log"
         out = directory / "serve.out"
-        env = {"VIGIL_MODELS": str(SHARED / "models"), **os.environ}
+        command_line, env = vigil_command(src)
         with self.log.open("wb") as err, out.open("wb") as stdout:
             self.process = subprocess.Popen(
-                [str(VIGIL), "serve", "-c", str(site)], stdout=stdout, stderr=err, env=env
+                [*command_line, "serve", "-c", str(site)], stdout=stdout, stderr=err, env=env
             )
         self.url = self._wait_url(out)
 
@@ -282,7 +293,7 @@ class Stack:
 
 
 @contextlib.contextmanager
-def stack(n: int, clip: Path, directory: Path) -> Iterator[Stack]:
+def stack(n: int, clip: Path, directory: Path, src: Path | None = None) -> Iterator[Stack]:
     binary = find_mosquitto()
     if binary is None:
         raise SystemExit("mosquitto is not installed (Debian package `mosquitto`)")
@@ -301,7 +312,7 @@ def stack(n: int, clip: Path, directory: Path) -> Iterator[Stack]:
         data = directory / "data"
         urls = [rtsp.url(f"/cam{i}") for i in range(1, n + 1)]
         site.write_text(yaml.safe_dump(site_yaml(urls, broker, data)))
-        service = Service(site, directory, admin_token(site))
+        service = Service(site, directory, admin_token(site, src), src)
         cleanup.callback(service.stop)
         yield Stack(rtsp, service, events, data, [f"cam{i}" for i in range(1, n + 1)])
 
@@ -548,6 +559,36 @@ def density(args: argparse.Namespace, clip: Path) -> None:
     print_density(levels)
 
 
+CPU_FIGURES = ("vigil", "workers", "detector")
+
+
+def compare(args: argparse.Namespace, clip: Path) -> None:
+    """Each level with the baseline tree and with this one, back to back (the order rotating
+    per round), and the CPU of each side by side: nobody watches any camera."""
+    trees: dict[str, Path | None] = {"baseline": args.baseline_src, "this tree": None}
+    cpu: dict[tuple[int, str], list[Cpu]] = defaultdict(list)
+    for n in args.cameras or [8]:
+        for round_ in range(args.rounds):
+            order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
+            for name in order:
+                print(f"{n} cameras, {name}, load average {load()}", file=sys.stderr)
+                with (
+                    tempfile.TemporaryDirectory(prefix=f"vigil-compare-{n}-") as tmp,
+                    stack(n, clip, Path(tmp), trees[name]) as s,
+                ):
+                    level = run_level(s, args.duration, args.interval, args.warmup)
+                print(row(level) + "\n" + cpu_row(level), file=sys.stderr, flush=True)
+                cpu[(n, name)].append(level.cpu())
+    print(f"\nbaseline: {args.baseline_src}; CPU in % of one core, median of {args.rounds} rounds")
+    print(f"{'cams':>4} {'tree':>10} {'vigil':>6} {'workers':>8} {'per cam':>8} {'detector':>9}")
+    for (n, name), runs in sorted(cpu.items(), key=lambda item: (item[0][0], item[0][1])):
+        median = {f: float(np.median([getattr(c, f) for c in runs])) for f in CPU_FIGURES}
+        print(
+            f"{n:>4} {name:>10} {median['vigil']:6.0f} {median['workers']:8.0f}"
+            f" {median['workers'] / n:8.1f} {median['detector']:9.0f}"
+        )
+
+
 def load() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
@@ -748,6 +789,13 @@ def main() -> None:
         "--soak-mark", type=float, default=5.0, metavar="MINUTES", help="RSS reference point"
     )
     parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        metavar="SRC",
+        help="compare: run each level (default 8 cameras) with the tree whose src/ is SRC too",
+    )
+    parser.add_argument("--rounds", type=int, default=1, help="compare: rounds per level")
+    parser.add_argument(
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "vigil-bench-cache"
     )
     args = parser.parse_args()
@@ -758,6 +806,8 @@ def main() -> None:
         resilience(args, clip)
     elif args.soak:
         soak(args, clip)
+    elif args.baseline_src:
+        compare(args, clip)
     else:
         density(args, clip)
 

@@ -8,6 +8,7 @@ from typing import Any
 from argon2 import PasswordHasher
 
 from vigil.auth import AuthStore
+from vigil.db.database import Database
 from vigil.events import EventStore
 
 #: Real argon2id, at the smallest cost: tests create many users.
@@ -16,7 +17,7 @@ PASSWORD = "a test password"
 
 
 def fast_auth(events: EventStore, **kw: Any) -> AuthStore:
-    return AuthStore(events.engine, hasher=FAST_HASHER, **kw)
+    return AuthStore(events.database, hasher=FAST_HASHER, **kw)
 
 
 def user_token(
@@ -34,5 +35,6 @@ def bearer(token: str) -> dict[str, str]:
 
 def site_admin_headers(database_url: str) -> dict[str, str]:
     """Headers of a new admin in a site's database (before or while `vigil serve` runs)."""
-    with EventStore(database_url) as events:
+    with Database(database_url) as database:
+        events = EventStore(database)
         return bearer(user_token(fast_auth(events)))

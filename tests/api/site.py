@@ -21,6 +21,7 @@ from accounts import bearer, fast_auth, user_token
 from vigil.api import deps as api_deps
 from vigil.api.app import create_app
 from vigil.api.state import CameraInfo, ServiceState
+from vigil.db.database import Database
 from vigil.events import Event, EventStore
 from vigil.service.messages import (
     CameraStatus,
@@ -194,7 +195,8 @@ class Site:
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     clock = Clock()
-    store = EventStore(f"sqlite:///{tmp_path / 'vigil.db'}")
+    database = Database(f"sqlite:///{tmp_path / 'vigil.db'}")
+    store = EventStore(database)
     index = FakeIndex()
     recording = FakeRecording()
     monkeypatch.setattr(api_deps, "load_recording", lambda: recording)
@@ -213,7 +215,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     headers = bearer(user_token(app.state.auth))
     with TestClient(app, headers=headers) as client:
         yield Site(state, client, clock, store, index, recording, tmp_path)
-    store.close()
+    database.close()
 
 
 def add_segment(site: Site, camera: str, start: float, end: float, **kw: Any) -> SegmentInfo:

@@ -14,6 +14,7 @@ from accounts import bearer, fast_auth, user_token
 from vigil.api.app import create_app
 from vigil.api.body_limits import DEFAULT_CAP, BodyGuard, safe_validation_errors
 from vigil.api.state import CameraInfo, ServiceState
+from vigil.db.database import Database
 from vigil.events import EventStore
 
 with warnings.catch_warnings():  # starlette nudges towards httpx2; httpx is what we ship
@@ -25,7 +26,8 @@ AUTH_CAP = 8 * 1024
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    with EventStore(":memory:") as store:
+    with Database(":memory:") as database:
+        store = EventStore(database)
         state = ServiceState([CameraInfo.create("cam1", "rtsp://c/1")], store, storage=tmp_path)
         app = create_app(state, fast_auth(store))
         headers = bearer(user_token(app.state.auth))

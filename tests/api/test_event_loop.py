@@ -20,6 +20,7 @@ from uvicorn_thread import served
 from vigil.api.app import create_app
 from vigil.api.state import ServiceState
 from vigil.config.loader import load_config
+from vigil.db.database import Database
 from vigil.events import EventStore
 from vigil.service.config import ServerSettings, SiteConfig
 from vigil.service.supervisor import api_server_config
@@ -30,8 +31,9 @@ LOCK_S = 1.5  # how long the database stays locked
 def test_health_answers_while_an_audit_insert_waits_for_the_database(tmp_path: Path) -> None:
     site_file = tmp_path / "site.yaml"
     site_file.write_text(SITE)
-    database = tmp_path / "vigil.db"
-    store = EventStore(f"sqlite:///{database}")
+    db_file = tmp_path / "vigil.db"
+    database = Database(f"sqlite:///{db_file}")
+    store = EventStore(database)
     state = ServiceState.from_site(load_config(site_file, model=SiteConfig), store)
     app = create_app(state, fast_auth(store), site=SavedOnly())
     headers = bearer(user_token(app.state.auth))
@@ -42,7 +44,7 @@ def test_health_answers_while_an_audit_insert_waits_for_the_database(tmp_path: P
     ):
         scene = client.get("/api/cameras/gate/config").json()  # the token is touched now
         saved: list[httpx.Response] = []
-        lock = sqlite3.connect(database, isolation_level=None)
+        lock = sqlite3.connect(db_file, isolation_level=None)
         lock.execute("BEGIN EXCLUSIVE")
         try:
             save = threading.Thread(
@@ -64,5 +66,5 @@ def test_health_answers_while_an_audit_insert_waits_for_the_database(tmp_path: P
         assert saved and saved[0].status_code == 200, saved
         _, entries = app.state.auth.audit_log(action="camera.config.update")
         assert len(entries) == 1
-    store.close()
+    database.close()
     assert max(waits) < 0.5, f"/api/health took up to {max(waits):.2f} s: the loop was blocked"

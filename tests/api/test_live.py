@@ -19,6 +19,7 @@ from accounts import bearer, fast_auth, user_token
 from vigil.api.app import create_app
 from vigil.api.live import LiveViewers
 from vigil.api.state import CameraInfo, ServiceState
+from vigil.db.database import Database
 from vigil.events import EventStore
 from vigil.service.messages import LiveFrame
 
@@ -96,7 +97,8 @@ class Site:
 
 @pytest.fixture
 def site(tmp_path: Path) -> Iterator[Site]:
-    store = EventStore(f"sqlite:///{tmp_path / 'vigil.db'}")
+    database = Database(f"sqlite:///{tmp_path / 'vigil.db'}")
+    store = EventStore(database)
     cameras = [CameraInfo.create(c, f"rtsp://127.0.0.1:9/{c}") for c in ("gate", "yard")]
     state = ServiceState(cameras, store, storage=tmp_path / "data")
     demand = Demand()
@@ -104,7 +106,7 @@ def site(tmp_path: Path) -> Iterator[Site]:
     app.state.live_viewers = LiveViewers(demand, lease_s=LEASE_S)
     with TestClient(app, headers=bearer(user_token(app.state.auth))) as client:
         yield Site(state, client, demand)
-    store.close()
+    database.close()
 
 
 def test_latest_jpg_of_an_unwatched_camera_waits_for_a_fresh_frame(site: Site) -> None:

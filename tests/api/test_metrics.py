@@ -16,6 +16,7 @@ from accounts import bearer, fast_auth, user_token
 from vigil.api.app import create_app
 from vigil.api.metrics import COUNTERS, GAUGES, MonotonicTotal, create_registry, render
 from vigil.api.state import CameraInfo, ServiceState
+from vigil.db.database import Database
 from vigil.events import Event, EventStore
 from vigil.service.messages import CameraStatus, EventMessage
 
@@ -28,7 +29,8 @@ CAMERAS = ("cam1", "cam2")
 
 @pytest.fixture
 def state(tmp_path: Path) -> Iterator[ServiceState]:
-    with EventStore(":memory:") as store:
+    with Database(":memory:") as database:
+        store = EventStore(database)
         yield ServiceState(
             [CameraInfo.create(c, f"rtsp://{c}/1") for c in CAMERAS], store, storage=tmp_path
         )
@@ -178,7 +180,8 @@ def test_events_total_counts_each_event_once(client: TestClient, state: ServiceS
 
 def test_camera_up_goes_down_when_worker_is_silent(tmp_path: Path) -> None:
     now = [1000.0]
-    with EventStore(":memory:") as store:
+    with Database(":memory:") as database:
+        store = EventStore(database)
         state = ServiceState(
             [CameraInfo.create("cam1", "x")], store, storage=tmp_path, clock=lambda: now[0]
         )
@@ -190,7 +193,8 @@ def test_camera_up_goes_down_when_worker_is_silent(tmp_path: Path) -> None:
 
 
 def test_recording_disk_bytes(tmp_path: Path) -> None:
-    with EventStore(":memory:") as store:
+    with Database(":memory:") as database:
+        store = EventStore(database)
         # without an index: the files under recordings/<camera>
         state = ServiceState([CameraInfo.create("cam1", "x")], store, storage=tmp_path)
         day = state.recordings_dir / "cam1" / "2024-01-01"

@@ -11,6 +11,7 @@ import pytest
 
 from api.site import Site, status
 from vigil.api.state import CameraInfo, ServiceState
+from vigil.db.database import Database
 from vigil.events import EventStore
 from vigil.service.hub import Hub
 from vigil.service.messages import (
@@ -65,7 +66,8 @@ def test_names_entering_the_config_api_are_printable(site: Site) -> None:
 
 
 def test_state_apply_keeps_latest_status_and_frame(tmp_path: Path) -> None:
-    with EventStore(":memory:") as store:
+    with Database(":memory:") as database:
+        store = EventStore(database)
         state = ServiceState([CameraInfo.create("a", "rtsp://a/1")], store, storage=tmp_path)
         assert state.snapshots_dir == tmp_path / "snapshots"
         assert state.recordings_dir == tmp_path / "recordings"
@@ -98,7 +100,8 @@ def test_state_from_site_config(tmp_path: Path) -> None:
             "storage": {"directory": str(tmp_path / "site")},
         }
     )
-    with EventStore(":memory:") as store:
+    with Database(":memory:") as database:
+        store = EventStore(database)
         state = ServiceState.from_site(site, store)
     assert [c.id for c in state.cameras.values()] == ["gate", "yard"]
     assert state.cameras["gate"].url == "rtsp://gate/1"
@@ -109,6 +112,7 @@ def test_state_from_site_config(tmp_path: Path) -> None:
 
 def test_hub_is_shared(tmp_path: Path) -> None:
     hub = Hub()
-    with EventStore(":memory:") as store:
+    with Database(":memory:") as database:
+        store = EventStore(database)
         state = ServiceState([CameraInfo.create("a", "x")], store, hub=hub, storage=tmp_path)
     assert state.hub is hub

@@ -7,7 +7,8 @@ from collections.abc import Iterable, Sequence
 import numpy as np
 import pytest
 
-from vigil.apps import App, FrameContext, Scene, build_app
+from vigil.apps import App, FrameContext, Scene
+from vigil.apps.registry import build_app
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
 from vigil.geometry import Line, Zone

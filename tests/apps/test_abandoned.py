@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from vigil.apps import FrameContext, Scene, build_app
-from vigil.apps.registry import app_manifest
+from vigil.apps import FrameContext, Scene
+from vigil.apps.registry import build_app
+from vigil.appstore.registry import app_manifest
 from vigil.detection.classes import COCO_CLASSES as CLASSES
 from vigil.detection.detections import Detections
 from vigil.events.event import Event

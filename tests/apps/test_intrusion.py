@@ -110,7 +110,7 @@ def test_clock_hook_can_be_replaced(sim):
 def test_bad_schedule_time_is_a_validation_error(scene):
     from pydantic import ValidationError
 
-    from vigil.apps import build_app
+    from vigil.apps.registry import build_app
 
     with pytest.raises(ValidationError, match="time must be HH:MM, got '25:00'"):
         build_app("intrusion", "x", {"zone": "square", "schedule": [{"start": "25:00"}]}, scene)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from test_registry import MINIMAL
 
-from vigil.apps import BUILTIN_APPS, SDK_VERSION, build_app
+from vigil.apps import SDK_VERSION
 from vigil.apps.manifest import (
     AppManifest,
     ManifestError,
@@ -17,6 +17,7 @@ from vigil.apps.manifest import (
     manifest_for_class,
     parse_manifest,
 )
+from vigil.apps.registry import BUILTIN_APPS, build_app
 
 EXAMPLE = (
     Path(__file__).resolve().parents[2]

@@ -3,7 +3,7 @@ import math
 import pytest
 from pydantic import ValidationError
 
-from vigil.apps import build_app
+from vigil.apps.registry import build_app
 
 PERSON, CAR = 0, 2
 

@@ -13,6 +13,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from accounts import PASSWORD, bearer
 from vigil.auth import policy
+from vigil.db.database import Database
 from vigil.events import Event
 from vigil.service.messages import EventMessage, FrameMetadata
 
@@ -134,7 +135,8 @@ def test_setup_creates_the_first_admin_only_locally_and_only_once(tmp_path) -> N
     from vigil.api.state import CameraInfo, ServiceState
     from vigil.events import EventStore
 
-    with EventStore(f"sqlite:///{tmp_path / 'vigil.db'}") as store:
+    with Database(f"sqlite:///{tmp_path / 'vigil.db'}") as database:
+        store = EventStore(database)
         state = ServiceState([CameraInfo.create("cam1", "rtsp://c/1")], store, storage=tmp_path)
         app = create_app(state, fast_auth(store))
         remote = TestClient(app, client=REMOTE)
@@ -352,7 +354,8 @@ def test_setup_refuses_other_host_names_and_any_proxy_header(tmp_path) -> None:
     from vigil.api.state import CameraInfo, ServiceState
     from vigil.events import EventStore
 
-    with EventStore(f"sqlite:///{tmp_path / 'vigil.db'}") as store:
+    with Database(f"sqlite:///{tmp_path / 'vigil.db'}") as database:
+        store = EventStore(database)
         state = ServiceState([CameraInfo.create("cam1", "rtsp://c/1")], store, storage=tmp_path)
         app = create_app(state, fast_auth(store))
         body = {"username": "root", "password": PASSWORD}
@@ -438,7 +441,8 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(tmp_path) -> None:
     from vigil.api.state import CameraInfo, ServiceState
     from vigil.events import EventStore
 
-    with EventStore(f"sqlite:///{tmp_path / 'vigil.db'}") as store:
+    with Database(f"sqlite:///{tmp_path / 'vigil.db'}") as database:
+        store = EventStore(database)
         state = ServiceState([CameraInfo.create("cam1", "rtsp://c/1")], store, storage=tmp_path)
         app = create_app(state, fast_auth(store), trusted_proxies=["10.0.0.0/8"])
         wrong = {"username": "admin", "password": "wrong password"}
@@ -463,7 +467,8 @@ def test_the_served_api_ignores_forwarded_for_from_local_clients(tmp_path) -> No
     from vigil.service.config import ServerSettings
     from vigil.service.supervisor import api_server_config
 
-    with EventStore(f"sqlite:///{tmp_path / 'vigil.db'}") as store:
+    with Database(f"sqlite:///{tmp_path / 'vigil.db'}") as database:
+        store = EventStore(database)
         state = ServiceState([CameraInfo.create("cam1", "rtsp://c/1")], store, storage=tmp_path)
         app = create_app(state, fast_auth(store))
         app.state.auth.add_user("owner", PASSWORD, "admin")

@@ -10,7 +10,7 @@ import pytest
 
 from cli.cli_helpers import Result, assert_one_line_error, env_changes, run_vigil
 from vigil.auth import AuthStore
-from vigil.events import EventStore
+from vigil.db.database import Database
 
 SITE = """\
 cameras:
@@ -46,9 +46,9 @@ def users(cwd: Path, *args: str, input: str | None = None) -> Result:  # noqa: A
     return Result(tuple(words), result.exit_code, result.stdout, result.stderr)
 
 
-def auth_of(cwd: Path) -> tuple[EventStore, AuthStore]:
-    events = EventStore(f"sqlite:///{cwd / 'data' / 'vigil.db'}")
-    return events, AuthStore(events.engine)
+def auth_of(cwd: Path) -> tuple[Database, AuthStore]:
+    database = Database(f"sqlite:///{cwd / 'data' / 'vigil.db'}")
+    return database, AuthStore(database)
 
 
 def test_add_list_token_remove(site: Path) -> None:
@@ -62,19 +62,19 @@ def test_add_list_token_remove(site: Path) -> None:
         f"{'bob':<24} {'operator':<9} gate",
     ]
     token = users(site, "token", "bob").stdout.strip()
-    events, auth = auth_of(site)
-    with events:
+    database, auth = auth_of(site)
+    with database:
         assert auth.authenticate("alice", GOOD) is not None
         principal = auth.token(token)
         assert principal is not None and principal.cameras == frozenset({"gate"})
     assert users(site, "token", "bob", "--revoke").stdout == "revoked 1 token(s) of bob\n"
-    events, auth = auth_of(site)
-    with events:
+    database, auth = auth_of(site)
+    with database:
         assert auth.token(token) is None
     token = users(site, "token", "bob").stdout.strip()
     assert users(site, "remove", "bob").stdout == "removed bob\n"
-    events, auth = auth_of(site)
-    with events:
+    database, auth = auth_of(site)
+    with database:
         assert auth.token(token) is None and [u.username for u in auth.users()] == ["alice"]
         _, entries = auth.audit_log()
         assert [(e.action, e.target) for e in entries] == [

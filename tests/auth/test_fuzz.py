@@ -20,13 +20,15 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from accounts import PASSWORD, bearer
+from vigil.db.database import Database
 from vigil.events import EventStore
 
 EXAMPLES = 25
 
 
 def _operations() -> list[tuple[str, str]]:
-    with tempfile.TemporaryDirectory() as tmp, EventStore(":memory:") as store:
+    with tempfile.TemporaryDirectory() as tmp, Database(":memory:") as database:
+        store = EventStore(database)
         schema = schemathesis.openapi.from_asgi("/openapi.json", build(Path(tmp), store).app)
         return [(r.ok().method.upper(), r.ok().path) for r in schema.get_all_operations()]
 
@@ -37,7 +39,8 @@ OPERATIONS = _operations()
 @pytest.fixture(scope="module")
 def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Deployment, Any]]:
     tmp = tmp_path_factory.mktemp("fuzz")
-    with EventStore(f"sqlite:///{tmp / 'vigil.db'}") as store:
+    with Database(f"sqlite:///{tmp / 'vigil.db'}") as database:
+        store = EventStore(database)
         deployment = build(tmp, store)
         yield deployment, schemathesis.openapi.from_asgi("/openapi.json", deployment.app)
 

@@ -23,6 +23,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from vigil.auth.policy import route_policy
 from vigil.auth.principal import role_at_least
+from vigil.db.database import Database
 from vigil.events import EventStore
 
 #: Routes without a login, by design: liveness, logging in, and the first-run setup.
@@ -69,7 +70,8 @@ def endpoints(app: FastAPI) -> list[Endpoint]:
 
 
 def _collect() -> list[Endpoint]:
-    with tempfile.TemporaryDirectory() as tmp, EventStore(":memory:") as store:
+    with tempfile.TemporaryDirectory() as tmp, Database(":memory:") as database:
+        store = EventStore(database)
         return endpoints(build(Path(tmp), store).app)
 
 
@@ -96,7 +98,8 @@ def test_every_route_declares_a_policy() -> None:
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]:
     """One for the module: the requests below change nothing."""
     tmp = tmp_path_factory.mktemp("matrix")
-    with EventStore(f"sqlite:///{tmp / 'vigil.db'}") as store:
+    with Database(f"sqlite:///{tmp / 'vigil.db'}") as database:
+        store = EventStore(database)
         yield build(tmp, store)
 
 

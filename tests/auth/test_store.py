@@ -16,7 +16,7 @@ from accounts import FAST_HASHER, PASSWORD
 from vigil.auth import AuthStore
 from vigil.auth.passwords import WeakPasswordError
 from vigil.auth.store import LastAdminError, UnknownUserError, UserExistsError
-from vigil.events import EventStore
+from vigil.db.database import Database
 
 
 class Clock:
@@ -28,10 +28,10 @@ class Clock:
 
 
 @pytest.fixture
-def db(database: str) -> Iterator[EventStore]:
+def db(database: str) -> Iterator[Database]:
     """On each backend (tests/postgres_server.py's `database`: SQLite, PostgreSQL)."""
-    with EventStore(database) as events:
-        yield events
+    with Database(database) as opened:
+        yield opened
 
 
 @pytest.fixture
@@ -40,13 +40,11 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def auth(db: EventStore, clock: Clock) -> AuthStore:
-    return AuthStore(
-        db.engine, hasher=FAST_HASHER, clock=clock, session_idle_s=600, session_max_s=3600
-    )
+def auth(db: Database, clock: Clock) -> AuthStore:
+    return AuthStore(db, hasher=FAST_HASHER, clock=clock, session_idle_s=600, session_max_s=3600)
 
 
-def test_users_roles_cameras_and_passwords(auth: AuthStore, db: EventStore) -> None:
+def test_users_roles_cameras_and_passwords(auth: AuthStore, db: Database) -> None:
     assert not auth.has_users()
     admin = auth.add_user("alice", PASSWORD, "admin")
     assert auth.has_users() and admin.cameras is None and admin.role == "admin"
@@ -98,10 +96,10 @@ def test_users_roles_cameras_and_passwords(auth: AuthStore, db: EventStore) -> N
         auth.remove_user("alice")
 
 
-def test_rehash_with_stronger_parameters(db: EventStore) -> None:
-    weak = AuthStore(db.engine, hasher=FAST_HASHER)
+def test_rehash_with_stronger_parameters(db: Database) -> None:
+    weak = AuthStore(db, hasher=FAST_HASHER)
     weak.add_user("alice", PASSWORD, "admin")
-    strong = AuthStore(db.engine)  # the service's default parameters
+    strong = AuthStore(db)  # the service's default parameters
     assert strong.authenticate("alice", PASSWORD) is not None
     with db.engine.connect() as conn:
         stored = conn.execute(text("SELECT password_hash FROM users")).scalar_one()
@@ -109,7 +107,7 @@ def test_rehash_with_stronger_parameters(db: EventStore) -> None:
 
 
 def test_sessions_expire_idle_and_absolute_and_end_on_logout(
-    auth: AuthStore, clock: Clock, db: EventStore
+    auth: AuthStore, clock: Clock, db: Database
 ) -> None:
     auth.add_user("alice", PASSWORD, "admin")
     cookie, csrf = auth.create_session("alice", "127.0.0.1")
@@ -152,7 +150,7 @@ def test_sessions_expire_idle_and_absolute_and_end_on_logout(
         auth.create_session("alice")
 
 
-def test_api_tokens_are_stored_hashed(auth: AuthStore, db: EventStore) -> None:
+def test_api_tokens_are_stored_hashed(auth: AuthStore, db: Database) -> None:
     auth.add_user("cam-bot", PASSWORD, "operator", ["gate"])
     token = auth.create_token("cam-bot")
     other = auth.create_token("cam-bot")
@@ -188,14 +186,14 @@ def test_audit_log_pages_and_filters(auth: AuthStore, clock: Clock) -> None:
     assert total == 5 and [e.detail["i"] for e in entries] == [0]
 
 
-def test_migration_creates_the_auth_tables(db: EventStore) -> None:
+def test_migration_creates_the_auth_tables(db: Database) -> None:
     names = set(inspect(db.engine).get_table_names())
     assert {"users", "auth_sessions", "api_tokens", "audit_log"} <= names
 
 
 def test_migration_runs_on_postgresql(postgres_url: str) -> None:
-    with EventStore(postgres_url) as events:
-        auth = AuthStore(events.engine, hasher=FAST_HASHER)
+    with Database(postgres_url) as database:
+        auth = AuthStore(database, hasher=FAST_HASHER)
         auth.add_user("alice", PASSWORD, "admin", ["gate"])
         token = auth.create_token("alice")
         assert auth.token(token).cameras == frozenset({"gate"})  # type: ignore[union-attr]
@@ -217,16 +215,16 @@ def test_last_used_writes_that_fail_never_fail_the_request(
     """A token's last-used and a session's last-seen time are bookkeeping: when the database
     refuses the write (here another writer holds it locked; a full disk alike), the token
     and the session still authenticate, and the failure is logged once."""
-    with EventStore(tmp_path / "vigil.db") as events:
-        auth = AuthStore(events.engine, hasher=FAST_HASHER, clock=clock)
+    with Database(tmp_path / "vigil.db") as database:
+        auth = AuthStore(database, hasher=FAST_HASHER, clock=clock)
         auth.add_user("alice", PASSWORD, "admin")
         token = auth.create_token("alice")
         cookie, _ = auth.create_session("alice")
         # New connections give up on a lock after 50 ms instead of 30 s.
         sqlalchemy.event.listen(
-            events.engine, "connect", lambda conn, _: conn.execute("PRAGMA busy_timeout = 50")
+            database.engine, "connect", lambda conn, _: conn.execute("PRAGMA busy_timeout = 50")
         )
-        events.engine.dispose()
+        database.engine.dispose()
         clock.now += 120  # both times are stale: the next use writes them
         blocker = sqlite3.connect(tmp_path / "vigil.db", isolation_level=None)
         blocker.execute("BEGIN IMMEDIATE")

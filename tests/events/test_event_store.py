@@ -13,14 +13,17 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from vigil.events import Event, EventStore, EventStoreError
-from vigil.events.store import EventRow
+from vigil.db.database import Database, DatabaseError
+from vigil.db.engine import database_url
+from vigil.db.schema import EventRow
+from vigil.events import Event, EventStore
 
 
 @pytest.fixture
 def store(database: str):
     """A store on each backend (tests/postgres_server.py's `database`: SQLite, PostgreSQL)."""
-    with EventStore(database) as s:
+    with Database(database) as opened:
+        s = EventStore(opened)
         yield s
 
 
@@ -162,7 +165,8 @@ def test_a_bad_record_costs_only_itself(
     good = crossing(1.0)
     clash = crossing(2.0)
     clash.source = None  # type: ignore[assignment]
-    unserialisable = crossing(3.0, attributes={"bad": object()})
+    unserialisable = crossing(3.0)
+    unserialisable.attributes = {"bad": object()}  # set after the event was made
     with caplog.at_level("ERROR", logger="vigil.events.store"):
         assert store.add([good, clash, unserialisable, crossing(4.0)]) == 2
     assert [e.start_time for e in store.query()] == [1.0, 4.0]
@@ -208,14 +212,16 @@ def test_bad_values_stored_before_are_read_safely(tmp_path: Path) -> None:
     infinite end; PostgreSQL's JSONB refuses the first two) come out as strict JSON: no
     reader fails on them."""
     database = f"sqlite:///{tmp_path / 'events.db'}"
-    with EventStore(database) as store:
+    with Database(database) as opened:
+        store = EventStore(opened)
         store.add([crossing(1.0)])
     with sqlite3.connect(tmp_path / "events.db") as conn:
         conn.execute(
             "UPDATE events SET attributes = ?, end_time = ?",
             ('{"count": NaN, "name": "\\ud800"}', 1e999),
         )
-    with EventStore(database) as store:
+    with Database(database) as opened:
+        store = EventStore(opened)
         (event,) = store.query()
         assert event.attributes == {"count": None, "name": "\ufffd"}
         assert event.end_time is None
@@ -224,25 +230,27 @@ def test_bad_values_stored_before_are_read_safely(tmp_path: Path) -> None:
 
 def test_created_at_is_utc(store: EventStore) -> None:
     store.add([crossing(1.0)])
-    with store._read() as session:
+    with store.database.read() as session:
         created = session.scalars(select(EventRow.created_at)).one()
     assert created.tzinfo is not None and created.utcoffset() == UTC.utcoffset(None)
 
 
-def test_closed_store_refuses(tmp_path: Path) -> None:
-    store = EventStore(tmp_path / "e.db")
-    store.close()
-    store.close()  # idempotent
-    with pytest.raises(EventStoreError, match="closed"):
+def test_closed_database_refuses(tmp_path: Path) -> None:
+    database = Database(tmp_path / "e.db")
+    store = EventStore(database)
+    database.close()
+    database.close()  # idempotent
+    with pytest.raises(DatabaseError, match="closed"):
         store.query()
+    with pytest.raises(DatabaseError, match="closed"):
+        store.add([crossing(1.0)])
 
 
 def test_repr_hides_password() -> None:
-    store = EventStore.__new__(EventStore)
-    from vigil.events.store import database_url
-
-    store.url = database_url("postgresql+psycopg://u:secret@h/db")
-    assert "secret" not in repr(store) and "***" in repr(store)
+    database = Database.__new__(Database)
+    database.url = database_url("postgresql+psycopg://u:secret@h/db")
+    for shown in (repr(database), str(database), repr(EventStore(database))):
+        assert "secret" not in shown and "***" in shown
 
 
 def test_concurrent_writers_on_a_fresh_file(tmp_path: Path) -> None:
@@ -254,7 +262,8 @@ def test_concurrent_writers_on_a_fresh_file(tmp_path: Path) -> None:
     def run(source: str) -> None:
         try:
             barrier.wait()
-            with EventStore(db) as store:
+            with Database(db) as database:
+                store = EventStore(database)
                 for i in range(20):
                     store.add([crossing(float(i), source=source)])
         except BaseException as err:  # noqa: BLE001 - collected for the assertion
@@ -266,7 +275,8 @@ def test_concurrent_writers_on_a_fresh_file(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert errors == []
-    with EventStore(db) as store:
+    with Database(db) as database:
+        store = EventStore(database)
         assert store.count(source="cam1") == 20 and store.count(source="cam2") == 20
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM alembic_version").fetchone() == (1,)

@@ -27,6 +27,7 @@ import pytest
 from accounts import PASSWORD, fast_auth, user_token
 from rtsp.harness import RtspServer, unavailable_reason
 from service.test_serve_e2e import printed_url, start_service, stop_process
+from vigil.db.database import Database
 from vigil.events import EventStore
 
 DISK_MB = 40
@@ -83,7 +84,8 @@ def test_a_full_disk_keeps_the_api_up_and_the_newest_footage(
     if reason:
         pytest.skip(reason)
     data = small_disk / "data"
-    with EventStore(f"sqlite:///{data / 'vigil.db'}") as events:
+    with Database(f"sqlite:///{data / 'vigil.db'}") as database:
+        events = EventStore(database)
         auth = fast_auth(events)
         token = user_token(auth, "admin", "admin")
         user_token(auth, "viewer", "viewer")

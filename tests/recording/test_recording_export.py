@@ -9,6 +9,7 @@ import av
 import pytest
 from recording_helpers import FPS, T0, ffprobe, moov_before_mdat, open_stream, packets
 
+from vigil.db.database import Database
 from vigil.errors import VigilError
 from vigil.recording.export import RecordingError, event_clip, export
 from vigil.recording.index import SegmentIndex
@@ -31,7 +32,8 @@ def record(index: SegmentIndex, clip: Path, folder: Path, camera: str = "cam1", 
 
 @pytest.fixture
 def index(tmp_path: Path):
-    with SegmentIndex(tmp_path / "vigil.db") as ix:
+    with Database(tmp_path / "vigil.db") as database:
+        ix = SegmentIndex(database)
         yield ix
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from vigil.db.database import Database
 from vigil.events import Event, EventStore
 from vigil.recording.index import Segment, SegmentIndex
 from vigil.recording.retention import (
@@ -39,7 +40,8 @@ def seg(
 @pytest.fixture
 def index(database: str):
     """An index on each backend (tests/postgres_server.py's `database`: SQLite, PostgreSQL)."""
-    with SegmentIndex(database) as ix:
+    with Database(database) as opened:
+        ix = SegmentIndex(opened)
         yield ix
 
 
@@ -233,7 +235,8 @@ def test_cameras_without_rules_use_the_default(index: SegmentIndex, tmp_path: Pa
 
 
 def test_store_events_adapter(database: str) -> None:
-    with EventStore(database) as store:
+    with Database(database) as opened:
+        store = EventStore(opened)
         store.add(
             [
                 Event("cam1", "loiter", "loitering", NOW - 100, 1, state="start"),
@@ -308,7 +311,8 @@ def test_free_space_floor_deletes_whatever_references_it(
 
 
 def test_run_pass_deletes_old_events_in_batches(database: str, tmp_path: Path) -> None:
-    with EventStore(database) as store, SegmentIndex(store) as index:
+    with Database(database) as opened:
+        store, index = EventStore(opened), SegmentIndex(opened)
         store.add(
             [Event("cam1", "a", "occupancy", NOW - 100 * DAY + k, k) for k in range(25)]
             + [Event("cam1", "a", "occupancy", NOW - DAY, 99)]

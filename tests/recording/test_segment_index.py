@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import pytest
-from alembic import command
-from alembic.script import ScriptDirectory
-from sqlalchemy import create_engine, inspect
 
-from events.schema_check import orm_schema_differences
+from vigil.db.database import Database, DatabaseError
 from vigil.events import Event
-from vigil.events.store import MIGRATIONS_DIR, Base, EventStore, EventStoreError, alembic_config
-from vigil.recording.index import Segment, SegmentIndex, SegmentRow
+from vigil.events.store import EventStore
+from vigil.recording.index import Segment, SegmentIndex
 from vigil.service.messages import SegmentInfo
 
 
@@ -24,73 +20,9 @@ def info(start: float, end: float, camera: str = "cam1", size: int = 100, **flag
 @pytest.fixture
 def index(database: str):
     """An index on each backend (tests/postgres_server.py's `database`: SQLite, PostgreSQL)."""
-    with SegmentIndex(database) as ix:
+    with Database(database) as opened:
+        ix = SegmentIndex(opened)
         yield ix
-
-
-def test_migration_creates_the_table(tmp_path: Path) -> None:
-    db = tmp_path / "vigil.db"
-    EventStore(db).close()  # the events store runs every migration, 0002 included
-    assert (MIGRATIONS_DIR / "versions" / "0002_create_segments.py").is_file()
-    revisions = ScriptDirectory.from_config(alembic_config()).walk_revisions()
-    assert "0002" in {r.revision for r in revisions}  # on the way to head
-    engine = create_engine(f"sqlite:///{db}")
-    try:
-        insp = inspect(engine)
-        assert {"events", "segments"} <= set(insp.get_table_names())
-        columns = {c["name"]: c for c in insp.get_columns("segments")}
-        assert set(columns) == {
-            "id", "camera", "path", "start_time", "end_time", "size_bytes", "motion",
-            "objects", "created_at",
-        }  # fmt: skip
-        assert not any(c["nullable"] for c in columns.values())
-        indexes = {
-            i["name"]: (i["column_names"], bool(i["unique"])) for i in insp.get_indexes("segments")
-        }
-        assert indexes == {
-            "ix_segments_camera_start_time": (["camera", "start_time"], False),
-            "ix_segments_start_time": (["start_time"], False),
-            "ix_segments_path": (["path"], True),
-        }
-    finally:
-        engine.dispose()
-
-
-def test_orm_model_matches_migrations(tmp_path: Path) -> None:
-    db = tmp_path / "vigil.db"
-    EventStore(db).close()
-    assert "segments" in Base.metadata.tables and SegmentRow.__table__.metadata is Base.metadata
-    engine = create_engine(f"sqlite:///{db}")
-    try:
-        with engine.connect() as conn:
-            assert orm_schema_differences(conn) == []
-    finally:
-        engine.dispose()
-
-
-def test_downgrade_to_0001_drops_only_segments(tmp_path: Path) -> None:
-    db = tmp_path / "vigil.db"
-    EventStore(db).close()
-    cfg = alembic_config(f"sqlite:///{db}")
-    command.downgrade(cfg, "0001")
-    engine = create_engine(f"sqlite:///{db}")
-    try:
-        assert set(inspect(engine).get_table_names()) == {"events", "alembic_version"}
-        command.upgrade(cfg, "head")
-        assert "segments" in inspect(engine).get_table_names()
-    finally:
-        engine.dispose()
-
-
-def test_migration_renders_for_postgresql() -> None:
-    buffer = io.StringIO()
-    cfg = alembic_config("postgresql://u:p@localhost/vigil")
-    cfg.output_buffer = buffer
-    command.upgrade(cfg, "head", sql=True)
-    sql = buffer.getvalue()
-    assert "CREATE TABLE segments" in sql and "BOOLEAN" in sql
-    assert "CREATE INDEX ix_segments_camera_start_time ON segments (camera, start_time)" in sql
-    assert "CREATE UNIQUE INDEX ix_segments_path ON segments (path)" in sql
 
 
 def test_add_is_idempotent_per_path(index: SegmentIndex) -> None:
@@ -145,18 +77,17 @@ def test_oldest_filters_and_pages(index: SegmentIndex) -> None:
     assert [s.start_time for s in index.iter_oldest(batch=3)] == list(range(0, 100, 10))
 
 
-def test_shares_an_event_store(tmp_path: Path) -> None:
-    with EventStore(tmp_path / "vigil.db") as store:
+def test_shares_the_database_with_the_event_store(tmp_path: Path) -> None:
+    with Database(tmp_path / "vigil.db") as database:
+        store = EventStore(database)
         store.add([Event("cam1", "count", "line_crossing", 1.0, 10)])
-        index = SegmentIndex(store)
-        index.add(info(0, 10))
-        index.close()  # the store's engine stays open
+        SegmentIndex(database).add(info(0, 10))
         assert store.count() == 1
-        assert SegmentIndex(store).count() == 1
+        assert SegmentIndex(database).count() == 1
 
 
 def test_bad_database_is_one_line_error(tmp_path: Path) -> None:
     bad = tmp_path / "garbage.db"
     bad.write_bytes(b"not a database" * 100)
-    with pytest.raises(EventStoreError, match="file is not a database"):
-        SegmentIndex(bad)
+    with pytest.raises(DatabaseError, match="file is not a database"):
+        Database(bad)

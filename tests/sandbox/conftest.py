@@ -13,7 +13,7 @@ import pytest
 from sandbox_support import HERE, Installer
 
 from vigil.apps.manifest import AppManifest
-from vigil.store.installed import InstalledApp
+from vigil.appstore.installed import InstalledApp
 
 
 @pytest.fixture

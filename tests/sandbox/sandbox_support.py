@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from vigil.apps.base import FrameContext, Scene
+from vigil.appstore.installed import InstalledApp
 from vigil.detection.detections import Detections
 from vigil.geometry.shapes import Zone
 from vigil.sandbox import SandboxedApp, SandboxLimits
 from vigil.sandbox.bwrap import launcher
-from vigil.store.installed import InstalledApp
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
@@ -62,7 +62,8 @@ def sandboxed(
     limits: SandboxLimits = FAST,
     name: str | None = None,
 ) -> SandboxedApp:
-    return SandboxedApp(installed, name or installed.manifest.id, settings or {}, scene(), limits)
+    manifest, name = installed.manifest, name or installed.manifest.id
+    return SandboxedApp(manifest, installed.site_dir, name, settings or {}, scene(), limits)
 
 
 requires_bwrap = pytest.mark.skipif(

@@ -50,13 +50,13 @@ def test_files_outside_the_app_are_unreadable_and_its_dir_is_read_only(
         results = {p["path"]: p for p in probes(app)}
     finally:
         app.close()
-    own = str(app.installed.site_dir / "snoop.py")
+    own = str(app.site_dir / "snoop.py")
     assert results[own]["read"] is True  # the probe works: its own module is readable
     for path in secrets:
         assert results[path]["read"] is False, f"{path} was readable: {results[path]}"
-    planted = str(app.installed.site_dir / "planted.txt")
+    planted = str(app.site_dir / "planted.txt")
     assert results[planted]["written"] is False and results[planted]["error"] == "OSError"
-    assert not (app.installed.site_dir / "planted.txt").exists()
+    assert not (app.site_dir / "planted.txt").exists()
     assert results["/tmp/scratch.txt"]["written"] is True  # a private, writable /tmp
 
 

@@ -32,8 +32,9 @@ from sandbox_support import (
     scene,
 )
 
-from vigil.apps import App, build_app
+from vigil.apps import App
 from vigil.apps.boundary import MAX_COUNTERS
+from vigil.apps.registry import build_app
 from vigil.events.event import is_event_id, storable_event
 from vigil.pipeline.engine import Engine
 from vigil.sandbox import SandboxLimits, cgroup

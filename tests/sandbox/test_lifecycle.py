@@ -76,7 +76,7 @@ import sys, time
 from pathlib import Path
 sys.path.insert(0, {here!r})
 from vigil.apps.manifest import AppManifest
-from vigil.store.installed import InstalledApp
+from vigil.appstore.installed import InstalledApp
 from sandbox_support import context, objects, sandboxed
 manifest = AppManifest(id="ticker", name="t", version="1.0.0", vendor="t", sdk=">=1",
                        events=["tick"], entry_point="ticker:Ticker")

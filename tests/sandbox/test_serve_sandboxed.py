@@ -24,7 +24,7 @@ from service.test_serve_e2e import (
     stop_process,
     wait_for,
 )
-from vigil.store.installed import InstallRecord, write_records
+from vigil.appstore.installed import InstallRecord, write_records
 
 
 def _hosts(pid: int) -> set[int]:

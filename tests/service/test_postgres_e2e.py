@@ -23,6 +23,7 @@ from test_serve_e2e import printed_url, start_service, stop_process, wait_for
 
 from rtsp.harness import write_clip
 from vigil.config.loader import load_config_text
+from vigil.db.database import Database
 from vigil.errors import ConfigError
 from vigil.events import EventStore
 from vigil.recording.index import SegmentIndex
@@ -72,7 +73,8 @@ def test_serve_stores_events_and_segments_in_postgresql(
         # Where the data is, without the credentials of the connection.
         assert f"database:   {redact_url(postgres_url)}" in stdout.read_text()
         assert "postgres@" not in stdout.read_text()
-        with EventStore(postgres_url) as events, SegmentIndex(events) as index:
+        with Database(postgres_url) as database:
+            events, index = EventStore(database), SegmentIndex(database)
             wait_for(
                 lambda: events.count(source="gate", type="line_crossing") >= 2,
                 40,

@@ -43,6 +43,7 @@ from accounts import site_admin_headers
 from cli.cli_helpers import assert_one_line_error, invoke_vigil
 from mqtt_broker import MosquittoBroker, find_mosquitto
 from rtsp.harness import RtspServer, unavailable_reason, write_clip
+from vigil.db.database import Database
 
 CAMERAS = ("gate", "yard")  # gate: RTSP over TCP, yard: over UDP
 SEGMENT_S = 2.0
@@ -625,7 +626,8 @@ def test_serve_sigterm_finalises_recordings(service: Service):
     # Every file is indexed, every row is a file, and the last segments reach the stop.
     from vigil.recording.index import SegmentIndex
 
-    with SegmentIndex(f"sqlite:///{service.data / 'vigil.db'}") as index:
+    with Database(f"sqlite:///{service.data / 'vigil.db'}") as database:
+        index = SegmentIndex(database)
         for camera in CAMERAS:
             rows = index.between(camera, since, stopped_at + 60)
             files = {str(p) for p in service.segment_files(camera)}
@@ -701,7 +703,8 @@ def test_serve_killed_hard_leaves_no_orphans_and_loses_no_footage(
         second.wait_online(STARTUP_S)  # the recovery runs before the cameras start
         from vigil.recording.index import SegmentIndex
 
-        with SegmentIndex(f"sqlite:///{data / 'vigil.db'}") as index:
+        with Database(f"sqlite:///{data / 'vigil.db'}") as database:
+            index = SegmentIndex(database)
             indexed = {Path(r.path) for c in CAMERAS for r in index.between(c, 0, 1e10)}
         assert left | journals <= indexed, (left | journals) - indexed
         for path in left | journals:

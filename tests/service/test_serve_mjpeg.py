@@ -12,6 +12,7 @@ from pathlib import Path
 from test_serve_e2e import admin_client, printed_url, start_service, stop_process, wait_for
 
 from mjpeg_server import MjpegServer
+from vigil.db.database import Database
 from vigil.events import EventStore
 
 
@@ -49,7 +50,8 @@ def test_serve_analyses_an_mjpeg_camera(tmp_path: Path, tiny_models: Path) -> No
         )
         # Crossings of the blue square in the database show that the camera is read and
         # analysed.
-        with EventStore(data / "vigil.db") as events:
+        with Database(data / "vigil.db") as database:
+            events = EventStore(database)
             wait_for(lambda: events.count(source="door") >= 1, 40, "a line crossing", log=log)
             crossing = events.query(source="door")[0]
             assert abs(crossing.start_time - time.time()) < 30  # the wall clock

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from appstore.store_helpers import example_wheel
 from cli.cli_helpers import assert_one_line_error, run_vigil
 from rtsp.harness import RtspServer, unavailable_reason
 from service.test_serve_e2e import (
@@ -21,10 +22,9 @@ from service.test_serve_e2e import (
     stop_process,
     wait_for,
 )
-from store.store_helpers import example_wheel
+from vigil.appstore.keys import generate_keypair, trust_key
+from vigil.appstore.publish import publish
 from vigil.sandbox.bwrap import launcher
-from vigil.store.keys import generate_keypair, trust_key
-from vigil.store.publish import publish
 
 
 def site(rtsp: RtspServer, data: Path) -> str:

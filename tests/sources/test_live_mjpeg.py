@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from mjpeg_server import MjpegServer
-from vigil.sources.live import DecodedFrame, Disconnected, Gap, LiveSource, StreamOpened
+from vigil.sources.items import DecodedFrame, Disconnected, Gap, StreamOpened
+from vigil.sources.live import LiveSource
 
 
 @pytest.fixture

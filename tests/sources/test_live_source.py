@@ -18,16 +18,8 @@ import pytest
 from rtsp.harness import RtspServer, free_port, write_clip
 from vigil.errors import SourceError
 from vigil.sources import Frame
-from vigil.sources.live import (
-    DecodedFrame,
-    Disconnected,
-    Gap,
-    LiveItem,
-    LiveSource,
-    Packet,
-    StreamOpened,
-    _NetworkClock,
-)
+from vigil.sources.items import DecodedFrame, Disconnected, Gap, LiveItem, Packet, StreamOpened
+from vigil.sources.live import LiveSource, _NetworkClock
 from vigil.sources.urls import redact_url
 
 FPS = 15

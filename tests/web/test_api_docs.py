@@ -15,6 +15,7 @@ from accounts import fast_auth
 from vigil.api.app import create_app
 from vigil.api.state import ServiceState
 from vigil.api.web import STATIC_DIR
+from vigil.db.database import Database
 from vigil.events import EventStore
 
 with warnings.catch_warnings():  # starlette nudges towards httpx2; httpx is what we ship
@@ -26,11 +27,12 @@ VENDOR = STATIC_DIR / "vendor"
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    store = EventStore(f"sqlite:///{tmp_path / 'vigil.db'}")
+    database = Database(f"sqlite:///{tmp_path / 'vigil.db'}")
+    store = EventStore(database)
     state = ServiceState([], store, storage=tmp_path / "data")
     with TestClient(create_app(state, fast_auth(store))) as client:
         yield client
-    store.close()
+    database.close()
 
 
 def pinned_sha256() -> dict[str, str]:

@@ -15,13 +15,15 @@ import uvicorn
 
 from vigil.api.app import create_app
 from vigil.api.state import CameraInfo, ServiceState
+from vigil.db.database import Database
 from vigil.events import EventStore
 from web.dashboard import screenshot
 
 
 @pytest.fixture
 def fresh_service(tmp_path: Path) -> Iterator[str]:
-    store = EventStore(f"sqlite:///{tmp_path / 'vigil.db'}")
+    database = Database(f"sqlite:///{tmp_path / 'vigil.db'}")
+    store = EventStore(database)
     state = ServiceState([CameraInfo.create("gate", "rtsp://127.0.0.1:9/gate")], store,
                          storage=tmp_path / "data")  # fmt: skip
     server = uvicorn.Server(
@@ -37,7 +39,7 @@ def fresh_service(tmp_path: Path) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(10)
-    store.close()
+    database.close()
 
 
 def test_first_run_creates_the_admin_and_signs_in(browser: Any, fresh_service: str):

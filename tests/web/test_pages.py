@@ -16,6 +16,7 @@ from vigil.api.app import create_app
 from vigil.api.routes.pages import PAGES
 from vigil.api.state import CameraInfo, ServiceState
 from vigil.api.web import STATIC_DIR
+from vigil.db.database import Database
 from vigil.events import EventStore
 
 with warnings.catch_warnings():  # starlette nudges towards httpx2; httpx is what we ship
@@ -31,7 +32,8 @@ NAV = {"viewer": ["Live", "Events", "Analytics"],
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    store = EventStore(f"sqlite:///{tmp_path / 'vigil.db'}")
+    database = Database(f"sqlite:///{tmp_path / 'vigil.db'}")
+    store = EventStore(database)
     state = ServiceState(
         [CameraInfo.create("gate", "rtsp://127.0.0.1:9/gate", "Front gate"),
          CameraInfo.create("yard", "rtsp://127.0.0.1:9/yard")],
@@ -40,7 +42,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     )  # fmt: skip
     with TestClient(create_app(state, fast_auth(store))) as client:
         yield client
-    store.close()
+    database.close()
 
 
 def as_user(client: TestClient, role: str, cameras: list[str] | None = None) -> dict[str, str]:

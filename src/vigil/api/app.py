@@ -128,7 +128,7 @@ def create_app(
         description=DESCRIPTION,
     )
     app.state.vigil = state
-    app.state.auth = auth if auth is not None else AuthStore(state.events.engine)
+    app.state.auth = auth if auth is not None else AuthStore(state.events.database)
     app.state.site_control = site
     app.state.live_viewers = LiveViewers(live_demand)
     app.state.export_jobs = ExportJobs(state.exports_dir)

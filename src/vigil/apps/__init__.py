@@ -1,9 +1,10 @@
-"""Apps: analytics that turn tracked objects into events (SDK in `vigil.apps.base`).
+"""The app SDK: what an analytics app imports to turn tracked objects into events.
 
-Built-in kinds: ``intrusion``, ``line_crossing``, ``loitering``, ``occupancy``,
-``stopped_vehicle``, ``wrong_way``, ``crowding``; on pixels ``abandoned_object`` and
-``object_removed``. Build one with
-``build_app(kind, name, settings_dict, scene)``.
+The contract (writing, packaging and versioning an app) is `vigil.apps.base`'s; its public
+names are imported from here. An app's manifest (``vigil-app.json``) is `vigil.apps.manifest`.
+The built-in apps (`vigil.apps.registry.BUILTIN_APPS`) are written against the same SDK; the
+registry a site sees, which adds the apps installed from the store, is
+`vigil.appstore.registry`.
 """
 
 from vigil.apps.base import (
@@ -17,21 +18,7 @@ from vigil.apps.base import (
     ZoneName,
 )
 
-# The registry imports every built-in app (OpenCV with them): loaded on first use, so that a
-# store app importing the SDK in its sandbox maps none of it into its address-space limit.
-_REGISTRY_NAMES = frozenset({"BUILTIN_APPS", "build_app", "get_app_class", "known_kinds"})
-
-
-def __getattr__(name: str) -> object:
-    if name in _REGISTRY_NAMES:
-        from vigil.apps import registry
-
-        return getattr(registry, name)
-    raise AttributeError(f"module 'vigil.apps' has no attribute {name!r}")
-
-
 __all__ = [
-    "BUILTIN_APPS",
     "SDK_VERSION",
     "App",
     "AppSettings",
@@ -40,7 +27,4 @@ __all__ = [
     "LineName",
     "Scene",
     "ZoneName",
-    "build_app",
-    "get_app_class",
-    "known_kinds",
 ]

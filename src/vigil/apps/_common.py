@@ -14,7 +14,8 @@ from vigil.apps.base import App, AppSettings, ClassName, FrameContext, Scene, Zo
 from vigil.events.event import Event
 from vigil.geometry.tracking import LostTracks, ZoneTracker
 
-VEHICLES = ["car", "motorcycle", "bus", "truck"]
+VEHICLES: list[ClassName] = ["car", "motorcycle", "bus", "truck"]
+PEOPLE: list[ClassName] = ["person"]
 
 
 class TrackedSettings(AppSettings):
@@ -30,7 +31,7 @@ class ZoneSettings(TrackedSettings):
     """Settings of the apps that watch tracks of some classes in a zone (None: the whole frame)."""
 
     zone: ZoneName | None = None
-    classes: list[ClassName] = Field(default_factory=lambda: ["person"])
+    classes: list[ClassName] = Field(default_factory=PEOPLE.copy)
 
 
 class Hysteresis:

@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 from pydantic import Field, model_validator
 
-from vigil.apps._common import VEHICLES, round_s
+from vigil.apps._common import PEOPLE, VEHICLES, round_s
 from vigil.apps.base import App, AppSettings, ClassName, FrameContext, Scene, ZoneName
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
@@ -63,7 +63,7 @@ class StillChangeSettings(AppSettings):
     zone: ZoneName | None = None
     min_seconds: float = Field(30.0, gt=0, description="seconds the object must stay")
     classes: list[ClassName] = Field(
-        default_factory=lambda: ["person", "bicycle", *VEHICLES],
+        default_factory=lambda: [*PEOPLE, "bicycle", *VEHICLES],
         description="tracked objects that explain a change where they stand; the one last "
         "near an object is linked to its event",
     )
@@ -111,7 +111,8 @@ class _StillChange(App):
         self.grace = min(GRACE_SECONDS, settings.min_seconds / 2)
         self._frames = 0
         self._start = self._last_pts = 0.0
-        self._long = self._short = None  # MOG2 models, made on the first frame
+        self._long, self._short = self._model(), self._model()  # MOG2, remade by _begin
+        self._size: tuple[int, int] | None = None  # of the frames the models learnt
         self._recent: deque[tuple[float, Detections]] = deque()
         self._total = 0
 
@@ -178,7 +179,7 @@ class _StillChange(App):
             raise ValueError(f"app {self.name!r} needs the frame's pixels (needs_pixels)")
         now = ctx.pts
         gray = small_gray(ctx.image, self.settings.scale_height)
-        if self._long is None or (ctx.width, ctx.height) != self._size or now < self._last_pts:
+        if (ctx.width, ctx.height) != self._size or now < self._last_pts:
             # the first frame, a new picture size or a clock restarted (a looping file)
             self._begin(ctx, gray)
         # Global lighting drift: keep the frame's median at the first frame's.

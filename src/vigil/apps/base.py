@@ -6,7 +6,6 @@ Third-party apps implement the same interface as the built-in ones.
 
 Writing an app
 --------------
-::
 
     from typing import ClassVar
     import numpy as np
@@ -19,7 +18,7 @@ Writing an app
         classes: list[ClassName] = ["person"]
 
     class CountInZone(App):
-        kind = "count_in_zone"           # the `kind:` users write in the YAML config
+        kind = "count_in_zone"           # the `type:` a configuration names
         Settings = Settings
         emits = ("count",)               # every event type `process`/`finish` may emit
 
@@ -35,7 +34,7 @@ Writing an app
 
 Package it as a wheel with an entry point in the ``vigil.apps`` group (``name = "module:Class"``,
 the name being the kind) and its manifest, ``vigil-app.json`` (`vigil.apps.manifest`), in the
-top-level package, e.g. in ``pyproject.toml``::
+top-level package, e.g. in ``pyproject.toml``:
 
     [project.entry-points."vigil.apps"]
     count_in_zone = "my_package.apps:CountInZone"
@@ -45,8 +44,10 @@ top-level package, e.g. in ``pyproject.toml``::
 
 ``vigil apps new NAME`` creates such a project; ``vigil store publish`` signs it into a catalog
 and ``vigil apps install`` installs it, sandboxed (docs/apps.md). The SDK is this module's
-public names plus `Detections`, `Event`, `Zone` and `Line`; it follows semantic versioning
-(`SDK_VERSION`) and an app's manifest states the versions it needs (``"sdk": ">=1.0,<2"``).
+public names (import them from `vigil.apps`) plus `vigil.detection.detections.Detections`,
+`vigil.events.event.Event`, `vigil.geometry.shapes.Zone` and `vigil.geometry.shapes.Line`; it
+follows semantic versioning (`SDK_VERSION`) and an app's manifest states the versions it needs
+(``"sdk": ">=1.0,<2"``).
 
 Contract
 --------
@@ -104,7 +105,9 @@ from vigil.geometry.shapes import Line, Zone
 if TYPE_CHECKING:
     from vigil.sources.frame import Frame
 
-SDK_VERSION = "1.1.0"  # 1.1: ZoneName, LineName, ClassName
+SDK_VERSION = "1.1.0"
+"""The version of this SDK (semantic: a minor version only adds). 1.1 added `ZoneName`,
+`LineName` and `ClassName`."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,14 +115,23 @@ class FrameContext:
     """What an app knows about the frame being processed."""
 
     source_id: str
-    frame_index: int  # 0-based decode index
-    pts: float  # seconds on the source timeline
+    """The camera (or video) the frame comes from: an event's ``source``."""
+    frame_index: int
+    """0-based index of the frame in its source, increasing across reconnects."""
+    pts: float
+    """Seconds on the source timeline (a live camera's wall clock): an event's time."""
     width: int
+    """Frame width in pixels."""
     height: int
-    image: np.ndarray | None = None  # BGR pixels, only for apps with needs_pixels=True
+    """Frame height in pixels."""
+    image: np.ndarray | None = None
+    """BGR uint8 (height, width, 3) pixels, only for apps with ``needs_pixels = True``
+    (otherwise None). Read it, never modify it."""
 
     @classmethod
     def from_frame(cls, frame: Frame, with_image: bool = False) -> FrameContext:
+        """The context of a decoded `vigil.sources.frame.Frame` (its pixels only with
+        `with_image`)."""
         return cls(
             source_id=frame.source_id,
             frame_index=frame.index,
@@ -151,10 +163,15 @@ class Scene:
     """
 
     width: int
+    """Frame width in pixels."""
     height: int
+    """Frame height in pixels."""
     zones: Mapping[str, Zone] = field(default_factory=dict)
+    """The camera's zones by name, in pixels."""
     lines: Mapping[str, Line] = field(default_factory=dict)
+    """The camera's lines by name, in pixels."""
     class_names: Sequence[str] = ()
+    """``class_names[i]`` names class id ``i`` (COCO order for the default detector)."""
 
     @classmethod
     def build(
@@ -193,19 +210,22 @@ class Scene:
         lookup = {n.lower(): i for i, n in reversed(list(enumerate(self.class_names)))}
         ids = []
         for c in classes:
+            if isinstance(c, str) and c.strip().lower() in lookup:
+                ids.append(lookup[c.strip().lower()])
+                continue
+            if isinstance(c, str) and c.strip().isdigit():
+                c = int(c.strip())  # an id written as text
             if isinstance(c, (int, np.integer)) and not isinstance(c, bool):
                 if c < 0 or (self.class_names and c >= len(self.class_names)):
                     raise ValueError(f"unknown class id {c}")
                 ids.append(int(c))
-            elif isinstance(c, str) and c.strip().lower() in lookup:
-                ids.append(lookup[c.strip().lower()])
-            elif isinstance(c, str) and c.strip().isdigit():
-                ids.extend(self.class_ids([int(c.strip())]).tolist())
             else:
                 raise ValueError(f"unknown class {c!r}")
         return np.unique(np.asarray(ids, dtype=np.int64))
 
     def class_name(self, class_id: int | None) -> str | None:
+        """The name of `class_id` (its number as text when the scene has no name for it);
+        None for None."""
         if class_id is None:
             return None
         if 0 <= class_id < len(self.class_names):
@@ -213,8 +233,11 @@ class Scene:
         return str(class_id)
 
 
-REFERENCE_KEY = "x-vigil-ref"  # JSON Schema keyword: the value names a scene's zone/line/class
+REFERENCE_KEY = "x-vigil-ref"
+"""The JSON Schema keyword `ZoneName`, `LineName` and `ClassName` add to a settings field: its
+value (one of `REFERENCE_KINDS`) says the field names a zone, line or class of the scene."""
 REFERENCE_KINDS = ("zone", "line", "class")
+"""The values `REFERENCE_KEY` takes."""
 
 
 class _SceneReference:
@@ -247,22 +270,33 @@ class AppSettings(BaseModel):
 
 
 class App(abc.ABC):
-    """Base class of every app; see the module docstring for the contract."""
+    """Base class of every app; the contract is in `vigil.apps`."""
 
     kind: ClassVar[str]
+    """The app's id: what a configuration's ``type:`` names (``[a-z0-9_]+``)."""
     Settings: ClassVar[type[BaseModel]]
+    """The pydantic model of its settings (a subclass of `AppSettings`)."""
     needs_pixels: ClassVar[bool] = False
+    """True only if `process` reads ``ctx.image`` (the frame's pixels)."""
     emits: ClassVar[tuple[str, ...]] = ()
+    """Every event type `process` and `finish` may emit (others are rejected)."""
     sdk_version: ClassVar[str] = SDK_VERSION
+    """The SDK version the app was written against (its major version must match)."""
 
     def __init__(self, name: str, settings: BaseModel, scene: Scene):
+        """Keep `name` (the instance name, an event's ``app``), the validated `settings` and
+        the `scene`; a subclass resolves its zones, lines and classes here (ValueError for an
+        unknown one). TypeError when `settings` is not an instance of ``Settings``."""
         if not isinstance(settings, self.Settings):
             raise TypeError(
                 f"{type(self).__name__} expects {self.Settings.__name__}, got {type(settings).__name__}"
             )
         self.name = name
+        """The instance name from the configuration (an event's ``app``)."""
         self.settings = settings
+        """The validated settings, an instance of ``Settings``."""
         self.scene = scene
+        """The camera's `Scene`."""
 
     @abc.abstractmethod
     def process(self, ctx: FrameContext, objects: Detections) -> list[Event]:

@@ -171,10 +171,10 @@ class GuardedApp(App):
             while len(self._ids) > MAX_OPEN_EVENTS:  # forgotten: its end will be rejected
                 self._ids.popitem(last=False)
             return own
-        own = self._ids.pop(key, None) if event.state == "end" else self._ids.get(key)
-        if own is None:
+        known = self._ids.pop(key, None) if event.state == "end" else self._ids.get(key)
+        if known is None:
             raise ValueError(f"{event.state} of event {_show(key)} that was not started")
-        return own
+        return known
 
     def _raised(self, method: str, exc: Exception) -> None:
         self.errors += 1

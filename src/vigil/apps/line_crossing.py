@@ -15,7 +15,7 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from vigil.apps._common import TrackedSettings
+from vigil.apps._common import PEOPLE, TrackedSettings
 from vigil.apps.base import App, ClassName, FrameContext, LineName, Scene
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
@@ -24,7 +24,7 @@ from vigil.geometry.tracking import LineCrossingTracker
 
 class LineCrossingSettings(TrackedSettings):
     line: LineName
-    classes: list[ClassName] = Field(default_factory=lambda: ["person"])
+    classes: list[ClassName] = Field(default_factory=PEOPLE.copy)
     directions: Literal["both", "in", "out"] = "both"
     inertia: int = Field(2, ge=1, le=100, description="frames on the new side to confirm")
 

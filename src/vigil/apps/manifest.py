@@ -1,7 +1,7 @@
 """App manifests: what an app declares about itself, for the store, the sandbox and the dashboard.
 
 Every app has one, built-in or third-party. A third-party app ships it as ``vigil-app.json``
-in the top-level package of its ``vigil.apps`` entry point's module (`vigil.store.wheel`); a
+in the top-level package of its ``vigil.apps`` entry point's module (`vigil.appstore.wheel`); a
 built-in app's manifest is generated from its class (`manifest_for_class`). docs/apps.md
 describes the fields.
 """
@@ -25,8 +25,11 @@ from vigil.apps.base import REFERENCE_KEY, REFERENCE_KINDS, SDK_VERSION, App, Sc
 from vigil.errors import VigilError, format_key_path
 
 MANIFEST_FILENAME = "vigil-app.json"
-ENTRY_POINT_GROUP = "vigil.apps"  # an app's entry point; its name is the app id
+"""The manifest's file name, in the top-level package of the app's entry point module."""
+ENTRY_POINT_GROUP = "vigil.apps"
+"""The entry point group of an app's `App` class; the entry point's name is the app id."""
 APP_ID_PATTERN = r"[a-z0-9_]{1,64}"
+"""What an app id looks like (a regular expression)."""
 
 
 class ManifestError(VigilError):
@@ -69,21 +72,32 @@ def _reference_keyword(scene: Scene) -> Callable[..., Iterator[SchemaValidationE
 
 
 class AppManifest(BaseModel):
-    """The public description of an app."""
+    """The public description of an app (``vigil-app.json``); unknown keys are errors."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     id: str = Field(pattern=f"^{APP_ID_PATTERN}$")
+    """The app id: the ``type:`` a configuration names, and its entry point's name."""
     name: str = Field(min_length=1)
+    """A human name, shown by ``vigil apps list``, the store and the dashboard."""
     version: str
+    """The app's version (PEP 440); equals its wheel's."""
     vendor: str = Field(min_length=1)
+    """Who publishes it."""
     description: str = ""
-    sdk: str  # PEP 440 specifier over the SDK version, e.g. ">=1.0,<2"
+    """One or a few sentences on what it does."""
+    sdk: str
+    """The SDK versions it works with: a PEP 440 specifier such as ``">=1.1,<2"``."""
     data: Literal["tracks", "pixels"] = "tracks"
+    """``tracks`` (tracked boxes only) or ``pixels`` (also the frame's pixels)."""
     network: bool = False
+    """Whether its sandbox has network access (none by default)."""
     settings_schema: dict[str, Any] = Field(default_factory=dict)
+    """The JSON Schema of its settings (``Settings.model_json_schema()``)."""
     events: list[str] = Field(default_factory=list)
-    entry_point: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")  # "module:Class"
+    """The event types it emits (`App.emits`); an event of another type is rejected."""
+    entry_point: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    """``module:Class`` of its `App` subclass."""
 
     @field_validator("version")
     @classmethod
@@ -119,6 +133,7 @@ class AppManifest(BaseModel):
 
     @property
     def needs_pixels(self) -> bool:
+        """Whether the app reads the frame's pixels (``data == "pixels"``)."""
         return self.data == "pixels"
 
     def sdk_satisfied(self, sdk_version: str = SDK_VERSION) -> bool:
@@ -140,7 +155,7 @@ class AppManifest(BaseModel):
         the scene's (``settings.zone: unknown zone 'lobby' (known: door)``)."""
         cls = validator_for(self.settings_schema)
         if scene is not None:
-            cls = extend(cls, {REFERENCE_KEY: _reference_keyword(scene)})
+            cls = extend(cls, {REFERENCE_KEY: _reference_keyword(scene)})  # type: ignore[no-untyped-call]
         error = best_match(cls(self.settings_schema).iter_errors(dict(settings)))
         if error is not None:
             where = format_key_path(("settings", *error.absolute_path))
@@ -152,6 +167,7 @@ class AppManifest(BaseModel):
 
 
 def canonical_json(value: Any) -> bytes:
+    """`value` as deterministic JSON bytes (sorted keys, no spaces, UTF-8)."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 

@@ -27,7 +27,7 @@ from vigil.geometry.tracking import TrackTable
 
 
 class StoppedVehicleSettings(ZoneSettings):
-    classes: list[ClassName] = Field(default_factory=lambda: list(VEHICLES))
+    classes: list[ClassName] = Field(default_factory=VEHICLES.copy)
     min_seconds: float = Field(30.0, ge=0)
     max_displacement: float = Field(0.2, gt=0)
     displacement_unit: Literal["box_height", "px"] = "box_height"

@@ -29,7 +29,7 @@ HISTORY = 64  # samples kept per track (enough for a 1 s window up to 64 fps)
 
 
 class WrongWaySettings(ZoneSettings):
-    classes: list[ClassName] = Field(default_factory=lambda: list(VEHICLES))
+    classes: list[ClassName] = Field(default_factory=VEHICLES.copy)
     direction: tuple[float, float] | None = None
     angle: float | None = None
     tolerance: float = Field(120.0, gt=0, lt=180)

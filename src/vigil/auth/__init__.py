@@ -4,9 +4,8 @@ Routers protect their routes with `allow` and record sensitive actions with `aud
 
     from vigil.auth import Principal, allow, audit
 
-The names below load on first use: the events database's migrations import the auth tables
-(`vigil.auth.models`) on every `vigil run`, which must not pay for importing the web framework
-that `policy` needs.
+The names below load on first use: a command that only manages users must not pay for
+importing the web framework that `policy` needs.
 """
 
 from __future__ import annotations

@@ -11,14 +11,15 @@ __all__ = ["ROLES", "Principal", "Role", "check_role", "role_at_least"]
 #: exports, metrics; viewer: live and events.
 Role = Literal["viewer", "operator", "admin"]
 ROLES: tuple[Role, ...] = get_args(Role)  # lowest first
-_RANK = {role: rank for rank, role in enumerate(ROLES)}
+_RANK: dict[str, int] = {role: rank for rank, role in enumerate(ROLES)}
 
 
 def check_role(role: str) -> Role:
     """`role` when it is one of `ROLES`; ValueError naming it otherwise."""
-    if role not in _RANK:
-        raise ValueError(f"role {role!r}: must be one of {', '.join(reversed(ROLES))}")
-    return role  # type: ignore[return-value]
+    for known in ROLES:
+        if role == known:
+            return known
+    raise ValueError(f"role {role!r}: must be one of {', '.join(reversed(ROLES))}")
 
 
 def role_at_least(role: str, minimum: str) -> bool:

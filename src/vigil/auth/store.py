@@ -1,8 +1,7 @@
-"""`AuthStore`: users, sessions, API tokens and the audit log in the events database.
+"""`AuthStore`: users, sessions, API tokens and the audit log in Vigil's database.
 
-It works on the engine of an open `EventStore` (whose migrations created the tables), in
-its own SQLAlchemy sessions, so the service and the ``vigil users`` command share one
-database, SQLite or PostgreSQL.
+It works on an open `vigil.db.Database` (shared with the events and the recording index),
+so the service and the ``vigil users`` command share one database, SQLite or PostgreSQL.
 """
 
 from __future__ import annotations
@@ -17,15 +16,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from vigil.auth import passwords
-from vigil.auth.models import ApiTokenRow, AuditRow, SessionRow, UserRow
 from vigil.auth.principal import Principal, Role, check_role
+from vigil.db.database import Database
+from vigil.db.engine import one_line_error
+from vigil.db.schema import ApiTokenRow, AuditRow, SessionRow, UserRow
 from vigil.errors import VigilError
-from vigil.events.store import one_line_error
 
 __all__ = [
     "AuditEntry",
@@ -119,36 +119,34 @@ class AuthStore:
 
     def __init__(
         self,
-        engine: Engine,
+        database: Database,
         *,
         session_idle_s: float = SESSION_IDLE_S,
         session_max_s: float = SESSION_MAX_S,
         hasher: PasswordHasher | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.engine = engine
+        self.database = database
         self.session_idle_s = session_idle_s
         self.session_max_s = session_max_s
         self.clock = clock
         self._hasher = hasher or PasswordHasher()
         # Verified against when the user is unknown, so timing does not tell names apart.
         self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
-        self._read = sessionmaker(engine)
-        self._write = sessionmaker(engine.execution_options(vigil_write=True))
         self._bookkeeping_warned = -1e9  # monotonic time of the last bookkeeping warning
 
     # ---------------------------------------------------------------- users
 
     def has_users(self) -> bool:
-        with self._read() as s:
+        with self.database.read() as s:
             return s.scalar(select(UserRow.id).limit(1)) is not None
 
     def users(self) -> list[User]:
-        with self._read() as s:
+        with self.database.read() as s:
             return [_user(r) for r in s.scalars(select(UserRow).order_by(UserRow.username))]
 
     def user(self, username: str) -> User | None:
-        with self._read() as s:
+        with self.database.read() as s:
             row = self._row(s, username)
             return None if row is None else _user(row)
 
@@ -170,7 +168,7 @@ class AuthStore:
         hashed = passwords.hash_password(password, self._hasher)
         now = self.clock()
         try:
-            with self._write.begin() as s:
+            with self.database.write() as s:
                 if only_if_first and s.scalar(select(UserRow.id).limit(1)) is not None:
                     raise AuthError("setup is closed: a user already exists")
                 if self._row(s, username) is not None:
@@ -206,7 +204,7 @@ class AuthStore:
             passwords.check_password(password, username)
         camera_list = None if cameras is None else _cameras(cameras)
         hashed = None if password is None else passwords.hash_password(password, self._hasher)
-        with self._write.begin() as s:
+        with self.database.write() as s:
             row = self._row_or_raise(s, username)
             if role is not None and role != row.role:
                 if row.role == "admin":
@@ -226,7 +224,7 @@ class AuthStore:
 
     def remove_user(self, username: str) -> None:
         """Delete the user with their sessions and tokens; never the last admin."""
-        with self._write.begin() as s:
+        with self.database.write() as s:
             row = self._row_or_raise(s, username)
             if row.role == "admin":
                 self._keep_an_admin(s, username)
@@ -238,14 +236,14 @@ class AuthStore:
         """The user when the password is right, else None (same work for unknown names)."""
         if len(password) > passwords.MAX_PASSWORD:
             return None
-        with self._read() as s:
+        with self.database.read() as s:
             row = self._row(s, username)
             hashed = row.password_hash if row is not None else self._dummy_hash
             user = None if row is None else _user(row)
         if not passwords.verify_password(hashed, password, self._hasher) or user is None:
             return None
         if passwords.needs_rehash(hashed, self._hasher):
-            with self._write.begin() as s:
+            with self.database.write() as s:
                 fresh = self._row(s, username)
                 if fresh is not None and fresh.password_hash == hashed:
                     fresh.password_hash = passwords.hash_password(password, self._hasher)
@@ -258,7 +256,7 @@ class AuthStore:
         cookie = secrets.token_urlsafe(32)
         csrf = secrets.token_urlsafe(24)
         now = self.clock()
-        with self._write.begin() as s:
+        with self.database.write() as s:
             self._row_or_raise(s, username)
             s.add(
                 SessionRow(
@@ -276,7 +274,7 @@ class AuthStore:
         """The live session of this cookie value (its idle time restarted), else None."""
         now = self.clock()
         key = _digest(cookie)
-        with self._read() as s:
+        with self.database.read() as s:
             row = s.get(SessionRow, key)
             if row is None:
                 return None
@@ -298,13 +296,13 @@ class AuthStore:
         return info
 
     def end_session(self, cookie: str) -> None:
-        with self._write.begin() as s:
+        with self.database.write() as s:
             s.execute(delete(SessionRow).where(SessionRow.id == _digest(cookie)))
 
     def sweep_sessions(self) -> int:
         """Delete expired sessions; returns how many."""
         now = self.clock()
-        with self._write.begin() as s:
+        with self.database.write() as s:
             result = s.execute(
                 delete(SessionRow).where(
                     (SessionRow.last_seen < now - self.session_idle_s)
@@ -318,7 +316,7 @@ class AuthStore:
     def create_token(self, username: str) -> str:
         """A new API token of the user; only its hash is kept, so it is shown once."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        with self._write.begin() as s:
+        with self.database.write() as s:
             self._row_or_raise(s, username)
             s.add(
                 ApiTokenRow(username=username, token_hash=_digest(token), created_at=self.clock())
@@ -328,7 +326,7 @@ class AuthStore:
     def token(self, token: str) -> Principal | None:
         """The principal of a valid token (its user's role and cameras), else None."""
         key = _digest(token)
-        with self._read() as s:
+        with self.database.read() as s:
             row = s.scalar(select(ApiTokenRow).where(ApiTokenRow.token_hash == key))
             if row is None:
                 return None
@@ -344,7 +342,7 @@ class AuthStore:
 
     def revoke_tokens(self, username: str) -> int:
         """Delete every API token of the user; returns how many."""
-        with self._write.begin() as s:
+        with self.database.write() as s:
             self._row_or_raise(s, username)
             result = s.execute(delete(ApiTokenRow).where(ApiTokenRow.username == username))
             return int(getattr(result, "rowcount", 0) or 0)
@@ -359,7 +357,7 @@ class AuthStore:
         detail: dict[str, Any] | None = None,
         client_ip: str | None = None,
     ) -> None:
-        with self._write.begin() as s:
+        with self.database.write() as s:
             s.add(
                 AuditRow(
                     time=self.clock(),
@@ -393,7 +391,7 @@ class AuthStore:
                 count.where(AuditRow.action == action),
             )
         stmt = stmt.order_by(AuditRow.time.desc(), AuditRow.id.desc()).limit(limit).offset(offset)
-        with self._read() as s:
+        with self.database.read() as s:
             total = int(s.scalar(count) or 0)
             rows = [
                 AuditEntry(
@@ -410,7 +408,7 @@ class AuthStore:
         """A write transaction whose failure (a full disk, a locked database) is logged, at
         most once a minute, and swallowed: bookkeeping never fails the request it serves."""
         try:
-            with self._write.begin() as s:
+            with self.database.write() as s:
                 yield s
         except SQLAlchemyError as err:
             now = time.monotonic()

@@ -24,8 +24,8 @@ def apps() -> None:
 @apps.command(name="list")
 def list_apps() -> None:
     """The apps a config may name, their version and where they come from."""
-    from vigil.apps.registry import available_apps
-    from vigil.store.installed import read_records
+    from vigil.appstore.installed import read_records
+    from vigil.appstore.registry import available_apps
 
     records = read_records()
     for kind, app in available_apps().items():
@@ -48,7 +48,7 @@ def list_apps() -> None:
 @click.option("--vendor", default="Me", show_default=True, help="Vendor name in the manifest.")
 def new(name: str, directory: Path | None, vendor: str) -> None:
     """Create a new app project NAME (an installable, testable Python package)."""
-    from vigil.store.scaffold import new_app, wheel_command
+    from vigil.appstore.scaffold import new_app, wheel_command
 
     path = new_app(name, directory or Path(name), vendor)
     click.echo(f"created {path}: edit src/{name}/app.py, then build its wheel with")
@@ -70,8 +70,8 @@ def _report(outcomes) -> None:
 @click.option("--developer-mode", is_flag=True, help=DEVELOPER_MODE_HELP)
 def install(spec: str, catalog: str | None, developer_mode: bool) -> None:
     """Install an app from a catalog after verifying its signature and sha256."""
-    from vigil.store.catalog import Catalog, catalog_location
-    from vigil.store.install import install as install_app
+    from vigil.appstore.catalog import Catalog, catalog_location
+    from vigil.appstore.install import install as install_app
 
     if developer_mode:
         warn("developer mode: signatures are not enforced")
@@ -95,21 +95,21 @@ def _cameras_running(app_id: str, config_path: Path) -> list[str]:
 )
 def remove(app_id: str, config_path: Path | None, force: bool) -> None:
     """Uninstall a store app (refused while a camera of --config runs it, unless --force)."""
-    from vigil.store import StoreError
-    from vigil.store.install import remove as remove_app
-    from vigil.store.install import require_installed
-    from vigil.store.installed import read_records
+    from vigil.appstore import AppStoreError
+    from vigil.appstore.install import remove as remove_app
+    from vigil.appstore.install import require_installed
+    from vigil.appstore.installed import read_records
 
     require_installed(app_id, read_records())
     if not force:
         if config_path is None:
-            raise StoreError(
+            raise AppStoreError(
                 f"vigil apps remove {app_id}: pass --config SITE.yaml (to check that no "
                 "camera runs it) or --force"
             )
         cameras = _cameras_running(app_id, config_path)
         if cameras:
-            raise StoreError(
+            raise AppStoreError(
                 f"app {app_id!r} is enabled on camera(s) {', '.join(cameras)} in {config_path}: "
                 f"disable it there first (vigil apps disable), or pass --force"
             )
@@ -122,7 +122,7 @@ def remove(app_id: str, config_path: Path | None, force: bool) -> None:
 @click.option("--developer-mode", is_flag=True, help=DEVELOPER_MODE_HELP)
 def upgrade(app_id: str | None, catalog: str | None, developer_mode: bool) -> None:
     """Upgrade one store app (or all) to the newest version for this Vigil's SDK."""
-    from vigil.store.install import upgrade as upgrade_apps
+    from vigil.appstore.install import upgrade as upgrade_apps
 
     if developer_mode:
         warn("developer mode: signatures are not enforced")

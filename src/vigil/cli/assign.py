@@ -33,8 +33,11 @@ def parse_assignments(assignments: tuple[str, ...]) -> dict[str, Any]:
             raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
         try:
             value = yaml.safe_load(text) if text.strip() else ""
-        except yaml.YAMLError as err:
-            raise ConfigError(f"--set {item!r}: value is not valid YAML ({err.problem})") from None
+        except yaml.YAMLError as err:  # a ReaderError (control character) has no `problem`
+            from vigil.config.loader import format_validation_error
+
+            problem = format_validation_error(err, None)
+            raise ConfigError(f"--set {item!r}: value is not valid YAML ({problem})") from None
         *parents, leaf = key.strip().split(".")
         target = settings
         for part in parents:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,13 +16,16 @@ from vigil.cli.store import store
 from vigil.cli.users import users
 from vigil.errors import VigilError
 
+if TYPE_CHECKING:
+    from vigil.config.schema import VigilConfig
+
 EXIT_BAD_INPUT = 2
 
 
 class VigilGroup(click.Group):
     """Reports a `VigilError` as one line on stderr with exit code 2, never a traceback."""
 
-    def invoke(self, ctx: click.Context):  # type: ignore[override]
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except VigilError as err:
@@ -38,18 +42,25 @@ def cli() -> None:
     """Vigil: smart video analytics — detect, track and analyse objects in video."""
 
 
-def _load(config_path: Path | None, source: str | None, no_motion: bool = False):
+def _load(config_path: Path | None, source: str | None, no_motion: bool = False) -> VigilConfig:
     from vigil.config.loader import load_config
-    from vigil.errors import ConfigError
 
     config = load_config(config_path)
     if source:
         config.source.url = source
     if no_motion:
         config.motion = config.motion.model_copy(update={"enabled": False})
+    _source_url(config)
+    return config
+
+
+def _source_url(config: VigilConfig) -> str:
+    """The video source a command reads; ConfigError when neither SOURCE nor the file gave one."""
+    from vigil.errors import ConfigError
+
     if not config.source.url:
         raise ConfigError("no video source: give SOURCE or set source.url in the config")
-    return config
+    return config.source.url
 
 
 @cli.command()
@@ -97,12 +108,12 @@ def run(
         "database": database,
     }
     _override_output(config, {k: v for k, v in overrides.items() if v is not None})
-    with progress_reporter(config.source.url, max_frames) as on_frame:
+    with progress_reporter(_source_url(config), max_frames) as on_frame:
         summary = run_job(config, max_frames=max_frames, on_frame=on_frame)
     summary.render_table(Console())
 
 
-def _override_output(config, values: dict) -> None:
+def _override_output(config: VigilConfig, values: dict[str, Any]) -> None:
     """Apply command-line output options, validated like the `output:` section of a file."""
     from pydantic import ValidationError
 
@@ -146,7 +157,7 @@ def evaluate(
     if not ground_truth.is_file():
         raise VigilError(f"ground truth not found: {ground_truth}")
     with tempfile.TemporaryDirectory() as tmp:
-        if source is not None:
+        if mot is None:  # --source: track it first
             config = _load(config_path, source, no_motion)
             mot = Path(tmp) / "tracks.txt"
             _override_output(config, {"directory": Path(tmp), "video": False, "mot": mot})

@@ -30,7 +30,7 @@ def store() -> None:
 @click.option("--name", default="vendor", show_default=True, help="File name stem of the keys.")
 def keygen(out_dir: Path, name: str) -> None:
     """Create an ed25519 signing key pair (NAME.key stays private, NAME.pub goes to operators)."""
-    from vigil.store.keys import generate_keypair, key_id, load_public_key
+    from vigil.appstore.keys import generate_keypair, key_id, load_public_key
 
     key, pub = generate_keypair(out_dir, name)
     click.echo(
@@ -54,9 +54,9 @@ def trust(pub: Path, app_ids: tuple[str, ...]) -> None:
     An app id is pinned to the key of its first verified install; releases signed by another
     key are refused until --for-app ID moves it to this key.
     """
-    from vigil.store.installed import apps_root
-    from vigil.store.keys import trust_key, trusted_keys_dir
-    from vigil.store.publishers import AUDIT_FILENAME, check_app_id, transfer
+    from vigil.appstore.installed import apps_root
+    from vigil.appstore.keys import trust_key, trusted_keys_dir
+    from vigil.appstore.publishers import AUDIT_FILENAME, check_app_id, transfer
 
     for app_id in app_ids:  # before anything is written
         check_app_id(app_id)
@@ -103,8 +103,8 @@ def publish(
     rotate_key: bool,
 ) -> None:
     """Add WHEEL's app version to a catalog (replacing the same version), signed with --key."""
-    from vigil.store.catalog import catalog_location
-    from vigil.store.publish import publish as publish_wheel
+    from vigil.appstore.catalog import catalog_location
+    from vigil.appstore.publish import publish as publish_wheel
 
     app_id, release = publish_wheel(
         wheel, catalog_location(catalog), key, bundled, rotate_key=rotate_key
@@ -122,11 +122,11 @@ def publish(
 def search(text: str, catalog: str | None) -> None:
     """Apps in a catalog whose id, name, vendor or description contain TEXT."""
     from vigil.apps.base import SDK_VERSION
-    from vigil.store import StoreError
-    from vigil.store.catalog import INDEX_FILENAME, Catalog, catalog_location
-    from vigil.store.freshness import check_serial, index_problem
-    from vigil.store.keys import trusted_keys
-    from vigil.store.publishers import read_pins
+    from vigil.appstore import AppStoreError
+    from vigil.appstore.catalog import INDEX_FILENAME, Catalog, catalog_location
+    from vigil.appstore.freshness import check_serial, index_problem
+    from vigil.appstore.keys import trusted_keys
+    from vigil.appstore.publishers import read_pins
 
     source = Catalog(catalog_location(catalog))
     trusted = trusted_keys()
@@ -140,7 +140,7 @@ def search(text: str, catalog: str | None) -> None:
     for app_id in sorted(source.index.apps):
         try:
             version, release = source.newest(app_id)
-        except StoreError:  # no version for this SDK: show the newest, marked
+        except AppStoreError:  # no version for this SDK: show the newest, marked
             version, release = source.newest(app_id, None)
         manifest = release.app_manifest(f"catalog {source.location}: {app_id}")
         haystack = " ".join((manifest.id, manifest.name, manifest.vendor, manifest.description))

@@ -44,10 +44,10 @@ def _site(config_path: Path):
 @contextmanager
 def _auth(site) -> Iterator[AuthStore]:
     from vigil.auth.store import AuthStore
-    from vigil.events.store import EventStore
+    from vigil.db.database import Database
 
-    with EventStore(site.storage.database_url()) as events:
-        yield AuthStore(events.engine)
+    with Database(site.storage.database_url()) as database:
+        yield AuthStore(database)
 
 
 def _record(auth: AuthStore, action: str, target: str, **detail: object) -> None:

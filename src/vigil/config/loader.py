@@ -24,7 +24,7 @@ import types
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar, get_args, get_origin
+from typing import Any, TypeVar, get_args, get_origin, overload
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -63,7 +63,7 @@ class _StrictLoader(yaml.SafeLoader):
 
     _depth = 0
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if self._depth >= MAX_YAML_DEPTH:
             raise yaml.composer.ComposerError(
                 None,
@@ -73,12 +73,14 @@ class _StrictLoader(yaml.SafeLoader):
             )
         self._depth += 1
         try:
-            return super().compose_node(parent, index)  # type: ignore[misc]
+            return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
-    def compose_document(self) -> yaml.Node:
-        node: yaml.Node = super().compose_document()  # type: ignore[misc]
+    def compose_document(self) -> yaml.Node | None:
+        node = super().compose_document()
+        if node is None:
+            return None
         extra = _expanded_size(node) - _distinct_nodes(node)
         if extra > MAX_ALIAS_NODES:
             raise yaml.composer.ComposerError(
@@ -90,7 +92,8 @@ class _StrictLoader(yaml.SafeLoader):
             )
         return node
 
-    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        # `!!map` written on a sequence reaches here too: SafeLoader's own check reports it.
         if isinstance(node, yaml.MappingNode):
             seen: set[Any] = set()
             for key_node, _ in node.value:
@@ -380,15 +383,27 @@ def _expand_env(
 
 
 D = TypeVar("D", bound=ConfigDocument)
+PathText = str | os.PathLike[str]
+
+# Each loader returns the document type it is given, a `VigilConfig` without one (the
+# overloads say so: a TypeVar'd parameter cannot have a concrete default).
 
 
+@overload
+def parse_config(
+    data: Any, file: PathText | None = None, *, env: Mapping[str, str] | None = None
+) -> VigilConfig: ...
+@overload
+def parse_config(
+    data: Any, file: PathText | None = None, *, env: Mapping[str, str] | None = None, model: type[D]
+) -> D: ...
 def parse_config(
     data: Any,
-    file: str | os.PathLike[str] | None = None,
+    file: PathText | None = None,
     *,
     env: Mapping[str, str] | None = None,
-    model: type[D] = VigilConfig,  # type: ignore[assignment]
-) -> D:
+    model: type[ConfigDocument] = VigilConfig,
+) -> ConfigDocument:
     """Validate already-parsed YAML data as a `model` document (None: all defaults)."""
     name = os.fspath(file) if file is not None else None
     head = f"{name}: " if name is not None else ""
@@ -412,13 +427,21 @@ def parse_config(
     return config
 
 
+@overload
+def load_config_text(
+    text: str, file: PathText | None = None, *, env: Mapping[str, str] | None = None
+) -> VigilConfig: ...
+@overload
+def load_config_text(
+    text: str, file: PathText | None = None, *, env: Mapping[str, str] | None = None, model: type[D]
+) -> D: ...
 def load_config_text(
     text: str,
-    file: str | os.PathLike[str] | None = None,
+    file: PathText | None = None,
     *,
     env: Mapping[str, str] | None = None,
-    model: type[D] = VigilConfig,  # type: ignore[assignment]
-) -> D:
+    model: type[ConfigDocument] = VigilConfig,
+) -> ConfigDocument:
     """Parse and validate YAML text; `file` is only used in error messages."""
     name = os.fspath(file) if file is not None else None
     try:
@@ -428,12 +451,18 @@ def load_config_text(
     return parse_config(data, name, env=env, model=model)
 
 
+@overload
+def load_config(path: PathText | None, *, env: Mapping[str, str] | None = None) -> VigilConfig: ...
+@overload
 def load_config(
-    path: str | os.PathLike[str] | None,
+    path: PathText | None, *, env: Mapping[str, str] | None = None, model: type[D]
+) -> D: ...
+def load_config(
+    path: PathText | None,
     *,
     env: Mapping[str, str] | None = None,
-    model: type[D] = VigilConfig,  # type: ignore[assignment]
-) -> D:
+    model: type[ConfigDocument] = VigilConfig,
+) -> ConfigDocument:
     """Load and validate a YAML configuration file; None gives the defaults.
 
     An empty file (or one holding only comments) is a valid empty config. Raises

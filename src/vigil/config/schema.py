@@ -56,7 +56,7 @@ def _coco_names() -> Sequence[str] | None:
     at import time; with None, class names are accepted unchecked and ids need only be >= 0.
     """
     try:
-        from vigil.detection.classes import COCO_CLASSES  # type: ignore[import-not-found]
+        from vigil.detection.classes import COCO_CLASSES
     except ImportError:
         return None
     return tuple(COCO_CLASSES)

@@ -21,9 +21,13 @@ class Detections:
     """
 
     xyxy: np.ndarray
+    """float32 (N, 4): left, top, right, bottom in pixels."""
     confidence: np.ndarray
+    """float32 (N,): the detector's score, 0..1."""
     class_id: np.ndarray
+    """int64 (N,): the class of each box (an index into `vigil.apps.Scene.class_names`)."""
     tracker_id: np.ndarray = field(default_factory=_empty_ids)
+    """int64 (N,): the track each box belongs to, -1 for an untracked box."""
 
     def __post_init__(self) -> None:
         self.xyxy = np.asarray(self.xyxy, dtype=np.float32).reshape(-1, 4)
@@ -37,10 +41,12 @@ class Detections:
 
     @classmethod
     def empty(cls) -> Detections:
+        """No boxes."""
         return cls(np.empty((0, 4), np.float32), np.empty(0, np.float32), np.empty(0, np.int64))
 
     @classmethod
     def merge(cls, parts: list[Detections]) -> Detections:
+        """The boxes of all `parts`, in order."""
         if not parts:
             return cls.empty()
         return cls(
@@ -67,9 +73,13 @@ class Detections:
 
     @property
     def centers(self) -> np.ndarray:
-        return (self.xyxy[:, :2] + self.xyxy[:, 2:]) / 2
+        """Centre of each box (N, 2)."""
+        centers: np.ndarray = (self.xyxy[:, :2] + self.xyxy[:, 2:]) / 2
+        return centers
 
     @property
     def area(self) -> np.ndarray:
+        """Area of each box in square pixels (N,)."""
         wh = np.clip(self.xyxy[:, 2:] - self.xyxy[:, :2], 0, None)
-        return wh[:, 0] * wh[:, 1]
+        area: np.ndarray = wh[:, 0] * wh[:, 1]
+        return area

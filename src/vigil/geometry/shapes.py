@@ -23,6 +23,7 @@ from shapely.geometry import Polygon
 from shapely.validation import explain_validity
 
 Point = tuple[float, float]
+"""An ``(x, y)`` point, in pixels or normalised 0–1."""
 
 
 def _as_point(value: Any, what: str) -> Point:
@@ -77,7 +78,8 @@ def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     straddle = (y0 > y) != (y1 > y)  # (N, V), half-open in y
     dy = np.where(y1 == y0, 1.0, y1 - y0)
     x_cross = x0 + (y - y0) * (x1 - x0) / dy
-    return ((straddle & (x < x_cross)).sum(axis=1) % 2) == 1
+    inside: np.ndarray = ((straddle & (x < x_cross)).sum(axis=1) % 2) == 1
+    return inside
 
 
 def rasterize_polygon(polygon: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -111,9 +113,13 @@ class Zone:
     """
 
     name: str
+    """The zone's name, unique in a scene."""
     points: tuple[Point, ...]
+    """Its vertices (the closing vertex dropped)."""
     normalized: bool | None = None
-    frame_size: tuple[int, int] | None = None  # (width, height), pixel zones only
+    """Whether `points` are normalised 0–1 (None: decided from the values)."""
+    frame_size: tuple[int, int] | None = None
+    """``(width, height)`` of the frame a pixel zone belongs to (set by `to_pixels`)."""
     _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -158,10 +164,12 @@ class Zone:
 
     @property
     def polygon(self) -> Polygon:
+        """The zone as a shapely `Polygon`."""
         return Polygon(self.points)
 
     @property
     def area(self) -> float:
+        """Area in square units of `points` (pixels, or a fraction of the frame)."""
         return float(self.polygon.area)
 
     def mask(self) -> np.ndarray:
@@ -192,7 +200,7 @@ class Zone:
                 )
             return points_in_polygon(pts, self.vertices)
         width, height = self.frame_size
-        finite = np.isfinite(pts).all(axis=1)
+        finite = np.isfinite(pts[:, 0]) & np.isfinite(pts[:, 1])
         safe = np.where(finite[:, None], pts, 0.0)
         xs = np.clip(np.floor(safe[:, 0]), 0, width - 1).astype(np.intp)
         ys = np.clip(np.floor(safe[:, 1]), 0, height - 1).astype(np.intp)
@@ -204,9 +212,10 @@ class Zone:
 
 def _orient(a: np.ndarray, b: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Cross product (b - a) × (p - a), broadcast over leading axes."""
-    return (b[..., 0] - a[..., 0]) * (p[..., 1] - a[..., 1]) - (b[..., 1] - a[..., 1]) * (
-        p[..., 0] - a[..., 0]
-    )
+    cross: np.ndarray = (b[..., 0] - a[..., 0]) * (p[..., 1] - a[..., 1]) - (
+        b[..., 1] - a[..., 1]
+    ) * (p[..., 0] - a[..., 0])
+    return cross
 
 
 @dataclass(frozen=True)
@@ -222,10 +231,15 @@ class Line:
     """
 
     name: str
+    """The line's name, unique in a scene."""
     start: Point
+    """Where the line starts (its direction is ``start → end``)."""
     end: Point
+    """Where the line ends."""
     normalized: bool | None = None
+    """Whether the ends are normalised 0–1 (None: decided from the values)."""
     invert: bool = False
+    """Swap ``in`` and ``out``."""
 
     def __post_init__(self) -> None:
         start = _as_point(self.start, "line start")
@@ -254,6 +268,7 @@ class Line:
 
     @property
     def length(self) -> float:
+        """Length in units of the ends (pixels, or a fraction of the frame)."""
         return math.dist(self.start, self.end)
 
     def _pixel_ends(self) -> tuple[np.ndarray, np.ndarray]:

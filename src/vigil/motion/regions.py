@@ -26,21 +26,21 @@ def expand_to_min_size(
 
 def merge_overlapping(boxes: np.ndarray) -> np.ndarray:
     """Union boxes that overlap until none do (few boxes per frame, so a simple fixpoint)."""
-    boxes = [b for b in boxes.astype(np.float32)]
+    rows: list[np.ndarray] = list(boxes.astype(np.float32))
     merged = True
-    while merged and len(boxes) > 1:
+    while merged and len(rows) > 1:
         merged = False
-        for i in range(len(boxes)):
-            for j in range(i + 1, len(boxes)):
-                a, b = boxes[i], boxes[j]
+        for i in range(len(rows)):
+            for j in range(i + 1, len(rows)):
+                a, b = rows[i], rows[j]
                 if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    boxes[i] = np.concatenate([np.minimum(a[:2], b[:2]), np.maximum(a[2:], b[2:])])
-                    del boxes[j]
+                    rows[i] = np.concatenate([np.minimum(a[:2], b[:2]), np.maximum(a[2:], b[2:])])
+                    del rows[j]
                     merged = True
                     break
             if merged:
                 break
-    return np.array(boxes, np.float32).reshape(-1, 4)
+    return np.array(rows, np.float32).reshape(-1, 4)
 
 
 def plan_regions(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from vigil.apps.base import App, Scene
-from vigil.apps.registry import build_app, check_app, get_app_class
+from vigil.appstore.registry import build_app, check_app, get_app_class
 from vigil.config.loader import app_settings_error, format_key_path
 from vigil.config.schema import ConfigDocument, SceneConfig, VigilConfig
 from vigil.detection.classes import COCO_CLASSES, coco_class_ids

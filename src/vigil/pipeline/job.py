@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from vigil.config.schema import VigilConfig
+from vigil.db.database import Database
 from vigil.detection.classes import COCO_CLASSES
 from vigil.evaluation.motchallenge import MotWriter
 from vigil.events.store import EventStore
@@ -71,7 +72,8 @@ def run_job(
     source = VideoSource(config.source.url or "", config.source.id, loop=config.source.loop)
     engine, scene = build_engine(config, (source.width, source.height))
     outputs.directory.mkdir(parents=True, exist_ok=True)
-    store = EventStore(outputs.database)
+    database = Database(outputs.database)
+    store = EventStore(database)
     mot = MotWriter(outputs.mot, class_ids=outputs.mot_classes) if outputs.mot else None
     annotator = Annotator(
         COCO_CLASSES,
@@ -111,7 +113,7 @@ def run_job(
         # Whatever happened, what was processed is kept: events stored, files closed (each
         # one even when another fails: the video's encoder reports its errors on close).
         with ExitStack() as sinks:
-            for sink in (store, video, mot):  # closed in reverse order
+            for sink in (database, video, mot):  # closed in reverse order
                 if sink is not None:
                     sinks.callback(sink.close)
             if pending:

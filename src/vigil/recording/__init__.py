@@ -4,7 +4,7 @@ export.
 - `Segmenter` writes a camera's packets (no re-encoding) into fixed-length MP4 segments
   and reports each finished one as a `SegmentInfo`; `recover()` repairs what a killed
   process left behind.
-- `SegmentIndex` keeps the segments in the events database (table ``segments``).
+- `SegmentIndex` keeps the segments in Vigil's database (table ``segments``).
 - `RetentionPolicy` deletes footage, snapshots and cached clips by age per recording mode,
   by a disk budget (event footage kept up to a share of it) and by a free-space floor.
 - `export()` / `event_clip()` join the segments of a time range into one MP4.
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from vigil.recording.export import RecordingError, event_clip
-    from vigil.recording.index import Segment, SegmentIndex, SegmentRow
+    from vigil.recording.index import Segment, SegmentIndex
     from vigil.recording.retention import CameraRetention, RetentionPolicy, store_events
     from vigil.recording.segmenter import Segmenter, recover
 
@@ -31,7 +31,6 @@ __all__ = [
     "RetentionPolicy",
     "Segment",
     "SegmentIndex",
-    "SegmentRow",
     "Segmenter",
     "event_clip",
     "recover",
@@ -43,7 +42,6 @@ _WHERE = {
     "event_clip": "export",
     "Segment": "index",
     "SegmentIndex": "index",
-    "SegmentRow": "index",
     "CameraRetention": "retention",
     "RetentionPolicy": "retention",
     "store_events": "retention",

@@ -15,7 +15,7 @@ from typing import Any
 
 import av
 from av.container import OutputContainer
-from av.stream import Stream
+from av.video.stream import VideoStream
 
 _log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ FINAL_MOVFLAGS = "+faststart"
 _BROWSER_TAGS = {"hevc": "hvc1", "h264": "avc1"}
 
 
-def codec_of(stream: av.video.stream.VideoStream) -> str:
+def codec_of(stream: VideoStream) -> str:
     """The codec ("h264", "hevc"), not the implementation: a stream copied as a template
     reports its encoder ("libx264")."""
     return stream.codec_context.codec.canonical_name
@@ -45,12 +45,12 @@ METADATA_KEY = "comment"
 
 def open_output(
     path: str | os.PathLike[str],
-    template: Stream,
+    template: VideoStream,
     *,
     movflags: str,
     extra_options: dict[str, str] | None = None,
     metadata: dict[str, Any] | None = None,
-) -> tuple[OutputContainer, Stream]:
+) -> tuple[OutputContainer, VideoStream]:
     """An MP4 output with one stream that copies `template`'s codec parameters."""
     options = {"movflags": movflags, **(extra_options or {})}
     out = av.open(os.fspath(path), mode="w", format="mp4", options=options)
@@ -64,17 +64,16 @@ def open_output(
     return out, stream
 
 
-def copy_stream(out: OutputContainer, template: Stream) -> Stream:
+def copy_stream(out: OutputContainer, template: VideoStream) -> VideoStream:
     """A stream in `out` with the codec parameters of `template` (for remuxing)."""
-    add = getattr(out, "add_stream_from_template", None)
-    stream = add(template) if add is not None else out.add_stream(template=template)  # PyAV < 13
+    stream: VideoStream = out.add_stream_from_template(template)
     tag = _BROWSER_TAGS.get(codec_of(template))
     if tag is not None:
         stream.codec_context.codec_tag = tag
     return stream
 
 
-def parameter_holder(template: Stream) -> tuple[OutputContainer, Stream]:
+def parameter_holder(template: VideoStream) -> tuple[OutputContainer, VideoStream]:
     """A private copy of `template`'s codec parameters and time base.
 
     The copy lives in an output container that is never started (nothing is ever written),
@@ -94,7 +93,7 @@ class StreamKey:
     extradata: bytes
 
     @classmethod
-    def of(cls, stream: Stream) -> StreamKey:
+    def of(cls, stream: VideoStream) -> StreamKey:
         ctx = stream.codec_context
         return cls(ctx.name, ctx.width, ctx.height, bytes(ctx.extradata or b""))
 

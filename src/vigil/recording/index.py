@@ -1,71 +1,30 @@
-"""`SegmentIndex`: the recording segments of every camera in the events database.
+"""`SegmentIndex`: the recording segments of every camera in Vigil's database.
 
-One row per finished segment file (`SegmentRow`, table ``segments``, created by the
-Alembic migration ``0002`` beside the events' own). Times are wall clock (seconds since
+One row per finished segment file (`vigil.db.schema.SegmentRow`, table ``segments``). Times are wall clock (seconds since
 the epoch, as in `SegmentInfo`); a missing stretch of footage is simply the absence of
 rows, which `gaps()` reports.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Double,
-    Engine,
-    Index,
-    Integer,
-    Select,
-    String,
-    delete,
-    func,
-    select,
-)
-from sqlalchemy.engine import URL
-from sqlalchemy.orm import Mapped, mapped_column, sessionmaker
+from sqlalchemy import Select, delete, func, select
 
-from vigil.events.store import Base, EventStore, UTCDateTime
+from vigil.db.database import Database
+from vigil.db.schema import SegmentRow, utcnow
 from vigil.service.messages import SegmentInfo
 
-__all__ = ["MAX_SEGMENT_SECONDS", "Segment", "SegmentIndex", "SegmentRow"]
+__all__ = ["MAX_SEGMENT_SECONDS", "Segment", "SegmentIndex"]
 
 #: Range queries look this far before a range's start for segments overlapping it (so they
 #: can use the (camera, start_time) index). The segmenter cuts at the first keyframe after
 #: its segment length, so only a camera with a keyframe interval over an hour exceeds it.
 MAX_SEGMENT_SECONDS = 3600.0
 _IN_CHUNK = 500
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class SegmentRow(Base):
-    """One finished recording segment (an MP4 file)."""
-
-    __tablename__ = "segments"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    camera: Mapped[str] = mapped_column(String(255))
-    path: Mapped[str] = mapped_column(String(1024))
-    start_time: Mapped[float] = mapped_column(Double)
-    end_time: Mapped[float] = mapped_column(Double)
-    size_bytes: Mapped[int] = mapped_column(BigInteger)
-    motion: Mapped[bool] = mapped_column(Boolean, default=False)
-    objects: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=_utcnow)
-
-    __table_args__ = (
-        Index("ix_segments_camera_start_time", "camera", "start_time"),
-        Index("ix_segments_start_time", "start_time"),
-        Index("ix_segments_path", "path", unique=True),
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,38 +61,10 @@ class Segment:
 
 
 class SegmentIndex:
-    """Segments in the events database.
+    """Segments in the `Database` (which stays open: close it when done)."""
 
-    `database` is what `EventStore` takes (a SQLAlchemy URL or a SQLite path; opening it
-    runs the migrations, so the ``segments`` table exists), an open `EventStore` (its
-    engine is shared and stays the store's) or a SQLAlchemy `Engine` of a database already
-    migrated. Raises `EventStoreError` (one line) when the database cannot be opened.
-    """
-
-    def __init__(self, database: str | os.PathLike[str] | URL | Engine | EventStore) -> None:
-        self._store: EventStore | None = None
-        if isinstance(database, Engine):
-            engine = database
-        elif isinstance(database, EventStore):
-            engine = database.engine  # shared: same pool, same SQLite set-up
-        else:
-            self._store = EventStore(database)
-            engine = self._store.engine
-        self._engine = engine
-        self._read = sessionmaker(engine)
-        self._write = sessionmaker(engine.execution_options(vigil_write=True))
-
-    def close(self) -> None:
-        """Close the database if this index opened it (a shared store or engine stays open)."""
-        if self._store is not None:
-            self._store.close()
-            self._store = None
-
-    def __enter__(self) -> SegmentIndex:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __init__(self, database: Database) -> None:
+        self.database = database
 
     # ---------------------------------------------------------------- writing
 
@@ -147,17 +78,18 @@ class SegmentIndex:
         batch = list(infos)
         if not batch:
             return []
-        with self._write.begin() as session:
+        with self.database.write() as session:
             existing: dict[str, SegmentRow] = {}
             paths = list(dict.fromkeys(i.path for i in batch))
             for chunk in _chunks(paths, _IN_CHUNK):
-                for row in session.scalars(select(SegmentRow).where(SegmentRow.path.in_(chunk))):
-                    existing[row.path] = row
+                found = select(SegmentRow).where(SegmentRow.path.in_(chunk))
+                for stored in session.scalars(found):
+                    existing[stored.path] = stored
             rows = []
             for info in batch:
                 row = existing.get(info.path)
                 if row is None:
-                    row = SegmentRow(path=info.path, created_at=_utcnow())
+                    row = SegmentRow(path=info.path, created_at=utcnow())
                     session.add(row)
                     existing[info.path] = row
                 row.camera = info.camera
@@ -176,7 +108,7 @@ class SegmentIndex:
         removed = 0
         if not unique:
             return 0
-        with self._write.begin() as session:
+        with self.database.write() as session:
             for chunk in _chunks(unique, _IN_CHUNK):
                 result = session.execute(delete(SegmentRow).where(SegmentRow.id.in_(chunk)))
                 removed += int(getattr(result, "rowcount", 0) or 0)
@@ -185,7 +117,7 @@ class SegmentIndex:
     # ---------------------------------------------------------------- reading
 
     def get(self, segment_id: int) -> Segment | None:
-        with self._read() as session:
+        with self.database.read() as session:
             row = session.get(SegmentRow, segment_id)
             return None if row is None else Segment.from_row(row)
 
@@ -280,23 +212,23 @@ class SegmentIndex:
         stmt = select(func.coalesce(func.sum(SegmentRow.size_bytes), 0))
         if camera is not None:
             stmt = stmt.where(SegmentRow.camera == camera)
-        with self._read() as session:
+        with self.database.read() as session:
             return int(session.scalar(stmt) or 0)
 
     def count(self, camera: str | None = None) -> int:
         stmt = select(func.count()).select_from(SegmentRow)
         if camera is not None:
             stmt = stmt.where(SegmentRow.camera == camera)
-        with self._read() as session:
+        with self.database.read() as session:
             return int(session.scalar(stmt) or 0)
 
     def cameras(self) -> list[str]:
         """Cameras with at least one indexed segment."""
-        with self._read() as session:
+        with self.database.read() as session:
             return list(session.scalars(select(SegmentRow.camera).distinct().order_by("camera")))
 
     def _segments(self, stmt: Select[Any]) -> list[Segment]:
-        with self._read() as session:
+        with self.database.read() as session:
             return [Segment.from_row(row) for row in session.scalars(stmt)]
 
 

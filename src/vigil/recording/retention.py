@@ -313,61 +313,30 @@ class RetentionPolicy:
         `files` are the snapshots and cached clips on disk, `free_bytes` the free space of
         the recordings' disk (None: the floor is not checked)."""
         now = _now() if now is None else float(now)
-        grace = self.grace_seconds
         longest = max([self.default.event_days, *(r.event_days for r in self.cameras.values())])
         cover = EventCover(events_query(now - longest * DAY), self.rules, now)
         clips = sorted((f for f in files if f.kind == "clip"), key=lambda f: f.time)
         snapshots = sorted((f for f in files if f.kind == "snapshot"), key=lambda f: f.time)
-
-        plan: list[Deletion] = []
-        for camera in index.cameras():
-            inactive, active = self.rules(camera).cutoffs(now, grace)
-            for flag, cutoff in ((False, inactive), (True, active)):
-                candidates = index.iter_oldest(camera, ended_before=cutoff, active=flag)
-                plan += select_expired(candidates, self.rules, cover, now, grace)
-        plan += [Deletion(f, "age") for f in clips if f.time < now - self.clip_days * DAY]
-        if self.events_days is not None:
-            cutoff = now - self.events_days * DAY
-            plan += [Deletion(f, "age") for f in snapshots if f.time < cutoff]
+        plan = self._expired(index, cover, clips, snapshots, now)
 
         def oldest_first(ended_before: float) -> Iterator[Segment | StoredFile]:
             """Cached clips (they can be cut again), then segments and snapshots by age."""
             yield from clips
-            segments = index.iter_oldest(None, ended_before=ended_before)
-            yield from heapq.merge(segments, snapshots, key=lambda item: item.end_time)
+            segments: Iterable[Segment | StoredFile] = index.iter_oldest(
+                None, ended_before=ended_before
+            )
+            by_age: Iterable[Segment | StoredFile] = snapshots
+            yield from heapq.merge(segments, by_age, key=lambda item: item.end_time)
 
         planned = {d.segment.path for d in plan}
         freed = sum(d.segment.size_bytes for d in plan)
         if self.budget_bytes is not None:
             stored = index.total_bytes() + sum(f.size_bytes for f in files)
             excess = stored - freed - self.budget_bytes
-            if excess > 0:
-                referenced = sum(
-                    item.size_bytes
-                    for item in oldest_first(now - grace)
-                    if item.path not in planned and cover.protects(item)
-                )
-                extra = select_over_budget(
-                    oldest_first(now - grace),
-                    excess,
-                    cover,
-                    now,
-                    grace,
-                    planned,
-                    referenced_allowance=round(referenced - self.event_share * self.budget_bytes),
-                )
-                plan += extra
-                planned.update(d.segment.path for d in extra)
-                freed += sum(d.segment.size_bytes for d in extra)
-                left = excess - sum(d.segment.size_bytes for d in extra)
-                if left > 0:
-                    _warn_at_most_every_minute(
-                        "budget",
-                        "recordings exceed the disk budget by %d bytes; the rest is "
-                        "footage younger than %.0f s or events' share of the budget",
-                        left,
-                        grace,
-                    )
+            extra = self._over_budget(excess, oldest_first, cover, now, planned)
+            plan += extra
+            planned.update(d.segment.path for d in extra)
+            freed += sum(d.segment.size_bytes for d in extra)
         if free_bytes is not None and disk_pressure(free_bytes, self.min_free_bytes):
             # Back to twice the floor, so recording does not pause before the next pass.
             shortfall = 2 * self.min_free_bytes - free_bytes - freed
@@ -383,6 +352,67 @@ class RetentionPolicy:
                 )
                 plan += extra
         return plan
+
+    def _expired(
+        self,
+        index: SegmentIndex,
+        cover: EventCover,
+        clips: list[StoredFile],
+        snapshots: list[StoredFile],
+        now: float,
+    ) -> list[Deletion]:
+        """What is past its age: segments per camera and kind of footage, cached clips, and
+        snapshots when events expire."""
+        grace = self.grace_seconds
+        plan: list[Deletion] = []
+        for camera in index.cameras():
+            inactive, active = self.rules(camera).cutoffs(now, grace)
+            for flag, cutoff in ((False, inactive), (True, active)):
+                candidates = index.iter_oldest(camera, ended_before=cutoff, active=flag)
+                plan += select_expired(candidates, self.rules, cover, now, grace)
+        plan += [Deletion(f, "age") for f in clips if f.time < now - self.clip_days * DAY]
+        if self.events_days is not None:
+            cutoff = now - self.events_days * DAY
+            plan += [Deletion(f, "age") for f in snapshots if f.time < cutoff]
+        return plan
+
+    def _over_budget(
+        self,
+        excess: int,
+        oldest_first: Callable[[float], Iterator[Segment | StoredFile]],
+        cover: EventCover,
+        now: float,
+        planned: set[str],
+    ) -> list[Deletion]:
+        """The oldest footage to delete for `excess` bytes over the budget, events' footage
+        only beyond their share of it; a warning when that is not enough."""
+        if excess <= 0 or self.budget_bytes is None:
+            return []
+        grace = self.grace_seconds
+        referenced = sum(
+            item.size_bytes
+            for item in oldest_first(now - grace)
+            if item.path not in planned and cover.protects(item)
+        )
+        extra = select_over_budget(
+            oldest_first(now - grace),
+            excess,
+            cover,
+            now,
+            grace,
+            planned,
+            referenced_allowance=round(referenced - self.event_share * self.budget_bytes),
+        )
+        left = excess - sum(d.segment.size_bytes for d in extra)
+        if left > 0:
+            _warn_at_most_every_minute(
+                "budget",
+                "recordings exceed the disk budget by %d bytes; the rest is "
+                "footage younger than %.0f s or events' share of the budget",
+                left,
+                grace,
+            )
+        return extra
 
     def apply(
         self,

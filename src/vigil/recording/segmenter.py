@@ -46,29 +46,26 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 import av
 from av.container import OutputContainer
 from av.packet import Packet
 from av.stream import Stream
+from av.video.stream import VideoStream
 
 from vigil.recording._mp4 import (
-    FINAL_MOVFLAGS,
     JOURNAL_MOVFLAGS,
     codec_of,
     complete_prefix,
-    fsync_dir,
-    fsync_file,
     open_output,
     parameter_holder,
-    read_metadata,
 )
+from vigil.recording.finish import TMP_SUFFIX, finalize, segment_duration, segment_identity
 from vigil.service.messages import SegmentInfo
 
 __all__ = [
@@ -85,9 +82,7 @@ _log = logging.getLogger(__name__)
 JOURNAL_SUFFIX = ".part"
 #: Codecs recorded (by PyAV codec name): what browsers play from an MP4.
 RECORDABLE_CODECS = frozenset({"h264", "hevc"})
-_TMP_SUFFIX = ".tmp"
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
-_STEM = re.compile(r"^(\d{2})-(\d{2})-(\d{2})\.(\d{3})(?:-\d+)?$")
 
 
 def camera_dirname(camera: str) -> str:
@@ -113,16 +108,12 @@ def _journal(final: Path) -> Path:
     return final.with_name(final.name + JOURNAL_SUFFIX)
 
 
-def _tmp(final: Path) -> Path:
-    return final.with_name(final.name + _TMP_SUFFIX)
-
-
 @dataclass(slots=True)
 class _Open:
     """The segment being written."""
 
     container: OutputContainer
-    stream: Stream
+    stream: VideoStream
     final: Path
     start_wall: float
     origin: int  # input ticks subtracted from every timestamp: the first packet's pts
@@ -188,7 +179,7 @@ class Segmenter:
         #: The last error that cost footage (one line), or None.
         self.last_error: str | None = None
         self._holder: OutputContainer | None = None
-        self._template: Stream | None = None
+        self._template: VideoStream | None = None
         self._time_base = Fraction(1, 90000)
         self._seg: _Open | None = None
         self._pending: _Pending | None = None
@@ -227,8 +218,9 @@ class Segmenter:
         self._release_holder()
         self._reset_timeline()
         self._unsupported = None
-        codec = codec_of(template_stream) if template_stream.type == "video" else None
-        if codec not in RECORDABLE_CODECS:
+        video = template_stream if isinstance(template_stream, VideoStream) else None
+        codec = codec_of(video) if video is not None else None
+        if video is None or codec not in RECORDABLE_CODECS:
             what = f"codec {codec}" if codec else f"a {template_stream.type} stream"
             self._unsupported = (
                 f"camera {self.camera}: cannot record {what} without re-encoding "
@@ -236,7 +228,7 @@ class Segmenter:
             )
             self._log_error("codec", self._unsupported)
             return
-        self._holder, self._template = parameter_holder(template_stream)
+        self._holder, self._template = parameter_holder(video)
         self._time_base = template_stream.time_base or Fraction(1, 90000)
 
     def write(self, packet: Packet, wall_time: float) -> None:
@@ -473,174 +465,7 @@ class Segmenter:
             self.on_segment(info)
 
 
-# --------------------------------------------------------------------------- finishing
-
-
-def _remux(source: Path, target: Path, metadata: dict[str, Any]) -> tuple[float, int]:
-    """Copy the packets of `source` into a faststart MP4 `target`.
-
-    Returns (media duration in seconds, packets). Reading stops quietly at the first
-    unreadable packet (a damaged tail); ValueError when nothing could be read.
-    """
-    packets = 0
-    first_dts: int | None = None
-    end_dts = 0
-    time_base = Fraction(1, 90000)
-    out: OutputContainer | None = None
-    with av.open(os.fspath(source), mode="r") as src:
-        if not src.streams.video:
-            raise ValueError(f"{source}: no video stream")
-        stream = src.streams.video[0]
-        time_base = stream.time_base or time_base
-        try:
-            out, ostream = open_output(
-                target, stream, movflags=FINAL_MOVFLAGS, metadata=metadata or None
-            )
-            try:
-                for packet in _readable(src, stream):
-                    if packet.dts is None:
-                        continue
-                    if first_dts is None:
-                        first_dts = packet.dts
-                    end_dts = max(end_dts, packet.dts + (packet.duration or 0))
-                    packet.stream = ostream
-                    out.mux(packet)
-                    packets += 1
-            finally:
-                if packets:
-                    out.close()
-        except BaseException:
-            target.unlink(missing_ok=True)
-            raise
-        if not packets:
-            # Do not leave a header-only file.
-            target.unlink(missing_ok=True)
-            raise ValueError(f"{source}: no readable packets")
-    assert first_dts is not None
-    return float((end_dts - first_dts) * time_base), packets
-
-
-def _readable(container: Any, stream: Stream) -> Iterator[Packet]:
-    try:
-        for packet in container.demux(stream):
-            if packet.size:
-                yield packet
-    except (av.FFmpegError, EOFError) as err:
-        _log.warning("%s: stopped at an unreadable packet: %s", container.name, err)
-
-
-def finalize(
-    journal: Path,
-    final: Path,
-    *,
-    camera: str,
-    start_time: float,
-    motion: bool,
-    objects: bool,
-    fsync: bool = True,
-    report: Callable[[SegmentInfo], None] | None = None,
-) -> SegmentInfo | None:
-    """Turn a (closed or cut-short) journal into `final`; report it; delete the journal.
-
-    Returns None (and keeps nothing) when the journal holds no readable packet. If the
-    remux fails for another reason the journal itself (a playable fragmented MP4) becomes
-    the segment.
-    """
-    tmp = _tmp(final)
-    metadata = {"camera": camera, "start_time": start_time, "motion": motion, "objects": objects}
-    try:
-        duration, _ = _remux(journal, tmp, metadata)
-        if fsync:
-            fsync_file(tmp)
-        os.replace(tmp, final)
-    except (av.FFmpegError, OSError, ValueError) as err:
-        tmp.unlink(missing_ok=True)
-        if isinstance(err, ValueError) and "no readable packets" in str(err):
-            _log.warning("camera %s: %s: nothing recorded; deleted", camera, journal)
-            journal.unlink(missing_ok=True)
-            return None
-        _log.error("camera %s: remuxing %s failed (%s); keeping it as is", camera, journal, err)
-        try:
-            duration = _duration(journal)
-            os.replace(journal, final)
-        except (av.FFmpegError, OSError, ValueError) as err2:
-            _log.error("camera %s: %s is lost: %s", camera, journal, err2)
-            journal.unlink(missing_ok=True)
-            return None
-    if fsync:
-        fsync_dir(final.parent)
-    info = SegmentInfo(
-        camera=camera,
-        path=str(final),
-        start_time=start_time,
-        end_time=start_time + duration,
-        size_bytes=final.stat().st_size,
-        motion=motion,
-        objects=objects,
-    )
-    if report is not None:
-        try:
-            report(info)
-        except Exception:
-            # Keep the journal: recover() at the next start reports the segment again.
-            _log.exception("camera %s: reporting segment %s failed", camera, final)
-            return info
-    journal.unlink(missing_ok=True)  # only now: a crash before this re-reports the file
-    return info
-
-
-def _duration(path: Path) -> float:
-    with av.open(os.fspath(path)) as container:
-        stream = container.streams.video[0]
-        tb = stream.time_base or Fraction(1, 90000)
-        first: int | None = None
-        end = 0
-        for packet in _readable(container, stream):
-            if packet.dts is None:
-                continue
-            first = packet.dts if first is None else first
-            end = max(end, packet.dts + (packet.duration or 0))
-        if first is None:
-            raise ValueError(f"{path}: no readable packets")
-        return float((end - first) * tb)
-
-
 # --------------------------------------------------------------------------- recovery
-
-
-@dataclass(slots=True)
-class _Identity:
-    camera: str
-    start_time: float
-    motion: bool = True  # unknown (a journal): kept as footage with motion
-    objects: bool = False
-
-
-def _identity(path: Path) -> _Identity | None:
-    """Camera, wall-clock start and (finished files only) flags of a segment file: from the
-    metadata the segmenter writes into every file, else from its place
-    ``<camera>/<YYYY-MM-DD>/<HH-MM-SS.mmm>``."""
-    try:
-        with av.open(os.fspath(path)) as container:
-            meta = read_metadata(container)
-    except (av.FFmpegError, OSError):
-        meta = {}
-    camera, start = meta.get("camera"), meta.get("start_time")
-    if isinstance(camera, str) and isinstance(start, (int, float)):
-        found = _Identity(camera, float(start))
-        if isinstance(meta.get("motion"), bool) and isinstance(meta.get("objects"), bool):
-            found.motion, found.objects = meta["motion"], meta["objects"]
-        return found
-    stem = path.name.split(".mp4", 1)[0]
-    match = _STEM.match(stem)
-    try:
-        day = datetime.strptime(path.parent.name, "%Y-%m-%d").replace(tzinfo=UTC)
-    except ValueError:
-        return None
-    if match is None:
-        return None
-    h, m, s, ms = (int(g) for g in match.groups())
-    return _Identity(path.parent.parent.name, day.timestamp() + h * 3600 + m * 60 + s + ms / 1000)
 
 
 def recover(
@@ -669,65 +494,84 @@ def recover(
     root = Path(directory)
     if not root.is_dir():
         return []
-    saved: list[SegmentInfo] = []
-    for tmp in sorted(root.rglob(f"*.mp4{_TMP_SUFFIX}")):
+    for tmp in sorted(root.rglob(f"*.mp4{TMP_SUFFIX}")):
         _log.info("recovery: deleting the unfinished remux %s", tmp)
         tmp.unlink(missing_ok=True)
+    saved: list[SegmentInfo] = []
     for journal in sorted(root.rglob(f"*.mp4{JOURNAL_SUFFIX}")):
         final = journal.with_name(journal.name.removesuffix(JOURNAL_SUFFIX))
-        size = keep = journal.stat().st_size
-        if not final.exists():
-            keep = complete_prefix(journal)
-            if keep == 0:
-                _log.warning("recovery: %s has no complete header; deleted", journal)
-                journal.unlink(missing_ok=True)
-                continue
-            if keep < size:
-                os.truncate(journal, keep)  # whole fragments only: the rest cannot be read
-        identity = _identity(final if final.exists() else journal)
-        if identity is None:
-            _log.warning("recovery: %s is not a readable segment; deleted", journal)
-            journal.unlink(missing_ok=True)
-            continue
-        camera, start = identity.camera, identity.start_time
         if final.exists():
-            try:
-                duration = _duration(final)
-            except (av.FFmpegError, OSError, ValueError):
-                _log.warning("recovery: %s is unreadable; deleted", final)
-                final.unlink(missing_ok=True)
-            else:
-                info = SegmentInfo(
-                    camera,
-                    str(final),
-                    start,
-                    start + duration,
-                    final.stat().st_size,
-                    identity.motion,
-                    identity.objects,
-                )
-                if report is not None:
-                    report(info)
-                saved.append(info)
-            journal.unlink(missing_ok=True)
-            continue
-        info = finalize(
-            journal,
-            final,
-            camera=camera,
-            start_time=start,
-            motion=True,
-            objects=False,
-            fsync=fsync,
-            report=report,
-        )
+            info = _recover_finished(journal, final)
+            if info is not None and report is not None:
+                report(info)
+        else:
+            info = _recover_journal(journal, final, fsync=fsync, report=report)
         if info is not None:
-            _log.info(
-                "recovery: %s repaired (%.1f s, %d of %d bytes of the journal kept)",
-                final,
-                info.end_time - info.start_time,
-                keep,
-                size,
-            )
             saved.append(info)
     return saved
+
+
+def _recover_finished(journal: Path, final: Path) -> SegmentInfo | None:
+    """The finished `final`, whose journal was left (it may not be indexed yet): the journal
+    is deleted; None when `final` is not a readable segment."""
+    identity = segment_identity(final)
+    if identity is None:
+        _log.warning("recovery: %s is not a readable segment; deleted", journal)
+        journal.unlink(missing_ok=True)
+        return None
+    try:
+        duration = segment_duration(final)
+    except (av.FFmpegError, OSError, ValueError):
+        _log.warning("recovery: %s is unreadable; deleted", final)
+        final.unlink(missing_ok=True)
+        journal.unlink(missing_ok=True)
+        return None
+    journal.unlink(missing_ok=True)
+    return SegmentInfo(
+        identity.camera,
+        str(final),
+        identity.start_time,
+        identity.start_time + duration,
+        final.stat().st_size,
+        identity.motion,
+        identity.objects,
+    )
+
+
+def _recover_journal(
+    journal: Path, final: Path, *, fsync: bool, report: Callable[[SegmentInfo], None] | None
+) -> SegmentInfo | None:
+    """`final` made from the complete fragments of `journal` (reported by `finalize`), or
+    None when the journal holds no readable segment (deleted)."""
+    size = journal.stat().st_size
+    keep = complete_prefix(journal)
+    if keep == 0:
+        _log.warning("recovery: %s has no complete header; deleted", journal)
+        journal.unlink(missing_ok=True)
+        return None
+    if keep < size:
+        os.truncate(journal, keep)  # whole fragments only: the rest cannot be read
+    identity = segment_identity(journal)
+    if identity is None:
+        _log.warning("recovery: %s is not a readable segment; deleted", journal)
+        journal.unlink(missing_ok=True)
+        return None
+    info = finalize(
+        journal,
+        final,
+        camera=identity.camera,
+        start_time=identity.start_time,
+        motion=True,
+        objects=False,
+        fsync=fsync,
+        report=report,
+    )
+    if info is not None:
+        _log.info(
+            "recovery: %s repaired (%.1f s, %d of %d bytes of the journal kept)",
+            final,
+            info.end_time - info.start_time,
+            keep,
+            size,
+        )
+    return info

@@ -32,20 +32,19 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from vigil.apps.base import App, FrameContext, Scene
+from vigil.apps.manifest import AppManifest
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
 from vigil.sandbox import bwrap, cgroup, protocol, seccomp
 from vigil.sandbox.cpu import CpuRate
 from vigil.sandbox.host import EXIT_MEMORY
 from vigil.sandbox.limits import SandboxLimits
-
-if TYPE_CHECKING:
-    from vigil.store.installed import InstalledApp
 
 log = logging.getLogger("vigil.sandbox")
 
@@ -162,11 +161,14 @@ _spawner = _Spawner()
 
 
 class SandboxedApp(App):
-    """A store app in its own sandbox (see the module docstring and `vigil.sandbox.bwrap`)."""
+    """A store app in its own sandbox (see the module docstring and `vigil.sandbox.bwrap`):
+    `manifest` says what it is, `site_dir` is the directory its entry point imports from
+    (mounted read-only in the sandbox)."""
 
     def __init__(
         self,
-        installed: InstalledApp,
+        manifest: AppManifest,
+        site_dir: Path,
         name: str,
         settings: Mapping[str, Any],
         scene: Scene,
@@ -174,8 +176,8 @@ class SandboxedApp(App):
     ):
         # No super().__init__: the app's Settings model is never imported in this process;
         # the sandbox validates the settings with it.
-        self.installed = installed
-        self.manifest = installed.manifest
+        self.manifest = manifest
+        self.site_dir = site_dir
         self.kind = self.manifest.id  # type: ignore[misc]
         self.name = name
         self.settings = dict(settings)  # type: ignore[assignment]
@@ -307,7 +309,7 @@ class SandboxedApp(App):
             "name": self.name,
             "settings": self.settings,
             "scene": protocol.scene_json(self.scene),
-            "site_dir": str(self.installed.site_dir),
+            "site_dir": str(self.site_dir),
             "limits": self.limits.kernel_limits(),
             "pixels": None if pixels is None else {"fd": pixels, "slot_bytes": self._slot_bytes},
         }
@@ -348,7 +350,7 @@ class SandboxedApp(App):
                     launcher.bwrap,
                     command,
                     env=env,
-                    ro_dirs=[str(self.installed.site_dir)],
+                    ro_dirs=[str(self.site_dir)],
                     network=self.manifest.network,
                     uid=bwrap.next_sandbox_uid(),
                     seccomp_fd=program,

@@ -33,7 +33,7 @@ from vigil.apps.base import FrameContext, Scene
 from vigil.apps.boundary import MAX_COUNTERS
 from vigil.detection.detections import Detections
 from vigil.errors import one_line
-from vigil.events.event import Event, json_default
+from vigil.events.event import Event, json_value
 from vigil.geometry.shapes import Line, Zone
 
 INIT = b"I"
@@ -234,7 +234,7 @@ def encode_result(
     """A result message; an app whose output cannot be sent gets an error result instead."""
     payload = {"seq": seq, "events": [asdict(e) for e in events], "counters": counters}
     try:
-        body = json.dumps({**payload, "error": error}, separators=(",", ":"), default=json_default)
+        body = json.dumps({**payload, "error": error}, separators=(",", ":"), default=json_value)
     except (TypeError, ValueError) as exc:
         error, body = f"events or counters are not JSON serialisable: {exc}", ""
     if len(body) > MAX_REPLY - 1:

@@ -22,7 +22,7 @@ from vigil.config.schema import (
     VigilConfig,
     _Model,
 )
-from vigil.events.store import check_database_url
+from vigil.db.engine import check_database_url
 from vigil.motion.detector import MotionSettings
 from vigil.service.mqtt import MqttSettings, slugify
 from vigil.tracking.tracker import TrackerSettings

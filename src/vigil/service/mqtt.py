@@ -63,6 +63,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 import vigil
 from vigil.apps.boundary import MAX_COUNTERS
+from vigil.events.event import json_value
 from vigil.service.hub import Hub, Subscription
 from vigil.service.messages import CameraStatus, EventMessage, event_to_dict
 
@@ -122,20 +123,11 @@ def format_number(value: float) -> str | None:
     return repr(value)
 
 
-def _json_default(value: Any) -> Any:
-    item = getattr(value, "item", None)  # numpy scalars
-    if callable(item):
-        return item()
-    if isinstance(value, set | frozenset | tuple):
-        return list(value)
-    return str(value)
-
-
 def event_payload(message: EventMessage, published_at: float | None = None) -> bytes:
     """The JSON published on ``<prefix>/<camera>/events``."""
     body = event_to_dict(message)
     body["published_at"] = time.time() if published_at is None else published_at
-    return json.dumps(body, default=_json_default, separators=(",", ":")).encode()
+    return json.dumps(body, default=json_value, separators=(",", ":")).encode()
 
 
 #: Turns our event JSON into what Home Assistant's MQTT ``event`` entity wants: an object with

@@ -38,8 +38,10 @@ import uvicorn
 from vigil.api.app import create_app, log_setup_hint
 from vigil.api.state import ServiceState
 from vigil.apps.base import Scene
+from vigil.appstore.installed import INSTALLED_FILENAME, apps_root, read_records
 from vigil.config.editor import SiteChanges
 from vigil.config.loader import load_config_text
+from vigil.db.database import Database
 from vigil.detection.classes import COCO_CLASSES
 from vigil.errors import VigilError
 from vigil.events.event import Event
@@ -54,7 +56,6 @@ from vigil.service.hub import Hub
 from vigil.service.messages import CameraStatus, EventMessage, Reconfigure, SegmentInfo
 from vigil.service.mqtt import MqttPublisher
 from vigil.service.worker import EXIT_CAMERA_FAILED, WorkerSpec, run_worker
-from vigil.store.installed import INSTALLED_FILENAME, apps_root, read_records
 
 log = logging.getLogger("vigil.service")
 
@@ -158,8 +159,8 @@ class Supervisor:
         """
         storage = self.site.storage.directory
         storage.mkdir(parents=True, exist_ok=True)
-        events = EventStore(self.site.storage.database_url())
-        index = SegmentIndex(events)
+        database = Database(self.site.storage.database_url())
+        events, index = EventStore(database), SegmentIndex(database)
         for info in recover(storage / "recordings", report=index.add):
             log.info("recovered an unfinished segment after a crash: %s", info.path)
         detector = DetectorService(
@@ -212,7 +213,7 @@ class Supervisor:
                 pump.join(timeout=5.0)
             if mqtt is not None:
                 mqtt.stop()
-            events.close()
+            database.close()
 
     def _spawn(self, worker: _Worker, detector: DetectorService) -> None:
         worker.retiring = False
@@ -607,8 +608,8 @@ class Supervisor:
 
     def _start_api(self, state: ServiceState) -> uvicorn.Server:
         s = self.site.server
-        site = self if self._site_path is not None else None
-        config = api_server_config(create_app(state, site=site), s)
+        app = create_app(state, site=self if self._site_path is not None else None)
+        config = api_server_config(app, s)
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name="api", daemon=True)
         thread.start()
@@ -619,7 +620,7 @@ class Supervisor:
             raise VigilError(f"the API cannot listen on {s.host}:{s.port} (in use, or not allowed)")
         port = server.servers[0].sockets[0].getsockname()[1]
         self.url = f"http://{s.host}:{port}"
-        log_setup_hint(config.app, port, self._site_path)
+        log_setup_hint(app, port, self._site_path)
         return server
 
 

@@ -43,7 +43,7 @@ import cv2
 import numpy as np
 
 from vigil.apps.base import App, Scene
-from vigil.apps.registry import build_app
+from vigil.appstore.registry import build_app
 from vigil.config.schema import AppConfig
 from vigil.detection.classes import COCO_CLASSES
 from vigil.errors import VigilError
@@ -68,14 +68,8 @@ from vigil.service.messages import (
     TrackedObject,
 )
 from vigil.sources.frame import Frame
-from vigil.sources.live import (
-    DecodedFrame,
-    Disconnected,
-    Gap,
-    LiveSource,
-    Packet,
-    StreamOpened,
-)
+from vigil.sources.items import DecodedFrame, Disconnected, Gap, Packet, StreamOpened
+from vigil.sources.live import LiveSource
 
 STATUS_INTERVAL_S = 1.0
 _STATES = {"connecting": "starting", "online": "online", "reconnecting": "reconnecting"}

@@ -11,6 +11,7 @@ from accounts import bearer, fast_auth, user_token
 from api.site import Site, TestClient, jpeg, status
 from vigil.api.app import create_app
 from vigil.api.state import ServiceState
+from vigil.db.database import Database
 from vigil.events import EventStore
 from vigil.service.messages import (
     AppStatus,
@@ -165,7 +166,8 @@ def test_camera_detail_apps_follow_the_site_config(tmp_path: Path) -> None:
             "storage": {"directory": str(tmp_path / "site")},
         }
     )
-    with EventStore(f"sqlite:///{tmp_path / 'vigil.db'}") as store:
+    with Database(f"sqlite:///{tmp_path / 'vigil.db'}") as database:
+        store = EventStore(database)
         state = ServiceState.from_site(site, store)
         app = create_app(state, fast_auth(store))
         with TestClient(app, headers=bearer(user_token(app.state.auth))) as client:

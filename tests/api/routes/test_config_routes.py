@@ -38,6 +38,7 @@ from service.test_serve_e2e import (
 from vigil.api.app import create_app
 from vigil.api.state import ServiceState
 from vigil.config.loader import load_config
+from vigil.db.database import Database
 from vigil.events import EventStore
 from vigil.service.config import SiteConfig
 from vigil.service.messages import EventMessage, RawFrame, Reconfigure, Reconfigured
@@ -91,13 +92,14 @@ def api(tmp_path: Path) -> Iterator[Api]:
     site_file = tmp_path / "site.yaml"
     site_file.write_text(SITE)
     site = load_config(site_file, model=SiteConfig)
-    store = EventStore(f"sqlite:///{tmp_path / 'vigil.db'}")
+    database = Database(f"sqlite:///{tmp_path / 'vigil.db'}")
+    store = EventStore(database)
     state = ServiceState.from_site(site, store)
     app = create_app(state, fast_auth(store), site=SavedOnly())
     headers = bearer(user_token(app.state.auth))
     with TestClient(app, headers=headers) as client:
         yield Api(client, state, site_file, store)
-    store.close()
+    database.close()
 
 
 def test_get_config_is_the_file_with_frame_size_and_revision(api: Api) -> None:

@@ -16,6 +16,7 @@ from accounts import bearer, fast_auth, user_token
 from api.site import T0, PartReader, Site, event, jpeg, objects_message, status
 from vigil.api.app import create_app
 from vigil.api.state import CameraInfo, ServiceState
+from vigil.db.database import Database
 from vigil.events import EventStore
 from vigil.service.messages import (
     EventMessage,
@@ -157,7 +158,8 @@ def test_mjpeg_ends_when_client_disconnects(tmp_path: Path) -> None:
 
     from uvicorn_thread import served
 
-    with EventStore(":memory:") as store:
+    with Database(":memory:") as database:
+        store = EventStore(database)
         state = ServiceState([CameraInfo.create("cam1", "rtsp://cam/1")], store, storage=tmp_path)
         state.apply(LiveFrame("cam1", T0, jpeg()))
         app = create_app(state, fast_auth(store))

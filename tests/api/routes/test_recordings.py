@@ -164,7 +164,7 @@ def test_recording_segment_playback_with_ranges(site: Site) -> None:
     a user who may not see its camera."""
     from vigil.recording.index import SegmentIndex
 
-    index = SegmentIndex(site.store)
+    index = SegmentIndex(site.store.database)
     site.state.index = index
     path = write_mp4(site.tmp / "data" / "recordings" / "cam1" / "a.mp4", frames=30)
     data = path.read_bytes()
@@ -229,7 +229,7 @@ def test_clip_and_export_with_real_recording(site: Site, monkeypatch: pytest.Mon
         pytest.skip(f"vigil.recording not available: {err}")
     monkeypatch.setattr(api_deps, "load_recording", REAL_RECORDING_MODULE)
     assert callable(exporter.export) and callable(exporter.event_clip)
-    index = SegmentIndex(site.store)
+    index = SegmentIndex(site.store.database)
     for k in range(3):
         path = write_mp4(site.tmp / "real" / f"{k}.mp4", frames=20, fps=10)
         index.add(SegmentInfo("cam1", str(path), T0 + 2 * k, T0 + 2 * k + 2, path.stat().st_size))

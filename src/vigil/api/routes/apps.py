@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from vigil.api.deps import Operator, State
 from vigil.api.schemas import AUTH_ERRORS, AppInfo, AppRun, app_report
 from vigil.api.state import ServiceState
-from vigil.apps.registry import available_apps
+from vigil.appstore.registry import available_apps
 from vigil.auth import Principal
 
 __all__ = ["router"]

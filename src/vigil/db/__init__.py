@@ -1,0 +1,12 @@
+"""The database layer: one SQL database (SQLite by default, or PostgreSQL) holding the
+events, the recording index and the accounts.
+
+- `engine`: database URLs (`database_url`, `check_database_url`), the SQLAlchemy engine with
+  SQLite's WAL and write-transaction set-up, `one_line_error`.
+- `schema`: `Base` and every ORM row (events, segments, users, sessions, tokens, audit).
+- `database`: `Database`, which opens a URL, brings the schema to the newest Alembic
+  revision (``migrations/``) and hands out `read()` and `write()` sessions.
+
+The stores (`vigil.events.store.EventStore`, `vigil.recording.index.SegmentIndex`,
+`vigil.auth.store.AuthStore`) each take an open `Database`.
+"""

@@ -1,0 +1,208 @@
+"""The ORM rows of Vigil's database, all in one `Base` (as Home Assistant's recorder keeps
+its ``db_schema.py``): events, recording segments, and the accounts.
+
+The schema itself is owned by the Alembic migrations (``vigil/db/migrations``); a test checks
+that they and these models agree. Event and segment times are seconds (the source's
+timeline for events, wall clock for segments); auth times are seconds since the epoch.
+Secrets are never stored: a session row is keyed by the SHA-256 of its cookie value, a token
+row holds the SHA-256 of the token, a user row an argon2 hash of the password.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Double,
+    Index,
+    Integer,
+    MetaData,
+    String,
+)
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+__all__ = [
+    "ApiTokenRow",
+    "AuditRow",
+    "Base",
+    "EventRow",
+    "SegmentRow",
+    "SessionRow",
+    "UTCDateTime",
+    "UserRow",
+    "utcnow",
+]
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_JSON = JSON().with_variant(postgresql.JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# --------------------------------------------------------------------------- events
+
+
+class EventRow(Base):
+    """One event (all states of a long-lived event share the row)."""
+
+    __tablename__ = "events"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(255))
+    app: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16))
+    start_time: Mapped[float] = mapped_column(Double)
+    end_time: Mapped[float | None] = mapped_column(Double)
+    frame_index: Mapped[int] = mapped_column(BigInteger)
+    """Frame of the first record stored for this event (its `start`)."""
+    track_id: Mapped[int | None] = mapped_column(BigInteger)
+    class_id: Mapped[int | None] = mapped_column(Integer)
+    class_name: Mapped[str | None] = mapped_column(String(128))
+    zone: Mapped[str | None] = mapped_column(String(255))
+    line: Mapped[str | None] = mapped_column(String(255))
+    attributes: Mapped[dict[str, Any]] = mapped_column(_JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_events_source_start_time", "source", "start_time"),
+        Index("ix_events_type_source_start_time", "type", "source", "start_time"),
+        Index("ix_events_start_time", "start_time"),
+        Index("ix_events_app", "app"),
+    )
+
+
+# --------------------------------------------------------------------------- recordings
+
+
+class SegmentRow(Base):
+    """One finished recording segment (an MP4 file)."""
+
+    __tablename__ = "segments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera: Mapped[str] = mapped_column(String(255))
+    path: Mapped[str] = mapped_column(String(1024))
+    start_time: Mapped[float] = mapped_column(Double)
+    end_time: Mapped[float] = mapped_column(Double)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    motion: Mapped[bool] = mapped_column(Boolean, default=False)
+    objects: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        Index("ix_segments_camera_start_time", "camera", "start_time"),
+        Index("ix_segments_start_time", "start_time"),
+        Index("ix_segments_path", "path", unique=True),
+    )
+
+
+# --------------------------------------------------------------------------- accounts
+
+
+class UserRow(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    cameras: Mapped[list[str] | None] = mapped_column(_JSON, nullable=True)
+    """Camera ids the user may see; NULL: every camera."""
+    created_at: Mapped[float] = mapped_column(Double)
+    updated_at: Mapped[float] = mapped_column(Double)
+
+    __table_args__ = (Index("ix_users_username", "username", unique=True),)
+
+
+class SessionRow(Base):
+    """A browser session (cookie `vigil_session`)."""
+
+    __tablename__ = "auth_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 (hex) of the cookie value."""
+    username: Mapped[str] = mapped_column(String(64))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Double)
+    last_seen: Mapped[float] = mapped_column(Double)
+    client_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    __table_args__ = (Index("ix_auth_sessions_username", "username"),)
+
+
+class ApiTokenRow(Base):
+    """A machine's API token (`Authorization: Bearer ...`), acting as its user."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[float] = mapped_column(Double)
+    last_used: Mapped[float | None] = mapped_column(Double, nullable=True)
+
+    __table_args__ = (
+        Index("ix_api_tokens_token_hash", "token_hash", unique=True),
+        Index("ix_api_tokens_username", "username"),
+    )
+
+
+class AuditRow(Base):
+    """Who did what, when and from where."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    time: Mapped[float] = mapped_column(Double)
+    username: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(255))
+    detail: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    client_ip: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    __table_args__ = (
+        Index("ix_audit_log_time", "time"),
+        Index("ix_audit_log_username", "username"),
+        Index("ix_audit_log_action", "action"),
+    )
