@@ -38,11 +38,11 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import insert
 
+from vigil.api.routes.counts import compute_counts
 from vigil.db.database import Database
 from vigil.db.schema import EventRow
 from vigil.events.store import EventStore
 from vigil.recording.retention import CameraRetention, EventCover
-from vigil.service.api import compute_counts
 
 if TYPE_CHECKING:
     from vigil.recording.retention import EventSpan

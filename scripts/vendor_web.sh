@@ -3,13 +3,13 @@
 # node_modules, nothing loaded from a CDN: both work offline): download each
 # pinned tarball from the npm registry, check it against the registry's sha512 integrity AND
 # the sha256 pinned here, and keep only the standalone browser build and the licence under
-# src/vigil/service/web/static/vendor/<lib>/, with VERSION (the pins) and SHA256SUMS (each kept
+# src/vigil/api/web/static/vendor/<lib>/, with VERSION (the pins) and SHA256SUMS (each kept
 # file). Run it again after changing a pin; commit the result.
 set -euo pipefail
 
 REGISTRY="${NPM_REGISTRY:-https://registry.npmjs.org}"
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENDOR="$ROOT/src/vigil/service/web/static/vendor"
+VENDOR="$ROOT/src/vigil/api/web/static/vendor"
 
 # name version sha512-integrity sha256-of-tarball files-to-keep...
 PINS=(

@@ -10,11 +10,11 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from accounts import bearer, fast_auth, user_token
+from vigil.api.app import create_app
+from vigil.api.state import CameraInfo, ServiceState
 from vigil.auth import AuthStore
 from vigil.events import Event, EventStore
-from vigil.service.api import create_app
 from vigil.service.messages import LiveFrame
-from vigil.service.state import CameraInfo, ServiceState
 
 with warnings.catch_warnings():  # starlette nudges towards httpx2; httpx is what we ship
     warnings.filterwarnings("ignore", message=".*httpx2.*")

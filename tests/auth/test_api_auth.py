@@ -131,9 +131,9 @@ def test_setup_creates_the_first_admin_only_locally_and_only_once(tmp_path) -> N
     from deployment import TestClient
 
     from accounts import fast_auth
+    from vigil.api.app import create_app
+    from vigil.api.state import CameraInfo, ServiceState
     from vigil.events import EventStore
-    from vigil.service.api import create_app
-    from vigil.service.state import CameraInfo, ServiceState
 
     with Database(f"sqlite:///{tmp_path / 'vigil.db'}") as database:
         store = EventStore(database)
@@ -350,9 +350,9 @@ def test_setup_refuses_other_host_names_and_any_proxy_header(tmp_path) -> None:
     from deployment import TestClient
 
     from accounts import fast_auth
+    from vigil.api.app import create_app
+    from vigil.api.state import CameraInfo, ServiceState
     from vigil.events import EventStore
-    from vigil.service.api import create_app
-    from vigil.service.state import CameraInfo, ServiceState
 
     with Database(f"sqlite:///{tmp_path / 'vigil.db'}") as database:
         store = EventStore(database)
@@ -437,9 +437,9 @@ def test_forwarded_for_is_believed_only_from_trusted_proxies(tmp_path) -> None:
     from deployment import TestClient
 
     from accounts import fast_auth
+    from vigil.api.app import create_app
+    from vigil.api.state import CameraInfo, ServiceState
     from vigil.events import EventStore
-    from vigil.service.api import create_app
-    from vigil.service.state import CameraInfo, ServiceState
 
     with Database(f"sqlite:///{tmp_path / 'vigil.db'}") as database:
         store = EventStore(database)
@@ -461,10 +461,10 @@ def test_the_served_api_ignores_forwarded_for_from_local_clients(tmp_path) -> No
 
     from accounts import fast_auth
     from uvicorn_thread import served
+    from vigil.api.app import create_app
+    from vigil.api.state import CameraInfo, ServiceState
     from vigil.config.site import ServerSettings
     from vigil.events import EventStore
-    from vigil.service.api import create_app
-    from vigil.service.state import CameraInfo, ServiceState
     from vigil.service.supervisor import api_server_config
 
     with Database(f"sqlite:///{tmp_path / 'vigil.db'}") as database:

@@ -12,7 +12,7 @@ import pytest
 
 import vigil
 
-LOGIN_JS = Path(vigil.__file__).parent / "service" / "web" / "static" / "js" / "pages" / "login.js"
+LOGIN_JS = Path(vigil.__file__).parent / "api" / "web" / "static" / "js" / "pages" / "login.js"
 NODE = shutil.which("node")
 #: Sets the page's location to /login?next=..., imports the page's module, prints safeNext().
 HARNESS = """

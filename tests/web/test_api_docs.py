@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from accounts import fast_auth
+from vigil.api.app import create_app
+from vigil.api.state import ServiceState
+from vigil.api.web import STATIC_DIR
 from vigil.db.database import Database
 from vigil.events import EventStore
-from vigil.service.api import create_app
-from vigil.service.state import ServiceState
-from vigil.service.web import STATIC_DIR
 
 with warnings.catch_warnings():  # starlette nudges towards httpx2; httpx is what we ship
     warnings.filterwarnings("ignore", message=".*httpx2.*")

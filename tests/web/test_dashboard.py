@@ -256,6 +256,37 @@ def test_recording_export_and_playback(browser: Any, dashboard: Dashboard, tmp_p
         browsing.close()
 
 
+def test_export_button_runs_a_background_job_then_downloads(
+    browser: Any, dashboard: Dashboard, tmp_path: Path
+):
+    """The Export button starts a job (POST /api/recordings/exports), shows its progress and
+    downloads the MP4 when it is done."""
+    browsing = dashboard.login(browser, "operator")
+    page = browsing.page
+    try:
+        page.goto(f"/recordings?camera={CAMERA}")
+        page.wait_for_selector(".vis-item.seg")
+        wait_js(page, "() => document.getElementById('export-link').getAttribute('href')", 10)
+        posted = []
+        page.on(
+            "request",
+            lambda r: (
+                r.method == "POST" and "/api/recordings/exports" in r.url and posted.append(r)
+            ),
+        )
+        with page.expect_download(timeout=30_000) as downloading:
+            page.click("#export-link")
+        assert len(posted) == 1
+        exported = tmp_path / "job.mp4"
+        downloading.value.save_as(exported)
+        assert_plays(exported)
+        assert page.evaluate("document.getElementById('export-progress').value") == 100
+        assert "done" in page.text_content("#export-status")
+        screenshot(page, "recordings-export-job")
+    finally:
+        browsing.close()
+
+
 def test_events_pages_forward_and_back(browser: Any, dashboard: Dashboard):
     admin = dashboard.api("admin")
 

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 import uvicorn
 
+from vigil.api.app import create_app
+from vigil.api.state import CameraInfo, ServiceState
 from vigil.db.database import Database
 from vigil.events import EventStore
-from vigil.service.api import create_app
-from vigil.service.state import CameraInfo, ServiceState
 from web.dashboard import screenshot
 
 

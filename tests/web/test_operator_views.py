@@ -5,7 +5,7 @@ object crop of an event that names an object's box.
 
 Where the clip cannot produce the state under test (an app in backoff, a sandbox without a
 memory cgroup, an abandoned object) the real API response is fetched and that one field
-changed in flight; the API side of those fields is pinned in tests/service/test_api.py.
+changed in flight; the API side of those fields is pinned in tests/api/test_app.py.
 """
 
 from __future__ import annotations

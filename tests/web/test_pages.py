@@ -12,12 +12,12 @@ from urllib.parse import quote
 import pytest
 
 from accounts import bearer, fast_auth, user_token
+from vigil.api.app import create_app
+from vigil.api.routes.pages import PAGES
+from vigil.api.state import CameraInfo, ServiceState
+from vigil.api.web import STATIC_DIR
 from vigil.db.database import Database
 from vigil.events import EventStore
-from vigil.service.api import create_app
-from vigil.service.state import CameraInfo, ServiceState
-from vigil.service.web import STATIC_DIR
-from vigil.service.web.pages import PAGES
 
 with warnings.catch_warnings():  # starlette nudges towards httpx2; httpx is what we ship
     warnings.filterwarnings("ignore", message=".*httpx2.*")

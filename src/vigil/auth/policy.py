@@ -13,7 +13,7 @@ the token. A camera-restricted user is refused any other camera named by a ``cam
 path parameter or a ``camera`` query parameter; routes that list several cameras filter
 with `Principal.can_see` themselves.
 
-The `AuthStore` is ``app.state.auth`` (set by `vigil.service.api.create_app`).
+The `AuthStore` is ``app.state.auth`` (set by `vigil.api.app.create_app`).
 """
 
 from __future__ import annotations

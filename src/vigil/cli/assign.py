@@ -108,9 +108,10 @@ def enable(
     \b
     vigil apps enable occupancy --camera gate --set zone=door --set threshold=3 -c site.yaml
     """
-    from vigil.service.site_editor import SiteEditor, UnknownCamera
+    from vigil.config.editor import SiteEditor, UnknownCamera
+    from vigil.service.supervisor import validate_site_text
 
-    editor = SiteEditor(config_path)
+    editor = SiteEditor(config_path, validate_site_text)
     name = name or app_id
     try:
         scene, revision = editor.camera_scene(camera_id)
@@ -140,9 +141,10 @@ def enable(
 @CONFIG_OPTION
 def disable(name: str, camera_id: str, config_path: Path) -> None:
     """Stop app instance NAME on a camera; its settings stay in the file for `enable`."""
-    from vigil.service.site_editor import SiteEditor, UnknownApp, UnknownCamera
+    from vigil.config.editor import SiteEditor, UnknownApp, UnknownCamera
+    from vigil.service.supervisor import validate_site_text
 
-    editor = SiteEditor(config_path)
+    editor = SiteEditor(config_path, validate_site_text)
     try:
         scene, revision = editor.camera_scene(camera_id)
         current = _instance(scene, name)

@@ -250,8 +250,9 @@ def _serve(site) -> None:
     import logging
     import signal
 
+    from vigil.api.server import serve_site
     from vigil.service.site_plan import validate_site
-    from vigil.service.supervisor import Supervisor, check_api_port
+    from vigil.service.supervisor import check_api_port
     from vigil.sources.urls import redact_url
 
     validate_site(site)
@@ -280,7 +281,7 @@ def _serve(site) -> None:
         click.echo("Stop with Ctrl-C.", nl=True)
         sys.stdout.flush()
 
-    Supervisor(site).run(lambda: bool(stop_signals), on_ready=ready)
+    serve_site(site, lambda: bool(stop_signals), on_ready=ready)
 
 
 @cli.group()

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -67,8 +67,10 @@ def export(
     start: float,
     end: float,
     out_path: str | os.PathLike[str],
+    progress: Callable[[float], None] | None = None,
 ) -> Path:
-    """Write the footage of `camera` in [start, end) (wall clock) to `out_path` as one MP4.
+    """Write the footage of `camera` in [start, end) (wall clock) to `out_path` as one MP4;
+    `progress(fraction)` after each segment copied.
 
     Raises `RecordingError` (one line naming the camera and the range) when there is no
     footage in the range, and when the stream's parameters (codec, size) change inside it
@@ -88,6 +90,8 @@ def export(
             writer = _append(
                 writer, seg, tmp, start, end, first=n == 0, last=n == len(segments) - 1
             )
+            if progress is not None:
+                progress((n + 1) / len(segments))
         if writer is None or writer.packets == 0:
             raise RecordingError(f"no readable recordings of {_range(camera, start, end)}")
         writer.out.close()

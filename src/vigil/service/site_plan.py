@@ -13,16 +13,25 @@ supervisor carries the plan out.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass
 from typing import Any
 
 from vigil.apps.base import Scene
+from vigil.config.loader import load_config_text
 from vigil.config.site import CameraConfig, SiteConfig
 from vigil.detection.classes import COCO_CLASSES
 from vigil.pipeline.build import check_apps
 
 #: What a worker applies without a restart (`vigil.service.messages.Reconfigure`).
 SCENE_FIELDS = frozenset({"zones", "lines", "apps"})
+
+
+def validate_site_text(text: str, file: str | os.PathLike[str]) -> SiteConfig:
+    """The site in `text`, checked exactly as `vigil serve` checks its file at start."""
+    site = load_config_text(text, file, model=SiteConfig)
+    validate_site(site)
+    return site
 
 
 def validate_site(site: SiteConfig) -> None:
@@ -83,21 +92,3 @@ def plan_site_change(old: SiteConfig, new: SiteConfig) -> SitePlan:
 def beyond_scene(camera: CameraConfig) -> dict[str, Any]:
     """A camera's settings other than its scene: a change here restarts its worker."""
     return camera.model_dump(exclude=set(SCENE_FIELDS))
-
-
-@dataclass(frozen=True, slots=True)
-class SiteChanges:
-    """What applying a site did (`Supervisor.apply_site`).
-
-    `error`: the site was refused (one line; the running configuration is kept).
-    `reconfigured`: camera -> the generation of the `Reconfigure` sent to its worker (its
-    `Reconfigured` answer carries the same number). `restarted`, `started`, `stopped`:
-    camera ids. `restart_needed`: changed sections that apply at the next start only.
-    """
-
-    error: str | None = None
-    reconfigured: dict[str, int] = field(default_factory=dict)
-    restarted: tuple[str, ...] = ()
-    started: tuple[str, ...] = ()
-    stopped: tuple[str, ...] = ()
-    restart_needed: tuple[str, ...] = ()

@@ -11,11 +11,15 @@ process, which
   running, as `plan_site_change` plans them: new scenes on the workers' control pipes, only
   the changed cameras' workers restarted, started or stopped. A site that does not validate
   is reported in one line and the running configuration kept;
-- serves the HTTP API with uvicorn (127.0.0.1 unless configured otherwise).
+- serves the HTTP front end it is given (`vigil.api.server` builds it) with uvicorn
+  (127.0.0.1 unless configured otherwise).
 A crash or a hung decoder in one camera never takes down the others.
 
-For the API it is the site control: `apply_site` / `apply_site_file`, `await_reconfigured`,
-and `set_live_demand` (workers encode live JPEGs only while someone watches).
+The supervisor does not know the API (it sits below it): the front end is built by a
+callable it is handed once the database is open, and is kept informed through `SiteView`.
+For the API the supervisor is the site control: `check_site_text`, `apply_site_file` /
+`apply_site`, `await_reconfigured`, and `set_live_demand` (workers encode live JPEGs only while
+someone watches).
 """
 
 from __future__ import annotations
@@ -29,12 +33,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import uvicorn
 
 from vigil.appstore.installed import INSTALLED_FILENAME, apps_root, read_records
-from vigil.auth.routes import log_setup_hint
+from vigil.config.editor import SiteChanges
 from vigil.config.loader import load_config_text
 from vigil.config.site import ServerSettings, SiteConfig
 from vigil.db.database import Database
@@ -45,14 +49,12 @@ from vigil.recording.index import SegmentIndex
 from vigil.recording.retention import CameraRetention, RetentionPolicy, run_pass
 from vigil.recording.segmenter import recover
 from vigil.recording.segments import SegmentInfo
-from vigil.service.api import create_app
 from vigil.service.detector.server import DetectorService
 from vigil.service.hub import Hub
 from vigil.service.messages import CameraStatus, EventMessage, Reconfigured, WorkerMessage
 from vigil.service.mqtt.publisher import MqttPublisher
 from vigil.service.pool import WorkerPool
-from vigil.service.site_plan import SiteChanges, plan_site_change, validate_site
-from vigil.service.state import ServiceState
+from vigil.service.site_plan import plan_site_change, validate_site, validate_site_text
 
 log = logging.getLogger("vigil.service")
 
@@ -76,9 +78,29 @@ def check_api_port(host: str, port: int) -> None:
             raise VigilError(f"the API cannot listen on {host}:{port}: {reason}") from None
 
 
+class SiteView(Protocol):
+    """What the supervisor keeps informed of the running site: the API's read model
+    (`vigil.api.state.ServiceState`)."""
+
+    def apply(self, message: WorkerMessage) -> None:
+        """A worker's message (status, live frame, app report, ...)."""
+
+    def set_site(self, site: SiteConfig) -> None:
+        """The site as applied after a live change."""
+
+    def close(self) -> None:
+        """The service stops."""
+
+
+#: Builds the HTTP front end once the database is open: the read model the supervisor feeds
+#: and the ASGI app it serves (`vigil.api.server.http_front_end`).
+FrontEnd = Callable[["Supervisor", EventStore, SegmentIndex], tuple[SiteView, Any]]
+
+
 @dataclass
 class Supervisor:
     site: SiteConfig
+    front_end: FrontEnd | None = None  # None: no HTTP API (a site run headless)
     hub: Hub = field(default_factory=Hub)
 
     def __post_init__(self) -> None:
@@ -104,7 +126,7 @@ class Supervisor:
         self._installed = _installed_versions(self._installed_path)
         self._lock = threading.RLock()
         self._detector: DetectorService | None = None
-        self._state: ServiceState | None = None
+        self._state: SiteView | None = None
         self._mqtt: MqttPublisher | None = None  # told when cameras are added or removed
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -127,7 +149,7 @@ class Supervisor:
             max_batch=self.site.detector_service.max_batch,
             max_wait_ms=self.site.detector_service.max_wait_ms,
         )
-        state: ServiceState | None = None
+        state: SiteView | None = None
         pump: threading.Thread | None = None
         mqtt: MqttPublisher | None = None
         server: uvicorn.Server | None = None
@@ -136,16 +158,17 @@ class Supervisor:
         try:
             detector.start()
             log.info("detector started (pid %s)", detector.pid)
-            state = self._state = ServiceState.from_site(
-                self.site, events, hub=self.hub, index=index
-            )
             if self._site_path is not None:
                 self._site_hash = _file_hash(self._site_path)
-                state.apply_site_file = self.apply_site_file
+            app: Any = None
+            if self.front_end is not None:
+                state, app = self.front_end(self, events, index)
+                self._state = state
             pump = threading.Thread(target=self._pump, args=(state, events, index), name="pump")
             pump.start()
             mqtt = self._mqtt = self._start_mqtt()
-            server = self._start_api(state)
+            if app is not None:
+                server = self._start_api(app)
             retention = threading.Thread(
                 target=self._retention_loop, args=(index, events), name="retention", daemon=True
             )
@@ -215,6 +238,10 @@ class Supervisor:
         with self._answer:
             self._answers[message.camera] = message
             self._answer.notify_all()
+
+    def check_site_text(self, text: str, file: Path) -> SiteConfig:
+        """Check an edited site file's text before the API saves it, as at start."""
+        return validate_site_text(text, file)
 
     def apply_site_file(self) -> SiteChanges:
         """Apply the site file as it is now; the API calls this right after saving it.
@@ -345,7 +372,7 @@ class Supervisor:
 
     # -- the single writer ---------------------------------------------------------------------
 
-    def _pump(self, state: ServiceState, events: EventStore, index: SegmentIndex) -> None:
+    def _pump(self, state: SiteView | None, events: EventStore, index: SegmentIndex) -> None:
         """Route worker messages until the workers are stopped and the queue is drained."""
         while True:
             try:
@@ -375,7 +402,8 @@ class Supervisor:
                         self._log_status(message)
                     elif isinstance(message, Reconfigured):
                         self._answered(message)
-                    state.apply(message)
+                    if state is not None:
+                        state.apply(message)
                     self.hub.publish(message)
                 except Exception:  # the single writer must outlive one bad message or write
                     self._log_failure(f"handling a {type(message).__name__}")
@@ -451,9 +479,8 @@ class Supervisor:
         publisher.start()
         return publisher
 
-    def _start_api(self, state: ServiceState) -> uvicorn.Server:
+    def _start_api(self, app: Any) -> uvicorn.Server:
         s = self.site.server
-        app = create_app(state)
         config = api_server_config(app, s)
         server = uvicorn.Server(config)
         thread = threading.Thread(target=server.run, name="api", daemon=True)
@@ -465,7 +492,6 @@ class Supervisor:
             raise VigilError(f"the API cannot listen on {s.host}:{s.port} (in use, or not allowed)")
         port = server.servers[0].sockets[0].getsockname()[1]
         self.url = f"http://{s.host}:{port}"
-        log_setup_hint(app, port, self._site_path)
         return server
 
 

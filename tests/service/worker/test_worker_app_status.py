@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from service.test_live_config import walker_site
+from api.routes.test_config_routes import walker_site
 from vigil.service.worker.camera import CameraWorker, WorkerSpec
 from vigil.sources.frame import Frame
 

@@ -23,32 +23,25 @@ memory, CPU, open files of the supervisor).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
-from fastapi import Depends
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, ProcessCollector
+from prometheus_client import CollectorRegistry, ProcessCollector
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import generate_latest
 from prometheus_client.registry import Collector
-from starlette.responses import Response
 
 from vigil.events.event import Event
 from vigil.service.messages import CameraStatus
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
-
-    from vigil.service.state import ServiceState
 
 __all__ = [
     "COUNTERS",
     "GAUGES",
     "MonotonicTotal",
     "ServiceMetrics",
+    "MetricsSource",
     "VigilCollector",
-    "add_metrics_route",
     "create_registry",
     "render",
 ]
@@ -150,11 +143,27 @@ class ServiceMetrics:
             return dict(self._events)
 
 
-class VigilCollector(Collector):
-    """Renders the service's metrics from `ServiceState` at scrape time: of every camera, or
-    of `cameras` only (what a camera-restricted user may see)."""
+class MetricsSource(Protocol):
+    """What the collector reads at scrape time (`vigil.api.state.ServiceState` is one)."""
 
-    def __init__(self, state: ServiceState, cameras: frozenset[str] | None = None) -> None:
+    @property
+    def cameras(self) -> Mapping[str, object]: ...
+
+    @property
+    def metrics(self) -> ServiceMetrics: ...
+
+    def status(self, camera_id: str) -> CameraStatus | None: ...
+
+    def is_up(self, camera_id: str) -> bool: ...
+
+    def recording_disk_bytes(self) -> dict[str, int]: ...
+
+
+class VigilCollector(Collector):
+    """Renders the service's metrics from a `MetricsSource` at scrape time: of every
+    camera, or of `cameras` only (what a camera-restricted user may see)."""
+
+    def __init__(self, state: MetricsSource, cameras: frozenset[str] | None = None) -> None:
         self.state = state
         self.cameras = cameras
 
@@ -190,8 +199,8 @@ class VigilCollector(Collector):
         return list(families.values())
 
     @staticmethod
-    def _families() -> dict[str, Metric]:
-        families: dict[str, Metric] = {}
+    def _families() -> dict[str, CounterMetricFamily | GaugeMetricFamily]:
+        families: dict[str, CounterMetricFamily | GaugeMetricFamily] = {}
         for name, _, help_text in COUNTERS:
             families[name] = CounterMetricFamily(name, help_text, labels=["camera"])
         families["vigil_events"] = CounterMetricFamily(
@@ -205,7 +214,7 @@ class VigilCollector(Collector):
 
 
 def create_registry(
-    state: ServiceState, *, process: bool = True, cameras: frozenset[str] | None = None
+    state: MetricsSource, *, process: bool = True, cameras: frozenset[str] | None = None
 ) -> CollectorRegistry:
     """A registry of its own holding the service's collector (of `cameras` only, unless
     None) and the process collector."""
@@ -219,42 +228,3 @@ def create_registry(
 def render(registry: CollectorRegistry) -> bytes:
     """The registry in the Prometheus text exposition format."""
     return generate_latest(registry)
-
-
-def _everyone() -> None:
-    """No guard: every camera's series."""
-
-
-def add_metrics_route(
-    app: FastAPI,
-    state: ServiceState,
-    path: str = "/metrics",
-    viewer: Callable[..., Any] | None = None,
-    responses: dict[int | str, dict[str, Any]] | None = None,
-) -> None:
-    """Serve `state`'s metrics at `path` on `app` (a plain ``def`` route: scrapes run in the
-    thread pool, since one may walk the recordings directory). `viewer`, a FastAPI
-    dependency returning who asks (with `cameras`: None for all, else the set they may
-    see), guards it, with its `responses` documented; a restricted viewer gets the series
-    of their cameras only."""
-    registry = create_registry(state)
-    app.state.metrics_registry = registry
-
-    def metrics(who: Any = Depends(viewer or _everyone)) -> Response:  # noqa: B008
-        cameras = getattr(who, "cameras", None)
-        shown = registry if cameras is None else create_registry(state, cameras=cameras)
-        return Response(render(shown), media_type=CONTENT_TYPE_LATEST)
-
-    app.add_api_route(
-        path,
-        metrics,
-        methods=["GET"],
-        response_class=Response,
-        summary="Prometheus metrics",
-        description=(
-            "The Prometheus text exposition format: per-camera frame, drop, reconnect and "
-            "event counters, detector latency and queue depth, recording lag and disk usage."
-        ),
-        tags=["metrics"],
-        responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {}}}, **(responses or {})},
-    )

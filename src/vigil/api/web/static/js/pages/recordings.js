@@ -1,6 +1,8 @@
 // /recordings: a camera's recorded segments on a timeline (vis-timeline); click a time to play
 // from there, segment after segment (each one's MP4 is served with HTTP ranges, so the
-// player seeks in it), or export a range as one MP4 (GET /api/recordings/export).
+// player seeks in it), or export a range as one MP4: the Export button starts a background
+// job (POST /api/recordings/exports), shows its progress, then downloads the file; its link
+// (GET /api/recordings/export) also works as is, to save the range directly.
 import { api, query } from "../api.js";
 import { fmtTime, fromLocalInput, h, showError, toLocalInput } from "../dom.js";
 
@@ -19,6 +21,8 @@ export async function render(root) {
   const from = h("input", { id: "x-start", type: "datetime-local", step: 1 });
   const to = h("input", { id: "x-end", type: "datetime-local", step: 1 });
   const exportLink = h("a", { id: "export-link", class: "button", download: "" }, "Export MP4");
+  const exportProgress = h("progress", { id: "export-progress", max: 100, value: 0, hidden: true });
+  const exportStatus = h("p", { class: "meta", id: "export-status", role: "status" });
   const summary = h("p", { class: "meta", id: "r-summary" });
   const timelineBox = h("div", { id: "timeline" });
   const video = h("video", { id: "playback", controls: true, preload: "auto", playsinline: true });
@@ -35,7 +39,7 @@ export async function render(root) {
         h("div", { class: "field" }, h("label", { for: "x-start" }, "From"), from),
         h("div", { class: "field" }, h("label", { for: "x-end" }, "To"), to),
         h("p", { class: "meta" }, "Or drag on the timeline: the visible window is the range."),
-        exportLink)),
+        exportLink, exportProgress, exportStatus)),
   );
 
   const items = new vis.DataSet();
@@ -51,6 +55,41 @@ export async function render(root) {
   };
   from.addEventListener("change", updateExport);
   to.addEventListener("change", updateExport);
+  exportLink.addEventListener("click", (event) => {
+    if (!exportLink.getAttribute("href")) return;
+    event.preventDefault();
+    if (exportLink.dataset.busy) return; // one export at a time from this page
+    exportInBackground(camera.value, fromLocalInput(from.value), fromLocalInput(to.value));
+  });
+
+  // The export as a job: its progress in the bar, the file downloaded when it is done.
+  const exportInBackground = async (cameraId, start, end) => {
+    exportLink.dataset.busy = "1";
+    exportProgress.hidden = false;
+    exportProgress.value = 0;
+    exportStatus.textContent = "Export started…";
+    try {
+      let job = await api("/api/recordings/exports", { method: "POST", body: { camera: cameraId, start, end } });
+      while (job.state === "queued" || job.state === "running") {
+        exportProgress.value = job.percent;
+        exportStatus.textContent = `Exporting… ${job.percent} %`;
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        job = await api(`/api/recordings/exports/${job.id}`);
+      }
+      if (job.state !== "done") throw new Error(`export failed: ${job.error}`);
+      exportProgress.value = 100;
+      exportStatus.textContent = "Export done: downloading.";
+      const download = h("a", { href: job.file_url, download: "", hidden: true });
+      document.body.append(download);
+      download.click();
+      download.remove();
+    } catch (err) {
+      exportStatus.textContent = "";
+      showError(err.message);
+    } finally {
+      delete exportLink.dataset.busy;
+    }
+  };
   timeline.on("rangechanged", ({ start, end, byUser }) => {
     if (!byUser) return;
     from.value = toLocalInput(start.getTime() / 1000);

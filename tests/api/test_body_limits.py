@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from accounts import bearer, fast_auth, user_token
+from vigil.api.app import create_app
+from vigil.api.body_limits import DEFAULT_CAP, BodyGuard, safe_validation_errors
+from vigil.api.state import CameraInfo, ServiceState
 from vigil.db.database import Database
 from vigil.events import EventStore
-from vigil.service.api import create_app
-from vigil.service.body_limits import DEFAULT_CAP, BodyGuard, safe_validation_errors
-from vigil.service.state import CameraInfo, ServiceState
 
 with warnings.catch_warnings():  # starlette nudges towards httpx2; httpx is what we ship
     warnings.filterwarnings("ignore", message=".*httpx2.*")

@@ -35,13 +35,14 @@ from service.test_serve_e2e import (
     stop_process,
     wait_for,
 )
+from vigil.api.app import create_app
+from vigil.api.state import ServiceState
 from vigil.config.loader import load_config
 from vigil.config.site import SiteConfig
 from vigil.db.database import Database
 from vigil.events import EventStore
-from vigil.service.api import create_app
 from vigil.service.messages import EventMessage, RawFrame, Reconfigure, Reconfigured
-from vigil.service.state import ServiceState
+from vigil.service.site_plan import validate_site_text
 from vigil.service.worker.camera import CameraWorker, WorkerSpec
 from vigil.sources.frame import Frame
 
@@ -75,6 +76,17 @@ class Api:
     store: EventStore
 
 
+class SavedOnly:
+    """The `SiteControl` of a site file that no service runs: edits are checked as `vigil
+    serve` checks the file, then only saved."""
+
+    def check_site_text(self, text: str, file: Path) -> SiteConfig:
+        return validate_site_text(text, file)
+
+    def apply_site_file(self) -> None:
+        return None
+
+
 @pytest.fixture
 def api(tmp_path: Path) -> Iterator[Api]:
     site_file = tmp_path / "site.yaml"
@@ -83,7 +95,7 @@ def api(tmp_path: Path) -> Iterator[Api]:
     database = Database(f"sqlite:///{tmp_path / 'vigil.db'}")
     store = EventStore(database)
     state = ServiceState.from_site(site, store)
-    app = create_app(state, fast_auth(store))
+    app = create_app(state, fast_auth(store), site=SavedOnly())
     headers = bearer(user_token(app.state.auth))
     with TestClient(app, headers=headers) as client:
         yield Api(client, state, site_file, store)

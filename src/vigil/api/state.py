@@ -1,9 +1,11 @@
-"""`ServiceState`: what the HTTP API and the metrics read, held by the supervisor process.
+"""`ServiceState`: the API's read model of the site, fed by the supervisor process.
 
 The supervisor builds one `ServiceState` (usually with `ServiceState.from_site`) and calls
 `apply` for every message a camera worker sends; `apply` keeps the latest `CameraStatus`
 and `LiveFrame` of each camera and the totals behind the Prometheus counters. Events and
 segments go to the database and the segment index through the supervisor, not through here.
+What the API asks of the supervisor (apply an edited site file) goes through the
+`SiteControl` protocol of `vigil.api.deps`, never through this state.
 
 Everything here is safe to read from the API's event loop and threads while the supervisor
 thread calls `apply`.
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from vigil.api.metrics import ServiceMetrics
 from vigil.events.event import Event
 from vigil.service.hub import Hub
 from vigil.service.messages import (
@@ -31,15 +34,13 @@ from vigil.service.messages import (
     Reconfigured,
     WorkerMessage,
 )
-from vigil.service.metrics import ServiceMetrics
 from vigil.sources.urls import redact_url
 
 if TYPE_CHECKING:
     from vigil.config.site import CameraConfig, SiteConfig
     from vigil.events.store import EventStore
-    from vigil.service.site_plan import SiteChanges
 
-__all__ = ["CameraInfo", "SegmentIndexLike", "ServiceState"]
+__all__ = ["CameraInfo", "SegmentIndexLike", "ServiceState", "safe_name"]
 
 #: What may appear in a file name made from an id (camera ids and event ids are slugs).
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,199}$")
@@ -151,10 +152,8 @@ class ServiceState:
         self._reconfigured: dict[str, Reconfigured] = {}
         #: The site being run, as last applied (None when the state was built without one).
         self.site: SiteConfig | None = None
-        #: The site YAML the config API edits (None: a site built in code, nothing to save to), and
-        #: the supervisor's way to apply it at once after a save.
+        #: The site YAML the config API edits (None: a site built in code, nothing to save to).
         self.site_file: Path | None = None
-        self.apply_site_file: Callable[[], SiteChanges] | None = None
         self._snapshots: OrderedDict[str, Path] = OrderedDict()
         self._disk_usage: tuple[float, dict[str, int]] | None = None
         #: Set by `close`: live streams and WebSockets end (they would otherwise keep a

@@ -2,10 +2,11 @@
 
 The file stays the single source of truth, and stays the user's file: it is edited with
 ruamel.yaml's round-trip mode, and only what changed is replaced, so comments, key order,
-quoting and ``${VAR}`` placeholders elsewhere survive. Every edit is checked exactly as
-`vigil serve` checks the file at start (`load_config` with `SiteConfig`, then
-`validate_site`) before anything is written; a refused edit is a `ConfigError` of one line
-naming the file, the key path and the value, and the file is left as it was.
+quoting and ``${VAR}`` placeholders elsewhere survive. Every edit is checked by the
+`check` the editor is given (`vigil serve`'s own check of the file at start: `load_config`
+with `SiteConfig`, then `validate_site`) before anything is written; a refused edit is a
+`ConfigError` of one line naming the file, the key path and the value, and the file is left
+as it was.
 
 Writes are atomic (a temporary file beside the site file, fsynced, then `os.replace`, with
 the file's mode kept), so a `vigil serve` watching the file never reads half of it. Edits
@@ -13,6 +14,9 @@ are serialised by an advisory lock on a sidecar file (``.site.yaml.lock``): the 
 and `vigil apps enable` may edit at once; one of them waits briefly, then gets
 `EditConflict`. A reader may also pass the `revision` it read: an edit based on an older
 revision is refused with `EditConflict` rather than silently undoing another edit.
+
+Pure configuration work: the check is passed in, so this module knows nothing of the service
+that runs the file. `SiteChanges` is what a running service reports after applying it.
 """
 
 from __future__ import annotations
@@ -26,9 +30,10 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, TypeVar
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
@@ -37,15 +42,13 @@ from ruamel.yaml.error import YAMLError
 from vigil.config.loader import load_config_text
 from vigil.errors import ConfigError, VigilError
 
-if TYPE_CHECKING:
-    from vigil.config.site import SiteConfig
-
 __all__ = [
     "EditConflict",
+    "SiteChanges",
+    "SiteCheck",
     "SiteEditor",
     "UnknownApp",
     "UnknownCamera",
-    "validate_site_text",
 ]
 
 LOCK_WAIT_S = 2.0  # how long an edit waits for another one to finish before giving up
@@ -63,14 +66,28 @@ class UnknownApp(VigilError):
     """The camera has no app instance with that name."""
 
 
-def validate_site_text(text: str, file: str | os.PathLike[str]) -> SiteConfig:
-    """The site in `text`, checked exactly as `vigil serve` checks its file at start."""
-    from vigil.config.site import SiteConfig
-    from vigil.service.site_plan import validate_site
+SiteT = TypeVar("SiteT")
+#: Checks a site file's text exactly as `vigil serve` does at start: the site, or a
+#: `ConfigError` of one line naming the file, the key path and the value.
+SiteCheck = Callable[[str, Path], SiteT]
 
-    site = load_config_text(text, file, model=SiteConfig)
-    validate_site(site)
-    return site
+
+@dataclass(frozen=True, slots=True)
+class SiteChanges:
+    """What a running service did when it applied the site file.
+
+    `error`: the file was refused (one line; the running configuration is kept).
+    `reconfigured`: camera -> the generation of the `Reconfigure` sent to its worker (its
+    `Reconfigured` answer carries the same number). `restarted`, `started`, `stopped`:
+    camera ids. `restart_needed`: changed sections that apply at the next start only.
+    """
+
+    error: str | None = None
+    reconfigured: dict[str, int] = field(default_factory=dict)
+    restarted: tuple[str, ...] = ()
+    started: tuple[str, ...] = ()
+    stopped: tuple[str, ...] = ()
+    restart_needed: tuple[str, ...] = ()
 
 
 def revision_of(data: bytes) -> str:
@@ -134,12 +151,13 @@ FLOW_WIDTH = 80  # containers of scalars up to this wide go on one line: {points
 
 def _node(value: Any) -> Any:
     """A new YAML node for `value`; small containers in flow style, as people write them."""
+    node: CommentedMap | CommentedSeq
     if isinstance(value, Mapping):
-        node: CommentedMap | CommentedSeq = CommentedMap((k, _node(v)) for k, v in value.items())
-        children = list(node.values())
+        mapping = CommentedMap((k, _node(v)) for k, v in value.items())
+        node, children = mapping, list(mapping.values())
     elif isinstance(value, (list, tuple)):
-        node = CommentedSeq(_node(v) for v in value)
-        children = list(node)
+        sequence = CommentedSeq(_node(v) for v in value)
+        node, children = sequence, list(sequence)
     else:
         return value
     # Scalars and flow lists inside: `{points: [[0, 0], ...]}`, `{zone: door}`; a mapping
@@ -188,11 +206,13 @@ def _compact_app(app: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-class SiteEditor:
-    """Reads and edits one site file; see the module docstring."""
+class SiteEditor(Generic[SiteT]):
+    """Reads and edits one site file, each edit checked by `check`; see the module
+    docstring."""
 
-    def __init__(self, path: str | os.PathLike[str]):
+    def __init__(self, path: str | os.PathLike[str], check: SiteCheck[SiteT]):
         self.path = Path(path)
+        self._check = check
         # Writes go to the real file: replacing a symlink would detach it from its target.
         self._target = self.path.resolve()
         self._lock_path = self._target.with_name(f".{self._target.name}.lock")
@@ -226,12 +246,13 @@ class SiteEditor:
         apps: Sequence[Mapping[str, Any]],
         *,
         revision: str | None = None,
-    ) -> SiteConfig:
+    ) -> SiteT:
         """Make the camera's zones, lines and apps these (plain data, as in the YAML)."""
         with self._editing(revision) as (document, layout):
             camera = self._camera(document, camera_id)
-            for key, value in (("zones", dict(zones)), ("lines", dict(lines)), ("apps", apps)):
-                self._set_section(camera, key, [dict(a) for a in value] if key == "apps" else value)
+            self._set_section(camera, "zones", dict(zones))
+            self._set_section(camera, "lines", dict(lines))
+            self._set_section(camera, "apps", [dict(a) for a in apps])
             return self._save(document, layout)
 
     def set_app(
@@ -243,7 +264,7 @@ class SiteEditor:
         enabled: bool = True,
         *,
         revision: str | None = None,
-    ) -> SiteConfig:
+    ) -> SiteT:
         """Add app instance `name` to the camera, or replace the one of that name."""
         with self._editing(revision) as (document, layout):
             camera = self._camera(document, camera_id)
@@ -257,7 +278,7 @@ class SiteEditor:
             self._set_section(camera, "apps", apps)
             return self._save(document, layout)
 
-    def remove_app(self, camera_id: str, name: str, *, revision: str | None = None) -> SiteConfig:
+    def remove_app(self, camera_id: str, name: str, *, revision: str | None = None) -> SiteT:
         """Remove app instance `name` from the camera; `UnknownApp` when it has none."""
         with self._editing(revision) as (document, layout):
             camera = self._camera(document, camera_id)
@@ -343,9 +364,9 @@ class SiteEditor:
             document = self._parse(data)
             yield document, _layout_of(data.decode("utf-8-sig"), document)
 
-    def _save(self, document: CommentedMap, layout: Layout) -> SiteConfig:
+    def _save(self, document: CommentedMap, layout: Layout) -> SiteT:
         text = _dump(document, layout)
-        site = validate_site_text(text, self.path)  # raises: nothing is written
+        site = self._check(text, self.path)  # raises: nothing is written
         self._write(text.encode("utf-8"))
         return site
 

@@ -13,12 +13,12 @@ from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from accounts import bearer, fast_auth, user_token
+from vigil.api.app import create_app
+from vigil.api.metrics import COUNTERS, GAUGES, MonotonicTotal, create_registry, render
+from vigil.api.state import CameraInfo, ServiceState
 from vigil.db.database import Database
 from vigil.events import Event, EventStore
-from vigil.service.api import create_app
 from vigil.service.messages import CameraStatus, EventMessage
-from vigil.service.metrics import COUNTERS, GAUGES, MonotonicTotal, create_registry, render
-from vigil.service.state import CameraInfo, ServiceState
 
 with warnings.catch_warnings():  # starlette nudges towards httpx2; httpx is what we ship
     warnings.filterwarnings("ignore", message=".*httpx2.*")

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from vigil.config import editor as site_editor_module
+from vigil.config.editor import EditConflict, SiteEditor, UnknownApp, UnknownCamera
 from vigil.config.loader import load_config
 from vigil.config.site import SiteConfig
 from vigil.errors import ConfigError
-from vigil.service import site_editor as site_editor_module
-from vigil.service.site_editor import EditConflict, SiteEditor, UnknownApp, UnknownCamera
+from vigil.service.site_plan import validate_site_text
 
 SITE = textwrap.dedent(
     """\
@@ -46,18 +47,24 @@ def site_file(tmp_path: Path) -> Path:
 
 
 def test_camera_scene_is_the_file_as_written(site_file: Path) -> None:
-    scene, revision = SiteEditor(site_file).camera_scene("gate")
+    scene, revision = SiteEditor(site_file, validate_site_text).camera_scene("gate")
     assert scene == {
         "zones": {"door": {"points": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]]}},
         "lines": {},
         "apps": [{"type": "intrusion", "name": "night", "settings": {"zone": "door"}}],
     }
     assert len(revision) == 16
-    assert SiteEditor(site_file).camera_scene("yard")[0] == {"zones": {}, "lines": {}, "apps": []}
+    assert SiteEditor(site_file, validate_site_text).camera_scene("yard")[0] == {
+        "zones": {},
+        "lines": {},
+        "apps": [],
+    }
 
 
 def test_set_app_keeps_comments_placeholders_and_the_rest(site_file: Path) -> None:
-    site = SiteEditor(site_file).set_app("gate", "count", "occupancy", {"zone": "door"})
+    site = SiteEditor(site_file, validate_site_text).set_app(
+        "gate", "count", "occupancy", {"zone": "door"}
+    )
     text = site_file.read_text()
     # Everything that was there is still there, byte for byte.
     for line in SITE.splitlines():
@@ -74,7 +81,7 @@ def test_set_app_keeps_comments_placeholders_and_the_rest(site_file: Path) -> No
 
 
 def test_disable_then_enable_an_app(site_file: Path) -> None:
-    editor = SiteEditor(site_file)
+    editor = SiteEditor(site_file, validate_site_text)
     editor.set_app("gate", "night", "intrusion", {"zone": "door"}, enabled=False)
     assert "enabled: false" in site_file.read_text()
     assert load_config(site_file, model=SiteConfig).camera("gate").apps[0].enabled is False
@@ -83,7 +90,7 @@ def test_disable_then_enable_an_app(site_file: Path) -> None:
 
 
 def test_replace_scene_changes_only_what_changed(site_file: Path) -> None:
-    editor = SiteEditor(site_file)
+    editor = SiteEditor(site_file, validate_site_text)
     scene, revision = editor.camera_scene("gate")
     scene["zones"]["street"] = {"points": [[0, 0.6], [1, 0.6], [1, 1], [0, 1]]}
     lines = {"entrance": {"start": [0.5, 0], "end": [0.5, 1]}}
@@ -148,7 +155,7 @@ def test_invalid_edits_are_refused_in_one_line_and_nothing_is_written(
 ) -> None:
     before = site_file.read_bytes()
     with pytest.raises(ConfigError) as caught:
-        edit(SiteEditor(site_file))
+        edit(SiteEditor(site_file, validate_site_text))
     text = str(caught.value)
     assert "\n" not in text
     assert text.startswith(message.replace("site.yaml", str(site_file), 1)), text
@@ -157,7 +164,7 @@ def test_invalid_edits_are_refused_in_one_line_and_nothing_is_written(
 
 
 def test_unknown_camera_and_app(site_file: Path) -> None:
-    editor = SiteEditor(site_file)
+    editor = SiteEditor(site_file, validate_site_text)
     with pytest.raises(UnknownCamera, match=r"unknown camera 'back' \(known: gate, yard\)"):
         editor.camera_scene("back")
     with pytest.raises(UnknownApp, match="camera 'gate' has no app named 'count'"):
@@ -169,7 +176,7 @@ def test_unknown_camera_and_app(site_file: Path) -> None:
 def test_write_is_atomic_and_keeps_the_file_mode(site_file: Path) -> None:
     inode = site_file.stat().st_ino
     with open(site_file) as reader:  # a reader of the old file keeps reading the old file
-        SiteEditor(site_file).set_app("yard", "count", "occupancy", {})
+        SiteEditor(site_file, validate_site_text).set_app("yard", "count", "occupancy", {})
         assert reader.read() == SITE
     assert site_file.stat().st_ino != inode  # replaced, not rewritten in place
     assert stat.S_IMODE(site_file.stat().st_mode) == 0o640
@@ -184,7 +191,7 @@ def test_a_failed_write_leaves_the_file_whole(
 
     monkeypatch.setattr(site_editor_module.os, "replace", no_space)
     with pytest.raises(OSError, match="No space left"):
-        SiteEditor(site_file).set_app("yard", "count", "occupancy", {})
+        SiteEditor(site_file, validate_site_text).set_app("yard", "count", "occupancy", {})
     assert site_file.read_text() == SITE
     assert [
         p.name for p in site_file.parent.iterdir() if not p.name.startswith(".site.yaml.lock")
@@ -194,7 +201,7 @@ def test_a_failed_write_leaves_the_file_whole(
 def test_symlinked_site_file_stays_a_symlink(tmp_path: Path, site_file: Path) -> None:
     link = tmp_path / "link.yaml"
     link.symlink_to(site_file)
-    SiteEditor(link).set_app("yard", "count", "occupancy", {})
+    SiteEditor(link, validate_site_text).set_app("yard", "count", "occupancy", {})
     assert link.is_symlink()
     assert "name: count" in site_file.read_text()
 
@@ -205,15 +212,17 @@ def test_concurrent_edit_is_refused(site_file: Path, monkeypatch: pytest.MonkeyP
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another editor (a CLI in another process) holds it
         with pytest.raises(EditConflict, match="being edited by someone else"):
-            SiteEditor(site_file).set_app("yard", "count", "occupancy", {})
+            SiteEditor(site_file, validate_site_text).set_app("yard", "count", "occupancy", {})
     finally:
         os.close(lock)
     assert site_file.read_text() == SITE
-    SiteEditor(site_file).set_app("yard", "count", "occupancy", {})  # free again
+    SiteEditor(site_file, validate_site_text).set_app(
+        "yard", "count", "occupancy", {}
+    )  # free again
 
 
 def test_stale_revision_is_refused(site_file: Path) -> None:
-    editor = SiteEditor(site_file)
+    editor = SiteEditor(site_file, validate_site_text)
     scene, revision = editor.camera_scene("gate")
     editor.set_app("yard", "count", "occupancy", {})  # someone else's edit in between
     with pytest.raises(EditConflict, match="changed since it was read"):
@@ -224,7 +233,7 @@ def test_stale_revision_is_refused(site_file: Path) -> None:
 def test_broken_yaml_is_one_line(site_file: Path) -> None:
     site_file.write_text("cameras:\n  - id: gate\n   url: x\n")
     with pytest.raises(ConfigError) as caught:
-        SiteEditor(site_file).camera_scene("gate")
+        SiteEditor(site_file, validate_site_text).camera_scene("gate")
     assert "\n" not in str(caught.value) and "line 3" in str(caught.value)
 
 
@@ -242,7 +251,9 @@ def test_the_file_keeps_its_own_indentation(tmp_path: Path) -> None:
     )
     path = tmp_path / "site.yaml"
     path.write_text(text)
-    SiteEditor(path).set_app("gate", "guard", "occupancy", {"report_interval": 3})
+    SiteEditor(path, validate_site_text).set_app(
+        "gate", "guard", "occupancy", {"report_interval": 3}
+    )
     assert path.read_text() == text.replace(
         "  - {type: occupancy, name: count}\n",
         "  - {type: occupancy, name: count}\n"

@@ -1,16 +1,20 @@
-"""The dashboard's HTML pages: one shell per page, filled in by that page's ES module.
+"""The dashboard's HTML pages: one shell per page, filled in by that page's ES module, and
+``/docs``, the API's interactive documentation (Swagger UI served from this process).
 
 Each page declares the least role that may open it (``allow(role)`` of `vigil.auth`, like
 every API route); its navigation bar lists only the pages the user's role can open. The
 data a page shows comes from the JSON API, which enforces roles and camera restrictions on
 its own. ``/login`` and ``/setup`` are open: they only hold forms for the auth API.
+
+FastAPI's own ``/docs`` (and ``/redoc``) load their scripts from a CDN, so the page stays blank
+on a site without internet; ours uses the copy vendored by ``scripts/vendor_web.sh`` and the
+dashboard's Content-Security-Policy (this site's files only).
 """
 
 from __future__ import annotations
 
 import html
 from dataclasses import dataclass
-from pathlib import Path
 from string import Template
 from typing import Any
 from urllib.parse import quote
@@ -19,12 +23,14 @@ from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from vigil.api.deps import State
+from vigil.api.web import TEMPLATES_DIR
 from vigil.auth import Principal, Role, allow, principal_or_none
-from vigil.service.state import ServiceState
 
-__all__ = ["PAGES", "Page", "PageGuard", "page_router"]
+__all__ = ["PAGES", "Page", "PageGuard", "api_docs", "page_router"]
 
-_SHELL = Template((Path(__file__).parent / "templates" / "shell.html").read_text("utf-8"))
+_SHELL = Template((TEMPLATES_DIR / "shell.html").read_text("utf-8"))
+_DOCS_HTML = (TEMPLATES_DIR / "docs.html").read_text("utf-8")
 _CHART = ("/static/vendor/chart.js/chart.umd.min.js",)
 _TIMELINE = (
     "/static/vendor/vis-timeline/vis-timeline-graph2d.min.css",
@@ -118,11 +124,13 @@ def render(
     )
 
 
-def _page_route(page: Page, state: ServiceState) -> Any:
+def _page_route(page: Page) -> Any:
     assert page.role is not None
     signed_in = Depends(allow(page.role))
 
-    async def route(request: Request, principal: Principal = signed_in) -> HTMLResponse:
+    async def route(
+        request: Request, state: State, principal: Principal = signed_in
+    ) -> HTMLResponse:
         params = dict(request.path_params)
         title = ""
         if "camera_id" in params:
@@ -142,11 +150,16 @@ def _open_route(page: Page) -> Any:
     return route
 
 
-def page_router(state: ServiceState) -> APIRouter:
-    """The pages over `state` (camera pages are titled with the camera's name)."""
+async def api_docs(request: Request) -> HTMLResponse:
+    """The Swagger UI page (public, like FastAPI's: the schema it loads holds no data)."""
+    return HTMLResponse(_DOCS_HTML, headers=_SECURITY_HEADERS)
+
+
+def page_router() -> APIRouter:
+    """The pages (camera pages are titled with the camera's name)."""
     router = APIRouter(include_in_schema=False)
     for page in PAGES:
-        route = _page_route(page, state)
+        route = _page_route(page)
         router.add_api_route(page.path, route, methods=["GET"], name=f"page_{page.module}")
     for page in _OPEN_PAGES:
         # Public: signed in or not, the form is shown (to sign in as someone else).

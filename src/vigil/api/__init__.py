@@ -1,0 +1,1 @@
+"""The HTTP API of `vigil serve` (FastAPI): `vigil.api.app.create_app` builds it."""

@@ -1,0 +1,101 @@
+"""``GET /api/cameras`` and ``GET /api/cameras/{id}``: the configured cameras, their state,
+their worker's latest status and their app instances."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from vigil.api.deps import State, Viewer, camera_or_404, url_for
+from vigil.api.schemas import (
+    ERROR_RESPONSES,
+    ApiCameraState,
+    AppStateOut,
+    CameraDetail,
+    CameraOut,
+    CameraStatusOut,
+    app_report,
+    json_safe,
+)
+from vigil.api.state import CameraInfo, ServiceState
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["cameras"], responses=ERROR_RESPONSES)
+
+
+def camera_out(request: Request, state: ServiceState, camera: CameraInfo) -> CameraOut:
+    status = state.status(camera.id)
+    camera_state: ApiCameraState = "unknown" if status is None else status.state
+    return CameraOut(
+        id=camera.id,
+        name=camera.name,
+        url=camera.url,
+        enabled=camera.enabled,
+        state=camera_state,
+        up=state.is_up(camera.id),
+        live_url=url_for(request, "camera_live", camera_id=camera.id),
+        latest_url=url_for(request, "camera_latest", camera_id=camera.id),
+    )
+
+
+@router.get("/api/cameras", response_model=list[CameraOut])
+async def list_cameras(request: Request, principal: Viewer, state: State) -> list[CameraOut]:
+    """The configured cameras (those the user may see) with their current state."""
+    return [
+        camera_out(request, state, c) for c in state.cameras.values() if principal.can_see(c.id)
+    ]
+
+
+@router.get("/api/cameras/{camera_id}", response_model=CameraDetail)
+async def get_camera(camera_id: str, request: Request, _: Viewer, state: State) -> CameraDetail:
+    """One camera with its worker's latest status (rates, drops, latency, counters) and
+    its app instances: each one's state, restarts, last error and live counters."""
+    camera = camera_or_404(state, camera_id)
+    live = state.live_frame(camera_id)
+    return CameraDetail(
+        **dict(camera_out(request, state, camera)),
+        status=_status_out(state, camera_id),
+        apps=_app_states(state, camera_id),
+        totals=state.metrics.counter_totals().get(camera_id, {}),
+        live_frame_at=None if live is None else live.wall_time,
+    )
+
+
+def _status_out(state: ServiceState, camera_id: str) -> CameraStatusOut | None:
+    status = state.status(camera_id)
+    if status is None:
+        return None
+    return CameraStatusOut(
+        state=status.state,
+        updated_at=status.wall_time,
+        age_s=round(state.status_age(camera_id) or 0.0, 3),
+        fps_in=status.fps_in,
+        fps_processed=status.fps_processed,
+        frames_in=status.frames_in,
+        frames_processed=status.frames_processed,
+        frames_dropped=status.frames_dropped,
+        reconnects=status.reconnects,
+        detector_latency_ms=status.detector_latency_ms,
+        queue_depth=status.queue_depth,
+        recording_lag_s=status.recording_lag_s,
+        recording=status.recording,
+        counters=json_safe(status.counters),
+        error=status.error,
+    )
+
+
+def _app_states(state: ServiceState, camera_id: str) -> list[AppStateOut]:
+    """The camera's app instances as configured (in config order), each with the state the
+    worker last reported for it; without a site (a state built by hand), what was reported."""
+    status = state.status(camera_id)
+    reports = {a.name: a for a in status.apps} if status is not None else {}
+    cameras = state.site.cameras if state.site is not None else []
+    config = next((c for c in cameras if c.id == camera_id), None)
+    if config is None:
+        configured = [(a.type, a.name, a.enabled) for a in reports.values()]
+    else:
+        configured = [(a.type, a.name or a.type, a.enabled) for a in config.apps]
+    return [
+        AppStateOut(type=type_, name=name, enabled=enabled, **app_report(reports.get(name)))
+        for type_, name, enabled in configured
+    ]

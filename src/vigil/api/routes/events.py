@@ -1,0 +1,181 @@
+"""``GET /api/events`` (filters, newest first, limit/offset with the total), one event, its
+snapshot JPEG and its clip (cut from the recordings on first request, then cached)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
+
+from vigil.api.deps import Events, Operator, Recording, Segments, State, Viewer, url_for
+from vigil.api.exports import export_errors, exported, temp_path, unlink
+from vigil.api.schemas import ERROR_RESPONSES, EventOut, EventPage, Timestamp, json_safe
+from vigil.api.state import ServiceState, safe_name
+from vigil.auth import Principal, audit
+from vigil.events.event import Event
+from vigil.events.store import EventStore
+
+__all__ = ["MAX_CLIP_S", "router"]
+
+MAX_CLIP_S = 3 * 3600.0  # longest clip of an event (one left open forever)
+_CLIP_SETTLE_S = 300.0  # after this long past its end, a clip is cached even if footage is short
+_MP4 = {200: {"content": {"video/mp4": {}}}, **ERROR_RESPONSES}
+
+router = APIRouter(tags=["events"], responses=ERROR_RESPONSES)
+
+
+def event_or_404(events: EventStore, event_id: str, principal: Principal) -> Event:
+    """The event, if the principal may see its camera (otherwise it is not there)."""
+    event = events.get(event_id)
+    if event is None or not principal.can_see(event.source):
+        raise HTTPException(404, f"unknown event {event_id!r}")
+    return event
+
+
+def event_out(request: Request, state: ServiceState, event: Event) -> EventOut:
+    snapshot = state.snapshot_path(event)
+    return EventOut(
+        id=event.id,
+        camera=event.source,
+        app=event.app,
+        type=event.type,
+        state=event.state,
+        start_time=event.start_time,
+        end_time=event.end_time,
+        frame_index=event.frame_index,
+        track_id=event.track_id,
+        class_id=event.class_id,
+        class_name=event.class_name,
+        zone=event.zone,
+        line=event.line,
+        attributes=json_safe(event.attributes),
+        snapshot_url=None
+        if snapshot is None
+        else url_for(request, "event_snapshot", event_id=event.id),
+        clip_url=url_for(request, "event_clip", event_id=event.id),
+    )
+
+
+@router.get("/api/events", response_model=EventPage)
+def list_events(
+    request: Request,
+    principal: Viewer,
+    state: State,
+    events: Events,
+    camera: str | None = None,
+    app_name: Annotated[str | None, Query(alias="app")] = None,
+    type: str | None = None,  # noqa: A002 - the query parameter's name
+    class_name: str | None = None,
+    since: Annotated[Timestamp | None, Query(description="start_time >= since")] = None,
+    until: Annotated[Timestamp | None, Query(description="start_time < until")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+) -> EventPage:
+    """Events matching every given filter, newest first."""
+    filters: dict[str, Any] = {
+        "source": camera,
+        "app": app_name,
+        "type": type,
+        "class_name": class_name,
+        "since": since,
+        "until": until,
+    }
+    # A camera-restricted user's list holds only their cameras' events.
+    sources = principal.cameras
+    total = events.count(**filters, sources=sources)
+    page = events.query(**filters, sources=sources, limit=limit, offset=offset, newest_first=True)
+    return EventPage(
+        total=total,
+        limit=limit,
+        offset=offset,
+        items=[event_out(request, state, e) for e in page],
+    )
+
+
+@router.get("/api/events/{event_id}", response_model=EventOut)
+def get_event(
+    event_id: str, request: Request, principal: Viewer, state: State, events: Events
+) -> EventOut:
+    """One event."""
+    return event_out(request, state, event_or_404(events, event_id, principal))
+
+
+@router.get(
+    "/api/events/{event_id}/snapshot.jpg",
+    name="event_snapshot",
+    response_class=FileResponse,
+    responses={200: {"content": {"image/jpeg": {}}}, **ERROR_RESPONSES},
+)
+def event_snapshot(event_id: str, principal: Viewer, state: State, events: Events) -> FileResponse:
+    """The JPEG of the event's first frame, with boxes, zones and lines drawn."""
+    event = event_or_404(events, event_id, principal)
+    path = state.snapshot_path(event)
+    if path is None:
+        raise HTTPException(404, f"event {event_id!r} has no snapshot")
+    return FileResponse(path, media_type="image/jpeg")
+
+
+@router.get(
+    "/api/events/{event_id}/clip.mp4",
+    name="event_clip",
+    response_class=FileResponse,
+    responses=_MP4,
+)
+def event_clip(
+    event_id: str,
+    request: Request,
+    principal: Operator,
+    state: State,
+    events: Events,
+    index: Segments,
+    recording: Recording,
+) -> FileResponse:
+    """The event's footage with pre- and post-roll (5 s by default) as one MP4.
+
+    Cut on first request and kept in the exports folder once the event has ended and its
+    footage is all recorded. An event still going on gets its footage so far (not kept).
+    At most three hours from the event's start. Audited (``playback.clip``).
+    """
+    event = event_or_404(events, event_id, principal)
+    audit(request, principal, "playback.clip", event.id, {"camera": event.source})
+    camera = state.camera(event.source)
+    pre = camera.pre_roll if camera else 5.0
+    post = camera.post_roll if camera else 5.0
+    finished = event.state in ("instant", "end")
+    if not finished:
+        post = 0.0
+    last = event.end_time if event.end_time is not None else event.start_time
+    if not finished:
+        last = max(last, state.clock())
+    last = min(last, event.start_time + MAX_CLIP_S)  # an event left open forever
+    start, end = event.start_time - pre, last + post
+    filename = f"{event.source}-{event.type}-{event.id}.mp4"
+    cached = state.exports_dir / "clips" / f"{event.id}.mp4" if safe_name(event.id) else None
+    if cached is not None and cached.is_file():
+        return FileResponse(cached, media_type="video/mp4", filename=filename)
+    segments = list(index.between(event.source, start, end))
+    if not segments:
+        raise HTTPException(404, f"no recording covers event {event_id!r}")
+    tmp = temp_path(state.exports_dir / "clips")
+    try:
+        result = recording.event_clip(
+            index, event.source, event.start_time, last, tmp, pre_roll=pre, post_roll=post
+        )
+    except export_errors(recording) as err:
+        unlink(tmp)
+        raise HTTPException(404, f"no clip for event {event_id!r}: {err}") from None
+    path = exported(result, tmp)
+    if path is None:
+        unlink(tmp)
+        raise HTTPException(404, f"no clip for event {event_id!r}")
+    recorded_to = max(s.end_time for s in segments)
+    complete = recorded_to >= end - 0.5 or state.clock() > end + _CLIP_SETTLE_S
+    if cached is not None and finished and complete:
+        os.replace(path, cached)
+        return FileResponse(cached, media_type="video/mp4", filename=filename)
+    return FileResponse(
+        path, media_type="video/mp4", filename=filename, background=BackgroundTask(unlink, path)
+    )

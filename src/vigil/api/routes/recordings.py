@@ -1,0 +1,277 @@
+"""Recordings: the segments and gaps of a time range, one segment's MP4 (with Range
+requests), and exports of a range as one MP4: at once (``GET /api/recordings/export``) or as
+a background job with progress (``POST /api/recordings/exports``, `vigil.api.exports`)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import Path as PathParam
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
+
+from vigil.api.deps import (
+    Exports,
+    Operator,
+    Recording,
+    Segments,
+    State,
+    camera_or_404,
+    url_for,
+)
+from vigil.api.exports import ExportJob, exported
+from vigil.api.schemas import (
+    ERROR_RESPONSES,
+    ExportIn,
+    ExportJobOut,
+    GapOut,
+    RecordingsOut,
+    SegmentOut,
+    Timestamp,
+    bad_param,
+)
+from vigil.api.state import SegmentIndexLike
+from vigil.auth import audit
+
+__all__ = ["MAX_EXPORT_S", "MAX_LIST_RANGE_S", "router"]
+
+MAX_LIST_RANGE_S = 24 * 3600.0  # longest range of GET /api/recordings
+MAX_EXPORT_S = 3 * 3600.0  # longest range of an export
+EXPORT_POLL_S = 0.1  # how often a waiting GET /api/recordings/export looks at its job
+_MP4 = {200: {"content": {"video/mp4": {}}}, **ERROR_RESPONSES}
+
+router = APIRouter(tags=["recordings"], responses=ERROR_RESPONSES)
+
+
+def check_range(start: float, end: float, longest: float) -> None:
+    if end <= start:
+        raise bad_param("end", "must be after start", end)
+    if end - start > longest:
+        raise bad_param("end", f"the range may span at most {longest:g} s", end)
+
+
+def _segment_out(seg: Any) -> SegmentOut:
+    """A `vigil.recording.index.Segment` (or a `SegmentInfo`) on the API: no file path."""
+    segment_id = getattr(seg, "id", None)
+    return SegmentOut(
+        id=segment_id if isinstance(segment_id, int) else None,
+        start_time=seg.start_time,
+        end_time=seg.end_time,
+        duration_s=round(seg.end_time - seg.start_time, 3),
+        size_bytes=seg.size_bytes,
+        motion=seg.motion,
+        objects=seg.objects,
+    )
+
+
+@router.get("/api/recordings", response_model=RecordingsOut)
+def list_recordings(
+    _: Operator,
+    state: State,
+    index: Segments,
+    camera: str,
+    start: Annotated[Timestamp | None, Query(description="Default: an hour before end.")] = None,
+    end: Annotated[Timestamp | None, Query(description="Default: now.")] = None,
+) -> RecordingsOut:
+    """The camera's recorded segments in a time range, and the gaps between them."""
+    camera_or_404(state, camera)
+    end_ = state.clock() if end is None else end
+    start_ = end_ - 3600.0 if start is None else start
+    check_range(start_, end_, MAX_LIST_RANGE_S)
+    segments = [_segment_out(s) for s in index.between(camera, start_, end_)]
+    segments.sort(key=lambda s: s.start_time)
+    gaps = [
+        GapOut(start=a, end=b, duration_s=round(b - a, 3))
+        for a, b in index.gaps(camera, start_, end_, edges=True)
+    ]
+    recorded = sum(max(0.0, min(s.end_time, end_) - max(s.start_time, start_)) for s in segments)
+    return RecordingsOut(
+        camera=camera,
+        start=start_,
+        end=end_,
+        recorded_s=round(recorded, 3),
+        segments=segments,
+        gaps=gaps,
+    )
+
+
+@router.get(
+    "/api/recordings/segments/{segment_id}.mp4",
+    name="recording_segment",
+    response_class=FileResponse,
+    responses={
+        **_MP4,
+        206: {"content": {"video/mp4": {}}, "description": "The requested byte range."},
+    },
+)
+def recording_segment(
+    segment_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)],
+    request: Request,
+    principal: Operator,
+    index: Segments,
+) -> FileResponse:
+    """One recorded segment (``id`` from ``GET /api/recordings``) as its MP4, with HTTP
+    Range requests, so a ``<video>`` can seek in it. Audited (``playback.segment``) once
+    per playback: the request that starts at byte 0, not every range after it."""
+    segment = index.get(segment_id)
+    # A segment of a camera the user may not see is not there for them.
+    if segment is None or not principal.can_see(segment.camera):
+        raise HTTPException(404, f"unknown segment {segment_id}")
+    path = Path(segment.path)
+    if not path.is_file():
+        raise HTTPException(404, f"segment {segment_id} has no file (deleted by retention?)")
+    if request.headers.get("range", "bytes=0-").replace(" ", "").startswith("bytes=0-"):
+        audit(
+            request,
+            principal,
+            "playback.segment",
+            segment.camera,
+            {"segment": segment_id, "start": segment.start_time, "end": segment.end_time},
+        )
+    return FileResponse(
+        path, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"}
+    )
+
+
+def _export_filename(camera: str, start: float, end: float) -> str:
+    try:
+        stamp = datetime.fromtimestamp(start, UTC).strftime("%Y%m%dT%H%M%SZ")
+    except (OverflowError, OSError, ValueError):
+        stamp = f"{start:.0f}"
+    return f"{camera}-{stamp}-{round(end - start)}s.mp4"
+
+
+def _nothing_recorded(camera: str) -> HTTPException:
+    return HTTPException(404, f"nothing recorded for camera {camera!r} in that range")
+
+
+def _check_recorded(index: SegmentIndexLike, camera: str, start: float, end: float) -> None:
+    if not list(index.between(camera, start, end)):
+        raise _nothing_recorded(camera)
+
+
+@router.get("/api/recordings/export", response_class=FileResponse, responses=_MP4)
+async def export_recording(
+    request: Request,
+    principal: Operator,
+    state: State,
+    index: Segments,
+    recording: Recording,
+    jobs: Exports,
+    camera: str,
+    start: Timestamp,
+    end: Timestamp,
+) -> FileResponse:
+    """A time range of the camera's recording as one MP4 (at most three hours), once it is
+    cut (``POST /api/recordings/exports`` does the same in the background, with progress).
+    Audited (``export``)."""
+    camera_or_404(state, camera)
+    check_range(start, end, MAX_EXPORT_S)
+    await run_in_threadpool(
+        audit, request, principal, "export", camera, {"start": start, "end": end}
+    )
+    await run_in_threadpool(_check_recorded, index, camera, start, end)
+    # Cut by an export job: the copy holds none of the API's threads while the client waits.
+    run = _exporter(recording, index, camera, start, end)
+    job = jobs.start(principal.username, camera, start, end, run)
+    while job.finished_at is None:
+        await asyncio.sleep(EXPORT_POLL_S)
+    if job.path is None:
+        jobs.discard(job)
+        raise HTTPException(404, f"nothing to export: {job.error}")
+    return FileResponse(
+        job.path,
+        media_type="video/mp4",
+        filename=_export_filename(camera, start, end),
+        background=BackgroundTask(jobs.discard, job),
+    )
+
+
+# --------------------------------------------------------------------------- export jobs
+
+
+def _job_out(request: Request, job: ExportJob) -> ExportJobOut:
+    done = job.state == "done"
+    return ExportJobOut(
+        id=job.id,
+        camera=job.camera,
+        start=job.start,
+        end=job.end,
+        state=job.state,
+        percent=round(job.progress * 100),
+        error=job.error,
+        file_url=url_for(request, "export_file", job_id=job.id) if done else None,
+    )
+
+
+def _exporter(
+    recording: Any, index: SegmentIndexLike, camera: str, start: float, end: float
+) -> Callable[[Path, Callable[[float], None]], Path]:
+    def run(out: Path, progress: Callable[[float], None]) -> Path:
+        path = exported(recording.export(index, camera, start, end, out, progress=progress), out)
+        if path is None:
+            raise LookupError(f"nothing recorded for camera {camera!r} in that range")
+        return path
+
+    return run
+
+
+@router.post("/api/recordings/exports", response_model=ExportJobOut, status_code=202)
+def start_export(
+    body: ExportIn,
+    request: Request,
+    principal: Operator,
+    state: State,
+    index: Segments,
+    recording: Recording,
+    jobs: Exports,
+) -> ExportJobOut:
+    """Start cutting a time range of the camera's recording (at most three hours) into one
+    MP4 in the background; follow it at ``GET /api/recordings/exports/{id}``. Audited
+    (``export``)."""
+    camera_or_404(state, body.camera)
+    if not principal.can_see(body.camera):
+        raise HTTPException(403, f"no access to camera {body.camera!r}")
+    check_range(body.start, body.end, MAX_EXPORT_S)
+    audit(request, principal, "export", body.camera, {"start": body.start, "end": body.end})
+    _check_recorded(index, body.camera, body.start, body.end)
+    run = _exporter(recording, index, body.camera, body.start, body.end)
+    job = jobs.start(principal.username, body.camera, body.start, body.end, run)
+    return _job_out(request, job)
+
+
+def _job_or_404(jobs: Exports, job_id: str, username: str) -> ExportJob:
+    job = jobs.get(job_id, username)
+    if job is None:
+        raise HTTPException(404, f"unknown export {job_id!r}")
+    return job
+
+
+@router.get("/api/recordings/exports/{job_id}", response_model=ExportJobOut)
+async def get_export(
+    job_id: str, request: Request, principal: Operator, jobs: Exports
+) -> ExportJobOut:
+    """An export's state and progress; `file_url` once it is done."""
+    return _job_out(request, _job_or_404(jobs, job_id, principal.username))
+
+
+@router.get(
+    "/api/recordings/exports/{job_id}/file",
+    name="export_file",
+    response_class=FileResponse,
+    responses={**_MP4, 409: {"description": "Not done yet, or failed"}},
+)
+async def export_file(job_id: str, principal: Operator, jobs: Exports) -> FileResponse:
+    """The MP4 of a finished export (kept an hour after it finished)."""
+    job = _job_or_404(jobs, job_id, principal.username)
+    if job.state != "done" or job.path is None:
+        raise HTTPException(409, f"export {job_id!r} is {job.state}: {job.error or 'not done yet'}")
+    return FileResponse(
+        job.path, media_type="video/mp4", filename=_export_filename(job.camera, job.start, job.end)
+    )
