@@ -20,3 +20,12 @@ class Detector(Protocol):
     """
 
     def detect(self, images: Sequence[np.ndarray]) -> list[Detections]: ...
+
+
+@runtime_checkable
+class LetterboxingDetector(Detector, Protocol):
+    """A `Detector` that says the network input an image is letterboxed into: the engine
+    sizes its motion crops to it (the in-process ONNX detector and the shared service's
+    client both are)."""
+
+    def input_shape_for(self, width: int, height: int) -> tuple[int, int]: ...

@@ -20,6 +20,7 @@ from vigil.pipeline.gating import RegionGate
 from vigil.tracking.tracker import ByteTracker
 
 if TYPE_CHECKING:
+    from vigil.detection.base import LetterboxingDetector
     from vigil.detection.onnx_backend import OnnxDetector
 
 
@@ -101,7 +102,7 @@ def build_detector(config: VigilConfig) -> OnnxDetector:
     d = config.detector
     return OnnxDetector(
         d.model,
-        input_size=tuple(d.input_size),
+        input_size=(d.input_size[0], d.input_size[1]),
         conf_threshold=d.confidence,
         nms_iou=d.nms_iou,
         classes=class_ids(d.classes),
@@ -113,7 +114,7 @@ def build_detector(config: VigilConfig) -> OnnxDetector:
 def build_engine(
     config: VigilConfig,
     frame_size: tuple[int, int],
-    detector: OnnxDetector | None = None,
+    detector: LetterboxingDetector | None = None,
     *,
     gating: bool | None = None,
 ) -> tuple[Engine, Scene]:

@@ -155,18 +155,17 @@ def _append(
         if not packets:
             return writer
         # Media time of the range within this file (the file starts at seg.start_time).
-        origin = min(p.pts if p.pts is not None else p.dts for p in packets)
+        origin = min(_presented(p) for p in packets)
         begin = origin + int((start - seg.start_time) / tb) if first else None
         stop = origin + int((end - seg.start_time) / tb) if last else None
         i0 = 0
         if begin is not None:
             for i, p in enumerate(packets):
-                pts = p.pts if p.pts is not None else p.dts
-                if p.is_keyframe and pts <= begin:
+                if p.is_keyframe and _presented(p) <= begin:
                     i0 = i
         chosen = packets[i0:]
         if stop is not None:
-            chosen = [p for p in chosen if p.dts < stop] or chosen[:1]
+            chosen = [p for p in chosen if _decoded(p) < stop] or chosen[:1]
         key = StreamKey.of(stream)
         if writer is None:
             out, ostream = open_output(tmp, stream, movflags=FINAL_MOVFLAGS)
@@ -191,6 +190,17 @@ def _packets(container: av.container.InputContainer, stream: Stream) -> Iterator
         _log.warning("export: %s: stopped at an unreadable packet: %s", container.name, err)
 
 
+def _decoded(packet: Packet) -> int:
+    """A packet's decode time (`_packets` yields only packets that have one)."""
+    assert packet.dts is not None
+    return packet.dts
+
+
+def _presented(packet: Packet) -> int:
+    """A packet's presentation time; its decode time when it has none."""
+    return packet.pts if packet.pts is not None else _decoded(packet)
+
+
 def _copy(writer: _Writer, packets: list[Packet], tb: Fraction) -> None:
     """Mux `packets` (decode order, time base `tb`) after what the writer already has."""
     wtb = writer.time_base
@@ -199,13 +209,13 @@ def _copy(writer: _Writer, packets: list[Packet], tb: Fraction) -> None:
         return value if tb == wtb else round(value * tb / wtb)
 
     if writer.packets == 0:  # the export's first frame is presented at 0
-        shift = -min(ticks(p.pts if p.pts is not None else p.dts) for p in packets)
+        shift = -min(ticks(_presented(p)) for p in packets)
     else:  # decode times go on from the previous file's end
-        shift = writer.next_dts - ticks(packets[0].dts)
+        shift = writer.next_dts - ticks(_decoded(packets[0]))
     end = writer.next_dts
     for packet in packets:
-        dts = ticks(packet.dts) + shift
-        pts = ticks(packet.pts if packet.pts is not None else packet.dts) + shift
+        dts = ticks(_decoded(packet)) + shift
+        pts = ticks(_presented(packet)) + shift
         duration = ticks(packet.duration or 0)
         if duration > 0:
             writer.frame_ticks = duration

@@ -96,7 +96,7 @@ def finalize(
     motion: bool,
     objects: bool,
     fsync: bool = True,
-    report: Callable[[SegmentInfo], None] | None = None,
+    report: Callable[[SegmentInfo], object] | None = None,
 ) -> SegmentInfo | None:
     """Turn a (closed or cut-short) journal into `final`; report it; delete the journal.
 

@@ -471,7 +471,7 @@ class Segmenter:
 def recover(
     directory: str | os.PathLike[str],
     *,
-    report: Callable[[SegmentInfo], None] | None = None,
+    report: Callable[[SegmentInfo], object] | None = None,
     fsync: bool = True,
 ) -> list[SegmentInfo]:
     """Repair what a killed process left under `directory`; returns the segments it saved.
@@ -539,7 +539,7 @@ def _recover_finished(journal: Path, final: Path) -> SegmentInfo | None:
 
 
 def _recover_journal(
-    journal: Path, final: Path, *, fsync: bool, report: Callable[[SegmentInfo], None] | None
+    journal: Path, final: Path, *, fsync: bool, report: Callable[[SegmentInfo], object] | None
 ) -> SegmentInfo | None:
     """`final` made from the complete fragments of `journal` (reported by `finalize`), or
     None when the journal holds no readable segment (deleted)."""

@@ -35,7 +35,7 @@ from vigil.apps.base import App, Scene
 from vigil.appstore.registry import build_app
 from vigil.config.schema import AppConfig
 from vigil.config.site import CameraConfig, SiteConfig
-from vigil.detection.base import Detector
+from vigil.detection.base import LetterboxingDetector
 from vigil.detection.classes import COCO_CLASSES
 from vigil.detection.detections import Detections
 from vigil.errors import VigilError
@@ -334,7 +334,7 @@ class CameraWorker:
                 self.spec.detector, self.camera.id, (height, width), in_flight=1
             )
             self._client = client
-            detector: Detector = client
+            detector: LetterboxingDetector = client
         else:
             detector = build_detector(config)
         engine, scene = build_engine(config, size, detector)
