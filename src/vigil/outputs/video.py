@@ -24,7 +24,10 @@ TIME_BASE = Fraction(1, 90000)
 #: while keeping `veryfast`'s other choices: on the annotated test clip (768x576, 795 frames)
 #: it takes a quarter less encoding CPU for a 5 % larger file of the same quality (PSNR, SSIM),
 #: where `superfast` at the same file size loses 0.6 dB (it drops macroblock-tree rate control).
-X264_PARAMS = "subme=1"
+#: `partitions=none` (inter-coded macroblocks are not split into smaller partitions; intra ones
+#: still are): another sixth less CPU for a 3.5 % larger file of the same quality (300 frames
+#: of the sample clip: PSNR-Y 42.01 against 42.04 dB).
+X264_PARAMS = "subme=1:partitions=none"
 
 
 class VideoWriter:
