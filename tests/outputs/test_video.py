@@ -78,11 +78,11 @@ def x264_settings(path: Path) -> dict[str, str]:
 
 def test_encoder_settings_are_applied(one_second: Path) -> None:
     settings = x264_settings(one_second)
-    # preset veryfast, except the sub-pixel refinement of superfast and no inter partitions
-    # (X264_PARAMS)
+    # preset veryfast, except the sub-pixel refinement of superfast, no inter partitions and
+    # diamond motion search (X264_PARAMS)
     assert settings["subme"] == "1" and settings["analyse"] == "0x3:0"
     assert (
-        settings["me"] == "hex" and settings["mbtree"] == "1" and settings["rc_lookahead"] == "10"
+        settings["me"] == "dia" and settings["mbtree"] == "1" and settings["rc_lookahead"] == "10"
     )
     assert settings["rc"] == "crf" and float(settings["crf"]) == 23
 

@@ -26,8 +26,10 @@ TIME_BASE = Fraction(1, 90000)
 #: where `superfast` at the same file size loses 0.6 dB (it drops macroblock-tree rate control).
 #: `partitions=none` (inter-coded macroblocks are not split into smaller partitions; intra ones
 #: still are): another sixth less CPU for a 3.5 % larger file of the same quality (300 frames
-#: of the sample clip: PSNR-Y 42.01 against 42.04 dB).
-X264_PARAMS = "subme=1:partitions=none"
+#: of the sample clip: PSNR-Y 42.01 against 42.04 dB). `me=dia` (diamond motion search, as
+#: preset `ultrafast`; a fixed camera's motion is small): another eighth less, same size and
+#: PSNR.
+X264_PARAMS = "subme=1:partitions=none:me=dia"
 
 
 class VideoWriter:
