@@ -78,9 +78,9 @@ def x264_settings(path: Path) -> dict[str, str]:
 
 def test_encoder_settings_are_applied(one_second: Path) -> None:
     settings = x264_settings(one_second)
-    # preset veryfast, except the sub-pixel refinement of superfast, no inter partitions and
-    # diamond motion search (X264_PARAMS)
-    assert settings["subme"] == "1" and settings["analyse"] == "0x3:0"
+    # preset veryfast, except the sub-pixel refinement of superfast and diamond motion search
+    # (X264_PARAMS)
+    assert settings["subme"] == "1" and settings["analyse"] == "0x3:0x113"
     assert (
         settings["me"] == "dia" and settings["mbtree"] == "1" and settings["rc_lookahead"] == "10"
     )
