@@ -32,10 +32,23 @@ def appender(log: Path, letter: str) -> Contender:
 
 def test_race_rotates_the_order_and_times_every_round(tmp_path: Path) -> None:
     log = tmp_path / "order.txt"
-    seconds = race([appender(log, letter) for letter in "ABC"], rounds=4)
+    seconds, others = race([appender(log, letter) for letter in "ABC"], rounds=4)
     assert log.read_text() == "ABC" + "BCA" + "CAB" + "ABC"
     assert {name: len(times) for name, times in seconds.items()} == {"A": 4, "B": 4, "C": 4}
     assert all(t > 0 for times in seconds.values() for t in times)
+    assert len(others) == 12 and all(0 <= share <= 1 for share in others)
+
+
+def test_race_measures_the_cpu_that_other_processes_take(tmp_path: Path) -> None:
+    """A process spinning beside the contenders shows as other work: about one CPU's worth."""
+    idle = Contender("idle", [sys.executable, "-c", "import time; time.sleep(1.5)"])
+    spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        _, others = race([idle], rounds=1)
+    finally:
+        spinner.kill()
+        spinner.wait()
+    assert others[0] >= 0.7 / (os.cpu_count() or 1)
 
 
 def test_a_failing_command_is_one_line_naming_it(tmp_path: Path) -> None:
@@ -68,6 +81,17 @@ def test_report_gives_the_median_of_per_round_ratios() -> None:
     )
     assert re.search(r"vigil run --no-video +5\.00× the reference", text)
     assert re.search(r"vigil run +12\.00 s median  \(10\.0 20\.0 12\.0\)", text)
+    assert "other processes" not in text  # not measured
+
+
+def test_report_says_when_the_machine_was_busy() -> None:
+    seconds = {"vigil run": [10.0, 10.0], REFERENCE: [20.0, 20.0]}
+    idle = BenchReport("clip.avi", None, seconds, others=[0.01, 0.03, 0.0, 0.02]).render()
+    assert "other processes took 0-3 % of the CPU time while the commands ran" in idle
+    assert "busy" not in idle
+    busy = BenchReport("clip.avi", None, seconds, others=[0.01, 0.4, 0.0, 0.02]).render()
+    assert "other processes took 0-40 % of the CPU time while the commands ran: the machine" in busy
+    assert "measure again when it is idle" in busy
 
 
 @pytest.fixture(scope="session")

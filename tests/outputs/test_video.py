@@ -78,10 +78,11 @@ def x264_settings(path: Path) -> dict[str, str]:
 
 def test_encoder_settings_are_applied(one_second: Path) -> None:
     settings = x264_settings(one_second)
-    # preset veryfast, except the sub-pixel refinement of superfast (X264_PARAMS)
-    assert settings["subme"] == "1"
+    # preset veryfast, except the sub-pixel refinement of superfast and diamond motion search
+    # (X264_PARAMS)
+    assert settings["subme"] == "1" and settings["analyse"] == "0x3:0x113"
     assert (
-        settings["me"] == "hex" and settings["mbtree"] == "1" and settings["rc_lookahead"] == "10"
+        settings["me"] == "dia" and settings["mbtree"] == "1" and settings["rc_lookahead"] == "10"
     )
     assert settings["rc"] == "crf" and float(settings["crf"]) == 23
 
@@ -247,3 +248,17 @@ def test_background_writer_misuse(tmp_path: Path) -> None:
     writer.close()  # idempotent
     with pytest.raises(ValueError, match="closed"):
         writer.write(synthetic(1))
+
+
+def test_colours_are_converted_faithfully(tmp_path: Path) -> None:
+    """Losslessly encoded (crf 0), a colourful picture comes back within the rounding of
+    4:2:0 chroma: PSNR over 43 dB (libswscale's default conversion, used before, gave 40.3)."""
+    ys, xs = np.mgrid[0:H, 0:W]
+    picture = np.stack([xs * 255 // W, ys * 255 // H, (xs + ys) * 255 // (W + H)], axis=2)
+    picture = picture.astype(np.uint8)
+    with VideoWriter(tmp_path / "c.mp4", 30, W, H, crf=0) as writer:
+        writer.write(picture)
+    with av.open(str(tmp_path / "c.mp4")) as container:
+        back = next(container.decode(video=0)).to_ndarray(format="bgr24")
+    mse = np.mean((back.astype(float) - picture) ** 2)
+    assert 10 * np.log10(255**2 / mse) > 43

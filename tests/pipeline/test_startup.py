@@ -1,6 +1,7 @@
-"""What `vigil run` loads at start: neither the web framework nor, once a fixed-shape model's
-patch is kept, the `onnx` package, nor, once the events database is at the newest revision,
-Alembic (each costs a second or more on a small CPU)."""
+"""What `vigil run` loads at start: neither the web framework nor SciPy's optimisers (the
+tracker's assignment solver is lapx) nor, once a fixed-shape model's patch is kept, the `onnx`
+package, nor, once the events database is at the newest revision, Alembic (each costs a
+second or more on a small CPU)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ sys.argv = ["vigil", "run", *sys.argv[1:]]
 try:
     main()
 finally:
-    print("loaded:", sorted({"fastapi", "onnx", "alembic"} & set(sys.modules)), file=sys.stderr)
+    print("loaded:", sorted({"fastapi", "onnx", "alembic", "scipy.optimize"} & set(sys.modules)), file=sys.stderr)
 """
 
 
@@ -34,7 +35,7 @@ def loaded_by_run(clip: Path, work: Path, models: Path) -> str:
     return proc.stderr.strip().splitlines()[-1]
 
 
-def test_run_starts_without_web_framework_onnx_or_alembic(
+def test_run_starts_without_web_framework_scipy_optimize_onnx_or_alembic(
     walker_clip, tiny_models, tmp_path
 ) -> None:
     first = loaded_by_run(walker_clip.path, tmp_path, tiny_models)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
+import pytest
 
 from vigil.tracking import appearance
 
@@ -118,3 +120,32 @@ def test_distance_shapes_and_range():
     # a zero descriptor is at the maximal distance from everything
     zero = np.zeros((1, 128), np.float32)
     np.testing.assert_allclose(appearance.distance(zero, d), 1.0)
+
+
+@pytest.mark.parametrize("height, width", [(576, 768), (101, 77), (64, 65)])
+def test_the_pixels_around_each_box_give_what_the_whole_frame_gives(height, width):
+    """Only the neighbourhood of each box is halved and converted: for any frame size and any
+    box, inside, across an edge or a corner, the histograms equal those of the whole frame."""
+    rng = np.random.default_rng(height)
+    img = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    corners = rng.uniform(-30, max(height, width) + 30, (60, 2))
+    boxes = np.concatenate([corners, corners + rng.uniform(4, 120, (60, 2))], axis=1)
+    boxes = boxes.astype(np.float32)
+    hsv = cv2.cvtColor(cv2.pyrDown(img), cv2.COLOR_BGR2HSV)
+    h, w = hsv.shape[:2]
+    scaled = boxes * np.array([w / width, h / height] * 2, np.float32)
+    margin = 0.2 * (scaled[:, 2] - scaled[:, 0])
+    scaled[:, 0] += margin
+    scaled[:, 2] -= margin
+    scaled = np.clip(np.round(scaled).astype(int), 0, [w, h, w, h])
+    for (x1, y1, x2, y2), descriptor in zip(scaled, appearance.describe(img, boxes)):
+        if x2 - x1 < 2 or y2 - y1 < 4:
+            assert not descriptor.any()
+            continue
+        mid = y1 + (y2 - y1) // 2
+        hists = [
+            cv2.calcHist([part], [0, 1], None, [16, 4], [0, 180, 0, 256]).ravel()
+            for part in (hsv[y1:mid, x1:x2], hsv[mid:y2, x1:x2])
+        ]
+        expected = np.sqrt(np.concatenate(hists))
+        np.testing.assert_allclose(descriptor, expected / np.linalg.norm(expected), atol=1e-6)

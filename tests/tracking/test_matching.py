@@ -93,3 +93,20 @@ def test_assign_returns_a_partition_of_rows_and_columns(shape):
     assert np.all(cost[matches[:, 0], matches[:, 1]] <= 0.6)
     assert sorted(matches[:, 0].tolist() + rows.tolist()) == list(range(shape[0]))
     assert sorted(matches[:, 1].tolist() + cols.tolist()) == list(range(shape[1]))
+
+
+def test_assign_finds_the_optimum_of_rectangular_problems():
+    """Same total cost as SciPy's solver, on tall and wide matrices with gated pairs."""
+    from scipy.optimize import linear_sum_assignment
+
+    rng = np.random.default_rng(5)
+    for rows, cols in [(1, 1), (3, 7), (7, 3), (12, 12), (20, 9)]:
+        cost = rng.uniform(0, 1.6, (rows, cols))
+        matches, unmatched_rows, unmatched_cols = assign(cost, 1.0)
+        gated = np.where(cost <= 1.0, cost, 1e5)
+        r, c = linear_sum_assignment(gated)
+        best = gated[r, c][gated[r, c] <= 1.0]
+        assert len(matches) == len(best)
+        np.testing.assert_allclose(cost[matches[:, 0], matches[:, 1]].sum(), best.sum())
+        assert len(unmatched_rows) == rows - len(matches)
+        assert len(unmatched_cols) == cols - len(matches)

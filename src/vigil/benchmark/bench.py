@@ -4,7 +4,10 @@ Speed as a user measures it: each contender is started as its own process and ti
 start to exit (imports, model loading, writing outputs included), and the contenders run back
 to back in rounds whose order rotates, so that a machine busy with something else slows all
 of them alike. Each round gives one ratio per contender (the reference's time ÷ its time in
-the same round); the report gives the median over rounds.
+the same round); the report gives the median over rounds. Other work does not slow the
+contenders alike, though (the reference, whose inference threads spin, suffers most), so the
+report also gives the share of the machine's CPU time that other processes took while the
+commands ran, and says when the machine was busy.
 
 Contenders: `vigil run` with the given config (annotated video included, as by default),
 the same with `--no-video`, and the hand-written reference (`reference_pipeline.py`: OpenCV
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -44,6 +48,9 @@ REFERENCE_PACKAGES = (
     "pillow",
 )
 REFERENCE = "hand-written reference"
+# Other processes taking more than this share of the CPU time while a contender ran: the
+# machine was busy, and the ratios are not those of an idle machine.
+BUSY_SHARE = 0.1
 
 
 def default_reference_packages() -> Path:
@@ -63,6 +70,9 @@ class BenchReport:
     frames: int | None  # None: the whole source
     seconds: dict[str, list[float]]  # per contender, one figure per round
     commands: dict[str, str] = field(default_factory=dict)
+    # Share of the CPU time that other processes took while each command ran, in run order
+    # (empty where the system does not tell).
+    others: list[float] = field(default_factory=list)
 
     @property
     def rounds(self) -> int:
@@ -95,6 +105,17 @@ class BenchReport:
                 f"  {name:<{width}}  {statistics.median(ratios):5.2f}× the reference "
                 f"(median of rounds: {spread})"
             )
+        if self.others:
+            lines += [
+                "",
+                f"  other processes took {100 * min(self.others):.0f}-"
+                f"{100 * max(self.others):.0f} % of the CPU time while the commands ran",
+            ]
+            if max(self.others) > BUSY_SHARE:
+                lines[-1] += (
+                    ": the machine was busy, which slows the contenders unequally; "
+                    "measure again when it is idle"
+                )
         return "\n".join(lines)
 
     def to_json(self, path: Path) -> None:
@@ -151,23 +172,53 @@ def run_benchmark(
                 with_python_path(packages),
             ),
         ]
-        seconds = race(contenders, rounds, announce)
-    return BenchReport(url, frames, seconds, {c.name: " ".join(c.command) for c in contenders})
+        seconds, others = race(contenders, rounds, announce)
+    commands = {c.name: " ".join(c.command) for c in contenders}
+    return BenchReport(url, frames, seconds, commands, others)
 
 
 def race(
     contenders: list[Contender], rounds: int, announce: Callable[[str], None] = lambda _: None
-) -> dict[str, list[float]]:
-    """Wall-clock seconds of each contender per round; round r starts with contender r mod n,
-    so that none always runs first (cold caches) or last."""
+) -> tuple[dict[str, list[float]], list[float]]:
+    """Wall-clock seconds of each contender per round, and the share of the machine's CPU
+    time that other processes took while each command ran (empty where the system does not
+    tell); round r starts with contender r mod n, so that none always runs first (cold
+    caches) or last."""
     seconds: dict[str, list[float]] = {c.name: [] for c in contenders}
+    others: list[float] = []
     for r in range(rounds):
         order = contenders[r % len(contenders) :] + contenders[: r % len(contenders)]
         for contender in order:
+            busy, children = machine_cpu_seconds(), children_cpu_seconds()
             elapsed = time_command(contender)
+            note = ""
+            if busy is not None and (busy_after := machine_cpu_seconds()) is not None:
+                own = children_cpu_seconds() - children
+                share = max(0.0, busy_after - busy - own) / (elapsed * (os.cpu_count() or 1))
+                others.append(min(1.0, share))
+                note = f" (others: {100 * others[-1]:.0f} % CPU)"
             seconds[contender.name].append(elapsed)
-            announce(f"round {r + 1}/{rounds}: {contender.name} {elapsed:.2f} s")
-    return seconds
+            announce(f"round {r + 1}/{rounds}: {contender.name} {elapsed:.2f} s{note}")
+    return seconds, others
+
+
+def machine_cpu_seconds() -> float | None:
+    """CPU seconds all processes have used since boot (Linux's /proc/stat), or None."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    if not fields or fields[0] != "cpu":
+        return None
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[1:9])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    """CPU seconds this process's finished children have used (the contenders)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def time_command(contender: Contender) -> float:

@@ -24,7 +24,11 @@ TIME_BASE = Fraction(1, 90000)
 #: while keeping `veryfast`'s other choices: on the annotated test clip (768x576, 795 frames)
 #: it takes a quarter less encoding CPU for a 5 % larger file of the same quality (PSNR, SSIM),
 #: where `superfast` at the same file size loses 0.6 dB (it drops macroblock-tree rate control).
-X264_PARAMS = "subme=1"
+#: `me=dia` (diamond motion search, as preset `ultrafast`; a fixed camera's motion is small):
+#: on the annotated clip, 4 % less encoding CPU for a 0.4 % larger file (raw frames: an eighth
+#: less, same size and PSNR). Not `partitions=none`: a sixth less CPU, but a 13 % larger
+#: annotated video.
+X264_PARAMS = "subme=1:me=dia"
 
 
 class VideoWriter:
@@ -97,7 +101,10 @@ class VideoWriter:
         ticks = round(self.frames * self._frame_ticks if pts is None else pts / TIME_BASE)
         if self._last_pts is not None and ticks <= self._last_pts:
             ticks = self._last_pts + 1
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        # OpenCV converts to the encoder's YUV 4:2:0 five times faster than libswscale (and
+        # at least as faithfully).
+        yuv = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
+        frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         frame.pts = ticks
         frame.time_base = TIME_BASE
         frame.duration = self._frame_ticks

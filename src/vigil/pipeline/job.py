@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vigil.apps.base import Scene
 from vigil.config.schema import VigilConfig
 from vigil.db.database import Database
 from vigil.detection.classes import COCO_CLASSES
@@ -50,6 +51,31 @@ class RunOutputs:
             database=out.database or str(directory / "events.db"),
         )
 
+    def written(self) -> dict[str, str]:
+        """What the run writes, by name: the summary's `outputs`."""
+        return {
+            name: str(path)
+            for name, path in (
+                ("video", self.video),
+                ("mot", self.mot),
+                ("summary", self.summary),
+                ("database", self.database),
+            )
+            if path
+        }
+
+
+def open_video(path: Path, source: VideoSource, scene: Scene) -> BackgroundVideoWriter:
+    """The annotated video's writer: frames are drawn and encoded on its own thread, off the
+    analysis path."""
+    annotator = Annotator(
+        COCO_CLASSES,
+        {name: np.asarray(z.points, np.float32) for name, z in scene.zones.items()},
+        {name: (ln.start, ln.end) for name, ln in scene.lines.items()},
+    )
+    writer = VideoWriter(path, source.fps, source.width, source.height)
+    return BackgroundVideoWriter(writer, draw=annotator.draw)
+
 
 def default_directory(source: str) -> Path:
     stem = Path(source.split("?")[0].rstrip("/")).stem or "stream"
@@ -75,19 +101,7 @@ def run_job(
     database = Database(outputs.database)
     store = EventStore(database)
     mot = MotWriter(outputs.mot, class_ids=outputs.mot_classes) if outputs.mot else None
-    annotator = Annotator(
-        COCO_CLASSES,
-        {name: np.asarray(z.points, np.float32) for name, z in scene.zones.items()},
-        {name: (ln.start, ln.end) for name, ln in scene.lines.items()},
-    )
-    video = (
-        BackgroundVideoWriter(
-            VideoWriter(outputs.video, source.fps, source.width, source.height),
-            draw=annotator.draw,  # drawn on the encoder's thread, off the analysis path
-        )
-        if outputs.video
-        else None
-    )
+    video = open_video(outputs.video, source, scene) if outputs.video else None
     stats = RunStats(COCO_CLASSES)
     pending = []
     started = time.perf_counter()
@@ -119,22 +133,12 @@ def run_job(
             if pending:
                 store.add(pending)
     wall = time.perf_counter() - started
-    written = {
-        name: str(path)
-        for name, path in (
-            ("video", outputs.video),
-            ("mot", outputs.mot),
-            ("summary", outputs.summary),
-            ("database", outputs.database),
-        )
-        if path
-    }
     summary = stats.summary(
         source.url,
         wall_s=wall,
         fps=source.fps,
         counters={app.name: app.counters() for app in engine.apps},
-        outputs=written,
+        outputs=outputs.written(),
     )
     summary.to_json(outputs.summary)
     return summary

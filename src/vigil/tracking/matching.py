@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import lap
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -28,7 +28,8 @@ def assign(cost: np.ndarray, max_cost: float) -> tuple[np.ndarray, np.ndarray, n
         return np.empty((0, 2), dtype=np.int64), np.arange(rows), np.arange(cols)
     # Forbid pairs over the gate so the solver never trades a good pair for a forbidden one.
     gated = np.where(cost <= max_cost, cost, max_cost + 1e5)
-    r, c = linear_sum_assignment(gated)
+    # Jonker-Volgenant (lapx): SciPy's solver costs a second of start-up to import.
+    r, c = lap.lapjvx(gated, extend_cost=True, return_cost=False)
     ok = gated[r, c] <= max_cost
     matches = np.stack([r[ok], c[ok]], axis=1)
     unmatched_rows = np.setdiff1d(np.arange(rows), matches[:, 0], assume_unique=True)

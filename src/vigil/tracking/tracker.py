@@ -133,7 +133,7 @@ class ByteTracker:
             )
             detections = detections[usable]
             features = (
-                appearance.describe(image, detections.xyxy)
+                self._describe(image, detections)
                 if image is not None and s.appearance_weight > 0
                 else None
             )
@@ -281,6 +281,14 @@ class ByteTracker:
         self._spawn(dets[high], pts)
         if features is not None:
             self._learn_appearance(np.arange(first, len(self)), dets, high, features)
+
+    def _describe(self, image: np.ndarray, dets: Detections) -> np.ndarray:
+        """Appearance descriptors of the confident detections (zeros for the others: only
+        confident ones are compared by appearance)."""
+        features = np.zeros((len(dets), appearance.DESCRIPTOR_SIZE), np.float32)
+        confident = dets.confidence >= self.settings.high_threshold
+        features[confident] = appearance.describe(image, dets.xyxy[confident])
+        return features
 
     def _reidentify_cost(
         self, tracks: np.ndarray, dets: Detections, features: np.ndarray
