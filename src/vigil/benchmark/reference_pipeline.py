@@ -36,7 +36,7 @@ def main() -> None:
         ys, xs = np.mgrid[: size_h // stride, : size_w // stride]
         grids.append(np.stack([xs.ravel(), ys.ravel()], 1))
         strides.append(np.full((xs.size, 1), stride))
-    grid, stride = np.concatenate(grids), np.concatenate(strides)
+    grid, strides_of = np.concatenate(grids), np.concatenate(strides)
 
     tracker = ByteTrackTracker()
     capture = cv2.VideoCapture(args.video)
@@ -58,15 +58,17 @@ def main() -> None:
             class_id = scores.argmax(1)
             confidence = scores[np.arange(len(scores)), class_id]
             keep = confidence >= args.confidence
-            xy = (out[keep, :2] + grid[keep]) * stride[keep]
-            wh = np.exp(out[keep, 2:4]) * stride[keep]
+            xy = (out[keep, :2] + grid[keep]) * strides_of[keep]
+            wh = np.exp(out[keep, 2:4]) * strides_of[keep]
             xyxy = np.concatenate([xy - wh / 2, xy + wh / 2], 1) / scale
             confidence, class_id = confidence[keep], class_id[keep]
             xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], 1)
-            kept = cv2.dnn.NMSBoxesBatched(
-                xywh.tolist(), confidence.tolist(), class_id.tolist(), 0.0, args.nms_iou
-            )
-            kept = np.asarray(kept, int).reshape(-1)
+            kept = np.asarray(
+                cv2.dnn.NMSBoxesBatched(
+                    xywh.tolist(), confidence.tolist(), class_id.tolist(), 0.0, args.nms_iou
+                ),
+                int,
+            ).reshape(-1)
             detections = sv.Detections(
                 xyxy=xyxy[kept], confidence=confidence[kept], class_id=class_id[kept]
             )

@@ -103,11 +103,12 @@ class VideoWriter:
             ticks = self._last_pts + 1
         # OpenCV converts to the encoder's YUV 4:2:0 five times faster than libswscale (and
         # at least as faithfully).
-        yuv = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
+        yuv = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), dtype=np.uint8)
         frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
         frame.pts = ticks
         frame.time_base = TIME_BASE
         frame.duration = self._frame_ticks
+        assert self._stream is not None  # `check` refused a closed writer
         self._mux(self._stream.encode(frame))
         self._last_pts = ticks
         self.frames += 1

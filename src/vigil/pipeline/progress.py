@@ -39,7 +39,7 @@ def progress_reporter(
     ]
     with Progress(*columns, transient=True) as bar:
         task = bar.add_task("analysing", total=total, fps=0.0, objects=0)
-        clock = {"start": None}
+        clock: dict[str, float | None] = {"start": None}
 
         def on_frame(result: FrameResult) -> None:
             now = time.perf_counter()

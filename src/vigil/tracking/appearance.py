@@ -60,7 +60,7 @@ def _half_size_hsv(image: np.ndarray, x1: int, y1: int, x2: int, y2: int) -> np.
 
 def described(descriptors: np.ndarray) -> np.ndarray:
     """Which descriptors hold a look at all (boxes too small or off-image give zeros)."""
-    return descriptors.any(axis=1)
+    return np.asarray(descriptors.any(axis=1))
 
 
 def distance(tracks: np.ndarray, detections: np.ndarray) -> np.ndarray:

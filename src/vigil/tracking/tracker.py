@@ -175,7 +175,7 @@ class ByteTracker:
     def _off_frame(self) -> np.ndarray:
         """Tracks whose predicted centre lies outside the picture."""
         centres = self.mean[:, :2]
-        return ((centres < 0) | (centres > self.frame_size)).any(axis=1)
+        return np.asarray(((centres < 0) | (centres > self.frame_size)).any(axis=1))
 
     # -- association -----------------------------------------------------------------------
 
@@ -191,7 +191,7 @@ class ByteTracker:
             & (centers[:, None, 1] >= regions[None, :, 1])
             & (centers[:, None, 1] <= regions[None, :, 3])
         )
-        return inside.any(axis=1)
+        return np.asarray(inside.any(axis=1))
 
     def _cost(
         self,
