@@ -17,6 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from vigil.auth.passwords import MAX_PASSWORD, MIN_PASSWORD, USERNAME_PATTERN
 from vigil.auth.principal import Role
 from vigil.config.schema import LineConfig, Name, ZoneConfig
+from vigil.events.event import json_value
 from vigil.service.messages import AppState, AppStatus
 
 #: The least role that reads app settings (they may hold a webhook's token, say).
@@ -91,25 +92,6 @@ def bad_param(name: str, message: str, value: Any) -> RequestValidationError:
 
 
 # --------------------------------------------------------------------------- cameras, events
-
-
-def json_safe(value: Any) -> Any:
-    """`value` as strict JSON: numpy values as Python ones, tuples and sets as lists,
-    NaN and infinities as null (browsers' JSON.parse rejects them, and Starlette refuses to
-    render them), anything else unknown as its string."""
-    if value is None or isinstance(value, (bool, int, str)):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if isinstance(value, (set, frozenset)):
-        return [json_safe(v) for v in sorted(value, key=repr)]
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        return json_safe(value.tolist())
-    return str(value)
 
 
 #: A camera's state as the worker reports it ("starting", "online", "reconnecting", "ended",
@@ -189,7 +171,7 @@ def app_report(report: AppStatus | None) -> dict[str, Any]:
         "state": report.state,
         "last_error": report.last_error,
         "restarts": report.restarts,
-        "counters": json_safe(report.counters),
+        "counters": json_value(report.counters, replace_invalid=True),
         "version": report.version,
         "sandboxed": report.sandboxed,
         "memory_cgroup": report.memory_cgroup,

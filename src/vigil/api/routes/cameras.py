@@ -14,9 +14,9 @@ from vigil.api.schemas import (
     CameraOut,
     CameraStatusOut,
     app_report,
-    json_safe,
 )
 from vigil.api.state import CameraInfo, ServiceState
+from vigil.events.event import json_value
 
 __all__ = ["router"]
 
@@ -79,7 +79,7 @@ def _status_out(state: ServiceState, camera_id: str) -> CameraStatusOut | None:
         queue_depth=status.queue_depth,
         recording_lag_s=status.recording_lag_s,
         recording=status.recording,
-        counters=json_safe(status.counters),
+        counters=json_value(status.counters, replace_invalid=True),
         error=status.error,
     )
 

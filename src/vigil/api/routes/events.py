@@ -12,10 +12,10 @@ from starlette.background import BackgroundTask
 
 from vigil.api.deps import Events, Operator, Recording, Segments, State, Viewer, url_for
 from vigil.api.exports import export_errors, exported, temp_path, unlink
-from vigil.api.schemas import ERROR_RESPONSES, EventOut, EventPage, Timestamp, json_safe
+from vigil.api.schemas import ERROR_RESPONSES, EventOut, EventPage, Timestamp
 from vigil.api.state import ServiceState, safe_name
 from vigil.auth import Principal, audit
-from vigil.events.event import Event
+from vigil.events.event import Event, json_value
 from vigil.events.store import EventStore
 
 __all__ = ["MAX_CLIP_S", "router"]
@@ -51,7 +51,7 @@ def event_out(request: Request, state: ServiceState, event: Event) -> EventOut:
         class_name=event.class_name,
         zone=event.zone,
         line=event.line,
-        attributes=json_safe(event.attributes),
+        attributes=json_value(event.attributes, replace_invalid=True),
         snapshot_url=None
         if snapshot is None
         else url_for(request, "event_snapshot", event_id=event.id),

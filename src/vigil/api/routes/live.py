@@ -28,9 +28,10 @@ from starlette.websockets import WebSocketDisconnect
 
 from vigil.api.deps import Live, State, Viewer, camera_or_404
 from vigil.api.live import LiveViewers
-from vigil.api.schemas import ERROR_RESPONSES, json_safe
+from vigil.api.schemas import ERROR_RESPONSES
 from vigil.api.state import ServiceState
 from vigil.auth.policy import StillAllowed
+from vigil.events.event import json_value
 from vigil.service.messages import EventMessage, FrameMetadata, LiveFrame, event_to_dict
 
 __all__ = ["MJPEG_BOUNDARY", "router", "ws_payload"]
@@ -286,7 +287,9 @@ async def _run_websocket(
                 cameras is not None and source not in cameras
             ):
                 continue
-            text = json.dumps(json_safe(ws_payload(message)), allow_nan=False)
+            text = json.dumps(
+                json_value(ws_payload(message), replace_invalid=True), allow_nan=False
+            )
             await websocket.send_text(text)
         return False
 
