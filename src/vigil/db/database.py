@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.engine import URL
@@ -37,7 +37,18 @@ from vigil.errors import VigilError
 if TYPE_CHECKING:
     from alembic.config import Config
 
-__all__ = ["HEAD_REVISION", "MIGRATIONS_DIR", "Database", "DatabaseError", "alembic_config"]
+__all__ = [
+    "HEAD_REVISION",
+    "IN_CHUNK",
+    "MIGRATIONS_DIR",
+    "Database",
+    "DatabaseError",
+    "alembic_config",
+    "in_chunks",
+]
+
+T = TypeVar("T")
+IN_CHUNK = 500  # values per `IN (...)`: well under SQLite's bound-parameter limit
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 #: The newest migration's revision id (a test checks it against the migration scripts).
@@ -176,3 +187,9 @@ class Database:
             except CommandError as err:  # e.g. a revision unknown here
                 raise DatabaseError(f"{err} (written by a newer Vigil?)") from None
         _log.info("database schema brought up to revision %s", HEAD_REVISION)
+
+
+def in_chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
+    """`values` in slices of at most `size`, one `IN (...)` query each."""
+    for i in range(0, len(values), size):
+        yield values[i : i + size]

@@ -16,14 +16,13 @@ from sqlalchemy import BigInteger, ColumnElement, Select, case, delete, func, se
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from vigil.db.database import Database
+from vigil.db.database import Database, in_chunks
 from vigil.db.engine import one_line_error
 from vigil.db.schema import EventRow, utcnow
 from vigil.events.event import Event, EventState, json_value, valid_text
 
 __all__ = ["CrossingCount", "EventStore", "OccupancyBucket"]
 
-_IN_CHUNK = 500  # ids per `IN (...)`: well under SQLite's bound-parameter limit
 _SPAN_PAGE = 10_000  # rows fetched at a time when streaming event spans
 _log = logging.getLogger(__name__)
 #: What one bad record raises on its way into the database.
@@ -212,7 +211,7 @@ class EventStore:
         with self.database.write() as session:
             rows: dict[str, EventRow] = {}
             ids = list(dict.fromkeys(ev.id for ev in batch))
-            for chunk in _chunks(ids, _IN_CHUNK):
+            for chunk in in_chunks(ids):
                 for stored in session.scalars(select(EventRow).where(EventRow.id.in_(chunk))):
                     rows[stored.id] = stored
             for ev, attrs in records:
@@ -472,8 +471,3 @@ def _filtered(
     if until is not None:
         stmt = stmt.where(EventRow.start_time < float(until))
     return stmt
-
-
-def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]

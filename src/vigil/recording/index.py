@@ -7,14 +7,14 @@ rows, which `gaps()` reports.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, delete, func, select
 
-from vigil.db.database import Database
+from vigil.db.database import Database, in_chunks
 from vigil.db.schema import SegmentRow, utcnow
 from vigil.recording.segments import SegmentInfo
 
@@ -24,7 +24,6 @@ __all__ = ["MAX_SEGMENT_SECONDS", "Segment", "SegmentIndex"]
 #: can use the (camera, start_time) index). The segmenter cuts at the first keyframe after
 #: its segment length, so only a camera with a keyframe interval over an hour exceeds it.
 MAX_SEGMENT_SECONDS = 3600.0
-_IN_CHUNK = 500
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +80,7 @@ class SegmentIndex:
         with self.database.write() as session:
             existing: dict[str, SegmentRow] = {}
             paths = list(dict.fromkeys(i.path for i in batch))
-            for chunk in _chunks(paths, _IN_CHUNK):
+            for chunk in in_chunks(paths):
                 found = select(SegmentRow).where(SegmentRow.path.in_(chunk))
                 for stored in session.scalars(found):
                     existing[stored.path] = stored
@@ -109,7 +108,7 @@ class SegmentIndex:
         if not unique:
             return 0
         with self.database.write() as session:
-            for chunk in _chunks(unique, _IN_CHUNK):
+            for chunk in in_chunks(unique):
                 result = session.execute(delete(SegmentRow).where(SegmentRow.id.in_(chunk)))
                 removed += int(getattr(result, "rowcount", 0) or 0)
         return removed
@@ -230,8 +229,3 @@ class SegmentIndex:
     def _segments(self, stmt: Select[Any]) -> list[Segment]:
         with self.database.read() as session:
             return [Segment.from_row(row) for row in session.scalars(stmt)]
-
-
-def _chunks(items: Sequence[Any], size: int) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
