@@ -290,3 +290,16 @@ def test_query_indexes_migrate_down_and_up_keeping_the_events(database: str) -> 
             assert store.count() == 10
     finally:
         engine.dispose()
+
+
+def test_a_new_database_is_announced_in_one_line(tmp_path, caplog):
+    """Alembic sets up plugins on import and narrates each migration at INFO; a first start
+    logs one line of ours instead."""
+    import logging
+
+    from vigil.db.database import Database
+
+    caplog.set_level(logging.INFO)
+    Database(f"sqlite:///{tmp_path / 'new.db'}").close()
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert lines == [f"database schema brought up to revision {HEAD_REVISION}"], lines

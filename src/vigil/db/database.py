@@ -166,6 +166,9 @@ class Database:
     def _migrate(self) -> None:
         if self._at_head():
             return
+        # Alembic narrates each plugin it sets up (on import) and each migration (docstrings
+        # included) at INFO: one line of ours says what happened instead.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         from alembic import command
         from alembic.util import CommandError
 
@@ -179,9 +182,6 @@ class Database:
                 conn.execute(select(func.pg_advisory_xact_lock(_MIGRATION_LOCK_KEY)))
             cfg = alembic_config()
             cfg.attributes["connection"] = conn
-            # Alembic narrates each plugin and migration (docstrings included) at INFO:
-            # one line of ours says what happened instead.
-            logging.getLogger("alembic").setLevel(logging.WARNING)
             try:
                 command.upgrade(cfg, "head")
             except CommandError as err:  # e.g. a revision unknown here
