@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 
-def format_key_path(loc: Iterable[str | int]) -> str:
-    """``("zones", "door", "points", 1)`` -> ``zones.door.points[1]``."""
+def format_key_path(loc: Iterable[object]) -> str:
+    """``("zones", "door", "points", 1)`` -> ``zones.door.points[1]``. A mapping key YAML
+    read as another type (``0.62:``, ``null:``) is shown as written, in brackets."""
     out = ""
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not isinstance(part, str):
+            out += f"[{part!r}]"
         elif part == "[key]":  # pydantic's marker for a bad dict key
             out += " (key)"
         elif not part.isprintable() or part != part.strip():  # a bad name: show it quoted

@@ -568,3 +568,14 @@ def test_names_in_other_scripts_are_fine(tmp_path: Path) -> None:
         write(tmp_path, "zones:\n  Entrée Nord: {points: [[0, 0], [1, 0], [1, 1]]}\n")
     )
     assert list(config.zones) == ["Entrée Nord"]
+
+
+def test_a_mapping_key_of_another_type_is_named_in_one_line():
+    """Found by the site-file fuzzer: YAML reads ``0.62:`` as a float key, which the key
+    path must show rather than crash on."""
+    from vigil.config.site import SiteConfig
+
+    with pytest.raises(ConfigError) as err:
+        load_config_text("cameras:\n  0.62: dou:${Pcam", "site.yaml", env={}, model=SiteConfig)
+    message = str(err.value)
+    assert message.startswith("site.yaml: ") and "\n" not in message, message
