@@ -119,6 +119,31 @@ def test_node_death_moves_only_its_cameras_and_its_return_takes_a_fair_share() -
     assert without_rebalance.placement == after_death.placement
 
 
+def test_gpu_node_death_without_rebalance_leaves_healthy_nodes_alone() -> None:
+    nodes = [
+        node("cpu-1", 10),
+        node("cpu-2", 10),
+        node("gpu-1", 10, labels=GPU),
+        node("gpu-2", 10, labels=GPU),
+    ]
+    cameras = [*cams(8, "gpu", labels=GPU), *cams(16, "plain")]
+    start = assign(cameras, nodes, {})
+    assert set(per_node(start).values()) == {6}
+
+    nodes[2] = node("gpu-1", 10, alive=False, labels=GPU)
+    failed = assign(cameras, nodes, start.placement, rebalance=False)
+    on_dead = {camera for camera, name in start.placement.items() if name == "gpu-1"}
+    assert failed.moved == on_dead and failed.unplaced == {}
+    # gpu-2 is fuller than the CPU nodes: evening that out would move healthy cameras.
+    rebalanced = assign(cameras, nodes, start.placement)
+    assert rebalanced.moved > on_dead
+
+    nodes[2] = node("gpu-1", 10, labels=GPU)
+    back = assign(cameras, nodes, failed.placement)
+    assert set(per_node(back).values()) == {6}
+    assert {back.placement[c] for c in back.moved} == {"gpu-1"}
+
+
 def test_new_node_gets_a_fair_share_of_unequal_capacities() -> None:
     nodes = [node("small", 10), node("big", 30)]
     start = assign(cams(20), nodes, {})

@@ -7,9 +7,14 @@ cameras left without a node go, most constrained first, to the node they can run
 load (cameras / capacity) stays lowest, ties by name; a camera that fits nowhere may make
 room by moving one camera that can run elsewhere off a full node (a GPU camera whose GPU node
 died takes the place of a plain camera on another GPU node). With `rebalance`, cameras then
-move from nodes above the site's mean load to nodes that stay at or below it after taking
-one, never past the giver: a node that joins gets its fair share, a node death moves only
-the dead node's cameras, and a site in balance moves nothing.
+move from the most loaded nodes to the least loaded ones while each move narrows the gap
+between the two by more than one camera's worth: a node that joins or comes back gets its
+fair share, and a site in balance moves nothing.
+
+The head rebalances when capacity was added (a node joined or came back), not when nodes
+were only lost: a failure then moves only the lost nodes' cameras (and the fewest needed to
+make room), even where a dead GPU node's cameras left the other GPU nodes fuller than the
+CPU nodes (rebalancing then would move plain cameras off healthy GPU nodes).
 
 Placement queries go through a lazy heap per kind of camera (same pin, same labels), so
 2,000 cameras on 50 nodes settle in milliseconds (benchmarks/cluster_assignment.py).
@@ -276,47 +281,34 @@ def _make_room(site: _Site, camera: CameraDemand, current: Mapping[str, str]) ->
 
 
 def _rebalance(site: _Site, current: Mapping[str, str]) -> None:
-    """Moves cameras from nodes above the mean load to nodes that stay at or below it after
-    taking one, most loaded giver first, while each move narrows the gap between the two
-    (by more than half a camera's worth on each side: a site off by one camera is balanced).
-    Receivers never become givers, so it ends; loads are compared as exact fractions."""
+    """Moves cameras off the most loaded node to the least loaded one that can run them, while
+    a move narrows the gap between the two by more than it adds (twice the gap in load exceeds
+    one camera's worth on each side: 2 (l_giver - l_receiver) > 1/c_giver + 1/c_receiver,
+    so nodes of one capacity that differ by one camera are balanced). Each move lowers
+    sum(cameras^2 / capacity), so it ends; loads are compared as exact fractions. A giver
+    none of whose cameras can move is left as it is (greedy: receivers only fill up)."""
     live = [name for name, node in site.nodes.items() if node.alive and node.capacity > 0]
-    capacity = sum(site.nodes[name].capacity for name in live)
-    cameras = sum(len(site.on[name]) for name in live)
-
-    def above_mean(name: str) -> bool:
-        return len(site.on[name]) * capacity > cameras * site.nodes[name].capacity
-
-    givers = [(-site.load(name), name) for name in live if above_mean(name)]
+    givers = [(-site.load(name), name) for name in live if site.on[name]]
     heapq.heapify(givers)
     while givers:
         _, giver = heapq.heappop(givers)
-        move = _best_move(site, giver, current, (cameras, capacity))
+        move = _best_move(site, giver, current)
         if move is None:
-            continue  # receivers only fill up: this giver stays stuck
+            continue
         camera, receiver = move
         site.take(camera, giver)
         site.put(camera, receiver)
-        if above_mean(giver):
-            heapq.heappush(givers, (-site.load(giver), giver))
+        heapq.heappush(givers, (-site.load(giver), giver))
 
 
-def _best_move(
-    site: _Site, giver: str, current: Mapping[str, str], mean: tuple[int, int]
-) -> tuple[str, str] | None:
+def _best_move(site: _Site, giver: str, current: Mapping[str, str]) -> tuple[str, str] | None:
     """(camera, receiver) for one move off `giver`: cameras placed in this call first (they
-    do not count as moved), then by id; the receiver with the lowest load after the move.
-    `mean` is the site's load as (cameras, capacity)."""
+    do not count as moved), then by id; the receiver with the lowest load after the move."""
     held, capacity = len(site.on[giver]), site.nodes[giver].capacity
 
-    def may_receive(node: str) -> bool:
+    def narrows_gap(node: str) -> bool:
         count, room = len(site.on[node]), site.nodes[node].capacity
-        return (
-            node != giver
-            and count < room
-            and (count + 1) * mean[1] <= mean[0] * room
-            and 2 * (held * room - count * capacity) > room + capacity
-        )
+        return count < room and 2 * (held * room - count * capacity) > room + capacity
 
     tried: set[_Kind] = set()
     for camera in sorted(site.on[giver], key=lambda c: (current.get(c) == giver, c)):
@@ -324,7 +316,7 @@ def _best_move(
         if _kind(demand) in tried:
             continue
         tried.add(_kind(demand))
-        receivers = [(site.load(n, 1), n) for n in site.eligible(demand) if may_receive(n)]
+        receivers = [(site.load(n, 1), n) for n in site.eligible(demand) if narrows_gap(n)]
         if receivers:
             return camera, min(receivers)[1]
     return None
