@@ -16,9 +16,11 @@ from fastapi import FastAPI
 
 from vigil.api.app import create_app, log_setup_hint
 from vigil.api.state import ServiceState
+from vigil.cluster.head import ClusterCameras
 from vigil.config.site import SiteConfig
 from vigil.events.store import EventStore
 from vigil.recording.index import SegmentIndex
+from vigil.service.cameras import LocalCameras, RunnerFactory
 from vigil.service.supervisor import Supervisor
 
 
@@ -59,4 +61,5 @@ def serve_site(
         if on_ready is not None:
             on_ready(url)
 
-    Supervisor(site, front_end=front_end).run(stop, on_ready=ready)
+    runner: RunnerFactory = LocalCameras if site.cluster is None else ClusterCameras
+    Supervisor(site, front_end=front_end, runner=runner).run(stop, on_ready=ready)

@@ -1,0 +1,85 @@
+"""The Ray cluster's nodes as Vigil sees them: a name, a capacity in cameras, labels.
+
+A node says what it is with Ray node labels (``ray start --labels``): ``vigil-node`` its name
+(default: the start of its Ray node id), ``vigil-cameras`` how many cameras it may run
+(default: ``cluster.cameras_per_cpu`` x its Ray CPUs) and ``vigil-labels`` what a camera may
+ask for (``gpu,depot-3``). A node whose Ray resources include a GPU also carries the label
+``gpu``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from vigil.cluster.assignment import CameraDemand, NodeInfo
+from vigil.config.site import SiteConfig
+
+NAME_LABEL = "vigil-node"
+CAMERAS_LABEL = "vigil-cameras"
+LABELS_LABEL = "vigil-labels"
+HEAD_RESOURCE = "node:__internal_head__"
+
+
+@dataclass(frozen=True)
+class RayNode:
+    """One node of the Ray cluster."""
+
+    info: NodeInfo
+    ray_id: str
+    address: str
+    head: bool
+    gpus: float
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+
+def read_nodes(nodes: list[dict[str, Any]], cameras_per_cpu: float) -> list[RayNode]:
+    """`ray.nodes()` as Vigil nodes. Where a name is taken by several Ray nodes (a machine
+    that came back under a new Ray id), the live one counts; dead duplicates are dropped."""
+    found: dict[str, RayNode] = {}
+    for raw in nodes:
+        node = _node(raw, cameras_per_cpu)
+        seen = found.get(node.name)
+        if seen is None or (node.info.alive and not seen.info.alive):
+            found[node.name] = node
+    return sorted(found.values(), key=lambda n: n.name)
+
+
+def _node(raw: dict[str, Any], cameras_per_cpu: float) -> RayNode:
+    labels: dict[str, str] = raw.get("Labels") or {}
+    resources: dict[str, float] = raw.get("Resources") or {}
+    ray_id = str(raw["NodeID"])
+    gpus = float(resources.get("GPU", 0.0))
+    declared = labels.get(CAMERAS_LABEL, "")
+    if declared.strip().isdigit():
+        capacity = int(declared)
+    else:
+        capacity = math.floor(float(resources.get("CPU", 0.0)) * cameras_per_cpu)
+    tags = {t.strip() for t in labels.get(LABELS_LABEL, "").split(",") if t.strip()}
+    if gpus > 0:
+        tags.add("gpu")
+    return RayNode(
+        info=NodeInfo(
+            name=labels.get(NAME_LABEL) or ray_id[:12],
+            alive=bool(raw.get("Alive")),
+            capacity=capacity,
+            labels=frozenset(tags),
+        ),
+        ray_id=ray_id,
+        address=str(raw.get("NodeManagerAddress", "")),
+        head=HEAD_RESOURCE in resources,
+        gpus=gpus,
+    )
+
+
+def camera_demands(site: SiteConfig, cameras: set[str] | None = None) -> list[CameraDemand]:
+    """What each enabled camera of `site` (of `cameras`, if given) asks of its node."""
+    return [
+        CameraDemand(id=c.id, node=c.node, labels=frozenset(c.node_labels))
+        for c in site.cameras
+        if c.enabled and (cameras is None or c.id in cameras)
+    ]
