@@ -1,0 +1,1 @@
+"""A Vigil site across several machines: Ray runs the cameras, PostgreSQL is the shared store."""
