@@ -1,2 +1,2 @@
-"""Vigil on several machines: which node runs which camera, leases that fence stale writers,
-and the head that keeps a Ray cluster of nodes busy (the layer between `api` and `service`)."""
+"""A Vigil site across several machines: Ray runs the cameras on the nodes, PostgreSQL is the
+shared store, leases fence stale writers (the layer between `api` and `service`)."""

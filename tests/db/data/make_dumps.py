@@ -5,6 +5,7 @@ written by Vigil at commit 1239fef (schema revision 0004, migrations then in
 Run with that commit's code first on the path (its API: stores opened from a URL)::
 
     git worktree add --detach /tmp/vigil-old 1239fef
+    cp -r src/vigil/cluster /tmp/vigil-old/src/vigil/  # today's private PostgreSQL server
     PYTHONPATH=/tmp/vigil-old/src:tests python tests/db/data/make_dumps.py tests/db/data
 
 `tests/db/test_upgrade_from_1239fef.py` loads the dumps and opens them with today's code.
@@ -12,6 +13,7 @@ Run with that commit's code first on the path (its API: stores opened from a URL
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -20,8 +22,9 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 
-from postgres_server import PostgresServer, find_postgres_bin
+from postgres_server import PostgresServer
 from vigil.auth.store import AuthStore
+from vigil.cluster.postgres import find_postgres_bin
 from vigil.events import Event, EventStore
 from vigil.recording.index import SegmentIndex
 from vigil.service.messages import SegmentInfo
@@ -69,7 +72,8 @@ def sqlite_dump(out: Path) -> None:
 def postgresql_dump(out: Path) -> None:
     bin_dir = find_postgres_bin()
     assert bin_dir is not None, "PostgreSQL is not installed"
-    server = PostgresServer(bin_dir).start()
+    server = PostgresServer()
+    server.start()
     try:
         url = server.create_database("old")
         fill(url)
@@ -78,6 +82,7 @@ def postgresql_dump(out: Path) -> None:
             [str(bin_dir / "pg_dump"), "--no-owner", "--no-privileges", "--inserts",
              "--host", server.host, "--port", str(server.port), "--username", "postgres", name],
             check=True, capture_output=True, text=True,
+            env=dict(os.environ, PGPASSWORD=server.password()),
         ).stdout  # fmt: skip
         # Without psql's meta-commands (\\restrict ...): the test runs it as plain SQL.
         out.write_text("".join(line for line in dump.splitlines(True) if line[:1] != "\\"))
