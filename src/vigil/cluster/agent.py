@@ -270,10 +270,12 @@ class NodeAgent:
             if isinstance(message, EventMessage):
                 events.append(message)
                 continue
-            if isinstance(message, SegmentInfo):
-                if self._index.add(message, epoch=self._epoch(message.camera)) is None:
-                    self.refused_writes += 1
-                    continue
+            stale = isinstance(message, SegmentInfo) and (
+                self._index.add(message, epoch=self._epoch(message.camera)) is None
+            )
+            if stale:
+                self.refused_writes += 1
+                continue
             self._outbox.put(message)
         if events:
             fence = {m.event.source: self._epoch(m.event.source) for m in events}

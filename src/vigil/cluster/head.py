@@ -24,6 +24,7 @@ over with new epochs, and the leases keep any node still running an old one from
 from __future__ import annotations
 
 import collections
+import contextlib
 import hashlib
 import logging
 import queue
@@ -298,10 +299,8 @@ class ClusterCameras:
 
         agent = self._agents.pop(name)
         log.warning("%s: its cameras go to other nodes", why)
-        try:
+        with contextlib.suppress(Exception):  # already gone with its node
             ray.kill(agent.actor, no_restart=True)
-        except Exception:  # already gone with its node
-            pass
         agent.dead = why
         for camera, node in list(self._placement.items()):
             if node == name:
