@@ -68,6 +68,7 @@ class AgentReport:
     cameras: dict[str, int]  # camera -> epoch it runs under
     refused_writes: int
     load: float  # the machine's 1-minute load average per CPU
+    failed: str | None = None  # why this node cannot run cameras (its model, ...)
 
 
 @dataclass
@@ -125,8 +126,15 @@ class NodeAgent:
         self._inbox: queue.Queue[WorkerMessage] = queue.Queue()
         self._outbox = _Outbox()
         self._cameras = LocalCameras(lambda: self.site, self._inbox)
-        self._cameras.start_up()
         self._stopping = threading.Event()
+        self.failed: str | None = None
+        try:
+            self._cameras.start_up()
+        except VigilError as err:  # a bad model here: the head says so in one line
+            self.failed = f"node {node}: {err}"
+            self._threads: list[threading.Thread] = []
+            self._stopping.set()
+            return
         self._renewed = time.monotonic()
         self.refused_writes = 0
         self._threads = [
@@ -182,6 +190,7 @@ class NodeAgent:
             cameras=running,
             refused_writes=self.refused_writes,
             load=round(os.getloadavg()[0] / cpus, 3),
+            failed=self.failed,
         )
 
     def read_file(self, path: str) -> bytes:

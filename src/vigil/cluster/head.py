@@ -27,7 +27,9 @@ import collections
 import contextlib
 import hashlib
 import logging
+import os
 import queue
+import signal
 import socket
 import threading
 import time
@@ -52,9 +54,11 @@ log = logging.getLogger("vigil.cluster")
 RECONCILE_EVERY_S = 1.0
 REPORT_EVERY_S = 3.0
 AGENT_START_S = 120.0  # an agent loads its model and starts its detector in this time
+AGENT_RETRY_S = 30.0  # a node whose agent failed or died gets a new one after this
 STOP_WAIT_S = 15.0  # a camera moved off a live node: how long its stop there may take
 CALL_TIMEOUT_S = 10.0
 MOVES_KEPT = 200
+PASSED_ENV = ("VIGIL_MODELS",)
 
 
 @dataclass
@@ -87,6 +91,7 @@ class ClusterCameras:
         self._unplaced_said: dict[str, str] = {}
         self._live: set[str] = set()
         self._agents: dict[str, _Agent] = {}
+        self._retry_at: dict[str, float] = {}  # node -> no new agent there before this time
         self._nodes: list[RayNode] = []
         self._moves: collections.deque[MoveView] = collections.deque(maxlen=MOVES_KEPT)
         self._reconciled = self._reported = 0.0
@@ -119,6 +124,10 @@ class ClusterCameras:
             if not waiting:
                 break
             time.sleep(0.2)
+        with self._lock:
+            failed = [a.dead for a in self._agents.values() if a.dead]
+            if failed and not any(a.ready for a in self._agents.values()):
+                raise VigilError(failed[0] or "no node agent started")
         names = ", ".join(f"{a.node.name} ({len(a.node.address) and a.node.address})"
                           for a in self._agents.values() if a.ready)  # fmt: skip
         log.info("cluster at %s: node agents ready on %s", self.settings.address, names or "none")
@@ -274,7 +283,8 @@ class ClusterCameras:
             if why is not None:
                 self._drop_agent(name, why)
         for node in self._nodes:
-            if node.info.alive and node.name not in self._agents:
+            wanted = node.info.alive and node.name not in self._agents
+            if wanted and self._retry_at.get(node.name, 0.0) <= now:
                 self._agents[node.name] = self._start_agent(node)
 
     def _start_agent(self, node: RayNode) -> _Agent:
@@ -288,6 +298,7 @@ class ClusterCameras:
                 max_concurrency=16,
                 max_restarts=0,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node.ray_id, soft=False),
+                runtime_env={"env_vars": _passed_env()},
             )
             .remote(node.name, self._site(), self.settings.lease_seconds)
         )
@@ -298,7 +309,10 @@ class ClusterCameras:
         import ray
 
         agent = self._agents.pop(name)
-        log.warning("%s: its cameras go to other nodes", why)
+        if agent.ready:
+            log.warning("%s: its cameras go to other nodes", why)
+        else:  # it could not start there: not again at once
+            self._retry_at[name] = time.monotonic() + AGENT_RETRY_S
         with contextlib.suppress(Exception):  # already gone with its node
             ray.kill(agent.actor, no_restart=True)
         agent.dead = why
@@ -318,8 +332,11 @@ class ClusterCameras:
                 continue
             try:
                 agent.report = ray.get(agent.ready_ref)
+                agent.dead = agent.report.failed
             except Exception as err:
                 agent.dead = f"node {agent.node.name}: its agent failed to start: {_short(err)}"
+            if agent.dead is not None:
+                agent.ready = False
                 log.error("%s", agent.dead)
                 continue
             agent.ready, agent.heard = True, time.monotonic()
@@ -330,8 +347,9 @@ class ClusterCameras:
 
     def _place(self) -> None:
         nodes = [
-            replace(n.info, alive=n.info.alive and n.name in self._agents
-                    and self._agents[n.name].ready)  # fmt: skip
+            replace(
+                n.info, alive=n.info.alive and n.name in self._agents and self._agents[n.name].ready
+            )  # fmt: skip
             for n in self._nodes
         ]
         result = assign(camera_demands(self._site(), self._wanted), nodes, self._placement)
@@ -444,12 +462,25 @@ def connect_ray(address: str) -> None:
         raise VigilError(
             f"cluster.address: no Ray cluster at {address}: {err.strerror or err}"
         ) from None
+    # Ray's core installs its own SIGTERM handler (a stack dump, then abort): `vigil serve`
+    # keeps its own, which stops the site in order.
+    handlers = {s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
         ray.init(address=address, namespace="vigil", logging_level=logging.WARNING,
                  log_to_driver=True, configure_logging=False)  # fmt: skip
     except Exception as err:
         raise VigilError(f"cluster.address: cannot join the Ray cluster at {address}: "
                          f"{_short(err)}") from None  # fmt: skip
+    finally:
+        for signum, handler in handlers.items():
+            if handler is not None:
+                signal.signal(signum, handler)
+
+
+def _passed_env() -> dict[str, str]:
+    """What the agents inherit from `vigil serve`'s environment: where models are (the same
+    path on every node, as with the site file's paths)."""
+    return {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
 
 
 def _move(camera: str, old: str | None, new: str | None, why: str) -> MoveView:
