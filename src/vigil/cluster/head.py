@@ -47,7 +47,7 @@ from vigil.cluster.views import AssignmentView, MoveView, NodeUnavailable, NodeV
 from vigil.config.site import CameraConfig, ClusterSettings, SiteConfig
 from vigil.db.database import Database
 from vigil.errors import VigilError
-from vigil.service.messages import WorkerMessage
+from vigil.service.messages import CameraStatus, WorkerMessage
 
 log = logging.getLogger("vigil.cluster")
 
@@ -320,6 +320,8 @@ class ClusterCameras:
             if node == name:
                 del self._placement[camera]
                 self._pending_why[camera] = why
+                # Its worker cannot say so any more: offline until it runs elsewhere.
+                self._inbox.put(CameraStatus(camera, "offline", time.time(), error=why))
 
     def _check_ready(self) -> None:
         import ray
