@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import event
 
 from vigil.cluster.leases import LeaseStore
+from vigil.db.app_states import AppStateStore
 from vigil.db.database import Database
 from vigil.events import Event, EventStore
 from vigil.recording.index import SegmentIndex
@@ -122,38 +123,108 @@ def in_thread(work: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
     return thread, result
 
 
-def test_a_grant_waits_for_a_fenced_write_in_progress(site: Site) -> None:
+@dataclass(frozen=True)
+class Writer:
+    """One kind of fenced write of camera cam1's data: the statement that stores it, the
+    write itself (whether it was stored), and how many of them are stored."""
+
+    marker: str
+    write: Callable[[Site, int, int], bool]  # (site, epoch, serial) -> stored
+    stored: Callable[[Site], int]
+
+
+WRITERS = {
+    "events": Writer(
+        "insert into events",
+        lambda site, epoch, n: not site.events.add([crossing("cam1", n)], fence={"cam1": epoch}),
+        lambda site: site.events.count(),
+    ),
+    "segments": Writer(
+        "insert into segments",
+        lambda site, epoch, n: (
+            SegmentIndex(site.database, "node-a").add(segment("cam1", str(n)), epoch=epoch)
+            is not None
+        ),
+        lambda site: SegmentIndex(site.database).count(),
+    ),
+    "app states": Writer(
+        "insert into app_states",
+        lambda site, epoch, n: AppStateStore(site.database).save(
+            "cam1", {f"app{n}": {"n": n}}, epoch=epoch
+        ),
+        lambda site: len(AppStateStore(site.database).load("cam1")),
+    ),
+}
+
+
+@pytest.mark.parametrize("writer", WRITERS.values(), ids=WRITERS.keys())
+def test_a_grant_waits_for_a_fenced_write_in_progress(site: Site, writer: Writer) -> None:
     """The write checked the epoch and is about to commit when the head grants the camera
     elsewhere: the grant waits for the commit, so the write was before the grant."""
     site.leases.grant("cam1", "node-a")
-    before = crossing("cam1", 1.0)
-    pause = Pause(site.database, "insert into events")
-    writer, refused = in_thread(lambda: site.events.add([before], fence={"cam1": 1}))
+    pause = Pause(site.database, writer.marker)
+    writing, stored = in_thread(lambda: writer.write(site, 1, 1))
     assert pause.reached.wait(10)
     granter, granted = in_thread(lambda: site.leases.grant("cam1", "node-b"))
     granter.join(0.5)
     assert granter.is_alive(), "the grant did not wait for the write's transaction"
     pause.release()
-    writer.join(10)
+    writing.join(10)
     granter.join(10)
-    assert refused == [[]] and granted[0].epoch == 2
-    assert site.events.add([crossing("cam1", 2.0)], fence={"cam1": 1}) != []
-    assert [e.id for e in site.events.query()] == [before.id]
+    assert stored == [True] and granted[0].epoch == 2
+    assert not writer.write(site, 1, 2)  # after the grant: refused
+    assert writer.stored(site) == 1
 
 
-def test_a_write_racing_a_grant_in_progress_is_refused(site: Site) -> None:
+@pytest.mark.parametrize("writer", WRITERS.values(), ids=WRITERS.keys())
+def test_a_write_racing_a_grant_in_progress_is_refused(site: Site, writer: Writer) -> None:
     """The head's grant has moved the epoch but not committed when a write under the old
     epoch starts: the write waits for the grant and is refused, nothing stored."""
     site.leases.grant("cam1", "node-a")
     pause = Pause(site.database, "insert into camera_leases")
     granter, granted = in_thread(lambda: site.leases.grant("cam1", "node-b"))
     assert pause.reached.wait(10)
-    stale = crossing("cam1", 1.0)
-    writer, refused = in_thread(lambda: site.events.add([stale], fence={"cam1": 1}))
-    writer.join(0.5)
-    assert writer.is_alive(), "the write did not wait for the grant's transaction"
+    writing, stored = in_thread(lambda: writer.write(site, 1, 1))
+    writing.join(0.5)
+    assert writing.is_alive(), "the write did not wait for the grant's transaction"
     pause.release()
     granter.join(10)
-    writer.join(10)
-    assert granted[0].epoch == 2 and refused == [[stale]]
-    assert site.events.count() == 0
+    writing.join(10)
+    assert granted[0].epoch == 2 and stored == [False]
+    assert writer.stored(site) == 0
+
+
+# --------------------------------------------------------------------------- app state
+
+
+def test_app_state_round_trips_and_is_replaced_per_app(site: Site) -> None:
+    states = AppStateStore(site.database)
+    assert states.load("cam1") == {}
+    totals = {"in": 3, "out": 1, "by_class": {"person": [3, 1]}, "name": "Zoë ✓"}
+    assert states.save("cam1", {"door": totals, "lobby": {"count": 2, "peak": 5}})
+    assert states.save("cam1", {"lobby": {"count": 0, "peak": 5}})  # door's stays
+    assert states.save("cam2", {"door": {"in": 9}})
+    assert states.load("cam1") == {"door": totals, "lobby": {"count": 0, "peak": 5}}
+    assert states.load("cam2") == {"door": {"in": 9}}
+
+
+@pytest.mark.parametrize(
+    "state", [{"x": float("nan")}, {"x": object()}, [1, 2]], ids=["NaN", "object", "list"]
+)
+def test_app_state_that_is_no_json_object_is_one_line(site: Site, state: Any) -> None:
+    with pytest.raises(ValueError, match="app state of cam1/door: ") as info:
+        AppStateStore(site.database).save("cam1", {"door": state})
+    assert "\n" not in str(info.value)
+    assert AppStateStore(site.database).load("cam1") == {}
+
+
+def test_app_state_under_a_stale_epoch_is_refused_and_not_stored(site: Site) -> None:
+    states = AppStateStore(site.database)
+    site.leases.grant("cam1", "node-a")
+    assert states.save("cam1", {"door": {"in": 1}}, epoch=1)
+    site.leases.grant("cam1", "node-b")
+    assert not states.save("cam1", {"door": {"in": 2}, "lobby": {"peak": 7}}, epoch=1)
+    assert states.load("cam1") == {"door": {"in": 1}}
+    assert states.save("cam1", {"door": {"in": 5}}, epoch=2)
+    assert not states.save("cam9", {"door": {"in": 1}}, epoch=1)  # never leased
+    assert states.load("cam1") == {"door": {"in": 5}} and states.load("cam9") == {}

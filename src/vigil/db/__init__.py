@@ -7,7 +7,10 @@ events, the recording index, the accounts and, for a cluster, the camera leases.
   login failures, camera leases, app states).
 - `database`: `Database`, which opens a URL, brings the schema to the newest Alembic
   revision (``migrations/``) and hands out `read()` and `write()` sessions.
+- `fencing`: writes fenced by camera leases (a stale lease epoch is refused).
+- `app_states`: `AppStateStore`, the state each app of a camera saved (fenced too).
 
 The stores (`vigil.events.store.EventStore`, `vigil.recording.index.SegmentIndex`,
-`vigil.auth.store.AuthStore`) each take an open `Database`.
+`vigil.auth.store.AuthStore`, `AppStateStore`, `vigil.cluster.leases.LeaseStore`) each take
+an open `Database`.
 """
