@@ -17,7 +17,7 @@ from typing import Protocol
 from vigil.config.site import CameraConfig, SiteConfig
 from vigil.service.detector.server import DetectorService
 from vigil.service.messages import WorkerMessage
-from vigil.service.pool import WorkerPool
+from vigil.service.pool import RestoreStates, WorkerPool
 
 log = logging.getLogger("vigil.service")
 
@@ -70,14 +70,20 @@ class LocalCameras:
 
     stores_messages = True
 
-    def __init__(self, site: Callable[[], SiteConfig], inbox: queue.Queue[WorkerMessage]):
+    def __init__(
+        self,
+        site: Callable[[], SiteConfig],
+        inbox: queue.Queue[WorkerMessage],
+        restore: RestoreStates | None = None,
+    ):
         settings = site()
         self.detector = DetectorService(
             settings.detector,
             max_batch=settings.detector_service.max_batch,
             max_wait_ms=settings.detector_service.max_wait_ms,
         )
-        self.pool = WorkerPool(site, lambda: self.detector.handle, inbox)
+        # A camera's first worker starts its apps from `restore(camera)` (`WorkerPool`).
+        self.pool = WorkerPool(site, lambda: self.detector.handle, inbox, restore=restore)
 
     def start_up(self) -> None:
         self.detector.start()

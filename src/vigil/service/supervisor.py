@@ -3,7 +3,8 @@
 Layout (after Frigate): one worker process per camera (ingest, recording, analytics: the
 `WorkerPool`), one shared detector process that batches inference across cameras, and this
 process, which
-- receives every worker message and, as the single writer, stores events and segments in
+- receives every worker message and, as the single writer, stores events, segments and the
+  apps' saved states (`AppStates`: a camera's first worker restores its apps from them) in
   the database and fans messages out to the API (WebSocket, live view), MQTT and metrics;
 - restarts the detector process when it dies (the pool does so for workers);
 - applies the recording retention policy once a minute;
@@ -41,6 +42,7 @@ from vigil.appstore.installed import INSTALLED_FILENAME, apps_root, read_records
 from vigil.config.editor import SiteChanges
 from vigil.config.loader import load_config_text
 from vigil.config.site import ServerSettings, SiteConfig
+from vigil.db.app_states import AppStateStore
 from vigil.db.database import Database
 from vigil.errors import VigilError
 from vigil.events.event import Event
@@ -51,7 +53,13 @@ from vigil.recording.segmenter import recover
 from vigil.recording.segments import SegmentInfo
 from vigil.service.cameras import CameraRunner, LocalCameras, RunnerFactory
 from vigil.service.hub import Hub
-from vigil.service.messages import CameraStatus, EventMessage, Reconfigured, WorkerMessage
+from vigil.service.messages import (
+    AppStates,
+    CameraStatus,
+    EventMessage,
+    Reconfigured,
+    WorkerMessage,
+)
 from vigil.service.mqtt.publisher import MqttPublisher
 from vigil.service.site_plan import plan_site_change, validate_site, validate_site_text
 
@@ -105,7 +113,13 @@ class Supervisor:
 
     def __post_init__(self) -> None:
         self._inbox: queue.Queue[WorkerMessage] = queue.Queue()  # every worker's messages
-        self.cameras: CameraRunner = self.runner(lambda: self.site, self._inbox)
+        self._app_states: AppStateStore | None = None  # once the database is open
+        if self.runner is LocalCameras:  # its workers restore their apps from this database
+            self.cameras: CameraRunner = LocalCameras(
+                lambda: self.site, self._inbox, restore=self._saved_states
+            )
+        else:
+            self.cameras = self.runner(lambda: self.site, self._inbox)
         self._started = False
         self._stopping = threading.Event()
         self.url: str | None = None
@@ -143,6 +157,7 @@ class Supervisor:
         database = Database(self.site.storage.database_url())
         events, index = EventStore(database), SegmentIndex(database)
         stores = self.cameras.stores_messages  # else the cameras' own nodes store and recover
+        self._app_states = AppStateStore(database) if stores else None
         for info in recover(storage / "recordings", report=index.add) if stores else ():
             log.info("recovered an unfinished segment after a crash: %s", info.path)
         state: SiteView | None = None
@@ -360,6 +375,11 @@ class Supervisor:
 
     # -- the single writer ---------------------------------------------------------------------
 
+    def _saved_states(self, camera: str) -> dict[str, dict[str, Any]]:
+        """What the camera's apps saved, for its first worker (nothing before the database
+        is open)."""
+        return {} if self._app_states is None else self._app_states.load(camera)
+
     def _pump(self, state: SiteView | None, events: EventStore, index: SegmentIndex) -> None:
         """Route worker messages until the workers are stopped and the queue is drained."""
         while True:
@@ -391,6 +411,8 @@ class Supervisor:
                         self._log_status(message)
                     elif isinstance(message, Reconfigured):
                         self._answered(message)
+                    elif isinstance(message, AppStates) and self._app_states is not None:
+                        self._app_states.save(message.camera, message.states)
                     if state is not None:
                         state.apply(message)
                     self.hub.publish(message)

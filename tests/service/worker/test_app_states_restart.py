@@ -1,0 +1,141 @@
+"""Line totals survive a restart of the camera's worker: a real worker process (the pool's)
+sends its restorable apps' states (`AppStates`) while they change and when it stops; killed
+mid-clip or stopped cleanly, the next worker of the camera starts its apps from them, and
+counts on from there instead of from zero."""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vigil.config.loader import load_config_text
+from vigil.config.site import SiteConfig
+from vigil.service.messages import AppStates, CameraStatus, WorkerMessage
+from vigil.service.pool import WorkerPool
+
+
+class Watch:
+    """The pool, watched, and every message of its worker, in order."""
+
+    def __init__(self, pool: WorkerPool, inbox: queue.Queue[WorkerMessage]):
+        self.pool, self.inbox = pool, inbox
+        self.messages: list[Any] = []
+
+    def until(self, done: Any, what: str, timeout: float = 60.0) -> Any:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.pool.watch()
+            with contextlib.suppress(queue.Empty):
+                self.messages.append(self.inbox.get(timeout=0.2))
+            if (result := done()) is not None:
+                return result
+        raise AssertionError(f"timed out waiting for {what}")
+
+    def crossings(self, since: int = 0) -> list[float]:
+        """The line totals (in + out) of each status since message `since` that has them."""
+        return [
+            sum(m.counters["crossings"].values())
+            for m in self.messages[since:]
+            if isinstance(m, CameraStatus) and m.counters.get("crossings")
+        ]
+
+    def saved(self, since: int = 0) -> list[dict[str, Any]]:
+        return [m.states for m in self.messages[since:] if isinstance(m, AppStates)]
+
+    def restarted(self, old: Any) -> int | None:
+        """The index of the first message of the worker that replaced `old`: the pool reads
+        all of a worker's messages into the inbox before it starts the next, and the next
+        takes a while to say anything."""
+        if self.pool.workers["door"].process in (None, old):
+            return None
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self.messages.append(self.inbox.get_nowait())
+        return len(self.messages)
+
+
+def saved_total(states: dict[str, Any]) -> float:
+    return sum(states["crossings"]["state"]["counts"].values())
+
+
+def test_a_restarted_worker_keeps_its_line_totals(
+    tmp_path: Path, tiny_models: Path, walker_clip: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIGIL_MODELS", str(tiny_models))  # inherited by the worker process
+    site = load_config_text(
+        textwrap.dedent(
+            f"""\
+            cameras:
+              - id: door
+                url: {walker_clip.path}
+                loop: true
+                detect_fps: 8
+                record: {{mode: "off"}}
+                lines:
+                  middle: {{start: [0.5, 0.0], end: [0.5, 1.0]}}
+                apps:
+                  - {{type: line_crossing, name: crossings, settings: {{line: middle}}}}
+                  - {{type: occupancy, name: people}}
+            detector: {{input_size: [416, 320]}}
+            storage: {{directory: {tmp_path / "data"}}}
+            """
+        ),
+        "site.yaml",
+        model=SiteConfig,
+    )
+    inbox: queue.Queue[WorkerMessage] = queue.Queue()
+    # The camera's first worker restores what the database had (here: nothing yet).
+    asked: list[str] = []
+    pool = WorkerPool(
+        lambda: site,
+        lambda: None,  # None: the worker's own detector
+        inbox,
+        restore=lambda camera: asked.append(camera) or {},
+        app_states_every_s=1.0,
+    )
+    watch = Watch(pool, inbox)
+    pool.start("door")
+    try:
+        # Each pass of the looped clip: one walker crosses in, the other out.
+        watch.until(
+            lambda: next((s for s in watch.saved() if saved_total(s) >= 3), None),
+            "3 crossings saved",
+        )
+        first = watch.saved()[-1]
+        assert set(first) == {"crossings", "people"} and first["people"]["state"]["max"] >= 2
+
+        # Killed mid-clip: the next worker starts from the last states it sent.
+        old = pool.workers["door"].process
+        assert old is not None
+        old.kill()
+        since = watch.until(lambda: watch.restarted(old), "the worker's restart")
+        killed_at = saved_total(watch.saved()[-1])
+        assert killed_at >= saved_total(first)
+        watch.until(
+            lambda: True if max(watch.crossings(since), default=0) >= killed_at + 2 else None,
+            "crossings after the restart",
+        )
+        after_kill = watch.crossings(since)
+        assert min(after_kill) >= killed_at, (killed_at, after_kill)  # never back to zero
+        assert asked == ["door"]  # the restart took its predecessor's states, not the DB's
+
+        # Stopped cleanly (a changed source): its final states are sent as it stops.
+        old = pool.workers["door"].process
+        pool.stop("door", removed=False)
+        since_stop = len(watch.messages)
+        again = watch.until(lambda: watch.restarted(old), "the worker's second restart")
+        final = watch.crossings(since_stop)[-1]  # the stopped worker's last status
+        stopped_at = saved_total(watch.saved()[-1])
+        assert stopped_at == final  # its last word was its last count
+        assert stopped_at >= max(after_kill)
+        watch.until(lambda: watch.crossings(again) or None, "counters after the restart")
+        assert min(watch.crossings(again)) >= stopped_at
+        assert watch.saved(again) == [] or saved_total(watch.saved(again)[0]) >= stopped_at
+    finally:
+        pool.stop_all()
