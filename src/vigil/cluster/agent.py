@@ -7,8 +7,8 @@ restarted when it dies or hangs), recording into ``<storage>/nodes/<node>/``, re
 segments left unfinished by a crash, and retention of this node's footage. Frames never leave
 the node.
 
-What the workers report is written here, straight into the site's PostgreSQL database, each
-write fenced by the epoch of the camera's lease (`vigil.cluster.leases`): once the head has
+What the workers report (events, segments, the apps' saved states) is written here, straight
+into the site's PostgreSQL database, each write fenced by the epoch of the camera's lease (`vigil.cluster.leases`): once the head has
 given the camera to another node, this node's writes for it are refused. The agent renews its
 leases every third of `lease_seconds`; a renewal that finds a camera taken away stops that
 camera, and a node that cannot reach the database for `lease_seconds` stops all of its
@@ -31,6 +31,7 @@ from pathlib import Path
 
 from vigil.cluster.leases import LeaseStore
 from vigil.config.site import SiteConfig
+from vigil.db.app_states import AppStateStore
 from vigil.db.database import Database
 from vigil.errors import VigilError
 from vigil.events.event import Event
@@ -40,7 +41,7 @@ from vigil.recording.retention import run_pass
 from vigil.recording.segmenter import recover
 from vigil.recording.segments import SegmentInfo
 from vigil.service.cameras import LocalCameras
-from vigil.service.messages import EventMessage, WorkerMessage
+from vigil.service.messages import AppStates, EventMessage, WorkerMessage
 from vigil.service.supervisor import RETENTION_EVERY_S, retention_policy
 
 log = logging.getLogger("vigil.cluster")
@@ -125,7 +126,9 @@ class NodeAgent:
         self._epochs: dict[str, int] = {}  # camera -> epoch of the lease it runs under
         self._inbox: queue.Queue[WorkerMessage] = queue.Queue()
         self._outbox = _Outbox()
-        self._cameras = LocalCameras(lambda: self.site, self._inbox)
+        self._app_states = AppStateStore(self._database)
+        # A camera's apps start from what they saved last, on whichever node that was.
+        self._cameras = LocalCameras(lambda: self.site, self._inbox, restore=self._app_states.load)
         self._stopping = threading.Event()
         self.failed: str | None = None
         try:
@@ -279,9 +282,13 @@ class NodeAgent:
             if isinstance(message, EventMessage):
                 events.append(message)
                 continue
-            stale = isinstance(message, SegmentInfo) and (
-                self._index.add(message, epoch=self._epoch(message.camera)) is None
-            )
+            if isinstance(message, SegmentInfo):
+                stale = self._index.add(message, epoch=self._epoch(message.camera)) is None
+            elif isinstance(message, AppStates):
+                epoch = self._epoch(message.camera)
+                stale = not self._app_states.save(message.camera, message.states, epoch=epoch)
+            else:
+                stale = False
             if stale:
                 self.refused_writes += 1
                 continue
