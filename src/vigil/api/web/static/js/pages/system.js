@@ -25,7 +25,7 @@ async function clusterState(context) {
 
 function nodesTable(cluster) {
   const rows = cluster.nodes.map((n) => h("tr", { dataset: { node: n.id } },
-    h("th", { scope: "row" }, n.id, n.head ? h("span", { class: "badge" }, "head") : null),
+    h("th", { scope: "row" }, n.id, n.head ? [" ", h("span", { class: "badge" }, "head")] : null),
     h("td", {}, h("span", { class: `badge ${n.alive ? "ok" : "bad"}` }, n.alive ? "alive" : "down")),
     h("td", {}, n.address),
     h("td", { class: "num" }, n.cameras.length),
