@@ -48,6 +48,8 @@ class FolderCluster:
     disks: Path
     cache: Path
     down: set[str] = field(default_factory=set)
+    #: Nodes still counted alive whose files cannot be fetched (one that died a moment ago).
+    unreachable: set[str] = field(default_factory=set)
     fetched: list[tuple[str, Path]] = field(default_factory=list)
     moves: list[MoveView] = field(default_factory=list)
 
@@ -66,7 +68,7 @@ class FolderCluster:
         return nodes, assignments, list(self.moves)
 
     def node_file(self, node: str, path: Path) -> Path:
-        if node in self.down:
+        if node in self.down | self.unreachable:
             raise NodeUnavailable(node)
         source = self.disk_path(node, path)
         if not source.is_file():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +38,11 @@ class NodeUnavailable(VigilError):
     def __init__(self, node: str, what: str = "recording") -> None:
         super().__init__(f"{what} is on node {node!r}, which is down")
         self.node = node
+        self.what = what
+
+    def __reduce__(self) -> tuple[type[NodeUnavailable], tuple[str, str]]:
+        # Raised on the head's Ray side too: it must cross a pickle with its node intact.
+        return NodeUnavailable, (self.node, self.what)
 
 
 @dataclass(frozen=True)
@@ -83,7 +88,8 @@ class ClusterControl(Protocol):
         ...
 
     def node_file(self, node: str, path: Path) -> Path:
-        """A local readable copy (cached) of the file at `path` on `node`.
+        """A local readable copy (cached) of the file at `path` on `node` (the path as that
+        node wrote it: the segment index's, or ``<storage>/nodes/<node>/...``).
         `NodeUnavailable` when the node is down; `FileNotFoundError` when it has no such file."""
         ...
 
@@ -151,24 +157,12 @@ class NodeFiles:
 
 
 class ReadableIndex:
-    """A segment index whose `between` and `get` answer segments with local paths, for the
-    exporters (they open ``segment.path``); each remote file is fetched when asked for."""
+    """A segment index whose `between` answers segments with local paths, for the exporters
+    (they open ``segment.path``); each remote file is fetched when asked for."""
 
     def __init__(self, index: Any, files: NodeFiles) -> None:
         self._index = index
         self._files = files
 
-    def between(self, camera: str, start: float, end: float) -> Sequence[Any]:
+    def between(self, camera: str, start: float, end: float) -> list[Any]:
         return [self._files.segment(s) for s in self._index.between(camera, start, end)]
-
-    def get(self, segment_id: int) -> Any | None:
-        segment = self._index.get(segment_id)
-        return None if segment is None else self._files.segment(segment)
-
-    def gaps(
-        self, camera: str, start: float, end: float, *, min_gap: float = 1.5, edges: bool = False
-    ) -> Sequence[tuple[float, float]]:
-        return self._index.gaps(camera, start, end, min_gap=min_gap, edges=edges)
-
-    def total_bytes(self, camera: str | None = None) -> int:
-        return int(self._index.total_bytes(camera))

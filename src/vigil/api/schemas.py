@@ -36,6 +36,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "The user's role or cameras do not allow it"},
     404: {"model": ErrorBody, "description": "Unknown camera or event, or no such file"},
 }
+#: A cluster's file on a node that is down (playback, clips, exports, snapshots).
+NODE_DOWN: dict[str, Any] = {
+    "model": ErrorBody,
+    "description": "The recording is on a cluster node that is down (the detail names it)",
+}
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not logged in (no session or API token)"},
     403: {"description": "The user's role or cameras do not allow it"},

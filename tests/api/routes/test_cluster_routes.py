@@ -8,6 +8,7 @@ The cluster is `api.nodes.FolderCluster`, the API's own protocol over folders.
 from __future__ import annotations
 
 import dataclasses
+import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,6 +165,25 @@ def test_a_segment_on_a_down_node_is_503_naming_the_node(cluster_site: ClusterSi
     ):
         assert response.status_code == 503
         assert response.json()["detail"] == "recording is on node 'node-2', which is down"
+
+
+def test_a_node_lost_while_an_export_reads_it_is_503(cluster_site: ClusterSite) -> None:
+    cluster_site.segment("node-2", "cam2", T0, T0 + 10)
+    cluster_site.cluster.unreachable.add("node-2")  # alive by the head's last look
+    r = cluster_site.client.get(f"/api/recordings/export?camera=cam2&start={T0}&end={T0 + 10}")
+    assert r.status_code == 503
+    assert r.json() == {"detail": "recording is on node 'node-2', which is down"}
+    body = {"camera": "cam2", "start": T0, "end": T0 + 10}
+    job = cluster_site.client.post("/api/recordings/exports", json=body).json()
+    polled = dataclasses.replace(cluster_site.site, client=cluster_site.client)
+    failed = wait_for_job(polled, job["id"], "failed")
+    assert failed["error"] == "recording is on node 'node-2', which is down"
+
+
+def test_node_unavailable_crosses_a_pickle_whole() -> None:
+    error = pickle.loads(pickle.dumps(NodeUnavailable("gpu-1", "snapshot")))
+    assert isinstance(error, NodeUnavailable) and error.node == "gpu-1"
+    assert str(error) == "snapshot is on node 'gpu-1', which is down"
 
 
 def test_clips_and_exports_cut_footage_of_several_nodes(

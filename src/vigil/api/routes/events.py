@@ -17,7 +17,7 @@ from starlette.background import BackgroundTask
 from vigil.api.cluster import NodeFiles, segment_node
 from vigil.api.deps import Events, Files, Operator, Recording, Segments, State, Viewer, url_for
 from vigil.api.exports import export_errors, exported, temp_path, unlink
-from vigil.api.schemas import ERROR_RESPONSES, EventOut, EventPage, Timestamp
+from vigil.api.schemas import ERROR_RESPONSES, NODE_DOWN, EventOut, EventPage, Timestamp
 from vigil.api.state import ServiceState, safe_name
 from vigil.auth import Principal, audit
 from vigil.events.event import Event, json_value
@@ -27,7 +27,7 @@ __all__ = ["MAX_CLIP_S", "router"]
 
 MAX_CLIP_S = 3 * 3600.0  # longest clip of an event (one left open forever)
 _CLIP_SETTLE_S = 300.0  # after this long past its end, a clip is cached even if footage is short
-_MP4 = {200: {"content": {"video/mp4": {}}}, **ERROR_RESPONSES}
+_MP4 = {200: {"content": {"video/mp4": {}}}, **ERROR_RESPONSES, 503: NODE_DOWN}
 
 router = APIRouter(tags=["events"], responses=ERROR_RESPONSES)
 
@@ -137,7 +137,7 @@ def get_event(
     "/api/events/{event_id}/snapshot.jpg",
     name="event_snapshot",
     response_class=FileResponse,
-    responses={200: {"content": {"image/jpeg": {}}}, **ERROR_RESPONSES},
+    responses={200: {"content": {"image/jpeg": {}}}, **ERROR_RESPONSES, 503: NODE_DOWN},
 )
 def event_snapshot(
     event_id: str, principal: Viewer, state: State, events: Events, files: Files

@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from vigil.api.cluster import NodeFiles, segment_node
+from vigil.api.cluster import NodeFiles, NodeUnavailable, ReadableIndex, segment_node
 from vigil.api.deps import (
     Exports,
     Files,
@@ -33,6 +33,7 @@ from vigil.api.deps import (
 from vigil.api.exports import ExportJob, exported
 from vigil.api.schemas import (
     ERROR_RESPONSES,
+    NODE_DOWN,
     ExportIn,
     ExportJobOut,
     GapOut,
@@ -50,6 +51,7 @@ MAX_LIST_RANGE_S = 24 * 3600.0  # longest range of GET /api/recordings
 MAX_EXPORT_S = 3 * 3600.0  # longest range of an export
 EXPORT_POLL_S = 0.1  # how often a waiting GET /api/recordings/export looks at its job
 _MP4 = {200: {"content": {"video/mp4": {}}}, **ERROR_RESPONSES}
+_RECORDED_MP4 = {**_MP4, 503: NODE_DOWN}  # read from the node that recorded it
 
 router = APIRouter(tags=["recordings"], responses=ERROR_RESPONSES)
 
@@ -112,7 +114,7 @@ def list_recordings(
     name="recording_segment",
     response_class=FileResponse,
     responses={
-        **_MP4,
+        **_RECORDED_MP4,
         206: {"content": {"video/mp4": {}}, "description": "The requested byte range."},
     },
 )
@@ -169,7 +171,7 @@ def _check_recorded(
     files.check_up(segment_node(s) for s in segments)
 
 
-@router.get("/api/recordings/export", response_class=FileResponse, responses=_MP4)
+@router.get("/api/recordings/export", response_class=FileResponse, responses=_RECORDED_MP4)
 async def export_recording(
     request: Request,
     principal: Operator,
@@ -198,6 +200,8 @@ async def export_recording(
         await asyncio.sleep(EXPORT_POLL_S)
     if job.path is None:
         jobs.discard(job)
+        if isinstance(job.failure, NodeUnavailable):  # went down while the job read it: 503
+            raise job.failure
         raise HTTPException(404, f"nothing to export: {job.error}")
     return FileResponse(
         job.path,
@@ -225,7 +229,7 @@ def _job_out(request: Request, job: ExportJob) -> ExportJobOut:
 
 
 def _exporter(
-    recording: Any, index: SegmentIndexLike, camera: str, start: float, end: float
+    recording: Any, index: ReadableIndex, camera: str, start: float, end: float
 ) -> Callable[[Path, Callable[[float], None]], Path]:
     def run(out: Path, progress: Callable[[float], None]) -> Path:
         path = exported(recording.export(index, camera, start, end, out, progress=progress), out)
@@ -236,7 +240,12 @@ def _exporter(
     return run
 
 
-@router.post("/api/recordings/exports", response_model=ExportJobOut, status_code=202)
+@router.post(
+    "/api/recordings/exports",
+    response_model=ExportJobOut,
+    status_code=202,
+    responses={503: NODE_DOWN},
+)
 def start_export(
     body: ExportIn,
     request: Request,
