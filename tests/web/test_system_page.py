@@ -17,10 +17,19 @@ from api.nodes import SINCE, FolderCluster
 from uvicorn_thread import served
 from vigil.api.app import create_app
 from vigil.api.cluster import MoveView
-from vigil.api.state import CameraInfo, ServiceState
+from vigil.api.state import ServiceState
+from vigil.config.loader import load_config
+from vigil.config.site import SiteConfig
 from vigil.db.database import Database
 from vigil.events import EventStore
 from web.dashboard import PASSWORDS, Dashboard, screenshot
+
+SITE = """\
+cameras:
+  - {id: cam1, url: "rtsp://127.0.0.1:9/cam1"}
+  - {id: cam2, url: "rtsp://127.0.0.1:9/cam2"}
+storage: {directory: data}
+"""
 
 
 @pytest.fixture
@@ -30,11 +39,9 @@ def cluster_service(tmp_path: Path) -> Iterator[tuple[Dashboard, FolderCluster]]
     auth = fast_auth(store)
     for role in ("admin", "operator"):
         auth.add_user(role, PASSWORDS[role], role)
-    cameras = [
-        CameraInfo.create("cam1", "rtsp://127.0.0.1:9/cam1", "Platform 1"),
-        CameraInfo.create("cam2", "rtsp://127.0.0.1:9/cam2", "Concourse"),
-    ]
-    state = ServiceState(cameras, store, storage=tmp_path / "data")
+    site_file = tmp_path / "site.yaml"
+    site_file.write_text(SITE)
+    state = ServiceState.from_site(load_config(site_file, model=SiteConfig), store)
     cluster = FolderCluster(tmp_path / "disks", tmp_path / "fetched")
     cluster.moves = [
         MoveView("cam2", "head", "node-2", SINCE.replace(minute=5), "rebalanced: node-2 joined"),
@@ -81,6 +88,11 @@ def test_admins_see_the_nodes_and_recent_moves(
     assert "2 of 2 nodes alive" in page.inner_text("#sys-summary")
     screenshot(page, "system-cluster")
 
+    page.goto("/cameras/cam2")  # the camera's own page names its node too
+    page.wait_for_selector("figcaption p.meta:has-text('on node node-2')")
+
+    page.goto("/system")
+    page.wait_for_selector("#sys-nodes tr[data-node='node-2'] .badge.ok")
     cluster.down.add("node-2")  # the page refreshes every 2 s
     page.wait_for_selector("#sys-nodes tr[data-node='node-2'] .badge.bad", timeout=10_000)
     assert "1 of 2 nodes alive" in page.inner_text("#sys-summary")
