@@ -12,15 +12,10 @@ function gauge(text, name) {
   return out;
 }
 
-// The cluster's state, or null on a single box (404) or for a user who is not an admin.
+// The cluster's state; null on a single box or for a user who is not an admin.
 async function clusterState(context) {
-  if (!atLeast(context.role, "admin")) return null;
-  try {
-    return await api("/api/cluster");
-  } catch (error) {
-    if (error.status === 404) return null;
-    throw error;
-  }
+  if (!context.cluster || !atLeast(context.role, "admin")) return null;
+  return api("/api/cluster");
 }
 
 function nodesTable(cluster) {
