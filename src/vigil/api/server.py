@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 
 from vigil.api.app import create_app, log_setup_hint
+from vigil.api.cluster import ClusterControl
 from vigil.api.state import ServiceState
 from vigil.cluster.head import ClusterCameras
 from vigil.config.site import SiteConfig
@@ -25,15 +26,20 @@ from vigil.service.supervisor import Supervisor
 
 
 def http_front_end(
-    supervisor: Supervisor, events: EventStore, index: SegmentIndex
+    supervisor: Supervisor,
+    events: EventStore,
+    index: SegmentIndex,
+    cluster: ClusterControl | None = None,
 ) -> tuple[ServiceState, FastAPI]:
-    """The read model and the app for `supervisor`'s site (`Supervisor.front_end`)."""
+    """The read model and the app for `supervisor`'s site (`Supervisor.front_end`);
+    `cluster`: the cluster head when the site runs on several nodes."""
     site = supervisor.site
     state = ServiceState.from_site(site, events, hub=supervisor.hub, index=index)
     app = create_app(
         state,
         site=supervisor if site.file is not None else None,
         live_demand=supervisor.set_live_demand,
+        cluster=cluster,
     )
     return state, app
 

@@ -138,6 +138,7 @@ class ServiceState:
         self.hub = hub if hub is not None else Hub()
         self.index = index
         root = Path(storage)
+        self.storage = root
         self.snapshots_dir = Path(snapshots_dir) if snapshots_dir else root / "snapshots"
         self.recordings_dir = Path(recordings_dir) if recordings_dir else root / "recordings"
         self.exports_dir = Path(exports_dir) if exports_dir else root / "exports"
@@ -265,6 +266,13 @@ class ServiceState:
             if path.is_file():
                 return path
         return None
+
+    def node_snapshot_path(self, node: str, event: Event) -> Path | None:
+        """Where a cluster node wrote the event's snapshot, as that node sees it (each node
+        keeps its files under ``<storage>/nodes/<node>/``); None for names unfit for a path."""
+        if not (safe_name(node) and safe_name(event.source) and safe_name(event.id)):
+            return None
+        return self.storage / "nodes" / node / "snapshots" / event.source / f"{event.id}.jpg"
 
     def recording_disk_bytes(self) -> dict[str, int]:
         """Bytes of recordings per configured camera, cached for a minute.
