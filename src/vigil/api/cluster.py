@@ -14,12 +14,10 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from vigil.errors import VigilError
+from vigil.cluster.views import AssignmentView, MoveView, NodeUnavailable, NodeView
 
 __all__ = [
     "AssignmentView",
@@ -28,55 +26,7 @@ __all__ = [
     "NodeFiles",
     "NodeUnavailable",
     "NodeView",
-    "segment_node",
 ]
-
-
-class NodeUnavailable(VigilError):
-    """A file is on a node that is down (or has left the cluster): the API answers 503."""
-
-    def __init__(self, node: str, what: str = "recording") -> None:
-        super().__init__(f"{what} is on node {node!r}, which is down")
-        self.node = node
-        self.what = what
-
-    def __reduce__(self) -> tuple[type[NodeUnavailable], tuple[str, str]]:
-        # Raised on the head's Ray side too: it must cross a pickle with its node intact.
-        return NodeUnavailable, (self.node, self.what)
-
-
-@dataclass(frozen=True)
-class NodeView:
-    """One Ray node of the site as the head sees it."""
-
-    id: str  # its Vigil name (the Ray label ``vigil-node``)
-    alive: bool
-    head: bool  # the node the head (API, coordinator) runs on
-    address: str
-    pids: list[int]  # its Ray node's and Vigil's processes on its host
-    cameras: list[str]  # the cameras it holds a lease for
-    capacity: int  # cameras
-    load: float  # len(cameras) / capacity (0 with no capacity)
-
-
-@dataclass(frozen=True)
-class AssignmentView:
-    """A camera's lease: the node that runs it, under which epoch, since when."""
-
-    node: str
-    epoch: int
-    since: datetime
-
-
-@dataclass(frozen=True)
-class MoveView:
-    """A camera that changed node (or lost or gained one), and why (one line)."""
-
-    camera: str
-    from_node: str | None
-    to_node: str | None
-    at: datetime
-    why: str
 
 
 class ClusterControl(Protocol):
@@ -96,13 +46,6 @@ class ClusterControl(Protocol):
     def local_node(self) -> str | None:
         """The head's own node name: its files are read directly."""
         ...
-
-
-def segment_node(item: Any) -> str | None:
-    """The node that recorded a segment (or made an event), None on a single box."""
-    # TODO(merge): WP-B's Segment.node / Event.node; read with getattr until that branch lands.
-    node = getattr(item, "node", None)
-    return node if isinstance(node, str) and node else None
 
 
 class NodeFiles:
@@ -142,7 +85,7 @@ class NodeFiles:
         """The segment with a path this process can open (a remote one fetched; one its
         node no longer has is kept as it is, so an export skips it like a local file
         deleted by retention)."""
-        node = segment_node(segment)
+        node = segment.node
         if not self.remote(node):
             return segment
         try:

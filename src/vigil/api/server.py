@@ -56,7 +56,9 @@ def serve_site(
     def front_end(
         supervisor: Supervisor, events: EventStore, index: SegmentIndex
     ) -> tuple[ServiceState, FastAPI]:
-        state, app = http_front_end(supervisor, events, index)
+        cameras = supervisor.cameras
+        cluster = cameras if isinstance(cameras, ClusterCameras) else None
+        state, app = http_front_end(supervisor, events, index, cluster)
         apps.append(app)
         return state, app
 

@@ -259,7 +259,8 @@ class ClusterCameras:
         try:
             data = ray.get(agent.actor.read_file.remote(str(path)), timeout=60.0)
         except Exception as err:
-            raise NodeUnavailable(node, f"which did not answer ({_short(err)})") from None
+            log.warning("node %s: reading %s failed: %s", node, path, _short(err))
+            raise NodeUnavailable(node) from None
         cache.mkdir(parents=True, exist_ok=True)
         partial = copy.with_suffix(copy.suffix + ".part")
         partial.write_bytes(data)

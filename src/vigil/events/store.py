@@ -134,6 +134,7 @@ def _to_event(row: EventRow) -> Event:
         line=_text(row.line),
         attributes=json_value(row.attributes or {}, replace_invalid=True),
         id=_text(row.id),
+        node=row.node,
     )
 
 

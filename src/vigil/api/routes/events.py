@@ -14,7 +14,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from vigil.api.cluster import NodeFiles, segment_node
+from vigil.api.cluster import NodeFiles
 from vigil.api.deps import Events, Files, Operator, Recording, Segments, State, Viewer, url_for
 from vigil.api.exports import export_errors, exported, temp_path, unlink
 from vigil.api.schemas import ERROR_RESPONSES, NODE_DOWN, EventOut, EventPage, Timestamp
@@ -43,7 +43,7 @@ def event_or_404(events: EventStore, event_id: str, principal: Principal) -> Eve
 def has_snapshot(state: ServiceState, files: NodeFiles, event: Event) -> bool:
     """Whether the event has a snapshot: looked for on this disk; one on another node is
     assumed (fetching it for every event of a list would cost a copy each)."""
-    node = segment_node(event)
+    node = event.node
     if files.remote(node):
         return node is not None and state.node_snapshot_path(node, event) is not None
     return state.snapshot_path(event) is not None
@@ -52,7 +52,7 @@ def has_snapshot(state: ServiceState, files: NodeFiles, event: Event) -> bool:
 def snapshot_file(state: ServiceState, files: NodeFiles, event: Event) -> Path | None:
     """The event's snapshot as a file this process can open; None when there is none;
     `NodeUnavailable` when its node is down."""
-    node = segment_node(event)
+    node = event.node
     if not files.remote(node):
         return state.snapshot_path(event)
     assert node is not None
