@@ -17,7 +17,8 @@ Each mode gets a fresh database (Vigil's schema, by `Database`). Per batch size 
 the writer loops for `--seconds`, each call a new batch of new rows (events: occupancy
 samples, line crossings and loitering starts of 2,000 cameras, as the built-in apps write
 them; segments: 10 s files of those cameras); only the `add`/`add_many` calls are timed.
-Columns: rows/s, x batch 1, and the commit latency per call (median / p99 ms). Then
+Columns: rows/s, x batch 1, and the commit latency per call (median / p99 ms); then each
+table's size on disk per row, indexes included (PostgreSQL's growth per row). Then
 `--writers` processes (one per node, each its own connection, batch 100) write events at
 once: the site's aggregate. The target is >= 5,000 events/s sustained.
 """
@@ -35,6 +36,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import text
 
 from vigil.db.database import Database
 from vigil.events.event import Event
@@ -180,6 +183,12 @@ def show(mode: str, url: str, sizes: list[int], seconds: float) -> None:
                 f"{table:<9} {size:>5} {rate:>8.0f} {rate / first:>9.1f}"
                 f" {statistics.median(laps) * 1000:>7.2f} {p99 * 1000:>7.2f}"
             )
+    with Database(url) as database, database.engine.connect() as conn:
+        for table in ("events", "segments"):
+            rows = conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+            size = text(f"SELECT pg_total_relation_size('{table}')")
+            per_row = conn.execute(size).scalar_one() / max(rows, 1)
+            print(f"{table}: {rows} rows, {per_row:.0f} bytes each on disk with indexes")
 
 
 def show_writers(url: str, writers: int, seconds: float) -> None:
