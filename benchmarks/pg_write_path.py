@@ -2,7 +2,8 @@
 segment rows through `SegmentIndex.add_many`, in batches of 1, 10, 100 and 500, rows/s per
 batch size against batch 1 in the same run, on a private PostgreSQL.
 
-    python benchmarks/pg_write_path.py [--seconds 5] [--sizes 1,10,100,500] [--writers 4]
+    python benchmarks/pg_write_path.py [--seconds 5] [--sizes 1,10,100,500] [--sustain 30]
+                                       [--writers 4]
 
 Needs Debian's `postgresql` and psycopg (the test environment). The server is the tests'
 (`tests/postgres_server.py`, loaded by path: initdb into a temporary folder, 127.0.0.1 only,
@@ -18,7 +19,8 @@ the writer loops for `--seconds`, each call a new batch of new rows (events: occ
 samples, line crossings and loitering starts of 2,000 cameras, as the built-in apps write
 them; segments: 10 s files of those cameras); only the `add`/`add_many` calls are timed.
 Columns: rows/s, x batch 1, and the commit latency per call (median / p99 ms); then each
-table's size on disk per row, indexes included (PostgreSQL's growth per row). Then
+table's size on disk per row, indexes included (PostgreSQL's growth per row). Then one
+writer keeps writing batches of 500 events for `--sustain` seconds (rate per 10 s), and
 `--writers` processes (one per node, each its own connection, batch 100) write events at
 once: the site's aggregate. The target is >= 5,000 events/s sustained.
 """
@@ -121,14 +123,19 @@ def write_for(url: str, table: str, size: int, seconds: float, seed: int = 0) ->
     return {"rows": rows, "seconds": sum(laps), "laps": laps}
 
 
+def as_postgres() -> dict[str, Any]:
+    """`subprocess` arguments that run a command as the server's user (PostgreSQL refuses
+    root, so under root the tests' server belongs to `postgres`)."""
+    if os.geteuid() != 0:
+        return {}
+    user = pwd.getpwnam(SUPERUSER)
+    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+
+
 def restart_durable(server: PostgresServer) -> None:
     """Restart the server's cluster with PostgreSQL's durability defaults (the tests' server
     turns them off on its command line, which outranks any configuration file)."""
     options = f"-p {server.port} -c listen_addresses={server.host} -c unix_socket_directories="
-    as_user: dict[str, Any] = {}
-    if os.geteuid() == 0:
-        user = pwd.getpwnam(SUPERUSER)
-        as_user = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
     subprocess.run(
         [
             str(server.bin_dir / "pg_ctl"),
@@ -146,7 +153,7 @@ def restart_durable(server: PostgresServer) -> None:
         check=True,
         capture_output=True,
         cwd=server.directory,
-        **as_user,
+        **as_postgres(),
     )
     if server.process is not None:
         server.process.wait(15)  # the first postmaster, now shut down, reaped
@@ -155,16 +162,12 @@ def restart_durable(server: PostgresServer) -> None:
 
 def stop_durable(server: PostgresServer) -> None:
     """Stop the postmaster `pg_ctl` started (the server's own `stop` knows only its first)."""
-    as_user: dict[str, Any] = {}
-    if os.geteuid() == 0:
-        user = pwd.getpwnam(SUPERUSER)
-        as_user = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
     subprocess.run(
         [str(server.bin_dir / "pg_ctl"), "stop", "-D", str(server.data), "-m", "fast", "-w"],
         check=True,
         capture_output=True,
         cwd=server.directory,
-        **as_user,
+        **as_postgres(),
     )
 
 
@@ -191,6 +194,23 @@ def show(mode: str, url: str, sizes: list[int], seconds: float) -> None:
             print(f"{table}: {rows} rows, {per_row:.0f} bytes each on disk with indexes")
 
 
+def show_sustained(url: str, seconds: float, size: int = 500, window: float = 10.0) -> None:
+    """One writer, batches of `size` events for `seconds`, the rate per `window` of writing
+    (the table grows all along: a falling rate would show here)."""
+    result = write_for(url, "events", size, seconds, seed=99)
+    rates, spent, calls = [], 0.0, 0
+    for lap in result["laps"]:
+        spent, calls = spent + lap, calls + 1
+        if spent >= window:
+            rates.append(calls * size / spent)
+            spent, calls = 0.0, 0
+    shown = ", ".join(f"{rate:.0f}" for rate in rates)
+    print(
+        f"sustained, batch {size}, {seconds:g} s: {result['rows'] / result['seconds']:.0f} "
+        f"events/s overall; per {window:g} s: {shown}"
+    )
+
+
 def show_writers(url: str, writers: int, seconds: float) -> None:
     with ProcessPoolExecutor(writers) as pool:
         jobs = [pool.submit(write_for, url, "events", 100, seconds, k + 1) for k in range(writers)]
@@ -209,6 +229,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="timed writing per row")
     parser.add_argument("--sizes", default="1,10,100,500", help="batch sizes")
     parser.add_argument("--writers", type=int, default=4, help="concurrent writer processes")
+    parser.add_argument("--sustain", type=float, default=30.0, help="seconds of batch 500")
     args = parser.parse_args()
     reason = unavailable_reason()
     if reason:
@@ -222,15 +243,21 @@ def main() -> None:
         version = subprocess.run(
             [str(bin_dir / "postgres"), "--version"], capture_output=True, text=True
         ).stdout.strip()
-        print(f"{version}, {os.cpu_count()} CPUs, {args.seconds:g} s per row")
+        print(
+            f"{version}, {os.cpu_count()} CPUs, {args.seconds:g} s per row, "
+            f"load average {os.getloadavg()[0]:.1f} (others' work slows every figure)"
+        )
         fast = server.create_database("fsync_off")
         show("fsync off (as the tests run PostgreSQL)", fast, sizes, args.seconds)
         restart_durable(server)
         durable = True
         safe = server.create_database("durable")
         show("durable (PostgreSQL's defaults, as a site runs it)", safe, sizes, args.seconds)
+        if args.sustain:
+            show_sustained(safe, args.sustain)
         if args.writers:
             show_writers(safe, args.writers, args.seconds)
+        print(f"load average at the end {os.getloadavg()[0]:.1f}")
     finally:
         if durable:
             stop_durable(server)
