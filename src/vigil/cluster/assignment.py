@@ -286,7 +286,7 @@ def _rebalance(site: _Site, current: Mapping[str, str]) -> None:
     one camera's worth on each side: 2 (l_giver - l_receiver) > 1/c_giver + 1/c_receiver,
     so nodes of one capacity that differ by one camera are balanced). Each move lowers
     sum(cameras^2 / capacity), so it ends; loads are compared as exact fractions. A giver
-    none of whose cameras can move is left as it is (greedy: receivers only fill up)."""
+    none of whose cameras can move now is not tried again (greedy)."""
     live = [name for name, node in site.nodes.items() if node.alive and node.capacity > 0]
     givers = [(-site.load(name), name) for name in live if site.on[name]]
     heapq.heapify(givers)
