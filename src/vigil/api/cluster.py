@@ -26,6 +26,7 @@ __all__ = [
     "NodeFiles",
     "NodeUnavailable",
     "NodeView",
+    "segment_node",
 ]
 
 
@@ -46,6 +47,13 @@ class ClusterControl(Protocol):
     def local_node(self) -> str | None:
         """The head's own node name: its files are read directly."""
         ...
+
+
+def segment_node(item: Any) -> str | None:
+    """The node that holds a segment's (or an event's snapshot) file: `Segment.node`,
+    `Event.node`; None on a single box and for a `SegmentInfo` (this machine's file)."""
+    node = getattr(item, "node", None)
+    return node if isinstance(node, str) and node else None
 
 
 class NodeFiles:
@@ -85,7 +93,7 @@ class NodeFiles:
         """The segment with a path this process can open (a remote one fetched; one its
         node no longer has is kept as it is, so an export skips it like a local file
         deleted by retention)."""
-        node = segment.node
+        node = segment_node(segment)
         if not self.remote(node):
             return segment
         try:

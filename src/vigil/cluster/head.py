@@ -93,6 +93,7 @@ class ClusterCameras:
         self._agents: dict[str, _Agent] = {}
         self._retry_at: dict[str, float] = {}  # node -> no new agent there before this time
         self._nodes: list[RayNode] = []
+        self._usable: set[str] = set()  # nodes with a ready agent at the last placement
         self._moves: collections.deque[MoveView] = collections.deque(maxlen=MOVES_KEPT)
         self._reconciled = self._reported = 0.0
         self._database: Database | None = None
@@ -355,7 +356,11 @@ class ClusterCameras:
             )  # fmt: skip
             for n in self._nodes
         ]
-        result = assign(camera_demands(self._site(), self._wanted), nodes, self._placement)
+        usable = {n.name for n in nodes if n.alive}
+        joined = usable - self._usable  # capacity added: rebalance onto it, else move no more
+        self._usable = usable  # than the cameras of the nodes lost
+        demands = camera_demands(self._site(), self._wanted)
+        result = assign(demands, nodes, self._placement, rebalance=bool(joined))
         self._say_unplaced(result)
         for camera, node in sorted(result.placement.items()):
             old = self._placement.get(camera)

@@ -2,8 +2,8 @@
 
 A node says what it is with Ray node labels (``ray start --labels``): ``vigil-node`` its name
 (default: the start of its Ray node id), ``vigil-cameras`` how many cameras it may run
-(default: ``cluster.cameras_per_cpu`` x its Ray CPUs) and ``vigil-labels`` what a camera may
-ask for (``gpu,depot-3``). A node whose Ray resources include a GPU also carries the label
+(default: ``cluster.cameras_per_cpu`` x its Ray CPUs) and one ``vigil-label-NAME`` per label a
+camera may ask for (``vigil-label-depot-3=true``: a Ray label value cannot hold a list). A node whose Ray resources include a GPU also carries the label
 ``gpu``.
 """
 

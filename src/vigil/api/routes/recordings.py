@@ -19,7 +19,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from vigil.api.cluster import NodeFiles, NodeUnavailable, ReadableIndex
+from vigil.api.cluster import NodeFiles, NodeUnavailable, ReadableIndex, segment_node
 from vigil.api.deps import (
     Exports,
     Files,
@@ -74,7 +74,7 @@ def _segment_out(seg: Any) -> SegmentOut:
         size_bytes=seg.size_bytes,
         motion=seg.motion,
         objects=seg.objects,
-        node=seg.node,
+        node=segment_node(seg),
     )
 
 
@@ -168,7 +168,7 @@ def _check_recorded(
     segments = list(index.between(camera, start, end))
     if not segments:
         raise _nothing_recorded(camera)
-    files.check_up(s.node for s in segments)
+    files.check_up(segment_node(s) for s in segments)
 
 
 @router.get("/api/recordings/export", response_class=FileResponse, responses=_RECORDED_MP4)
