@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shutil
 import signal
 import socket
@@ -24,49 +23,21 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psutil
 
+from vigil.cluster.nodes import ray_labels
 from vigil.errors import VigilError, one_line
 
 HOST = "127.0.0.1"
 HEAD = "head"
-NODE_LABEL = "vigil-node"
-CAMERAS_LABEL = "vigil-cameras"
-LABEL_PREFIX = "vigil-label-"
-#: What Ray accepts as a label key name or value (ray._private.label_utils.LABEL_REGEX).
-_RAY_LABEL = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,61}[a-zA-Z0-9])?")
 _OBJECT_STORE_BYTES = (
     128 * 1024 * 1024
 )  # per node; Ray's default (30% of RAM) x N nodes is too much
-
-
-def ray_labels(name: str, cameras: int | None = None, labels: Iterable[str] = ()) -> dict[str, str]:
-    """The Ray node labels that carry a Vigil node's name, capacity and labels."""
-    for value in (name, *labels):
-        if not _RAY_LABEL.fullmatch(value) or len(LABEL_PREFIX + value) > 63:
-            raise VigilError(
-                f"node {name!r}: {value!r} is not a valid node name or label (letters, digits, "
-                "'-', '_', '.', starting and ending with a letter or digit, at most 51 characters)"
-            )
-    if cameras is not None and cameras < 0:
-        raise VigilError(f"node {name!r}: cameras must be >= 0, not {cameras}")
-    out = {NODE_LABEL: name}
-    if cameras is not None:
-        out[CAMERAS_LABEL] = str(cameras)
-    out.update({LABEL_PREFIX + label: "true" for label in labels})
-    return out
-
-
-def vigil_labels(labels: Mapping[str, str]) -> frozenset[str]:
-    """The Vigil labels of a node, from its Ray labels (``ray.nodes()[i]["Labels"]``)."""
-    return frozenset(
-        key.removeprefix(LABEL_PREFIX) for key in labels if key.startswith(LABEL_PREFIX)
-    )
 
 
 def _free_port() -> int:

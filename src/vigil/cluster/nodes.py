@@ -10,15 +10,20 @@ camera may ask for (``vigil-label-depot-3=true``: a Ray label value cannot hold 
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from vigil.cluster.assignment import CameraDemand, NodeInfo
 from vigil.config.site import SiteConfig
+from vigil.errors import VigilError
 
-NAME_LABEL = "vigil-node"
+NODE_LABEL = "vigil-node"
 CAMERAS_LABEL = "vigil-cameras"
-LABELS_LABEL = "vigil-labels"
+LABEL_PREFIX = "vigil-label-"
+#: What Ray accepts as a label key name or value (ray._private.label_utils.LABEL_REGEX).
+_RAY_LABEL = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,61}[a-zA-Z0-9])?")
 HEAD_RESOURCE = "node:__internal_head__"
 
 
@@ -59,12 +64,12 @@ def _node(raw: dict[str, Any], cameras_per_cpu: float) -> RayNode:
         capacity = int(declared)
     else:
         capacity = math.floor(float(resources.get("CPU", 0.0)) * cameras_per_cpu)
-    tags = {t.strip() for t in labels.get(LABELS_LABEL, "").split(",") if t.strip()}
+    tags = set(vigil_labels(labels))
     if gpus > 0:
         tags.add("gpu")
     return RayNode(
         info=NodeInfo(
-            name=labels.get(NAME_LABEL) or ray_id[:12],
+            name=labels.get(NODE_LABEL) or ray_id[:12],
             alive=bool(raw.get("Alive")),
             capacity=capacity,
             labels=frozenset(tags),
@@ -73,6 +78,30 @@ def _node(raw: dict[str, Any], cameras_per_cpu: float) -> RayNode:
         address=str(raw.get("NodeManagerAddress", "")),
         head=HEAD_RESOURCE in resources,
         gpus=gpus,
+    )
+
+
+def ray_labels(name: str, cameras: int | None = None, labels: Iterable[str] = ()) -> dict[str, str]:
+    """The Ray node labels that carry a Vigil node's name, capacity and labels."""
+    for value in (name, *labels):
+        if not _RAY_LABEL.fullmatch(value) or len(LABEL_PREFIX + value) > 63:
+            raise VigilError(
+                f"node {name!r}: {value!r} is not a valid node name or label (letters, digits, "
+                "'-', '_', '.', starting and ending with a letter or digit, at most 51 characters)"
+            )
+    if cameras is not None and cameras < 0:
+        raise VigilError(f"node {name!r}: cameras must be >= 0, not {cameras}")
+    out = {NODE_LABEL: name}
+    if cameras is not None:
+        out[CAMERAS_LABEL] = str(cameras)
+    out.update({LABEL_PREFIX + label: "true" for label in labels})
+    return out
+
+
+def vigil_labels(labels: Mapping[str, str]) -> frozenset[str]:
+    """The Vigil labels of a node, from its Ray labels (``ray.nodes()[i]["Labels"]``)."""
+    return frozenset(
+        key.removeprefix(LABEL_PREFIX) for key in labels if key.startswith(LABEL_PREFIX)
     )
 
 
