@@ -192,7 +192,7 @@ def check_segments(database_url: str) -> tuple[int, int]:
     two nodes that overlap in time (two recorders at once)."""
     with Database(database_url) as database, database.read() as session:
         rows = list(
-            session.scalars(select(SegmentRow).order_by(SegmentRow.camera, SegmentRow.start))
+            session.scalars(select(SegmentRow).order_by(SegmentRow.camera, SegmentRow.start_time))
         )
     corrupt = 0
     for row in rows:
@@ -205,7 +205,7 @@ def check_segments(database_url: str) -> tuple[int, int]:
     overlaps = sum(
         1
         for a, b in zip(rows, rows[1:])
-        if a.camera == b.camera and a.node != b.node and b.start < a.end - 0.5
+        if a.camera == b.camera and a.node != b.node and b.start_time < a.end_time - 0.5
     )
     return corrupt, overlaps
 
