@@ -46,8 +46,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 from service_density import Service, admin_token, machine_cpu_s  # noqa: E402
-from vigil.cluster.local import LocalRayCluster  # noqa: E402
 
+from vigil.cluster.local import LocalRayCluster  # noqa: E402
 from vigil.cluster.postgres import PrivatePostgres  # noqa: E402
 from vigil.db.database import Database  # noqa: E402
 from vigil.db.schema import SegmentRow  # noqa: E402
@@ -114,7 +114,7 @@ def cluster_stack(
     ray = LocalRayCluster(nodes, work / "ray", cpus_per_node=1.0, cameras_per_node=cameras)
     try:
         address = ray.start()
-        document = site(clip, cameras, work / "data", {"address": address, "database": url,
+        document = site(clip, cameras, work / "data", {"address": address, "database": url, "token_file": str(ray.token_file),
                                                         "lease_seconds": 10})  # fmt: skip
         with serve(work, document) as service:
             yield ray, service, url

@@ -65,6 +65,17 @@ def test_no_ray_cluster_at_the_address(tmp_path: Path, postgres_url: str):
     assert f"cluster.address: no Ray cluster at 127.0.0.1:{port}" in line, line
 
 
+def test_a_token_file_that_cannot_be_read(tmp_path: Path, postgres_url: str):
+    missing = tmp_path / "no-token"
+    done = serve(tmp_path, f'{{address: "127.0.0.1:{free_port()}", database: "{postgres_url}", '
+                 f"token_file: {missing}}}")  # fmt: skip
+    line = one_line_error(done)
+    assert (
+        "cluster.address: no Ray cluster" in line
+        or f"cluster.token_file: cannot read {missing}" in line
+    ), line
+
+
 def test_postgresql_down_at_start(tmp_path: Path):
     url = f"postgresql+psycopg://vigil:secret@127.0.0.1:{free_port()}/vigil"
     done = serve(tmp_path, f'{{address: "127.0.0.1:{free_port()}", database: "{url}"}}')
@@ -85,7 +96,8 @@ def small_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalRay
 @pytest.mark.loopback_namespace
 def test_a_pin_to_a_node_that_does_not_exist(tmp_path: Path, postgres_url: str, small_cluster: Any):
     address = small_cluster.address
-    done = serve(tmp_path, f'{{address: "{address}", database: "{postgres_url}"}}',
+    token = small_cluster.token_file
+    done = serve(tmp_path, f'{{address: "{address}", database: "{postgres_url}", token_file: {token}}}',
                  ", node: gpu-9")  # fmt: skip
     line = one_line_error(done)
     assert "gpu-9" in line, line
@@ -94,6 +106,9 @@ def test_a_pin_to_a_node_that_does_not_exist(tmp_path: Path, postgres_url: str, 
 @pytest.mark.loopback_namespace
 def test_no_node_with_room(tmp_path: Path, postgres_url: str, small_cluster: Any):
     address = small_cluster.address
-    done = serve(tmp_path, f'{{address: "{address}", database: "{postgres_url}"}}')
+    token = small_cluster.token_file
+    done = serve(
+        tmp_path, f'{{address: "{address}", database: "{postgres_url}", token_file: {token}}}'
+    )
     line = one_line_error(done)
     assert "capacity" in line, line

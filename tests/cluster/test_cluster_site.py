@@ -75,7 +75,7 @@ class ClusterSite:
         return all(states.get(c) == "online" for c in CAMERAS)
 
 
-def site_yaml(rtsp: RtspServer, ray_address: str, database_url: str, data: Path) -> str:
+def site_yaml(rtsp: RtspServer, ray: LocalRayCluster, database_url: str, data: Path) -> str:
     cameras = "".join(
         textwrap.dedent(
             f"""\
@@ -99,7 +99,8 @@ def site_yaml(rtsp: RtspServer, ray_address: str, database_url: str, data: Path)
             detector: {{input_size: [416, 320], workers: 1}}
             storage: {{directory: {data}}}
             server: {{host: 127.0.0.1, port: 0}}
-            cluster: {{address: "{ray_address}", database: "{database_url}", lease_seconds: 6}}
+            cluster: {{address: "{ray.address}", database: "{database_url}", lease_seconds: 6,
+                       token_file: {ray.token_file}}}
             """
         )
     )
@@ -117,8 +118,8 @@ def cluster_site(
     clip = rtsp_clip(width=416, height=320, fps=10, seconds=4)
     rtsp = RtspServer({f"/{c}": {"source": f"file:{clip}"} for c in CAMERAS}).start()
     ray = LocalRayCluster(3, work / "ray", cpus_per_node=1.0, cameras_per_node=3)
-    address = ray.start()
-    (work / "site.yaml").write_text(site_yaml(rtsp, address, database_url, work / "data"))
+    ray.start()
+    (work / "site.yaml").write_text(site_yaml(rtsp, ray, database_url, work / "data"))
     headers = site_admin_headers(database_url)
     process, stdout, log = start_service(["serve", "-c", "site.yaml"], work, tiny_models)
     try:

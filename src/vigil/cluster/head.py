@@ -42,7 +42,7 @@ from typing import Any
 from vigil.cluster.agent import AgentReport, LeaseLost, NodeAgent
 from vigil.cluster.assignment import Assignment, assign, check_placement
 from vigil.cluster.leases import LeaseStore
-from vigil.cluster.nodes import RayNode, camera_demands, read_nodes
+from vigil.cluster.nodes import RayNode, authenticate_to_ray, camera_demands, read_nodes
 from vigil.cluster.views import AssignmentView, MoveView, NodeUnavailable, NodeView
 from vigil.config.site import CameraConfig, ClusterSettings, SiteConfig
 from vigil.db.database import Database
@@ -110,7 +110,7 @@ class ClusterCameras:
     def start_up(self) -> None:
         import ray
 
-        connect_ray(self.settings.address)
+        connect_ray(self.settings.address, self.settings.token_file)
         self._database = Database(self._site().storage.database_url())
         self._leases = LeaseStore(self._database)
         self._nodes = read_nodes(ray.nodes(), self.settings.cameras_per_cpu)
@@ -455,10 +455,23 @@ class ClusterCameras:
                     continue
 
 
-def connect_ray(address: str) -> None:
-    """Join the Ray cluster at `address` as its driver; VigilError in one line when there is
-    none there."""
+def connect_ray(address: str, token_file: Path | None = None) -> None:
+    """Join the Ray cluster at `address` as its driver, showing the token in `token_file`
+    (Ray's token authentication); VigilError in one line when there is none there or the
+    token cannot be read."""
     import ray
+
+    if token_file is not None:
+        try:
+            if not token_file.read_text().strip():
+                raise OSError("empty")
+        except OSError as err:
+            reason = err.strerror or str(err)
+            raise VigilError(f"cluster.token_file: cannot read {token_file}: {reason}") from None
+        authenticate_to_ray(token_file)
+    elif os.environ.get("RAY_AUTH_MODE", "").lower() != "token":
+        log.warning("the Ray cluster is joined without token authentication (cluster.token_file):"
+                    " unless its nodes are firewalled, anyone who reaches them can run code")  # fmt: skip
 
     host, _, port = address.rpartition(":")
     if not host or not port.isdigit():

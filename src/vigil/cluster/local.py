@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -30,7 +31,7 @@ from typing import Any
 
 import psutil
 
-from vigil.cluster.nodes import ray_labels
+from vigil.cluster.nodes import authenticate_to_ray, ray_auth_env, ray_labels
 from vigil.errors import VigilError, one_line
 
 HOST = "127.0.0.1"
@@ -111,6 +112,7 @@ class LocalRayCluster:
         self.object_store_bytes = object_store_bytes
         self.timeout = timeout
         self.address = ""
+        self.token_file = self.folder / "auth_token"  # made by `start`
         self._nodes: dict[str, _Node] = {}
         #: The short folder holding the nodes' Ray temp dirs (their sockets, Ray's own logs)
         #: while the cluster runs; removed by `stop`.
@@ -123,6 +125,9 @@ class LocalRayCluster:
         if self.address:
             raise VigilError(f"the local Ray cluster is already running at {self.address}")
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.token_file = self._token()
+        # This process reads the node table (and may be the driver): it authenticates too.
+        authenticate_to_ray(self.token_file)
         self.ray_temp_dir = Path(tempfile.mkdtemp(prefix="vigil-ray-"))
         port = _free_port()
         try:
@@ -194,6 +199,17 @@ class LocalRayCluster:
                 f"no running node {name!r} (running: {', '.join(self._nodes)})"
             ) from None
 
+    def _token(self) -> Path:
+        """The cluster's token (Ray's token authentication: every node and driver shows it),
+        made once in the folder, readable by its owner only."""
+        path = self.folder / "auth_token"
+        if not path.is_file():
+            partial = path.with_suffix(".part")
+            partial.write_text(secrets.token_hex(32))
+            partial.chmod(0o600)
+            partial.replace(path)
+        return path
+
     def _launch(
         self,
         name: str,
@@ -223,7 +239,7 @@ class LocalRayCluster:
         with log.open("ab") as out:
             process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True,
+                start_new_session=True, env=dict(os.environ, **ray_auth_env(self.token_file)),
             )  # fmt: skip
         self._nodes[name] = _Node(name, process, log, temp_dir)
 

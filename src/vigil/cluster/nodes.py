@@ -10,9 +10,11 @@ camera may ask for (``vigil-label-depot-3=true``: a Ray label value cannot hold 
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from vigil.cluster.assignment import CameraDemand, NodeInfo
@@ -103,6 +105,24 @@ def vigil_labels(labels: Mapping[str, str]) -> frozenset[str]:
     return frozenset(
         key.removeprefix(LABEL_PREFIX) for key in labels if key.startswith(LABEL_PREFIX)
     )
+
+
+def ray_auth_env(token_file: Path) -> dict[str, str]:
+    """The environment that makes Ray processes (nodes, drivers) authenticate with the
+    cluster's token in `token_file` (Ray's token authentication)."""
+    return {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_file)}
+
+
+def authenticate_to_ray(token_file: Path) -> None:
+    """Make this process (a driver, or a reader of the node table) show the cluster's token
+    from now on, and the processes it starts too. Ray reads its authentication settings once
+    into its core's config and token cache: both are reloaded, as ``ray.init`` does when it
+    turns token authentication on itself."""
+    os.environ.update(ray_auth_env(token_file))
+    from ray._raylet import AuthenticationTokenLoader, Config  # type: ignore[attr-defined]
+
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
 
 
 def camera_demands(site: SiteConfig, cameras: set[str] | None = None) -> list[CameraDemand]:

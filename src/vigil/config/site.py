@@ -177,6 +177,10 @@ class ClusterSettings(_Model):
     cameras_per_cpu: float = Field(2.0, gt=0)
     """A node's capacity when it declares none (Ray label ``vigil-cameras``): this many
     cameras per CPU Ray gives it."""
+    token_file: Path | None = None
+    """The file holding the Ray cluster's token (Ray's token authentication: every node was
+    started with ``RAY_AUTH_MODE=token`` and this token). Without it, Ray's own default
+    applies (``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token`` when present)."""
     lease_seconds: float = Field(10.0, ge=2, le=120)
     """A node that cannot renew its cameras' leases this long stops them; the head then gives
     them to other nodes."""
