@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from vigil.db.database import Database, upsert
 from vigil.db.fencing import split_fenced
@@ -43,8 +43,9 @@ class AppStateStore:
     def save(
         self, camera: str, states: Mapping[str, dict[str, Any]], *, epoch: int | None = None
     ) -> bool:
-        """Store the state of each app in `states` (app name -> JSON object) for `camera`,
-        replacing what those apps saved before (other apps' states stay). With `epoch`
+        """Store `states` (app name -> JSON object) as `camera`'s saved app states,
+        replacing what the camera had (a worker sends every restorable app's state at
+        once, so an app no longer in `states` was removed from the camera). With `epoch`
         (the lease epoch the camera runs under) nothing is stored unless the camera's lease
         is still at that epoch: False when refused. ValueError for a state that is not a
         JSON object."""
@@ -54,6 +55,10 @@ class AppStateStore:
             allowed, _ = split_fenced(session, [camera], str, fence)
             if not allowed:
                 return False
+            gone = delete(AppStateRow).where(
+                AppStateRow.camera == camera, AppStateRow.app.not_in(sorted(checked))
+            )
+            session.execute(gone)
             now = utcnow()
             for app, state in checked.items():
                 insert = upsert(session, AppStateRow).values(
