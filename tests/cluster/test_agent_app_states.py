@@ -6,7 +6,6 @@ latest saved states, also when the camera comes back to a node that ran it befor
 from __future__ import annotations
 
 import contextlib
-import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from counting_site import counting_site
 from vigil.cluster.agent import NodeAgent
 from vigil.cluster.leases import LeaseStore
-from vigil.config.loader import load_config_text
 from vigil.config.site import SiteConfig
 from vigil.db.app_states import AppStateStore
 from vigil.db.database import Database
@@ -56,26 +55,8 @@ def first_totals(agent: NodeAgent) -> float:
 @pytest.fixture
 def site(tmp_path: Path, tiny_models: Path, walker_clip: Any, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("VIGIL_MODELS", str(tiny_models))  # inherited by the worker processes
-    return load_config_text(
-        textwrap.dedent(
-            f"""\
-            cameras:
-              - id: door
-                url: {walker_clip.path}
-                loop: true
-                detect_fps: 8
-                record: {{mode: "off"}}
-                lines:
-                  middle: {{start: [0.5, 0.0], end: [0.5, 1.0]}}
-                apps:
-                  - {{type: line_crossing, name: crossings, settings: {{line: middle}}}}
-            detector: {{input_size: [416, 320]}}
-            storage: {{directory: {tmp_path / "data"}, database: "sqlite:///{tmp_path}/site.db"}}
-            """
-        ),
-        "site.yaml",
-        model=SiteConfig,
-    )
+    database = f"sqlite:///{tmp_path / 'site.db'}"  # shared by the nodes
+    return counting_site(walker_clip.path, tmp_path / "data", database=database)
 
 
 @pytest.fixture

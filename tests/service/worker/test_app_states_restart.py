@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from vigil.config.loader import load_config_text
-from vigil.config.site import SiteConfig
+from counting_site import counting_site
 from vigil.service.messages import AppStates, CameraStatus, WorkerMessage
 from vigil.service.pool import WorkerPool
 
@@ -68,27 +66,7 @@ def test_a_restarted_worker_keeps_its_line_totals(
     tmp_path: Path, tiny_models: Path, walker_clip: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VIGIL_MODELS", str(tiny_models))  # inherited by the worker process
-    site = load_config_text(
-        textwrap.dedent(
-            f"""\
-            cameras:
-              - id: door
-                url: {walker_clip.path}
-                loop: true
-                detect_fps: 8
-                record: {{mode: "off"}}
-                lines:
-                  middle: {{start: [0.5, 0.0], end: [0.5, 1.0]}}
-                apps:
-                  - {{type: line_crossing, name: crossings, settings: {{line: middle}}}}
-                  - {{type: occupancy, name: people}}
-            detector: {{input_size: [416, 320]}}
-            storage: {{directory: {tmp_path / "data"}}}
-            """
-        ),
-        "site.yaml",
-        model=SiteConfig,
-    )
+    site = counting_site(walker_clip.path, tmp_path / "data", occupancy=True)
     inbox: queue.Queue[WorkerMessage] = queue.Queue()
     # The camera's first worker restores what the database had (here: nothing yet).
     asked: list[str] = []
