@@ -4,7 +4,6 @@ workers stop), and the next run's workers start their apps from them."""
 
 from __future__ import annotations
 
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from vigil.config.loader import load_config_text
+from counting_site import counting_site
 from vigil.config.site import SiteConfig
 from vigil.db.app_states import AppStateStore
 from vigil.db.database import Database
@@ -60,27 +59,7 @@ def test_line_totals_survive_a_restart_of_the_service(
 ) -> None:
     monkeypatch.setenv("VIGIL_MODELS", str(tiny_models))  # inherited by the worker processes
     monkeypatch.setenv("HOME", str(tmp_path))  # no store apps
-    data = tmp_path / "data"
-    site = load_config_text(
-        textwrap.dedent(
-            f"""\
-            cameras:
-              - id: door
-                url: {walker_clip.path}
-                loop: true
-                detect_fps: 8
-                record: {{mode: "off"}}
-                lines:
-                  middle: {{start: [0.5, 0.0], end: [0.5, 1.0]}}
-                apps:
-                  - {{type: line_crossing, name: crossings, settings: {{line: middle}}}}
-            detector: {{input_size: [416, 320]}}
-            storage: {{directory: {data}}}
-            """
-        ),
-        "site.yaml",
-        model=SiteConfig,
-    )
+    site = counting_site(walker_clip.path, tmp_path / "data")
     first = Running(site)
     try:
         next_message(

@@ -302,6 +302,9 @@ class WorkerPool:
         worker.process = None
         if worker.removed:
             self.workers = {k: w for k, w in self.workers.items() if k != worker.camera}
+            # Should the camera come back (on a cluster node: after running elsewhere), its
+            # first worker restores what was saved last, wherever that was.
+            self._app_states.pop(worker.camera, None)
             log.info("camera %s: worker stopped (camera removed or disabled)", worker.camera)
         else:
             log.info("camera %s: worker restarted with its new settings", worker.camera)

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from vigil.config.loader import load_config_text
-from vigil.config.site import SiteConfig
+from counting_site import counting_site
 from vigil.service.messages import AppStates, CameraStatus, WorkerMessage
 from vigil.service.pool import WorkerPool
 
@@ -68,27 +66,7 @@ def test_a_restarted_worker_keeps_its_line_totals(
     tmp_path: Path, tiny_models: Path, walker_clip: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VIGIL_MODELS", str(tiny_models))  # inherited by the worker process
-    site = load_config_text(
-        textwrap.dedent(
-            f"""\
-            cameras:
-              - id: door
-                url: {walker_clip.path}
-                loop: true
-                detect_fps: 8
-                record: {{mode: "off"}}
-                lines:
-                  middle: {{start: [0.5, 0.0], end: [0.5, 1.0]}}
-                apps:
-                  - {{type: line_crossing, name: crossings, settings: {{line: middle}}}}
-                  - {{type: occupancy, name: people}}
-            detector: {{input_size: [416, 320]}}
-            storage: {{directory: {tmp_path / "data"}}}
-            """
-        ),
-        "site.yaml",
-        model=SiteConfig,
-    )
+    site = counting_site(walker_clip.path, tmp_path / "data", occupancy=True)
     inbox: queue.Queue[WorkerMessage] = queue.Queue()
     # The camera's first worker restores what the database had (here: nothing yet).
     asked: list[str] = []
@@ -139,3 +117,39 @@ def test_a_restarted_worker_keeps_its_line_totals(
         assert watch.saved(again) == [] or saved_total(watch.saved(again)[0]) >= stopped_at
     finally:
         pool.stop_all()
+
+
+def test_bad_saved_states_are_ignored_in_one_line_each(
+    tmp_path: Path,
+    tiny_models: Path,
+    walker_clip: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Whatever the database holds for a camera's apps, its worker runs: an app whose saved
+    state is not its own (garbage, another app's, an older version) starts afresh, and the
+    worker's log says so in one line per app."""
+    monkeypatch.setenv("VIGIL_MODELS", str(tiny_models))
+    site = counting_site(walker_clip.path, tmp_path / "data", occupancy=True)
+    saved = {
+        "crossings": {"kind": "occupancy", "version": 1, "state": {"current": 1, "max": 2}},
+        "people": {"kind": "occupancy", "version": 0, "state": {"current": 1, "max": 2}},
+        "gone": "garbage",
+    }
+    inbox: queue.Queue[WorkerMessage] = queue.Queue()
+    pool = WorkerPool(lambda: site, lambda: None, inbox, restore=lambda camera: saved)
+    watch = Watch(pool, inbox)
+    pool.start("door")
+    try:
+        watch.until(lambda: watch.crossings() or None, "the worker's line totals")
+        assert watch.crossings()[0] == 0  # afresh, not from another app's state
+    finally:
+        pool.stop_all()
+    refused = [
+        line for line in capfd.readouterr().err.splitlines() if "saved state not restored" in line
+    ]
+    assert len(refused) == 2, refused  # "gone" names no app of the camera: never offered
+    text = "\n".join(refused)
+    afresh = "saved state not restored, starting afresh"
+    assert f"app 'crossings': {afresh}: saved by app type 'occupancy', not 'line_crossing'" in text
+    assert f"app 'people': {afresh}: state version 0, the app's is 1" in text
