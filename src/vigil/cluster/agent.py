@@ -42,6 +42,7 @@ from vigil.recording.segmenter import recover
 from vigil.recording.segments import SegmentInfo
 from vigil.service.cameras import LocalCameras
 from vigil.service.messages import AppStates, EventMessage, WorkerMessage
+from vigil.service.pool import STOP_GRACE_S
 from vigil.service.supervisor import RETENTION_EVERY_S, retention_policy
 
 log = logging.getLogger("vigil.cluster")
@@ -139,6 +140,7 @@ class NodeAgent:
             self._stopping.set()
             return
         self._renewed = time.monotonic()
+        self._writing = False  # the pump is writing a batch
         self.refused_writes = 0
         self._threads = [
             threading.Thread(target=self._pump, name="pump", daemon=True),
@@ -161,12 +163,30 @@ class NodeAgent:
             self._epochs[camera] = epoch
             self._cameras.start(camera)
 
-    def stop_camera(self, camera: str, site: SiteConfig, removed: bool = True) -> None:
+    def stop_camera(
+        self, camera: str, site: SiteConfig, removed: bool = True, wait: bool = False
+    ) -> None:
         """Stop `camera` (it finishes its segment); with `removed` False it starts again at
-        once with `site` (its source or settings changed)."""
+        once with `site` (its source or settings changed). With `wait`, return once its
+        worker has exited and all it said is written: its last segment indexed and its apps'
+        states saved under the lease it still holds (before the camera moves elsewhere)."""
         with self._lock:
             self.site = node_site(site, self.node)
             self._cameras.stop(camera, removed)
+        if wait:
+            self._await_stopped(camera, time.monotonic() + STOP_GRACE_S + 5.0)
+
+    def _await_stopped(self, camera: str, deadline: float) -> None:
+        pool = self._cameras.pool
+        while time.monotonic() < deadline:
+            worker = pool.workers.get(camera)
+            reading = worker is not None and worker.reader is not None and worker.reader.is_alive()
+            if (worker is None or worker.process is None) and not reading:
+                break
+            time.sleep(0.05)
+        # Its messages are all in the inbox or being written: wait for the pump to be idle.
+        while time.monotonic() < deadline and (self._writing or not self._inbox.empty()):
+            time.sleep(0.05)
 
     def reconfigure(self, camera: str, site: SiteConfig, rebuild: frozenset[str]) -> int | None:
         with self._lock:
@@ -270,10 +290,13 @@ class NodeAgent:
                     batch.append(self._inbox.get_nowait())
                 except queue.Empty:
                     break
+            self._writing = True
             try:
                 self._write(batch)
             except Exception:  # a write failed (database down): the next batch tries again
                 log.exception("node agent: storing %d messages failed", len(batch))
+            finally:
+                self._writing = False
 
     def _write(self, batch: list[WorkerMessage]) -> None:
         events: list[EventMessage] = []

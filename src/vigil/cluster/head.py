@@ -55,7 +55,7 @@ RECONCILE_EVERY_S = 1.0
 REPORT_EVERY_S = 3.0
 AGENT_START_S = 120.0  # an agent loads its model and starts its detector in this time
 AGENT_RETRY_S = 30.0  # a node whose agent failed or died gets a new one after this
-STOP_WAIT_S = 15.0  # a camera moved off a live node: how long its stop there may take
+STOP_WAIT_S = 20.0  # a camera moved off a live node: how long its stop there may take
 CALL_TIMEOUT_S = 10.0
 MOVES_KEPT = 200
 PASSED_ENV = ("VIGIL_MODELS",)
@@ -374,8 +374,8 @@ class ClusterCameras:
         site = self._site()
         if old is not None and old in self._agents:  # rebalanced: stopped there first
             try:
-                ray.get(self._agents[old].actor.stop_camera.remote(camera, site, True),
-                        timeout=STOP_WAIT_S)  # fmt: skip
+                stopping = self._agents[old].actor.stop_camera.remote(camera, site, True, True)
+                ray.get(stopping, timeout=STOP_WAIT_S)
             except Exception as err:
                 log.warning("camera %s: stopping it on node %s: %s", camera, old, _short(err))
             why = f"rebalanced onto node {new}"
