@@ -11,34 +11,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from api.site import FakeIndex
 from vigil.api.cluster import AssignmentView, MoveView, NodeUnavailable, NodeView
-from vigil.events import Event
-from vigil.recording.segments import SegmentInfo
 
 REMOTE_ROOT = Path("/srv/vigil/nodes")  # where the other nodes keep their files (not here)
 SINCE = datetime(2026, 12, 5, 3, 0, tzinfo=UTC)
-
-
-# TODO(merge): WP-B's Segment.node and Event.node make these two the real rows.
-@dataclass(slots=True)
-class NodeSegment(SegmentInfo):
-    """A segment row that knows its node (as the cluster's index does)."""
-
-    id: int = 0
-    node: str | None = None
-
-
-@dataclass(slots=True)
-class NodeEvent(Event):
-    node: str | None = None
-
-
-class NodeIndex(FakeIndex):
-    """The test site's index, with `get` by id (the playback route's lookup)."""
-
-    def get(self, segment_id: int) -> SegmentInfo | None:
-        return next((s for s in self.segments if getattr(s, "id", None) == segment_id), None)
 
 
 @dataclass

@@ -250,15 +250,20 @@ class ServiceState:
         return self.clock() - status.wall_time <= self.stale_after_s
 
     def snapshot_path(self, event: Event) -> Path | None:
-        """The event's JPEG snapshot, or None when it has none on disk.
+        """The event's JPEG snapshot on this machine's disk, or None when it has none there.
 
-        Workers write ``<snapshots_dir>/<camera>/<event id>.jpg``; the path an event message
-        named is used first, so a layout change in the worker still works while running.
+        Workers write ``<snapshots_dir>/<camera>/<event id>.jpg``, on a cluster node under
+        that node's folder (`node_snapshot_path`: the head's own node is this machine); the
+        path an event message named is used first, so a layout change in the worker still
+        works while running.
         """
         with self._lock:
             remembered = self._snapshots.get(event.id)
         candidates: list[Path] = [] if remembered is None else [remembered]
-        if safe_name(event.id):
+        if event.node is not None:
+            on_node = self.node_snapshot_path(event.node, event)
+            candidates += [] if on_node is None else [on_node]
+        elif safe_name(event.id):
             if safe_name(event.source):
                 candidates.append(self.snapshots_dir / event.source / f"{event.id}.jpg")
             candidates.append(self.snapshots_dir / f"{event.id}.jpg")

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from accounts import bearer, user_token
-from api.nodes import REMOTE_ROOT, SINCE, FolderCluster, NodeEvent, NodeIndex, NodeSegment
+from api.nodes import REMOTE_ROOT, SINCE, FolderCluster
 from api.site import (
     REAL_RECORDING_MODULE,
     T0,
@@ -33,10 +33,10 @@ from vigil.api import deps as api_deps
 from vigil.api.app import create_app
 from vigil.api.cluster import (
     MoveView,
-    NodeFiles,
     NodeUnavailable,
 )
-from vigil.api.routes.events import snapshot_file
+from vigil.recording.index import Segment, SegmentIndex
+from vigil.recording.segments import SegmentInfo
 
 
 @dataclass
@@ -44,38 +44,32 @@ class ClusterSite:
     site: Site
     cluster: FolderCluster
     client: TestClient
-    index: NodeIndex
 
     def segment(
         self, node: str, camera: str, start: float, end: float, frames: int = 10
-    ) -> NodeSegment:
-        """A real MP4 on `node`'s disk (the head's is this machine's), in the index."""
+    ) -> Segment:
+        """A real MP4 on `node`'s disk (the head's is this machine's), indexed by that node."""
         name = f"{camera}/{start:.0f}.mp4"
-        path = (
-            self.site.tmp / "data" / "recordings" / name
-            if node == "head"
-            else REMOTE_ROOT / node / "recordings" / name
-        )
-        written = write_mp4(
-            path if node == "head" else self.cluster.disk_path(node, path), frames, fps=10
-        )
-        segment = NodeSegment(
-            camera, str(path), start, end, written.stat().st_size,
-            id=len(self.index.segments) + 1, node=node,
-        )  # fmt: skip
-        self.index.segments.append(segment)
+        if node == "head":
+            path = on_disk = self.site.tmp / "data" / "nodes" / node / "recordings" / name
+        else:
+            path = REMOTE_ROOT / node / "recordings" / name
+            on_disk = self.cluster.disk_path(node, path)
+        write_mp4(on_disk, frames, fps=10)
+        info = SegmentInfo(camera, str(path), start, end, on_disk.stat().st_size)
+        segment = SegmentIndex(self.site.store.database, node).add(info)
+        assert segment is not None and segment.node == node
         return segment
 
 
 @pytest.fixture
 def cluster_site(site: Site) -> Iterator[ClusterSite]:
     cluster = FolderCluster(site.tmp / "disks", site.tmp / "fetched")
-    index = NodeIndex()
-    site.state.index = index
+    site.state.index = SegmentIndex(site.store.database)  # the head's: every node's rows
     auth = site.client.app.state.auth  # type: ignore[attr-defined]
     app = create_app(site.state, auth, cluster=cluster)
     with TestClient(app, headers=bearer(user_token(auth))) as client:
-        yield ClusterSite(site, cluster, client, index)
+        yield ClusterSite(site, cluster, client)
 
 
 # --------------------------------------------------------------------------- GET /api/cluster
@@ -221,23 +215,34 @@ def test_clips_and_exports_cut_footage_of_several_nodes(
 
 
 def test_an_event_snapshot_is_read_from_the_node_that_made_it(cluster_site: ClusterSite) -> None:
-    state, cluster = cluster_site.site.state, cluster_site.cluster
-    files = NodeFiles(cluster)
-    remote = NodeEvent("cam2", "door", "line_crossing", T0, 1, node="node-2")
+    state, cluster, client = cluster_site.site.state, cluster_site.cluster, cluster_site.client
+    remote, here = event(T0, "cam2"), event(T0, "cam1")
+    cluster_site.site.store.add([remote], node="node-2")
+    cluster_site.site.store.add([here], node="head")
     path = state.node_snapshot_path("node-2", remote)
-    assert path is not None
     assert path == state.storage / "nodes" / "node-2" / "snapshots" / "cam2" / f"{remote.id}.jpg"
-    assert snapshot_file(state, files, remote) is None  # node-2 has no such file
-    assert not path.exists()  # on the other machine only
+    # One on another node is listed without fetching it (a copy per listed event is too dear).
+    listed = client.get(f"/api/events/{remote.id}").json()
+    assert listed["snapshot_url"] == f"/api/events/{remote.id}/snapshot.jpg"
+    assert client.get(listed["snapshot_url"]).status_code == 404  # node-2 has no such file
     disk = cluster.disk_path("node-2", path)
     disk.parent.mkdir(parents=True)
     disk.write_bytes(jpeg(200))
-    fetched = snapshot_file(state, files, remote)
-    assert fetched is not None and fetched.read_bytes() == jpeg(200)
+    r = client.get(listed["snapshot_url"])
+    assert r.status_code == 200 and r.content == jpeg(200)
+    assert not path.exists() and cluster.fetched == [("node-2", path)]  # served from the copy
+
+    # The head's own node writes under its node folder too: read there, never fetched.
+    assert client.get(f"/api/events/{here.id}").json()["snapshot_url"] is None
+    mine = state.node_snapshot_path("head", here)
+    assert mine is not None
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(jpeg(10))
+    r = client.get(f"/api/events/{here.id}/snapshot.jpg")
+    assert r.status_code == 200 and r.content == jpeg(10)
+    assert len(cluster.fetched) == 1
+
     cluster.down.add("node-2")
-    with pytest.raises(NodeUnavailable, match="snapshot is on node 'node-2', which is down"):
-        snapshot_file(state, files, remote)
-    local = NodeEvent("cam1", "door", "line_crossing", T0, 1, node="head")
-    (state.snapshots_dir / "cam1").mkdir(parents=True)
-    (state.snapshots_dir / "cam1" / f"{local.id}.jpg").write_bytes(jpeg(10))
-    assert snapshot_file(state, files, local) == state.snapshots_dir / "cam1" / f"{local.id}.jpg"
+    r = client.get(f"/api/events/{remote.id}/snapshot.jpg")
+    assert r.status_code == 503
+    assert r.json() == {"detail": "snapshot is on node 'node-2', which is down"}
