@@ -204,6 +204,8 @@ def show_sustained(url: str, seconds: float, size: int = 500, window: float = 10
         if spent >= window:
             rates.append(calls * size / spent)
             spent, calls = 0.0, 0
+    if calls:
+        rates.append(calls * size / spent)  # the last, shorter window
     shown = ", ".join(f"{rate:.0f}" for rate in rates)
     print(
         f"sustained, batch {size}, {seconds:g} s: {result['rows'] / result['seconds']:.0f} "
