@@ -18,7 +18,10 @@ Each mode gets a fresh database (Vigil's schema, by `Database`). Per batch size 
 the writer loops for `--seconds`, each call a new batch of new rows (events: occupancy
 samples, line crossings and loitering starts of 2,000 cameras, as the built-in apps write
 them; segments: 10 s files of those cameras); only the `add`/`add_many` calls are timed.
-Columns: rows/s, x batch 1, and the commit latency per call (median / p99 ms); then each
+Columns: rows/s, x batch 1, the commit latency per call (median / p99 ms), and the CPU
+each row cost the client (this process, in the calls) and the server (all its processes):
+on a shared machine the wall-clock rates move with others' load, the CPU per row does
+much less, and it says what a dedicated core on each side would do. Then each
 table's size on disk per row, indexes included (PostgreSQL's growth per row). Then one
 writer keeps writing batches of 500 events for `--sustain` seconds (rate per 10 s), and
 `--writers` processes (one per node, each its own connection, batch 100) write events at
@@ -100,27 +103,47 @@ def segments(size: int, serial: int, clock: float) -> list[SegmentInfo]:
     return out
 
 
-def write_for(url: str, table: str, size: int, seconds: float, seed: int = 0) -> dict[str, Any]:
-    """Write batches of `size` rows into `table` for `seconds` of timed calls."""
+def server_cpu(postmaster: int) -> float:
+    """CPU seconds used so far by the PostgreSQL server `postmaster` and its processes (the
+    backends are its children); processes that ended meanwhile are not counted."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if int(fields[1]) == postmaster or stat.parent.name == str(postmaster):
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def write_for(
+    url: str, table: str, size: int, seconds: float, postmaster: int, seed: int = 0
+) -> dict[str, Any]:
+    """Write batches of `size` rows into `table` for `seconds` of timed calls; the calls'
+    wall and client CPU time and the server's CPU time meanwhile."""
     rng = random.Random(seed)
     laps: list[float] = []
-    rows = 0
+    rows, client = 0, 0.0
     with Database(url) as database:
         store, index = EventStore(database), SegmentIndex(database)
         clock = time.time()
         serial = seed * 10**9
+        server = server_cpu(postmaster)
         while sum(laps) < seconds:
             if table == "events":
                 batch: list[Any] = events(size, rng, clock + rows)
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 store.add(batch)
             else:
                 batch = segments(size, serial + rows, clock)
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 index.add_many(batch)
             laps.append(time.perf_counter() - started)
+            client += time.process_time() - cpu
             rows += size
-    return {"rows": rows, "seconds": sum(laps), "laps": laps}
+        server = server_cpu(postmaster) - server
+    return {"rows": rows, "seconds": sum(laps), "laps": laps, "client": client, "server": server}
 
 
 def as_postgres() -> dict[str, Any]:
@@ -171,13 +194,20 @@ def stop_durable(server: PostgresServer) -> None:
     )
 
 
-def show(mode: str, url: str, sizes: list[int], seconds: float) -> None:
+def postmaster_pid(server: PostgresServer) -> int:
+    return int((server.data / "postmaster.pid").read_text().split()[0])
+
+
+def show(mode: str, url: str, sizes: list[int], seconds: float, postmaster: int) -> None:
     print(f"\n{mode}")
-    print(f"{'table':<9} {'batch':>5} {'rows/s':>8} {'x batch 1':>9} {'ms p50':>7} {'ms p99':>7}")
+    print(
+        f"{'table':<9} {'batch':>5} {'rows/s':>8} {'x batch 1':>9} {'ms p50':>7} {'ms p99':>7}"
+        f" {'client us/row':>13} {'server us/row':>13}"
+    )
     for table in ("events", "segments"):
         first = 0.0
         for size in sizes:
-            result = write_for(url, table, size, seconds)
+            result = write_for(url, table, size, seconds, postmaster)
             rate = result["rows"] / result["seconds"]
             first = first or rate
             laps = sorted(result["laps"])
@@ -185,6 +215,8 @@ def show(mode: str, url: str, sizes: list[int], seconds: float) -> None:
             print(
                 f"{table:<9} {size:>5} {rate:>8.0f} {rate / first:>9.1f}"
                 f" {statistics.median(laps) * 1000:>7.2f} {p99 * 1000:>7.2f}"
+                f" {result['client'] / result['rows'] * 1e6:>13.0f}"
+                f" {result['server'] / result['rows'] * 1e6:>13.0f}"
             )
     with Database(url) as database, database.engine.connect() as conn:
         for table in ("events", "segments"):
@@ -194,33 +226,42 @@ def show(mode: str, url: str, sizes: list[int], seconds: float) -> None:
             print(f"{table}: {rows} rows, {per_row:.0f} bytes each on disk with indexes")
 
 
-def show_sustained(url: str, seconds: float, size: int = 500, window: float = 10.0) -> None:
+def show_sustained(
+    url: str, seconds: float, postmaster: int, size: int = 500, window: float = 10.0
+) -> None:
     """One writer, batches of `size` events for `seconds`, the rate per `window` of writing
     (the table grows all along: a falling rate would show here)."""
-    result = write_for(url, "events", size, seconds, seed=99)
+    result = write_for(url, "events", size, seconds, postmaster, seed=99)
     rates, spent, calls = [], 0.0, 0
     for lap in result["laps"]:
         spent, calls = spent + lap, calls + 1
         if spent >= window:
             rates.append(calls * size / spent)
             spent, calls = 0.0, 0
+    if calls:
+        rates.append(calls * size / spent)  # the last, shorter window
     shown = ", ".join(f"{rate:.0f}" for rate in rates)
     print(
         f"sustained, batch {size}, {seconds:g} s: {result['rows'] / result['seconds']:.0f} "
-        f"events/s overall; per {window:g} s: {shown}"
+        f"events/s overall; per {window:g} s: {shown}; CPU per event: client "
+        f"{result['client'] / result['rows'] * 1e6:.0f} us, server "
+        f"{result['server'] / result['rows'] * 1e6:.0f} us"
     )
 
 
-def show_writers(url: str, writers: int, seconds: float) -> None:
+def show_writers(url: str, writers: int, seconds: float, postmaster: int) -> None:
+    started = time.perf_counter()
     with ProcessPoolExecutor(writers) as pool:
-        jobs = [pool.submit(write_for, url, "events", 100, seconds, k + 1) for k in range(writers)]
-        started = time.perf_counter()
+        jobs = [
+            pool.submit(write_for, url, "events", 100, seconds, postmaster, k + 1)
+            for k in range(writers)
+        ]
         results = [job.result() for job in jobs]
         wall = time.perf_counter() - started
     rows = sum(r["rows"] for r in results)
     print(
         f"{writers} writers at once, batch 100: {rows / wall:.0f} events/s together "
-        f"({rows} events in {wall:.1f} s wall, Database set-up included)"
+        f"({rows} events in {wall:.1f} s wall, process and Database set-up included)"
     )
 
 
@@ -248,15 +289,28 @@ def main() -> None:
             f"load average {os.getloadavg()[0]:.1f} (others' work slows every figure)"
         )
         fast = server.create_database("fsync_off")
-        show("fsync off (as the tests run PostgreSQL)", fast, sizes, args.seconds)
+        show(
+            "fsync off (as the tests run PostgreSQL)",
+            fast,
+            sizes,
+            args.seconds,
+            postmaster_pid(server),
+        )
         restart_durable(server)
         durable = True
         safe = server.create_database("durable")
-        show("durable (PostgreSQL's defaults, as a site runs it)", safe, sizes, args.seconds)
+        postmaster = postmaster_pid(server)
+        show(
+            "durable (PostgreSQL's defaults, as a site runs it)",
+            safe,
+            sizes,
+            args.seconds,
+            postmaster,
+        )
         if args.sustain:
-            show_sustained(safe, args.sustain)
+            show_sustained(safe, args.sustain, postmaster)
         if args.writers:
-            show_writers(safe, args.writers, args.seconds)
+            show_writers(safe, args.writers, args.seconds, postmaster)
         print(f"load average at the end {os.getloadavg()[0]:.1f}")
     finally:
         if durable:

@@ -213,6 +213,76 @@ def test_result_does_not_depend_on_input_order() -> None:
         assert assign(cameras, nodes, shuffled) == expected
 
 
+def test_rebalance_retries_a_giver_once_another_node_has_made_room_for_it() -> None:
+    # gpu-b cannot give its GPU camera to gpu-a until gpu-a gives its plain camera to cpu:
+    # one call must do both, or the next call would move a camera again.
+    nodes = [
+        node("gpu-a", 6, labels=GPU),
+        node("cpu", 7),
+        node("gpu-b", 4, labels=GPU),
+        node("tiny", 1),
+        node("big", 8),
+    ]
+    cameras = [
+        CameraDemand("plain-1"),
+        CameraDemand("gpu-cam", labels=GPU),
+        CameraDemand("plain-2"),
+    ]
+    result = assign(cameras, nodes, {"plain-1": "gpu-a"})
+    assert result.placement == {"gpu-cam": "gpu-a", "plain-1": "cpu", "plain-2": "big"}
+    assert assign(cameras, nodes, result.placement).moved == frozenset()
+
+
+def random_site(seed: int) -> tuple[list[CameraDemand], list[NodeInfo], dict[str, str]]:
+    rng = random.Random(seed)
+    nodes = [
+        node(
+            f"n{k}",
+            rng.randint(0, 8),
+            rng.random() > 0.2,
+            GPU if rng.random() < 0.3 else frozenset(),
+        )
+        for k in range(rng.randint(1, 7))
+    ]
+    cameras = []
+    for k in range(rng.randint(0, 40)):
+        roll = rng.random()
+        pin = rng.choice(nodes).name if roll < 0.1 else None
+        cameras.append(CameraDemand(f"c{k}", pin, GPU if 0.1 <= roll < 0.3 else frozenset()))
+    current = {c.id: rng.choice(nodes).name for c in cameras if rng.random() < 0.6}
+    return cameras, nodes, current
+
+
+@pytest.mark.parametrize("seed", range(400))
+def test_any_site_gets_a_valid_placement_that_a_second_call_keeps(seed: int) -> None:
+    cameras, nodes, current = random_site(seed)
+    by_name = {n.name: n for n in nodes}
+    result = assign(cameras, nodes, current)
+    for camera in cameras:
+        name = result.placement.get(camera.id)
+        assert (name is None) == (camera.id in result.unplaced)
+        if name is not None:
+            assert by_name[name].alive and camera.labels <= by_name[name].labels
+            assert camera.node in (None, name)
+    assert all(held <= by_name[n].capacity for n, held in per_node(result).items())
+    assert assign(cameras, nodes, result.placement).moved == frozenset()
+    assert assign(cameras, nodes, result.placement, rebalance=False).moved == frozenset()
+
+    # Without pins and labels and without rebalancing, only cameras that had to move do.
+    plain = [CameraDemand(c.id) for c in cameras]
+    crowded = {
+        n
+        for n, held in Counter(current.values()).items()
+        if n in by_name and held > by_name[n].capacity
+    }
+    had_to = {
+        c
+        for c, n in current.items()
+        if n not in by_name or not by_name[n].alive or not by_name[n].capacity or n in crowded
+    }
+    assert assign(plain, nodes, current, rebalance=False).moved <= had_to
+
+
 def test_two_thousand_cameras_on_fifty_nodes_settle_fast() -> None:
     nodes = [node(f"node-{k}", 60, labels=GPU if k < 10 else frozenset()) for k in range(50)]
     cameras = [*cams(1600), *cams(380, "gpu", labels=GPU), *cams(20, "pin", node="node-7")]

@@ -80,24 +80,24 @@ class _Site:
         self.cameras = {camera.id: camera for camera in cameras}
         self.nodes = {node.name: node for node in nodes}
         self.on: dict[str, set[str]] = {node.name: set() for node in nodes}
+        self.kinds: dict[str, Counter[_Kind]] = {node.name: Counter() for node in nodes}
         self._eligible: dict[_Kind, tuple[str, ...]] = {}
         self._heaps: dict[_Kind, list[tuple[float, str]]] = {}
 
+    def runs(self, kind: _Kind, node: str) -> bool:
+        """Whether `node` is live, has capacity and can run cameras of `kind`."""
+        pin, labels = kind
+        info = self.nodes[node]
+        return info.alive and info.capacity > 0 and labels <= info.labels and pin in (None, node)
+
     def eligible(self, camera: CameraDemand) -> tuple[str, ...]:
         """The live nodes with capacity that can run `camera`, by name."""
-        kind = _kind(camera)
+        return self.eligible_for(_kind(camera))
+
+    def eligible_for(self, kind: _Kind) -> tuple[str, ...]:
         found = self._eligible.get(kind)
         if found is None:
-            found = tuple(
-                sorted(
-                    node.name
-                    for node in self.nodes.values()
-                    if node.alive
-                    and node.capacity > 0
-                    and camera.labels <= node.labels
-                    and camera.node in (None, node.name)
-                )
-            )
+            found = tuple(sorted(node for node in self.nodes if self.runs(kind, node)))
             self._eligible[kind] = found
         return found
 
@@ -109,9 +109,25 @@ class _Site:
 
     def put(self, camera: str, node: str) -> None:
         self.on[node].add(camera)
+        self.kinds[node][_kind(self.cameras[camera])] += 1
 
     def take(self, camera: str, node: str) -> None:
-        self.on[node].discard(camera)
+        self.on[node].remove(camera)
+        self.kinds[node][_kind(self.cameras[camera])] -= 1
+
+    def narrows_gap(self, giver: str, receiver: str) -> bool:
+        """Whether moving one camera from `giver` to `receiver` (which has room) narrows the
+        gap in load between them by more than it adds: 2 (l_giver - l_receiver) >
+        1/c_giver + 1/c_receiver, in exact integers."""
+        held, capacity = len(self.on[giver]), self.nodes[giver].capacity
+        count, room = len(self.on[receiver]), self.nodes[receiver].capacity
+        return count < room and 2 * (held * room - count * capacity) > room + capacity
+
+    def could_give(self, giver: str, receiver: str) -> bool:
+        """Whether `giver` holds a camera `receiver` can run, and a move narrows the gap."""
+        return self.narrows_gap(giver, receiver) and any(
+            held and self.runs(kind, receiver) for kind, held in self.kinds[giver].items()
+        )
 
     def least_loaded(self, camera: CameraDemand) -> str | None:
         """The node with room for `camera` whose load after taking it is lowest, ties by
@@ -282,41 +298,57 @@ def _make_room(site: _Site, camera: CameraDemand, current: Mapping[str, str]) ->
 
 def _rebalance(site: _Site, current: Mapping[str, str]) -> None:
     """Moves cameras off the most loaded node to the least loaded one that can run them, while
-    a move narrows the gap between the two by more than it adds (twice the gap in load exceeds
-    one camera's worth on each side: 2 (l_giver - l_receiver) > 1/c_giver + 1/c_receiver,
-    so nodes of one capacity that differ by one camera are balanced). Each move lowers
-    sum(cameras^2 / capacity), so it ends; loads are compared as exact fractions. A giver
-    none of whose cameras can move now is not tried again (greedy)."""
+    a move narrows the gap between the two by more than it adds (`_Site.narrows_gap`: nodes
+    of one capacity that differ by one camera are balanced). Each move lowers
+    sum(cameras^2 / capacity), so it ends. A giver none of whose cameras can move waits
+    until a move changes that: the receiver may now give, the giver may now receive from a
+    waiting node; at the end no move is left, so a second call moves nothing."""
     live = [name for name, node in site.nodes.items() if node.alive and node.capacity > 0]
     givers = [(-site.load(name), name) for name in live if site.on[name]]
     heapq.heapify(givers)
+    queued = {name for _, name in givers}
+    waiting: set[str] = set()
+
+    def queue(name: str) -> None:
+        if name not in queued:
+            queued.add(name)
+            waiting.discard(name)
+            heapq.heappush(givers, (-site.load(name), name))
+
     while givers:
         _, giver = heapq.heappop(givers)
+        queued.discard(giver)
         move = _best_move(site, giver, current)
         if move is None:
+            waiting.add(giver)
             continue
         camera, receiver = move
         site.take(camera, giver)
         site.put(camera, receiver)
-        heapq.heappush(givers, (-site.load(giver), giver))
+        queue(giver)
+        queue(receiver)
+        for name in sorted(waiting):
+            if site.could_give(name, giver):
+                queue(name)
 
 
 def _best_move(site: _Site, giver: str, current: Mapping[str, str]) -> tuple[str, str] | None:
-    """(camera, receiver) for one move off `giver`: cameras placed in this call first (they
-    do not count as moved), then by id; the receiver with the lowest load after the move."""
-    held, capacity = len(site.on[giver]), site.nodes[giver].capacity
-
-    def narrows_gap(node: str) -> bool:
-        count, room = len(site.on[node]), site.nodes[node].capacity
-        return count < room and 2 * (held * room - count * capacity) > room + capacity
-
-    tried: set[_Kind] = set()
-    for camera in sorted(site.on[giver], key=lambda c: (current.get(c) == giver, c)):
-        demand = site.cameras[camera]
-        if _kind(demand) in tried:
+    """(camera, receiver) for one move off `giver`: the receiver with the lowest load after
+    the move among those that can run the camera; the camera preferably one placed in this
+    call (it does not count as moved), then by id."""
+    receiver_of: dict[_Kind, str] = {}
+    for kind, held in site.kinds[giver].items():
+        if not held:
             continue
-        tried.add(_kind(demand))
-        receivers = [(site.load(n, 1), n) for n in site.eligible(demand) if narrows_gap(n)]
+        receivers = [
+            (site.load(node, 1), node)
+            for node in site.eligible_for(kind)
+            if site.narrows_gap(giver, node)
+        ]
         if receivers:
-            return camera, min(receivers)[1]
-    return None
+            receiver_of[kind] = min(receivers)[1]
+    movable = [c for c in site.on[giver] if _kind(site.cameras[c]) in receiver_of]
+    if not movable:
+        return None
+    camera = min(movable, key=lambda c: (current.get(c) == giver, c))
+    return camera, receiver_of[_kind(site.cameras[camera])]
