@@ -87,7 +87,8 @@ class ClusterCameras:
         self._wanted: set[str] = set()  # enabled cameras the supervisor runs
         self._placement: dict[str, str] = {}  # camera -> node it was given to
         self._assigned: dict[str, AssignmentView] = {}
-        self._pending_why: dict[str, str] = {}  # camera lost its node: why (for the move)
+        # A camera that lost its node: which node, and why (for the move that follows).
+        self._lost: dict[str, tuple[str, str]] = {}
         self._unplaced_said: dict[str, str] = {}
         self._live: set[str] = set()
         self._agents: dict[str, _Agent] = {}
@@ -259,6 +260,8 @@ class ClusterCameras:
             raise NodeUnavailable(node)
         try:
             data = ray.get(agent.actor.read_file.remote(str(path)), timeout=60.0)
+        except FileNotFoundError:  # the node is up, the file gone (retention): a 404, a skip
+            raise
         except Exception as err:
             log.warning("node %s: reading %s failed: %s", node, path, _short(err))
             raise NodeUnavailable(node) from None
@@ -321,7 +324,7 @@ class ClusterCameras:
         for camera, node in list(self._placement.items()):
             if node == name:
                 del self._placement[camera]
-                self._pending_why[camera] = why
+                self._lost[camera] = (name, why)
                 # Its worker cannot say so any more: offline until it runs elsewhere.
                 self._inbox.put(CameraStatus(camera, "offline", time.time(), error=why))
 
@@ -380,7 +383,7 @@ class ClusterCameras:
                 log.warning("camera %s: stopping it on node %s: %s", camera, old, _short(err))
             why = f"rebalanced onto node {new}"
         else:
-            why = self._pending_why.pop(camera, "started")
+            old, why = self._lost.pop(camera, (None, "started"))
         lease = self._leases.grant(camera, new)
         agent = self._agents[new]
         agent.actor.start_camera.remote(camera, lease.epoch, site)
@@ -434,9 +437,8 @@ class ClusterCameras:
         with self._lock:
             if self._placement.get(message.camera) == message.node:
                 del self._placement[message.camera]
-                self._pending_why[message.camera] = (
-                    f"node {message.node} lost its lease ({message.reason})"
-                )
+                why = f"node {message.node} lost its lease ({message.reason})"
+                self._lost[message.camera] = (message.node, why)
         self._reconciled = 0.0
 
     def _collect_reports(self) -> None:
