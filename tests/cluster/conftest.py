@@ -138,6 +138,9 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     for report in reports:
         item.ihook.pytest_runtest_logreport(report=report)
     item.ihook.pytest_runtest_logfinish(nodeid=item.nodeid, location=item.location)
+    # As pytest's own protocol ends a test: tear down what the next test does not share (a
+    # module of unmarked tests set up before this one), or the next test's setup fails.
+    item.session._setupstate.teardown_exact(nextitem)
     return True
 
 

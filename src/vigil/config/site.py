@@ -101,8 +101,8 @@ class CameraConfig(SceneConfig):
     node: str | None = None
     """Cluster: run this camera only on this node (its Ray label ``vigil-node``)."""
     node_labels: list[str] = Field(default_factory=list)
-    """Cluster: run this camera only on a node carrying all of these labels (its Ray label
-    ``vigil-labels``, e.g. ``gpu,depot-3``)."""
+    """Cluster: run this camera only on a node carrying all of these labels (a node carries
+    ``depot-3`` with the Ray label ``vigil-label-depot-3=true``, and ``gpu`` with a Ray GPU)."""
 
     @field_validator("id")
     @classmethod
