@@ -6,7 +6,6 @@ The Ray tests run inside a loopback-only network namespace (tests/cluster/confte
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ import pytest
 
 from vigil.cluster.local import (
     CAMERAS_LABEL,
+    FAST_DEATH_DETECTION,
     NODE_LABEL,
     LocalRayCluster,
     ray_labels,
@@ -107,7 +107,16 @@ def test_nodes_carry_vigil_labels_and_stop_leaves_no_process(cluster: LocalRayCl
 
 
 @in_namespace
-def test_killed_node_is_gone_at_once_and_can_come_back(cluster: LocalRayCluster) -> None:
+def test_killed_node_is_gone_at_once_and_can_come_back(tmp_path: Path) -> None:
+    cluster = LocalRayCluster(3, tmp_path / "cluster", cpus_per_node=1, env=FAST_DEATH_DETECTION)
+    try:
+        killed_node_is_gone_at_once_and_can_come_back(cluster)
+    finally:
+        ray.shutdown()
+        cluster.stop()
+
+
+def killed_node_is_gone_at_once_and_can_come_back(cluster: LocalRayCluster) -> None:
     address = cluster.start()
     ray.init(address=address, logging_level="ERROR", log_to_driver=False)
     doomed, others = cluster.pids("node-2"), cluster.pids("head") + cluster.pids("node-3")
@@ -121,7 +130,7 @@ def test_killed_node_is_gone_at_once_and_can_come_back(cluster: LocalRayCluster)
 
     started = time.monotonic()
     while any(n["Alive"] and n["Labels"][NODE_LABEL] == "node-2" for n in ray.nodes()):
-        assert time.monotonic() - started < 90, "Ray never noticed node-2 died"
+        assert time.monotonic() - started < 10, "Ray did not notice node-2 died within 10 s"
         time.sleep(0.2)
     print(f"Ray marked node-2 dead {time.monotonic() - started:.1f} s after the kill")
 
@@ -150,7 +159,7 @@ def test_marked_tests_report_the_namespace_run(tmp_path: Path) -> None:
     (tmp_path / "conftest.py").write_text(CONFTEST.read_text())
     (tmp_path / "test_probe.py").write_text(
         "import pytest, socket\n"
-        "from conftest import in_loopback_namespace\n"
+        "from vigil.cluster.local import in_loopback_namespace\n"
         "@pytest.mark.loopback_namespace\n"
         "def test_inside():\n"
         "    assert in_loopback_namespace() and [n for _, n in socket.if_nameindex()] == ['lo']\n"
@@ -168,7 +177,7 @@ def test_marked_tests_report_the_namespace_run(tmp_path: Path) -> None:
     started = time.monotonic()
     child = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-rA", "--rootdir", str(tmp_path), str(tmp_path)],
-        cwd=tmp_path, capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(tmp_path)),
+        cwd=tmp_path, capture_output=True, text=True,
     )  # fmt: skip
     print(f"4 marked tests through the namespace in {time.monotonic() - started:.1f} s")
     out = child.stdout
