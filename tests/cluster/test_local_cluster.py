@@ -6,6 +6,7 @@ The Ray tests run inside a loopback-only network namespace (tests/cluster/confte
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -91,6 +92,16 @@ def test_nodes_carry_vigil_labels_and_stop_leaves_no_process(cluster: LocalRayCl
     assert vigil_labels(nodes["node-2"]["Labels"]) == frozenset()
     assert {n["NodeManagerAddress"] for n in nodes.values()} == {"127.0.0.1"}
     assert node_of_task("node-3") == "node-3"  # work lands where its label asks
+
+    # Only a client with this cluster's own token gets in (not ~/.ray/auth_token, shared).
+    wrong_token = cluster.folder / "wrong-token"
+    wrong_token.write_text("0" * 64)
+    stranger = subprocess.run(
+        [sys.executable, "-c", f"import ray; ray.init(address={address!r}); print('joined')"],
+        env=dict(os.environ, RAY_AUTH_TOKEN_PATH=str(wrong_token)),
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert stranger.returncode != 0 and "joined" not in stranger.stdout
 
     assert cluster.ray_temp_dir is not None
     ray_temp_dir = str(cluster.ray_temp_dir)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -95,6 +96,18 @@ def loopback_namespace_command(command: Sequence[str]) -> list[str]:
         else ["unshare", "--user", "--map-root-user", "--net"]
     )
     return [*unshare, "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *command]
+
+
+def _use_auth_token(token_file: Path) -> None:
+    """Make this process's Ray client (``ray.init``, the node table reads) authenticate with
+    the token in `token_file`: Ray 2.60 requires a token of its clients, and its default one
+    is ``~/.ray/auth_token``, shared by every Ray cluster of the user on the machine."""
+    from ray._raylet import AuthenticationTokenLoader, Config  # type: ignore[attr-defined]
+
+    os.environ.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_file)})
+    os.environ.pop("RAY_AUTH_TOKEN", None)  # it would win over the file
+    Config.initialize("")  # Ray's settings read again from the environment
+    AuthenticationTokenLoader.instance().reset_cache()
 
 
 def _free_port() -> int:
@@ -179,11 +192,19 @@ class LocalRayCluster:
         self._state: Any = None  # ray._private.state.GlobalState, once the head is up
 
     def start(self) -> str:
-        """Start the nodes; returns the cluster's address (``127.0.0.1:PORT``) for ``ray.init``."""
+        """Start the nodes; returns the cluster's address (``127.0.0.1:PORT``) for ``ray.init``.
+
+        The cluster accepts only clients holding its own token (a new one per start): this
+        sets ``RAY_AUTH_MODE`` and ``RAY_AUTH_TOKEN_PATH`` in this process's environment, so
+        ``ray.init(address)`` here (and in the children it starts afterwards) connects."""
         if self.address:
             raise VigilError(f"the local Ray cluster is already running at {self.address}")
         self.folder.mkdir(parents=True, exist_ok=True)
         self.ray_temp_dir = Path(tempfile.mkdtemp(prefix="vigil-ray-"))
+        token_file = self.ray_temp_dir / "auth_token"
+        token_file.write_text(secrets.token_hex(32))
+        token_file.chmod(0o600)
+        _use_auth_token(token_file)
         port = _free_port()
         try:
             self._launch(HEAD, self.cpus_per_node, self.cameras_per_node, (), head_port=port)
