@@ -102,6 +102,7 @@ def test_nodes_carry_vigil_labels_and_stop_leaves_no_process(cluster: LocalRayCl
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert stranger.returncode != 0 and "joined" not in stranger.stdout
+    assert "token" in stranger.stderr.lower(), stranger.stderr[-2000:]
 
     assert cluster.ray_temp_dir is not None
     ray_temp_dir = str(cluster.ray_temp_dir)

@@ -19,6 +19,7 @@ label (Ray label values cannot hold a list); `vigil_labels` reads them back.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import re
 import secrets
@@ -199,6 +200,8 @@ class LocalRayCluster:
         ``ray.init(address)`` here (and in the children it starts afterwards) connects."""
         if self.address:
             raise VigilError(f"the local Ray cluster is already running at {self.address}")
+        if importlib.util.find_spec("ray") is None:
+            raise VigilError("Ray is not installed: pip install 'vigil[cluster]'")
         self.folder.mkdir(parents=True, exist_ok=True)
         self.ray_temp_dir = Path(tempfile.mkdtemp(prefix="vigil-ray-"))
         token_file = self.ray_temp_dir / "auth_token"
