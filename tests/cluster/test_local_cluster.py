@@ -149,6 +149,11 @@ def killed_node_is_gone_at_once_and_can_come_back(cluster: LocalRayCluster) -> N
     cluster.add_node("node-2", cpus=1)  # the machine is back
     assert node_of_task("node-2") == "node-2"
 
+    with pytest.raises(VigilError) as info:  # a node that cannot start: one line, with its log
+        cluster.add_node("broken", cpus=-1)
+    assert "\n" not in str(info.value) and "Ray node 'broken' exited with code" in str(info.value)
+    assert cluster.node_names() == ["head", "node-3", "node-2"]
+
 
 def test_node_labels_round_trip_and_bad_names_are_one_line() -> None:
     labels = ray_labels("gpu-1", 8, ["gpu", "depot-3"])

@@ -37,9 +37,9 @@ from typing import Any
 
 import psutil
 
+from vigil.cluster.postgres import HOST, free_port
 from vigil.errors import VigilError, one_line
 
-HOST = "127.0.0.1"
 HEAD = "head"
 NODE_LABEL = "vigil-node"
 CAMERAS_LABEL = "vigil-cameras"
@@ -109,13 +109,6 @@ def _use_auth_token(token_file: Path) -> None:
     os.environ.pop("RAY_AUTH_TOKEN", None)  # it would win over the file
     Config.initialize("")  # Ray's settings read again from the environment
     AuthenticationTokenLoader.instance().reset_cache()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _session(sid: int) -> list[psutil.Process]:
@@ -208,7 +201,7 @@ class LocalRayCluster:
         token_file.write_text(secrets.token_hex(32))
         token_file.chmod(0o600)
         _use_auth_token(token_file)
-        port = _free_port()
+        port = free_port()
         try:
             self._launch(HEAD, self.cpus_per_node, self.cameras_per_node, (), head_port=port)
             self._wait_for_gcs(port)
@@ -231,15 +224,22 @@ class LocalRayCluster:
         if name in self._nodes:
             raise VigilError(f"node {name!r} is already running")
         self._launch(name, cpus, cameras, labels)
-        self._wait_alive([name])
+        try:
+            self._wait_alive([name])
+        except BaseException:
+            self._remove(name)
+            raise
 
     def kill_node(self, name: str) -> None:
         """SIGKILL every process of node `name` at once (a machine gone); returns when they
         are gone. Killing ``head`` takes the GCS, hence the whole cluster, with it."""
-        node = self._node(name)
+        self._node(name)
+        self._remove(name)
+
+    def _remove(self, name: str) -> None:
+        node = self._nodes.pop(name)
         _kill_session(node.sid, self.timeout)
         node.process.wait()
-        del self._nodes[name]
 
     def pids(self, name: str) -> list[int]:
         """The processes of node `name`: ``ray start``, raylet, agents, workers (GCS on the head)."""
@@ -300,7 +300,7 @@ class LocalRayCluster:
             f"--node-ip-address={HOST}", f"--num-cpus={cpus:g}",
             f"--labels={','.join(f'{k}={v}' for k, v in node_labels.items())}",
             f"--temp-dir={temp_dir}", f"--object-store-memory={self.object_store_bytes}",
-            f"--dashboard-agent-listen-port={_free_port()}", "--min-worker-port=0",
+            f"--dashboard-agent-listen-port={free_port()}", "--min-worker-port=0",
             "--max-worker-port=0", "--disable-usage-stats",
         ]  # fmt: skip
         log = self.folder / f"{name}.log"
@@ -349,7 +349,7 @@ class LocalRayCluster:
         return [
             name
             for name in names
-            if not any(socket.is_relative_to(self._nodes[name].temp_dir) for socket in alive)
+            if not any(path.is_relative_to(self._nodes[name].temp_dir) for path in alive)
         ]
 
     def _wait_alive(self, names: Sequence[str]) -> None:
