@@ -46,9 +46,9 @@ CAMERAS_LABEL = "vigil-cameras"
 LABEL_PREFIX = "vigil-label-"
 #: What Ray accepts as a label key name or value (ray._private.label_utils.LABEL_REGEX).
 _RAY_LABEL = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,61}[a-zA-Z0-9])?")
-#: Ray settings (its GCS health checks) that mark a node dead a few seconds after it is gone
-#: (measured 4.6 s on a loaded 2-core box) instead of Ray's ~15 s (a check every 3 s, dead
-#: after 5 missed): for tests of failover.
+#: Ray settings (its GCS health checks) that mark a killed node dead after ~5 s instead of
+#: ~17 s with Ray's defaults (a check every 3 s, dead after 5 missed; both measured by
+#: benchmarks/cluster_local.py on a 2-core box): for tests of failover.
 FAST_DEATH_DETECTION = {
     "RAY_health_check_period_ms": "500",
     "RAY_health_check_timeout_ms": "500",
