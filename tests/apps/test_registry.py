@@ -38,7 +38,7 @@ MINIMAL = {
 
 
 def test_sdk_version_and_builtin_kinds():
-    assert SDK_VERSION == "1.1.0"
+    assert SDK_VERSION == "1.2.0"
     assert sorted(BUILTIN_APPS) == KINDS
     for kind, cls in BUILTIN_APPS.items():
         assert cls.kind == kind
@@ -136,7 +136,7 @@ def test_entry_point_apps(monkeypatch, scene):
     app = build_app("plugin", "p", {"greeting": "yo"}, scene)
     (ev,) = app.process(FrameContext("cam", 3, 0.3, 1000, 1000), Detections.empty())
     assert (ev.app, ev.type, ev.frame_index, ev.attributes) == ("p", "hello", 3, {"n": 0})
-    with pytest.raises(ValueError, match="needs app SDK 0.9.0, this Vigil has 1.1.0"):
+    with pytest.raises(ValueError, match="needs app SDK 0.9.0, this Vigil has 1.2.0"):
         get_app_class("old")
     with pytest.raises(ValueError, match="is not a vigil.apps.App subclass"):
         get_app_class("junk")

@@ -419,7 +419,7 @@ def test_the_many_addresses_limit_spares_addresses_the_user_logged_in_from(
 ) -> None:
     from vigil.auth.ratelimit import LoginLimiter
 
-    deployment.app.state.login_limiter = LoginLimiter(per_user=10)
+    deployment.auth.logins = LoginLimiter(deployment.auth.database, per_user=10)
     right = {"username": "viewer", "password": PASSWORD}
     home = deployment.client(client=("198.51.100.7", 1))
     assert home.post("/api/auth/login", json=right).status_code == 200

@@ -16,14 +16,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from vigil.cluster.local import (
-    CAMERAS_LABEL,
-    FAST_DEATH_DETECTION,
-    NODE_LABEL,
-    LocalRayCluster,
-    ray_labels,
-    vigil_labels,
-)
+from vigil.cluster.local import FAST_DEATH_DETECTION, LocalRayCluster
+from vigil.cluster.nodes import CAMERAS_LABEL, NODE_LABEL, ray_labels, vigil_labels
 from vigil.errors import VigilError
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install 'vigil[cluster]')")

@@ -44,6 +44,7 @@ def test_fresh_sqlite_file_gets_schema(tmp_path: Path) -> None:
         assert set(columns) == {
             "id", "source", "app", "type", "state", "start_time", "end_time", "frame_index",
             "track_id", "class_id", "class_name", "zone", "line", "attributes", "created_at",
+            "node",
         }  # fmt: skip
         assert columns["end_time"]["nullable"] and not columns["start_time"]["nullable"]
         assert insp.get_pk_constraint("events")["constrained_columns"] == ["id"]
@@ -228,9 +229,9 @@ def test_migration_0002_creates_the_segments_table(tmp_path: Path) -> None:
         columns = {c["name"]: c for c in insp.get_columns("segments")}
         assert set(columns) == {
             "id", "camera", "path", "start_time", "end_time", "size_bytes", "motion",
-            "objects", "created_at",
+            "objects", "created_at", "node",
         }  # fmt: skip
-        assert not any(c["nullable"] for c in columns.values())
+        assert [name for name, c in columns.items() if c["nullable"]] == ["node"]  # 0005
         indexes = {
             i["name"]: (i["column_names"], bool(i["unique"])) for i in insp.get_indexes("segments")
         }
@@ -238,6 +239,7 @@ def test_migration_0002_creates_the_segments_table(tmp_path: Path) -> None:
             "ix_segments_camera_start_time": (["camera", "start_time"], False),
             "ix_segments_start_time": (["start_time"], False),
             "ix_segments_path": (["path"], True),
+            "ix_segments_node_start_time": (["node", "start_time"], False),  # 0005
         }
     finally:
         engine.dispose()
@@ -303,3 +305,31 @@ def test_a_new_database_is_announced_in_one_line(tmp_path, caplog):
     Database(f"sqlite:///{tmp_path / 'new.db'}").close()
     lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
     assert lines == [f"database schema brought up to revision {HEAD_REVISION}"], lines
+
+
+def test_cluster_tables_migrate_down_and_up_keeping_the_events(database: str) -> None:
+    """0005 (leases, nodes, app state, login limits) on SQLite and PostgreSQL: down to 0004
+    and up again, with events and segments in their tables."""
+    from vigil.recording.index import SegmentIndex
+    from vigil.recording.segments import SegmentInfo
+
+    with Database(database) as opened:
+        EventStore(opened).add([Event("cam1", "a", "occupancy", 100.0 + k, k) for k in range(3)])
+        SegmentIndex(opened).add(SegmentInfo("cam1", "/rec/cam1/a.mp4", 1.0, 2.0, 10))
+    cfg = alembic_config(database)
+    cluster_tables = {"camera_leases", "app_states", "login_failures", "login_addresses"}
+    engine = create_engine(database_url(database))
+    try:
+        assert cluster_tables <= set(inspect(engine).get_table_names())
+        command.downgrade(cfg, "0004")
+        insp = inspect(engine)
+        assert not cluster_tables & set(insp.get_table_names())
+        assert "node" not in {c["name"] for c in insp.get_columns("segments")}
+        command.upgrade(cfg, "head")
+        with engine.connect() as conn:
+            assert orm_schema_differences(conn) == []
+    finally:
+        engine.dispose()
+    with Database(database) as opened:
+        assert EventStore(opened).count() == 3
+        assert [s.path for s in SegmentIndex(opened).oldest()] == ["/rec/cam1/a.mp4"]

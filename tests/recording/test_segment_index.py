@@ -91,3 +91,40 @@ def test_bad_database_is_one_line_error(tmp_path: Path) -> None:
     bad.write_bytes(b"not a database" * 100)
     with pytest.raises(DatabaseError, match="file is not a database"):
         Database(bad)
+
+
+def test_a_nodes_index_sees_counts_and_deletes_only_its_own_segments(database: str) -> None:
+    """Cluster nodes share one database: a node's index (its retention, its recovery) works
+    on its own files only; the head's index (node None) sees every node's, and where each
+    file is."""
+    with Database(database) as opened:
+        a, b, head = (
+            SegmentIndex(opened, "node-a"),
+            SegmentIndex(opened, "node-b"),
+            SegmentIndex(opened),
+        )
+        on_a = a.add_many([info(10, 20), info(20, 30, size=5), info(0, 10, "cam2")])
+        assert {s.node for s in on_a} == {"node-a"}
+        (on_b,) = b.add_many([info(30, 40, size=7)])
+        assert on_b.node == "node-b"
+        assert (a.count(), b.count(), head.count()) == (3, 1, 4)
+        assert (a.total_bytes(), b.total_bytes(), head.total_bytes()) == (205, 7, 212)
+        assert (a.cameras(), b.cameras(), head.cameras()) == (
+            ["cam1", "cam2"],
+            ["cam1"],
+            ["cam1", "cam2"],
+        )
+        assert [s.start_time for s in a.between("cam1", 0, 50)] == [10, 20]
+        assert [s.start_time for s in head.between("cam1", 0, 50)] == [10, 20, 30]
+        assert a.gaps("cam1", 0, 50, edges=True) == [(0.0, 10.0), (30.0, 50.0)]
+        assert b.gaps("cam1", 0, 50, edges=True) == [(0.0, 30.0), (40.0, 50.0)]
+        assert [s.node for s in head.oldest()] == ["node-a", "node-a", "node-a", "node-b"]
+        assert [s.id for s in b.iter_oldest(batch=1)] == [on_b.id]
+        assert a.get(on_b.id) is None and head.get(on_b.id) == on_b
+        assert a.delete([s.id for s in head.oldest()]) == 3  # node-b's row is not a's to delete
+        assert [s.id for s in head.oldest()] == [on_b.id]
+
+
+def test_the_single_box_index_stamps_no_node(index: SegmentIndex) -> None:
+    seg = index.add(info(10, 20))
+    assert seg is not None and seg.node is None

@@ -155,7 +155,7 @@ def test_vendored_libraries_match_the_pins_of_the_script():
 # silently, so the OpenAPI schema of the running app is checked against this list).
 READS = {
     ("get", "/api/cameras"): {"id", "name", "state", "up", "live_url"},
-    ("get", "/api/cameras/{camera_id}"): {"id", "name", "state", "up", "status", "live_url", "apps"},
+    ("get", "/api/cameras/{camera_id}"): {"id", "name", "state", "up", "status", "live_url", "apps", "node"},
     ("get", "/api/cameras/{camera_id}", "apps"): {
         "type", "name", "enabled", "state", "restarts", "last_error", "counters", "errors",
         "rejected", "backoff_s", "sandboxed", "memory_cgroup"},
@@ -187,6 +187,9 @@ READS = {
     ("get", "/api/audit"): {"total", "items"},
     ("get", "/api/audit", "items"): {"time", "username", "action", "target", "client_ip", "detail"},
     ("get", "/api/auth/setup-needed"): {"needed"},
+    ("get", "/api/cluster"): {"nodes", "moves"},
+    ("get", "/api/cluster", "nodes"): {"id", "head", "alive", "address", "cameras", "capacity", "load", "pids"},
+    ("get", "/api/cluster", "moves"): {"at", "camera", "from_node", "to_node", "why"},
 }  # fmt: skip
 
 

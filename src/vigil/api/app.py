@@ -6,7 +6,8 @@ sees it); it knows nothing of the server, so the supervisor runs it with uvicorn
 (`vigil.api.routes`), typed dependencies (`vigil.api.deps`), the bodies in
 `vigil.api.schemas`:
 
-* ``/api/health``, ``/metrics`` (`routes.system`); ``/api/cameras`` (`routes.cameras`)
+* ``/api/health``, ``/metrics``, ``/api/cluster`` (`routes.system`); ``/api/cameras``
+  (`routes.cameras`)
 * live JPEGs, MJPEG and the WebSockets ``/api/ws`` and ``/api/live`` (`routes.live`)
 * ``/api/events`` with snapshots and clips (`routes.events`); ``/api/counts``
 * ``/api/recordings``: segments, exports and export jobs (`routes.recordings`)
@@ -40,6 +41,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 import vigil
 from vigil.api.body_limits import BodyGuard, safe_validation_errors
+from vigil.api.cluster import ClusterControl, NodeFiles, NodeUnavailable
 from vigil.api.deps import SiteControl
 from vigil.api.exports import ExportJobs, TooManyExports
 from vigil.api.live import LiveViewers
@@ -76,6 +78,7 @@ ERROR_STATUS: tuple[tuple[type[VigilError], int], ...] = (
     (EditConflict, 409),
     (ConfigError, 422),
     (TooManyExports, 429),
+    (NodeUnavailable, 503),
 )
 ROUTERS = (
     auth.router,
@@ -108,6 +111,7 @@ def create_app(
     *,
     site: SiteControl | None = None,
     live_demand: Callable[[str, bool], None] | None = None,
+    cluster: ClusterControl | None = None,
 ) -> FastAPI:
     """The API over `state`, with ``/metrics`` and the dashboard; independent of the server
     that runs it.
@@ -115,7 +119,8 @@ def create_app(
     `auth` defaults to an `AuthStore` on the events database. `site`: the service running
     the site file, which applies the config routes' edits (None: they are refused).
     `live_demand(camera, wanted)`: told when a camera's live view gains its first viewer
-    and loses its last (`LiveViewers`). Request bodies are capped and checked
+    and loses its last (`LiveViewers`). `cluster`: the cluster head, when the site runs on
+    several nodes (`vigil.api.cluster`; None: a single box). Request bodies are capped and checked
     (`vigil.api.body_limits`). ``X-Forwarded-For`` is believed only from `trusted_proxies`
     (addresses or networks; by default the site's ``server.trusted_proxies``): from anyone
     else it would let a client pick the address that login limits and the audit log see.
@@ -130,6 +135,8 @@ def create_app(
     app.state.vigil = state
     app.state.auth = auth if auth is not None else AuthStore(state.events.database)
     app.state.site_control = site
+    app.state.cluster = cluster
+    app.state.node_files = NodeFiles(cluster)
     app.state.live_viewers = LiveViewers(live_demand)
     app.state.export_jobs = ExportJobs(state.exports_dir)
     app.state.metrics_registry = create_registry(state)

@@ -7,8 +7,9 @@ Routes declare what they need as parameters (FastAPI full-stack template style):
 
 Everything here comes from the app (`create_app` puts it on ``app.state``), never from the
 supervisor: the routes see the service through `ServiceState` (its read model of the site),
-the `EventStore`, the segment index, `LiveViewers` and the `SiteControl` protocol below, which
-the supervisor implements.
+the `EventStore`, the segment index, `LiveViewers`, the `SiteControl` protocol below, which
+the supervisor implements, and `vigil.api.cluster`'s `ClusterControl`, which the cluster head
+implements.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Annotated, Protocol
 from fastapi import Depends, HTTPException
 from starlette.requests import HTTPConnection, Request
 
+from vigil.api.cluster import ClusterControl, NodeFiles
 from vigil.api.exports import ExportJobs
 from vigil.api.live import LiveViewers
 from vigil.api.state import CameraInfo, SegmentIndexLike, ServiceState
@@ -29,8 +31,10 @@ from vigil.events.store import EventStore
 
 __all__ = [
     "Admin",
+    "Cluster",
     "Events",
     "Exports",
+    "Files",
     "Live",
     "Operator",
     "Recording",
@@ -135,6 +139,24 @@ async def _exports(connection: HTTPConnection) -> ExportJobs:
 
 
 Exports = Annotated[ExportJobs, Depends(_exports)]
+
+
+async def _cluster(connection: HTTPConnection) -> ClusterControl | None:
+    cluster: ClusterControl | None = connection.app.state.cluster
+    return cluster
+
+
+#: The cluster head; None on a single box.
+Cluster = Annotated[ClusterControl | None, Depends(_cluster)]
+
+
+async def _files(connection: HTTPConnection) -> NodeFiles:
+    files: NodeFiles = connection.app.state.node_files
+    return files
+
+
+#: Opens recorded files on whichever node has them.
+Files = Annotated[NodeFiles, Depends(_files)]
 
 
 def camera_or_404(state: ServiceState, camera_id: str) -> CameraInfo:

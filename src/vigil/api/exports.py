@@ -63,6 +63,7 @@ class ExportJob:
     state: JobState = "queued"
     progress: float = 0.0  # 0..1
     error: str | None = None
+    failure: Exception | None = None  # what ended a failed job (its kind sets the status)
     path: Path | None = None
     finished_at: float | None = None
     created_at: float = field(default_factory=time.time)
@@ -126,7 +127,7 @@ class ExportJobs:
             with contextlib.suppress(OSError):
                 out.unlink()
             job.error = " ".join(str(err).split()) or type(err).__name__
-            job.state = "failed"
+            job.failure, job.state = err, "failed"
         else:
             job.path, job.progress, job.state = path, 1.0, "done"
         job.finished_at = time.time()

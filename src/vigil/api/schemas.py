@@ -36,6 +36,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorBody, "description": "The user's role or cameras do not allow it"},
     404: {"model": ErrorBody, "description": "Unknown camera or event, or no such file"},
 }
+#: A cluster's file on a node that is down (playback, clips, exports, snapshots).
+NODE_DOWN: dict[str, Any] = {
+    "model": ErrorBody,
+    "description": "The recording is on a cluster node that is down (the detail names it)",
+}
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Not logged in (no session or API token)"},
     403: {"description": "The user's role or cameras do not allow it"},
@@ -133,6 +138,10 @@ class CameraOut(BaseModel):
     up: bool = Field(description="Online and reported recently.")
     live_url: str
     latest_url: str
+    node: str | None = Field(
+        default=None,
+        description="The cluster node it runs on; null on a single box or while unassigned.",
+    )
 
 
 class AppStateOut(BaseModel):
@@ -242,6 +251,9 @@ class SegmentOut(BaseModel):
     size_bytes: int
     motion: bool = Field(description="Motion was seen while it was recorded.")
     objects: bool = Field(description="Tracked objects were seen while it was recorded.")
+    node: str | None = Field(
+        default=None, description="The cluster node whose disk holds it; null on a single box."
+    )
 
 
 class GapOut(BaseModel):
@@ -524,3 +536,39 @@ class PasswordChange(BaseModel):
 
 class RevokedOut(BaseModel):
     revoked: int
+
+
+# --------------------------------------------------------------------------- cluster
+
+
+class NodeOut(BaseModel):
+    id: str = Field(description="The node's name (its Ray label `vigil-node`).")
+    alive: bool
+    head: bool = Field(description="The node the API and the coordinator run on.")
+    address: str
+    pids: list[int] = Field(description="Its Ray node's and Vigil's processes on its host.")
+    cameras: list[str]
+    capacity: int = Field(description="Cameras it may run.")
+    load: float = Field(description="Cameras over capacity.")
+
+
+class AssignmentOut(BaseModel):
+    node: str
+    epoch: int = Field(
+        description="The lease's fencing token: writes under an older one are refused."
+    )
+    since: float
+
+
+class MoveOut(BaseModel):
+    camera: str
+    from_node: str | None = Field(description="null: the camera was not running.")
+    to_node: str | None = Field(description="null: no node can run it now (see why).")
+    at: float
+    why: str
+
+
+class ClusterOut(BaseModel):
+    nodes: list[NodeOut]
+    assignments: dict[str, AssignmentOut] = Field(description="Camera -> its lease.")
+    moves: list[MoveOut] = Field(description="Recent moves, newest first.")

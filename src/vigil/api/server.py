@@ -15,23 +15,31 @@ from urllib.parse import urlsplit
 from fastapi import FastAPI
 
 from vigil.api.app import create_app, log_setup_hint
+from vigil.api.cluster import ClusterControl
 from vigil.api.state import ServiceState
+from vigil.cluster.head import ClusterCameras
 from vigil.config.site import SiteConfig
 from vigil.events.store import EventStore
 from vigil.recording.index import SegmentIndex
+from vigil.service.cameras import LocalCameras, RunnerFactory
 from vigil.service.supervisor import Supervisor
 
 
 def http_front_end(
-    supervisor: Supervisor, events: EventStore, index: SegmentIndex
+    supervisor: Supervisor,
+    events: EventStore,
+    index: SegmentIndex,
+    cluster: ClusterControl | None = None,
 ) -> tuple[ServiceState, FastAPI]:
-    """The read model and the app for `supervisor`'s site (`Supervisor.front_end`)."""
+    """The read model and the app for `supervisor`'s site (`Supervisor.front_end`);
+    `cluster`: the cluster head when the site runs on several nodes."""
     site = supervisor.site
     state = ServiceState.from_site(site, events, hub=supervisor.hub, index=index)
     app = create_app(
         state,
         site=supervisor if site.file is not None else None,
         live_demand=supervisor.set_live_demand,
+        cluster=cluster,
     )
     return state, app
 
@@ -48,7 +56,9 @@ def serve_site(
     def front_end(
         supervisor: Supervisor, events: EventStore, index: SegmentIndex
     ) -> tuple[ServiceState, FastAPI]:
-        state, app = http_front_end(supervisor, events, index)
+        cameras = supervisor.cameras
+        cluster = cameras if isinstance(cameras, ClusterCameras) else None
+        state, app = http_front_end(supervisor, events, index, cluster)
         apps.append(app)
         return state, app
 
@@ -59,4 +69,5 @@ def serve_site(
         if on_ready is not None:
             on_ready(url)
 
-    Supervisor(site, front_end=front_end).run(stop, on_ready=ready)
+    runner: RunnerFactory = LocalCameras if site.cluster is None else ClusterCameras
+    Supervisor(site, front_end=front_end, runner=runner).run(stop, on_ready=ready)

@@ -138,6 +138,7 @@ class ServiceState:
         self.hub = hub if hub is not None else Hub()
         self.index = index
         root = Path(storage)
+        self.storage = root
         self.snapshots_dir = Path(snapshots_dir) if snapshots_dir else root / "snapshots"
         self.recordings_dir = Path(recordings_dir) if recordings_dir else root / "recordings"
         self.exports_dir = Path(exports_dir) if exports_dir else root / "exports"
@@ -249,15 +250,20 @@ class ServiceState:
         return self.clock() - status.wall_time <= self.stale_after_s
 
     def snapshot_path(self, event: Event) -> Path | None:
-        """The event's JPEG snapshot, or None when it has none on disk.
+        """The event's JPEG snapshot on this machine's disk, or None when it has none there.
 
-        Workers write ``<snapshots_dir>/<camera>/<event id>.jpg``; the path an event message
-        named is used first, so a layout change in the worker still works while running.
+        Workers write ``<snapshots_dir>/<camera>/<event id>.jpg``, on a cluster node under
+        that node's folder (`node_snapshot_path`: the head's own node is this machine); the
+        path an event message named is used first, so a layout change in the worker still
+        works while running.
         """
         with self._lock:
             remembered = self._snapshots.get(event.id)
         candidates: list[Path] = [] if remembered is None else [remembered]
-        if safe_name(event.id):
+        if event.node is not None:
+            on_node = self.node_snapshot_path(event.node, event)
+            candidates += [] if on_node is None else [on_node]
+        elif safe_name(event.id):
             if safe_name(event.source):
                 candidates.append(self.snapshots_dir / event.source / f"{event.id}.jpg")
             candidates.append(self.snapshots_dir / f"{event.id}.jpg")
@@ -265,6 +271,13 @@ class ServiceState:
             if path.is_file():
                 return path
         return None
+
+    def node_snapshot_path(self, node: str, event: Event) -> Path | None:
+        """Where a cluster node wrote the event's snapshot, as that node sees it (each node
+        keeps its files under ``<storage>/nodes/<node>/``); None for names unfit for a path."""
+        if not (safe_name(node) and safe_name(event.source) and safe_name(event.id)):
+            return None
+        return self.storage / "nodes" / node / "snapshots" / event.source / f"{event.id}.jpg"
 
     def recording_disk_bytes(self) -> dict[str, int]:
         """Bytes of recordings per configured camera, cached for a minute.

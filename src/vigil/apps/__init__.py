@@ -8,6 +8,7 @@ registry a site sees, which adds the apps installed from the store, is
 """
 
 from vigil.apps.base import (
+    MAX_STATE_BYTES,
     SDK_VERSION,
     App,
     AppSettings,
@@ -19,6 +20,7 @@ from vigil.apps.base import (
 )
 
 __all__ = [
+    "MAX_STATE_BYTES",
     "SDK_VERSION",
     "App",
     "AppSettings",

@@ -5,10 +5,10 @@ from __future__ import annotations
 import abc
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from vigil.apps.base import App, AppSettings, ClassName, FrameContext, Scene, ZoneName
 from vigil.events.event import Event
@@ -32,6 +32,17 @@ class ZoneSettings(TrackedSettings):
 
     zone: ZoneName | None = None
     classes: list[ClassName] = Field(default_factory=PEOPLE.copy)
+
+
+class AppState(BaseModel):
+    """Base of a built-in app's saved state (`App.snapshot`): validated in full before
+    `App.restore` assigns any of it; unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+Total = Annotated[float, Field(ge=0)]
+"""A running total in a saved state: finite, never negative."""
 
 
 class Hysteresis:

@@ -1,4 +1,4 @@
-"""The Vigil app interface (SDK 1.1.0): how analytics plug into the pipeline.
+"""The Vigil app interface (SDK 1.2.0): how analytics plug into the pipeline.
 
 An *app* turns tracked objects into `Event`s. The pipeline calls it once per analysed frame
 with a `FrameContext` and the frame's tracked `Detections`, and once at end of stream.
@@ -72,6 +72,19 @@ Contract
 * ``finish(ctx) -> list[Event]``: end of stream (``ctx`` is the last frame's context); end any
   open long-lived events. Default: no events.
 * ``counters() -> dict[str, float]``: live numbers for the overlay and the run summary.
+* State across restarts (optional, SDK 1.2): an app whose state is worth keeping when its
+  camera's worker restarts or the camera moves to another node (totals, a peak) sets
+  ``restorable = True`` and implements ``snapshot() -> dict`` (its state as JSON data, at
+  most `MAX_STATE_BYTES` encoded) and ``restore(state)``. Vigil saves each camera's
+  snapshots about every 10 s while they change and when the worker stops cleanly, and hands
+  a new instance of the same app (same instance name, ``kind`` and ``state_version``) its
+  last snapshot once, after ``__init__`` and before the first frame. A snapshot of another
+  ``state_version`` is not offered. ``restore`` must check what it is given (raise on
+  anything it cannot use): Vigil then logs one line and the app starts afresh; a crash
+  loses at most the last interval. Tracks are not carried over (the new worker's tracker
+  numbers them anew), so keep totals, not per-track state. Built-ins that restore:
+  ``line_crossing`` (its in/out totals) and ``occupancy`` (current count and peak).
+  Sandboxed store apps cannot restore yet: their state stays in their sandbox.
 * Events: ``Event.source`` = ``ctx.source_id``, ``Event.app`` = the instance name, times are
   seconds on the source timeline (``ctx.pts``). Long-lived events are ``start`` [``update``…]
   ``end`` with one ``id``; one-shot events are ``instant``. Use `App.event` to fill the
@@ -105,9 +118,12 @@ from vigil.geometry.shapes import Line, Zone
 if TYPE_CHECKING:
     from vigil.sources.frame import Frame
 
-SDK_VERSION = "1.1.0"
+SDK_VERSION = "1.2.0"
 """The version of this SDK (semantic: a minor version only adds). 1.1 added `ZoneName`,
-`LineName` and `ClassName`."""
+`LineName` and `ClassName`; 1.2 added `App.restorable`, `App.snapshot` and `App.restore`."""
+
+MAX_STATE_BYTES = 64 * 1024
+"""The largest `App.snapshot`, as compact JSON in UTF-8: a larger one is not saved."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +298,12 @@ class App(abc.ABC):
     """Every event type `process` and `finish` may emit (others are rejected)."""
     sdk_version: ClassVar[str] = SDK_VERSION
     """The SDK version the app was written against (its major version must match)."""
+    restorable: ClassVar[bool] = False
+    """True if the app implements `snapshot` and `restore`: its state then survives a
+    restart of its camera's worker and a move of the camera to another node."""
+    state_version: ClassVar[int] = 1
+    """The layout of what `snapshot` returns: raise it when the layout changes, so that a
+    state saved by an older version of the app is not offered to `restore`."""
 
     def __init__(self, name: str, settings: BaseModel, scene: Scene):
         """Keep `name` (the instance name, an event's ``app``), the validated `settings` and
@@ -309,6 +331,19 @@ class App(abc.ABC):
     def counters(self) -> dict[str, float]:
         """Live numbers for the overlay and the summary, e.g. ``{"person in": 3}``."""
         return {}
+
+    def snapshot(self) -> dict[str, Any]:
+        """A `restorable` app's state to carry over a restart: JSON data (dicts with string
+        keys, lists, strings, numbers, booleans, None) of at most `MAX_STATE_BYTES`.
+        Called between frames, about every 10 s and when the worker stops. Default: {}."""
+        return {}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """Take back what `snapshot` returned before a restart (once, after ``__init__`` and
+        before the first frame). Check it first and raise (ValueError, a pydantic
+        ValidationError...) when it cannot be used: the app then starts afresh and Vigil
+        logs one line. Default: nothing to restore."""
+        return None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

@@ -16,10 +16,16 @@ nothing an app does reaches the rest of Vigil unchecked:
   never started (or was forgotten) is rejected;
 * counters are finite numbers with printable names, at most `MAX_COUNTERS` names per
   instance over its life (an app inventing a name per frame cannot flood MQTT).
+* a restorable app's state (`App.snapshot`) is saved only as JSON of at most
+  `MAX_STATE_BYTES`, stamped with the app's ``kind`` and ``state_version``; a saved state is
+  restored only into the same kind and version, and one that `App.restore` refuses (or
+  that is not a saved state at all) leaves the app as it started, with one log line.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
 import math
 import numbers
@@ -28,10 +34,10 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from vigil.apps.base import App, FrameContext
+from vigil.apps.base import MAX_STATE_BYTES, App, FrameContext
 from vigil.detection.detections import Detections
 from vigil.errors import one_line
-from vigil.events.event import Event, new_event_id, storable_event, text_problem
+from vigil.events.event import Event, json_value, new_event_id, storable_event, text_problem
 
 log = logging.getLogger("vigil.apps")
 
@@ -59,6 +65,8 @@ class GuardedApp(App):
         self.kind = app.kind  # type: ignore[misc]
         self.emits = app.emits  # type: ignore[misc]
         self.needs_pixels = app.needs_pixels  # type: ignore[misc]
+        self.restorable = app.restorable  # type: ignore[misc]
+        self.state_version = app.state_version  # type: ignore[misc]
         self._ids: OrderedDict[str, str] = OrderedDict()  # app's id -> Vigil's, open events
         self._counter_names: set[str] = set()
         self._counters: dict[str, float] = {}
@@ -110,6 +118,50 @@ class GuardedApp(App):
                     counters[name] = number
         self._counters = counters
         return dict(counters)
+
+    def saved_state(self) -> dict[str, Any] | None:
+        """What to save of a `restorable` app: ``{"kind", "version", "state"}`` with its
+        `App.snapshot`; None for an app that is not restorable, or whose snapshot raised or
+        is not JSON within `MAX_STATE_BYTES` (counted and reported as rejected)."""
+        if not self.restorable:
+            return None
+        try:
+            state = self.app.snapshot()
+            if not isinstance(state, dict):
+                raise TypeError(f"snapshot() returned a {type(state).__name__}, not a dict")
+            state = json_value(state, replace_invalid=True)
+            size = len(json.dumps(state, separators=(",", ":")).encode())
+        except Exception as exc:
+            self._reject(f"state not saved: {type(exc).__name__}: {exc}")
+            return None
+        if size > MAX_STATE_BYTES:
+            self._reject(f"state not saved: {size} bytes, more than {MAX_STATE_BYTES}")
+            return None
+        return {"kind": self.kind, "version": self.state_version, "state": state}
+
+    def restore_saved(self, saved: object) -> bool:
+        """Give the app a state `saved_state` made (by an earlier instance); False, with one
+        log line, when it is not the same kind and version or `App.restore` raised: the app
+        is then as it started."""
+        problem = _saved_state_problem(saved, self.kind, self.state_version)
+        if problem is None and not self.restorable:
+            problem = "the app no longer restores its state"
+        if problem is None:
+            assert isinstance(saved, dict)
+            fresh: dict[str, Any] | None = None  # to roll a half-done restore back
+            try:
+                fresh = self.app.snapshot()
+                self.app.restore(saved["state"])
+                return True
+            except Exception as exc:
+                problem = f"restore() raised {type(exc).__name__}: {exc}"
+            if fresh is not None:
+                with contextlib.suppress(Exception):
+                    self.app.restore(fresh)
+        log.warning(
+            "app %r: saved state not restored, starting afresh: %s", self.name, one_line(problem)
+        )
+        return False
 
     def status(self) -> dict[str, Any]:
         """The app's own status (a sandboxed app's supervision; else ``running``), with the
@@ -204,6 +256,17 @@ class GuardedApp(App):
 def guarded(app: App) -> GuardedApp:
     """`app` behind the boundary (itself if it already is)."""
     return app if isinstance(app, GuardedApp) else GuardedApp(app)
+
+
+def _saved_state_problem(saved: object, kind: str, version: int) -> str | None:
+    """Why `saved` is not a state `GuardedApp.saved_state` made for this kind and version."""
+    if not isinstance(saved, dict) or not isinstance(saved.get("state"), dict):
+        return f"not a saved state: {_show(saved)}"
+    if saved.get("kind") != kind:
+        return f"saved by app type {_show(saved.get('kind'))}, not {kind!r}"
+    if saved.get("version") != version:
+        return f"state version {_show(saved.get('version'))}, the app's is {version}"
+    return None
 
 
 def _replace_owner(event: Event, source: str, app: str, event_id: str) -> Event:

@@ -6,16 +6,20 @@ left → right of start→end as seen on the image) and, if its direction is in 
 emits an instant ``line_crossing`` event with ``attributes={"direction": "in"|"out"}``.
 A crossing is confirmed after the anchor stays ``inertia`` frames (default 2) on the new side,
 so an object standing on the line is not counted again and again.
+
+Restorable (`vigil.apps.base.App.restorable`): the in/out totals survive a restart of the
+camera's worker and a move to another node (those of classes it no longer watches are
+dropped).
 """
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
-from vigil.apps._common import PEOPLE, TrackedSettings
+from vigil.apps._common import PEOPLE, AppState, Total, TrackedSettings
 from vigil.apps.base import App, ClassName, FrameContext, LineName, Scene
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
@@ -29,10 +33,15 @@ class LineCrossingSettings(TrackedSettings):
     inertia: int = Field(2, ge=1, le=100, description="frames on the new side to confirm")
 
 
+class LineCrossingState(AppState):
+    counts: dict[Annotated[str, StringConstraints(pattern=r"^.{1,64} (in|out)$")], Total]
+
+
 class LineCrossing(App):
     kind: ClassVar[str] = "line_crossing"
     Settings = LineCrossingSettings
     emits: ClassVar[tuple[str, ...]] = ("line_crossing",)
+    restorable: ClassVar[bool] = True
 
     def __init__(self, name: str, settings: LineCrossingSettings, scene: Scene):
         super().__init__(name, settings, scene)
@@ -77,3 +86,13 @@ class LineCrossing(App):
 
     def counters(self) -> dict[str, float]:
         return dict(self._counts)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"counts": dict(self._counts)}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        counts = LineCrossingState.model_validate(state).counts
+        watched = self.class_ids is None
+        self._counts.update(
+            (key, total) for key, total in counts.items() if watched or key in self._counts
+        )

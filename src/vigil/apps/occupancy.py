@@ -11,17 +11,21 @@ Events:
   been ≥ ``threshold`` for ``min_seconds``; ends when it has been below for ``inertia``
   frames (reason ``below``) or at end of stream. Attributes: ``count``; at the end also
   ``max_count`` and ``duration``.
+
+Restorable (`vigil.apps.base.App.restorable`): ``current`` and ``max`` survive a restart of
+the camera's worker and a move to another node (``current`` until the next frame counts
+anew); an alarm open at the restart is not carried over.
 """
 
 from __future__ import annotations
 
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, NonNegativeInt
 
-from vigil.apps._common import Hysteresis, LevelEvent, ZoneApp, ZoneSettings
+from vigil.apps._common import AppState, Hysteresis, LevelEvent, ZoneApp, ZoneSettings
 from vigil.apps.base import FrameContext, Scene
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
@@ -33,10 +37,16 @@ class OccupancySettings(ZoneSettings):
     report_interval: float = Field(10.0, ge=0)
 
 
+class OccupancyState(AppState):
+    current: NonNegativeInt
+    max: NonNegativeInt
+
+
 class Occupancy(ZoneApp):
     kind: ClassVar[str] = "occupancy"
     Settings = OccupancySettings
     emits: ClassVar[tuple[str, ...]] = ("occupancy", "occupancy_alarm")
+    restorable: ClassVar[bool] = True
 
     def __init__(self, name: str, settings: OccupancySettings, scene: Scene):
         super().__init__(name, settings, scene)
@@ -92,3 +102,11 @@ class Occupancy(ZoneApp):
 
     def counters(self) -> dict[str, float]:
         return {"current": float(self._current), "max": float(self._max)}
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"current": self._current, "max": self._max}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        saved = OccupancyState.model_validate(state)
+        self._current = saved.current
+        self._max = max(saved.max, saved.current)

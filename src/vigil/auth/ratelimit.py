@@ -1,107 +1,152 @@
 """Password-guess limiting (logins, password changes): failures per client address, per
 user name from one address, and per user name from everywhere.
 
-In memory (one service process); failures older than the window are forgotten. While a
-key is over its limit, the attempt is refused with 429 and the seconds until it is not.
+The counted failures live in the site's database (`vigil.db.schema.LoginFailureRow`), so
+every API replica in front of one database enforces the same limits, and a restart does
+not reset them. Failures older than the window are forgotten. While a limit is reached,
+the attempt is refused with 429 and the seconds until it is not.
 
-`attempt` checks the limits and counts the attempt in one step under the lock, before the
-password is verified, so concurrent guesses cannot all pass the check before any of them
-is counted; `succeeded` takes the count back. A user name is locked per address (an
-attacker who guesses the owner's password wrong five times locks out only themselves); the
-larger per-name limit over all addresses bounds a guesser with many addresses, and does not
-apply from an address the user has logged in from before.
+`attempt` checks the limits and counts the attempt in one write transaction, before the
+password is verified, serialised with every other attempt (SQLite's write lock, a
+PostgreSQL advisory lock), so concurrent guesses, on any replica, cannot all pass the check
+before any of them is counted; `succeeded` takes the count back. A user name is locked per
+address (an attacker who guesses the owner's password wrong five times locks out only
+themselves); the larger per-name limit over all addresses bounds a guesser with many
+addresses, and does not apply from an address the user has logged in from before.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from vigil.db.database import Database, upsert
+from vigil.db.schema import LoginAddressRow, LoginFailureRow
 
 __all__ = ["LoginLimiter"]
 
-_MAX_KEYS = 100_000  # bound on remembered keys, so a flood of names cannot grow it forever
+#: PostgreSQL advisory lock serialising attempts (any constant; "vigil-li" in ASCII).
+_LOCK_KEY = 0x766967696C2D6C69
 
-Key = tuple[str, ...]
+#: A limit: (scope, user name, address); "" where the scope does not use the part.
+Key = tuple[str, str, str]
 
 
 class LoginLimiter:
+    """Guess limits on the `Database` (shared by every process using it); `clock` is wall
+    clock seconds (shared by the processes too)."""
+
     def __init__(
         self,
+        database: Database,
         *,
         per_ip: int = 20,
         per_user_ip: int = 5,
         per_user: int = 100,
         window_s: float = 300.0,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self.database = database
         self.per_ip = per_ip
         self.per_user_ip = per_user_ip
         self.per_user = per_user
         self.window_s = window_s
         self.clock = clock
-        self._failures: dict[Key, deque[float]] = {}
-        self._known: set[tuple[str, str]] = set()  # (user, address) that logged in
-        self._lock = threading.Lock()
 
     def attempt(self, ip: str | None, username: str) -> int | None:
         """Whole seconds to wait before this user name may be tried from `ip` (the attempt
         is not counted), or None: the attempt is counted as failed until `succeeded`."""
         now = self.clock()
-        address = ip or ""
-        with self._lock:
-            if len(self._failures) >= _MAX_KEYS:
-                self._forget_old(now)
-            keys = self._keys(address, username)
+        address, name = _address(ip), _name(username)
+        with self._serialised() as s:
+            s.execute(delete(LoginFailureRow).where(LoginFailureRow.time <= now - self.window_s))
+            keys = self._keys(s, address, name)
             waits = []
             for key, limit in keys:
-                times = self._recent(key, now)
-                if len(times) >= limit:
-                    waits.append(times[len(times) - limit] + self.window_s - now)
+                oldest = self._oldest_counted(s, key, limit)
+                if oldest is not None:
+                    waits.append(oldest + self.window_s - now)
             if waits:
                 return max(1, math.ceil(max(waits)))
-            for key, limit in keys:
-                self._failures.setdefault(key, deque(maxlen=limit)).append(now)
+            s.add_all(
+                LoginFailureRow(scope=scope, username=user, address=addr, time=now)
+                for (scope, user, addr), _ in keys
+            )
         return None
 
     def succeeded(self, ip: str | None, username: str) -> None:
         """The password was right: the attempt was no failure, and this address's lock of
         the name is lifted."""
-        address = ip or ""
-        with self._lock:
-            counted = [key for key, _ in self._keys(address, username) if key[0] != "user_ip"]
-            self._failures.pop(("user_ip", username, address), None)
+        address, name = _address(ip), _name(username)
+        with self._serialised() as s:
+            counted = [key for key, _ in self._keys(s, address, name) if key[0] != "user_ip"]
+            s.execute(delete(LoginFailureRow).where(*_matching(("user_ip", name, address))))
             for key in counted:
-                times = self._failures.get(key)
-                if times:
-                    times.pop()
-            if len(self._known) >= _MAX_KEYS:
-                self._known.clear()
-            self._known.add((username, address))
+                newest = select(func.max(LoginFailureRow.id)).where(*_matching(key))
+                s.execute(
+                    delete(LoginFailureRow).where(LoginFailureRow.id == newest.scalar_subquery())
+                )
+            insert = upsert(s, LoginAddressRow).values(
+                username=name, address=address, time=self.clock()
+            )
+            s.execute(
+                insert.on_conflict_do_update(
+                    index_elements=[LoginAddressRow.username, LoginAddressRow.address],
+                    set_={"time": insert.excluded.time},
+                )
+            )
 
-    def _keys(self, address: str, username: str) -> list[tuple[Key, int]]:
+    @contextmanager
+    def _serialised(self) -> Iterator[Session]:
+        """A write transaction no other attempt runs beside (SQLite: its write lock)."""
+        with self.database.write() as s:
+            if s.get_bind().dialect.name == "postgresql":
+                s.execute(select(func.pg_advisory_xact_lock(_LOCK_KEY)))
+            yield s
+
+    def _keys(self, s: Session, address: str, username: str) -> list[tuple[Key, int]]:
         keys: list[tuple[Key, int]] = [
-            (("ip", address), self.per_ip),
+            (("ip", "", address), self.per_ip),
             (("user_ip", username, address), self.per_user_ip),
         ]
-        if (username, address) not in self._known:
-            keys.append((("user", username), self.per_user))
+        known = s.get(LoginAddressRow, (username, address)) is not None
+        if not known:
+            keys.append((("user", username, ""), self.per_user))
         return keys
 
-    def _recent(self, key: Key, now: float) -> deque[float]:
-        times = self._failures.get(key)
-        if times is None:
-            return deque()
-        while times and times[0] <= now - self.window_s:
-            times.popleft()
-        if not times:
-            del self._failures[key]
-        return times
+    @staticmethod
+    def _oldest_counted(s: Session, key: Key, limit: int) -> float | None:
+        """The time of the `limit`-th newest failure counted under `key` (None: fewer)."""
+        stmt = (
+            select(LoginFailureRow.time)
+            .where(*_matching(key))
+            .order_by(LoginFailureRow.time.desc(), LoginFailureRow.id.desc())
+            .offset(max(limit - 1, 0))
+            .limit(1)
+        )
+        found = s.scalar(stmt)
+        return None if found is None else float(found)
 
-    def _forget_old(self, now: float) -> None:
-        for key in list(self._failures):
-            self._recent(key, now)
-        if len(self._failures) >= _MAX_KEYS:
-            self._failures.clear()
+
+def _address(ip: str | None) -> str:
+    return (ip or "")[:64]
+
+
+def _name(username: str) -> str:
+    return username[:255]
+
+
+def _matching(key: Key) -> tuple[Any, ...]:
+    """The conditions selecting the failures counted under `key`."""
+    scope, username, address = key
+    return (
+        LoginFailureRow.scope == scope,
+        LoginFailureRow.username == username,
+        LoginFailureRow.address == address,
+    )

@@ -1,4 +1,5 @@
-"""`AuthStore`: users, sessions, API tokens and the audit log in Vigil's database.
+"""`AuthStore`: users, sessions, API tokens, the audit log and the password-guess limits
+(`LoginLimiter`) in Vigil's database.
 
 It works on an open `vigil.db.Database` (shared with the events and the recording index),
 so the service and the ``vigil users`` command share one database, SQLite or PostgreSQL.
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from vigil.auth import passwords
 from vigil.auth.principal import Principal, Role, check_role
+from vigil.auth.ratelimit import LoginLimiter
 from vigil.db.database import Database
 from vigil.db.engine import one_line_error
 from vigil.db.schema import ApiTokenRow, AuditRow, SessionRow, UserRow
@@ -134,6 +136,8 @@ class AuthStore:
         # Verified against when the user is unknown, so timing does not tell names apart.
         self._dummy_hash = self._hasher.hash(secrets.token_hex(16))
         self._bookkeeping_warned = -1e9  # monotonic time of the last bookkeeping warning
+        #: The password-guess limits, in the same database (shared by every API replica).
+        self.logins = LoginLimiter(database, clock=clock)
 
     # ---------------------------------------------------------------- users
 

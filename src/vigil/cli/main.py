@@ -234,15 +234,69 @@ def serve(config_path: Path) -> None:
     type=click.IntRange(0, 65535),
     help="API port on 127.0.0.1 (0: any free port) [the site file's: 8971].",
 )
-def demo(video: Path | None, data_dir: Path, port: int | None) -> None:
+@click.option(
+    "--nodes",
+    type=click.IntRange(1, 16),
+    help="Run the site on a local Ray cluster of this many nodes (needs vigil[cluster]).",
+)
+@click.option(
+    "--cameras",
+    type=click.IntRange(1, 64),
+    default=2,
+    show_default=True,
+    help="With --nodes: looping cameras of the clip.",
+)
+@click.option(
+    "--db",
+    "database",
+    metavar="URL",
+    help="With --nodes: this PostgreSQL database [a private server in the --data folder].",
+)
+def demo(
+    video: Path | None,
+    data_dir: Path,
+    port: int | None,
+    nodes: int | None,
+    cameras: int,
+    database: str | None,
+) -> None:
     """A local demo site: the sample clip (VIDEO, default data/vtest.avi, read when the
-    site file is written) as a looping camera, on http://127.0.0.1:PORT."""
+    site file is written) as a looping camera, on http://127.0.0.1:PORT. With --nodes, a
+    cluster site on this machine: a local Ray cluster, PostgreSQL and --cameras cameras."""
     from vigil.service.demo import demo_site
 
     def announce(clip: Path) -> None:
         click.echo(f"Converting the demo video to H.264 (once, into {clip})...", err=True)
 
-    _serve(demo_site(video, data_dir, port, announce))
+    if nodes is None:
+        if database is not None:
+            raise VigilError("--db: only with --nodes (the single-box demo uses SQLite)")
+        _serve(demo_site(video, data_dir, port, announce))
+        return
+    _serve_cluster_demo(video, data_dir, port, nodes, cameras, database)
+
+
+def _serve_cluster_demo(
+    video: Path | None,
+    data_dir: Path,
+    port: int | None,
+    nodes: int,
+    cameras: int,
+    database: str | None,
+) -> None:
+    import signal
+
+    from vigil.cluster.demo import cluster_demo
+
+    def interrupted(received: int, _: object) -> None:
+        raise SystemExit(0)  # while starting: what was started is stopped on the way out
+
+    signal.signal(signal.SIGTERM, interrupted)
+    say = lambda line: click.echo(line, err=True)  # noqa: E731
+    with cluster_demo(
+        video, data_dir, nodes=nodes, cameras=cameras, port=port, database=database, say=say
+    ) as site:
+        _serve(site)
 
 
 def _serve(site) -> None:

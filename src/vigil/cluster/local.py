@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import os
-import re
 import secrets
 import shutil
 import signal
@@ -37,15 +36,11 @@ from typing import Any
 
 import psutil
 
+from vigil.cluster.nodes import authenticate_to_ray, ray_auth_env, ray_labels
 from vigil.cluster.postgres import HOST, free_port
 from vigil.errors import VigilError, one_line
 
 HEAD = "head"
-NODE_LABEL = "vigil-node"
-CAMERAS_LABEL = "vigil-cameras"
-LABEL_PREFIX = "vigil-label-"
-#: What Ray accepts as a label key name or value (ray._private.label_utils.LABEL_REGEX).
-_RAY_LABEL = re.compile(r"[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,61}[a-zA-Z0-9])?")
 #: Ray settings (its GCS health checks) that mark a killed node dead after ~5 s instead of
 #: ~17 s with Ray's defaults (a check every 3 s, dead after 5 missed; both measured by
 #: benchmarks/cluster_local.py on a 2-core box): for tests of failover.
@@ -56,30 +51,6 @@ FAST_DEATH_DETECTION = {
 }
 #: Per node: Ray's default (30% of the memory) times N nodes on one machine is too much.
 _OBJECT_STORE_BYTES = 128 * 1024 * 1024
-
-
-def ray_labels(name: str, cameras: int | None = None, labels: Iterable[str] = ()) -> dict[str, str]:
-    """The Ray node labels that carry a Vigil node's name, capacity and labels."""
-    for value in (name, *labels):
-        if not _RAY_LABEL.fullmatch(value) or len(LABEL_PREFIX + value) > 63:
-            raise VigilError(
-                f"node {name!r}: {value!r} is not a valid node name or label (letters, digits, "
-                "'-', '_', '.', starting and ending with a letter or digit, at most 51 characters)"
-            )
-    if cameras is not None and cameras < 0:
-        raise VigilError(f"node {name!r}: cameras must be >= 0, not {cameras}")
-    out = {NODE_LABEL: name}
-    if cameras is not None:
-        out[CAMERAS_LABEL] = str(cameras)
-    out.update({LABEL_PREFIX + label: "true" for label in labels})
-    return out
-
-
-def vigil_labels(labels: Mapping[str, str]) -> frozenset[str]:
-    """The Vigil labels of a node, from its Ray labels (``ray.nodes()[i]["Labels"]``)."""
-    return frozenset(
-        key.removeprefix(LABEL_PREFIX) for key in labels if key.startswith(LABEL_PREFIX)
-    )
 
 
 def in_loopback_namespace() -> bool:
@@ -97,18 +68,6 @@ def loopback_namespace_command(command: Sequence[str]) -> list[str]:
         else ["unshare", "--user", "--map-root-user", "--net"]
     )
     return [*unshare, "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *command]
-
-
-def _use_auth_token(token_file: Path) -> None:
-    """Make this process's Ray client (``ray.init``, the node table reads) authenticate with
-    the token in `token_file`: Ray 2.60 requires a token of its clients, and its default one
-    is ``~/.ray/auth_token``, shared by every Ray cluster of the user on the machine."""
-    from ray._raylet import AuthenticationTokenLoader, Config  # type: ignore[attr-defined]
-
-    os.environ.update({"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token_file)})
-    os.environ.pop("RAY_AUTH_TOKEN", None)  # it would win over the file
-    Config.initialize("")  # Ray's settings read again from the environment
-    AuthenticationTokenLoader.instance().reset_cache()
 
 
 def _session(sid: int) -> list[psutil.Process]:
@@ -178,6 +137,7 @@ class LocalRayCluster:
         #: Added to every node's environment: Ray's settings, e.g. `FAST_DEATH_DETECTION`.
         self.env = dict(env or {})
         self.address = ""
+        self.token_file = self.folder / "auth_token"  # made by `start`
         self._nodes: dict[str, _Node] = {}
         #: The short folder holding the nodes' Ray temp dirs (their sockets, Ray's own logs)
         #: while the cluster runs; removed by `stop`.
@@ -188,19 +148,17 @@ class LocalRayCluster:
     def start(self) -> str:
         """Start the nodes; returns the cluster's address (``127.0.0.1:PORT``) for ``ray.init``.
 
-        The cluster accepts only clients holding its own token (a new one per start): this
-        sets ``RAY_AUTH_MODE`` and ``RAY_AUTH_TOKEN_PATH`` in this process's environment, so
-        ``ray.init(address)`` here (and in the children it starts afterwards) connects."""
+        The cluster accepts only clients holding its token (`token_file`): this process is
+        made one (`authenticate_to_ray`), so ``ray.init(address)`` here connects."""
         if self.address:
             raise VigilError(f"the local Ray cluster is already running at {self.address}")
         if importlib.util.find_spec("ray") is None:
             raise VigilError("Ray is not installed: pip install 'vigil[cluster]'")
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.token_file = self._token()
+        # This process reads the node table (and may be the driver): it authenticates too.
+        authenticate_to_ray(self.token_file)
         self.ray_temp_dir = Path(tempfile.mkdtemp(prefix="vigil-ray-"))
-        token_file = self.ray_temp_dir / "auth_token"
-        token_file.write_text(secrets.token_hex(32))
-        token_file.chmod(0o600)
-        _use_auth_token(token_file)
         port = free_port()
         try:
             self._launch(HEAD, self.cpus_per_node, self.cameras_per_node, (), head_port=port)
@@ -278,6 +236,17 @@ class LocalRayCluster:
                 f"no running node {name!r} (running: {', '.join(self._nodes)})"
             ) from None
 
+    def _token(self) -> Path:
+        """The cluster's token (Ray's token authentication: every node and driver shows it),
+        made once in the folder, readable by its owner only."""
+        path = self.folder / "auth_token"
+        if not path.is_file():
+            partial = path.with_suffix(".part")
+            partial.write_text(secrets.token_hex(32))
+            partial.chmod(0o600)
+            partial.replace(path)
+        return path
+
     def _launch(
         self,
         name: str,
@@ -307,7 +276,8 @@ class LocalRayCluster:
         with log.open("ab") as out:
             process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                env={**os.environ, **self.env}, start_new_session=True,
+                env={**os.environ, **ray_auth_env(self.token_file), **self.env},
+                start_new_session=True,
             )  # fmt: skip
         self._nodes[name] = _Node(name, process, log, temp_dir)
 

@@ -98,6 +98,11 @@ class CameraConfig(SceneConfig):
     """Files: start again at the end (for demos)."""
     enabled: bool = True
     record: RecordSettings = Field(default_factory=RecordSettings)
+    node: str | None = None
+    """Cluster: run this camera only on this node (its Ray label ``vigil-node``)."""
+    node_labels: list[str] = Field(default_factory=list)
+    """Cluster: run this camera only on a node carrying all of these labels (its Ray label
+    ``vigil-labels``, e.g. ``gpu,depot-3``)."""
 
     @field_validator("id")
     @classmethod
@@ -161,6 +166,33 @@ class ServerSettings(_Model):
         return value
 
 
+class ClusterSettings(_Model):
+    """One site across many machines: Ray schedules the camera workers, PostgreSQL is the
+    store every node writes to (`vigil.cluster`)."""
+
+    address: str
+    """The Ray cluster's address (``HOST:PORT`` of its head, as ``ray start --head`` prints)."""
+    database: str | None = None
+    """The shared PostgreSQL database (SQLAlchemy URL); default ``storage.database``."""
+    cameras_per_cpu: float = Field(2.0, gt=0)
+    """A node's capacity when it declares none (Ray label ``vigil-cameras``): this many
+    cameras per CPU Ray gives it."""
+    token_file: Path | None = None
+    """The file holding the Ray cluster's token (Ray's token authentication: every node was
+    started with ``RAY_AUTH_MODE=token`` and this token). Without it, Ray's own default
+    applies (``RAY_AUTH_TOKEN_PATH`` or ``~/.ray/auth_token`` when present)."""
+    lease_seconds: float = Field(10.0, ge=2, le=120)
+    """A node that cannot renew its cameras' leases this long stops them; the head then gives
+    them to other nodes."""
+
+    @field_validator("database")
+    @classmethod
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_database_url(value)
+        return value
+
+
 class DetectorServiceSettings(_Model):
     max_batch: int = Field(8, ge=1)
     """Most images in one inference call, across cameras."""
@@ -177,6 +209,30 @@ class SiteConfig(ConfigDocument):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    cluster: ClusterSettings | None = None
+    """Run the site on a Ray cluster (`vigil.cluster`) instead of this machine's processes."""
+
+    @model_validator(mode="after")
+    def _cluster_database(self) -> SiteConfig:
+        """A cluster's nodes share one PostgreSQL database: ``cluster.database``, which is
+        also the site's (the API on the head reads it), or ``storage.database``."""
+        if self.cluster is None:
+            return self
+        cluster_db, storage_db = self.cluster.database, self.storage.database
+        if cluster_db and storage_db and cluster_db != storage_db:
+            raise ValueError(
+                "cluster.database: differs from storage.database (a site has one database): "
+                "set one of them"
+            )
+        url = cluster_db or storage_db
+        backend = "sqlite" if url is None else check_database_url(url).get_backend_name()
+        if backend != "postgresql":
+            raise ValueError(
+                "cluster: needs a PostgreSQL database shared by every node "
+                f"(cluster.database), got {backend}"
+            )
+        self.storage.database = self.cluster.database = url
+        return self
 
     @model_validator(mode="after")
     def _unique_ids(self) -> SiteConfig:

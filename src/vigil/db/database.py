@@ -17,9 +17,10 @@ import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -45,6 +46,7 @@ __all__ = [
     "DatabaseError",
     "alembic_config",
     "in_chunks",
+    "upsert",
 ]
 
 T = TypeVar("T")
@@ -52,7 +54,7 @@ IN_CHUNK = 500  # values per `IN (...)`: well under SQLite's bound-parameter lim
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 #: The newest migration's revision id (a test checks it against the migration scripts).
-HEAD_REVISION = "0004"
+HEAD_REVISION = "0005"
 #: PostgreSQL advisory lock held while migrating (any constant; "vigil" in ASCII).
 _MIGRATION_LOCK_KEY = 0x766967696C
 _log = logging.getLogger(__name__)
@@ -193,3 +195,11 @@ def in_chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]
     """`values` in slices of at most `size`, one `IN (...)` query each."""
     for i in range(0, len(values), size):
         yield values[i : i + size]
+
+
+def upsert(session: Session, model: Any) -> postgresql.Insert | sqlite.Insert:
+    """An ``INSERT`` into `model`'s table in the session's SQL dialect, which has
+    ``on_conflict_do_update`` (PostgreSQL and SQLite alike: one atomic statement)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(model)
+    return sqlite.insert(model)

@@ -1,10 +1,13 @@
 """The ORM rows of Vigil's database, all in one `Base` (as Home Assistant's recorder keeps
-its ``db_schema.py``): events, recording segments, and the accounts.
+its ``db_schema.py``): events, recording segments, the accounts, login rate limits, and for
+a cluster the camera leases and the apps' saved state.
 
 The schema itself is owned by the Alembic migrations (``vigil/db/migrations``); a test checks
 that they and these models agree. Event and segment times are seconds (the source's
 timeline for events, wall clock for segments); auth times are seconds since the epoch.
-Secrets are never stored: a session row is keyed by the SHA-256 of its cookie value, a token
+A lease's epoch is the fencing token of the node running the camera: events, segments and
+app state written under an older epoch are refused (`vigil.db.fencing`). Secrets are never
+stored: a session row is keyed by the SHA-256 of its cookie value, a token
 row holds the SHA-256 of the token, a user row an argon2 hash of the password.
 """
 
@@ -30,9 +33,13 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "ApiTokenRow",
+    "AppStateRow",
     "AuditRow",
     "Base",
     "EventRow",
+    "LeaseRow",
+    "LoginAddressRow",
+    "LoginFailureRow",
     "SegmentRow",
     "SessionRow",
     "UTCDateTime",
@@ -103,6 +110,8 @@ class EventRow(Base):
     line: Mapped[str | None] = mapped_column(String(255))
     attributes: Mapped[dict[str, Any]] = mapped_column(_JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    node: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    """The cluster node that stored it; NULL on a single box."""
 
     __table_args__ = (
         Index("ix_events_source_start_time", "source", "start_time"),
@@ -129,12 +138,46 @@ class SegmentRow(Base):
     motion: Mapped[bool] = mapped_column(Boolean, default=False)
     objects: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    node: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    """The cluster node whose disk holds the file; NULL on a single box."""
 
     __table_args__ = (
         Index("ix_segments_camera_start_time", "camera", "start_time"),
         Index("ix_segments_start_time", "start_time"),
         Index("ix_segments_path", "path", unique=True),
+        Index("ix_segments_node_start_time", "node", "start_time"),
     )
+
+
+# --------------------------------------------------------------------------- cluster
+
+
+class LeaseRow(Base):
+    """Which node runs a camera, under which epoch (the fencing token)."""
+
+    __tablename__ = "camera_leases"
+
+    camera: Mapped[str] = mapped_column(String(255), primary_key=True)
+    node: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    """NULL: revoked (the row stays so that a camera added again continues its epochs)."""
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    since: Mapped[datetime] = mapped_column(UTCDateTime)
+    renewed: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_camera_leases_node", "node"),)
+
+
+class AppStateRow(Base):
+    """The state an app saved for a camera (restored when the camera starts again)."""
+
+    __tablename__ = "app_states"
+
+    camera: Mapped[str] = mapped_column(String(255), primary_key=True)
+    app: Mapped[str] = mapped_column(String(255), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(_JSON)
+    epoch: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    """The lease epoch it was saved under; NULL on a single box."""
+    updated: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 # --------------------------------------------------------------------------- accounts
@@ -206,3 +249,34 @@ class AuditRow(Base):
         Index("ix_audit_log_username", "username"),
         Index("ix_audit_log_action", "action"),
     )
+
+
+class LoginFailureRow(Base):
+    """A counted password guess under one limit (`vigil.auth.ratelimit`): per address
+    (`username` empty), per user name and address, or per user name (`address` empty)."""
+
+    __tablename__ = "login_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    username: Mapped[str] = mapped_column(String(255))
+    address: Mapped[str] = mapped_column(String(64))
+    time: Mapped[float] = mapped_column(Double)
+    """Wall clock, seconds since the epoch (shared by every API replica)."""
+
+    __table_args__ = (
+        Index(
+            "ix_login_failures_scope_username_address_time", "scope", "username", "address", "time"
+        ),
+        Index("ix_login_failures_time", "time"),
+    )
+
+
+class LoginAddressRow(Base):
+    """An address a user has logged in from (spared the per-name limit)."""
+
+    __tablename__ = "login_addresses"
+
+    username: Mapped[str] = mapped_column(String(255), primary_key=True)
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    time: Mapped[float] = mapped_column(Double)

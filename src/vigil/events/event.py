@@ -59,6 +59,9 @@ class Event:
     line: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     id: str = field(default_factory=new_event_id)
+    node: str | None = field(default=None, compare=False)
+    """Set by the event store: the cluster node that stored the event (its snapshot is on
+    that node's disk); None on a single box. Apps leave it alone."""
 
     def __post_init__(self) -> None:
         # Not a dict: left for `storable_event` to refuse with its reason.

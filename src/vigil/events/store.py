@@ -1,14 +1,16 @@
 """`EventStore`: events in Vigil's SQL database (`vigil.db.Database`).
 
 The table holds one row per event id: a long-lived event's `start` inserts the row and its
-`update`s and `end` update it (state, end time, attributes merged).
+`update`s and `end` update it (state, end time, attributes merged). In a cluster each row
+names the node that wrote it, and a node's writes are fenced by its camera leases
+(`vigil.db.fencing`).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -18,6 +20,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from vigil.db.database import Database, in_chunks
 from vigil.db.engine import one_line_error
+from vigil.db.fencing import split_fenced
 from vigil.db.schema import EventRow, utcnow
 from vigil.events.event import Event, EventState, json_value, valid_text
 
@@ -60,7 +63,9 @@ class OccupancyBucket:
 # --------------------------------------------------------------------------- rows
 
 
-def _new_row(ev: Event, attributes: dict[str, Any] | None = None) -> EventRow:
+def _new_row(
+    ev: Event, attributes: dict[str, Any] | None = None, node: str | None = None
+) -> EventRow:
     """A new row; `attributes` replaces `ev.attributes` (e.g. already JSON-normalised)."""
     return EventRow(
         id=ev.id,
@@ -78,6 +83,7 @@ def _new_row(ev: Event, attributes: dict[str, Any] | None = None) -> EventRow:
         line=_text(ev.line),
         attributes=dict(ev.attributes if attributes is None else attributes),
         created_at=utcnow(),
+        node=node,
     )
 
 
@@ -128,6 +134,7 @@ def _to_event(row: EventRow) -> Event:
         line=_text(row.line),
         attributes=json_value(row.attributes or {}, replace_invalid=True),
         id=_text(row.id),
+        node=row.node,
     )
 
 
@@ -166,11 +173,21 @@ class EventStore:
 
     # ---------------------------------------------------------------- writing
 
-    def add(self, events: Iterable[Event]) -> int:
-        """Store events in one transaction; returns how many records were applied.
+    def add(
+        self,
+        events: Iterable[Event],
+        *,
+        node: str | None = None,
+        fence: Mapping[str, int] | None = None,
+    ) -> list[Event]:
+        """Store events in one transaction; returns the events refused by the fence.
 
         A record whose id is already stored (or earlier in the same call) updates that row,
-        so a long-lived event's `start`, `update`s and `end` end up as one row.
+        so a long-lived event's `start`, `update`s and `end` end up as one row. `node` (a
+        cluster node's name; None on a single box) is stamped on the rows written. With
+        `fence` (camera -> the lease epoch the caller runs it under), a record is stored
+        only while its source camera's lease is at that epoch; the others are refused, in
+        the same transaction, and returned (nothing of them is stored).
 
         One bad record (a value the database refuses, a time that is not finite, an
         attribute that is not JSON) does not cost the others: when the batch fails, its
@@ -179,19 +196,18 @@ class EventStore:
         """
         batch = list(events)
         if not batch:
-            return 0
+            return []
         try:
-            self._write_batch(batch)
-            return len(batch)
+            return self._write_batch(batch, node, fence)
         except OperationalError:
             raise  # the database, not a record, is the problem (down, locked, full)
         except _RECORD_ERRORS:
             pass
-        applied, errors = 0, []
+        refused: list[Event] = []
+        errors = []
         for ev in batch:
             try:
-                self._write_batch([ev])
-                applied += 1
+                refused += self._write_batch([ev], node, fence)
             except OperationalError:
                 raise
             except _RECORD_ERRORS as err:
@@ -204,23 +220,30 @@ class EventStore:
                 len(batch),
                 errors[0],
             )
-        return applied
+        return refused
 
-    def _write_batch(self, batch: Sequence[Event]) -> None:
+    def _write_batch(
+        self, batch: Sequence[Event], node: str | None, fence: Mapping[str, int] | None
+    ) -> list[Event]:
+        """Write `batch` in one transaction; returns its records the fence refused."""
         records = [(ev, _checked(ev)) for ev in batch]  # fail before touching the db
         with self.database.write() as session:
+            allowed, refused = split_fenced(session, records, lambda r: r[0].source, fence)
             rows: dict[str, EventRow] = {}
-            ids = list(dict.fromkeys(ev.id for ev in batch))
+            ids = list(dict.fromkeys(ev.id for ev, _ in allowed))
             for chunk in in_chunks(ids):
                 for stored in session.scalars(select(EventRow).where(EventRow.id.in_(chunk))):
                     rows[stored.id] = stored
-            for ev, attrs in records:
+            for ev, attrs in allowed:
                 row = rows.get(ev.id)
                 if row is None:
-                    row = rows[ev.id] = _new_row(ev, attrs)
+                    row = rows[ev.id] = _new_row(ev, attrs, node)
                     session.add(row)
                 else:
                     _merge(row, ev, attrs)
+                    if node is not None:
+                        row.node = node
+        return [ev for ev, _ in refused]
 
     def delete_before(self, cutoff: float, batch: int = 5000) -> int:
         """Delete the events that started before `cutoff`, `batch` rows per transaction (so

@@ -3,18 +3,24 @@
 One row per finished segment file (`vigil.db.schema.SegmentRow`, table ``segments``). Times are wall clock (seconds since
 the epoch, as in `SegmentInfo`); a missing stretch of footage is simply the absence of
 rows, which `gaps()` reports.
+
+In a cluster each row names the node whose disk holds the file (`Segment.node`). A node's
+index (`SegmentIndex(database, node)`) sees, counts and deletes only that node's rows, so
+its retention touches only its own files, and its writes are fenced by its camera leases
+(`vigil.db.fencing`); the head's index (node None) sees every node's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Delete, Select, delete, func, select
 
 from vigil.db.database import Database, in_chunks
+from vigil.db.fencing import split_fenced
 from vigil.db.schema import SegmentRow, utcnow
 from vigil.recording.segments import SegmentInfo
 
@@ -24,6 +30,7 @@ __all__ = ["MAX_SEGMENT_SECONDS", "Segment", "SegmentIndex"]
 #: can use the (camera, start_time) index). The segmenter cuts at the first keyframe after
 #: its segment length, so only a camera with a keyframe interval over an hour exceeds it.
 MAX_SEGMENT_SECONDS = 3600.0
+_Statement = TypeVar("_Statement", Select[Any], Delete)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +46,8 @@ class Segment:
     motion: bool
     objects: bool
     created_at: datetime | None = None
+    node: str | None = None
+    """The cluster node whose disk holds the file; None on a single box."""
 
     @property
     def duration(self) -> float:
@@ -56,41 +65,58 @@ class Segment:
             motion=bool(row.motion),
             objects=bool(row.objects),
             created_at=row.created_at,
+            node=row.node,
         )
 
 
 class SegmentIndex:
-    """Segments in the `Database` (which stays open: close it when done)."""
+    """Segments in the `Database` (which stays open: close it when done): those of `node`
+    (a cluster node's name), or with `node` None every segment (a single box, the head)."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, node: str | None = None) -> None:
         self.database = database
+        self.node = node
+
+    def __repr__(self) -> str:
+        return f"SegmentIndex({str(self.database)!r}, node={self.node!r})"
 
     # ---------------------------------------------------------------- writing
 
-    def add(self, info: SegmentInfo) -> Segment:
+    def add(self, info: SegmentInfo, *, epoch: int | None = None) -> Segment | None:
         """Index a finished segment. A path already indexed is updated, not duplicated
-        (so recovered segments can be added again safely)."""
-        return self.add_many([info])[0]
+        (so recovered segments can be added again safely). With `epoch` (the lease epoch
+        the camera runs under on this node) it is indexed only while the camera's lease is
+        at that epoch: None when refused."""
+        fence = None if epoch is None else {info.camera: epoch}
+        added = self.add_many([info], fence=fence)
+        return added[0] if added else None
 
-    def add_many(self, infos: Iterable[SegmentInfo]) -> list[Segment]:
-        """Index several segments in one transaction (see `add`)."""
+    def add_many(
+        self, infos: Iterable[SegmentInfo], *, fence: Mapping[str, int] | None = None
+    ) -> list[Segment]:
+        """Index several segments in one transaction (see `add`), stamped with this
+        index's node; with `fence` (camera -> lease epoch) those whose camera's lease is
+        at another epoch are refused (left out of the result, nothing of them stored)."""
         batch = list(infos)
         if not batch:
             return []
         with self.database.write() as session:
+            allowed, _ = split_fenced(session, batch, lambda info: info.camera, fence)
             existing: dict[str, SegmentRow] = {}
-            paths = list(dict.fromkeys(i.path for i in batch))
+            paths = list(dict.fromkeys(i.path for i in allowed))
             for chunk in in_chunks(paths):
                 found = select(SegmentRow).where(SegmentRow.path.in_(chunk))
                 for stored in session.scalars(found):
                     existing[stored.path] = stored
             rows = []
-            for info in batch:
+            for info in allowed:
                 row = existing.get(info.path)
                 if row is None:
-                    row = SegmentRow(path=info.path, created_at=utcnow())
+                    row = SegmentRow(path=info.path, created_at=utcnow(), node=self.node)
                     session.add(row)
                     existing[info.path] = row
+                elif self.node is not None:
+                    row.node = self.node
                 row.camera = info.camera
                 row.start_time = float(info.start_time)
                 row.end_time = float(info.end_time)
@@ -109,16 +135,16 @@ class SegmentIndex:
             return 0
         with self.database.write() as session:
             for chunk in in_chunks(unique):
-                result = session.execute(delete(SegmentRow).where(SegmentRow.id.in_(chunk)))
+                stmt = self._scoped(delete(SegmentRow).where(SegmentRow.id.in_(chunk)))
+                result = session.execute(stmt)
                 removed += int(getattr(result, "rowcount", 0) or 0)
         return removed
 
     # ---------------------------------------------------------------- reading
 
     def get(self, segment_id: int) -> Segment | None:
-        with self.database.read() as session:
-            row = session.get(SegmentRow, segment_id)
-            return None if row is None else Segment.from_row(row)
+        found = self._segments(select(SegmentRow).where(SegmentRow.id == int(segment_id)))
+        return found[0] if found else None
 
     def between(self, camera: str, start: float, end: float) -> list[Segment]:
         """Segments of `camera` overlapping [start, end), ordered by start time."""
@@ -212,20 +238,25 @@ class SegmentIndex:
         if camera is not None:
             stmt = stmt.where(SegmentRow.camera == camera)
         with self.database.read() as session:
-            return int(session.scalar(stmt) or 0)
+            return int(session.scalar(self._scoped(stmt)) or 0)
 
     def count(self, camera: str | None = None) -> int:
         stmt = select(func.count()).select_from(SegmentRow)
         if camera is not None:
             stmt = stmt.where(SegmentRow.camera == camera)
         with self.database.read() as session:
-            return int(session.scalar(stmt) or 0)
+            return int(session.scalar(self._scoped(stmt)) or 0)
 
     def cameras(self) -> list[str]:
         """Cameras with at least one indexed segment."""
+        stmt = self._scoped(select(SegmentRow.camera).distinct().order_by("camera"))
         with self.database.read() as session:
-            return list(session.scalars(select(SegmentRow.camera).distinct().order_by("camera")))
+            return list(session.scalars(stmt))
 
     def _segments(self, stmt: Select[Any]) -> list[Segment]:
         with self.database.read() as session:
-            return [Segment.from_row(row) for row in session.scalars(stmt)]
+            return [Segment.from_row(row) for row in session.scalars(self._scoped(stmt))]
+
+    def _scoped(self, stmt: _Statement) -> _Statement:
+        """`stmt` limited to this index's node's rows (all rows without a node)."""
+        return stmt if self.node is None else stmt.where(SegmentRow.node == self.node)

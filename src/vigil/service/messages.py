@@ -156,6 +156,18 @@ class Reconfigured:
     error: str | None = None
 
 
+@dataclass(slots=True)
+class AppStates:
+    """Worker to supervisor: what to restore of the camera's restorable apps (instance name
+    -> `vigil.apps.boundary.GuardedApp.saved_state`), sent when it changed, at most every
+    few seconds, and when the worker stops. The supervisor stores it; the camera's next
+    worker (after a restart, or on another node) starts its apps from it."""
+
+    camera: str
+    wall_time: float
+    states: dict[str, dict[str, Any]]
+
+
 @dataclass(frozen=True, slots=True)
 class LiveDemand:
     """Supervisor to worker, on the worker's control pipe: whether someone watches the
@@ -169,7 +181,14 @@ class LiveDemand:
 ControlMessage = Reconfigure | LiveDemand
 
 WorkerMessage = (
-    CameraStatus | FrameMetadata | EventMessage | SegmentInfo | LiveFrame | RawFrame | Reconfigured
+    CameraStatus
+    | FrameMetadata
+    | EventMessage
+    | SegmentInfo
+    | LiveFrame
+    | RawFrame
+    | Reconfigured
+    | AppStates
 )
 
 

@@ -7,6 +7,10 @@ it (`Reconfigure`, `LiveDemand`). A worker that dies, or is silent for `STALL_AF
 restarted after an exponential backoff; one asked to stop gets `STOP_GRACE_S` to finish its
 segment, then is killed.
 
+A worker starts its camera's restorable apps from their latest saved states: those its
+predecessor sent (`AppStates`, read here before the successor starts) or, for the first
+worker of a camera, those `restore(camera)` gives (the supervisor's database).
+
 Thread-safe: the supervisor's loop, live site changes (from the API's threads) and live-view
 demand (from the API) all call in; the workers dict is replaced, never mutated, so the
 supervisor's writer can read it without the lock.
@@ -18,16 +22,23 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from typing import Any
 
 from vigil.config.site import CameraConfig, SiteConfig
+from vigil.errors import one_line
 from vigil.service.detector.messages import DetectorHandle
-from vigil.service.messages import ControlMessage, LiveDemand, Reconfigure, WorkerMessage
+from vigil.service.messages import (
+    AppStates,
+    ControlMessage,
+    LiveDemand,
+    Reconfigure,
+    WorkerMessage,
+)
 from vigil.service.processes import pipe, start_process, stop_processes
-from vigil.service.worker.camera import WorkerSpec
+from vigil.service.worker.camera import APP_STATES_EVERY_S, WorkerSpec
 from vigil.service.worker.process import EXIT_CAMERA_FAILED, run_worker
 
 log = logging.getLogger("vigil.service")
@@ -35,6 +46,10 @@ log = logging.getLogger("vigil.service")
 STALL_AFTER_S = 30.0  # a worker silent this long is hung: it is killed and restarted
 BACKOFF_S = (1.0, 60.0)
 STOP_GRACE_S = 10.0
+READER_DRAIN_S = 2.0  # a restarted worker's predecessor's last messages are read first
+
+#: The saved states of a camera's restorable apps (app name -> state), by camera id.
+RestoreStates = Callable[[str], Mapping[str, dict[str, Any]]]
 
 
 @dataclass
@@ -56,17 +71,25 @@ class _Worker:
 
 class WorkerPool:
     """The workers of `site()`'s enabled cameras, reaching the detector through `detector()`;
-    their messages go to `inbox`."""
+    their messages go to `inbox`. A camera's first worker restores its apps from
+    `restore(camera)` (none: nothing saved); its workers send their apps' states every
+    `app_states_every_s` seconds while they change."""
 
     def __init__(
         self,
         site: Callable[[], SiteConfig],
-        detector: Callable[[], DetectorHandle],
+        detector: Callable[[], DetectorHandle | None],
         inbox: queue.Queue[WorkerMessage],
+        restore: RestoreStates | None = None,
+        app_states_every_s: float = APP_STATES_EVERY_S,
     ):
         self._site = site
         self._detector = detector
         self._inbox = inbox
+        self._restore = restore
+        self._app_states_every_s = app_states_every_s
+        # The latest `AppStates` of each camera's workers during this pool's life.
+        self._app_states: dict[str, dict[str, dict[str, Any]]] = {}
         self._lock = threading.RLock()
         self.workers: dict[str, _Worker] = {}
         self._generation = 0  # counts `Reconfigure`s; echoed in `Reconfigured`
@@ -171,7 +194,13 @@ class WorkerPool:
         receive, send = pipe()
         control_receive, worker.control = pipe()
         spec = WorkerSpec(
-            worker.camera, self._site(), send, detector=self._detector(), control=control_receive
+            worker.camera,
+            self._site(),
+            send,
+            detector=self._detector(),
+            control=control_receive,
+            restore=self._states_to_restore(worker),
+            app_states_every_s=self._app_states_every_s,
         )
         try:
             worker.process = start_process(run_worker, (spec,), f"vigil-{worker.camera}")
@@ -196,11 +225,32 @@ class WorkerPool:
         )
         worker.reported = False
 
+    def _states_to_restore(self, worker: _Worker) -> dict[str, dict[str, Any]]:
+        """The states the camera's next worker starts its apps from: the latest its
+        predecessor sent (once all it sent is read), else the saved ones."""
+        if worker.reader is not None:
+            worker.reader.join(READER_DRAIN_S)
+        states = self._app_states.get(worker.camera)
+        if states is not None or self._restore is None:
+            return dict(states or {})
+        try:
+            return dict(self._restore(worker.camera))
+        except Exception as err:  # the apps start afresh rather than the camera not at all
+            log.error(
+                "camera %s: saved app states not read, the apps start afresh: %s",
+                worker.camera,
+                one_line(err),
+            )
+            return {}
+
     def _read(self, camera: str, connection: Any) -> None:
         """Move one worker's messages to the inbox until its pipe ends (the worker exited)."""
         try:
             while True:
-                self._inbox.put(connection.recv())
+                message = connection.recv()
+                if isinstance(message, AppStates):
+                    self._app_states[camera] = message.states
+                self._inbox.put(message)
         except EOFError:
             pass  # the worker exited between messages
         except Exception as err:  # cut short by a killed worker, or garbage: the pipe is done
@@ -252,6 +302,9 @@ class WorkerPool:
         worker.process = None
         if worker.removed:
             self.workers = {k: w for k, w in self.workers.items() if k != worker.camera}
+            # Should the camera come back (on a cluster node: after running elsewhere), its
+            # first worker restores what was saved last, wherever that was.
+            self._app_states.pop(worker.camera, None)
             log.info("camera %s: worker stopped (camera removed or disabled)", worker.camera)
         else:
             log.info("camera %s: worker restarted with its new settings", worker.camera)

@@ -3,7 +3,8 @@
 Layout (after Frigate): one worker process per camera (ingest, recording, analytics: the
 `WorkerPool`), one shared detector process that batches inference across cameras, and this
 process, which
-- receives every worker message and, as the single writer, stores events and segments in
+- receives every worker message and, as the single writer, stores events, segments and the
+  apps' saved states (`AppStates`: a camera's first worker restores its apps from them) in
   the database and fans messages out to the API (WebSocket, live view), MQTT and metrics;
 - restarts the detector process when it dies (the pool does so for workers);
 - applies the recording retention policy once a minute;
@@ -41,6 +42,7 @@ from vigil.appstore.installed import INSTALLED_FILENAME, apps_root, read_records
 from vigil.config.editor import SiteChanges
 from vigil.config.loader import load_config_text
 from vigil.config.site import ServerSettings, SiteConfig
+from vigil.db.app_states import AppStateStore
 from vigil.db.database import Database
 from vigil.errors import VigilError
 from vigil.events.event import Event
@@ -49,11 +51,16 @@ from vigil.recording.index import SegmentIndex
 from vigil.recording.retention import CameraRetention, RetentionPolicy, run_pass
 from vigil.recording.segmenter import recover
 from vigil.recording.segments import SegmentInfo
-from vigil.service.detector.server import DetectorService
+from vigil.service.cameras import CameraRunner, LocalCameras, RunnerFactory
 from vigil.service.hub import Hub
-from vigil.service.messages import CameraStatus, EventMessage, Reconfigured, WorkerMessage
+from vigil.service.messages import (
+    AppStates,
+    CameraStatus,
+    EventMessage,
+    Reconfigured,
+    WorkerMessage,
+)
 from vigil.service.mqtt.publisher import MqttPublisher
-from vigil.service.pool import WorkerPool
 from vigil.service.site_plan import plan_site_change, validate_site, validate_site_text
 
 log = logging.getLogger("vigil.service")
@@ -102,10 +109,18 @@ class Supervisor:
     site: SiteConfig
     front_end: FrontEnd | None = None  # None: no HTTP API (a site run headless)
     hub: Hub = field(default_factory=Hub)
+    runner: RunnerFactory = LocalCameras  # where the cameras run: this machine by default
 
     def __post_init__(self) -> None:
         self._inbox: queue.Queue[WorkerMessage] = queue.Queue()  # every worker's messages
-        self._pool = WorkerPool(lambda: self.site, self._detector_handle, self._inbox)
+        self._app_states: AppStateStore | None = None  # once the database is open
+        if self.runner is LocalCameras:  # its workers restore their apps from this database
+            self.cameras: CameraRunner = LocalCameras(
+                lambda: self.site, self._inbox, restore=self._saved_states
+            )
+        else:
+            self.cameras = self.runner(lambda: self.site, self._inbox)
+        self._started = False
         self._stopping = threading.Event()
         self.url: str | None = None
         self._down: dict[str, tuple[str, float, float]] = {}  # camera -> (error, since, logged)
@@ -125,7 +140,6 @@ class Supervisor:
         self._installed_stat: tuple[int, int, int] | None = _stat(self._installed_path)
         self._installed = _installed_versions(self._installed_path)
         self._lock = threading.RLock()
-        self._detector: DetectorService | None = None
         self._state: SiteView | None = None
         self._mqtt: MqttPublisher | None = None  # told when cameras are added or removed
 
@@ -142,13 +156,10 @@ class Supervisor:
         storage.mkdir(parents=True, exist_ok=True)
         database = Database(self.site.storage.database_url())
         events, index = EventStore(database), SegmentIndex(database)
-        for info in recover(storage / "recordings", report=index.add):
+        stores = self.cameras.stores_messages  # else the cameras' own nodes store and recover
+        self._app_states = AppStateStore(database) if stores else None
+        for info in recover(storage / "recordings", report=index.add) if stores else ():
             log.info("recovered an unfinished segment after a crash: %s", info.path)
-        detector = self._detector = DetectorService(
-            self.site.detector,
-            max_batch=self.site.detector_service.max_batch,
-            max_wait_ms=self.site.detector_service.max_wait_ms,
-        )
         state: SiteView | None = None
         pump: threading.Thread | None = None
         mqtt: MqttPublisher | None = None
@@ -156,8 +167,8 @@ class Supervisor:
         # Whatever fails on the way up (a bad model, the port in use) stops what was already
         # started: the pump thread in particular would otherwise keep the process alive.
         try:
-            detector.start()
-            log.info("detector started (pid %s)", detector.pid)
+            self.cameras.start_up()
+            self._started = True
             if self._site_path is not None:
                 self._site_hash = _file_hash(self._site_path)
             app: Any = None
@@ -169,26 +180,30 @@ class Supervisor:
             mqtt = self._mqtt = self._start_mqtt()
             if app is not None:
                 server = self._start_api(app)
-            retention = threading.Thread(
-                target=self._retention_loop, args=(index, events), name="retention", daemon=True
-            )
-            retention.start()
+            if stores:
+                retention = threading.Thread(
+                    target=self._retention_loop,
+                    args=(index, events),
+                    name="retention",
+                    daemon=True,
+                )
+                retention.start()
             with self._lock:  # the API may already apply a changed site file
                 for camera in self.site.cameras:
                     if camera.enabled:
-                        self._pool.start(camera.id)
+                        self.cameras.start(camera.id)
             if on_ready is not None and self.url is not None:
                 on_ready(self.url)
             while not stop():
                 time.sleep(0.5)
-                self._watch(detector)
+                with self._lock:
+                    self.cameras.watch()
                 self._poll_site()
                 self._poll_installed()
         finally:
             with self._lock:  # no live change starts a worker from here on
                 self._stopping.set()
-            self._pool.stop_all()
-            detector.stop()
+            self.cameras.shut_down()
             if state is not None:
                 state.close()
             if server is not None:
@@ -199,25 +214,13 @@ class Supervisor:
                 mqtt.stop()
             database.close()
 
-    def _detector_handle(self) -> Any:
-        assert self._detector is not None
-        return self._detector.handle
-
-    def _watch(self, detector: DetectorService) -> None:
-        with self._lock:
-            if not detector.alive:
-                log.error("detector process died (exit %s): restarting it", detector.exitcode)
-                detector.start()
-                log.info("detector started (pid %s)", detector.pid)
-            self._pool.watch()
-
     # -- site control (the API's view of this supervisor) ----------------------------------------
 
     def set_live_demand(self, camera_id: str, wanted: bool) -> None:
         """Someone watches the camera's live view (`wanted`), or the last viewer left: its
         worker encodes live JPEGs only while wanted. Thread-safe; remembered across worker
         restarts."""
-        self._pool.set_live_demand(camera_id, wanted)
+        self.cameras.set_live_demand(camera_id, wanted)
 
     def await_reconfigured(
         self, camera_id: str, generation: int, timeout: float
@@ -266,7 +269,7 @@ class Supervisor:
     def _apply_data(self, data: bytes) -> SiteChanges:
         where = self._site_path or Path("<site>")
         with self._lock:
-            if self._stopping.is_set() or self._detector is None:
+            if self._stopping.is_set() or not self._started:
                 return SiteChanges(error="vigil serve is stopping or not started")
             digest = hashlib.sha256(data).hexdigest()
             if digest == self._site_hash and self._site_changes is not None:
@@ -317,7 +320,7 @@ class Supervisor:
                 types = changed & {a.type for a in camera.apps if a.enabled}
                 if not types or not camera.enabled:
                     continue
-                if self._pool.reconfigure(camera, frozenset(types)) is not None:
+                if self.cameras.reconfigure(camera, frozenset(types)) is not None:
                     what = ", ".join(f"{t} {versions.get(t, '(removed)')}" for t in sorted(types))
                     log.info("camera %s: store apps changed (%s): building them again",
                              camera.id, what)  # fmt: skip
@@ -340,14 +343,14 @@ class Supervisor:
             )
         self.site = plan.site  # what workers started from now on run
         for camera_id in plan.stop:
-            self._pool.stop(camera_id, removed=True)
+            self.cameras.stop(camera_id, removed=True)
         for camera_id in plan.start:
-            self._pool.start(camera_id)
+            self.cameras.start(camera_id)
         for camera_id in plan.restart:
-            self._pool.stop(camera_id, removed=False)
+            self.cameras.stop(camera_id, removed=False)
         reconfigured: dict[str, int] = {}
         for camera_id in plan.reconfigure:
-            generation = self._pool.reconfigure(plan.site.camera(camera_id))
+            generation = self.cameras.reconfigure(plan.site.camera(camera_id))
             if generation is not None:
                 reconfigured[camera_id] = generation
         if self._state is not None:
@@ -372,13 +375,18 @@ class Supervisor:
 
     # -- the single writer ---------------------------------------------------------------------
 
+    def _saved_states(self, camera: str) -> dict[str, dict[str, Any]]:
+        """What the camera's apps saved, for its first worker (nothing before the database
+        is open)."""
+        return {} if self._app_states is None else self._app_states.load(camera)
+
     def _pump(self, state: SiteView | None, events: EventStore, index: SegmentIndex) -> None:
         """Route worker messages until the workers are stopped and the queue is drained."""
         while True:
             try:
                 message = self._inbox.get(timeout=0.2)
             except queue.Empty:
-                if self._stopping.is_set() and not self._pool.reading():
+                if self._stopping.is_set() and not self.cameras.reading():
                     return  # every worker is gone and all they said has been handled
                 continue
             batch = [message]
@@ -388,20 +396,23 @@ class Supervisor:
                 except queue.Empty:
                     break
             stored: list[Event] = []
+            stores = self.cameras.stores_messages
             for message in batch:
-                self._pool.heard(
+                self.cameras.heard(
                     getattr(message, "camera", None)
                     or getattr(getattr(message, "event", None), "source", None)
                 )
                 try:
-                    if isinstance(message, EventMessage):
+                    if isinstance(message, EventMessage) and stores:
                         stored.append(message.event)
-                    elif isinstance(message, SegmentInfo):
+                    elif isinstance(message, SegmentInfo) and stores:
                         index.add(message)
                     elif isinstance(message, CameraStatus):
                         self._log_status(message)
                     elif isinstance(message, Reconfigured):
                         self._answered(message)
+                    elif isinstance(message, AppStates) and self._app_states is not None:
+                        self._app_states.save(message.camera, message.states)
                     if state is not None:
                         state.apply(message)
                     self.hub.publish(message)
@@ -440,35 +451,11 @@ class Supervisor:
         while not self._stopping.wait(wait):
             storage = self.site.storage.directory
             try:
-                report = run_pass(self._retention_policy(), index, events, storage)
+                report = run_pass(retention_policy(self.site), index, events, storage)
             except Exception:  # retention must never take the service down; say why
                 log.exception("retention pass failed")
                 continue
             wait = RETENTION_PRESSURE_EVERY_S if report.pressure else RETENTION_EVERY_S
-
-    def _retention_policy(self) -> RetentionPolicy:
-        """From the cameras as configured now (the site file may have changed)."""
-        return RetentionPolicy(
-            cameras={
-                c.id: CameraRetention(
-                    mode=c.record.mode,
-                    retain_days=c.record.retain_days,
-                    motion_days=c.record.retain_days,
-                    event_days=c.record.event_retain_days,
-                    pre_roll=c.record.pre_roll,
-                    post_roll=c.record.post_roll,
-                )
-                for c in self.site.cameras
-            },
-            budget_bytes=(
-                int(self.site.storage.disk_budget_gb * 1e9)
-                if self.site.storage.disk_budget_gb
-                else None
-            ),
-            event_share=self.site.storage.event_footage_share,
-            min_free_bytes=self.site.storage.min_free_bytes,
-            events_days=self.site.storage.events_retain_days,
-        )
 
     def _start_mqtt(self) -> MqttPublisher | None:
         settings = self.site.mqtt
@@ -493,6 +480,30 @@ class Supervisor:
         port = server.servers[0].sockets[0].getsockname()[1]
         self.url = f"http://{s.host}:{port}"
         return server
+
+
+def retention_policy(site: SiteConfig) -> RetentionPolicy:
+    """The recording retention of `site`'s cameras, as configured now (the site file may
+    have changed)."""
+    return RetentionPolicy(
+        cameras={
+            c.id: CameraRetention(
+                mode=c.record.mode,
+                retain_days=c.record.retain_days,
+                motion_days=c.record.retain_days,
+                event_days=c.record.event_retain_days,
+                pre_roll=c.record.pre_roll,
+                post_roll=c.record.post_roll,
+            )
+            for c in site.cameras
+        },
+        budget_bytes=(
+            int(site.storage.disk_budget_gb * 1e9) if site.storage.disk_budget_gb else None
+        ),
+        event_share=site.storage.event_footage_share,
+        min_free_bytes=site.storage.min_free_bytes,
+        events_days=site.storage.events_retain_days,
+    )
 
 
 def api_server_config(app: Any, settings: ServerSettings) -> uvicorn.Config:

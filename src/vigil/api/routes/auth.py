@@ -52,10 +52,7 @@ def camera_list(cameras: frozenset[str] | None) -> list[str] | None:
 
 
 def _limiter(request: Request) -> LoginLimiter:
-    limiter = getattr(request.app.state, "login_limiter", None)
-    if limiter is None:
-        limiter = request.app.state.login_limiter = LoginLimiter()
-    return limiter
+    return auth_store(request).logins  # in the database: every replica counts the same
 
 
 def _count_guess(request: Request, username: str, what: str) -> None:

@@ -1,11 +1,13 @@
 """``GET /api/cameras`` and ``GET /api/cameras/{id}``: the configured cameras, their state,
-their worker's latest status and their app instances."""
+the cluster node each runs on, their worker's latest status and their app instances."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 
-from vigil.api.deps import State, Viewer, camera_or_404, url_for
+from vigil.api.cluster import ClusterControl
+from vigil.api.deps import Cluster, State, Viewer, camera_or_404, url_for
 from vigil.api.schemas import (
     ERROR_RESPONSES,
     ApiCameraState,
@@ -23,7 +25,9 @@ __all__ = ["router"]
 router = APIRouter(tags=["cameras"], responses=ERROR_RESPONSES)
 
 
-def camera_out(request: Request, state: ServiceState, camera: CameraInfo) -> CameraOut:
+def camera_out(
+    request: Request, state: ServiceState, camera: CameraInfo, node: str | None = None
+) -> CameraOut:
     status = state.status(camera.id)
     camera_state: ApiCameraState = "unknown" if status is None else status.state
     return CameraOut(
@@ -35,25 +39,44 @@ def camera_out(request: Request, state: ServiceState, camera: CameraInfo) -> Cam
         up=state.is_up(camera.id),
         live_url=url_for(request, "camera_live", camera_id=camera.id),
         latest_url=url_for(request, "camera_latest", camera_id=camera.id),
+        node=node,
     )
 
 
+async def camera_nodes(cluster: ClusterControl | None) -> dict[str, str]:
+    """Camera -> the node it runs on (empty on a single box)."""
+    if cluster is None:
+        return {}
+    _, assignments, _ = await run_in_threadpool(cluster.cluster_status)
+    return {camera: assignment.node for camera, assignment in assignments.items()}
+
+
 @router.get("/api/cameras", response_model=list[CameraOut])
-async def list_cameras(request: Request, principal: Viewer, state: State) -> list[CameraOut]:
-    """The configured cameras (those the user may see) with their current state."""
+async def list_cameras(
+    request: Request, principal: Viewer, state: State, cluster: Cluster
+) -> list[CameraOut]:
+    """The configured cameras (those the user may see) with their current state and, on a
+    cluster, the node each runs on."""
+    nodes = await camera_nodes(cluster)
     return [
-        camera_out(request, state, c) for c in state.cameras.values() if principal.can_see(c.id)
+        camera_out(request, state, c, nodes.get(c.id))
+        for c in state.cameras.values()
+        if principal.can_see(c.id)
     ]
 
 
 @router.get("/api/cameras/{camera_id}", response_model=CameraDetail)
-async def get_camera(camera_id: str, request: Request, _: Viewer, state: State) -> CameraDetail:
-    """One camera with its worker's latest status (rates, drops, latency, counters) and
-    its app instances: each one's state, restarts, last error and live counters."""
+async def get_camera(
+    camera_id: str, request: Request, _: Viewer, state: State, cluster: Cluster
+) -> CameraDetail:
+    """One camera with its node, its worker's latest status (rates, drops, latency,
+    counters) and its app instances: each one's state, restarts, last error and live
+    counters."""
     camera = camera_or_404(state, camera_id)
     live = state.live_frame(camera_id)
+    node = (await camera_nodes(cluster)).get(camera_id)
     return CameraDetail(
-        **dict(camera_out(request, state, camera)),
+        **dict(camera_out(request, state, camera, node)),
         status=_status_out(state, camera_id),
         apps=_app_states(state, camera_id),
         totals=state.metrics.counter_totals().get(camera_id, {}),

@@ -1,18 +1,23 @@
 """``GET /api/events`` (filters, newest first, limit/offset with the total), one event, its
-snapshot JPEG and its clip (cut from the recordings on first request, then cached)."""
+snapshot JPEG and its clip (cut from the recordings on first request, then cached).
+
+On a cluster an event's snapshot and footage stay on the node that made them and are read
+from there (`vigil.api.cluster.NodeFiles`); a 503 names a node that is down."""
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
-from vigil.api.deps import Events, Operator, Recording, Segments, State, Viewer, url_for
+from vigil.api.cluster import NodeFiles
+from vigil.api.deps import Events, Files, Operator, Recording, Segments, State, Viewer, url_for
 from vigil.api.exports import export_errors, exported, temp_path, unlink
-from vigil.api.schemas import ERROR_RESPONSES, EventOut, EventPage, Timestamp
+from vigil.api.schemas import ERROR_RESPONSES, NODE_DOWN, EventOut, EventPage, Timestamp
 from vigil.api.state import ServiceState, safe_name
 from vigil.auth import Principal, audit
 from vigil.events.event import Event, json_value
@@ -22,7 +27,7 @@ __all__ = ["MAX_CLIP_S", "router"]
 
 MAX_CLIP_S = 3 * 3600.0  # longest clip of an event (one left open forever)
 _CLIP_SETTLE_S = 300.0  # after this long past its end, a clip is cached even if footage is short
-_MP4 = {200: {"content": {"video/mp4": {}}}, **ERROR_RESPONSES}
+_MP4 = {200: {"content": {"video/mp4": {}}}, **ERROR_RESPONSES, 503: NODE_DOWN}
 
 router = APIRouter(tags=["events"], responses=ERROR_RESPONSES)
 
@@ -35,8 +40,32 @@ def event_or_404(events: EventStore, event_id: str, principal: Principal) -> Eve
     return event
 
 
-def event_out(request: Request, state: ServiceState, event: Event) -> EventOut:
-    snapshot = state.snapshot_path(event)
+def has_snapshot(state: ServiceState, files: NodeFiles, event: Event) -> bool:
+    """Whether the event has a snapshot: looked for on this disk; one on another node is
+    assumed (fetching it for every event of a list would cost a copy each)."""
+    node = event.node
+    if files.remote(node):
+        return node is not None and state.node_snapshot_path(node, event) is not None
+    return state.snapshot_path(event) is not None
+
+
+def snapshot_file(state: ServiceState, files: NodeFiles, event: Event) -> Path | None:
+    """The event's snapshot as a file this process can open; None when there is none;
+    `NodeUnavailable` when its node is down."""
+    node = event.node
+    if not files.remote(node):
+        return state.snapshot_path(event)
+    assert node is not None
+    remote = state.node_snapshot_path(node, event)
+    if remote is None:
+        return None
+    try:
+        return files.path(node, remote, "snapshot")
+    except FileNotFoundError:
+        return None
+
+
+def event_out(request: Request, state: ServiceState, files: NodeFiles, event: Event) -> EventOut:
     return EventOut(
         id=event.id,
         camera=event.source,
@@ -52,9 +81,9 @@ def event_out(request: Request, state: ServiceState, event: Event) -> EventOut:
         zone=event.zone,
         line=event.line,
         attributes=json_value(event.attributes, replace_invalid=True),
-        snapshot_url=None
-        if snapshot is None
-        else url_for(request, "event_snapshot", event_id=event.id),
+        snapshot_url=url_for(request, "event_snapshot", event_id=event.id)
+        if has_snapshot(state, files, event)
+        else None,
         clip_url=url_for(request, "event_clip", event_id=event.id),
     )
 
@@ -65,6 +94,7 @@ def list_events(
     principal: Viewer,
     state: State,
     events: Events,
+    files: Files,
     camera: str | None = None,
     app_name: Annotated[str | None, Query(alias="app")] = None,
     type: str | None = None,  # noqa: A002 - the query parameter's name
@@ -91,28 +121,31 @@ def list_events(
         total=total,
         limit=limit,
         offset=offset,
-        items=[event_out(request, state, e) for e in page],
+        items=[event_out(request, state, files, e) for e in page],
     )
 
 
 @router.get("/api/events/{event_id}", response_model=EventOut)
 def get_event(
-    event_id: str, request: Request, principal: Viewer, state: State, events: Events
+    event_id: str, request: Request, principal: Viewer, state: State, events: Events, files: Files
 ) -> EventOut:
     """One event."""
-    return event_out(request, state, event_or_404(events, event_id, principal))
+    return event_out(request, state, files, event_or_404(events, event_id, principal))
 
 
 @router.get(
     "/api/events/{event_id}/snapshot.jpg",
     name="event_snapshot",
     response_class=FileResponse,
-    responses={200: {"content": {"image/jpeg": {}}}, **ERROR_RESPONSES},
+    responses={200: {"content": {"image/jpeg": {}}}, **ERROR_RESPONSES, 503: NODE_DOWN},
 )
-def event_snapshot(event_id: str, principal: Viewer, state: State, events: Events) -> FileResponse:
-    """The JPEG of the event's first frame, with boxes, zones and lines drawn."""
+def event_snapshot(
+    event_id: str, principal: Viewer, state: State, events: Events, files: Files
+) -> FileResponse:
+    """The JPEG of the event's first frame, with boxes, zones and lines drawn; 503 when the
+    node that made it is down."""
     event = event_or_404(events, event_id, principal)
-    path = state.snapshot_path(event)
+    path = snapshot_file(state, files, event)
     if path is None:
         raise HTTPException(404, f"event {event_id!r} has no snapshot")
     return FileResponse(path, media_type="image/jpeg")
@@ -132,12 +165,14 @@ def event_clip(
     events: Events,
     index: Segments,
     recording: Recording,
+    files: Files,
 ) -> FileResponse:
     """The event's footage with pre- and post-roll (5 s by default) as one MP4.
 
     Cut on first request and kept in the exports folder once the event has ended and its
     footage is all recorded. An event still going on gets its footage so far (not kept).
-    At most three hours from the event's start. Audited (``playback.clip``).
+    At most three hours from the event's start; 503 when a node with some of it is down.
+    Audited (``playback.clip``).
     """
     event = event_or_404(events, event_id, principal)
     audit(request, principal, "playback.clip", event.id, {"camera": event.source})
@@ -162,7 +197,13 @@ def event_clip(
     tmp = temp_path(state.exports_dir / "clips")
     try:
         result = recording.event_clip(
-            index, event.source, event.start_time, last, tmp, pre_roll=pre, post_roll=post
+            files.index(index),
+            event.source,
+            event.start_time,
+            last,
+            tmp,
+            pre_roll=pre,
+            post_roll=post,
         )
     except export_errors(recording) as err:
         unlink(tmp)

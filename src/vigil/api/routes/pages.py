@@ -90,10 +90,16 @@ def _vendor_tags(vendor: tuple[str, ...]) -> str:
 
 
 def render(
-    page: Page, principal: Principal | None, path_params: dict[str, Any], title: str = ""
+    page: Page,
+    principal: Principal | None,
+    path_params: dict[str, Any],
+    title: str = "",
+    *,
+    cluster: bool = False,
 ) -> str:
     """The page's HTML: the shell with its title (default the page's), navigation and data
-    attributes (the page's module, the user, the path parameters) for its script."""
+    attributes (the page's module, the user, the path parameters, whether the site is a
+    cluster) for its script."""
     nav = ""
     user = ""
     if principal is not None:
@@ -112,6 +118,7 @@ def render(
         "page": page.module,
         "role": principal.role if principal else "",
         "user": principal.username if principal else "",
+        "cluster": "true" if cluster else "",
         **{k.replace("_", "-"): str(v) for k, v in path_params.items()},
     }
     attributes = " ".join(f'data-{k}="{html.escape(v)}"' for k, v in data.items())
@@ -138,7 +145,9 @@ def _page_route(page: Page) -> Any:
             if camera is None:
                 raise HTTPException(404, f"unknown camera {params['camera_id']!r}")
             title = camera.name if page.module == "camera" else f"{page.title}: {camera.name}"
-        return HTMLResponse(render(page, principal, params, title), headers=_SECURITY_HEADERS)
+        cluster = request.app.state.cluster is not None
+        html_text = render(page, principal, params, title, cluster=cluster)
+        return HTMLResponse(html_text, headers=_SECURITY_HEADERS)
 
     return route
 

@@ -1,6 +1,9 @@
 """Recordings: the segments and gaps of a time range, one segment's MP4 (with Range
 requests), and exports of a range as one MP4: at once (``GET /api/recordings/export``) or as
-a background job with progress (``POST /api/recordings/exports``, `vigil.api.exports`)."""
+a background job with progress (``POST /api/recordings/exports``, `vigil.api.exports`).
+
+On a cluster each segment stays on the node that recorded it: playback and exports read it
+from there (`vigil.api.cluster.NodeFiles`), and a 503 names a node that is down."""
 
 from __future__ import annotations
 
@@ -16,8 +19,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
+from vigil.api.cluster import NodeFiles, NodeUnavailable, ReadableIndex, segment_node
 from vigil.api.deps import (
     Exports,
+    Files,
     Operator,
     Recording,
     Segments,
@@ -28,6 +33,7 @@ from vigil.api.deps import (
 from vigil.api.exports import ExportJob, exported
 from vigil.api.schemas import (
     ERROR_RESPONSES,
+    NODE_DOWN,
     ExportIn,
     ExportJobOut,
     GapOut,
@@ -45,6 +51,7 @@ MAX_LIST_RANGE_S = 24 * 3600.0  # longest range of GET /api/recordings
 MAX_EXPORT_S = 3 * 3600.0  # longest range of an export
 EXPORT_POLL_S = 0.1  # how often a waiting GET /api/recordings/export looks at its job
 _MP4 = {200: {"content": {"video/mp4": {}}}, **ERROR_RESPONSES}
+_RECORDED_MP4 = {**_MP4, 503: NODE_DOWN}  # read from the node that recorded it
 
 router = APIRouter(tags=["recordings"], responses=ERROR_RESPONSES)
 
@@ -67,6 +74,7 @@ def _segment_out(seg: Any) -> SegmentOut:
         size_bytes=seg.size_bytes,
         motion=seg.motion,
         objects=seg.objects,
+        node=segment_node(seg),
     )
 
 
@@ -106,7 +114,7 @@ def list_recordings(
     name="recording_segment",
     response_class=FileResponse,
     responses={
-        **_MP4,
+        **_RECORDED_MP4,
         206: {"content": {"video/mp4": {}}, "description": "The requested byte range."},
     },
 )
@@ -115,15 +123,17 @@ def recording_segment(
     request: Request,
     principal: Operator,
     index: Segments,
+    files: Files,
 ) -> FileResponse:
     """One recorded segment (``id`` from ``GET /api/recordings``) as its MP4, with HTTP
-    Range requests, so a ``<video>`` can seek in it. Audited (``playback.segment``) once
-    per playback: the request that starts at byte 0, not every range after it."""
+    Range requests, so a ``<video>`` can seek in it; 503 when the node that has it is down.
+    Audited (``playback.segment``) once per playback: the request that starts at byte 0,
+    not every range after it."""
     segment = index.get(segment_id)
     # A segment of a camera the user may not see is not there for them.
     if segment is None or not principal.can_see(segment.camera):
         raise HTTPException(404, f"unknown segment {segment_id}")
-    path = Path(segment.path)
+    path = Path(files.segment(segment).path)
     if not path.is_file():
         raise HTTPException(404, f"segment {segment_id} has no file (deleted by retention?)")
     if request.headers.get("range", "bytes=0-").replace(" ", "").startswith("bytes=0-"):
@@ -151,12 +161,17 @@ def _nothing_recorded(camera: str) -> HTTPException:
     return HTTPException(404, f"nothing recorded for camera {camera!r} in that range")
 
 
-def _check_recorded(index: SegmentIndexLike, camera: str, start: float, end: float) -> None:
-    if not list(index.between(camera, start, end)):
+def _check_recorded(
+    index: SegmentIndexLike, files: NodeFiles, camera: str, start: float, end: float
+) -> None:
+    """404 when nothing is recorded in the range, 503 when a node holding some is down."""
+    segments = list(index.between(camera, start, end))
+    if not segments:
         raise _nothing_recorded(camera)
+    files.check_up(segment_node(s) for s in segments)
 
 
-@router.get("/api/recordings/export", response_class=FileResponse, responses=_MP4)
+@router.get("/api/recordings/export", response_class=FileResponse, responses=_RECORDED_MP4)
 async def export_recording(
     request: Request,
     principal: Operator,
@@ -164,6 +179,7 @@ async def export_recording(
     index: Segments,
     recording: Recording,
     jobs: Exports,
+    files: Files,
     camera: str,
     start: Timestamp,
     end: Timestamp,
@@ -176,14 +192,16 @@ async def export_recording(
     await run_in_threadpool(
         audit, request, principal, "export", camera, {"start": start, "end": end}
     )
-    await run_in_threadpool(_check_recorded, index, camera, start, end)
+    await run_in_threadpool(_check_recorded, index, files, camera, start, end)
     # Cut by an export job: the copy holds none of the API's threads while the client waits.
-    run = _exporter(recording, index, camera, start, end)
+    run = _exporter(recording, files.index(index), camera, start, end)
     job = jobs.start(principal.username, camera, start, end, run)
     while job.finished_at is None:
         await asyncio.sleep(EXPORT_POLL_S)
     if job.path is None:
         jobs.discard(job)
+        if isinstance(job.failure, NodeUnavailable):  # went down while the job read it: 503
+            raise job.failure
         raise HTTPException(404, f"nothing to export: {job.error}")
     return FileResponse(
         job.path,
@@ -211,7 +229,7 @@ def _job_out(request: Request, job: ExportJob) -> ExportJobOut:
 
 
 def _exporter(
-    recording: Any, index: SegmentIndexLike, camera: str, start: float, end: float
+    recording: Any, index: ReadableIndex, camera: str, start: float, end: float
 ) -> Callable[[Path, Callable[[float], None]], Path]:
     def run(out: Path, progress: Callable[[float], None]) -> Path:
         path = exported(recording.export(index, camera, start, end, out, progress=progress), out)
@@ -222,7 +240,12 @@ def _exporter(
     return run
 
 
-@router.post("/api/recordings/exports", response_model=ExportJobOut, status_code=202)
+@router.post(
+    "/api/recordings/exports",
+    response_model=ExportJobOut,
+    status_code=202,
+    responses={503: NODE_DOWN},
+)
 def start_export(
     body: ExportIn,
     request: Request,
@@ -231,6 +254,7 @@ def start_export(
     index: Segments,
     recording: Recording,
     jobs: Exports,
+    files: Files,
 ) -> ExportJobOut:
     """Start cutting a time range of the camera's recording (at most three hours) into one
     MP4 in the background; follow it at ``GET /api/recordings/exports/{id}``. Audited
@@ -240,8 +264,8 @@ def start_export(
         raise HTTPException(403, f"no access to camera {body.camera!r}")
     check_range(body.start, body.end, MAX_EXPORT_S)
     audit(request, principal, "export", body.camera, {"start": body.start, "end": body.end})
-    _check_recorded(index, body.camera, body.start, body.end)
-    run = _exporter(recording, index, body.camera, body.start, body.end)
+    _check_recorded(index, files, body.camera, body.start, body.end)
+    run = _exporter(recording, files.index(index), body.camera, body.start, body.end)
     job = jobs.start(principal.username, body.camera, body.start, body.end, run)
     return _job_out(request, job)
 

@@ -1,16 +1,24 @@
-"""``GET /api/health`` (public liveness) and ``GET /metrics`` (Prometheus, operators)."""
+"""``GET /api/health`` (public liveness), ``GET /metrics`` (Prometheus, operators) and
+``GET /api/cluster`` (the nodes, leases and moves of a cluster, admins)."""
 
 from __future__ import annotations
 
 import shutil
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
-from vigil.api.deps import Operator, State
+from vigil.api.deps import Admin, Cluster, Operator, State
 from vigil.api.metrics import create_registry, render
-from vigil.api.schemas import ERROR_RESPONSES, Health
+from vigil.api.schemas import (
+    ERROR_RESPONSES,
+    AssignmentOut,
+    ClusterOut,
+    Health,
+    MoveOut,
+    NodeOut,
+)
 from vigil.api.state import ServiceState
 from vigil.recording.retention import disk_pressure
 
@@ -71,3 +79,37 @@ def metrics(request: Request, principal: Operator, state: State) -> Response:
     else:
         registry = create_registry(state, cameras=principal.cameras)
     return Response(render(registry), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/api/cluster", response_model=ClusterOut, tags=["service"], responses=ERROR_RESPONSES)
+def cluster_status(principal: Admin, cluster: Cluster) -> ClusterOut:
+    """The cluster's nodes (alive, processes, cameras, capacity, load), each camera's lease
+    (node, epoch, since) and the recent moves. 404 on a single box."""
+    if cluster is None:
+        raise HTTPException(
+            404, "not a cluster: this service runs on one machine (its site has no cluster section)"
+        )
+    nodes, assignments, moves = cluster.cluster_status()
+    visible = principal.can_see
+    return ClusterOut(
+        nodes=[
+            NodeOut(
+                id=n.id, alive=n.alive, head=n.head, address=n.address, pids=list(n.pids),
+                cameras=[c for c in n.cameras if visible(c)], capacity=n.capacity, load=n.load,
+            )
+            for n in nodes
+        ],
+        assignments={
+            camera: AssignmentOut(node=a.node, epoch=a.epoch, since=a.since.timestamp())
+            for camera, a in assignments.items()
+            if visible(camera)
+        },
+        moves=[
+            MoveOut(
+                camera=m.camera, from_node=m.from_node, to_node=m.to_node,
+                at=m.at.timestamp(), why=m.why,
+            )
+            for m in sorted(moves, key=lambda m: m.at, reverse=True)
+            if visible(m.camera)
+        ],
+    )  # fmt: skip

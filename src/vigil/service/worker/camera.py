@@ -12,6 +12,11 @@ Two threads, so that analysis never holds up the stream:
 Everything the supervisor needs travels as small messages (see `vigil.service.messages`)
 handed to `send` (in the worker process: its `Outbox`, a pipe of its own).
 
+The state of the restorable apps (`vigil.apps.base.App.restorable`: line totals, a peak)
+outlives the worker: it starts them from the states in its spec and sends `AppStates` when
+they change (at most every `APP_STATES_EVERY_S`) and when it stops; an engine built again
+(a new picture size, after an error) starts its apps from the latest states too.
+
 Analysis failures never end the worker: a frame the detector service cannot serve (it died
 and is being restarted) is dropped and analysis goes on with the next one; any other error
 is logged and the engine is built afresh.
@@ -25,7 +30,7 @@ import logging
 import statistics
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
@@ -48,6 +53,7 @@ from vigil.recording.segments import SegmentInfo
 from vigil.service.detector.client import DetectorClient
 from vigil.service.detector.messages import DetectorHandle
 from vigil.service.messages import (
+    AppStates,
     AppStatus,
     CameraState,
     CameraStatus,
@@ -76,6 +82,7 @@ SNAPSHOT_QUALITY = 85
 LIVE_QUALITY = 70
 RAW_FRAME_EVERY_S = 5.0  # the picture without overlays, for the zone editor
 ERROR_LOG_EVERY_S = 60.0  # the same analysis error is logged at most this often
+APP_STATES_EVERY_S = 10.0  # restorable apps' states are sent at most this often
 
 log = logging.getLogger("vigil.worker")
 
@@ -94,6 +101,10 @@ class WorkerSpec:
     stop: Any = None
     detector: DetectorHandle | None = None  # None: an in-process detector
     control: Any = None  # the read end of the supervisor's pipe for `Reconfigure` messages
+    # The saved states to start the camera's restorable apps from (app name -> state), and
+    # how often the worker sends theirs (`AppStates`).
+    restore: dict[str, dict[str, Any]] = field(default_factory=dict)
+    app_states_every_s: float = APP_STATES_EVERY_S
 
 
 class CameraWorker:
@@ -131,6 +142,11 @@ class CameraWorker:
         self._app_specs: dict[str, AppConfig] = {}  # running app name -> its config
         self._last_raw = 0.0
         self._apps_due = 0.0  # when analysis next copies the apps' counters into `status`
+        # The restorable apps' latest states (what an engine built now starts from), those
+        # last sent, and when they are next sent if they changed.
+        self._app_states: dict[str, dict[str, Any]] = dict(spec.restore)
+        self._states_sent = self._app_states
+        self._states_due = 0.0
         self.status.apps = self._app_statuses(None)
         self.segmenter: Segmenter | None = None
         if self.camera.record.mode != "off":
@@ -267,6 +283,7 @@ class CameraWorker:
             try:
                 if engine is not None and size != self._engine_size:
                     log.info("camera %s: picture size now %dx%d", self.camera.id, *size)
+                    self._save_states(engine)
                     _close_engine(engine)
                     engine = annotator = None
                 if engine is None:
@@ -282,7 +299,8 @@ class CameraWorker:
                 continue
             except Exception as err:  # a bug must not silently end analysis for good
                 self._analysis_failed(error_line(err), exc_info=True, dropped=frame is not None)
-                if engine is not None:  # start again from a clean engine
+                if engine is not None:  # start again from a clean engine, and the apps' states
+                    self._save_states(engine)
                     _close_engine(engine)
                 engine = annotator = None
                 continue
@@ -291,6 +309,8 @@ class CameraWorker:
             self._processed_window.append(frame.wall_time or time.time())
             if time.monotonic() >= self._apps_due:  # read by `_report` once a second
                 self._refresh_apps(engine)
+            if time.monotonic() >= self._states_due:
+                self._save_states(engine)
             if self.segmenter is not None:
                 self.segmenter.mark(
                     motion=len(engine.gate.motion_boxes) > 0, objects=len(result.objects) > 0
@@ -300,6 +320,7 @@ class CameraWorker:
             self._publish_raw(frame)
         if engine is not None:
             self._refresh_apps(engine)  # the final status carries the final counters
+            self._save_states(engine)
 
     def _refresh_apps(self, engine: Engine) -> None:
         """The apps' counters and states in `status`, every half status interval rather
@@ -307,6 +328,30 @@ class CameraWorker:
         self._apps_due = time.monotonic() + STATUS_INTERVAL_S / 2
         self.status.counters = {app.name: app.counters() for app in engine.apps}
         self.status.apps = self._app_statuses(engine)
+
+    def _save_states(self, engine: Engine) -> None:
+        """Keep the restorable apps' states and send them if they changed. An app whose
+        snapshot failed keeps its previous state (the boundary reported why)."""
+        self._states_due = time.monotonic() + self.spec.app_states_every_s
+        states: dict[str, dict[str, Any]] = {}
+        for app in engine.apps:
+            if app.restorable:
+                state = app.saved_state() or self._app_states.get(app.name)
+                if state is not None:
+                    states[app.name] = state
+        self._app_states = states
+        if states != self._states_sent:
+            self._states_sent = states
+            self._send(AppStates(self.camera.id, time.time(), states))
+
+    def _restore_states(self, engine: Engine) -> None:
+        """Start the new engine's apps from their saved states (a state an app refuses is
+        logged in one line, and that app starts afresh)."""
+        for app in engine.apps:
+            saved = self._app_states.get(app.name)
+            if saved is not None:
+                app.restore_saved(saved)
+        self._states_due = time.monotonic() + self.spec.app_states_every_s
 
     def _analysis_failed(self, error: str, exc_info: bool, dropped: bool = True) -> None:
         self._analysis_failures += int(dropped)
@@ -338,6 +383,7 @@ class CameraWorker:
         else:
             detector = build_detector(config)
         engine, scene = build_engine(config, size, detector)
+        self._restore_states(engine)
         self._engine_size = size
         self._scene = scene
         self._app_specs = {s.name or s.type: s for s in self.camera.apps if s.enabled}

@@ -15,7 +15,7 @@ async function start() {
       }
     });
   }
-  const context = { role: body.role, user: body.user, camera: body.cameraId };
+  const context = { role: body.role, user: body.user, camera: body.cameraId, cluster: body.cluster === "true" };
   try {
     const page = await import(`./pages/${body.page}.js`);
     await page.render(document.getElementById("page"), context);

@@ -64,7 +64,8 @@ export async function render(root, context) {
     const detail = await api(path).catch(() => null);
     if (!detail) return;
     const status = detail.status || {};
-    stateLine.textContent = `${detail.state} · ${(status.fps_processed ?? 0).toFixed(1)} fps analysed · ${status.frames_dropped ?? 0} dropped`;
+    const node = detail.node ? ` · on node ${detail.node}` : "";
+    stateLine.textContent = `${detail.state} · ${(status.fps_processed ?? 0).toFixed(1)} fps analysed · ${status.frames_dropped ?? 0} dropped${node}`;
     clear(
       appsBody,
       detail.apps.map((app) => {
