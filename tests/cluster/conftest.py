@@ -19,9 +19,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-import psutil
 import pytest
 from _pytest.reports import TestReport
+
+from vigil.cluster.local import in_loopback_namespace, loopback_namespace_command
 
 MARKER = "loopback_namespace"
 #: In the child: the file each test report is appended to, one JSON object a line.
@@ -29,12 +30,6 @@ REPORTS_ENV = "VIGIL_NETNS_REPORTS"
 _results = pytest.StashKey[dict[str, list[TestReport]]]()
 _child_output = pytest.StashKey[str]()
 _configs: list[pytest.Config] = []  # the session's config, for the report hook
-
-
-def in_loopback_namespace() -> bool:
-    """True where loopback is the only network interface, and it is up."""
-    interfaces = psutil.net_if_stats()
-    return list(interfaces) == ["lo"] and interfaces["lo"].isup
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -56,25 +51,11 @@ def outside_loopback_namespace() -> None:
 
 def namespace_command(nodeids: list[str], config: pytest.Config) -> list[str]:
     """The child pytest that runs `nodeids` inside a new loopback-only network namespace."""
-    unshare = (
-        ["unshare", "--net"]
-        if os.geteuid() == 0
-        else ["unshare", "--user", "--map-root-user", "--net"]
-    )
-    pytest_args = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        "--rootdir",
-        str(config.rootpath),
-    ]
+    pytest_args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q"]
+    pytest_args += ["--rootdir", str(config.rootpath)]
     if config.inipath is not None:
         pytest_args += ["-c", str(config.inipath)]
-    script = 'ip link set lo up && exec "$@"'
-    return [*unshare, "sh", "-c", script, "sh", *pytest_args, *nodeids]  # fmt: skip
+    return loopback_namespace_command([*pytest_args, *nodeids])
 
 
 def run_in_namespace(session: pytest.Session) -> None:
@@ -96,9 +77,7 @@ def run_in_namespace(session: pytest.Session) -> None:
             report = config.hook.pytest_report_from_serializable(
                 config=config, data=json.loads(line)
             )
-            if isinstance(
-                report.longrepr, list
-            ):  # a skip's (path, line, reason): JSON made it a list
+            if isinstance(report.longrepr, list):  # a skip's (path, line, reason) in JSON
                 report.longrepr = tuple(report.longrepr)
             if report.nodeid in results:
                 results[report.nodeid].append(report)
@@ -117,7 +96,7 @@ def completed(item: pytest.Item, reports: list[TestReport], output: str) -> list
     )
 
     def report(when: str, outcome: str, longrepr: str | None = None) -> TestReport:
-        return TestReport(item.nodeid, item.location, {}, outcome, longrepr, when)  # type: ignore[arg-type]
+        return TestReport(item.nodeid, item.location, {}, outcome, longrepr, when)
 
     missing = [report("setup", "passed")] if "setup" not in phases else []
     if "call" in phases:

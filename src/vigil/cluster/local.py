@@ -3,7 +3,11 @@
 Each node is a ``ray start --block`` process in a session of its own (``start_new_session``):
 the raylet, the GCS (head only), the agents and every worker it starts share that session, so
 `kill_node` (a machine gone: SIGKILL) and `stop` find them all, even those whose parent died
-first. Everything listens on 127.0.0.1; ports are picked free. Ray's socket paths must stay
+first. Nodes are started with ``--node-ip-address 127.0.0.1`` and free ports, but Ray turns a
+loopback address into the host's own (``ray._private.services.resolve_ip_for_localhost``) and
+its GCS and raylets listen on every interface: only inside a network namespace that has
+nothing but loopback (``unshare --net``, as tests/cluster/conftest.py runs the tests) is the
+cluster 127.0.0.1-only and invisible to the network. Ray's socket paths must stay
 under ~107 characters, so each node's Ray temp dir is a short folder under the system temp dir
 (removed by `stop`); the ``ray start`` output of each node goes to ``folder/<node>.log``.
 
@@ -15,6 +19,7 @@ label (Ray label values cannot hold a list); `vigil_labels` reads them back.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import secrets
 import shutil
@@ -24,7 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,20 +37,37 @@ from typing import Any
 import psutil
 
 from vigil.cluster.nodes import authenticate_to_ray, ray_auth_env, ray_labels
+from vigil.cluster.postgres import HOST, free_port
 from vigil.errors import VigilError, one_line
 
-HOST = "127.0.0.1"
 HEAD = "head"
-_OBJECT_STORE_BYTES = (
-    128 * 1024 * 1024
-)  # per node; Ray's default (30% of RAM) x N nodes is too much
+#: Ray settings (its GCS health checks) that mark a killed node dead after ~5 s instead of
+#: ~17 s with Ray's defaults (a check every 3 s, dead after 5 missed; both measured by
+#: benchmarks/cluster_local.py on a 2-core box): for tests of failover.
+FAST_DEATH_DETECTION = {
+    "RAY_health_check_period_ms": "500",
+    "RAY_health_check_timeout_ms": "500",
+    "RAY_health_check_failure_threshold": "3",
+}
+#: Per node: Ray's default (30% of the memory) times N nodes on one machine is too much.
+_OBJECT_STORE_BYTES = 128 * 1024 * 1024
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        port: int = s.getsockname()[1]
-        return port
+def in_loopback_namespace() -> bool:
+    """True where loopback is the only network interface, and it is up."""
+    interfaces = psutil.net_if_stats()
+    return list(interfaces) == ["lo"] and interfaces["lo"].isup
+
+
+def loopback_namespace_command(command: Sequence[str]) -> list[str]:
+    """`command` run inside a new network namespace with only loopback, up (root needs
+    nothing more; another user gets a user namespace in which it is root)."""
+    unshare = (
+        ["unshare", "--net"]
+        if os.geteuid() == 0
+        else ["unshare", "--user", "--map-root-user", "--net"]
+    )
+    return [*unshare, "sh", "-c", 'ip link set lo up && exec "$@"', "sh", *command]
 
 
 def _session(sid: int) -> list[psutil.Process]:
@@ -102,6 +124,7 @@ class LocalRayCluster:
         *,
         object_store_bytes: int = _OBJECT_STORE_BYTES,
         timeout: float = 120.0,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         if nodes < 1:
             raise VigilError(f"a local Ray cluster needs at least 1 node, not {nodes}")
@@ -111,6 +134,8 @@ class LocalRayCluster:
         self.cameras_per_node = cameras_per_node
         self.object_store_bytes = object_store_bytes
         self.timeout = timeout
+        #: Added to every node's environment: Ray's settings, e.g. `FAST_DEATH_DETECTION`.
+        self.env = dict(env or {})
         self.address = ""
         self.token_file = self.folder / "auth_token"  # made by `start`
         self._nodes: dict[str, _Node] = {}
@@ -121,15 +146,20 @@ class LocalRayCluster:
         self._state: Any = None  # ray._private.state.GlobalState, once the head is up
 
     def start(self) -> str:
-        """Start the nodes; returns the cluster's address (``127.0.0.1:PORT``) for ``ray.init``."""
+        """Start the nodes; returns the cluster's address (``127.0.0.1:PORT``) for ``ray.init``.
+
+        The cluster accepts only clients holding its token (`token_file`): this process is
+        made one (`authenticate_to_ray`), so ``ray.init(address)`` here connects."""
         if self.address:
             raise VigilError(f"the local Ray cluster is already running at {self.address}")
+        if importlib.util.find_spec("ray") is None:
+            raise VigilError("Ray is not installed: pip install 'vigil[cluster]'")
         self.folder.mkdir(parents=True, exist_ok=True)
         self.token_file = self._token()
         # This process reads the node table (and may be the driver): it authenticates too.
         authenticate_to_ray(self.token_file)
         self.ray_temp_dir = Path(tempfile.mkdtemp(prefix="vigil-ray-"))
-        port = _free_port()
+        port = free_port()
         try:
             self._launch(HEAD, self.cpus_per_node, self.cameras_per_node, (), head_port=port)
             self._wait_for_gcs(port)
@@ -152,15 +182,22 @@ class LocalRayCluster:
         if name in self._nodes:
             raise VigilError(f"node {name!r} is already running")
         self._launch(name, cpus, cameras, labels)
-        self._wait_alive([name])
+        try:
+            self._wait_alive([name])
+        except BaseException:
+            self._remove(name)
+            raise
 
     def kill_node(self, name: str) -> None:
         """SIGKILL every process of node `name` at once (a machine gone); returns when they
         are gone. Killing ``head`` takes the GCS, hence the whole cluster, with it."""
-        node = self._node(name)
+        self._node(name)
+        self._remove(name)
+
+    def _remove(self, name: str) -> None:
+        node = self._nodes.pop(name)
         _kill_session(node.sid, self.timeout)
         node.process.wait()
-        del self._nodes[name]
 
     def pids(self, name: str) -> list[int]:
         """The processes of node `name`: ``ray start``, raylet, agents, workers (GCS on the head)."""
@@ -232,14 +269,15 @@ class LocalRayCluster:
             f"--node-ip-address={HOST}", f"--num-cpus={cpus:g}",
             f"--labels={','.join(f'{k}={v}' for k, v in node_labels.items())}",
             f"--temp-dir={temp_dir}", f"--object-store-memory={self.object_store_bytes}",
-            f"--dashboard-agent-listen-port={_free_port()}", "--min-worker-port=0",
+            f"--dashboard-agent-listen-port={free_port()}", "--min-worker-port=0",
             "--max-worker-port=0", "--disable-usage-stats",
         ]  # fmt: skip
         log = self.folder / f"{name}.log"
         with log.open("ab") as out:
             process = subprocess.Popen(
                 command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True, env=dict(os.environ, **ray_auth_env(self.token_file)),
+                env={**os.environ, **ray_auth_env(self.token_file), **self.env},
+                start_new_session=True,
             )  # fmt: skip
         self._nodes[name] = _Node(name, process, log, temp_dir)
 
@@ -281,7 +319,7 @@ class LocalRayCluster:
         return [
             name
             for name in names
-            if not any(socket.is_relative_to(self._nodes[name].temp_dir) for socket in alive)
+            if not any(path.is_relative_to(self._nodes[name].temp_dir) for path in alive)
         ]
 
     def _wait_alive(self, names: Sequence[str]) -> None:

@@ -54,9 +54,10 @@ def find_postgres_bin() -> Path | None:
     return Path(found).parent if found else None
 
 
-def _free_port() -> int:
+def free_port(host: str = HOST) -> int:
+    """A TCP port free on `host` now (another process may take it before it is bound)."""
     with socket.socket() as s:
-        s.bind((HOST, 0))
+        s.bind((host, 0))
         port: int = s.getsockname()[1]
         return port
 
@@ -109,7 +110,7 @@ class PrivatePostgres:
         if not (self.data / "PG_VERSION").is_file():
             self._initdb(bin_dir, env)
         for attempt in range(_BIND_ATTEMPTS):
-            self.port = _free_port()
+            self.port = free_port()
             if self._run(bin_dir, env, timeout, last=attempt == _BIND_ATTEMPTS - 1):
                 break
         self._create_database(DATABASE)
