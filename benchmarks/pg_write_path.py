@@ -5,16 +5,16 @@ batch size against batch 1 in the same run, on a private PostgreSQL.
     python benchmarks/pg_write_path.py [--seconds 5] [--sizes 1,10,100,500] [--sustain 30]
                                        [--writers 4]
 
-Needs Debian's `postgresql` and psycopg (the test environment). The server is the tests'
-(`tests/postgres_server.py`, loaded by path: initdb into a temporary folder, 127.0.0.1 only,
-removed at the end), measured twice on one cluster:
+Needs Debian's `postgresql` and psycopg (`vigil[cluster]`). The servers are
+`vigil.cluster.postgres.PrivatePostgres` in temporary folders (127.0.0.1 only, removed at
+the end), one after the other:
 
-- `fsync off`: as the tests run it (fsync, synchronous_commit and full_page_writes off):
-  what the client and the server's CPU allow;
-- `durable`: the same cluster restarted (`pg_ctl restart`) with PostgreSQL's defaults, as a
-  site runs it: every commit waits for its WAL to reach the disk.
+- `fsync off`: `durable=False`, as the tests run it (fsync, synchronous_commit and
+  full_page_writes off): what the client and the server's CPU allow;
+- `durable`: PostgreSQL's defaults, as a site runs it: every commit waits for its WAL to
+  reach the disk.
 
-Each mode gets a fresh database (Vigil's schema, by `Database`). Per batch size and table
+Each server's database gets Vigil's schema from `Database`. Per batch size and table
 the writer loops for `--seconds`, each call a new batch of new rows (events: occupancy
 samples, line crossings and loitering starts of 2,000 cameras, as the built-in apps write
 them; segments: 10 s files of those cameras); only the `add`/`add_many` calls are timed.
@@ -22,8 +22,8 @@ Columns: rows/s, x batch 1, the commit latency per call (median / p99 ms), and t
 each row cost the client (this process, in the calls) and the server (all its processes):
 on a shared machine the wall-clock rates move with others' load, the CPU per row does
 much less, and it says what a dedicated core on each side would do. Then each
-table's size on disk per row, indexes included (PostgreSQL's growth per row). Then one
-writer keeps writing batches of 500 events for `--sustain` seconds (rate per 10 s), and
+table's size on disk per row, indexes included (PostgreSQL's growth per row). Then, on the
+durable server, one writer keeps writing batches of 500 events for `--sustain` seconds (rate per 10 s), and
 `--writers` processes (one per node, each its own connection, batch 100) write events at
 once: the site's aggregate. The target is >= 5,000 events/s sustained.
 """
@@ -32,11 +32,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import pwd
 import random
+import shutil
 import statistics
 import subprocess
-import sys
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -44,14 +44,13 @@ from typing import Any
 
 from sqlalchemy import text
 
+from vigil.cluster.postgres import PrivatePostgres, find_postgres_bin
 from vigil.db.database import Database
+from vigil.errors import VigilError
 from vigil.events.event import Event
 from vigil.events.store import EventStore
 from vigil.recording.index import SegmentIndex
 from vigil.recording.segments import SegmentInfo
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from postgres_server import SUPERUSER, PostgresServer, find_postgres_bin, unavailable_reason  # noqa: E402
 
 CAMERAS = 2000
 
@@ -146,58 +145,6 @@ def write_for(
     return {"rows": rows, "seconds": sum(laps), "laps": laps, "client": client, "server": server}
 
 
-def as_postgres() -> dict[str, Any]:
-    """`subprocess` arguments that run a command as the server's user (PostgreSQL refuses
-    root, so under root the tests' server belongs to `postgres`)."""
-    if os.geteuid() != 0:
-        return {}
-    user = pwd.getpwnam(SUPERUSER)
-    return {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
-
-
-def restart_durable(server: PostgresServer) -> None:
-    """Restart the server's cluster with PostgreSQL's durability defaults (the tests' server
-    turns them off on its command line, which outranks any configuration file)."""
-    options = f"-p {server.port} -c listen_addresses={server.host} -c unix_socket_directories="
-    subprocess.run(
-        [
-            str(server.bin_dir / "pg_ctl"),
-            "restart",
-            "-D",
-            str(server.data),
-            "-l",
-            str(server.directory / "durable.log"),  # the server's own log belongs to root
-            "-m",
-            "fast",
-            "-w",
-            "-o",
-            options,
-        ],  # fmt: skip
-        check=True,
-        capture_output=True,
-        cwd=server.directory,
-        **as_postgres(),
-    )
-    if server.process is not None:
-        server.process.wait(15)  # the first postmaster, now shut down, reaped
-    server.process = None
-
-
-def stop_durable(server: PostgresServer) -> None:
-    """Stop the postmaster `pg_ctl` started (the server's own `stop` knows only its first)."""
-    subprocess.run(
-        [str(server.bin_dir / "pg_ctl"), "stop", "-D", str(server.data), "-m", "fast", "-w"],
-        check=True,
-        capture_output=True,
-        cwd=server.directory,
-        **as_postgres(),
-    )
-
-
-def postmaster_pid(server: PostgresServer) -> int:
-    return int((server.data / "postmaster.pid").read_text().split()[0])
-
-
 def show(mode: str, url: str, sizes: list[int], seconds: float, postmaster: int) -> None:
     print(f"\n{mode}")
     print(
@@ -265,6 +212,23 @@ def show_writers(url: str, writers: int, seconds: float, postmaster: int) -> Non
     )
 
 
+def measure(title: str, durable: bool, args: argparse.Namespace, sizes: list[int]) -> None:
+    """Start a private PostgreSQL (`durable` or not), measure on it, remove it."""
+    server = PrivatePostgres(Path(tempfile.mkdtemp(prefix="vigil-pg-bench-")), durable=durable)
+    try:
+        url = server.start()
+        assert server.process is not None
+        postmaster = server.process.pid
+        show(title, url, sizes, args.seconds, postmaster)
+        if durable and args.sustain:
+            show_sustained(url, args.sustain, postmaster)
+        if durable and args.writers:
+            show_writers(url, args.writers, args.seconds, postmaster)
+    finally:
+        server.stop()
+        shutil.rmtree(server.folder, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="timed writing per row")
@@ -272,50 +236,23 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=4, help="concurrent writer processes")
     parser.add_argument("--sustain", type=float, default=30.0, help="seconds of batch 500")
     args = parser.parse_args()
-    reason = unavailable_reason()
-    if reason:
-        raise SystemExit(f"pg_write_path: {reason}")
     bin_dir = find_postgres_bin()
-    assert bin_dir is not None
+    if bin_dir is None:
+        raise SystemExit("pg_write_path: PostgreSQL is not installed (Debian package `postgresql`)")
+    version = subprocess.run(
+        [str(bin_dir / "postgres"), "--version"], capture_output=True, text=True
+    ).stdout.strip()
+    print(
+        f"{version}, {os.cpu_count()} CPUs, {args.seconds:g} s per row, "
+        f"load average {os.getloadavg()[0]:.1f} (others' work slows every figure)"
+    )
     sizes = [int(size) for size in args.sizes.split(",")]
-    server = PostgresServer(bin_dir).start()
-    durable = False
     try:
-        version = subprocess.run(
-            [str(bin_dir / "postgres"), "--version"], capture_output=True, text=True
-        ).stdout.strip()
-        print(
-            f"{version}, {os.cpu_count()} CPUs, {args.seconds:g} s per row, "
-            f"load average {os.getloadavg()[0]:.1f} (others' work slows every figure)"
-        )
-        fast = server.create_database("fsync_off")
-        show(
-            "fsync off (as the tests run PostgreSQL)",
-            fast,
-            sizes,
-            args.seconds,
-            postmaster_pid(server),
-        )
-        restart_durable(server)
-        durable = True
-        safe = server.create_database("durable")
-        postmaster = postmaster_pid(server)
-        show(
-            "durable (PostgreSQL's defaults, as a site runs it)",
-            safe,
-            sizes,
-            args.seconds,
-            postmaster,
-        )
-        if args.sustain:
-            show_sustained(safe, args.sustain, postmaster)
-        if args.writers:
-            show_writers(safe, args.writers, args.seconds, postmaster)
-        print(f"load average at the end {os.getloadavg()[0]:.1f}")
-    finally:
-        if durable:
-            stop_durable(server)
-        server.stop()
+        measure("fsync off (as the tests run PostgreSQL)", False, args, sizes)
+        measure("durable (PostgreSQL's defaults, as a site runs it)", True, args, sizes)
+    except VigilError as err:  # no psycopg, no `postgres` user, a server that did not start
+        raise SystemExit(f"pg_write_path: {err}") from None
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
