@@ -47,32 +47,23 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 from service_density import Service, admin_token, machine_cpu_s  # noqa: E402
 
-from vigil.cluster.local import LocalRayCluster  # noqa: E402
+from vigil.cluster.local import (  # noqa: E402
+    LocalRayCluster,
+    in_loopback_namespace,
+    loopback_namespace_command,
+)
 from vigil.cluster.postgres import PrivatePostgres  # noqa: E402
 from vigil.db.database import Database  # noqa: E402
 from vigil.db.schema import SegmentRow  # noqa: E402
 from vigil.service.demo import camera_clip  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
-NAMESPACE_FLAG = "VIGIL_BENCH_IN_NAMESPACE"
-
-
-def in_loopback_namespace() -> bool:
-    """Whether the only network interface here is the loopback one."""
-    return sorted(os.listdir("/sys/class/net")) == ["lo"]
 
 
 def reexec_in_namespace() -> None:
     """Run this script again in a new network namespace holding only loopback."""
-    if in_loopback_namespace() or os.environ.get(NAMESPACE_FLAG):
-        return
-    command = " ".join(["ip link set lo up &&", "exec", sys.executable, *map(_quote, sys.argv)])
-    env = dict(os.environ, **{NAMESPACE_FLAG: "1"})
-    sys.exit(subprocess.call(["unshare", "--net", "sh", "-c", command], env=env))
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "'\\''") + "'"
+    if not in_loopback_namespace():
+        sys.exit(subprocess.call(loopback_namespace_command([sys.executable, *sys.argv])))
 
 
 def site(clip: Path, cameras: int, data: Path, cluster: dict[str, Any] | None) -> dict[str, Any]:
