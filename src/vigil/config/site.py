@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from vigil.config.privacy import PrivacySettings
 from vigil.config.schema import (
     ConfigDocument,
     DetectorConfig,
@@ -98,6 +99,8 @@ class CameraConfig(SceneConfig):
     """Files: start again at the end (for demos)."""
     enabled: bool = True
     record: RecordSettings = Field(default_factory=RecordSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    """What viewers see of people on this camera, and what is kept of it and why."""
     node: str | None = None
     """Cluster: run this camera only on this node (its Ray label ``vigil-node``)."""
     node_labels: list[str] = Field(default_factory=list)
