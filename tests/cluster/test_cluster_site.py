@@ -282,3 +282,19 @@ def test_a_restarted_head_takes_the_cameras_over(cluster_site: ClusterSite, tiny
     site.wait(site.all_online, 90, "every camera online after the restart")
     again = {c: a["epoch"] for c, a in site.cluster()["assignments"].items()}
     assert all(again[c] > epochs[c] for c in CAMERAS), (epochs, again)
+
+
+def test_a_killed_node_agent_is_replaced_and_its_cameras_run_again(cluster_site: ClusterSite):
+    site = cluster_site
+    site.wait(site.all_online, 60, "every camera online")
+    node = next(n for n in site.cluster()["nodes"] if n["alive"] and n["cameras"])
+    agent = node["pids"][1]  # raylet, then the agent
+    os.kill(agent, signal.SIGKILL)
+    site.wait(lambda: not running(agent), 10, "the agent gone")
+
+    def replaced() -> bool:
+        now = next(n for n in site.cluster()["nodes"] if n["id"] == node["id"])
+        return now["alive"] and len(now["pids"]) > 1 and now["pids"][1] != agent
+
+    site.wait(replaced, 60, f"a new agent on {node['id']}")
+    site.wait(site.all_online, 40, "every camera online again")
