@@ -64,6 +64,23 @@ class CameraRunner(Protocol):
 RunnerFactory = Callable[[Callable[[], SiteConfig], "queue.Queue[WorkerMessage]"], CameraRunner]
 
 
+def take_batch(
+    inbox: queue.Queue[WorkerMessage], limit: int, finished: Callable[[], bool]
+) -> list[WorkerMessage] | None:
+    """The next messages of the inbox (waiting up to 0.2 s for the first, then up to `limit`
+    of those already there); [] when none came, None once `finished()` and it is empty."""
+    try:
+        batch = [inbox.get(timeout=0.2)]
+    except queue.Empty:
+        return None if finished() else []
+    while len(batch) < limit:
+        try:
+            batch.append(inbox.get_nowait())
+        except queue.Empty:
+            break
+    return batch
+
+
 class LocalCameras:
     """The cameras on this machine: the detector process, shared by one worker process per
     camera. The supervisor stores their messages."""
