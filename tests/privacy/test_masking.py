@@ -4,6 +4,9 @@ snapshots are masked at serve time from the boxes stored beside them."""
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -128,3 +131,21 @@ def test_snapshot_is_masked_from_its_boxes_and_whole_without_them(people, tmp_pa
     whole = cv2.imdecode(np.frombuffer(mask_snapshot(snapshot, settings), np.uint8), 1)
     full = np.array([0, 0, frame.shape[1], frame.shape[0]], np.float32)
     assert sharpness(whole, full) <= 0.3 * sharpness(original, full)
+
+
+def test_masking_benchmark_runs_and_prints_every_mode(shared_clip: Path) -> None:
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "privacy_masking.py"
+    run = subprocess.run(
+        [sys.executable, str(script), str(shared_clip), "--repeat", "3"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "baseline: unmasked JPEG encode" in run.stdout
+    rows = re.findall(
+        r"^(blur|pixelate|solid)\s+(box|upper)\s+[\d.]+\s+[\d.]+\s+[\d.]+", run.stdout, re.M
+    )
+    assert len(rows) == 6
+    assert re.search(r"worst 20-box case [\d.]+ ms", run.stdout)
