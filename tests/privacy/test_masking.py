@@ -149,3 +149,15 @@ def test_masking_benchmark_runs_and_prints_every_mode(shared_clip: Path) -> None
     )
     assert len(rows) == 6
     assert re.search(r"worst 20-box case [\d.]+ ms", run.stdout)
+
+
+def test_overlapping_regions_are_masked_as_one_without_seams() -> None:
+    settings = PrivacySettings(mask=["person"], margin=0.0)
+    boxes = np.array(
+        [[10, 10, 40, 80], [30, 20, 60, 90], [55, 85, 70, 99], [100, 10, 120, 50]], np.float32
+    )
+    # The first three overlap in a chain: one region; the fourth stands alone.
+    assert mask_regions(boxes, settings, 200, 100).tolist() == [
+        [10, 10, 70, 99],
+        [100, 10, 120, 50],
+    ]

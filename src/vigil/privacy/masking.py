@@ -52,7 +52,41 @@ def mask_regions(
     pad_y = settings.margin * (y2 - y1)
     regions = np.stack([x1 - pad_x, y1 - pad_y, x2 + pad_x, y2 + pad_y], axis=1)
     regions = np.clip(np.rint(regions), 0, [width, height, width, height]).astype(np.int32)
-    return regions[(regions[:, 2] > regions[:, 0]) & (regions[:, 3] > regions[:, 1])]
+    return _merge_overlapping(
+        regions[(regions[:, 2] > regions[:, 0]) & (regions[:, 3] > regions[:, 1])]
+    )
+
+
+def _merge_overlapping(regions: np.ndarray) -> np.ndarray:
+    """Overlapping regions replaced by their common bounding box, until none overlap: masked
+    one after the other, a region's hard edge would cut through its neighbour's mask."""
+    while len(regions) > 1:
+        x1, y1, x2, y2 = regions.T
+        overlap = (
+            (x1[:, None] < x2[None, :])
+            & (x1[None, :] < x2[:, None])
+            & (y1[:, None] < y2[None, :])
+            & (y1[None, :] < y2[:, None])
+        )
+        # Each region takes the smallest label among those it overlaps, until none changes:
+        # the labels of the overlap graph's connected parts.
+        label = np.arange(len(regions))
+        while True:
+            lowest = np.where(overlap, label[None, :], len(regions)).min(axis=1)
+            if np.array_equal(lowest, label):
+                break
+            label = lowest
+        _, label = np.unique(label, return_inverse=True)
+        groups = int(label.max()) + 1
+        if groups == len(regions):
+            break
+        merged = np.empty((groups, 4), np.int32)
+        merged[:, :2] = np.iinfo(np.int32).max
+        merged[:, 2:] = np.iinfo(np.int32).min
+        np.minimum.at(merged[:, :2], label, regions[:, :2])
+        np.maximum.at(merged[:, 2:], label, regions[:, 2:])
+        regions = merged
+    return regions
 
 
 def mask_frame(
@@ -92,7 +126,7 @@ def _obscure(image: np.ndarray, x1: int, y1: int, x2: int, y2: int, mode: MaskMo
     if mode == "pixelate":
         cv2.resize(reduced, (w, h), dst=region, interpolation=cv2.INTER_NEAREST)
         # Soften the cell edges: hard steps between cells are as sharp as the detail lost.
-        cv2.blur(region, (3, 3), dst=region)
+        cv2.blur(region, (5, 5), dst=region)
     else:
         cv2.resize(reduced, (w, h), dst=region, interpolation=cv2.INTER_LINEAR)
 
