@@ -49,7 +49,7 @@ from vigil.events.event import Event, is_event_id
 from vigil.outputs.annotate import Annotator
 from vigil.pipeline.build import build_detector, build_engine, build_scene
 from vigil.pipeline.engine import Engine, FrameResult
-from vigil.privacy.masking import write_snapshot_boxes
+from vigil.privacy.masking import static_mask, write_snapshot_boxes
 from vigil.recording.segmenter import RECORDABLE_CODECS, Segmenter, camera_dirname, recover
 from vigil.recording.segments import SegmentInfo
 from vigil.service.detector.client import DetectorClient
@@ -388,7 +388,9 @@ class CameraWorker:
             detector: LetterboxingDetector = client
         else:
             detector = build_detector(config)
-        engine, scene = build_engine(config, size, detector)
+        # The static privacy polygons are left out of motion and detection.
+        exclude = static_mask(self.camera.privacy, width, height)
+        engine, scene = build_engine(config, size, detector, exclude=exclude)
         self._restore_states(engine)
         self._engine_size = size
         self._scene = scene
@@ -445,6 +447,7 @@ class CameraWorker:
         old = self.camera
         assert self._scene is not None
         scene = build_scene(camera, self._scene.width, self._scene.height)
+        engine.gate.motion.exclude = static_mask(camera.privacy, scene.width, scene.height)
         moved = _changed(old.zones, camera.zones) | _changed(old.lines, camera.lines)
         running = {app.name: app for app in engine.apps}
         apps: list[App] = []
