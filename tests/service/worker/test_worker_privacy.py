@@ -1,17 +1,20 @@
 """A camera worker under a privacy policy, on the real clip with the real model: live JPEGs
 and raw frames leave it with people masked (Laplacian variance inside each tracked person
 <= 0.3x the unmasked frame's), an unmasked live JPEG is made only while someone entitled to
-it watches, and event snapshots are written unmasked with their boxes beside them and the
-event object's box in the event."""
+it watches (asked for by the pool, remembered across a worker restart), and event snapshots
+are written unmasked with their boxes beside them and the event object's box in the event."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
+import queue
 import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -20,7 +23,15 @@ import pytest
 from vigil.config.loader import load_config_text
 from vigil.config.site import SiteConfig
 from vigil.privacy.masking import snapshot_boxes_path
-from vigil.service.messages import EventMessage, FrameMetadata, LiveDemand, LiveFrame, RawFrame
+from vigil.service.messages import (
+    EventMessage,
+    FrameMetadata,
+    LiveDemand,
+    LiveFrame,
+    RawFrame,
+    WorkerMessage,
+)
+from vigil.service.pool import WorkerPool
 from vigil.service.worker.camera import CameraWorker, WorkerSpec
 
 
@@ -171,3 +182,61 @@ def test_snapshots_stay_unmasked_with_their_boxes_and_the_events_box(worker_mess
         # The record on disk is unmasked: the person is as sharp as anything in the picture.
         image = cv2.imread(str(snapshot))
         assert sharpness(image, box) > 50
+
+
+def test_the_pool_asks_for_unmasked_frames_and_remembers_it_across_a_restart(
+    tmp_path: Path, tiny_models: Path, walker_clip: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("VIGIL_MODELS", str(tiny_models))  # inherited by the worker process
+    site = load_config_text(
+        textwrap.dedent(
+            f"""\
+            cameras:
+              - id: door
+                url: {walker_clip.path}
+                loop: true
+                detect_fps: 8
+                record: {{mode: "off"}}
+                privacy: {{mask: [person], for: [viewer]}}
+            detector: {{input_size: [416, 320]}}
+            storage: {{directory: {tmp_path / "data"}}}
+            """
+        ),
+        "site.yaml",
+        model=SiteConfig,
+    )
+    inbox: queue.Queue[WorkerMessage] = queue.Queue()
+    pool = WorkerPool(lambda: site, lambda: None, inbox)
+    pool.set_live_demand("door", True)  # before the start: remembered
+    pool.start("door")
+    try:
+        frames = live_frames(inbox, pool, 3)
+        assert all(f.unmasked is None for f in frames)  # a viewer only: masked only
+
+        pool.set_live_demand("door", True, unmasked=True)
+        live_frames(inbox, pool, 2)  # encoded before the worker read the demand
+        assert all(f.unmasked is not None for f in live_frames(inbox, pool, 3))
+
+        old = pool.workers["door"].process
+        assert old is not None
+        old.kill()
+        old.join(5)
+        restarted = live_frames(inbox, pool, 3)
+        assert pool.workers["door"].process not in (None, old)
+        assert all(f.unmasked is not None for f in restarted)
+    finally:
+        pool.stop_all()
+
+
+def live_frames(inbox: queue.Queue[WorkerMessage], pool: WorkerPool, count: int) -> list:
+    """The next `count` live frames the pool's worker sends (the pool watched meanwhile)."""
+    frames: list[LiveFrame] = []
+    deadline = time.monotonic() + 60
+    while len(frames) < count:
+        assert time.monotonic() < deadline, "no live frames"
+        pool.watch()
+        with contextlib.suppress(queue.Empty):
+            message = inbox.get(timeout=0.2)
+            if isinstance(message, LiveFrame):
+                frames.append(message)
+    return frames
