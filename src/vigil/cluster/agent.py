@@ -193,8 +193,8 @@ class NodeAgent:
             self.site = node_site(site, self.node)
             return self._cameras.reconfigure(self.site.camera(camera), rebuild)
 
-    def set_live_demand(self, camera: str, wanted: bool) -> None:
-        self._cameras.set_live_demand(camera, wanted)
+    def set_live_demand(self, camera: str, wanted: bool, unmasked: bool = False) -> None:
+        self._cameras.set_live_demand(camera, wanted, unmasked)
 
     def drain(self, timeout: float) -> list[WorkerMessage | LeaseLost]:
         """What the workers said since the last call, waiting up to `timeout` s for it."""

@@ -50,7 +50,8 @@ class CameraRunner(Protocol):
         """Give the camera its new scene; the generation its `Reconfigured` answer will
         carry, or None when it is not running."""
 
-    def set_live_demand(self, camera_id: str, wanted: bool) -> None: ...
+    def set_live_demand(self, camera_id: str, wanted: bool, unmasked: bool = False) -> None:
+        """Live JPEGs while `wanted`; unmasked ones too while `unmasked` (privacy)."""
 
     def heard(self, camera_id: str | None) -> None:
         """The camera said something (a silent one counts as hung)."""
@@ -128,8 +129,8 @@ class LocalCameras:
     ) -> int | None:
         return self.pool.reconfigure(camera, rebuild)
 
-    def set_live_demand(self, camera_id: str, wanted: bool) -> None:
-        self.pool.set_live_demand(camera_id, wanted)
+    def set_live_demand(self, camera_id: str, wanted: bool, unmasked: bool = False) -> None:
+        self.pool.set_live_demand(camera_id, wanted, unmasked)
 
     def heard(self, camera_id: str | None) -> None:
         self.pool.heard(camera_id)

@@ -216,11 +216,12 @@ class Supervisor:
 
     # -- site control (the API's view of this supervisor) ----------------------------------------
 
-    def set_live_demand(self, camera_id: str, wanted: bool) -> None:
+    def set_live_demand(self, camera_id: str, wanted: bool, unmasked: bool = False) -> None:
         """Someone watches the camera's live view (`wanted`), or the last viewer left: its
-        worker encodes live JPEGs only while wanted. Thread-safe; remembered across worker
+        worker encodes live JPEGs only while wanted, and an unmasked picture too only while
+        a viewer entitled to it (`unmasked`) watches. Thread-safe; remembered across worker
         restarts."""
-        self.cameras.set_live_demand(camera_id, wanted)
+        self.cameras.set_live_demand(camera_id, wanted, unmasked)
 
     def await_reconfigured(
         self, camera_id: str, generation: int, timeout: float
