@@ -253,7 +253,7 @@ def _bgr(frame: VideoFrame) -> np.ndarray:
 def _i420(image: np.ndarray) -> VideoFrame:
     height, width = image.shape[:2]
     if width % 2 == 0 and height % 2 == 0:
-        yuv = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
+        yuv = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), np.uint8)
         return VideoFrame.from_ndarray(yuv, format="yuv420p")
     return VideoFrame.from_ndarray(image, format="bgr24")
 
