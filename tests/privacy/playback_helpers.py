@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+import pytest
 
 from vigil.config.schema import VigilConfig
 from vigil.detection.classes import COCO_CLASSES
@@ -58,6 +59,14 @@ def record_real_segment(folder: Path, model: Path, clip: Path, frames: int) -> R
     return RealSegment(path, track, frames)
 
 
+@pytest.fixture(scope="module")
+def real_segment(
+    tmp_path_factory: pytest.TempPathFactory, shared_model: Path, shared_clip: Path
+) -> RealSegment:
+    """3 s of the real clip recorded as a segment, with the real engine's boxes beside it."""
+    return record_real_segment(tmp_path_factory.mktemp("segment"), shared_model, shared_clip, 30)
+
+
 def decoded(path: Path) -> list[np.ndarray]:
     """Every frame of a video, BGR."""
     with av.open(str(path)) as container:
@@ -80,3 +89,19 @@ def person_boxes(
     boxes, ids, names = track.at(t)
     chosen = (np.array(names, dtype=object) == "person") & (boxes[:, 3] - boxes[:, 1] >= min_height)
     return boxes[chosen], ids[chosen]
+
+
+def assert_people_masked(
+    masked: list[np.ndarray], original: list[np.ndarray], track: BoxTrack, first: int = 0
+) -> int:
+    """Sharpness inside every person's box <= 0.3x the original's, on every 3rd frame of
+    `masked` (its frame i is the original's frame `first` + i); returns how many boxes."""
+    measured = 0
+    for i in range(0, len(masked), 3):
+        n = first + i
+        boxes, _ = person_boxes(track, n / FPS)
+        for box in boxes:
+            ratio = sharpness(masked[i], box) / max(sharpness(original[n], box), 1e-6)
+            assert ratio <= 0.3, (n, box.tolist(), ratio)
+            measured += 1
+    return measured

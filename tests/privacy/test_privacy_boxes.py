@@ -7,11 +7,11 @@ import textwrap
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from conftest import WalkerClip
 from vigil.config.loader import load_config_text
 from vigil.config.site import SiteConfig
 from vigil.db.database import Database
@@ -125,7 +125,7 @@ def test_at_is_defined_everywhere(t: float, seen: int) -> None:
 
 
 def test_worker_stores_the_tracked_boxes_beside_each_segment(
-    tmp_path: Path, tiny_models: Path, walker_clip: WalkerClip, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, tiny_models: Path, walker_clip: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A camera worker recording the walker clip (looped, played like a camera): every
     segment it reports has its boxes beside it, on the segment's own timeline, with the

@@ -3,11 +3,17 @@ requests), and exports of a range as one MP4: at once (``GET /api/recordings/exp
 a background job with progress (``POST /api/recordings/exports``, `vigil.api.exports`).
 
 On a cluster each segment stays on the node that recorded it: playback and exports read it
-from there (`vigil.api.cluster.NodeFiles`), and a 503 names a node that is down."""
+from there (`vigil.api.cluster.NodeFiles`), and a 503 names a node that is down.
+
+A principal the camera's privacy policy serves masked (`vigil.api.privacy.privacy_view`), or
+any principal of a camera with static masks, gets masked copies: a segment is masked once per
+policy and cached with the clips (retention deletes it with them), an export is masked by its
+job."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,7 +36,16 @@ from vigil.api.deps import (
     camera_or_404,
     url_for,
 )
-from vigil.api.exports import ExportJob, exported
+from vigil.api.exports import (
+    Exporter,
+    ExportJob,
+    exported,
+    masked_exporter,
+    masking_key,
+    temp_path,
+    unlink,
+)
+from vigil.api.privacy import PrivacyView, privacy_view
 from vigil.api.schemas import (
     ERROR_RESPONSES,
     NODE_DOWN,
@@ -44,6 +59,8 @@ from vigil.api.schemas import (
 )
 from vigil.api.state import SegmentIndexLike
 from vigil.auth import audit
+from vigil.privacy.boxes import boxes_path
+from vigil.privacy.reencode import MaskRequest, Span, masked_copy
 
 __all__ = ["MAX_EXPORT_S", "MAX_LIST_RANGE_S", "router"]
 
@@ -122,13 +139,15 @@ def recording_segment(
     segment_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)],
     request: Request,
     principal: Operator,
+    state: State,
     index: Segments,
     files: Files,
 ) -> FileResponse:
     """One recorded segment (``id`` from ``GET /api/recordings``) as its MP4, with HTTP
     Range requests, so a ``<video>`` can seek in it; 503 when the node that has it is down.
-    Audited (``playback.segment``) once per playback: the request that starts at byte 0,
-    not every range after it."""
+    Masked where the camera's privacy policy says so for this user (a copy, made on the
+    first request). Audited (``playback.segment``) once per playback: the request that
+    starts at byte 0, not every range after it."""
     segment = index.get(segment_id)
     # A segment of a camera the user may not see is not there for them.
     if segment is None or not principal.can_see(segment.camera):
@@ -136,17 +155,45 @@ def recording_segment(
     path = Path(files.segment(segment).path)
     if not path.is_file():
         raise HTTPException(404, f"segment {segment_id} has no file (deleted by retention?)")
+    view = privacy_view(state, principal, segment.camera)
     if request.headers.get("range", "bytes=0-").replace(" ", "").startswith("bytes=0-"):
         audit(
             request,
             principal,
             "playback.segment",
             segment.camera,
-            {"segment": segment_id, "start": segment.start_time, "end": segment.end_time},
+            {
+                "segment": segment_id,
+                "start": segment.start_time,
+                "end": segment.end_time,
+                "masked": view.mask_objects,
+            },
         )
+    if view.masks_anything:
+        path = _masked_segment(state.exports_dir / "clips", segment_id, segment, path, view)
     return FileResponse(
         path, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"}
     )
+
+
+def _masked_segment(
+    folder: Path, segment_id: int, segment: Any, path: Path, view: PrivacyView
+) -> Path:
+    """The segment masked for `view`, cached in `folder` by policy and by the state of its
+    stored boxes (written a little after the segment: a copy made before them, masked whole,
+    is not served once they are there)."""
+    boxes = boxes_path(path)
+    stamp = boxes.stat().st_mtime_ns if boxes.is_file() else 0
+    cached = folder / f"segment-{segment_id}-{masking_key(view)}-{stamp}.mp4"
+    if not cached.is_file():
+        tmp = temp_path(folder)
+        span = Span(path, segment.start_time, segment.start_time, segment.end_time + 1.0)
+        try:
+            masked_copy([span], tmp, MaskRequest(view.settings, view.mask_objects))
+            os.replace(tmp, cached)
+        finally:
+            unlink(tmp)
+    return cached
 
 
 def _export_filename(camera: str, start: float, end: float) -> str:
@@ -189,12 +236,12 @@ async def export_recording(
     Audited (``export``)."""
     camera_or_404(state, camera)
     check_range(start, end, MAX_EXPORT_S)
-    await run_in_threadpool(
-        audit, request, principal, "export", camera, {"start": start, "end": end}
-    )
+    view = privacy_view(state, principal, camera)
+    detail = {"start": start, "end": end, "masked": view.mask_objects}
+    await run_in_threadpool(audit, request, principal, "export", camera, detail)
     await run_in_threadpool(_check_recorded, index, files, camera, start, end)
     # Cut by an export job: the copy holds none of the API's threads while the client waits.
-    run = _exporter(recording, files.index(index), camera, start, end)
+    run = _exporter(recording, files.index(index), camera, start, end, view)
     job = jobs.start(principal.username, camera, start, end, run)
     while job.finished_at is None:
         await asyncio.sleep(EXPORT_POLL_S)
@@ -229,8 +276,12 @@ def _job_out(request: Request, job: ExportJob) -> ExportJobOut:
 
 
 def _exporter(
-    recording: Any, index: ReadableIndex, camera: str, start: float, end: float
-) -> Callable[[Path, Callable[[float], None]], Path]:
+    recording: Any, index: ReadableIndex, camera: str, start: float, end: float, view: PrivacyView
+) -> Exporter:
+    """The plain copy of the range, or the masked one where `view` masks anything."""
+    if view.masks_anything:
+        return masked_exporter(index, camera, start, end, view)
+
     def run(out: Path, progress: Callable[[float], None]) -> Path:
         path = exported(recording.export(index, camera, start, end, out, progress=progress), out)
         if path is None:
@@ -263,9 +314,11 @@ def start_export(
     if not principal.can_see(body.camera):
         raise HTTPException(403, f"no access to camera {body.camera!r}")
     check_range(body.start, body.end, MAX_EXPORT_S)
-    audit(request, principal, "export", body.camera, {"start": body.start, "end": body.end})
+    view = privacy_view(state, principal, body.camera)
+    detail = {"start": body.start, "end": body.end, "masked": view.mask_objects}
+    audit(request, principal, "export", body.camera, detail)
     _check_recorded(index, files, body.camera, body.start, body.end)
-    run = _exporter(recording, files.index(index), body.camera, body.start, body.end)
+    run = _exporter(recording, files.index(index), body.camera, body.start, body.end, view)
     job = jobs.start(principal.username, body.camera, body.start, body.end, run)
     return _job_out(request, job)
 
