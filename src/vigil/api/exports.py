@@ -77,6 +77,8 @@ class ExportJob:
     path: Path | None = None
     finished_at: float | None = None
     created_at: float = field(default_factory=time.time)
+    #: What a subject-access export exported and why (filled when it is done), else None.
+    record: dict[str, Any] | None = None
 
 
 class ExportJobs:

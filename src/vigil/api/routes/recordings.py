@@ -27,6 +27,8 @@ from starlette.background import BackgroundTask
 
 from vigil.api.cluster import NodeFiles, NodeUnavailable, ReadableIndex, segment_node
 from vigil.api.deps import (
+    Admin,
+    Events,
     Exports,
     Files,
     Operator,
@@ -45,7 +47,7 @@ from vigil.api.exports import (
     temp_path,
     unlink,
 )
-from vigil.api.privacy import PrivacyView, privacy_view
+from vigil.api.privacy import PrivacyView, camera_privacy, privacy_view
 from vigil.api.schemas import (
     ERROR_RESPONSES,
     NODE_DOWN,
@@ -54,10 +56,12 @@ from vigil.api.schemas import (
     GapOut,
     RecordingsOut,
     SegmentOut,
+    SubjectAccessIn,
     Timestamp,
     bad_param,
 )
-from vigil.api.state import SegmentIndexLike
+from vigil.api.state import SegmentIndexLike, ServiceState
+from vigil.api.subject_access import subject_access_exporter
 from vigil.auth import audit
 from vigil.privacy.boxes import boxes_path
 from vigil.privacy.reencode import MaskRequest, Span, masked_copy
@@ -352,3 +356,98 @@ async def export_file(job_id: str, principal: Operator, jobs: Exports) -> FileRe
     return FileResponse(
         job.path, media_type="video/mp4", filename=_export_filename(job.camera, job.start, job.end)
     )
+
+
+@router.get(
+    "/api/recordings/exports/{job_id}/record.json",
+    responses={409: {"description": "Not done yet, or failed"}},
+)
+async def export_record(job_id: str, principal: Operator, jobs: Exports) -> dict[str, Any]:
+    """What a finished subject-access export exported and why (404 for other exports)."""
+    job = _job_or_404(jobs, job_id, principal.username)
+    if job.record is None:
+        raise HTTPException(404, f"export {job_id!r} is not a subject-access export")
+    if job.state != "done" or not job.record:
+        raise HTTPException(409, f"export {job_id!r} is {job.state}: {job.error or 'not done yet'}")
+    return job.record
+
+
+# --------------------------------------------------------------------------- subject access
+
+
+@router.post(
+    "/api/cameras/{camera_id}/subject-access",
+    response_model=ExportJobOut,
+    status_code=202,
+    responses={503: NODE_DOWN},
+)
+def subject_access(
+    camera_id: str,
+    body: SubjectAccessIn,
+    request: Request,
+    principal: Admin,
+    state: State,
+    events: Events,
+    index: Segments,
+    jobs: Exports,
+    files: Files,
+) -> ExportJobOut:
+    """A subject-access export: the camera's footage of one person (``track_id``, or the
+    track of ``event_id``) over a range, with everyone else masked, as an MP4, and a record
+    of what was exported and why (``GET /api/recordings/exports/{id}/record.json`` once
+    done). Admins only; a reason is required. Audited (``subject_access`` when asked,
+    ``subject_access.done`` with the record)."""
+    camera_or_404(state, camera_id)
+    track_id, start, end = _subject(body, camera_id, state, events, principal)
+    check_range(start, end, MAX_EXPORT_S)
+    subject = {
+        "requested_by": principal.username,
+        "track_id": track_id,
+        "event_id": body.event_id,
+        "reason": body.reason,
+    }
+    audit(request, principal, "subject_access", camera_id, {"start": start, "end": end, **subject})
+    _check_recorded(index, files, camera_id, start, end)
+    record: dict[str, Any] = {}
+
+    def done(made: dict[str, Any]) -> None:
+        record.update(made)
+        audit(request, principal, "subject_access.done", camera_id, made)
+
+    run = subject_access_exporter(
+        files.index(index),
+        camera_id,
+        camera_privacy(state, camera_id),
+        (start, end),
+        subject,
+        _export_filename(camera_id, start, end),
+        done,
+    )
+    job = jobs.start(principal.username, camera_id, start, end, run)
+    job.record = record  # filled when the job is done
+    return _job_out(request, job)
+
+
+def _subject(
+    body: SubjectAccessIn, camera_id: str, state: ServiceState, events: Any, principal: Any
+) -> tuple[int, float, float]:
+    """The track and the range asked for: given, or from the event (its clip's range)."""
+    if (body.track_id is None) == (body.event_id is None):
+        raise bad_param("track_id", "give either track_id or event_id", body.track_id)
+    track_id, start, end = body.track_id, body.start, body.end
+    if body.event_id is not None:
+        event = events.get(body.event_id)
+        if event is None or event.source != camera_id or not principal.can_see(camera_id):
+            raise HTTPException(404, f"no event {body.event_id!r} on camera {camera_id!r}")
+        if event.track_id is None:
+            raise bad_param("event_id", "the event has no track", body.event_id)
+        camera = state.camera(camera_id)
+        pre, post = (camera.pre_roll, camera.post_roll) if camera else (5.0, 5.0)
+        track_id = event.track_id
+        start = event.start_time - pre if start is None else start
+        last = event.end_time if event.end_time is not None else event.start_time
+        end = last + post if end is None else end
+    if start is None or end is None:
+        raise bad_param("start", "a range is needed with track_id", start)
+    assert track_id is not None
+    return track_id, start, end
