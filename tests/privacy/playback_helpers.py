@@ -4,6 +4,7 @@ the real engine tracked in it, and sharpness inside boxes."""
 from __future__ import annotations
 
 import itertools
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,10 +13,14 @@ import cv2
 import numpy as np
 import pytest
 
+from api.site import REAL_RECORDING_MODULE, T0, Site
+from vigil.api import deps as api_deps
 from vigil.config.schema import VigilConfig
 from vigil.detection.classes import COCO_CLASSES
 from vigil.pipeline.build import build_engine
-from vigil.privacy.boxes import BoxTrack, FrameBoxes, write_boxes
+from vigil.privacy.boxes import BoxTrack, FrameBoxes, boxes_path, write_boxes
+from vigil.recording import SegmentIndex
+from vigil.service.messages import SegmentInfo
 from vigil.sources.video import VideoSource
 
 FPS = 10
@@ -65,6 +70,20 @@ def real_segment(
 ) -> RealSegment:
     """3 s of the real clip recorded as a segment, with the real engine's boxes beside it."""
     return record_real_segment(tmp_path_factory.mktemp("segment"), shared_model, shared_clip, 30)
+
+
+@pytest.fixture
+def recorded(site: Site, real_segment: RealSegment, monkeypatch: pytest.MonkeyPatch) -> int:
+    """The real segment recorded by cam1 at T0 (with its boxes), in a real index."""
+    monkeypatch.setattr(api_deps, "load_recording", REAL_RECORDING_MODULE)
+    folder = site.tmp / "data" / "recordings" / "cam1"
+    folder.mkdir(parents=True)
+    path = Path(shutil.copy(real_segment.path, folder))
+    shutil.copy(boxes_path(real_segment.path), folder)
+    index = SegmentIndex(site.store.database)
+    site.state.index = index
+    info = SegmentInfo("cam1", str(path), T0, T0 + real_segment.frames / FPS, path.stat().st_size)
+    return index.add(info).id
 
 
 def decoded(path: Path) -> list[np.ndarray]:

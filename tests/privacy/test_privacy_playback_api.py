@@ -4,9 +4,7 @@ boxes, the real `vigil.recording`)."""
 
 from __future__ import annotations
 
-import shutil
 import textwrap
-from pathlib import Path
 
 import pytest
 from playback_helpers import (
@@ -15,13 +13,9 @@ from playback_helpers import (
     decoded,
 )
 
-from api.site import REAL_RECORDING_MODULE, T0, Site, event
-from vigil.api import deps as api_deps
+from api.site import T0, Site, event
 from vigil.config.loader import load_config_text
 from vigil.config.site import SiteConfig
-from vigil.privacy.boxes import boxes_path
-from vigil.recording import SegmentIndex
-from vigil.service.messages import SegmentInfo
 
 pytestmark = pytest.mark.integration
 
@@ -40,20 +34,6 @@ def policy(site: Site, roles: str) -> None:
         "site.yaml",
         model=SiteConfig,
     )
-
-
-@pytest.fixture
-def recorded(site: Site, real_segment: RealSegment, monkeypatch: pytest.MonkeyPatch) -> int:
-    """The real segment recorded by cam1 at T0 (with its boxes), in a real index."""
-    monkeypatch.setattr(api_deps, "load_recording", REAL_RECORDING_MODULE)
-    folder = site.tmp / "data" / "recordings" / "cam1"
-    folder.mkdir(parents=True)
-    path = Path(shutil.copy(real_segment.path, folder))
-    shutil.copy(boxes_path(real_segment.path), folder)
-    index = SegmentIndex(site.store.database)
-    site.state.index = index
-    info = SegmentInfo("cam1", str(path), T0, T0 + real_segment.frames / 10, path.stat().st_size)
-    return index.add(info).id
 
 
 def served(site: Site, url: str) -> list:

@@ -4,34 +4,16 @@ was exported and why, audited; on the real clip with the real engine's tracks.""
 from __future__ import annotations
 
 import hashlib
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
 from playback_helpers import FPS, RealSegment, decoded, person_boxes, sharpness
 
 from accounts import bearer, user_token
-from api.site import REAL_RECORDING_MODULE, T0, Site, event, wait_for_job
-from vigil.api import deps as api_deps
-from vigil.privacy.boxes import boxes_path
-from vigil.recording import SegmentIndex
-from vigil.service.messages import SegmentInfo
+from api.site import T0, Site, event, wait_for_job
 
 pytestmark = pytest.mark.integration
 URL = "/api/cameras/cam1/subject-access"
-
-
-@pytest.fixture
-def recorded(site: Site, real_segment: RealSegment, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(api_deps, "load_recording", REAL_RECORDING_MODULE)
-    folder = site.tmp / "data" / "recordings" / "cam1"
-    folder.mkdir(parents=True)
-    path = Path(shutil.copy(real_segment.path, folder))
-    shutil.copy(boxes_path(real_segment.path), folder)
-    index = SegmentIndex(site.store.database)
-    site.state.index = index
-    index.add(SegmentInfo("cam1", str(path), T0, T0 + real_segment.frames / FPS, 1))
 
 
 def subject_of(track) -> int:
@@ -46,9 +28,7 @@ def overlaps(a: np.ndarray, b: np.ndarray, margin: float = 0.15) -> bool:
     return bool(a[0] < c[2] and c[0] < a[2] and a[1] < c[3] and c[1] < a[3])
 
 
-def test_the_subject_alone_is_visible(
-    site: Site, real_segment: RealSegment, recorded: None
-) -> None:
+def test_the_subject_alone_is_visible(site: Site, real_segment: RealSegment, recorded: int) -> None:
     subject = subject_of(real_segment.track)
     r = site.client.post(
         URL, json={"start": T0, "end": T0 + 3, "track_id": subject, "reason": "request 2026-17"}
@@ -92,9 +72,7 @@ def test_the_subject_alone_is_visible(
     assert made[0].detail["files"][0]["sha256"] == file["sha256"]
 
 
-def test_by_event_and_what_is_refused(
-    site: Site, real_segment: RealSegment, recorded: None
-) -> None:
+def test_by_event_and_what_is_refused(site: Site, real_segment: RealSegment, recorded: int) -> None:
     subject = subject_of(real_segment.track)
     ev = event(T0 + 1.0, "cam1", track_id=subject)
     site.store.add([ev])
