@@ -4,6 +4,7 @@ was exported and why, audited; on the real clip with the real engine's tracks.""
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from playback_helpers import FPS, RealSegment, decoded, person_boxes, sharpness
 
 from accounts import bearer, user_token
 from api.site import T0, Site, event, wait_for_job
+from vigil.privacy.boxes import boxes_path
 
 pytestmark = pytest.mark.integration
 URL = "/api/cameras/cam1/subject-access"
@@ -99,3 +101,25 @@ def test_by_event_and_what_is_refused(site: Site, real_segment: RealSegment, rec
     operator = bearer(user_token(auth, "op", "operator"))
     body = {"start": T0, "end": T0 + 3, "track_id": subject, "reason": "curious"}
     assert site.client.post(URL, json=body, headers=operator).status_code == 403
+
+
+def test_the_stored_boxes_of_a_segment_for_picking_the_person(
+    site: Site, real_segment: RealSegment, recorded: int
+) -> None:
+    r = site.client.get(f"/api/recordings/segments/{recorded}/boxes.json")
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["segment"] == recorded and body["start_time"] == T0
+    assert [f["t"] for f in body["frames"]] == pytest.approx(real_segment.track.times.tolist())
+    picked = {o["track_id"] for f in body["frames"] for o in f["objects"]}
+    assert subject_of(real_segment.track) in picked
+    assert all(
+        o["class_name"] == "person" and len(o["box"]) == 4 for o in body["frames"][0]["objects"]
+    )
+    auth = site.client.app.state.auth  # type: ignore[attr-defined]
+    operator = bearer(user_token(auth, "op", "operator"))
+    url = f"/api/recordings/segments/{recorded}/boxes.json"
+    assert site.client.get(url, headers=operator).status_code == 403
+    boxes_path(Path(site.state.index.get(recorded).path)).unlink()
+    assert site.client.get(url).status_code == 404
+    assert site.client.get("/api/recordings/segments/999/boxes.json").status_code == 404

@@ -32,6 +32,7 @@ __all__ = [
     "BoxTrack",
     "FrameBoxes",
     "boxes_path",
+    "load_boxes",
     "read_boxes",
     "write_boxes",
 ]
@@ -167,7 +168,11 @@ def write_boxes(segment_path: str | os.PathLike[str], frames: BoxTrack) -> Path:
 def read_boxes(segment_path: str | os.PathLike[str]) -> BoxTrack | None:
     """The segment's stored boxes; None when it has none or they cannot be read (logged):
     a reader then masks the whole picture."""
-    path = boxes_path(segment_path)
+    return load_boxes(boxes_path(segment_path))
+
+
+def load_boxes(path: str | os.PathLike[str]) -> BoxTrack | None:
+    """The boxes in the ``.boxes`` file at `path` (see `read_boxes`)."""
     try:
         with np.load(path, allow_pickle=False) as data:
             if int(data["format"]) != _FORMAT:

@@ -63,7 +63,7 @@ from vigil.api.schemas import (
 from vigil.api.state import SegmentIndexLike, ServiceState
 from vigil.api.subject_access import subject_access_exporter
 from vigil.auth import audit
-from vigil.privacy.boxes import boxes_path
+from vigil.privacy.boxes import boxes_path, load_boxes
 from vigil.privacy.reencode import MaskRequest, Span, masked_copy
 
 __all__ = ["MAX_EXPORT_S", "MAX_LIST_RANGE_S", "router"]
@@ -178,6 +178,42 @@ def recording_segment(
     return FileResponse(
         path, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"}
     )
+
+
+@router.get("/api/recordings/segments/{segment_id}/boxes.json", responses={503: NODE_DOWN})
+def segment_boxes(
+    segment_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)],
+    principal: Admin,
+    index: Segments,
+    files: Files,
+) -> dict[str, Any]:
+    """The tracked boxes stored with a segment, per analysed frame (``t``: seconds from the
+    segment's start; each object's ``track_id``, ``class_name`` and ``box`` in pixels), to
+    pick a person in playback for a subject-access export. Admins only."""
+    segment = index.get(segment_id)
+    if segment is None:
+        raise HTTPException(404, f"unknown segment {segment_id}")
+    node = segment_node(segment)
+    try:
+        path = files.path(node, boxes_path(segment.path), "boxes")
+    except FileNotFoundError:
+        path = None
+    track = None if path is None else load_boxes(path)
+    if track is None:
+        raise HTTPException(404, f"segment {segment_id} has no stored boxes")
+    frames = []
+    for i, t in enumerate(track.times.tolist()):
+        rows = range(int(track.offsets[i]), int(track.offsets[i + 1]))
+        objects = [
+            {
+                "track_id": int(track.track_ids[r]),
+                "class_name": track.class_names[int(track.class_index[r])],
+                "box": [round(float(v), 1) for v in track.boxes[r]],
+            }
+            for r in rows
+        ]
+        frames.append({"t": round(t, 3), "objects": objects})
+    return {"segment": segment_id, "start_time": segment.start_time, "frames": frames}
 
 
 def _masked_segment(
