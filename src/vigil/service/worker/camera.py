@@ -68,6 +68,7 @@ from vigil.service.messages import (
     Reconfigured,
     TrackedObject,
 )
+from vigil.service.worker.boxes import SegmentBoxes
 from vigil.service.worker.mailbox import FrameMailbox
 from vigil.service.worker.masks import FrameMasks, tracked_now
 from vigil.sources.frame import Frame
@@ -154,6 +155,8 @@ class CameraWorker:
         self._states_due = 0.0
         self.status.apps = self._app_statuses(None)
         self.segmenter: Segmenter | None = None
+        # The tracked boxes stored beside each segment, for masking it when served.
+        self._boxes = SegmentBoxes(COCO_CLASSES)
         if self.camera.record.mode != "off":
             self.status.recording = "on"  # until a stream shows a codec it cannot record
             self.segmenter = Segmenter(
@@ -199,6 +202,7 @@ class CameraWorker:
             analytics.join(timeout=5.0)
             if self.segmenter is not None:
                 self.segmenter.close()  # finalises the open segment: no corrupt file
+                self._boxes.close()
             self.status.state = "stopped"
             self._send(self.status)
 
@@ -270,6 +274,7 @@ class CameraWorker:
             # Nobody would index it: raising keeps the segment's journal beside the finished
             # file, and the next start's recover() indexes the file.
             raise RuntimeError(f"camera {self.camera.id}: the supervisor is gone")
+        self._boxes.segment_done(info)
         self._send(info)
 
     # -- analytics ---------------------------------------------------------------------------
@@ -316,11 +321,13 @@ class CameraWorker:
                 self._refresh_apps(engine)
             if time.monotonic() >= self._states_due:
                 self._save_states(engine)
+            # Masks follow the tracker: coasting tracks stay masked, live and in playback.
+            tracked = tracked_now(result.objects, engine.tracker)
             if self.segmenter is not None:
                 self.segmenter.mark(
                     motion=len(engine.gate.motion_boxes) > 0, objects=len(result.objects) > 0
                 )
-            tracked = tracked_now(result.objects, engine.tracker)
+                self._boxes.add(frame.wall_time or time.time(), tracked)
             if annotator is not None:  # built with the engine
                 self._publish(result, annotator, tracked)
             self._publish_raw(frame, tracked)
