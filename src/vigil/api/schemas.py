@@ -498,12 +498,16 @@ class UserPatch(BaseModel):
     role: Role | None = None
     cameras: CameraIds | None = None
     password: NewPassword | None = None
+    unmask: CameraIds | None = Field(
+        None, description='Cameras whose privacy masks the user may lift ("*": all; [] none).'
+    )
 
 
 class UserOut(BaseModel):
     username: str
     role: Role
     cameras: list[str] | None
+    unmask: list[str] = Field(default_factory=list)
     created_at: float
     updated_at: float
 
