@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from fastapi import HTTPException
@@ -27,15 +28,21 @@ from vigil.auth.lifts import LiftStore
 from vigil.auth.policy import audit
 from vigil.auth.principal import Principal
 from vigil.config.privacy import PrivacySettings
+from vigil.events.event import Event
+from vigil.service.messages import LiveFrame, RawFrame
 
 __all__ = [
     "VIEW_AUDIT_EVERY_S",
     "PrivacyView",
     "audit_view",
     "camera_privacy",
+    "event_box",
     "lift_store",
+    "live_jpeg",
     "privacy_view",
+    "raw_jpeg",
     "requested_view",
+    "snapshot_jpeg",
 ]
 
 VIEW_AUDIT_EVERY_S = 60.0  # a repeated view (a polled picture) is audited at most this often
@@ -87,6 +94,34 @@ def requested_view(
     if not unmasked and view.lift is not None:
         return replace(view, mask_objects=True, lift=None, reason=None)
     return view
+
+
+def live_jpeg(frame: LiveFrame, view: PrivacyView) -> bytes | None:
+    """The live JPEG `view` may be served; None when the frame has none masked as it needs
+    (the route then serves nothing rather than an unmasked picture)."""
+    return None if view.masks_anything else frame.jpeg
+
+
+def raw_jpeg(frame: RawFrame, view: PrivacyView) -> bytes | None:
+    """The zone editor's picture as `view` may be served (None: none masked as it needs)."""
+    return None if view.masks_anything else frame.jpeg
+
+
+def snapshot_jpeg(path: Path, view: PrivacyView) -> bytes | None:
+    """An event snapshot (the unmasked record on disk) as `view` may be served; None when
+    this service cannot mask it."""
+    return None if view.masks_anything else path.read_bytes()
+
+
+def event_box(event: Event) -> list[float] | None:
+    """The event object's box at its snapshot (x1, y1, x2, y2 pixels), if the worker gave
+    it (the event's ``box`` attribute)."""
+    box = event.attributes.get("box")
+    if not isinstance(box, (list, tuple)) or len(box) != 4:
+        return None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in box):
+        return None
+    return [float(v) for v in box]
 
 
 def camera_privacy(state: ServiceState, camera_id: str) -> PrivacySettings:

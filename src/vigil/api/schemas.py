@@ -232,6 +232,9 @@ class EventOut(BaseModel):
     zone: str | None
     line: str | None
     attributes: dict[str, Any]
+    box: list[float] | None = Field(
+        None, description="The object's box at the snapshot: x1, y1, x2, y2 in pixels."
+    )
     snapshot_url: str | None = Field(description="The JPEG of the event's first frame, if kept.")
     clip_url: str = Field(description="The event's clip with pre- and post-roll.")
 
