@@ -137,3 +137,26 @@ def test_users_see_their_own_lifts_and_admins_everyones(privacy_site: PrivacySit
     everyone = site.client("admin").get("/api/lifts?camera=cam1").json()
     assert {x["username"] for x in everyone} == {"lifter", "operator"}
     assert site.client("admin").get("/api/lifts?camera=cam2").json() == []
+
+
+def test_the_camera_page_learns_what_the_user_is_served_and_may_do(
+    privacy_site: PrivacySite,
+) -> None:
+    site = privacy_site
+
+    def mine(who: str, camera: str = "cam1") -> Any:
+        return site.client(who).get(f"/api/cameras/{camera}/privacy").json()
+
+    assert mine("viewer") | {"lift": None} == {
+        "camera": "cam1", "masked": True, "may_lift": False, "lift_minutes": 10,
+        "four_eyes": False, "lift": None,
+    }  # fmt: skip
+    assert mine("operator")["may_lift"] and not mine("admin")["masked"]
+    assert not mine("lifter", "cam3")["masked"]
+    lift(site, "operator", "cam1")
+    assert mine("operator")["lift"]["status"] == "active"
+    assert mine("lifter")["lift"] is None
+    site.clock.now += 10 * MINUTE
+    assert mine("operator")["lift"] is None  # expired
+    assert lift(site, "operator", "cam2").status_code == 201
+    assert mine("operator", "cam2")["lift"]["status"] == "pending"

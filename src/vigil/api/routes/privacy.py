@@ -1,4 +1,5 @@
-"""Lifting privacy masks: ``POST /api/cameras/{id}/lift`` (a reason, a time limit),
+"""Lifting privacy masks: ``GET /api/cameras/{id}/privacy`` (what the user is served and
+may do), ``POST /api/cameras/{id}/lift`` (a reason, a time limit),
 ``POST /api/lifts/{id}/approve`` (four eyes: another admin), ``DELETE /api/lifts/{id}``
 (end it early, or refuse a pending one), ``GET /api/lifts``. Every change is audited
 (``privacy.lift``, ``privacy.lift.approve``, ``privacy.lift.end``); see `vigil.auth.lifts`."""
@@ -47,6 +48,15 @@ class LiftOut(BaseModel):
     ended_by: str | None
 
 
+class CameraPrivacyOut(BaseModel):
+    camera: str
+    masked: bool = Field(description="The policy masks the camera's tracked objects for you.")
+    may_lift: bool = Field(description="You hold the unmask permission on this camera.")
+    lift_minutes: float
+    four_eyes: bool
+    lift: LiftOut | None = Field(description="Your lift of this camera, active or pending.")
+
+
 def _out(lift: Lift, state: ServiceState) -> LiftOut:
     return LiftOut(
         id=lift.id,
@@ -86,6 +96,27 @@ def _visible_lift(state: ServiceState, principal: Principal, lift_id: int) -> Li
     if lift is None or not principal.can_see(lift.camera):
         raise HTTPException(404, f"unknown lift {lift_id}")
     return lift
+
+
+@router.get("/api/cameras/{camera_id}/privacy", response_model=CameraPrivacyOut)
+def camera_privacy_for_me(camera_id: str, principal: Viewer, state: State) -> CameraPrivacyOut:
+    """Whether the camera is served masked to you, whether you may lift its masks, and
+    your lift in effect or pending (the camera page's "Lift masks" control)."""
+    camera_or_404(state, camera_id)
+    settings = camera_privacy(state, camera_id)
+    masked = settings.masks_objects_for(principal.role)
+    now = state.clock()
+    # One lift per user and camera is open at a time: the newest, if any.
+    newest = lift_store(state).lifts(camera=camera_id, username=principal.username, limit=1)
+    current = next((x for x in newest if x.status(now) in ("active", "pending")), None)
+    return CameraPrivacyOut(
+        camera=camera_id,
+        masked=masked,
+        may_lift=masked and principal.may_unmask(camera_id),
+        lift_minutes=settings.lift_minutes,
+        four_eyes=settings.four_eyes,
+        lift=None if current is None else _out(current, state),
+    )
 
 
 @router.post("/api/cameras/{camera_id}/lift", response_model=LiftOut, status_code=201)
