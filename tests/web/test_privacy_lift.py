@@ -11,9 +11,7 @@ from typing import Any
 
 import pytest
 
-from service.test_serve_e2e import printed_url, start_service, stop_process
-from web.conftest import STARTUP_S
-from web.dashboard import CAMERA, PASSWORDS, Dashboard, add_admin, screenshot, site_yaml
+from web.dashboard import CAMERA, Dashboard, screenshot, serving, site_yaml
 from web.test_dashboard import wait_js
 
 pytestmark = pytest.mark.integration
@@ -24,32 +22,18 @@ POLICY = "    privacy: {mask: [person], for: [viewer, operator], lift_minutes: 1
 def dashboard(
     tmp_path_factory: pytest.TempPathFactory, shared_model: Path, camera_clip_h264: Path
 ) -> Iterator[Dashboard]:
-    work = tmp_path_factory.mktemp("privacy-dashboard")
+    """The service of the other dashboard tests, its camera under a privacy policy, and
+    the operator given the unmask permission on it."""
     text = site_yaml(camera_clip_h264).replace("    apps:\n", POLICY + "    apps:\n", 1)
     assert POLICY in text
-    (work / "site.yaml").write_text(text)
-    models = shared_model.parent
-    add_admin(work, models)
-    process, stdout, log = start_service(["serve", "-c", "site.yaml"], work, models)
-    try:
-        board = Dashboard(printed_url(process, stdout, log), work, log, process)
+    work = tmp_path_factory.mktemp("privacy-dashboard")
+    with serving(work, text, shared_model.parent) as board:
         admin = board.api("admin")
         csrf = {"X-CSRF-Token": admin.cookies["vigil_csrf"]}
-        for role in ("operator", "viewer"):
-            body = {"username": role, "password": PASSWORDS[role], "role": role}
-            admin.post("/api/users", json=body, headers=csrf).raise_for_status()
-        admin.patch(
-            "/api/users/operator", json={"unmask": [CAMERA]}, headers=csrf
-        ).raise_for_status()
-        board.wait(
-            lambda: admin.get(f"/api/cameras/{CAMERA}").json()["state"] == "online",
-            STARTUP_S,
-            "the camera online",
-        )
+        grant = admin.patch("/api/users/operator", json={"unmask": [CAMERA]}, headers=csrf)
+        grant.raise_for_status()
         admin.close()
         yield board
-    finally:
-        stop_process(process)
 
 
 def close(browsing: Any) -> None:
