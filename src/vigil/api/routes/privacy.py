@@ -6,6 +6,8 @@ may do), ``POST /api/cameras/{id}/lift`` (a reason, a time limit),
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, HTTPException, Path, Query, Request
@@ -91,6 +93,15 @@ def _audit(request: Request, principal: Principal, action: str, lift: Lift) -> N
     )
 
 
+@contextlib.contextmanager
+def _refused() -> Iterator[None]:
+    """A `LiftError` as its HTTP status and one line."""
+    try:
+        yield
+    except LiftError as err:
+        raise HTTPException(err.status, str(err)) from None
+
+
 def _visible_lift(state: ServiceState, principal: Principal, lift_id: int) -> Lift:
     lift = lift_store(state).get(lift_id)
     if lift is None or not principal.can_see(lift.camera):
@@ -130,7 +141,7 @@ def lift_masks(
     settings = camera_privacy(state, camera_id)
     if not settings.masks_objects_for(principal.role):
         raise HTTPException(409, f"camera {camera_id!r}: nothing is masked for {principal.role}")
-    try:
+    with _refused():
         lift = lift_store(state).request(
             camera_id,
             principal,
@@ -139,8 +150,6 @@ def lift_masks(
             max_minutes=settings.lift_minutes,
             four_eyes=settings.four_eyes,
         )
-    except LiftError as err:
-        raise HTTPException(err.status, str(err)) from None
     _audit(request, principal, "privacy.lift", lift)
     return _out(lift, state)
 
@@ -149,10 +158,8 @@ def lift_masks(
 def approve_lift(lift_id: LiftId, request: Request, principal: Admin, state: State) -> LiftOut:
     """Approve another user's pending lift (four eyes); it runs from now."""
     _visible_lift(state, principal, lift_id)
-    try:
+    with _refused():
         lift = lift_store(state).approve(lift_id, principal)
-    except LiftError as err:
-        raise HTTPException(err.status, str(err)) from None
     _audit(request, principal, "privacy.lift.approve", lift)
     return _out(lift, state)
 
@@ -161,10 +168,8 @@ def approve_lift(lift_id: LiftId, request: Request, principal: Admin, state: Sta
 def end_lift(lift_id: LiftId, request: Request, principal: Viewer, state: State) -> LiftOut:
     """End a lift now (its user or an admin), or refuse a pending one."""
     _visible_lift(state, principal, lift_id)
-    try:
+    with _refused():
         lift = lift_store(state).end(lift_id, principal)
-    except LiftError as err:
-        raise HTTPException(err.status, str(err)) from None
     _audit(request, principal, "privacy.lift.end", lift)
     return _out(lift, state)
 
