@@ -102,12 +102,40 @@ def test_add_list_token_remove(site: Path) -> None:
         ),
         (["remove", "nobody"], None, ["unknown user 'nobody'"]),
         (["token", "nobody"], None, ["unknown user 'nobody'"]),
+        (["grant-unmask", "nobody", "gate"], None, ["unknown user 'nobody'"]),
+        (["grant-unmask", "nobody", "gate,nope"], None, ["CAMERAS", "unknown camera 'nope'"]),
+        (["revoke-unmask", "nobody"], None, ["unknown user 'nobody'"]),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
     site: Path, args: list[str], stdin: str | None, fragments: list[str]
 ) -> None:
     assert_one_line_error(users(site, *args, input=stdin), *fragments)
+
+
+def test_grant_and_revoke_unmask(site: Path) -> None:
+    """The permission to lift privacy masks, per user and camera, audited."""
+    users(site, "add", "bob", "--role", "operator", "--password-stdin", input=GOOD)
+    r = users(site, "grant-unmask", "bob", "gate")
+    assert r.returncode == 0 and r.stdout == "bob may lift masks on: gate\n", r
+    assert (
+        users(site, "grant-unmask", "bob", "yard").stdout == "bob may lift masks on: gate, yard\n"
+    )
+    database, auth = auth_of(site)
+    with database:
+        user = auth.user("bob")
+        assert user is not None and user.principal.may_unmask("yard")
+        assert not user.principal.may_unmask("porch")
+    assert users(site, "revoke-unmask", "bob", "gate").stdout == "bob may lift masks on: yard\n"
+    assert users(site, "grant-unmask", "bob", "*").stdout == "bob may lift masks on: *, yard\n"
+    assert users(site, "revoke-unmask", "bob").stdout == "bob may lift masks on: no camera\n"
+    database, auth = auth_of(site)
+    with database:
+        user = auth.user("bob")
+        assert user is not None and user.unmask == frozenset()
+        _, entries = auth.audit_log(action="user.update")
+        assert [e.detail["unmask"] for e in entries] == [[], ["*", "yard"], ["yard"],
+                                                         ["gate", "yard"], ["gate"]]  # fmt: skip
 
 
 def test_never_the_last_admin_and_no_duplicates(site: Path) -> None:

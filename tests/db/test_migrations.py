@@ -333,3 +333,34 @@ def test_cluster_tables_migrate_down_and_up_keeping_the_events(database: str) ->
     with Database(database) as opened:
         assert EventStore(opened).count() == 3
         assert [s.path for s in SegmentIndex(opened).oldest()] == ["/rec/cam1/a.mp4"]
+
+
+def test_privacy_lifts_migrate_down_and_up_keeping_the_users(database: str) -> None:
+    """0006 (the unmask permission, privacy_lifts) on SQLite and PostgreSQL: down to 0005
+    and up again, the users kept (their permission dropped with its column)."""
+    from vigil.auth.lifts import LiftStore
+    from vigil.auth.store import AuthStore
+
+    with Database(database) as opened:
+        auth = AuthStore(opened)
+        auth.add_user("olga", "a long passphrase", "operator")
+        user = auth.update_user("olga", unmask=["cam1", " cam1 ", "*"])
+        assert user.unmask == frozenset({"cam1", "*"})
+        LiftStore(opened).request("cam1", user.principal, "why", 5, max_minutes=15, four_eyes=False)
+    cfg = alembic_config(database)
+    engine = create_engine(database_url(database))
+    try:
+        assert "privacy_lifts" in inspect(engine).get_table_names()
+        command.downgrade(cfg, "0005")
+        insp = inspect(engine)
+        assert "privacy_lifts" not in insp.get_table_names()
+        assert "unmask" not in {c["name"] for c in insp.get_columns("users")}
+        command.upgrade(cfg, "head")
+        with engine.connect() as conn:
+            assert orm_schema_differences(conn) == []
+    finally:
+        engine.dispose()
+    with Database(database) as opened:
+        user = AuthStore(opened).user("olga")
+        assert user is not None and user.role == "operator" and user.unmask == frozenset()
+        assert LiftStore(opened).lifts() == []

@@ -14,11 +14,9 @@ from typing import Any
 
 import pytest
 
-from service.test_serve_e2e import printed_url, start_service, stop_process
-from web.dashboard import CAMERA, PASSWORDS, Dashboard, add_admin, site_yaml
+from web.dashboard import Dashboard, serving, site_yaml
 
 CHROMIUM = Path("/usr/bin/chromium")
-STARTUP_S = 60.0  # the real model on a shared 2-core machine: be patient once
 
 
 @pytest.fixture(scope="session")
@@ -48,24 +46,5 @@ def dashboard(
     tmp_path_factory: pytest.TempPathFactory, shared_model: Path, camera_clip_h264: Path
 ) -> Iterator[Dashboard]:
     work = tmp_path_factory.mktemp("dashboard")
-    (work / "site.yaml").write_text(site_yaml(camera_clip_h264))
-    models = shared_model.parent
-    add_admin(work, models)
-    process, stdout, log = start_service(["serve", "-c", "site.yaml"], work, models)
-    try:
-        url = printed_url(process, stdout, log)
-        board = Dashboard(url, work, log, process)
-        admin = board.api("admin")
-        csrf = {"X-CSRF-Token": admin.cookies["vigil_csrf"]}
-        for role in ("operator", "viewer"):
-            body = {"username": role, "password": PASSWORDS[role], "role": role}
-            admin.post("/api/users", json=body, headers=csrf).raise_for_status()
-        board.wait(
-            lambda: admin.get(f"/api/cameras/{CAMERA}").json()["state"] == "online",
-            STARTUP_S,
-            "the camera online",
-        )
-        admin.close()
+    with serving(work, site_yaml(camera_clip_h264), shared_model.parent) as board:
         yield board
-    finally:
-        stop_process(process)

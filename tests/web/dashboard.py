@@ -7,17 +7,26 @@ import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from service.test_serve_e2e import ServiceLog, wait_for
+from service.test_serve_e2e import (
+    ServiceLog,
+    printed_url,
+    start_service,
+    stop_process,
+    wait_for,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 CAMERA = "campus"
+STARTUP_S = 60.0  # the real model on a shared 2-core machine: be patient once
 PASSWORDS = {
     "admin": "admin-pass-4821",
     "operator": "operator-pass-4821",
@@ -118,3 +127,28 @@ def add_admin(work: Path, models: Path) -> None:
         env={**os.environ, "VIGIL_MODELS": str(models), "HOME": str(work)},
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
+
+
+@contextmanager
+def serving(work: Path, site_text: str, models: Path) -> Iterator[Dashboard]:
+    """`vigil serve` of `site_text` in `work`, with its admin made by the CLI, an operator
+    and a viewer, once its camera is online."""
+    (work / "site.yaml").write_text(site_text)
+    add_admin(work, models)
+    process, stdout, log = start_service(["serve", "-c", "site.yaml"], work, models)
+    try:
+        board = Dashboard(printed_url(process, stdout, log), work, log, process)
+        admin = board.api("admin")
+        csrf = {"X-CSRF-Token": admin.cookies["vigil_csrf"]}
+        for role in ("operator", "viewer"):
+            body = {"username": role, "password": PASSWORDS[role], "role": role}
+            admin.post("/api/users", json=body, headers=csrf).raise_for_status()
+        board.wait(
+            lambda: admin.get(f"/api/cameras/{CAMERA}").json()["state"] == "online",
+            STARTUP_S,
+            "the camera online",
+        )
+        admin.close()
+        yield board
+    finally:
+        stop_process(process)

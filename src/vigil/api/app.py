@@ -56,6 +56,7 @@ from vigil.api.routes import (
     events,
     live,
     pages,
+    privacy,
     recordings,
     system,
     users,
@@ -92,6 +93,7 @@ ROUTERS = (
     events.router,
     recordings.router,
     counts.router,
+    privacy.router,
 )
 DESCRIPTION = (
     "The live API of `vigil serve`: cameras and their status, events with snapshots "

@@ -232,6 +232,9 @@ class EventOut(BaseModel):
     zone: str | None
     line: str | None
     attributes: dict[str, Any]
+    box: list[float] | None = Field(
+        None, description="The object's box at the snapshot: x1, y1, x2, y2 in pixels."
+    )
     snapshot_url: str | None = Field(description="The JPEG of the event's first frame, if kept.")
     clip_url: str = Field(description="The event's clip with pre- and post-roll.")
 
@@ -510,12 +513,16 @@ class UserPatch(BaseModel):
     role: Role | None = None
     cameras: CameraIds | None = None
     password: NewPassword | None = None
+    unmask: CameraIds | None = Field(
+        None, description='Cameras whose privacy masks the user may lift ("*": all; [] none).'
+    )
 
 
 class UserOut(BaseModel):
     username: str
     role: Role
     cameras: list[str] | None
+    unmask: list[str] = Field(default_factory=list)
     created_at: float
     updated_at: float
 

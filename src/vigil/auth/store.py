@@ -70,10 +70,12 @@ class User:
     cameras: frozenset[str] | None
     created_at: float
     updated_at: float
+    unmask: frozenset[str] = frozenset()
+    """Camera ids whose privacy masks the user may lift (``*``: every camera)."""
 
     @property
     def principal(self) -> Principal:
-        return Principal(self.username, self.role, self.cameras)
+        return Principal(self.username, self.role, self.cameras, self.unmask)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,7 @@ def _user(row: UserRow) -> User:
         cameras=None if row.cameras is None else frozenset(row.cameras),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        unmask=frozenset(row.unmask or ()),
     )
 
 
@@ -199,9 +202,11 @@ class AuthStore:
         cameras: Iterable[str] | None = None,
         all_cameras: bool = False,
         password: str | None = None,
+        unmask: Iterable[str] | None = None,
     ) -> User:
-        """Change role, cameras (`all_cameras` lifts the restriction) or password. A new
-        password or role ends the user's sessions."""
+        """Change role, cameras (`all_cameras` lifts the restriction), password, or the
+        cameras whose privacy masks the user may lift (`unmask`: ``*`` every camera, empty
+        none). A new password or role ends the user's sessions."""
         if role is not None:
             check_role(role)
         if password is not None:
@@ -222,6 +227,8 @@ class AuthStore:
             if hashed is not None:
                 row.password_hash = hashed
                 self._end_sessions(s, username)
+            if unmask is not None:
+                row.unmask = sorted({c.strip() for c in unmask if c.strip()}) or None
             row.updated_at = self.clock()
             s.flush()
             return _user(row)

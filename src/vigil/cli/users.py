@@ -5,6 +5,8 @@
     vigil users remove NAME -c site.yaml
     vigil users token NAME -c site.yaml      # prints a new API token, once
     vigil users token NAME --revoke -c site.yaml
+    vigil users grant-unmask NAME CAMERA[,CAMERA...] -c site.yaml   # '*': every camera
+    vigil users revoke-unmask NAME [CAMERA[,CAMERA...]] -c site.yaml  # none: all of them
 
 Every change is recorded in the audit log (who: the operating-system user, from: "cli").
 """
@@ -24,7 +26,7 @@ from vigil.cli.options import config_option
 from vigil.errors import VigilError
 
 if TYPE_CHECKING:  # imported when a command runs: `vigil --help` stays quick
-    from vigil.auth.store import AuthStore
+    from vigil.auth.store import AuthStore, User
 
 __all__ = ["users"]
 
@@ -54,18 +56,21 @@ def _record(auth: AuthStore, action: str, target: str, **detail: object) -> None
     auth.record(None, action, target, {"via": "cli", "os_user": getpass.getuser(), **detail})
 
 
-def _cameras(text: str | None, site, config_path: Path) -> list[str] | None:
+def _cameras(
+    text: str | None, site, config_path: Path, *, option: str = "--cameras", every: str = ""
+) -> list[str] | None:
+    """The camera ids of a comma-separated list, each one of the site's (or `every`)."""
     if text is None:
         return None
     ids = [c.strip() for c in text.split(",") if c.strip()]
     known = [c.id for c in site.cameras]
-    unknown = [c for c in ids if c not in known]
+    unknown = [c for c in ids if c not in known and c != every]
     if not ids or unknown:
         raise VigilError(
-            f"--cameras {text!r}: unknown camera {unknown[0]!r} in {config_path} "
+            f"{option} {text!r}: unknown camera {unknown[0]!r} in {config_path} "
             f"(cameras: {', '.join(known)})"
             if unknown
-            else "--cameras: give at least one camera id"
+            else f"{option}: give at least one camera id"
         )
     return ids
 
@@ -161,3 +166,46 @@ def token(name: str, revoke: bool, config_path: Path) -> None:
         value = auth.create_token(name)
         _record(auth, "token.create", name)
     click.echo(value)
+
+
+@users.command(name="grant-unmask")
+@click.argument("name")
+@click.argument("cameras")
+@_config_option
+def grant_unmask(name: str, cameras: str, config_path: Path) -> None:
+    """Let the user lift the privacy masks of CAMERAS (comma-separated; '*': every camera
+    they may see): each lift still needs a reason, is time-limited and audited."""
+    from vigil.auth.principal import ALL_CAMERAS
+
+    site = _site(config_path)
+    ids = _cameras(cameras, site, config_path, option="CAMERAS", every=ALL_CAMERAS) or []
+    with _auth(site) as auth:
+        user = _user_or_raise(auth, name)
+        user = auth.update_user(name, unmask=[*user.unmask, *ids])
+        _record(auth, "user.update", name, unmask=sorted(user.unmask))
+    click.echo(f"{name} may lift masks on: {', '.join(sorted(user.unmask))}")
+
+
+@users.command(name="revoke-unmask")
+@click.argument("name")
+@click.argument("cameras", required=False)
+@_config_option
+def revoke_unmask(name: str, cameras: str | None, config_path: Path) -> None:
+    """Take back the user's permission to lift masks on CAMERAS (none given: on all)."""
+    from vigil.auth.principal import ALL_CAMERAS
+
+    site = _site(config_path)
+    ids = _cameras(cameras, site, config_path, option="CAMERAS", every=ALL_CAMERAS)
+    with _auth(site) as auth:
+        user = _user_or_raise(auth, name)
+        kept = [] if ids is None else sorted(user.unmask - set(ids))
+        user = auth.update_user(name, unmask=kept)
+        _record(auth, "user.update", name, unmask=kept)
+    click.echo(f"{name} may lift masks on: {', '.join(kept) or 'no camera'}")
+
+
+def _user_or_raise(auth: AuthStore, name: str) -> User:
+    user = auth.user(name)
+    if user is None:
+        raise VigilError(f"unknown user {name!r}")
+    return user

@@ -38,6 +38,7 @@ __all__ = [
     "Base",
     "EventRow",
     "LeaseRow",
+    "LiftRow",
     "LoginAddressRow",
     "LoginFailureRow",
     "SegmentRow",
@@ -192,6 +193,8 @@ class UserRow(Base):
     role: Mapped[str] = mapped_column(String(16))
     cameras: Mapped[list[str] | None] = mapped_column(_JSON, nullable=True)
     """Camera ids the user may see; NULL: every camera."""
+    unmask: Mapped[list[str] | None] = mapped_column(_JSON, nullable=True)
+    """Camera ids whose privacy masks the user may lift (``*``: every camera); NULL: none."""
     created_at: Mapped[float] = mapped_column(Double)
     updated_at: Mapped[float] = mapped_column(Double)
 
@@ -248,6 +251,32 @@ class AuditRow(Base):
         Index("ix_audit_log_time", "time"),
         Index("ix_audit_log_username", "username"),
         Index("ix_audit_log_action", "action"),
+    )
+
+
+class LiftRow(Base):
+    """A lifted privacy mask: one user sees one camera unmasked for a while, with a reason
+    (pending until another admin approves it, on a camera that asks for four eyes)."""
+
+    __tablename__ = "privacy_lifts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    camera: Mapped[str] = mapped_column(String(255))
+    username: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(1000))
+    minutes: Mapped[float] = mapped_column(Double)
+    requested_at: Mapped[float] = mapped_column(Double)
+    approved_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    starts_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+    """When it took effect (NULL: pending approval)."""
+    expires_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+    ended_at: Mapped[float | None] = mapped_column(Double, nullable=True)
+    """Ended early (by its user or an admin) or refused while pending."""
+    ended_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    __table_args__ = (
+        Index("ix_privacy_lifts_camera_username", "camera", "username"),
+        Index("ix_privacy_lifts_requested_at", "requested_at"),
     )
 
 

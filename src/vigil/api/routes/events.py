@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request, Response
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
@@ -24,7 +24,15 @@ from vigil.api.exports import (
     temp_path,
     unlink,
 )
-from vigil.api.privacy import PrivacyView, privacy_view
+from vigil.api.privacy import (
+    VIEW_AUDIT_EVERY_S,
+    PrivacyView,
+    audit_view,
+    event_box,
+    privacy_view,
+    requested_view,
+    snapshot_jpeg,
+)
 from vigil.api.schemas import ERROR_RESPONSES, NODE_DOWN, EventOut, EventPage, Timestamp
 from vigil.api.state import ServiceState, safe_name
 from vigil.auth import Principal, audit
@@ -89,6 +97,7 @@ def event_out(request: Request, state: ServiceState, files: NodeFiles, event: Ev
         zone=event.zone,
         line=event.line,
         attributes=json_value(event.attributes, replace_invalid=True),
+        box=event_box(event),
         snapshot_url=url_for(request, "event_snapshot", event_id=event.id)
         if has_snapshot(state, files, event)
         else None,
@@ -144,19 +153,33 @@ def get_event(
 @router.get(
     "/api/events/{event_id}/snapshot.jpg",
     name="event_snapshot",
-    response_class=FileResponse,
+    response_class=Response,
     responses={200: {"content": {"image/jpeg": {}}}, **ERROR_RESPONSES, 503: NODE_DOWN},
 )
 def event_snapshot(
-    event_id: str, principal: Viewer, state: State, events: Events, files: Files
-) -> FileResponse:
-    """The JPEG of the event's first frame, with boxes, zones and lines drawn; 503 when the
+    event_id: str,
+    request: Request,
+    principal: Viewer,
+    state: State,
+    events: Events,
+    files: Files,
+    unmasked: Annotated[
+        bool, Query(description="Unmasked, for a user with a lift in effect (audited).")
+    ] = False,
+) -> Response:
+    """The JPEG of the event's first frame, with boxes, zones and lines drawn, masked as
+    the camera's privacy policy says for the user (audited: ``privacy.view``); 503 when the
     node that made it is down."""
     event = event_or_404(events, event_id, principal)
+    view = requested_view(state, principal, event.source, unmasked)
     path = snapshot_file(state, files, event)
     if path is None:
         raise HTTPException(404, f"event {event_id!r} has no snapshot")
-    return FileResponse(path, media_type="image/jpeg")
+    jpeg = snapshot_jpeg(path, view)
+    if jpeg is None:
+        raise HTTPException(503, f"event {event_id!r}: its snapshot cannot be served masked")
+    audit_view(request, principal, view, "snapshot", event.id, every_s=VIEW_AUDIT_EVERY_S)
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
 @router.get(

@@ -7,8 +7,13 @@ Every live JPEG stream holds `LiveViewers.watch` on its cameras while it runs, a
 someone looks (`vigil.api.live`). A poll of a camera nobody watched waits up to
 `FRESH_WAIT_S` for a fresh frame instead of answering with a stale one.
 
+Every picture goes through `vigil.api.privacy`: a camera whose policy masks the user's role
+is served masked; with a lift in effect, ``?unmasked=true`` (``latest.jpg``, ``live.mjpeg``)
+serves it unmasked; both are audited (``privacy.view``). A stream looks at the user's view
+again every `STREAM_RECHECK_S` (a lift ends; an unmasked stream whose lift ended stops).
+
 The streaming routes are ``async`` and never block the loop; the database checks of
-`StillAllowed` run in a thread.
+`StillAllowed` and of the privacy views run in a thread.
 """
 
 from __future__ import annotations
@@ -28,9 +33,19 @@ from starlette.websockets import WebSocketDisconnect
 
 from vigil.api.deps import Live, State, Viewer, camera_or_404
 from vigil.api.live import LiveViewers
+from vigil.api.privacy import (
+    VIEW_AUDIT_EVERY_S,
+    PrivacyView,
+    audit_view,
+    live_jpeg,
+    privacy_view,
+    raw_jpeg,
+    requested_view,
+)
 from vigil.api.schemas import ERROR_RESPONSES
 from vigil.api.state import ServiceState
-from vigil.auth.policy import StillAllowed
+from vigil.auth.policy import STREAM_RECHECK_S, StillAllowed
+from vigil.auth.principal import Principal
 from vigil.events.event import json_value
 from vigil.service.messages import EventMessage, FrameMetadata, LiveFrame, event_to_dict
 
@@ -42,26 +57,49 @@ WS_POLL_S = 0.05  # how often an idle WebSocket looks at its subscription
 WS_QUEUE = 1000  # messages buffered per WebSocket client (oldest dropped beyond)
 FRESH_WAIT_S = 1.5  # how long a poll of an unwatched camera waits for a fresh frame
 _JPEG = {200: {"content": {"image/jpeg": {}}}, **ERROR_RESPONSES}
+Unmasked = Annotated[
+    bool,
+    Query(description="Unmasked, for a user with a lift in effect on the camera (audited)."),
+]
 
 router = APIRouter(tags=["live"], responses=ERROR_RESPONSES)
 
 
 @router.get("/api/cameras/{camera_id}/latest.jpg", name="camera_latest", response_class=Response,
             responses=_JPEG)  # fmt: skip
-async def camera_latest(camera_id: str, _: Viewer, state: State, viewers: Live) -> Response:
-    """The camera's latest annotated frame (boxes, zones, lines) as a JPEG."""
+async def camera_latest(
+    camera_id: str,
+    request: Request,
+    principal: Viewer,
+    state: State,
+    viewers: Live,
+    unmasked: Unmasked = False,
+) -> Response:
+    """The camera's latest annotated frame (boxes, zones, lines) as a JPEG, masked as the
+    camera's privacy policy says for the user."""
     camera_or_404(state, camera_id)
+    view = await asyncio.to_thread(requested_view, state, principal, camera_id, unmasked)
     asked = state.clock()
     frame = state.live_frame(camera_id)
     if viewers.touch(camera_id):
         frame = await _fresh_frame(state, camera_id, asked) or frame
     if frame is None:
         raise HTTPException(404, f"no frame from camera {camera_id!r} yet")
+    jpeg = _served(live_jpeg(frame, view), camera_id)
+    await asyncio.to_thread(
+        audit_view, request, principal, view, "live", camera_id, every_s=VIEW_AUDIT_EVERY_S
+    )
     return Response(
-        frame.jpeg,
+        jpeg,
         media_type="image/jpeg",
         headers={"Cache-Control": "no-store", "X-Frame-Time": f"{frame.wall_time:.3f}"},
     )
+
+
+def _served(jpeg: bytes | None, camera_id: str) -> bytes:
+    if jpeg is None:
+        raise HTTPException(503, f"camera {camera_id!r}: no masked picture to serve yet")
+    return jpeg
 
 
 async def _fresh_frame(state: ServiceState, camera_id: str, since: float) -> LiveFrame | None:
@@ -99,27 +137,36 @@ async def camera_live(
     frames: Annotated[
         int | None, Query(ge=1, le=1_000_000, description="Stop after this many frames.")
     ] = None,
+    unmasked: Unmasked = False,
 ) -> StreamingResponse:
-    """The camera's annotated live view as MJPEG (`<img src=...>` plays it)."""
+    """The camera's annotated live view as MJPEG (`<img src=...>` plays it), masked as
+    the camera's privacy policy says for the user."""
     camera_or_404(state, camera_id)
+    view = await asyncio.to_thread(requested_view, state, principal, camera_id, unmasked)
+    frame = state.live_frame(camera_id)
+    if frame is not None:
+        _served(live_jpeg(frame, view), camera_id)  # refused now rather than never a frame
+    await asyncio.to_thread(audit_view, request, principal, view, "live", camera_id)
     still_allowed = StillAllowed(request, principal, "viewer")
     return StreamingResponse(
-        _mjpeg(state, viewers, camera_id, request, 1.0 / fps, frames, still_allowed),
+        _mjpeg(state, viewers, camera_id, request, 1.0 / fps, frames, still_allowed, view),
         media_type=f"multipart/x-mixed-replace; boundary={MJPEG_BOUNDARY}",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
 @router.get("/api/cameras/{camera_id}/frame.jpg", response_class=Response, responses=_JPEG)
-def camera_frame(camera_id: str, _: Viewer, state: State) -> Response:
+def camera_frame(camera_id: str, principal: Viewer, state: State) -> Response:
     """The camera's picture without overlays (refreshed every few seconds), for drawing
-    zones and lines on; ``latest.jpg`` is the annotated live frame."""
+    zones and lines on; ``latest.jpg`` is the annotated live frame. Masked as the live
+    view."""
     camera_or_404(state, camera_id)
+    view = privacy_view(state, principal, camera_id)
     frame = state.raw_frame(camera_id)
     if frame is None:
         raise HTTPException(404, f"no frame from camera {camera_id!r} yet")
     return Response(
-        frame.jpeg,
+        _served(raw_jpeg(frame, view), camera_id),
         media_type="image/jpeg",
         headers={
             "Cache-Control": "no-store",
@@ -195,9 +242,11 @@ async def _mjpeg(
     period: float,
     limit: int | None,
     still_allowed: StillAllowed,
+    view: PrivacyView,
 ) -> AsyncIterator[bytes]:
-    """Each new live frame of the camera, at most one per `period`, until the client leaves
-    or may no longer watch (logged out, removed, restricted).
+    """Each new live frame of the camera as `view` (followed as lifts begin and end) may
+    be served, at most one per `period`, until the client leaves or may no longer watch
+    (logged out, removed, restricted; an unmasked view whose lift ended).
 
     The latest frame is sent again every `MJPEG_KEEPALIVE_S` while the camera is quiet, so a
     client that went away is noticed even then.
@@ -209,13 +258,20 @@ async def _mjpeg(
             sent = 0
             last_frame: float | None = None
             last_sent = -math.inf
+            follow = _ViewFollower(state, view)
             while (limit is None or sent < limit) and not state.closing.is_set():
+                current = await follow(still_allowed.principal)
+                if current is None:
+                    break
                 frame = state.live_frame(camera_id)
+                jpeg = None if frame is None else live_jpeg(frame, current)
                 now = time.monotonic()
-                if frame is not None and (
-                    frame.wall_time != last_frame or now - last_sent >= MJPEG_KEEPALIVE_S
+                if (
+                    frame is not None
+                    and jpeg is not None
+                    and (frame.wall_time != last_frame or now - last_sent >= MJPEG_KEEPALIVE_S)
                 ):
-                    yield _mjpeg_part(frame.jpeg)
+                    yield _mjpeg_part(jpeg)
                     sent += 1
                     last_frame, last_sent = frame.wall_time, now
                     if limit is not None and sent >= limit:
@@ -225,6 +281,30 @@ async def _mjpeg(
                     break
     finally:
         app_state.live_streams -= 1
+
+
+class _ViewFollower:
+    """A stream's privacy view, looked at again every `STREAM_RECHECK_S` (the camera's
+    policy may change); a stream opened unmasked under a lift ends (None) with the lift."""
+
+    def __init__(self, state: ServiceState, view: PrivacyView) -> None:
+        self._state = state
+        self._view = view
+        self._asked_unmasked = view.lift is not None
+        self._last = time.monotonic()
+
+    async def __call__(self, principal: Principal) -> PrivacyView | None:
+        now = time.monotonic()
+        if now - self._last < STREAM_RECHECK_S:
+            return self._view
+        self._last = now
+        try:
+            self._view = await asyncio.to_thread(
+                requested_view, self._state, principal, self._view.camera, self._asked_unmasked
+            )
+        except HTTPException:
+            return None
+        return self._view
 
 
 def ws_payload(message: EventMessage | FrameMetadata) -> dict[str, Any]:
@@ -307,14 +387,19 @@ async def _send_live_frames(
     `period`, watching those cameras meanwhile; True when the user may no longer watch."""
     sent: dict[str, float] = {}
     watched: set[str] = set()
+    followers: dict[str, _ViewFollower] = {}
     try:
         while not state.closing.is_set():
             if not await still_allowed():
                 return True
-            allowed = still_allowed.principal.cameras
-            shown = {c for c in state.cameras if allowed is None or c in allowed}
+            principal = still_allowed.principal
+            shown = {c for c in state.cameras if principal.can_see(c)}
             for camera_id in shown - watched:
                 viewers.add(camera_id)
+                # The grid is never unmasked: a lifted user opens the camera's own view.
+                view = await asyncio.to_thread(requested_view, state, principal, camera_id, False)
+                await asyncio.to_thread(audit_view, websocket, principal, view, "live", camera_id)
+                followers[camera_id] = _ViewFollower(state, view)
             for camera_id in watched - shown:
                 viewers.remove(camera_id)
             watched = shown
@@ -326,7 +411,11 @@ async def _send_live_frames(
                     or sent.get(camera_id) == frame.wall_time
                 ):
                     continue
-                await websocket.send_bytes(camera_id.encode() + b"\n" + frame.jpeg)
+                current = await followers[camera_id](principal)
+                jpeg = None if current is None else live_jpeg(frame, current)
+                if jpeg is None:
+                    continue
+                await websocket.send_bytes(camera_id.encode() + b"\n" + jpeg)
                 sent[camera_id] = frame.wall_time
             await asyncio.sleep(period)
         return False

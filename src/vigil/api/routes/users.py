@@ -22,6 +22,7 @@ def _user_out(user: User) -> UserOut:
         username=user.username,
         role=user.role,
         cameras=camera_list(user.cameras),
+        unmask=sorted(user.unmask),
         created_at=user.created_at,
         updated_at=user.updated_at,
     )
@@ -67,6 +68,7 @@ def update_user(
             cameras=body.cameras if "cameras" in given else None,
             all_cameras="cameras" in given and body.cameras is None,
             password=body.password if "password" in given else None,
+            unmask=(body.unmask or []) if "unmask" in given else None,
         )
     except (ValueError, AuthError) as err:
         raise user_error(err) from None
@@ -77,6 +79,8 @@ def update_user(
         detail["cameras"] = camera_list(user.cameras)
     if "password" in given:
         detail["password"] = "changed"
+    if "unmask" in given:
+        detail["unmask"] = sorted(user.unmask)
     audit(request, principal, "user.update", username, detail)
     return _user_out(user)
 

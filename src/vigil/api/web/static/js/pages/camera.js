@@ -4,6 +4,7 @@ import { api, liveSocket } from "../api.js";
 import { appStateBadges } from "../appstate.js";
 import { atLeast, clear, h } from "../dom.js";
 import { liveImage, objectsLine } from "./live.js";
+import { privacyControl } from "./privacy.js";
 
 const CAMERA_FPS = 15;
 const APPS_EVERY = 5; // refreshes (seconds) between reloads of the apps' settings
@@ -31,11 +32,13 @@ export async function render(root, context) {
     h("a", { href: `/analytics?camera=${encodeURIComponent(id)}` }, "Analytics"),
     atLeast(context.role, "admin") ? h("a", { href: `${location.pathname}/zones`, id: "edit-zones" }, "Edit zones and lines") : null,
   ];
+  const live = liveImage(camera, CAMERA_FPS, "live");
   root.append(
+    privacyControl(id, live, `${camera.live_url}?fps=${CAMERA_FPS}`),
     h(
       "div",
       { class: "camera-layout" },
-      h("figure", { class: "tile big" }, liveImage(camera, CAMERA_FPS, "live"), h("figcaption", {}, stateLine, objects)),
+      h("figure", { class: "tile big" }, live, h("figcaption", {}, stateLine, objects)),
       h(
         "section",
         { "aria-labelledby": "apps-title" },
