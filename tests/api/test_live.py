@@ -32,9 +32,12 @@ class Demand:
 
     calls: list[tuple[str, bool]] = field(default_factory=list)
     on_wanted: Callable[[str], None] | None = None
+    unmasked: list[tuple[str, bool, bool]] = field(default_factory=list)  # every call, in full
 
-    def __call__(self, camera_id: str, wanted: bool) -> None:
-        self.calls.append((camera_id, wanted))
+    def __call__(self, camera_id: str, wanted: bool, unmasked: bool = False) -> None:
+        self.unmasked.append((camera_id, wanted, unmasked))
+        if (camera_id, wanted) not in self.calls[-1:]:
+            self.calls.append((camera_id, wanted))
         if wanted and self.on_wanted is not None:
             self.on_wanted(camera_id)
 
@@ -81,6 +84,19 @@ def test_a_lease_ending_under_a_stream_keeps_the_camera() -> None:
         time.sleep(LEASE_S * 2)
         assert demand.calls == [("gate", True)]
     assert demand.calls == [("gate", True), ("gate", False)]
+
+
+def test_the_unmasked_picture_is_wanted_only_while_an_entitled_viewer_watches() -> None:
+    demand = Demand()
+    viewers = LiveViewers(demand, lease_s=LEASE_S)
+    with viewers.watch("gate"):  # a viewer the policy masks
+        with viewers.watch("gate", unmasked=True):  # an admin, or a user under a lift
+            assert demand.unmasked == [("gate", True, False), ("gate", True, True)]
+        assert demand.unmasked[-1] == ("gate", True, False)  # the masked viewer stays
+    assert demand.unmasked[-1] == ("gate", False, False)
+    viewers.touch("yard", unmasked=True)
+    assert demand.unmasked[-1] == ("yard", True, True)
+    wait_until(lambda: demand.unmasked[-1] == ("yard", False, False))
 
 
 def test_without_demand_nothing_is_ever_stale() -> None:

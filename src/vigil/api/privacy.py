@@ -60,6 +60,12 @@ class PrivacyView:
     def masks_anything(self) -> bool:
         return self.mask_objects or bool(self.settings.static)
 
+    @property
+    def needs_unmasked(self) -> bool:
+        """The principal is served the unmasked picture of a camera whose policy masks
+        objects for others: the camera's worker must make one while they watch."""
+        return not self.mask_objects and bool(self.settings.mask)
+
 
 def lift_store(state: ServiceState) -> LiftStore:
     """The lifts, in the service's database, on the service's clock."""

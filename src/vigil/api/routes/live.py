@@ -81,7 +81,7 @@ async def camera_latest(
     view = await asyncio.to_thread(requested_view, state, principal, camera_id, unmasked)
     asked = state.clock()
     frame = state.live_frame(camera_id)
-    if viewers.touch(camera_id):
+    if viewers.touch(camera_id, view.needs_unmasked):
         frame = await _fresh_frame(state, camera_id, asked) or frame
     if frame is None:
         raise HTTPException(404, f"no frame from camera {camera_id!r} yet")
@@ -254,7 +254,7 @@ async def _mjpeg(
     app_state = request.app.state
     app_state.live_streams += 1
     try:
-        with viewers.watch(camera_id):
+        with viewers.watch(camera_id, view.needs_unmasked):
             sent = 0
             last_frame: float | None = None
             last_sent = -math.inf
@@ -388,6 +388,7 @@ async def _send_live_frames(
     sent: dict[str, float] = {}
     watched: set[str] = set()
     followers: dict[str, _ViewFollower] = {}
+    unmasked: dict[str, bool] = {}  # camera -> its viewer here is served it unmasked
     try:
         while not state.closing.is_set():
             if not await still_allowed():
@@ -395,13 +396,15 @@ async def _send_live_frames(
             principal = still_allowed.principal
             shown = {c for c in state.cameras if principal.can_see(c)}
             for camera_id in shown - watched:
-                viewers.add(camera_id)
-                # The grid is never unmasked: a lifted user opens the camera's own view.
+                # The grid is never unmasked by a lift: a lifted user opens the camera's own
+                # view (a role the policy does not mask sees it unmasked here too).
                 view = await asyncio.to_thread(requested_view, state, principal, camera_id, False)
+                viewers.add(camera_id, view.needs_unmasked)
+                unmasked[camera_id] = view.needs_unmasked
                 await asyncio.to_thread(audit_view, websocket, principal, view, "live", camera_id)
                 followers[camera_id] = _ViewFollower(state, view)
             for camera_id in watched - shown:
-                viewers.remove(camera_id)
+                viewers.remove(camera_id, unmasked.pop(camera_id, False))
             watched = shown
             for camera_id in list(state.cameras):
                 frame = state.live_frame(camera_id)
@@ -421,7 +424,7 @@ async def _send_live_frames(
         return False
     finally:
         for camera_id in watched:
-            viewers.remove(camera_id)
+            viewers.remove(camera_id, unmasked.get(camera_id, False))
 
 
 async def _serve_websocket(
