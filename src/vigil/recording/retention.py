@@ -29,11 +29,17 @@ Free-space floor: when the disk of the recordings has less than twice `min_free_
 twice the floor is free again: the database on that disk must never fill, and the segmenter
 pauses recording below the floor itself.
 
-Nothing younger than `grace_seconds` is deleted by age or budget (events arrive late and
+Maximums (a camera's privacy policy: the most the site may keep, whatever else holds it):
+segments older than `max_days` go even when events reference them, events (rows) and
+snapshots older than `events_days` / `snapshots_days` go (an event no longer protects
+footage past either maximum), and the per-frame boxes stored beside a segment
+(``<segment>.boxes``) go once older than `boxes_days`, the segment staying.
+
+Nothing younger than `grace_seconds` is deleted by age, maximum or budget (events arrive late and
 reach back by their pre-roll), and only finished, indexed segments are considered, so a
 segment still being written (a ``.part`` file, not in the index) is never touched.
 Snapshots live `events_days` (like the event rows, deleted by `run_pass` in bounded
-batches), cached clips `clip_days`.
+batches) or their camera's shorter maximum, cached clips `clip_days`.
 
 `RetentionPolicy.plan()` decides (reads the index, the events and the given files, changes
 nothing); `apply()` deletes the planned files and rows; `run_pass()` is the service's whole
@@ -72,6 +78,7 @@ __all__ = [
     "RecordMode",
     "RetentionPolicy",
     "StoredFile",
+    "boxes_file",
     "disk_pressure",
     "run_pass",
     "select_expired",
@@ -102,6 +109,11 @@ class CameraRetention:
     event_days: float = 30.0
     pre_roll: float = 5.0
     post_roll: float = 5.0
+    # The camera's maximums (None: no maximum beyond the rules above and the site's).
+    max_days: float | None = None
+    snapshots_days: float | None = None
+    boxes_days: float | None = None
+    events_days: float | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in _MODES:
@@ -111,6 +123,21 @@ class CameraRetention:
         for name in ("retain_days", "motion_days", "event_days", "pre_roll", "post_roll"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("max_days", "snapshots_days", "boxes_days", "events_days"):
+            if (getattr(self, name) or 0) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+    @property
+    def protect_days(self) -> float:
+        """How long an event protects the footage it references: `event_days`, no longer
+        than the camera keeps its recordings or its events at most."""
+        return min(_days(self.event_days, self.max_days, self.events_days))
+
+    def snapshot_cutoff(self, now: float, site_days: float | None) -> float | None:
+        """Snapshots taken before this time are past the site's `site_days` or this camera's
+        maximum for snapshots or for the events they belong to (None: kept)."""
+        days = _days(site_days, self.snapshots_days, self.events_days)
+        return now - min(days) * DAY if days else None
 
     def cutoffs(self, now: float, grace: float) -> tuple[float, float]:
         """(inactive, active): segments that ended before these times are past their age."""
@@ -122,6 +149,16 @@ class CameraRetention:
             inactive = now - self.retain_days * DAY
             active = now - max(self.retain_days, self.motion_days) * DAY
         return min(inactive, now - grace), min(active, now - grace)
+
+
+def _days(*days: float | None) -> list[float]:
+    """The limits that are set."""
+    return [d for d in days if d is not None]
+
+
+def boxes_file(segment_path: str | Path) -> Path:
+    """Where a segment's per-frame tracked boxes are stored: ``<segment>.boxes``."""
+    return Path(segment_path).with_suffix(".boxes")
 
 
 class Footage(Protocol):
@@ -140,9 +177,9 @@ class Footage(Protocol):
 @dataclass(frozen=True, slots=True)
 class StoredFile:
     """A snapshot (``<snapshots>/<camera>/<event id>.jpg``) or a cached clip, timed by its
-    modification time."""
+    modification time, or a segment's boxes (``boxes_file``), timed by the segment's end."""
 
-    kind: Literal["snapshot", "clip"]
+    kind: Literal["snapshot", "clip", "boxes"]
     path: str
     camera: str
     time: float
@@ -160,7 +197,7 @@ class StoredFile:
 @dataclass(frozen=True, slots=True)
 class Deletion:
     segment: Segment | StoredFile
-    reason: str  # "age", "budget" or "floor"
+    reason: str  # "age", "limit" (a camera's maximum), "budget" or "floor"
 
 
 class EventCover:
@@ -177,7 +214,7 @@ class EventCover:
         by_camera: dict[str, list[list[float]]] = {}
         for camera, start, end in spans:
             rule = rules(camera)
-            if now - start >= rule.event_days * DAY:
+            if now - start >= rule.protect_days * DAY:
                 continue
             stop = now if end is None else max(end, start)
             a, b = start - rule.pre_roll, stop + rule.post_roll
@@ -313,7 +350,8 @@ class RetentionPolicy:
         `files` are the snapshots and cached clips on disk, `free_bytes` the free space of
         the recordings' disk (None: the floor is not checked)."""
         now = _now() if now is None else float(now)
-        longest = max([self.default.event_days, *(r.event_days for r in self.cameras.values())])
+        rules = [self.default, *self.cameras.values()]
+        longest = max(r.protect_days for r in rules)
         cover = EventCover(events_query(now - longest * DAY), self.rules, now)
         clips = sorted((f for f in files if f.kind == "clip"), key=lambda f: f.time)
         snapshots = sorted((f for f in files if f.kind == "snapshot"), key=lambda f: f.time)
@@ -361,19 +399,50 @@ class RetentionPolicy:
         snapshots: list[StoredFile],
         now: float,
     ) -> list[Deletion]:
-        """What is past its age: segments per camera and kind of footage, cached clips, and
-        snapshots when events expire."""
+        """What is past its age or its camera's maximum: segments per camera and kind of
+        footage, their stored boxes, cached clips, and snapshots when events expire."""
         grace = self.grace_seconds
         plan: list[Deletion] = []
         for camera in index.cameras():
-            inactive, active = self.rules(camera).cutoffs(now, grace)
+            rule = self.rules(camera)
+            inactive, active = rule.cutoffs(now, grace)
             for flag, cutoff in ((False, inactive), (True, active)):
                 candidates = index.iter_oldest(camera, ended_before=cutoff, active=flag)
                 plan += select_expired(candidates, self.rules, cover, now, grace)
+            plan += self._past_maximums(index, camera, rule, {d.segment.path for d in plan}, now)
         plan += [Deletion(f, "age") for f in clips if f.time < now - self.clip_days * DAY]
-        if self.events_days is not None:
-            cutoff = now - self.events_days * DAY
-            plan += [Deletion(f, "age") for f in snapshots if f.time < cutoff]
+        taken_before = {
+            camera: self.rules(camera).snapshot_cutoff(now, self.events_days)
+            for camera in {f.camera for f in snapshots}
+        }
+        plan += [
+            Deletion(f, "age")
+            for f in snapshots
+            if (before := taken_before[f.camera]) is not None and f.time < before
+        ]
+        return plan
+
+    def _past_maximums(
+        self, index: SegmentIndex, camera: str, rule: CameraRetention, planned: set[str], now: float
+    ) -> list[Deletion]:
+        """`camera`'s segments older than its `max_days`, whatever references them, and the
+        stored boxes of its segments older than its `boxes_days`."""
+        grace = self.grace_seconds
+        plan: list[Deletion] = []
+        if rule.max_days is not None:
+            cutoff = min(now - rule.max_days * DAY, now - grace)
+            for seg in index.iter_oldest(camera, ended_before=cutoff):
+                if seg.path not in planned:
+                    plan.append(Deletion(seg, "limit"))
+                    planned.add(seg.path)
+        if rule.boxes_days is not None:
+            cutoff = min(now - rule.boxes_days * DAY, now - grace)
+            for seg in index.iter_oldest(camera, ended_before=cutoff):
+                boxes = boxes_file(seg.path)
+                with contextlib.suppress(OSError):  # none stored, or deleted meanwhile
+                    size = boxes.stat().st_size
+                    stored = StoredFile("boxes", str(boxes), camera, seg.end_time, size)
+                    plan.append(Deletion(stored, "limit"))
         return plan
 
     def _over_budget(
@@ -548,7 +617,8 @@ def run_pass(
 ) -> PassReport:
     """The service's retention pass over its storage directory (``recordings``,
     ``snapshots``, ``exports/clips``): segments, snapshots and cached clips by `policy`,
-    then event rows older than `policy.events_days` in bounded batches."""
+    then event rows older than `policy.events_days` or their camera's maximum, in bounded
+    batches."""
     now = _now() if now is None else float(now)
     files = stored_files(storage / "snapshots", storage / "exports" / "clips")
     free_before = shutil.disk_usage(storage).free
@@ -556,10 +626,11 @@ def run_pass(
     removed = 0
     if policy.events_days is not None:
         removed = events.delete_before(now - policy.events_days * DAY)
-        if removed:
-            _log.info(
-                "retention: deleted %d events older than %g days", removed, policy.events_days
-            )
+    for camera, rule in policy.cameras.items():
+        if rule.events_days is not None:
+            removed += events.delete_before(now - rule.events_days * DAY, source=camera)
+    if removed:
+        _log.info("retention: deleted %d events past their retention", removed)
     free = shutil.disk_usage(storage).free
     pressure = disk_pressure(min(free, free_before), policy.min_free_bytes)
     return PassReport(len(deleted), removed, free, pressure)

@@ -483,8 +483,8 @@ class Supervisor:
 
 
 def retention_policy(site: SiteConfig) -> RetentionPolicy:
-    """The recording retention of `site`'s cameras, as configured now (the site file may
-    have changed)."""
+    """The recording retention of `site`'s cameras, with their privacy policies' maximums,
+    as configured now (the site file may have changed)."""
     return RetentionPolicy(
         cameras={
             c.id: CameraRetention(
@@ -494,6 +494,10 @@ def retention_policy(site: SiteConfig) -> RetentionPolicy:
                 event_days=c.record.event_retain_days,
                 pre_roll=c.record.pre_roll,
                 post_roll=c.record.post_roll,
+                max_days=c.privacy.retention.recordings_days,
+                snapshots_days=c.privacy.retention.snapshots_days,
+                boxes_days=c.privacy.retention.boxes_days,
+                events_days=c.privacy.retention.events_days,
             )
             for c in site.cameras
         },
