@@ -18,6 +18,7 @@ from service.test_serve_e2e import ServiceLog, wait_for
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 CAMERA = "campus"
+PURPOSE = "Counting people on the walkway"
 PASSWORDS = {
     "admin": "admin-pass-4821",
     "operator": "operator-pass-4821",
@@ -100,6 +101,9 @@ def site_yaml(clip: Path) -> str:
             record: {{mode: continuous, segment_seconds: 2, pre_roll: 1, post_roll: 1}}
             lines:
               walkway_count: {{start: [0.45, 0.62], end: [0.45, 0.25]}}
+            privacy:
+              purpose: {PURPOSE}
+              retention: {{recordings_days: 3, snapshots_days: 1}}
             apps:
               - {{type: line_crossing, name: walkers, settings: {{line: walkway_count}}}}
               - {{type: occupancy, name: everyone, settings: {{report_interval: 2}}}}

@@ -19,7 +19,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from service.test_serve_e2e import assert_plays
-from web.dashboard import CAMERA, PASSWORDS, Dashboard, screenshot
+from web.dashboard import CAMERA, PASSWORDS, PURPOSE, Dashboard, screenshot
 
 pytestmark = pytest.mark.integration
 
@@ -486,5 +486,27 @@ def test_viewer_sees_live_and_events_only(browser: Any, dashboard: Dashboard):
         assert put.status == 403
         assert {e for e in browsing.errors if "(Forbidden)" not in e} == set(), browsing.errors
         browsing.errors.clear()  # the refusals were the point
+    finally:
+        browsing.close()
+
+
+def test_camera_page_shows_purpose_and_retention(browser: Any, dashboard: Dashboard):
+    """A viewer reads on the camera page why it records, what is masked and the longest
+    each kind of its data is kept (the site: recordings at most 3 days, snapshots 1 day, events the default 90)."""
+    browsing = dashboard.login(browser, "viewer")
+    page = browsing.page
+    try:
+        page.goto(f"/cameras/{CAMERA}")
+        page.wait_for_selector("#privacy dd[data-privacy=purpose]")
+
+        def shown(key: str) -> str:
+            return page.inner_text(f"#privacy dd[data-privacy={key}]")
+
+        assert shown("purpose") == PURPOSE
+        assert shown("masks") == "no tracked objects masked"
+        assert (shown("recordings"), shown("snapshots")) == ("3 days", "1 day")
+        assert (shown("boxes"), shown("events")) == ("3 days", "90 days")
+        wait_js(page, "document.querySelector('img.live')?.naturalWidth > 0", 10)
+        screenshot(page, "camera-privacy")
     finally:
         browsing.close()

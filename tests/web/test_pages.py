@@ -155,7 +155,12 @@ def test_vendored_libraries_match_the_pins_of_the_script():
 # silently, so the OpenAPI schema of the running app is checked against this list).
 READS = {
     ("get", "/api/cameras"): {"id", "name", "state", "up", "live_url"},
-    ("get", "/api/cameras/{camera_id}"): {"id", "name", "state", "up", "status", "live_url", "apps", "node"},
+    ("get", "/api/cameras/{camera_id}"): {
+        "id", "name", "state", "up", "status", "live_url", "apps", "node", "privacy"},
+    ("get", "/api/cameras/{camera_id}", "privacy"): {
+        "purpose", "masked_classes", "masked_for", "mode", "part", "static_masks", "kept_days"},
+    ("get", "/api/cameras/{camera_id}", "privacy", "kept_days"): {
+        "recordings", "snapshots", "boxes", "events"},
     ("get", "/api/cameras/{camera_id}", "apps"): {
         "type", "name", "enabled", "state", "restarts", "last_error", "counters", "errors",
         "rejected", "backoff_s", "sandboxed", "memory_cgroup"},

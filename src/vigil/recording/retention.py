@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 from vigil.recording.index import Segment, SegmentIndex
 
 if TYPE_CHECKING:
+    from vigil.config.site import CameraConfig
     from vigil.events.store import EventStore
 
 __all__ = [
@@ -74,11 +75,13 @@ __all__ = [
     "EventCover",
     "EventSpan",
     "EventsQuery",
+    "KeptDays",
     "PassReport",
     "RecordMode",
     "RetentionPolicy",
     "StoredFile",
     "boxes_file",
+    "camera_retention",
     "disk_pressure",
     "run_pass",
     "select_expired",
@@ -133,6 +136,22 @@ class CameraRetention:
         than the camera keeps its recordings or its events at most."""
         return min(_days(self.event_days, self.max_days, self.events_days))
 
+    def kept_days(self, site_events_days: float | None) -> KeptDays:
+        """The longest each kind of this camera's data is kept, given the site's
+        `events_days` (what a data-protection officer reads; the disk budget may keep less)."""
+        by_age = {"events": 0.0, "motion": self.motion_days}.get(
+            self.mode, max(self.retain_days, self.motion_days)
+        )
+        recordings = min(_days(max(by_age, self.protect_days), self.max_days))
+        events = _days(site_events_days, self.events_days)
+        snapshots = _days(site_events_days, self.snapshots_days, self.events_days)
+        return KeptDays(
+            recordings=recordings,
+            snapshots=min(snapshots) if snapshots else None,
+            boxes=min(_days(recordings, self.boxes_days)),
+            events=min(events) if events else None,
+        )
+
     def snapshot_cutoff(self, now: float, site_days: float | None) -> float | None:
         """Snapshots taken before this time are past the site's `site_days` or this camera's
         maximum for snapshots or for the events they belong to (None: kept)."""
@@ -149,6 +168,34 @@ class CameraRetention:
             inactive = now - self.retain_days * DAY
             active = now - max(self.retain_days, self.motion_days) * DAY
         return min(inactive, now - grace), min(active, now - grace)
+
+
+@dataclass(frozen=True, slots=True)
+class KeptDays:
+    """The longest a camera's data is kept, in days (None: no time limit)."""
+
+    recordings: float
+    snapshots: float | None
+    boxes: float
+    events: float | None
+
+
+def camera_retention(camera: CameraConfig) -> CameraRetention:
+    """The retention rules of a site's camera: its record settings and its privacy
+    policy's maximums."""
+    record, limits = camera.record, camera.privacy.retention
+    return CameraRetention(
+        mode=record.mode,
+        retain_days=record.retain_days,
+        motion_days=record.retain_days,
+        event_days=record.event_retain_days,
+        pre_roll=record.pre_roll,
+        post_roll=record.post_roll,
+        max_days=limits.recordings_days,
+        snapshots_days=limits.snapshots_days,
+        boxes_days=limits.boxes_days,
+        events_days=limits.events_days,
+    )
 
 
 def _days(*days: float | None) -> list[float]:
