@@ -510,3 +510,53 @@ def test_camera_page_shows_purpose_and_retention(browser: Any, dashboard: Dashbo
         screenshot(page, "camera-privacy")
     finally:
         browsing.close()
+
+
+def test_zone_editor_draws_a_static_privacy_mask(browser: Any, dashboard: Dashboard):
+    """An admin draws a privacy mask over the frame: saved as the camera's
+    ``privacy.static`` (normalised, the rest of its privacy section kept), drawn again
+    when the editor reopens, counted on the camera API, and deleted the same way."""
+    browsing = dashboard.login(browser, "admin")
+    page = browsing.page
+    corners = [(0.70, 0.02), (0.98, 0.02), (0.98, 0.30), (0.70, 0.30)]  # the parked cars
+    try:
+        page.goto(f"/cameras/{CAMERA}/zones")
+        page.wait_for_selector("#new-mask")
+        wait_js(page, "document.getElementById('frame').naturalWidth > 0", 10)
+        page.click("#new-mask")
+        box = page.locator("#overlay").bounding_box()
+        for x, y in corners:
+            page.mouse.click(box["x"] + box["width"] * x, box["y"] + box["height"] * y)
+        assert page.locator("circle.handle").count() == len(corners)
+        page.click("#save")
+        page.wait_for_selector("#save-status[data-saved]")
+        # A privacy change restarts the camera's worker (it reads its policy at start).
+        saved = page.get_attribute("#save-status", "data-saved")
+        assert saved == "restarted", page.inner_text("#save-status")
+
+        camera = YAML(typ="safe").load((dashboard.work / "site.yaml").read_text())["cameras"][0]
+        assert camera["privacy"]["purpose"] == PURPOSE
+        (mask,) = camera["privacy"]["static"]
+        for (x, y), (sx, sy) in zip(corners, mask["points"], strict=True):
+            assert abs(sx - x) < 0.01 and abs(sy - y) < 0.01, mask
+
+        page.reload()
+        page.wait_for_selector("#overlay polygon.mask")
+        assert page.locator("ul.shapes li").filter(has_text="privacy mask1").count() == 1
+        page.click("text=privacy mask1")
+        # Drawn dark over the frame (the served pictures burn it in, for every role).
+        fill = page.eval_on_selector("#overlay polygon.mask", "e => getComputedStyle(e).fill")
+        assert fill.startswith("rgba(0, 0, 0"), fill
+        screenshot(page, "zone-editor-privacy-mask")
+        admin = dashboard.api("admin")
+        assert admin.get(f"/api/cameras/{CAMERA}").json()["privacy"]["static_masks"] == 1
+
+        page.click("text=Delete privacy mask")
+        page.click("#save")
+        page.wait_for_selector("#save-status[data-saved]")
+        camera = YAML(typ="safe").load((dashboard.work / "site.yaml").read_text())["cameras"][0]
+        assert "static" not in camera["privacy"] and camera["privacy"]["purpose"] == PURPOSE
+        assert admin.get(f"/api/cameras/{CAMERA}").json()["privacy"]["static_masks"] == 0
+        admin.close()
+    finally:
+        browsing.close()

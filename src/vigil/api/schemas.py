@@ -383,6 +383,11 @@ class CameraConfigIn(BaseModel):
     zones: dict[Name, ZoneConfig] = Field(default_factory=dict)
     lines: dict[Name, LineConfig] = Field(default_factory=dict)
     apps: list[AppInstanceIn] = Field(default_factory=list)
+    static_masks: list[ZoneConfig] | None = Field(
+        None,
+        description="The camera's static privacy masks (``privacy.static``): polygons masked "
+        "for everyone and left out of motion and detection. Leave out to keep them.",
+    )
     frame_size: tuple[int, int] | None = Field(
         None, description="Ignored on input (GET returns it; PUT accepts the same body)."
     )
@@ -409,6 +414,7 @@ class CameraConfigOut(BaseModel):
     zones: dict[str, ZoneConfig]
     lines: dict[str, LineConfig]
     apps: list[AppInstanceOut]
+    static_masks: list[ZoneConfig] = Field(description="The static privacy masks.")
     frame_size: tuple[int, int] | None = Field(
         description="[width, height] of the camera's frames; null before its first frame."
     )
