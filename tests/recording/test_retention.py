@@ -365,10 +365,13 @@ def test_camera_maximums_from_the_privacy_policy(database: str, tmp_path: Path) 
         return path
 
     def snapshot(camera: str, name: str, age: float) -> Path:
+        """A snapshot and the boxes written beside it (for masking it when served)."""
         path = snapshots / camera / f"{name}.jpg"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"\xff\xd8")
-        os.utime(path, (NOW - age, NOW - age))
+        path.with_suffix(".boxes.json").write_text("[]")
+        for written in (path, path.with_suffix(".boxes.json")):
+            os.utime(written, (NOW - age, NOW - age))
         return path
 
     with Database(database) as opened:
@@ -399,8 +402,11 @@ def test_camera_maximums_from_the_privacy_policy(database: str, tmp_path: Path) 
         assert [s.path for s in index.oldest("door")] == [door_mid, door_new]
         # Boxes: past 2 days go, their segment stays; the yard (no maximum) keeps its own.
         assert not mid_boxes.exists() and new_boxes.exists() and yard_boxes.exists()
-        # Snapshots: past 1 day go on the door; the yard keeps the site's 90 days.
+        # Snapshots, with their boxes: past 1 day go on the door; the yard keeps the site's
+        # 90 days.
         assert [p.exists() for p in door_snaps] == [False, True] and yard_snap.exists()
+        boxes = [p.with_suffix(".boxes.json").exists() for p in (*door_snaps, yard_snap)]
+        assert boxes == [False, True, True]
         # Events: the door's past 5 days go, the yard's stay (site: 90 days).
         assert report.deleted_events == 1
         remaining = sorted((e.source, e.start_time) for e in store.query(limit=None))

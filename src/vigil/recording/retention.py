@@ -38,8 +38,9 @@ footage past either maximum), and the per-frame boxes stored beside a segment
 Nothing younger than `grace_seconds` is deleted by age, maximum or budget (events arrive late and
 reach back by their pre-roll), and only finished, indexed segments are considered, so a
 segment still being written (a ``.part`` file, not in the index) is never touched.
-Snapshots live `events_days` (like the event rows, deleted by `run_pass` in bounded
-batches) or their camera's shorter maximum, cached clips `clip_days`.
+Snapshots (with the boxes written beside them) live `events_days` (like the event rows,
+deleted by `run_pass` in bounded batches) or their camera's shorter maximum, cached clips
+`clip_days`.
 
 `RetentionPolicy.plan()` decides (reads the index, the events and the given files, changes
 nothing); `apply()` deletes the planned files and rows; `run_pass()` is the service's whole
@@ -612,20 +613,29 @@ def store_events(store: EventStore) -> EventsQuery:
     return store.spans
 
 
+#: A snapshot, and the tracked boxes written beside it for masking it when served (written
+#: with it, so the same age and budget rules delete both).
+SNAPSHOT_SUFFIXES = (".jpg", ".boxes.json")
+
+
 def stored_files(snapshots_dir: Path, clips_dir: Path) -> list[StoredFile]:
-    """The snapshots (``<snapshots_dir>/<camera>/*.jpg``) and cached clips
-    (``<clips_dir>/*.mp4``) on disk; a folder that is not there holds nothing."""
+    """The snapshots (``<snapshots_dir>/<camera>/*.jpg``, and their ``*.boxes.json``) and
+    cached clips (``<clips_dir>/*.mp4``) on disk; a folder that is not there holds
+    nothing."""
     out: list[StoredFile] = []
     with contextlib.suppress(FileNotFoundError):
         for folder in os.scandir(snapshots_dir):
             if folder.is_dir(follow_symlinks=False):
-                out += _scan(folder.path, ".jpg", "snapshot", folder.name)
+                out += _scan(folder.path, SNAPSHOT_SUFFIXES, "snapshot", folder.name)
     out += _scan(clips_dir, ".mp4", "clip", "")
     return out
 
 
 def _scan(
-    folder: str | Path, suffix: str, kind: Literal["snapshot", "clip"], camera: str
+    folder: str | Path,
+    suffix: str | tuple[str, ...],
+    kind: Literal["snapshot", "clip"],
+    camera: str,
 ) -> list[StoredFile]:
     out = []
     with contextlib.suppress(FileNotFoundError), os.scandir(folder) as entries:
