@@ -238,25 +238,31 @@ export async function render(root, context) {
     clear(panel, parts);
   }
 
+  const pointCount = (shape) => `${shape.points.length} point${shape.points.length === 1 ? "" : "s"}`;
+  // Undo the shape's last point, or delete it (and forget it in its apps' settings).
+  const editButtons = (shape) =>
+    h("div", { class: "row" },
+      h("button", { type: "button", onclick: () => { shape.points.pop(); changed(); form(); } }, "Undo point"),
+      h("button", {
+        type: "button",
+        class: "danger",
+        onclick: () => {
+          shapes.splice(shapes.indexOf(shape), 1);
+          replaceIn(shape, null);
+          selected = null;
+          changed();
+          form();
+        },
+      }, `Delete ${shape.kind === "mask" ? "privacy mask" : shape.kind}`));
+
   // A privacy mask: its points, undo and delete (no name in the file, no apps).
   function maskForm(shape) {
     return h(
       "fieldset",
       { class: "shape" },
       h("legend", {}, `Privacy mask ${shape.name}`),
-      h("p", { class: "meta" }, `${shape.points.length} point${shape.points.length === 1 ? "" : "s"}: masked for everyone on everything served, and left out of motion and detection.`),
-      h("div", { class: "row" },
-        h("button", { type: "button", onclick: () => { shape.points.pop(); changed(); form(); } }, "Undo point"),
-        h("button", {
-          type: "button",
-          class: "danger",
-          onclick: () => {
-            shapes.splice(shapes.indexOf(shape), 1);
-            selected = null;
-            changed();
-            form();
-          },
-        }, "Delete privacy mask")),
+      h("p", { class: "meta" }, `${pointCount(shape)}: masked for everyone on everything served, and left out of motion and detection.`),
+      editButtons(shape),
     );
   }
 
@@ -298,20 +304,8 @@ export async function render(root, context) {
       h("legend", {}, `${shape.kind === "zone" ? "Zone" : "Line"} ${shape.name}`),
       h("label", { for: "shape-name" }, "Name"),
       name,
-      h("p", { class: "meta" }, `${shape.points.length} point${shape.points.length === 1 ? "" : "s"}${shape.kind === "line" ? " (a line has 2: from start to end; crossing left to right counts as in)" : ""}`),
-      h("div", { class: "row" },
-        h("button", { type: "button", onclick: () => { shape.points.pop(); changed(); form(); } }, "Undo point"),
-        h("button", {
-          type: "button",
-          class: "danger",
-          onclick: () => {
-            shapes.splice(shapes.indexOf(shape), 1);
-            replaceIn(shape, null);
-            selected = null;
-            changed();
-            form();
-          },
-        }, `Delete ${shape.kind}`)),
+      h("p", { class: "meta" }, `${pointCount(shape)}${shape.kind === "line" ? " (a line has 2: from start to end; crossing left to right counts as in)" : ""}`),
+      editButtons(shape),
       h("h3", {}, "Apps watching it"),
       attached.length ? h("ul", {}, attached) : h("p", { class: "meta" }, "none"),
       h("label", { for: "add-app-type" }, "Add an app"),
