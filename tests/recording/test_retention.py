@@ -21,6 +21,7 @@ from vigil.recording.retention import (
     store_events,
     stored_files,
 )
+from vigil.recording.segmenter import segment_path
 from vigil.recording.segments import SegmentInfo
 
 NOW = 1_700_000_000.0
@@ -359,10 +360,18 @@ def test_camera_maximums_from_the_privacy_policy(database: str, tmp_path: Path) 
     policy = retention_policy(site)
     recordings, snapshots = tmp_path / "recordings", tmp_path / "snapshots"
 
-    def boxes_beside(segment: str) -> Path:
-        path = Path(segment).with_suffix(".boxes")
-        path.write_bytes(b"\1" * 10)
-        return path
+    def recorded(camera: str, age: float, **flags: bool) -> tuple[str, Path]:
+        """A segment where the segmenter puts it, and the boxes stored beside it when it
+        ended."""
+        start = NOW - age - 10
+        path = segment_path(recordings, camera, start)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\0" * 100)
+        index.add(SegmentInfo(camera, str(path), start, start + 10, 100, **flags))
+        boxes = path.with_suffix(".boxes")
+        boxes.write_bytes(b"\1" * 10)
+        os.utime(boxes, (start + 10, start + 10))
+        return str(path), boxes
 
     def snapshot(camera: str, name: str, age: float) -> Path:
         """A snapshot and the boxes written beside it (for masking it when served)."""
@@ -376,12 +385,10 @@ def test_camera_maximums_from_the_privacy_policy(database: str, tmp_path: Path) 
 
     with Database(database) as opened:
         store, index = EventStore(opened), SegmentIndex(opened)
-        door_old = add(index, recordings, 4 * DAY, "door", objects=True)
-        door_mid = add(index, recordings, 2.5 * DAY, "door", objects=True)
-        door_new = add(index, recordings, DAY, "door", objects=True)
-        yard_old = add(index, recordings, 4 * DAY, "yard")
-        old_boxes, mid_boxes, new_boxes = map(boxes_beside, (door_old, door_mid, door_new))
-        yard_boxes = boxes_beside(yard_old)
+        door_old, old_boxes = recorded("door", 4 * DAY, objects=True)
+        door_mid, mid_boxes = recorded("door", 2.5 * DAY, objects=True)
+        door_new, new_boxes = recorded("door", DAY, objects=True)
+        yard_old, yard_boxes = recorded("yard", 4 * DAY)
         # Events referencing the oldest footage of both cameras (within event_retain_days).
         store.add(
             [

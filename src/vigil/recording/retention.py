@@ -81,7 +81,6 @@ __all__ = [
     "RecordMode",
     "RetentionPolicy",
     "StoredFile",
-    "boxes_file",
     "camera_retention",
     "disk_pressure",
     "run_pass",
@@ -204,9 +203,18 @@ def _days(*days: float | None) -> list[float]:
     return [d for d in days if d is not None]
 
 
-def boxes_file(segment_path: str | Path) -> Path:
-    """Where a segment's per-frame tracked boxes are stored: ``<segment>.boxes``."""
-    return Path(segment_path).with_suffix(".boxes")
+def _boxes_before(camera_dir: Path, camera: str, cutoff: float) -> list[StoredFile]:
+    """The per-frame boxes stored beside the camera's segments (``<camera_dir>/<YYYY-MM-DD>/
+    <segment>.boxes``, written when the segment ends) before `cutoff`: one listing per day
+    folder up to the cutoff's day, so a pass costs no query per segment however long the
+    recordings are kept."""
+    last_day = datetime.fromtimestamp(cutoff, UTC).strftime("%Y-%m-%d")
+    out: list[StoredFile] = []
+    with contextlib.suppress(FileNotFoundError):
+        for day in os.scandir(camera_dir):
+            if day.name <= last_day and day.is_dir(follow_symlinks=False):
+                out += [f for f in _scan(day.path, ".boxes", "boxes", camera) if f.time < cutoff]
+    return out
 
 
 class Footage(Protocol):
@@ -224,8 +232,8 @@ class Footage(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class StoredFile:
-    """A snapshot (``<snapshots>/<camera>/<event id>.jpg``) or a cached clip, timed by its
-    modification time, or a segment's boxes (``boxes_file``), timed by the segment's end."""
+    """A snapshot (``<snapshots>/<camera>/<event id>.jpg``), a cached clip or a segment's
+    stored boxes (``<segment>.boxes``), timed by its modification time."""
 
     kind: Literal["snapshot", "clip", "boxes"]
     path: str
@@ -484,13 +492,11 @@ class RetentionPolicy:
                     plan.append(Deletion(seg, "limit"))
                     planned.add(seg.path)
         if rule.boxes_days is not None:
-            cutoff = min(now - rule.boxes_days * DAY, now - grace)
-            for seg in index.iter_oldest(camera, ended_before=cutoff):
-                boxes = boxes_file(seg.path)
-                with contextlib.suppress(OSError):  # none stored, or deleted meanwhile
-                    size = boxes.stat().st_size
-                    stored = StoredFile("boxes", str(boxes), camera, seg.end_time, size)
-                    plan.append(Deletion(stored, "limit"))
+            first = index.oldest(camera, limit=1)
+            if first:
+                cutoff = min(now - rule.boxes_days * DAY, now - grace)
+                stored = _boxes_before(Path(first[0].path).parent.parent, camera, cutoff)
+                plan += [Deletion(f, "limit") for f in stored]
         return plan
 
     def _over_budget(
@@ -634,7 +640,7 @@ def stored_files(snapshots_dir: Path, clips_dir: Path) -> list[StoredFile]:
 def _scan(
     folder: str | Path,
     suffix: str | tuple[str, ...],
-    kind: Literal["snapshot", "clip"],
+    kind: Literal["snapshot", "clip", "boxes"],
     camera: str,
 ) -> list[StoredFile]:
     out = []
