@@ -19,7 +19,7 @@ from vigil.auth.principal import Role
 from vigil.config.privacy import MaskedRole, MaskMode, MaskPart, RetentionLimits
 from vigil.config.schema import LineConfig, Name, ZoneConfig
 from vigil.events.event import json_value
-from vigil.recording.retention import KeptDays
+from vigil.recording.rules import KeptDays
 from vigil.service.messages import AppState, AppStatus
 
 #: The least role that reads app settings (they may hold a webhook's token, say).

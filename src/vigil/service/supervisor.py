@@ -48,7 +48,8 @@ from vigil.errors import VigilError
 from vigil.events.event import Event
 from vigil.events.store import EventStore
 from vigil.recording.index import SegmentIndex
-from vigil.recording.retention import RetentionPolicy, camera_retention, run_pass
+from vigil.recording.retention import RetentionPolicy, run_pass
+from vigil.recording.rules import camera_retention
 from vigil.recording.segmenter import recover
 from vigil.recording.segments import SegmentInfo
 from vigil.service.cameras import CameraRunner, LocalCameras, RunnerFactory

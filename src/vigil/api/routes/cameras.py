@@ -22,7 +22,7 @@ from vigil.api.schemas import (
 )
 from vigil.api.state import CameraInfo, ServiceState
 from vigil.events.event import json_value
-from vigil.recording.retention import CameraRetention, camera_retention
+from vigil.recording.rules import CameraRetention, camera_retention
 
 __all__ = ["router"]
 
