@@ -18,12 +18,13 @@ from service.test_serve_e2e import ServiceLog, wait_for
 REPO = Path(__file__).resolve().parents[2]
 SCREENSHOTS = REPO / "test-artifacts" / "screenshots"
 CAMERA = "campus"
-PURPOSE = "Counting people on the walkway"
 PASSWORDS = {
     "admin": "admin-pass-4821",
     "operator": "operator-pass-4821",
     "viewer": "viewer-pass-4821",
 }
+#: The camera's stated purpose (its `privacy:` section), shown on the camera page.
+PURPOSE = "Counting people on the walkway"
 
 
 def screenshot(page: Any, name: str) -> Path:
