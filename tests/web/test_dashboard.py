@@ -540,6 +540,13 @@ def test_zone_editor_draws_a_static_privacy_mask(browser: Any, dashboard: Dashbo
         for (x, y), (sx, sy) in zip(corners, mask["points"], strict=True):
             assert abs(sx - x) < 0.01 and abs(sy - y) < 0.01, mask
 
+        # The editor draws on a frame: the restarted worker's first one may take a moment.
+        admin = dashboard.api("admin")
+        dashboard.wait(
+            lambda: admin.get(f"/api/cameras/{CAMERA}/frame.jpg").status_code == 200,
+            30,
+            "a frame of the restarted camera",
+        )
         page.reload()
         page.wait_for_selector("#overlay polygon.mask")
         assert page.locator("ul.shapes li").filter(has_text="privacy mask1").count() == 1
@@ -548,7 +555,6 @@ def test_zone_editor_draws_a_static_privacy_mask(browser: Any, dashboard: Dashbo
         fill = page.eval_on_selector("#overlay polygon.mask", "e => getComputedStyle(e).fill")
         assert fill.startswith("rgba(0, 0, 0"), fill
         screenshot(page, "zone-editor-privacy-mask")
-        admin = dashboard.api("admin")
         assert admin.get(f"/api/cameras/{CAMERA}").json()["privacy"]["static_masks"] == 1
 
         page.click("text=Delete privacy mask")
