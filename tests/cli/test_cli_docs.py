@@ -40,6 +40,23 @@ def test_documented_config_runs(name: str, vigil: Vigil, tmp_path: Path, synthet
     assert len(summary["counters"]) == 6  # one entry per configured app
 
 
+def test_readme_site_examples_are_valid_sites() -> None:
+    """The README's site-file examples (``yaml`` blocks starting with ``cameras:``, such as
+    the privacy reference) are valid `vigil serve` sites."""
+    from vigil.config.loader import load_config_text
+    from vigil.config.site import SiteConfig
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    sites = [
+        b for b in re.findall(r"```yaml\n(.*?)```", text, re.DOTALL) if b.startswith("cameras:")
+    ]
+    assert sites, "README.md has no site example"
+    for block in sites:
+        camera = load_config_text(block, "README.md", model=SiteConfig).cameras[0]
+        if "privacy:" in block:
+            assert camera.privacy.masks_objects_for("viewer") and camera.privacy.static
+
+
 # ---------------------------------------------------------------- the README's commands
 
 SKIP = re.compile(r"<!-- doc-test: skip: (.+?) -->")

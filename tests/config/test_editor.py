@@ -52,13 +52,58 @@ def test_camera_scene_is_the_file_as_written(site_file: Path) -> None:
         "zones": {"door": {"points": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]]}},
         "lines": {},
         "apps": [{"type": "intrusion", "name": "night", "settings": {"zone": "door"}}],
+        "static_masks": [],
     }
     assert len(revision) == 16
     assert SiteEditor(site_file, validate_site_text).camera_scene("yard")[0] == {
         "zones": {},
         "lines": {},
         "apps": [],
+        "static_masks": [],
     }
+
+
+def test_static_privacy_masks_round_trip(tmp_path: Path) -> None:
+    """Static masks are written to the camera's ``privacy.static``, its other privacy keys
+    and comments kept; None leaves them; an empty list removes them (and an emptied
+    section)."""
+    path = tmp_path / "site.yaml"
+    path.write_text(
+        textwrap.dedent(
+            """            cameras:
+              - id: gate
+                url: rtsp://127.0.0.1:8554/gate
+                privacy:
+                  mask: [person]   # people, for viewers
+                  for: [viewer]
+              - id: yard
+                url: rtsp://127.0.0.1:8554/yard
+            storage: {directory: data}
+            """
+        )
+    )
+    editor = SiteEditor(path, validate_site_text)
+    window = {"points": [[0.7, 0.0], [1.0, 0.0], [1.0, 0.3]]}
+    garden = {"points": [[10, 200], [90, 200], [90, 280], [10, 280]]}
+    for camera in ("gate", "yard"):
+        editor.replace_scene(camera, {}, {}, [], static_masks=[window, garden])
+    site = load_config(path, model=SiteConfig)
+    for camera in ("gate", "yard"):
+        assert [m.points for m in site.camera(camera).privacy.static] == [
+            [(0.7, 0.0), (1.0, 0.0), (1.0, 0.3)],
+            [(10, 200), (90, 200), (90, 280), (10, 280)],
+        ]
+    assert site.camera("gate").privacy.roles == ["viewer"]
+    assert "mask: [person]   # people, for viewers" in path.read_text()
+    assert editor.camera_scene("yard")[0]["static_masks"] == [window, garden]
+    # None: the masks stay as they are; [] removes them, and yard's emptied section.
+    editor.replace_scene("gate", {}, {}, [])
+    assert len(load_config(path, model=SiteConfig).camera("gate").privacy.static) == 2
+    for camera in ("gate", "yard"):
+        editor.replace_scene(camera, {}, {}, [], static_masks=[])
+    text = path.read_text()
+    assert "static" not in text and text.count("privacy:") == 1
+    assert load_config(path, model=SiteConfig).camera("gate").privacy.mask == ["person"]
 
 
 def test_set_app_keeps_comments_placeholders_and_the_rest(site_file: Path) -> None:

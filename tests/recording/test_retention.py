@@ -21,6 +21,7 @@ from vigil.recording.retention import (
     store_events,
     stored_files,
 )
+from vigil.recording.segmenter import segment_path
 from vigil.recording.segments import SegmentInfo
 
 NOW = 1_700_000_000.0
@@ -322,3 +323,117 @@ def test_run_pass_deletes_old_events_in_batches(database: str, tmp_path: Path) -
         report = run_pass(policy, index, store, tmp_path, NOW)
         assert report.deleted_events == 20 and not report.pressure
         assert [e.start_time for e in store.query(limit=None)] == [NOW - DAY]
+
+
+# --------------------------------------------------------------------------- privacy maximums
+
+
+def test_camera_maximums_from_the_privacy_policy(database: str, tmp_path: Path) -> None:
+    """A camera's ``privacy.retention`` maximums, as the service builds them from the site,
+    win over what would keep its data longer: event references, the record settings and the
+    site's events_days; boxes go before their segment; other cameras keep theirs."""
+    from vigil.config.site import SiteConfig
+    from vigil.service.supervisor import retention_policy
+
+    site = SiteConfig.model_validate(
+        {
+            "cameras": [
+                {
+                    "id": "door",
+                    "url": "rtsp://x/door",
+                    "record": {"retain_days": 30, "event_retain_days": 30},
+                    "privacy": {
+                        "purpose": "Entrance safety",
+                        "retention": {
+                            "recordings_days": 3,
+                            "snapshots_days": 1,
+                            "boxes_days": 2,
+                            "events_days": 5,
+                        },
+                    },
+                },
+                {"id": "yard", "url": "rtsp://x/yard", "record": {"retain_days": 30}},
+            ],
+            "storage": {"directory": str(tmp_path), "events_retain_days": 90},
+        }
+    )
+    policy = retention_policy(site)
+    recordings, snapshots = tmp_path / "recordings", tmp_path / "snapshots"
+
+    def recorded(camera: str, age: float, **flags: bool) -> tuple[str, Path]:
+        """A segment where the segmenter puts it, and the boxes stored beside it when it
+        ended."""
+        start = NOW - age - 10
+        path = segment_path(recordings, camera, start)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\0" * 100)
+        index.add(SegmentInfo(camera, str(path), start, start + 10, 100, **flags))
+        boxes = path.with_suffix(".boxes")
+        boxes.write_bytes(b"\1" * 10)
+        os.utime(boxes, (start + 10, start + 10))
+        return str(path), boxes
+
+    def snapshot(camera: str, name: str, age: float) -> Path:
+        """A snapshot and the boxes written beside it (for masking it when served)."""
+        path = snapshots / camera / f"{name}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"\xff\xd8")
+        path.with_suffix(".boxes.json").write_text("[]")
+        for written in (path, path.with_suffix(".boxes.json")):
+            os.utime(written, (NOW - age, NOW - age))
+        return path
+
+    with Database(database) as opened:
+        store, index = EventStore(opened), SegmentIndex(opened)
+        door_old, old_boxes = recorded("door", 4 * DAY, objects=True)
+        door_mid, mid_boxes = recorded("door", 2.5 * DAY, objects=True)
+        door_new, new_boxes = recorded("door", DAY, objects=True)
+        yard_old, yard_boxes = recorded("yard", 4 * DAY)
+        # Events referencing the oldest footage of both cameras (within event_retain_days).
+        store.add(
+            [
+                Event(cam, "a", "line_crossing", NOW - 4 * DAY - 5, k)
+                for k, cam in enumerate(["door", "yard"])
+            ]
+            + [Event(cam, "a", "line_crossing", NOW - 6 * DAY, 9) for cam in ["door", "yard"]]
+            + [Event("door", "a", "line_crossing", NOW - DAY, 10)]
+        )
+        door_snaps = [snapshot("door", n, age) for n, age in (("a", 2 * DAY), ("b", HOUR))]
+        yard_snap = snapshot("yard", "a", 2 * DAY)
+
+        report = run_pass(policy, index, store, tmp_path, NOW)
+
+        # Recordings: past 3 days go though an event references them; the yard's stay.
+        assert not Path(door_old).exists() and not old_boxes.exists()
+        assert Path(door_mid).exists() and Path(door_new).exists() and Path(yard_old).exists()
+        assert [s.path for s in index.oldest("door")] == [door_mid, door_new]
+        # Boxes: past 2 days go, their segment stays; the yard (no maximum) keeps its own.
+        assert not mid_boxes.exists() and new_boxes.exists() and yard_boxes.exists()
+        # Snapshots, with their boxes: past 1 day go on the door; the yard keeps the site's
+        # 90 days.
+        assert [p.exists() for p in door_snaps] == [False, True] and yard_snap.exists()
+        boxes = [p.with_suffix(".boxes.json").exists() for p in (*door_snaps, yard_snap)]
+        assert boxes == [False, True, True]
+        # Events: the door's past 5 days go, the yard's stay (site: 90 days).
+        assert report.deleted_events == 1
+        remaining = sorted((e.source, e.start_time) for e in store.query(limit=None))
+        assert remaining == [
+            ("door", NOW - 4 * DAY - 5),
+            ("door", NOW - DAY),
+            ("yard", NOW - 6 * DAY),
+            ("yard", NOW - 4 * DAY - 5),
+        ]
+        # A second pass has nothing more to do.
+        assert run_pass(policy, index, store, tmp_path, NOW).deleted_files == 0
+
+
+def test_events_protect_footage_no_longer_than_the_maximums() -> None:
+    rule = CameraRetention(event_days=30, max_days=3, events_days=5)
+    assert rule.protect_days == 3
+    assert CameraRetention(event_days=30, events_days=5).protect_days == 5
+    assert CameraRetention(event_days=30).protect_days == 30
+    assert CameraRetention(snapshots_days=1).snapshot_cutoff(NOW, 90) == NOW - DAY
+    assert CameraRetention(events_days=2).snapshot_cutoff(NOW, None) == NOW - 2 * DAY
+    assert CameraRetention().snapshot_cutoff(NOW, None) is None
+    with pytest.raises(ValueError, match="boxes_days must be >= 0"):
+        CameraRetention(boxes_days=-1)

@@ -82,3 +82,35 @@ def test_demo_site_port_overrides_the_file_for_one_run(tmp_path: Path):
     assert demo_site(None, tmp_path / "data").server.port == 9000  # written on the first start
     assert demo_site(None, tmp_path / "data", 0).server.port == 0
     assert yaml.safe_load((tmp_path / "data" / "site.yaml").read_text())["server"]["port"] == 9000
+
+
+def test_demo_masks_people_for_viewers(tmp_path: Path):
+    """`vigil demo` serves viewers people pixelated (every pixel route asks `privacy_view`),
+    operators and admins unmasked, and states its purpose and limits on the camera."""
+    from accounts import bearer, fast_auth, user_token
+    from api.site import TestClient
+    from vigil.api.app import create_app
+    from vigil.api.privacy import privacy_view
+    from vigil.api.state import ServiceState
+    from vigil.auth.principal import Principal
+    from vigil.db.database import Database
+    from vigil.events import EventStore
+
+    site = demo_site(write_clip(tmp_path / "clip.mp4", 64, 48, 15, 1), tmp_path / "data")
+    with Database(f"sqlite:///{tmp_path / 'vigil.db'}") as database:
+        store = EventStore(database)
+        state = ServiceState.from_site(site, store)
+        masked = {
+            role: privacy_view(state, Principal(role, role), "campus").mask_objects
+            for role in ("viewer", "operator", "admin")
+        }
+        assert masked == {"viewer": True, "operator": False, "admin": False}
+        assert state.site is not None
+        assert state.site.camera("campus").privacy.mode == "pixelate"
+        app = create_app(state, fast_auth(store))
+        viewer = bearer(user_token(app.state.auth, "vera", "viewer"))
+        with TestClient(app, headers=viewer) as client:
+            privacy = client.get("/api/cameras/campus").json()["privacy"]
+    assert (privacy["masked_classes"], privacy["masked_for"]) == (["person"], ["viewer"])
+    assert privacy["purpose"].startswith("Demo: counting people")
+    assert privacy["kept_days"] == {"recordings": 1, "snapshots": 7, "boxes": 1, "events": 30}

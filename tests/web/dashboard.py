@@ -32,6 +32,8 @@ PASSWORDS = {
     "operator": "operator-pass-4821",
     "viewer": "viewer-pass-4821",
 }
+#: The camera's stated purpose (its `privacy:` section), shown on the camera page.
+PURPOSE = "Counting people on the walkway"
 
 
 def screenshot(page: Any, name: str) -> Path:
@@ -109,6 +111,9 @@ def site_yaml(clip: Path) -> str:
             record: {{mode: continuous, segment_seconds: 2, pre_roll: 1, post_roll: 1}}
             lines:
               walkway_count: {{start: [0.45, 0.62], end: [0.45, 0.25]}}
+            privacy:
+              purpose: {PURPOSE}
+              retention: {{recordings_days: 3, snapshots_days: 1}}
             apps:
               - {{type: line_crossing, name: walkers, settings: {{line: walkway_count}}}}
               - {{type: occupancy, name: everyone, settings: {{report_interval: 2}}}}

@@ -19,7 +19,7 @@ import pytest
 from ruamel.yaml import YAML
 
 from service.test_serve_e2e import assert_plays
-from web.dashboard import CAMERA, PASSWORDS, Dashboard, screenshot
+from web.dashboard import CAMERA, PASSWORDS, PURPOSE, Dashboard, screenshot
 
 pytestmark = pytest.mark.integration
 
@@ -486,5 +486,83 @@ def test_viewer_sees_live_and_events_only(browser: Any, dashboard: Dashboard):
         assert put.status == 403
         assert {e for e in browsing.errors if "(Forbidden)" not in e} == set(), browsing.errors
         browsing.errors.clear()  # the refusals were the point
+    finally:
+        browsing.close()
+
+
+def test_camera_page_shows_purpose_and_retention(browser: Any, dashboard: Dashboard):
+    """A viewer reads on the camera page why it records, what is masked and the longest
+    each kind of its data is kept (the site: recordings at most 3 days, snapshots 1 day, events the default 90)."""
+    browsing = dashboard.login(browser, "viewer")
+    page = browsing.page
+    try:
+        page.goto(f"/cameras/{CAMERA}")
+        page.wait_for_selector("#privacy dd[data-privacy=purpose]")
+
+        def shown(key: str) -> str:
+            return page.inner_text(f"#privacy dd[data-privacy={key}]")
+
+        assert shown("purpose") == PURPOSE
+        assert shown("masks") == "no tracked objects masked"
+        assert (shown("recordings"), shown("snapshots")) == ("3 days", "1 day")
+        assert (shown("boxes"), shown("events")) == ("3 days", "90 days")
+        wait_js(page, "document.querySelector('img.live')?.naturalWidth > 0", 10)
+        screenshot(page, "camera-privacy")
+    finally:
+        browsing.close()
+
+
+def test_zone_editor_draws_a_static_privacy_mask(browser: Any, dashboard: Dashboard):
+    """An admin draws a privacy mask over the frame: saved as the camera's
+    ``privacy.static`` (normalised, the rest of its privacy section kept), drawn again
+    when the editor reopens, counted on the camera API, and deleted the same way."""
+    browsing = dashboard.login(browser, "admin")
+    page = browsing.page
+    corners = [(0.70, 0.02), (0.98, 0.02), (0.98, 0.30), (0.70, 0.30)]  # the parked cars
+    try:
+        page.goto(f"/cameras/{CAMERA}/zones")
+        page.wait_for_selector("#new-mask")
+        wait_js(page, "document.getElementById('frame').naturalWidth > 0", 10)
+        page.click("#new-mask")
+        box = page.locator("#overlay").bounding_box()
+        for x, y in corners:
+            page.mouse.click(box["x"] + box["width"] * x, box["y"] + box["height"] * y)
+        assert page.locator("circle.handle").count() == len(corners)
+        page.click("#save")
+        page.wait_for_selector("#save-status[data-saved]")
+        # A privacy change restarts the camera's worker (it reads its policy at start).
+        saved = page.get_attribute("#save-status", "data-saved")
+        assert saved == "restarted", page.inner_text("#save-status")
+
+        camera = YAML(typ="safe").load((dashboard.work / "site.yaml").read_text())["cameras"][0]
+        assert camera["privacy"]["purpose"] == PURPOSE
+        (mask,) = camera["privacy"]["static"]
+        for (x, y), (sx, sy) in zip(corners, mask["points"], strict=True):
+            assert abs(sx - x) < 0.01 and abs(sy - y) < 0.01, mask
+
+        # The editor draws on a frame: the restarted worker's first one may take a moment.
+        admin = dashboard.api("admin")
+        dashboard.wait(
+            lambda: admin.get(f"/api/cameras/{CAMERA}/frame.jpg").status_code == 200,
+            30,
+            "a frame of the restarted camera",
+        )
+        page.reload()
+        page.wait_for_selector("#overlay polygon.mask")
+        assert page.locator("ul.shapes li").filter(has_text="privacy mask1").count() == 1
+        page.click("text=privacy mask1")
+        # Drawn dark over the frame (the served pictures burn it in, for every role).
+        fill = page.eval_on_selector("#overlay polygon.mask", "e => getComputedStyle(e).fill")
+        assert fill.startswith("rgba(0, 0, 0"), fill
+        screenshot(page, "zone-editor-privacy-mask")
+        assert admin.get(f"/api/cameras/{CAMERA}").json()["privacy"]["static_masks"] == 1
+
+        page.click("text=Delete privacy mask")
+        page.click("#save")
+        page.wait_for_selector("#save-status[data-saved]")
+        camera = YAML(typ="safe").load((dashboard.work / "site.yaml").read_text())["cameras"][0]
+        assert "static" not in camera["privacy"] and camera["privacy"]["purpose"] == PURPOSE
+        assert admin.get(f"/api/cameras/{CAMERA}").json()["privacy"]["static_masks"] == 0
+        admin.close()
     finally:
         browsing.close()

@@ -155,7 +155,12 @@ def test_vendored_libraries_match_the_pins_of_the_script():
 # silently, so the OpenAPI schema of the running app is checked against this list).
 READS = {
     ("get", "/api/cameras"): {"id", "name", "state", "up", "live_url"},
-    ("get", "/api/cameras/{camera_id}"): {"id", "name", "state", "up", "status", "live_url", "apps", "node"},
+    ("get", "/api/cameras/{camera_id}"): {
+        "id", "name", "state", "up", "status", "live_url", "apps", "node", "privacy"},
+    ("get", "/api/cameras/{camera_id}", "privacy"): {
+        "purpose", "masked_classes", "masked_for", "mode", "part", "static_masks", "kept_days"},
+    ("get", "/api/cameras/{camera_id}", "privacy", "kept_days"): {
+        "recordings", "snapshots", "boxes", "events"},
     ("get", "/api/cameras/{camera_id}", "apps"): {
         "type", "name", "enabled", "state", "restarts", "last_error", "counters", "errors",
         "rejected", "backoff_s", "sandboxed", "memory_cgroup"},
@@ -173,7 +178,8 @@ READS = {
     ("get", "/api/counts"): {"buckets", "line_crossings", "occupancy"},
     ("get", "/api/counts", "line_crossings"): {"camera", "app", "line", "class_name", "direction", "total", "counts"},
     ("get", "/api/counts", "occupancy"): {"camera", "app", "zone", "mean", "max"},
-    ("get", "/api/cameras/{camera_id}/config"): {"zones", "lines", "apps", "frame_size", "revision"},
+    ("get", "/api/cameras/{camera_id}/config"): {
+        "zones", "lines", "apps", "static_masks", "frame_size", "revision"},
     ("get", "/api/cameras/{camera_id}/config", "apps"): {"type", "name", "settings", "enabled"},
     ("put", "/api/cameras/{camera_id}/config"): {"revision", "applied"},
     ("put", "/api/cameras/{camera_id}/apps/{name}"): {"applied"},

@@ -16,8 +16,10 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 
 from vigil.auth.passwords import MAX_PASSWORD, MIN_PASSWORD, USERNAME_PATTERN
 from vigil.auth.principal import Role
+from vigil.config.privacy import MaskedRole, MaskMode, MaskPart, RetentionLimits
 from vigil.config.schema import LineConfig, Name, ZoneConfig
 from vigil.events.event import json_value
+from vigil.recording.rules import KeptDays
 from vigil.service.messages import AppState, AppStatus
 
 #: The least role that reads app settings (they may hold a webhook's token, say).
@@ -129,6 +131,28 @@ class CameraStatusOut(BaseModel):
     error: str | None = None
 
 
+class CameraPrivacyOut(BaseModel):
+    """What the camera records for, what is masked for whom, and how long its data is kept:
+    what a data-protection officer reads."""
+
+    purpose: str = Field(description="Why this camera records (empty: not stated).")
+    masked_classes: list[str] = Field(description="Tracked classes masked on what is served.")
+    masked_for: list[MaskedRole] = Field(
+        description="Roles served masked footage (until a user allowed to lifts the masks)."
+    )
+    mode: MaskMode
+    part: MaskPart
+    static_masks: int = Field(description="Polygons masked for everyone, always.")
+    limits: RetentionLimits = Field(
+        description="The camera's configured maximums in days (null: none set)."
+    )
+    kept_days: KeptDays = Field(
+        description="The longest each kind of data is kept, in days, from the maximums, the "
+        "record settings and the site's event retention (null: no time limit; the disk "
+        "budget may keep less). Boxes: the per-frame tracked boxes stored with recordings."
+    )
+
+
 class CameraOut(BaseModel):
     id: str
     name: str
@@ -142,6 +166,7 @@ class CameraOut(BaseModel):
         default=None,
         description="The cluster node it runs on; null on a single box or while unassigned.",
     )
+    privacy: CameraPrivacyOut
 
 
 class AppStateOut(BaseModel):
@@ -373,6 +398,11 @@ class CameraConfigIn(BaseModel):
     zones: dict[Name, ZoneConfig] = Field(default_factory=dict)
     lines: dict[Name, LineConfig] = Field(default_factory=dict)
     apps: list[AppInstanceIn] = Field(default_factory=list)
+    static_masks: list[ZoneConfig] | None = Field(
+        None,
+        description="The camera's static privacy masks (``privacy.static``): polygons masked "
+        "for everyone and left out of motion and detection. Leave out to keep them.",
+    )
     frame_size: tuple[int, int] | None = Field(
         None, description="Ignored on input (GET returns it; PUT accepts the same body)."
     )
@@ -399,6 +429,7 @@ class CameraConfigOut(BaseModel):
     zones: dict[str, ZoneConfig]
     lines: dict[str, LineConfig]
     apps: list[AppInstanceOut]
+    static_masks: list[ZoneConfig] = Field(description="The static privacy masks.")
     frame_size: tuple[int, int] | None = Field(
         description="[width, height] of the camera's frames; null before its first frame."
     )

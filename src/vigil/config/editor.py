@@ -1,4 +1,5 @@
-"""Edit the site YAML of `vigil serve` in place: a camera's zones, lines and apps.
+"""Edit the site YAML of `vigil serve` in place: a camera's zones, lines, apps and static
+privacy masks (``privacy: {static: [...]}``).
 
 The file stays the single source of truth, and stays the user's file: it is edited with
 ruamel.yaml's round-trip mode, and only what changed is replaced, so comments, key order,
@@ -225,14 +226,16 @@ class SiteEditor(Generic[SiteT]):
         return self._parse(data), revision_of(data)
 
     def camera_scene(self, camera_id: str) -> tuple[dict[str, Any], str]:
-        """The camera's zones, lines and apps as written in the file (placeholders such as
-        ``${VAR}`` unexpanded, so no secret leaves the file), and the file's revision."""
+        """The camera's zones, lines, apps and static privacy masks as written in the file
+        (placeholders such as ``${VAR}`` unexpanded, so no secret leaves the file), and the
+        file's revision."""
         document, revision = self.read()
         camera = self._camera(document, camera_id)
         scene: dict[str, Any] = {
             "zones": _plain(camera.get("zones") or {}),
             "lines": _plain(camera.get("lines") or {}),
             "apps": _plain(camera.get("apps") or []),
+            "static_masks": _plain((camera.get("privacy") or {}).get("static") or []),
         }
         return scene, revision
 
@@ -245,14 +248,19 @@ class SiteEditor(Generic[SiteT]):
         lines: Mapping[str, Any],
         apps: Sequence[Mapping[str, Any]],
         *,
+        static_masks: Sequence[Mapping[str, Any]] | None = None,
         revision: str | None = None,
     ) -> SiteT:
-        """Make the camera's zones, lines and apps these (plain data, as in the YAML)."""
+        """Make the camera's zones, lines and apps these (plain data, as in the YAML), and
+        its static privacy masks `static_masks` unless None (the rest of its ``privacy:``
+        section stays)."""
         with self._editing(revision) as (document, layout):
             camera = self._camera(document, camera_id)
             self._set_section(camera, "zones", dict(zones))
             self._set_section(camera, "lines", dict(lines))
             self._set_section(camera, "apps", [dict(a) for a in apps])
+            if static_masks is not None:
+                self._set_static_masks(camera, [dict(m) for m in static_masks])
             return self._save(document, layout)
 
     def set_app(
@@ -349,6 +357,18 @@ class SiteEditor(Generic[SiteT]):
             for app in camera["apps"]:
                 if isinstance(app, CommentedMap) and id(app) not in existing:
                     app.fa.set_block_style()
+
+    @classmethod
+    def _set_static_masks(cls, camera: CommentedMap, masks: list[dict[str, Any]]) -> None:
+        """``privacy: {static: masks}``; a ``privacy:`` section left empty goes."""
+        if camera.get("privacy") is None:
+            if not masks:
+                return
+            camera["privacy"] = CommentedMap()
+            camera["privacy"].fa.set_block_style()
+        cls._set_section(camera["privacy"], "static", masks)
+        if not camera["privacy"]:
+            del camera["privacy"]
 
     @contextlib.contextmanager
     def _editing(self, revision: str | None) -> Iterator[tuple[CommentedMap, Layout]]:

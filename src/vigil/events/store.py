@@ -245,17 +245,16 @@ class EventStore:
                         row.node = node
         return [ev for ev, _ in refused]
 
-    def delete_before(self, cutoff: float, batch: int = 5000) -> int:
-        """Delete the events that started before `cutoff`, `batch` rows per transaction (so
-        writers wait for one short delete, never for a whole backlog); returns how many."""
+    def delete_before(self, cutoff: float, batch: int = 5000, source: str | None = None) -> int:
+        """Delete the events (of `source`, or of all) that started before `cutoff`, `batch`
+        rows per transaction (so writers wait for one short delete, never for a whole
+        backlog); returns how many."""
         deleted = 0
+        older = EventRow.start_time < float(cutoff)
+        if source is not None:
+            older = older & (EventRow.source == source)
         while True:
-            ids = (
-                select(EventRow.id)
-                .where(EventRow.start_time < float(cutoff))
-                .limit(batch)
-                .scalar_subquery()
-            )
+            ids = select(EventRow.id).where(older).limit(batch).scalar_subquery()
             with self.database.write() as session:
                 result = session.execute(delete(EventRow).where(EventRow.id.in_(ids)))
                 count = int(getattr(result, "rowcount", 0) or 0)

@@ -29,11 +29,18 @@ Free-space floor: when the disk of the recordings has less than twice `min_free_
 twice the floor is free again: the database on that disk must never fill, and the segmenter
 pauses recording below the floor itself.
 
-Nothing younger than `grace_seconds` is deleted by age or budget (events arrive late and
+Maximums (a camera's privacy policy: the most the site may keep, whatever else holds it):
+segments older than `max_days` go even when events reference them, events (rows) and
+snapshots older than `events_days` / `snapshots_days` go (an event no longer protects
+footage past either maximum), and the per-frame boxes stored beside a segment
+(``<segment>.boxes``) go once older than `boxes_days`, the segment staying.
+
+Nothing younger than `grace_seconds` is deleted by age, maximum or budget (events arrive late and
 reach back by their pre-roll), and only finished, indexed segments are considered, so a
 segment still being written (a ``.part`` file, not in the index) is never touched.
-Snapshots live `events_days` (like the event rows, deleted by `run_pass` in bounded
-batches), cached clips `clip_days`.
+Snapshots (with the boxes written beside them) live `events_days` (like the event rows,
+deleted by `run_pass` in bounded batches) or their camera's shorter maximum, cached clips
+`clip_days`.
 
 `RetentionPolicy.plan()` decides (reads the index, the events and the given files, changes
 nothing); `apply()` deletes the planned files and rows; `run_pass()` is the service's whole
@@ -58,6 +65,7 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 from vigil.privacy.boxes import boxes_path
 from vigil.recording.index import Segment, SegmentIndex
+from vigil.recording.rules import DAY, CameraRetention, KeptDays, RecordMode, camera_retention
 
 if TYPE_CHECKING:
     from vigil.events.store import EventStore
@@ -69,10 +77,12 @@ __all__ = [
     "EventCover",
     "EventSpan",
     "EventsQuery",
+    "KeptDays",
     "PassReport",
     "RecordMode",
     "RetentionPolicy",
     "StoredFile",
+    "camera_retention",
     "disk_pressure",
     "run_pass",
     "select_expired",
@@ -83,46 +93,24 @@ __all__ = [
 
 _log = logging.getLogger(__name__)
 
-DAY = 86400.0
-RecordMode = Literal["continuous", "motion", "events", "off"]
-_MODES = ("continuous", "motion", "events", "off")
-
 #: (camera, start, end) of an event in wall-clock seconds; end None while it goes on.
 EventSpan = tuple[str, float, float | None]
 #: Events that started at or after `since` (wall clock), as `EventSpan`s.
 EventsQuery = Callable[[float], Iterable[EventSpan]]
 
 
-@dataclass(frozen=True, slots=True)
-class CameraRetention:
-    """How long one camera's footage is kept (days may be fractional)."""
-
-    mode: RecordMode = "continuous"
-    retain_days: float = 7.0
-    motion_days: float = 7.0
-    event_days: float = 30.0
-    pre_roll: float = 5.0
-    post_roll: float = 5.0
-
-    def __post_init__(self) -> None:
-        if self.mode not in _MODES:
-            raise ValueError(
-                f"recording mode must be one of {', '.join(_MODES)}, got {self.mode!r}"
-            )
-        for name in ("retain_days", "motion_days", "event_days", "pre_roll", "post_roll"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-
-    def cutoffs(self, now: float, grace: float) -> tuple[float, float]:
-        """(inactive, active): segments that ended before these times are past their age."""
-        if self.mode == "motion":
-            inactive, active = now - grace, now - self.motion_days * DAY
-        elif self.mode == "events":
-            inactive = active = now - grace
-        else:  # continuous, off
-            inactive = now - self.retain_days * DAY
-            active = now - max(self.retain_days, self.motion_days) * DAY
-        return min(inactive, now - grace), min(active, now - grace)
+def _boxes_before(camera_dir: Path, camera: str, cutoff: float) -> list[StoredFile]:
+    """The per-frame boxes stored beside the camera's segments (``<camera_dir>/<YYYY-MM-DD>/
+    <segment>.boxes``, written when the segment ends) before `cutoff`: one listing per day
+    folder up to the cutoff's day, so a pass costs no query per segment however long the
+    recordings are kept."""
+    last_day = datetime.fromtimestamp(cutoff, UTC).strftime("%Y-%m-%d")
+    out: list[StoredFile] = []
+    with contextlib.suppress(FileNotFoundError):
+        for day in os.scandir(camera_dir):
+            if day.name <= last_day and day.is_dir(follow_symlinks=False):
+                out += [f for f in _scan(day.path, ".boxes", "boxes", camera) if f.time < cutoff]
+    return out
 
 
 class Footage(Protocol):
@@ -140,10 +128,10 @@ class Footage(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class StoredFile:
-    """A snapshot (``<snapshots>/<camera>/<event id>.jpg``) or a cached clip, timed by its
-    modification time."""
+    """A snapshot (``<snapshots>/<camera>/<event id>.jpg``), a cached clip or a segment's
+    stored boxes (``<segment>.boxes``), timed by its modification time."""
 
-    kind: Literal["snapshot", "clip"]
+    kind: Literal["snapshot", "clip", "boxes"]
     path: str
     camera: str
     time: float
@@ -161,7 +149,7 @@ class StoredFile:
 @dataclass(frozen=True, slots=True)
 class Deletion:
     segment: Segment | StoredFile
-    reason: str  # "age", "budget" or "floor"
+    reason: str  # "age", "limit" (a camera's maximum), "budget" or "floor"
 
 
 class EventCover:
@@ -178,7 +166,7 @@ class EventCover:
         by_camera: dict[str, list[list[float]]] = {}
         for camera, start, end in spans:
             rule = rules(camera)
-            if now - start >= rule.event_days * DAY:
+            if now - start >= rule.protect_days * DAY:
                 continue
             stop = now if end is None else max(end, start)
             a, b = start - rule.pre_roll, stop + rule.post_roll
@@ -314,7 +302,8 @@ class RetentionPolicy:
         `files` are the snapshots and cached clips on disk, `free_bytes` the free space of
         the recordings' disk (None: the floor is not checked)."""
         now = _now() if now is None else float(now)
-        longest = max([self.default.event_days, *(r.event_days for r in self.cameras.values())])
+        rules = [self.default, *self.cameras.values()]
+        longest = max(r.protect_days for r in rules)
         cover = EventCover(events_query(now - longest * DAY), self.rules, now)
         clips = sorted((f for f in files if f.kind == "clip"), key=lambda f: f.time)
         snapshots = sorted((f for f in files if f.kind == "snapshot"), key=lambda f: f.time)
@@ -362,19 +351,48 @@ class RetentionPolicy:
         snapshots: list[StoredFile],
         now: float,
     ) -> list[Deletion]:
-        """What is past its age: segments per camera and kind of footage, cached clips, and
-        snapshots when events expire."""
+        """What is past its age or its camera's maximum: segments per camera and kind of
+        footage, their stored boxes, cached clips, and snapshots when events expire."""
         grace = self.grace_seconds
         plan: list[Deletion] = []
         for camera in index.cameras():
-            inactive, active = self.rules(camera).cutoffs(now, grace)
+            rule = self.rules(camera)
+            inactive, active = rule.cutoffs(now, grace)
             for flag, cutoff in ((False, inactive), (True, active)):
                 candidates = index.iter_oldest(camera, ended_before=cutoff, active=flag)
                 plan += select_expired(candidates, self.rules, cover, now, grace)
+            plan += self._past_maximums(index, camera, rule, {d.segment.path for d in plan}, now)
         plan += [Deletion(f, "age") for f in clips if f.time < now - self.clip_days * DAY]
-        if self.events_days is not None:
-            cutoff = now - self.events_days * DAY
-            plan += [Deletion(f, "age") for f in snapshots if f.time < cutoff]
+        taken_before = {
+            camera: self.rules(camera).snapshot_cutoff(now, self.events_days)
+            for camera in {f.camera for f in snapshots}
+        }
+        plan += [
+            Deletion(f, "age")
+            for f in snapshots
+            if (before := taken_before[f.camera]) is not None and f.time < before
+        ]
+        return plan
+
+    def _past_maximums(
+        self, index: SegmentIndex, camera: str, rule: CameraRetention, planned: set[str], now: float
+    ) -> list[Deletion]:
+        """`camera`'s segments older than its `max_days`, whatever references them, and the
+        stored boxes of its segments older than its `boxes_days`."""
+        grace = self.grace_seconds
+        plan: list[Deletion] = []
+        if rule.max_days is not None:
+            cutoff = min(now - rule.max_days * DAY, now - grace)
+            for seg in index.iter_oldest(camera, ended_before=cutoff):
+                if seg.path not in planned:
+                    plan.append(Deletion(seg, "limit"))
+                    planned.add(seg.path)
+        if rule.boxes_days is not None:
+            first = index.oldest(camera, limit=1)
+            if first:
+                cutoff = min(now - rule.boxes_days * DAY, now - grace)
+                stored = _boxes_before(Path(first[0].path).parent.parent, camera, cutoff)
+                plan += [Deletion(f, "limit") for f in stored]
         return plan
 
     def _over_budget(
@@ -500,20 +518,29 @@ def store_events(store: EventStore) -> EventsQuery:
     return store.spans
 
 
+#: A snapshot, and the tracked boxes written beside it for masking it when served (written
+#: with it, so the same age and budget rules delete both).
+SNAPSHOT_SUFFIXES = (".jpg", ".boxes.json")
+
+
 def stored_files(snapshots_dir: Path, clips_dir: Path) -> list[StoredFile]:
-    """The snapshots (``<snapshots_dir>/<camera>/*.jpg``) and cached clips
-    (``<clips_dir>/*.mp4``) on disk; a folder that is not there holds nothing."""
+    """The snapshots (``<snapshots_dir>/<camera>/*.jpg``, and their ``*.boxes.json``) and
+    cached clips (``<clips_dir>/*.mp4``) on disk; a folder that is not there holds
+    nothing."""
     out: list[StoredFile] = []
     with contextlib.suppress(FileNotFoundError):
         for folder in os.scandir(snapshots_dir):
             if folder.is_dir(follow_symlinks=False):
-                out += _scan(folder.path, ".jpg", "snapshot", folder.name)
+                out += _scan(folder.path, SNAPSHOT_SUFFIXES, "snapshot", folder.name)
     out += _scan(clips_dir, ".mp4", "clip", "")
     return out
 
 
 def _scan(
-    folder: str | Path, suffix: str, kind: Literal["snapshot", "clip"], camera: str
+    folder: str | Path,
+    suffix: str | tuple[str, ...],
+    kind: Literal["snapshot", "clip", "boxes"],
+    camera: str,
 ) -> list[StoredFile]:
     out = []
     with contextlib.suppress(FileNotFoundError), os.scandir(folder) as entries:
@@ -552,7 +579,8 @@ def run_pass(
 ) -> PassReport:
     """The service's retention pass over its storage directory (``recordings``,
     ``snapshots``, ``exports/clips``): segments, snapshots and cached clips by `policy`,
-    then event rows older than `policy.events_days` in bounded batches."""
+    then event rows older than `policy.events_days` or their camera's maximum, in bounded
+    batches."""
     now = _now() if now is None else float(now)
     files = stored_files(storage / "snapshots", storage / "exports" / "clips")
     free_before = shutil.disk_usage(storage).free
@@ -560,10 +588,11 @@ def run_pass(
     removed = 0
     if policy.events_days is not None:
         removed = events.delete_before(now - policy.events_days * DAY)
-        if removed:
-            _log.info(
-                "retention: deleted %d events older than %g days", removed, policy.events_days
-            )
+    for camera, rule in policy.cameras.items():
+        if rule.events_days is not None:
+            removed += events.delete_before(now - rule.events_days * DAY, source=camera)
+    if removed:
+        _log.info("retention: deleted %d events past their retention", removed)
     free = shutil.disk_usage(storage).free
     pressure = disk_pressure(min(free, free_before), policy.min_free_bytes)
     return PassReport(len(deleted), removed, free, pressure)

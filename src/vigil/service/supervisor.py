@@ -48,7 +48,8 @@ from vigil.errors import VigilError
 from vigil.events.event import Event
 from vigil.events.store import EventStore
 from vigil.recording.index import SegmentIndex
-from vigil.recording.retention import CameraRetention, RetentionPolicy, run_pass
+from vigil.recording.retention import RetentionPolicy, run_pass
+from vigil.recording.rules import camera_retention
 from vigil.recording.segmenter import recover
 from vigil.recording.segments import SegmentInfo
 from vigil.service.cameras import CameraRunner, LocalCameras, RunnerFactory, take_batch
@@ -474,20 +475,10 @@ class Supervisor:
 
 
 def retention_policy(site: SiteConfig) -> RetentionPolicy:
-    """The recording retention of `site`'s cameras, as configured now (the site file may
-    have changed)."""
+    """The recording retention of `site`'s cameras, with their privacy policies' maximums,
+    as configured now (the site file may have changed)."""
     return RetentionPolicy(
-        cameras={
-            c.id: CameraRetention(
-                mode=c.record.mode,
-                retain_days=c.record.retain_days,
-                motion_days=c.record.retain_days,
-                event_days=c.record.event_retain_days,
-                pre_roll=c.record.pre_roll,
-                post_roll=c.record.post_roll,
-            )
-            for c in site.cameras
-        },
+        cameras={c.id: camera_retention(c) for c in site.cameras},
         budget_bytes=(
             int(site.storage.disk_budget_gb * 1e9) if site.storage.disk_budget_gb else None
         ),

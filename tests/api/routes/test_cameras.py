@@ -193,3 +193,63 @@ def test_camera_state_not_known_to_the_api(site: Site) -> None:
     site.state.apply(status("lab", site.clock.now, "ended"))
     assert site.client.get("/api/cameras/lab").json()["state"] == "ended"
     assert site.client.get("/api/cameras").json()[2]["state"] == "ended"
+
+
+def test_cameras_show_purpose_masks_and_retention(tmp_path: Path) -> None:
+    """Every user who may see a camera reads what it records for, what is masked for whom
+    and the longest each kind of its data is kept (its maximums over the record settings
+    and the site's event retention)."""
+    from vigil.config.site import SiteConfig
+
+    site = SiteConfig.model_validate(
+        {
+            "cameras": [
+                {
+                    "id": "door",
+                    "url": "rtsp://door/1",
+                    "record": {"retain_days": 14, "event_retain_days": 30},
+                    "privacy": {
+                        "mask": ["person"],
+                        "for": ["viewer", "operator"],
+                        "part": "upper",
+                        "static": [{"points": [[0, 0], [0.2, 0], [0.2, 0.3]]}],
+                        "purpose": "Safety of the entrance; incidents only",
+                        "retention": {"recordings_days": 3, "snapshots_days": 1},
+                    },
+                },
+                {"id": "yard", "url": "rtsp://yard/1", "record": {"mode": "events"}},
+            ],
+            "storage": {"directory": str(tmp_path / "site"), "events_retain_days": 90},
+        }
+    )
+    with Database(f"sqlite:///{tmp_path / 'vigil.db'}") as database:
+        store = EventStore(database)
+        state = ServiceState.from_site(site, store)
+        app = create_app(state, fast_auth(store))
+        viewer = bearer(user_token(app.state.auth, "vera", "viewer"))
+        with TestClient(app, headers=viewer) as client:
+            door = client.get("/api/cameras/door").json()["privacy"]
+            assert door == {
+                "purpose": "Safety of the entrance; incidents only",
+                "masked_classes": ["person"],
+                "masked_for": ["viewer", "operator"],
+                "mode": "pixelate",
+                "part": "upper",
+                "static_masks": 1,
+                "limits": {
+                    "recordings_days": 3.0,
+                    "snapshots_days": 1.0,
+                    "boxes_days": None,
+                    "events_days": None,
+                },
+                "kept_days": {"recordings": 3.0, "snapshots": 1.0, "boxes": 3.0, "events": 90.0},
+            }
+            yard = client.get("/api/cameras").json()[1]["privacy"]
+            # No policy: nothing masked; footage events reference stays event_retain_days.
+            assert (yard["purpose"], yard["masked_classes"], yard["static_masks"]) == ("", [], 0)
+            assert yard["kept_days"] == {
+                "recordings": 30.0,
+                "snapshots": 90.0,
+                "boxes": 30.0,
+                "events": 90.0,
+            }

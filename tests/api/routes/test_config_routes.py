@@ -148,6 +148,31 @@ def test_put_config_saves_to_the_file(api: Api) -> None:
     assert any(e["action"] == "camera.config.update" and e["target"] == "gate" for e in items)
 
 
+def test_static_privacy_masks_through_the_config_api(api: Api) -> None:
+    """The zone editor's static privacy masks: GET shows them, PUT saves them to the
+    camera's ``privacy.static`` (audited), a PUT without them keeps them."""
+    body = api.client.get("/api/cameras/gate/config").json()
+    assert body["static_masks"] == []
+    window = {"points": [[0.7, 0.0], [1.0, 0.0], [1.0, 0.3]]}
+    response = api.client.put("/api/cameras/gate/config", json={**body, "static_masks": [window]})
+    assert response.status_code == 200, response.text
+    assert response.json()["static_masks"] == [window]
+    camera = load_config(api.site_file, model=SiteConfig).camera("gate")
+    assert [m.points for m in camera.privacy.static] == [[(0.7, 0.0), (1.0, 0.0), (1.0, 0.3)]]
+    body = api.client.get("/api/cameras/gate/config").json()
+    del body["static_masks"]
+    assert api.client.put("/api/cameras/gate/config", json=body).json()["static_masks"] == [window]
+    bad = {**body, "static_masks": [{"points": [[0, 0], [1, 1]]}]}
+    response = api.client.put("/api/cameras/gate/config", json=bad)
+    assert response.status_code == 422
+    assert (
+        "static_masks[0].points: polygon needs at least 3 points, got 2"
+        in response.json()["detail"]
+    )
+    audit = api.client.get("/api/audit").json()["items"]
+    assert any(e["detail"].get("static_masks") == 1 for e in audit if e["target"] == "gate")
+
+
 @pytest.mark.parametrize(
     ("change", "status", "detail"),
     [

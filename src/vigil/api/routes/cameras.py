@@ -1,5 +1,6 @@
 """``GET /api/cameras`` and ``GET /api/cameras/{id}``: the configured cameras, their state,
-the cluster node each runs on, their worker's latest status and their app instances."""
+the cluster node each runs on, their privacy policy (purpose, masks, retention), their
+worker's latest status and their app instances."""
 
 from __future__ import annotations
 
@@ -8,17 +9,20 @@ from fastapi.concurrency import run_in_threadpool
 
 from vigil.api.cluster import ClusterControl
 from vigil.api.deps import Cluster, State, Viewer, camera_or_404, url_for
+from vigil.api.privacy import camera_privacy
 from vigil.api.schemas import (
     ERROR_RESPONSES,
     ApiCameraState,
     AppStateOut,
     CameraDetail,
     CameraOut,
+    CameraPrivacyOut,
     CameraStatusOut,
     app_report,
 )
 from vigil.api.state import CameraInfo, ServiceState
 from vigil.events.event import json_value
+from vigil.recording.rules import CameraRetention, camera_retention
 
 __all__ = ["router"]
 
@@ -40,6 +44,25 @@ def camera_out(
         live_url=url_for(request, "camera_live", camera_id=camera.id),
         latest_url=url_for(request, "camera_latest", camera_id=camera.id),
         node=node,
+        privacy=privacy_out(state, camera.id),
+    )
+
+
+def privacy_out(state: ServiceState, camera_id: str) -> CameraPrivacyOut:
+    """The camera's purpose, masks and retention as running (defaults without a site)."""
+    policy = camera_privacy(state, camera_id)
+    site = state.site
+    config = next((c for c in site.cameras if c.id == camera_id), None) if site else None
+    rules = CameraRetention() if config is None else camera_retention(config)
+    return CameraPrivacyOut(
+        purpose=policy.purpose,
+        masked_classes=policy.mask,
+        masked_for=policy.roles,
+        mode=policy.mode,
+        part=policy.part,
+        static_masks=len(policy.static),
+        limits=policy.retention,
+        kept_days=rules.kept_days(site.storage.events_retain_days if site else None),
     )
 
 

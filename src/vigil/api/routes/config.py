@@ -164,6 +164,7 @@ def _scene_out(
             zones=scene["zones"],
             lines=scene["lines"],
             apps=[_instance(app, with_settings) for app in scene["apps"]],
+            static_masks=scene["static_masks"],
             frame_size=frame_size,
             revision=revision,
         )
@@ -178,7 +179,8 @@ def _running_scene(state: ServiceState, camera_id: str) -> dict[str, Any]:
     camera = None if site is None else next((c for c in site.cameras if c.id == camera_id), None)
     if camera is None:
         raise HTTPException(404, f"unknown camera {camera_id!r}")
-    return camera.model_dump(mode="json", include={"zones", "lines", "apps"})
+    scene = camera.model_dump(mode="json", include={"zones", "lines", "apps"})
+    return {**scene, "static_masks": [m.model_dump(mode="json") for m in camera.privacy.static]}
 
 
 # ---------------------------------------------------------------------------------- routes
@@ -203,8 +205,9 @@ async def put_camera_config(
     state: State,
     site: Site,
 ) -> CameraConfigSaved:
-    """Replace the camera's zones, lines and apps: saved to the site file and applied
-    without restarting anything (the camera's tracks go on)."""
+    """Replace the camera's zones, lines and apps (and its static privacy masks, if given):
+    saved to the site file and applied without restarting anything (the camera's tracks go
+    on; a change of static masks restarts the camera's worker)."""
     camera_or_404(state, camera_id)
     editor = _editor(state, site)
     await run_in_threadpool(
@@ -213,13 +216,18 @@ async def put_camera_config(
         {name: zone.model_dump(mode="json") for name, zone in body.zones.items()},
         {name: line.model_dump(mode="json") for name, line in body.lines.items()},
         [app.model_dump(exclude_none=True) for app in body.apps],
+        static_masks=None
+        if body.static_masks is None
+        else [mask.model_dump(mode="json") for mask in body.static_masks],
         revision=body.revision,
     )
-    detail = {
+    detail: dict[str, Any] = {
         "zones": sorted(body.zones),
         "lines": sorted(body.lines),
         "apps": [app.name or app.type for app in body.apps],
     }
+    if body.static_masks is not None:
+        detail["static_masks"] = len(body.static_masks)
     await _audit(request, principal, "camera.config.update", camera_id, detail)
     applied = await _apply(state, site, camera_id)
     out = await run_in_threadpool(_scene_out, state, site, camera_id, True)  # an admin's

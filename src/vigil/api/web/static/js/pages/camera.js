@@ -1,8 +1,10 @@
 // /cameras/{id}: a larger live view, the camera's apps with their states and live counters
-// (from the worker's status, refreshed every second) and the objects of the latest frame.
+// (from the worker's status, refreshed every second), the objects of the latest frame and
+// the camera's privacy policy (purpose, masks, how long its data is kept).
 import { api, liveSocket } from "../api.js";
 import { appStateBadges } from "../appstate.js";
 import { atLeast, clear, h } from "../dom.js";
+import { privacySection } from "../privacypolicy.js";
 import { liveImage, objectsLine } from "./live.js";
 import { privacyControl } from "./privacy.js";
 
@@ -50,6 +52,7 @@ export async function render(root, context) {
           appsBody,
         ),
         h("nav", { class: "tools", "aria-label": "Camera" }, tools),
+        privacySection(camera.privacy),
       ),
     ),
   );

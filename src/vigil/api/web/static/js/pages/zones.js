@@ -1,10 +1,13 @@
-// /cameras/{id}/zones: the zone and line editor, drawn over the camera's current frame.
+// /cameras/{id}/zones: the zone, line and static privacy mask editor, drawn over the
+// camera's current frame. Privacy masks (the camera's `privacy.static` polygons) are masked
+// for everyone on everything served and left out of motion and detection; they have no name
+// in the site file and no apps.
 //
 // An SVG overlay whose viewBox is the frame size lies exactly on the image, so its user units
 // are frame pixels whatever size the image is shown at. Click on the frame to add a point to
 // the selected shape, drag a point to move it. The site config takes normalised (0..1) or
 // pixel coordinates: new shapes are saved normalised, shapes read in pixels stay in pixels.
-// Saving PUTs the whole scene (zones, lines, apps) to /api/cameras/{id}/config; the server
+// Saving PUTs the whole scene (zones, lines, apps, masks) to /api/cameras/{id}/config; the server
 // validates it (its one-line error is shown) and applies it without a restart.
 import { api } from "../api.js";
 import { clear, h, showError } from "../dom.js";
@@ -18,6 +21,7 @@ function svg(tag, attributes = {}) {
 }
 
 const round = (value, digits) => Number(value.toFixed(digits));
+const KIND_TEXT = { zone: "zone", line: "line", mask: "privacy" };
 
 // Which settings of an app name a zone, a line or classes: those its settings JSON Schema
 // marks `"x-vigil-ref"` (the SDK's ZoneName, LineName, ClassName), a name or a list of names.
@@ -64,18 +68,19 @@ export async function render(root, context) {
   for (const [name, line] of Object.entries(config.lines || {})) {
     shapes.push({ kind: "line", name, ...toPx([line.start, line.end]) });
   }
+  (config.static_masks || []).forEach((mask, i) => shapes.push({ kind: "mask", name: `mask${i + 1}`, ...toPx(mask.points) }));
   let apps = config.apps.map((a) => ({ ...a, settings: { ...a.settings } }));
   let revision = config.revision; // a save is refused (409) if someone changed the file since
   let selected = null;
   let focused = -1; // the point that keeps the keyboard focus across a redraw
   let dirty = false;
 
-  const overlay = svg("svg", { id: "overlay", viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img", "aria-label": "Zones and lines" });
+  const overlay = svg("svg", { id: "overlay", viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img", "aria-label": "Zones, lines and privacy masks" });
   const stage = h("div", { class: "stage", id: "stage" }, image, overlay);
   const panel = h("div", { class: "panel" });
   const status = h("p", { id: "save-status", role: "status" });
   root.append(
-    h("p", { class: "meta" }, "Select or create a zone or line, then click on the frame to add points; drag a point to move it."),
+    h("p", { class: "meta" }, "Select or create a zone, line or privacy mask, then click on the frame to add points; drag a point to move it."),
     h("div", { class: "editor" }, stage, panel),
   );
 
@@ -106,7 +111,7 @@ export async function render(root, context) {
       const isSelected = shape === selected;
       const cls = `${shape.kind}${isSelected ? " selected" : ""}`;
       const pts = shape.points.map((p) => p.join(",")).join(" ");
-      const body = shape.kind === "zone" ? svg("polygon", { points: pts, class: cls }) : svg("polyline", { points: pts, class: cls });
+      const body = shape.kind === "line" ? svg("polyline", { points: pts, class: cls }) : svg("polygon", { points: pts, class: cls });
       body.style.strokeWidth = `${r / 2}px`;
       if (shape.kind === "line") body.setAttribute("marker-end", "url(#arrow)");
       body.addEventListener("pointerdown", (event) => {
@@ -127,7 +132,7 @@ export async function render(root, context) {
       shape.points.forEach((point, i) => {
         const handle = svg("circle", {
           cx: point[0], cy: point[1], r, class: "handle", "data-index": i,
-          tabindex: 0, role: "button", "aria-label": `Point ${i + 1} of ${shape.kind} ${shape.name}: arrow keys move it, Delete removes it`,
+          tabindex: 0, role: "button", "aria-label": `Point ${i + 1} of ${KIND_TEXT[shape.kind]} ${shape.name}: arrow keys move it, Delete removes it`,
         });
         // Keyboard: arrows move the point (Shift: 10 times as far), Delete removes it.
         handle.addEventListener("keydown", (event) => {
@@ -208,11 +213,11 @@ export async function render(root, context) {
             draw();
             form();
           },
-        }, `${shape.kind} ${shape.name}`)),
+        }, `${KIND_TEXT[shape.kind]} ${shape.name}`)),
       ),
     );
     const add = (kind) => () => {
-      selected = { kind, name: uniqueName(kind === "zone" ? "zone" : "line"), normalised: true, points: [] };
+      selected = { kind, name: uniqueName(kind), normalised: true, points: [] };
       shapes.push(selected);
       changed();
       form();
@@ -222,7 +227,8 @@ export async function render(root, context) {
       list,
       h("div", { class: "row" },
         h("button", { type: "button", id: "new-zone", onclick: add("zone") }, "New zone"),
-        h("button", { type: "button", id: "new-line", onclick: add("line") }, "New line")),
+        h("button", { type: "button", id: "new-line", onclick: add("line") }, "New line"),
+        h("button", { type: "button", id: "new-mask", onclick: add("mask") }, "New privacy mask")),
     ];
     if (selected) parts.push(shapeForm(selected));
     parts.push(
@@ -232,7 +238,36 @@ export async function render(root, context) {
     clear(panel, parts);
   }
 
+  const pointCount = (shape) => `${shape.points.length} point${shape.points.length === 1 ? "" : "s"}`;
+  // Undo the shape's last point, or delete it (and forget it in its apps' settings).
+  const editButtons = (shape) =>
+    h("div", { class: "row" },
+      h("button", { type: "button", onclick: () => { shape.points.pop(); changed(); form(); } }, "Undo point"),
+      h("button", {
+        type: "button",
+        class: "danger",
+        onclick: () => {
+          shapes.splice(shapes.indexOf(shape), 1);
+          replaceIn(shape, null);
+          selected = null;
+          changed();
+          form();
+        },
+      }, `Delete ${shape.kind === "mask" ? "privacy mask" : shape.kind}`));
+
+  // A privacy mask: its points, undo and delete (no name in the file, no apps).
+  function maskForm(shape) {
+    return h(
+      "fieldset",
+      { class: "shape" },
+      h("legend", {}, `Privacy mask ${shape.name}`),
+      h("p", { class: "meta" }, `${pointCount(shape)}: masked for everyone on everything served, and left out of motion and detection.`),
+      editButtons(shape),
+    );
+  }
+
   function shapeForm(shape) {
+    if (shape.kind === "mask") return maskForm(shape);
     const name = h("input", { id: "shape-name", value: shape.name, required: true, pattern: "[A-Za-z0-9_\\-]+" });
     name.addEventListener("change", () => {
       const old = shape.name;
@@ -269,20 +304,8 @@ export async function render(root, context) {
       h("legend", {}, `${shape.kind === "zone" ? "Zone" : "Line"} ${shape.name}`),
       h("label", { for: "shape-name" }, "Name"),
       name,
-      h("p", { class: "meta" }, `${shape.points.length} point${shape.points.length === 1 ? "" : "s"}${shape.kind === "line" ? " (a line has 2: from start to end; crossing left to right counts as in)" : ""}`),
-      h("div", { class: "row" },
-        h("button", { type: "button", onclick: () => { shape.points.pop(); changed(); form(); } }, "Undo point"),
-        h("button", {
-          type: "button",
-          class: "danger",
-          onclick: () => {
-            shapes.splice(shapes.indexOf(shape), 1);
-            replaceIn(shape, null);
-            selected = null;
-            changed();
-            form();
-          },
-        }, `Delete ${shape.kind}`)),
+      h("p", { class: "meta" }, `${pointCount(shape)}${shape.kind === "line" ? " (a line has 2: from start to end; crossing left to right counts as in)" : ""}`),
+      editButtons(shape),
       h("h3", {}, "Apps watching it"),
       attached.length ? h("ul", {}, attached) : h("p", { class: "meta" }, "none"),
       h("label", { for: "add-app-type" }, "Add an app"),
@@ -313,10 +336,11 @@ export async function render(root, context) {
 
   async function save() {
     showError("");
-    const body = { zones: {}, lines: {}, apps, revision };
+    const body = { zones: {}, lines: {}, apps, static_masks: [], revision };
     for (const shape of shapes) {
       const points = saved(shape);
       if (shape.kind === "zone") body.zones[shape.name] = { points };
+      else if (shape.kind === "mask") body.static_masks.push({ points });
       else body.lines[shape.name] = { start: points[0], end: points[1] };
     }
     status.textContent = "Saving…";
