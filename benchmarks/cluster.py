@@ -182,7 +182,11 @@ def failover(args: argparse.Namespace, clip: Path, work: Path) -> None:
             wait_online(service, args.cameras)
         time.sleep(5)
         corrupt, overlaps = check_segments(url)
-    p95 = statistics.quantiles(times, n=20, method="inclusive")[-1] if len(times) >= 2 else max(times, default=0)
+    p95 = (
+        statistics.quantiles(times, n=20, method="inclusive")[-1]
+        if len(times) >= 2
+        else max(times, default=0)
+    )
     print(f"\nfailover over {args.kills} kills ({len(times)} camera moves): "
           f"p50 {statistics.median(times):.1f} s, p95 {p95:.1f} s, max {max(times):.1f} s "
           f"(target p95 <= 30 s); cameras moved needlessly: {needless}; "
