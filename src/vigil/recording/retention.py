@@ -63,7 +63,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
-from vigil.privacy.boxes import boxes_path
+from vigil.privacy.boxes import BOXES_SUFFIX, boxes_path
 from vigil.recording.index import Segment, SegmentIndex
 from vigil.recording.rules import DAY, CameraRetention, KeptDays, RecordMode, camera_retention
 
@@ -109,7 +109,9 @@ def _boxes_before(camera_dir: Path, camera: str, cutoff: float) -> list[StoredFi
     with contextlib.suppress(FileNotFoundError):
         for day in os.scandir(camera_dir):
             if day.name <= last_day and day.is_dir(follow_symlinks=False):
-                out += [f for f in _scan(day.path, ".boxes", "boxes", camera) if f.time < cutoff]
+                out += [
+                    f for f in _scan(day.path, BOXES_SUFFIX, "boxes", camera) if f.time < cutoff
+                ]
     return out
 
 
