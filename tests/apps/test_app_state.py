@@ -25,7 +25,9 @@ RESTORABLE = {"line_crossing", "occupancy"}
 SETTINGS: dict[str, dict[str, Any]] = {
     "intrusion": {"zone": "square"},
     "loitering": {"zone": "square"},
+    "queue": {"zone": "square"},
     "wrong_way": {"angle": 90},
+    "zone_transit": {"zone": "square"},
 }
 
 

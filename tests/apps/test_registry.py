@@ -20,8 +20,10 @@ KINDS = [
     "loitering",
     "object_removed",
     "occupancy",
+    "queue",
     "stopped_vehicle",
     "wrong_way",
+    "zone_transit",
 ]
 PIXEL_KINDS = {"abandoned_object", "object_removed"}
 MINIMAL = {
@@ -32,8 +34,10 @@ MINIMAL = {
     "loitering": {"zone": "square"},
     "object_removed": {},
     "occupancy": {},
+    "queue": {"zone": "square"},
     "stopped_vehicle": {},
     "wrong_way": {"angle": 90},
+    "zone_transit": {"zone": "square"},
 }
 
 
@@ -54,8 +58,8 @@ def test_every_builtin_builds_with_minimal_settings_and_handles_empty_frames(kin
     image = np.zeros((1000, 1000, 3), np.uint8) if kind in PIXEL_KINDS else None
     ctx = FrameContext("cam", 0, 0.0, 1000, 1000, image)
     events = app.process(ctx, Detections.empty())
-    if kind == "occupancy":  # a count sample at the first frame
-        assert [(e.type, e.attributes["count"]) for e in events] == [("occupancy", 0)]
+    if kind in ("occupancy", "queue"):  # a count sample at the first frame
+        assert [(e.type, e.attributes["count"]) for e in events] == [(kind, 0)]
     else:
         assert events == []
     assert app.finish(ctx) == []

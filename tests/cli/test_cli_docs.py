@@ -51,6 +51,7 @@ DOCUMENTS = {
         "vigil run rtsp://cam.local/stream1 -c site.yaml --no-video": "needs a real camera",
         "vigil serve -c examples/serve.yaml": "runs until stopped",
         "vigil models pull yolox-nano": "downloads from the internet",
+        "pip install 'vigil[cluster]'": "needs a Ray cluster and PostgreSQL",
     },
     "docs/apps.md": {},
 }

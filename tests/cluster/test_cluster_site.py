@@ -11,7 +11,6 @@ cameras over with new epochs. Ray runs only in a loopback-only network namespace
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import textwrap
@@ -28,6 +27,7 @@ from tests.accounts import site_admin_headers
 from tests.rtsp.harness import RtspServer
 from tests.service.test_serve_e2e import (
     ServiceLog,
+    printed_url,
     running,
     start_service,
     stop_process,
@@ -123,7 +123,7 @@ def cluster_site(
     headers = site_admin_headers(database_url)
     process, stdout, log = start_service(["serve", "-c", "site.yaml"], work, tiny_models)
     try:
-        url = service_url(process, stdout, log)
+        url = printed_url(process, stdout, log, timeout=120)
         site = ClusterSite(ray, database_url, work, process, url, log)
         site.http.headers.update(headers)
         yield site
@@ -131,18 +131,6 @@ def cluster_site(
         stop_process(process)
         ray.stop()
         rtsp.close()
-
-
-def service_url(process: subprocess.Popen[bytes], stdout: Path, log: ServiceLog) -> str:
-    """The URL `vigil serve` prints once the cluster's agents are up (model loads included)."""
-
-    def url() -> str | None:
-        if process.poll() is not None:
-            raise AssertionError(f"exited with {process.returncode}:\n{log.tail()}")
-        match = re.search(r"running at (http://127\.0\.0\.1:\d+)", stdout.read_text())
-        return match.group(1) if match else None
-
-    return wait_for(url, 120, "the printed URL", log=log)
 
 
 def segments(database_url: str) -> list[SegmentRow]:
@@ -278,7 +266,23 @@ def test_a_restarted_head_takes_the_cameras_over(cluster_site: ClusterSite, tiny
     process, stdout, log = start_service(["serve", "-c", "site.yaml"], site.work, tiny_models,
                                          name="vigil-again")  # fmt: skip
     site.process, site.log = process, log
-    site.url = service_url(process, stdout, log)
+    site.url = printed_url(process, stdout, log, timeout=120)
     site.wait(site.all_online, 90, "every camera online after the restart")
     again = {c: a["epoch"] for c, a in site.cluster()["assignments"].items()}
     assert all(again[c] > epochs[c] for c in CAMERAS), (epochs, again)
+
+
+def test_a_killed_node_agent_is_replaced_and_its_cameras_run_again(cluster_site: ClusterSite):
+    site = cluster_site
+    site.wait(site.all_online, 60, "every camera online")
+    node = next(n for n in site.cluster()["nodes"] if n["alive"] and n["cameras"])
+    agent = node["pids"][1]  # raylet, then the agent
+    os.kill(agent, signal.SIGKILL)
+    site.wait(lambda: not running(agent), 10, "the agent gone")
+
+    def replaced() -> bool:
+        now = next(n for n in site.cluster()["nodes"] if n["id"] == node["id"])
+        return now["alive"] and len(now["pids"]) > 1 and now["pids"][1] != agent
+
+    site.wait(replaced, 60, f"a new agent on {node['id']}")
+    site.wait(site.all_online, 40, "every camera online again")

@@ -85,6 +85,9 @@ class FixedGate:
         self.calls += 1
         return self.regions
 
+    def admitted(self, detections):
+        return detections
+
 
 class ProbeSettings(AppSettings):
     tag: str = "x"

@@ -342,14 +342,16 @@ def start_service(args: list[str], cwd: Path, models: Path, name: str = "vigil")
     return process, stdout, ServiceLog(stderr)
 
 
-def printed_url(process: subprocess.Popen[bytes], stdout: Path, log: ServiceLog) -> str:
+def printed_url(
+    process: subprocess.Popen[bytes], stdout: Path, log: ServiceLog, timeout: float = 30
+) -> str:
     def url() -> str | None:
         if process.poll() is not None:
             raise AssertionError(f"exited with {process.returncode}:\n{log.tail()}")
         match = re.search(r"running at (http://127\.0\.0\.1:\d+)", stdout.read_text())
         return match.group(1) if match else None
 
-    return wait_for(url, 30, "the printed URL", log=log)
+    return wait_for(url, timeout, "the printed URL", log=log)
 
 
 def running(pid: int) -> bool:

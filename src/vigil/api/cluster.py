@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Protocol
 
 from vigil.cluster.views import AssignmentView, MoveView, NodeUnavailable, NodeView
+from vigil.privacy.boxes import boxes_path
 
 __all__ = [
     "AssignmentView",
@@ -100,7 +102,20 @@ class NodeFiles:
             local = self.path(node, segment.path)
         except FileNotFoundError:
             return segment
+        self._fetch_boxes(node, segment.path, local)
         return dataclasses.replace(segment, path=str(local))
+
+    def _fetch_boxes(self, node: str | None, remote: str, local: Path) -> None:
+        """The segment's stored boxes beside its local copy, where masked playback looks
+        (without them its frames are masked whole)."""
+        beside = boxes_path(local)
+        if beside.exists():
+            return
+        try:
+            fetched = self.path(node, boxes_path(remote))
+        except FileNotFoundError:
+            return  # recorded before boxes were kept, or recovered after a crash
+        shutil.copyfile(fetched, beside)
 
     def index(self, index: Any) -> ReadableIndex:
         """`index` (a `SegmentIndexLike`) whose segments can be opened here."""

@@ -8,11 +8,17 @@ progress, and ``GET .../exports/{id}/file`` downloads the MP4 once it is done. F
 are kept `KEEP_S` (a download may be repeated), then deleted with their job.
 
 A job belongs to the user who started it: nobody else sees it.
+
+For a principal the camera's privacy policy serves masked footage, an export (and a segment,
+a clip) is a masked copy (`masked_exporter`): decoded, masked with the stored boxes, encoded
+again, far slower than the plain copy.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
 import threading
 import time
@@ -23,7 +29,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
+from vigil.api.privacy import PrivacyView
 from vigil.errors import VigilError
+from vigil.privacy.reencode import MaskRequest, Span, masked_copy
 
 __all__ = [
     "KEEP_S",
@@ -34,6 +42,8 @@ __all__ = [
     "TooManyExports",
     "export_errors",
     "exported",
+    "masked_exporter",
+    "masking_key",
     "temp_path",
     "unlink",
 ]
@@ -67,6 +77,8 @@ class ExportJob:
     path: Path | None = None
     finished_at: float | None = None
     created_at: float = field(default_factory=time.time)
+    #: What a subject-access export exported and why (filled when it is done), else None.
+    record: dict[str, Any] | None = None
 
 
 class ExportJobs:
@@ -186,3 +198,41 @@ def exported(result: Any, out: Path) -> Path | None:
     """The file an export wrote: its return value when that is a path, else `out`."""
     path = Path(result) if isinstance(result, (str, os.PathLike)) else out
     return path if path.is_file() and path.stat().st_size > 0 else None
+
+
+# --------------------------------------------------------------------------- masked copies
+
+
+def masking_key(view: PrivacyView, keep_track: int | None = None) -> str:
+    """A short digest of what a masked copy depends on (the policy's masking, whether
+    objects are masked, a kept track): cached copies are named with it, so a policy change
+    never serves a copy masked the old way."""
+    settings = view.settings.model_dump(
+        mode="json", include={"mask", "mode", "part", "margin", "static"}
+    )
+    text = json.dumps([settings, view.mask_objects, keep_track], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def masked_exporter(
+    index: Any,
+    camera: str,
+    start: float,
+    end: float,
+    view: PrivacyView,
+    keep_track: int | None = None,
+) -> Exporter:
+    """An `Exporter` of the range as a masked copy (`vigil.privacy.reencode`); `index`
+    answers segments whose paths this process can open."""
+
+    def run(out: Path, progress: Callable[[float], None]) -> Path:
+        segments = sorted(index.between(camera, start, end), key=lambda s: s.start_time)
+        spans = [
+            Span(Path(s.path), s.start_time, start, end) for s in segments if Path(s.path).is_file()
+        ]
+        if not spans:
+            raise LookupError(f"nothing recorded for camera {camera!r} in that range")
+        request = MaskRequest(view.settings, view.mask_objects, keep_track)
+        return masked_copy(spans, out, request, progress).path
+
+    return run

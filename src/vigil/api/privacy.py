@@ -29,7 +29,8 @@ from vigil.auth.policy import audit
 from vigil.auth.principal import Principal
 from vigil.config.privacy import PrivacySettings
 from vigil.events.event import Event
-from vigil.service.messages import LiveFrame, RawFrame
+from vigil.privacy.masking import mask_snapshot
+from vigil.service.messages import LiveFrame
 
 __all__ = [
     "VIEW_AUDIT_EVERY_S",
@@ -40,7 +41,6 @@ __all__ = [
     "lift_store",
     "live_jpeg",
     "privacy_view",
-    "raw_jpeg",
     "requested_view",
     "snapshot_jpeg",
 ]
@@ -96,21 +96,17 @@ def requested_view(
     return view
 
 
-def live_jpeg(frame: LiveFrame, view: PrivacyView) -> bytes | None:
-    """The live JPEG `view` may be served; None when the frame has none masked as it needs
-    (the route then serves nothing rather than an unmasked picture)."""
-    return None if view.masks_anything else frame.jpeg
+def live_jpeg(frame: LiveFrame, view: PrivacyView) -> bytes:
+    """The live JPEG `view` may be served: masked unless its objects are not masked for it
+    and the worker made an unmasked one (static masks are in both)."""
+    return frame.for_view(view.mask_objects)
 
 
-def raw_jpeg(frame: RawFrame, view: PrivacyView) -> bytes | None:
-    """The zone editor's picture as `view` may be served (None: none masked as it needs)."""
-    return None if view.masks_anything else frame.jpeg
-
-
-def snapshot_jpeg(path: Path, view: PrivacyView) -> bytes | None:
-    """An event snapshot (the unmasked record on disk) as `view` may be served; None when
-    this service cannot mask it."""
-    return None if view.masks_anything else path.read_bytes()
+def snapshot_jpeg(path: Path, view: PrivacyView) -> bytes:
+    """An event snapshot (the unmasked record on disk) as `view` may be served."""
+    if not view.masks_anything:
+        return path.read_bytes()
+    return mask_snapshot(path, view.settings, objects=view.mask_objects)
 
 
 def event_box(event: Event) -> list[float] | None:

@@ -282,6 +282,18 @@ class ExportIn(BaseModel):
     end: Timestamp
 
 
+class SubjectAccessIn(BaseModel):
+    """A subject-access export: one person's footage, everyone else masked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    start: Timestamp | None = Field(None, description="Default: the event's clip start.")
+    end: Timestamp | None = Field(None, description="Default: the event's clip end.")
+    track_id: int | None = Field(None, ge=0, description="The person's track (or event_id).")
+    event_id: str | None = Field(None, description="An event of the person's track.")
+    reason: str = Field(min_length=3, max_length=2000, description="Why (kept in the record).")
+
+
 class ExportJobOut(BaseModel):
     """An export running in the background (`POST /api/recordings/exports`)."""
 

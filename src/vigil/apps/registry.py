@@ -27,8 +27,10 @@ from vigil.apps.line_crossing import LineCrossing
 from vigil.apps.loitering import Loitering
 from vigil.apps.manifest import ENTRY_POINT_GROUP
 from vigil.apps.occupancy import Occupancy
+from vigil.apps.queue import Queue
 from vigil.apps.stopped_vehicle import StoppedVehicle
 from vigil.apps.wrong_way import WrongWay
+from vigil.apps.zone_transit import ZoneTransit
 
 BUILTIN_APPS: dict[str, type[App]] = {
     cls.kind: cls
@@ -42,6 +44,8 @@ BUILTIN_APPS: dict[str, type[App]] = {
         Crowding,
         AbandonedObject,
         ObjectRemoved,
+        Queue,
+        ZoneTransit,
     )
 }
 

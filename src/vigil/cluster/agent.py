@@ -40,7 +40,7 @@ from vigil.recording.index import SegmentIndex
 from vigil.recording.retention import run_pass
 from vigil.recording.segmenter import recover
 from vigil.recording.segments import SegmentInfo
-from vigil.service.cameras import LocalCameras
+from vigil.service.cameras import LocalCameras, take_batch
 from vigil.service.messages import AppStates, EventMessage, WorkerMessage
 from vigil.service.pool import STOP_GRACE_S
 from vigil.service.supervisor import RETENTION_EVERY_S, retention_policy
@@ -193,8 +193,8 @@ class NodeAgent:
             self.site = node_site(site, self.node)
             return self._cameras.reconfigure(self.site.camera(camera), rebuild)
 
-    def set_live_demand(self, camera: str, wanted: bool) -> None:
-        self._cameras.set_live_demand(camera, wanted)
+    def set_live_demand(self, camera: str, wanted: bool, unmasked: bool = False) -> None:
+        self._cameras.set_live_demand(camera, wanted, unmasked)
 
     def drain(self, timeout: float) -> list[WorkerMessage | LeaseLost]:
         """What the workers said since the last call, waiting up to `timeout` s for it."""
@@ -277,19 +277,10 @@ class NodeAgent:
 
     def _pump(self) -> None:
         """Write what the workers report (fenced), pass everything on to the head."""
-        while True:
-            try:
-                message = self._inbox.get(timeout=0.2)
-            except queue.Empty:
-                if self._stopping.is_set() and not self._cameras.reading():
-                    return
+        finished = lambda: self._stopping.is_set() and not self._cameras.reading()  # noqa: E731
+        while (batch := take_batch(self._inbox, 200, finished)) is not None:
+            if not batch:
                 continue
-            batch = [message]
-            while len(batch) < 200:
-                try:
-                    batch.append(self._inbox.get_nowait())
-                except queue.Empty:
-                    break
             self._writing = True
             try:
                 self._write(batch)

@@ -90,7 +90,7 @@ class ClusterCameras:
         # A camera that lost its node: which node, and why (for the move that follows).
         self._lost: dict[str, tuple[str, str]] = {}
         self._unplaced_said: dict[str, str] = {}
-        self._live: set[str] = set()
+        self._live: dict[str, bool] = {}  # cameras watched live -> someone watches unmasked
         self._agents: dict[str, _Agent] = {}
         self._retry_at: dict[str, float] = {}  # node -> no new agent there before this time
         self._nodes: list[RayNode] = []
@@ -205,12 +205,15 @@ class ClusterCameras:
             return None
         return generation
 
-    def set_live_demand(self, camera_id: str, wanted: bool) -> None:
+    def set_live_demand(self, camera_id: str, wanted: bool, unmasked: bool = False) -> None:
         with self._lock:
-            (self._live.add if wanted else self._live.discard)(camera_id)
+            if wanted:
+                self._live[camera_id] = unmasked
+            else:
+                self._live.pop(camera_id, None)
         agent = self._agent_of(camera_id)
         if agent is not None:
-            agent.actor.set_live_demand.remote(camera_id, wanted)
+            agent.actor.set_live_demand.remote(camera_id, wanted, unmasked)
 
     def heard(self, camera_id: str | None) -> None:
         """Each node's agent watches its own workers."""
@@ -388,7 +391,7 @@ class ClusterCameras:
         agent = self._agents[new]
         agent.actor.start_camera.remote(camera, lease.epoch, site)
         if camera in self._live:
-            agent.actor.set_live_demand.remote(camera, True)
+            agent.actor.set_live_demand.remote(camera, True, self._live[camera])
         self._placement[camera] = new
         self._assigned[camera] = AssignmentView(node=new, epoch=lease.epoch, since=lease.since)
         self._moves.append(_move(camera, old, new, why))

@@ -49,9 +49,13 @@ def small_gray(image: np.ndarray, scale_height: int) -> np.ndarray:
 
 
 class MotionDetector:
-    def __init__(self, settings: MotionSettings | None = None):
+    def __init__(self, settings: MotionSettings | None = None, exclude: np.ndarray | None = None):
         self.settings = settings or MotionSettings()
+        self.exclude = exclude
+        """Where motion is ignored: a (H, W) mask in frame pixels, non-zero inside (a
+        camera's static privacy polygons, `vigil.privacy.masking.static_mask`), or None."""
         self._background: np.ndarray | None = None
+        self._excluded: tuple[np.ndarray, tuple[int, ...], np.ndarray] | None = None
         self._kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))
 
     def detect(self, image: np.ndarray) -> np.ndarray:
@@ -64,10 +68,23 @@ class MotionDetector:
             return np.empty((0, 4), np.float32)
         delta = cv2.absdiff(small, self._background)
         cv2.accumulateWeighted(small, self._background, s.learning_rate)
-        mask = cv2.dilate((delta > s.threshold).astype(np.uint8), self._kernel, iterations=2)
+        moved = delta > s.threshold
+        if self.exclude is not None:
+            moved &= ~self._excluded_at(moved.shape)
+        mask = cv2.dilate(moved.astype(np.uint8), self._kernel, iterations=2)
         count, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         stats = stats[1:count]
         big = stats[:, cv2.CC_STAT_AREA] >= s.min_area * mask.size
         x, y, bw, bh = (stats[big, i].astype(np.float32) for i in range(4))
         boxes = np.stack([x, y, x + bw, y + bh], axis=1)
         return boxes * np.array([w / mask.shape[1], h / mask.shape[0]] * 2, np.float32)
+
+    def _excluded_at(self, shape: tuple[int, ...]) -> np.ndarray:
+        """`exclude` at the motion picture's size (any excluded pixel excludes its cell),
+        scaled once per mask and size."""
+        assert self.exclude is not None
+        cached = self._excluded
+        if cached is None or cached[0] is not self.exclude or cached[1] != shape:
+            small = cv2.resize(self.exclude, (shape[1], shape[0]), interpolation=cv2.INTER_AREA)
+            cached = self._excluded = (self.exclude, shape, small > 0)
+        return cached[2]

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+import numpy as np
 from pydantic import ValidationError
 
 from vigil.apps.base import App, Scene
@@ -117,15 +118,17 @@ def build_engine(
     detector: LetterboxingDetector | None = None,
     *,
     gating: bool | None = None,
+    exclude: np.ndarray | None = None,
 ) -> tuple[Engine, Scene]:
-    """The engine for a source of `frame_size` (w, h); `gating` overrides `motion.enabled`."""
+    """The engine for a source of `frame_size` (w, h); `gating` overrides `motion.enabled`;
+    `exclude`: a (h, w) mask left out of motion and detection (static privacy polygons)."""
     detector = detector or build_detector(config)
     scene = build_scene(config, *frame_size)
     motion = config.motion
     if gating is not None:
         motion = motion.model_copy(update={"enabled": gating})
     crop_size = detector.input_shape_for(*frame_size)
-    gate = RegionGate(motion, MotionDetector(motion), frame_size, crop_size)
+    gate = RegionGate(motion, MotionDetector(motion, exclude), frame_size, crop_size)
     tracker = ByteTracker(config.tracker, frame_size=frame_size)
     fps = config.source.detect_fps
     engine = Engine(

@@ -125,6 +125,8 @@ class Engine:
         self, frame: Frame, regions: np.ndarray | None, detections: Detections | None
     ) -> FrameResult:
         self._last = frame
+        if detections is not None:
+            detections = self.gate.admitted(detections)
         objects = self.tracker.update(detections, frame.pts, regions, image=frame.image)
         ctx = FrameContext(
             source_id=frame.source_id,

@@ -6,6 +6,8 @@
 - Every `full_frame_every` frames a full-frame pass re-checks everything, stationary objects
   included, and finds objects that appeared without motion (Frigate re-checks stationary
   objects in the same way).
+- A camera's static privacy polygons (the motion detector's `exclude` mask) are left out:
+  no motion there, and detections centred there are dropped (`admitted`).
 """
 
 from __future__ import annotations
@@ -37,6 +39,17 @@ class RegionGate:
         """Motion boxes (M, 4) xyxy of the next frame, for `plan`. They depend on the frames
         alone, in order, so they can be found ahead of planning (on the decoding thread)."""
         return self.motion.detect(image)
+
+    def admitted(self, detections: Detections) -> Detections:
+        """`detections` less those centred in the excluded area (static privacy polygons)."""
+        exclude = self.motion.exclude
+        if exclude is None or len(detections) == 0:
+            return detections
+        height, width = exclude.shape
+        centres = (detections.xyxy[:, :2] + detections.xyxy[:, 2:]) / 2
+        x = np.clip(centres[:, 0].astype(np.int64), 0, width - 1)
+        y = np.clip(centres[:, 1].astype(np.int64), 0, height - 1)
+        return detections[exclude[y, x] == 0]
 
     def plan(self, motion: np.ndarray, tracks: Detections, track_speed: np.ndarray) -> np.ndarray:
         """Regions (R, 4) xyxy to detect in, given the frame's motion (`sense`); empty means

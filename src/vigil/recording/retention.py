@@ -56,6 +56,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from vigil.privacy.boxes import boxes_path
 from vigil.recording.index import Segment, SegmentIndex
 
 if TYPE_CHECKING:
@@ -449,6 +450,9 @@ class RetentionPolicy:
                 _log.error("retention: cannot delete %s: %s", path, err)
                 continue
             if segment is not None:
+                # The segment's tracked boxes (for masking) go with it.
+                with contextlib.suppress(OSError):
+                    boxes_path(path).unlink(missing_ok=True)
                 deleted_ids.append(segment.id)
                 folders.add(path.parent)
             deleted.append(str(path))

@@ -50,7 +50,8 @@ class CameraRunner(Protocol):
         """Give the camera its new scene; the generation its `Reconfigured` answer will
         carry, or None when it is not running."""
 
-    def set_live_demand(self, camera_id: str, wanted: bool) -> None: ...
+    def set_live_demand(self, camera_id: str, wanted: bool, unmasked: bool = False) -> None:
+        """Live JPEGs while `wanted`; unmasked ones too while `unmasked` (privacy)."""
 
     def heard(self, camera_id: str | None) -> None:
         """The camera said something (a silent one counts as hung)."""
@@ -62,6 +63,23 @@ class CameraRunner(Protocol):
 #: Builds a site's runner: the site as it is now (it changes while running) and the inbox
 #: every message of its cameras goes to.
 RunnerFactory = Callable[[Callable[[], SiteConfig], "queue.Queue[WorkerMessage]"], CameraRunner]
+
+
+def take_batch(
+    inbox: queue.Queue[WorkerMessage], limit: int, finished: Callable[[], bool]
+) -> list[WorkerMessage] | None:
+    """The next messages of the inbox (waiting up to 0.2 s for the first, then up to `limit`
+    of those already there); [] when none came, None once `finished()` and it is empty."""
+    try:
+        batch = [inbox.get(timeout=0.2)]
+    except queue.Empty:
+        return None if finished() else []
+    while len(batch) < limit:
+        try:
+            batch.append(inbox.get_nowait())
+        except queue.Empty:
+            break
+    return batch
 
 
 class LocalCameras:
@@ -111,8 +129,8 @@ class LocalCameras:
     ) -> int | None:
         return self.pool.reconfigure(camera, rebuild)
 
-    def set_live_demand(self, camera_id: str, wanted: bool) -> None:
-        self.pool.set_live_demand(camera_id, wanted)
+    def set_live_demand(self, camera_id: str, wanted: bool, unmasked: bool = False) -> None:
+        self.pool.set_live_demand(camera_id, wanted, unmasked)
 
     def heard(self, camera_id: str | None) -> None:
         self.pool.heard(camera_id)

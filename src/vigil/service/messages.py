@@ -114,16 +114,28 @@ class EventMessage:
 
 @dataclass(slots=True)
 class LiveFrame:
-    """An annotated JPEG of the camera's latest processed frame (a few per second)."""
+    """An annotated JPEG of the camera's latest processed frame (a few per second).
+
+    `jpeg` is masked as the camera's privacy policy says for a role it masks (tracked
+    objects, static polygons); `unmasked` is the same frame with the static polygons only,
+    made while someone entitled to it watches (`LiveDemand.unmasked`) and None otherwise, or
+    when the policy masks no object (then `jpeg` is it). Serve with `for_view`."""
 
     camera: str
     wall_time: float
     jpeg: bytes
+    unmasked: bytes | None = None
+
+    def for_view(self, mask_objects: bool) -> bytes:
+        """The JPEG for a principal whose view masks tracked objects or not
+        (`vigil.api.privacy.PrivacyView.mask_objects`): masked unless an unmasked one exists."""
+        return self.jpeg if mask_objects or self.unmasked is None else self.unmasked
 
 
 @dataclass(slots=True)
 class RawFrame:
-    """The camera's picture without overlays (every few seconds), for drawing zones on."""
+    """The camera's picture without overlays (every few seconds), for drawing zones on;
+    masked like the live view for a role the privacy policy masks."""
 
     camera: str
     wall_time: float
@@ -176,6 +188,9 @@ class LiveDemand:
 
     camera_id: str
     wanted: bool
+    unmasked: bool = False
+    """Someone entitled to footage without object masks watches: an unmasked JPEG is made
+    too (a camera whose policy masks objects)."""
 
 
 ControlMessage = Reconfigure | LiveDemand

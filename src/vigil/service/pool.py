@@ -94,6 +94,7 @@ class WorkerPool:
         self.workers: dict[str, _Worker] = {}
         self._generation = 0  # counts `Reconfigure`s; echoed in `Reconfigured`
         self._live_wanted: set[str] = set()  # cameras someone watches live
+        self._unmasked_wanted: set[str] = set()  # ... someone entitled to them unmasked
 
     # -- what the supervisor asks ----------------------------------------------------------------
 
@@ -135,17 +136,19 @@ class WorkerPool:
                 return None
             return self._generation
 
-    def set_live_demand(self, camera_id: str, wanted: bool) -> None:
-        """Someone watches the camera's live view (or no one does any more); remembered for
-        workers started later."""
+    def set_live_demand(self, camera_id: str, wanted: bool, unmasked: bool = False) -> None:
+        """Someone watches the camera's live view (or no one does any more), among them
+        someone entitled to it `unmasked` (`LiveDemand`); remembered for workers started
+        later."""
         with self._lock:
-            if wanted:
-                self._live_wanted.add(camera_id)
-            else:
-                self._live_wanted.discard(camera_id)
+            for cameras, on in ((self._live_wanted, wanted), (self._unmasked_wanted, unmasked)):
+                if on:
+                    cameras.add(camera_id)
+                else:
+                    cameras.discard(camera_id)
             worker = self.workers.get(camera_id)
             if worker is not None and worker.process is not None:
-                self._tell(worker, LiveDemand(camera_id, wanted))
+                self._tell(worker, LiveDemand(camera_id, wanted, wanted and unmasked))
 
     def heard(self, camera_id: str | None) -> None:
         """The camera's worker said something (a silent one is restarted)."""
@@ -208,7 +211,8 @@ class WorkerPool:
             send.close()  # the worker holds the only write end: its exit ends the pipe
             control_receive.close()
         if worker.camera in self._live_wanted:  # waits in the pipe until the worker reads
-            self._tell(worker, LiveDemand(worker.camera, True))
+            unmasked = worker.camera in self._unmasked_wanted
+            self._tell(worker, LiveDemand(worker.camera, True, unmasked))
         worker.reader = threading.Thread(
             target=self._read,
             args=(worker.camera, receive),

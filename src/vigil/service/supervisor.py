@@ -51,7 +51,7 @@ from vigil.recording.index import SegmentIndex
 from vigil.recording.retention import CameraRetention, RetentionPolicy, run_pass
 from vigil.recording.segmenter import recover
 from vigil.recording.segments import SegmentInfo
-from vigil.service.cameras import CameraRunner, LocalCameras, RunnerFactory
+from vigil.service.cameras import CameraRunner, LocalCameras, RunnerFactory, take_batch
 from vigil.service.hub import Hub
 from vigil.service.messages import (
     AppStates,
@@ -216,11 +216,12 @@ class Supervisor:
 
     # -- site control (the API's view of this supervisor) ----------------------------------------
 
-    def set_live_demand(self, camera_id: str, wanted: bool) -> None:
+    def set_live_demand(self, camera_id: str, wanted: bool, unmasked: bool = False) -> None:
         """Someone watches the camera's live view (`wanted`), or the last viewer left: its
-        worker encodes live JPEGs only while wanted. Thread-safe; remembered across worker
+        worker encodes live JPEGs only while wanted, and an unmasked picture too only while
+        a viewer entitled to it (`unmasked`) watches. Thread-safe; remembered across worker
         restarts."""
-        self.cameras.set_live_demand(camera_id, wanted)
+        self.cameras.set_live_demand(camera_id, wanted, unmasked)
 
     def await_reconfigured(
         self, camera_id: str, generation: int, timeout: float
@@ -382,19 +383,9 @@ class Supervisor:
 
     def _pump(self, state: SiteView | None, events: EventStore, index: SegmentIndex) -> None:
         """Route worker messages until the workers are stopped and the queue is drained."""
-        while True:
-            try:
-                message = self._inbox.get(timeout=0.2)
-            except queue.Empty:
-                if self._stopping.is_set() and not self.cameras.reading():
-                    return  # every worker is gone and all they said has been handled
-                continue
-            batch = [message]
-            while len(batch) < 100:
-                try:
-                    batch.append(self._inbox.get_nowait())
-                except queue.Empty:
-                    break
+        # Until every worker is gone and all they said has been handled.
+        finished = lambda: self._stopping.is_set() and not self.cameras.reading()  # noqa: E731
+        while (batch := take_batch(self._inbox, 100, finished)) is not None:
             stored: list[Event] = []
             stores = self.cameras.stores_messages
             for message in batch:

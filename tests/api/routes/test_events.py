@@ -144,7 +144,7 @@ def test_event_clip_is_cut_once_and_cached(site: Site, events: list[Event]) -> N
     assert (entries[0].username, entries[0].target, entries[0].client_ip) == (
         "admin", ev.id, "testclient",
     )  # fmt: skip
-    assert entries[0].detail == {"camera": "cam1"}
+    assert entries[0].detail == {"camera": "cam1", "masked": False}
 
 
 def test_event_clip_of_ongoing_event_is_not_cached(site: Site, events: list[Event]) -> None:

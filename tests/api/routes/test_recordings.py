@@ -92,7 +92,7 @@ def test_recordings_export(site: Site) -> None:
         assert site.client.get(f"/api/recordings/export?{query}").status_code == 422
     total, entries = site.client.app.state.auth.audit_log(action="export")  # type: ignore[attr-defined]
     assert total == 2 and entries[-1].username == "admin" and entries[-1].target == "cam1"
-    assert entries[-1].detail == {"start": T0 + 2, "end": T0 + 8}
+    assert entries[-1].detail == {"start": T0 + 2, "end": T0 + 8, "masked": False}
 
 
 def test_export_job_progress_then_download(site: Site) -> None:
@@ -117,7 +117,9 @@ def test_export_job_progress_then_download(site: Site) -> None:
     assert file.content == Path(seg.path).read_bytes()
     assert "cam1-20231114T221322Z-6s.mp4" in file.headers["content-disposition"]
     _, entries = site.client.app.state.auth.audit_log(action="export")  # type: ignore[attr-defined]
-    assert [(e.target, e.detail) for e in entries] == [("cam1", {"start": T0 + 2, "end": T0 + 8})]
+    assert [(e.target, e.detail) for e in entries] == [
+        ("cam1", {"start": T0 + 2, "end": T0 + 8, "masked": False})
+    ]
 
     # Nobody else sees the job; a range without footage or a bad one is refused at once.
     other = bearer(user_token(site.client.app.state.auth, "other", "operator"))  # type: ignore[attr-defined]
@@ -190,7 +192,7 @@ def test_recording_segment_playback_with_ranges(site: Site) -> None:
     total, entries = auth.audit_log(action="playback.segment")
     assert total == 2  # the two requests from byte 0; seeking is not a new playback
     assert entries[-1].target == "cam1"
-    assert entries[-1].detail == {"segment": seg.id, "start": T0, "end": T0 + 3}
+    assert entries[-1].detail == {"segment": seg.id, "start": T0, "end": T0 + 3, "masked": False}
 
     restricted = bearer(user_token(auth, "frontdesk", "operator", ["cam2"]))
     assert site.client.get(url, headers=restricted).status_code == 404

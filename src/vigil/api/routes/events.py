@@ -16,11 +16,20 @@ from starlette.background import BackgroundTask
 
 from vigil.api.cluster import NodeFiles
 from vigil.api.deps import Events, Files, Operator, Recording, Segments, State, Viewer, url_for
-from vigil.api.exports import export_errors, exported, temp_path, unlink
+from vigil.api.exports import (
+    export_errors,
+    exported,
+    masked_exporter,
+    masking_key,
+    temp_path,
+    unlink,
+)
 from vigil.api.privacy import (
     VIEW_AUDIT_EVERY_S,
+    PrivacyView,
     audit_view,
     event_box,
+    privacy_view,
     requested_view,
     snapshot_jpeg,
 )
@@ -166,9 +175,10 @@ def event_snapshot(
     path = snapshot_file(state, files, event)
     if path is None:
         raise HTTPException(404, f"event {event_id!r} has no snapshot")
-    jpeg = snapshot_jpeg(path, view)
-    if jpeg is None:
-        raise HTTPException(503, f"event {event_id!r}: its snapshot cannot be served masked")
+    try:
+        jpeg = snapshot_jpeg(path, view)
+    except ValueError as err:  # a damaged file: never served unmasked instead
+        raise HTTPException(404, f"event {event_id!r}: {err}") from None
     audit_view(request, principal, view, "snapshot", event.id, every_s=VIEW_AUDIT_EVERY_S)
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
@@ -194,10 +204,13 @@ def event_clip(
     Cut on first request and kept in the exports folder once the event has ended and its
     footage is all recorded. An event still going on gets its footage so far (not kept).
     At most three hours from the event's start; 503 when a node with some of it is down.
+    Masked where the camera's privacy policy says so for this user (cached apart).
     Audited (``playback.clip``).
     """
     event = event_or_404(events, event_id, principal)
-    audit(request, principal, "playback.clip", event.id, {"camera": event.source})
+    view = privacy_view(state, principal, event.source)
+    detail = {"camera": event.source, "masked": view.mask_objects}
+    audit(request, principal, "playback.clip", event.id, detail)
     camera = state.camera(event.source)
     pre = camera.pre_roll if camera else 5.0
     post = camera.post_roll if camera else 5.0
@@ -210,7 +223,8 @@ def event_clip(
     last = min(last, event.start_time + MAX_CLIP_S)  # an event left open forever
     start, end = event.start_time - pre, last + post
     filename = f"{event.source}-{event.type}-{event.id}.mp4"
-    cached = state.exports_dir / "clips" / f"{event.id}.mp4" if safe_name(event.id) else None
+    name = f"{event.id}-masked-{masking_key(view)}" if view.masks_anything else event.id
+    cached = state.exports_dir / "clips" / f"{name}.mp4" if safe_name(event.id) else None
     if cached is not None and cached.is_file():
         return FileResponse(cached, media_type="video/mp4", filename=filename)
     segments = list(index.between(event.source, start, end))
@@ -218,15 +232,18 @@ def event_clip(
         raise HTTPException(404, f"no recording covers event {event_id!r}")
     tmp = temp_path(state.exports_dir / "clips")
     try:
-        result = recording.event_clip(
-            files.index(index),
-            event.source,
-            event.start_time,
-            last,
-            tmp,
-            pre_roll=pre,
-            post_roll=post,
-        )
+        if view.masks_anything:
+            result: Any = _masked_clip(files.index(index), event.source, start, end, view, tmp)
+        else:
+            result = recording.event_clip(
+                files.index(index),
+                event.source,
+                event.start_time,
+                last,
+                tmp,
+                pre_roll=pre,
+                post_roll=post,
+            )
     except export_errors(recording) as err:
         unlink(tmp)
         raise HTTPException(404, f"no clip for event {event_id!r}: {err}") from None
@@ -242,3 +259,9 @@ def event_clip(
     return FileResponse(
         path, media_type="video/mp4", filename=filename, background=BackgroundTask(unlink, path)
     )
+
+
+def _masked_clip(
+    index: Any, camera: str, start: float, end: float, view: PrivacyView, out: Path
+) -> Path:
+    return masked_exporter(index, camera, start, end, view)(out, lambda fraction: None)

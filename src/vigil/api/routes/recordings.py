@@ -3,11 +3,17 @@ requests), and exports of a range as one MP4: at once (``GET /api/recordings/exp
 a background job with progress (``POST /api/recordings/exports``, `vigil.api.exports`).
 
 On a cluster each segment stays on the node that recorded it: playback and exports read it
-from there (`vigil.api.cluster.NodeFiles`), and a 503 names a node that is down."""
+from there (`vigil.api.cluster.NodeFiles`), and a 503 names a node that is down.
+
+A principal the camera's privacy policy serves masked (`vigil.api.privacy.privacy_view`), or
+any principal of a camera with static masks, gets masked copies: a segment is masked once per
+policy and cached with the clips (retention deletes it with them), an export is masked by its
+job."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +27,8 @@ from starlette.background import BackgroundTask
 
 from vigil.api.cluster import NodeFiles, NodeUnavailable, ReadableIndex, segment_node
 from vigil.api.deps import (
+    Admin,
+    Events,
     Exports,
     Files,
     Operator,
@@ -30,7 +38,16 @@ from vigil.api.deps import (
     camera_or_404,
     url_for,
 )
-from vigil.api.exports import ExportJob, exported
+from vigil.api.exports import (
+    Exporter,
+    ExportJob,
+    exported,
+    masked_exporter,
+    masking_key,
+    temp_path,
+    unlink,
+)
+from vigil.api.privacy import PrivacyView, camera_privacy, privacy_view
 from vigil.api.schemas import (
     ERROR_RESPONSES,
     NODE_DOWN,
@@ -39,11 +56,15 @@ from vigil.api.schemas import (
     GapOut,
     RecordingsOut,
     SegmentOut,
+    SubjectAccessIn,
     Timestamp,
     bad_param,
 )
-from vigil.api.state import SegmentIndexLike
+from vigil.api.state import SegmentIndexLike, ServiceState
+from vigil.api.subject_access import subject_access_exporter
 from vigil.auth import audit
+from vigil.privacy.boxes import boxes_path, load_boxes
+from vigil.privacy.reencode import MaskRequest, Span, masked_copy
 
 __all__ = ["MAX_EXPORT_S", "MAX_LIST_RANGE_S", "router"]
 
@@ -122,13 +143,15 @@ def recording_segment(
     segment_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)],
     request: Request,
     principal: Operator,
+    state: State,
     index: Segments,
     files: Files,
 ) -> FileResponse:
     """One recorded segment (``id`` from ``GET /api/recordings``) as its MP4, with HTTP
     Range requests, so a ``<video>`` can seek in it; 503 when the node that has it is down.
-    Audited (``playback.segment``) once per playback: the request that starts at byte 0,
-    not every range after it."""
+    Masked where the camera's privacy policy says so for this user (a copy, made on the
+    first request). Audited (``playback.segment``) once per playback: the request that
+    starts at byte 0, not every range after it."""
     segment = index.get(segment_id)
     # A segment of a camera the user may not see is not there for them.
     if segment is None or not principal.can_see(segment.camera):
@@ -136,17 +159,81 @@ def recording_segment(
     path = Path(files.segment(segment).path)
     if not path.is_file():
         raise HTTPException(404, f"segment {segment_id} has no file (deleted by retention?)")
+    view = privacy_view(state, principal, segment.camera)
     if request.headers.get("range", "bytes=0-").replace(" ", "").startswith("bytes=0-"):
         audit(
             request,
             principal,
             "playback.segment",
             segment.camera,
-            {"segment": segment_id, "start": segment.start_time, "end": segment.end_time},
+            {
+                "segment": segment_id,
+                "start": segment.start_time,
+                "end": segment.end_time,
+                "masked": view.mask_objects,
+            },
         )
+    if view.masks_anything:
+        path = _masked_segment(state.exports_dir / "clips", segment_id, segment, path, view)
     return FileResponse(
         path, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"}
     )
+
+
+@router.get("/api/recordings/segments/{segment_id}/boxes.json", responses={503: NODE_DOWN})
+def segment_boxes(
+    segment_id: Annotated[int, PathParam(ge=1, le=2**63 - 1)],
+    principal: Admin,
+    index: Segments,
+    files: Files,
+) -> dict[str, Any]:
+    """The tracked boxes stored with a segment, per analysed frame (``t``: seconds from the
+    segment's start; each object's ``track_id``, ``class_name`` and ``box`` in pixels), to
+    pick a person in playback for a subject-access export. Admins only."""
+    segment = index.get(segment_id)
+    if segment is None:
+        raise HTTPException(404, f"unknown segment {segment_id}")
+    node = segment_node(segment)
+    try:
+        path = files.path(node, boxes_path(segment.path), "boxes")
+    except FileNotFoundError:
+        path = None
+    track = None if path is None else load_boxes(path)
+    if track is None:
+        raise HTTPException(404, f"segment {segment_id} has no stored boxes")
+    frames = []
+    for i, t in enumerate(track.times.tolist()):
+        rows = range(int(track.offsets[i]), int(track.offsets[i + 1]))
+        objects = [
+            {
+                "track_id": int(track.track_ids[r]),
+                "class_name": track.class_names[int(track.class_index[r])],
+                "box": [round(float(v), 1) for v in track.boxes[r]],
+            }
+            for r in rows
+        ]
+        frames.append({"t": round(t, 3), "objects": objects})
+    return {"segment": segment_id, "start_time": segment.start_time, "frames": frames}
+
+
+def _masked_segment(
+    folder: Path, segment_id: int, segment: Any, path: Path, view: PrivacyView
+) -> Path:
+    """The segment masked for `view`, cached in `folder` by policy and by the state of its
+    stored boxes (written a little after the segment: a copy made before them, masked whole,
+    is not served once they are there)."""
+    boxes = boxes_path(path)
+    stamp = boxes.stat().st_mtime_ns if boxes.is_file() else 0
+    cached = folder / f"segment-{segment_id}-{masking_key(view)}-{stamp}.mp4"
+    if not cached.is_file():
+        tmp = temp_path(folder)
+        span = Span(path, segment.start_time, segment.start_time, segment.end_time + 1.0)
+        try:
+            masked_copy([span], tmp, MaskRequest(view.settings, view.mask_objects))
+            os.replace(tmp, cached)
+        finally:
+            unlink(tmp)
+    return cached
 
 
 def _export_filename(camera: str, start: float, end: float) -> str:
@@ -189,12 +276,12 @@ async def export_recording(
     Audited (``export``)."""
     camera_or_404(state, camera)
     check_range(start, end, MAX_EXPORT_S)
-    await run_in_threadpool(
-        audit, request, principal, "export", camera, {"start": start, "end": end}
-    )
+    view = privacy_view(state, principal, camera)
+    detail = {"start": start, "end": end, "masked": view.mask_objects}
+    await run_in_threadpool(audit, request, principal, "export", camera, detail)
     await run_in_threadpool(_check_recorded, index, files, camera, start, end)
     # Cut by an export job: the copy holds none of the API's threads while the client waits.
-    run = _exporter(recording, files.index(index), camera, start, end)
+    run = _exporter(recording, files.index(index), camera, start, end, view)
     job = jobs.start(principal.username, camera, start, end, run)
     while job.finished_at is None:
         await asyncio.sleep(EXPORT_POLL_S)
@@ -229,8 +316,12 @@ def _job_out(request: Request, job: ExportJob) -> ExportJobOut:
 
 
 def _exporter(
-    recording: Any, index: ReadableIndex, camera: str, start: float, end: float
-) -> Callable[[Path, Callable[[float], None]], Path]:
+    recording: Any, index: ReadableIndex, camera: str, start: float, end: float, view: PrivacyView
+) -> Exporter:
+    """The plain copy of the range, or the masked one where `view` masks anything."""
+    if view.masks_anything:
+        return masked_exporter(index, camera, start, end, view)
+
     def run(out: Path, progress: Callable[[float], None]) -> Path:
         path = exported(recording.export(index, camera, start, end, out, progress=progress), out)
         if path is None:
@@ -263,9 +354,11 @@ def start_export(
     if not principal.can_see(body.camera):
         raise HTTPException(403, f"no access to camera {body.camera!r}")
     check_range(body.start, body.end, MAX_EXPORT_S)
-    audit(request, principal, "export", body.camera, {"start": body.start, "end": body.end})
+    view = privacy_view(state, principal, body.camera)
+    detail = {"start": body.start, "end": body.end, "masked": view.mask_objects}
+    audit(request, principal, "export", body.camera, detail)
     _check_recorded(index, files, body.camera, body.start, body.end)
-    run = _exporter(recording, files.index(index), body.camera, body.start, body.end)
+    run = _exporter(recording, files.index(index), body.camera, body.start, body.end, view)
     job = jobs.start(principal.username, body.camera, body.start, body.end, run)
     return _job_out(request, job)
 
@@ -299,3 +392,98 @@ async def export_file(job_id: str, principal: Operator, jobs: Exports) -> FileRe
     return FileResponse(
         job.path, media_type="video/mp4", filename=_export_filename(job.camera, job.start, job.end)
     )
+
+
+@router.get(
+    "/api/recordings/exports/{job_id}/record.json",
+    responses={409: {"description": "Not done yet, or failed"}},
+)
+async def export_record(job_id: str, principal: Operator, jobs: Exports) -> dict[str, Any]:
+    """What a finished subject-access export exported and why (404 for other exports)."""
+    job = _job_or_404(jobs, job_id, principal.username)
+    if job.record is None:
+        raise HTTPException(404, f"export {job_id!r} is not a subject-access export")
+    if job.state != "done" or not job.record:
+        raise HTTPException(409, f"export {job_id!r} is {job.state}: {job.error or 'not done yet'}")
+    return job.record
+
+
+# --------------------------------------------------------------------------- subject access
+
+
+@router.post(
+    "/api/cameras/{camera_id}/subject-access",
+    response_model=ExportJobOut,
+    status_code=202,
+    responses={503: NODE_DOWN},
+)
+def subject_access(
+    camera_id: str,
+    body: SubjectAccessIn,
+    request: Request,
+    principal: Admin,
+    state: State,
+    events: Events,
+    index: Segments,
+    jobs: Exports,
+    files: Files,
+) -> ExportJobOut:
+    """A subject-access export: the camera's footage of one person (``track_id``, or the
+    track of ``event_id``) over a range, with everyone else masked, as an MP4, and a record
+    of what was exported and why (``GET /api/recordings/exports/{id}/record.json`` once
+    done). Admins only; a reason is required. Audited (``subject_access`` when asked,
+    ``subject_access.done`` with the record)."""
+    camera_or_404(state, camera_id)
+    track_id, start, end = _subject(body, camera_id, state, events, principal)
+    check_range(start, end, MAX_EXPORT_S)
+    subject = {
+        "requested_by": principal.username,
+        "track_id": track_id,
+        "event_id": body.event_id,
+        "reason": body.reason,
+    }
+    audit(request, principal, "subject_access", camera_id, {"start": start, "end": end, **subject})
+    _check_recorded(index, files, camera_id, start, end)
+    record: dict[str, Any] = {}
+
+    def done(made: dict[str, Any]) -> None:
+        record.update(made)
+        audit(request, principal, "subject_access.done", camera_id, made)
+
+    run = subject_access_exporter(
+        files.index(index),
+        camera_id,
+        camera_privacy(state, camera_id),
+        (start, end),
+        subject,
+        _export_filename(camera_id, start, end),
+        done,
+    )
+    job = jobs.start(principal.username, camera_id, start, end, run)
+    job.record = record  # filled when the job is done
+    return _job_out(request, job)
+
+
+def _subject(
+    body: SubjectAccessIn, camera_id: str, state: ServiceState, events: Any, principal: Any
+) -> tuple[int, float, float]:
+    """The track and the range asked for: given, or from the event (its clip's range)."""
+    if (body.track_id is None) == (body.event_id is None):
+        raise bad_param("track_id", "give either track_id or event_id", body.track_id)
+    track_id, start, end = body.track_id, body.start, body.end
+    if body.event_id is not None:
+        event = events.get(body.event_id)
+        if event is None or event.source != camera_id or not principal.can_see(camera_id):
+            raise HTTPException(404, f"no event {body.event_id!r} on camera {camera_id!r}")
+        if event.track_id is None:
+            raise bad_param("event_id", "the event has no track", body.event_id)
+        camera = state.camera(camera_id)
+        pre, post = (camera.pre_roll, camera.post_roll) if camera else (5.0, 5.0)
+        track_id = event.track_id
+        start = event.start_time - pre if start is None else start
+        last = event.end_time if event.end_time is not None else event.start_time
+        end = last + post if end is None else end
+    if start is None or end is None:
+        raise bad_param("start", "a range is needed with track_id", start)
+    assert track_id is not None
+    return track_id, start, end

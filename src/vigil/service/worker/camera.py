@@ -8,7 +8,8 @@ Two threads, so that analysis never holds up the stream:
   dropped), counted as dropped;
 - analytics: the engine (motion gating → detection via the shared detector service →
   tracking → apps), event snapshots, per-frame metadata and, while someone watches
-  (`LiveDemand`), live JPEGs.
+  (`LiveDemand`), live JPEGs, masked as the camera's privacy policy says
+  (`vigil.service.worker.masks`).
 Everything the supervisor needs travels as small messages (see `vigil.service.messages`)
 handed to `send` (in the worker process: its `Outbox`, a pipe of its own).
 
@@ -48,6 +49,7 @@ from vigil.events.event import Event, is_event_id
 from vigil.outputs.annotate import Annotator
 from vigil.pipeline.build import build_detector, build_engine, build_scene
 from vigil.pipeline.engine import Engine, FrameResult
+from vigil.privacy.masking import static_mask, write_snapshot_boxes
 from vigil.recording.segmenter import RECORDABLE_CODECS, Segmenter, camera_dirname, recover
 from vigil.recording.segments import SegmentInfo
 from vigil.service.detector.client import DetectorClient
@@ -66,7 +68,9 @@ from vigil.service.messages import (
     Reconfigured,
     TrackedObject,
 )
+from vigil.service.worker.boxes import SegmentBoxes
 from vigil.service.worker.mailbox import FrameMailbox
+from vigil.service.worker.masks import FrameMasks, tracked_now
 from vigil.sources.frame import Frame
 from vigil.sources.items import DecodedFrame, Disconnected, Gap, Packet, StreamOpened
 from vigil.sources.live import LiveSource
@@ -129,6 +133,8 @@ class CameraWorker:
         # Someone watches the live view (`LiveDemand`): only then are LiveFrames drawn and
         # encoded, work that would otherwise cost every camera a share of a core.
         self._live_wanted = False
+        self._unmasked_wanted = False  # ... by someone entitled to it unmasked
+        self._masks: FrameMasks | None = None  # the privacy policy's, for the picture size
         self._next_due = 0.0
         self._analysis_error: tuple[float, str] | None = None  # (when, one line)
         #: Set when the supervisor is gone: segments can no longer be reported.
@@ -149,6 +155,8 @@ class CameraWorker:
         self._states_due = 0.0
         self.status.apps = self._app_statuses(None)
         self.segmenter: Segmenter | None = None
+        # The tracked boxes stored beside each segment, for masking it when served.
+        self._boxes = SegmentBoxes(COCO_CLASSES)
         if self.camera.record.mode != "off":
             self.status.recording = "on"  # until a stream shows a codec it cannot record
             self.segmenter = Segmenter(
@@ -194,6 +202,7 @@ class CameraWorker:
             analytics.join(timeout=5.0)
             if self.segmenter is not None:
                 self.segmenter.close()  # finalises the open segment: no corrupt file
+                self._boxes.close()
             self.status.state = "stopped"
             self._send(self.status)
 
@@ -265,6 +274,7 @@ class CameraWorker:
             # Nobody would index it: raising keeps the segment's journal beside the finished
             # file, and the next start's recover() indexes the file.
             raise RuntimeError(f"camera {self.camera.id}: the supervisor is gone")
+        self._boxes.segment_done(info)
         self._send(info)
 
     # -- analytics ---------------------------------------------------------------------------
@@ -311,13 +321,16 @@ class CameraWorker:
                 self._refresh_apps(engine)
             if time.monotonic() >= self._states_due:
                 self._save_states(engine)
+            # Masks follow the tracker: coasting tracks stay masked, live and in playback.
+            tracked = tracked_now(result.objects, engine.tracker)
             if self.segmenter is not None:
                 self.segmenter.mark(
                     motion=len(engine.gate.motion_boxes) > 0, objects=len(result.objects) > 0
                 )
+                self._boxes.add(frame.wall_time or time.time(), tracked)
             if annotator is not None:  # built with the engine
-                self._publish(result, annotator)
-            self._publish_raw(frame)
+                self._publish(result, annotator, tracked)
+            self._publish_raw(frame, tracked)
         if engine is not None:
             self._refresh_apps(engine)  # the final status carries the final counters
             self._save_states(engine)
@@ -382,7 +395,9 @@ class CameraWorker:
             detector: LetterboxingDetector = client
         else:
             detector = build_detector(config)
-        engine, scene = build_engine(config, size, detector)
+        # The static privacy polygons are left out of motion and detection.
+        exclude = static_mask(self.camera.privacy, width, height)
+        engine, scene = build_engine(config, size, detector, exclude=exclude)
         self._restore_states(engine)
         self._engine_size = size
         self._scene = scene
@@ -404,6 +419,7 @@ class CameraWorker:
                     if message.wanted and not self._live_wanted:
                         self._last_live = 0.0  # a new viewer gets the next frame at once
                     self._live_wanted = message.wanted
+                    self._unmasked_wanted = message.wanted and message.unmasked
         except (EOFError, OSError):
             pass  # the supervisor is gone or restarts this worker
 
@@ -438,6 +454,7 @@ class CameraWorker:
         old = self.camera
         assert self._scene is not None
         scene = build_scene(camera, self._scene.width, self._scene.height)
+        engine.gate.motion.exclude = static_mask(camera.privacy, scene.width, scene.height)
         moved = _changed(old.zones, camera.zones) | _changed(old.lines, camera.lines)
         running = {app.name: app for app in engine.apps}
         apps: list[App] = []
@@ -511,16 +528,28 @@ class CameraWorker:
                 )
         return out
 
-    def _publish_raw(self, frame: Frame) -> None:
+    def _frame_masks(self, frame: Frame) -> FrameMasks:
+        """The masks of the camera's policy (as reconfigured) for this picture size."""
+        masks, settings = self._masks, self.camera.privacy
+        if (
+            masks is None
+            or masks.settings is not settings
+            or masks.size != (frame.width, frame.height)
+        ):
+            masks = self._masks = FrameMasks(settings, frame.width, frame.height)
+        return masks
+
+    def _publish_raw(self, frame: Frame, tracked: Detections) -> None:
         wall = frame.wall_time or time.time()
         if wall - self._last_raw < RAW_FRAME_EVERY_S:
             return
         self._last_raw = wall
-        ok, jpeg = cv2.imencode(".jpg", frame.image, [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_QUALITY])
+        image = self._frame_masks(frame).masked(frame.image, tracked)
+        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_QUALITY])
         if ok:
             self._send(RawFrame(self.camera.id, wall, frame.width, frame.height, jpeg.tobytes()))
 
-    def _publish(self, result: FrameResult, annotator: Annotator) -> None:
+    def _publish(self, result: FrameResult, annotator: Annotator, tracked: Detections) -> None:
         frame, objects = result.frame, result.objects
         wall = frame.wall_time or time.time()
         self._send(
@@ -539,16 +568,30 @@ class CameraWorker:
             snapshot = None
             if event.state in ("start", "instant"):
                 drawn = drawn if drawn is not None else annotator.draw(frame.image, objects)
-                snapshot = self._snapshot(event, drawn)
+                snapshot = self._snapshot(event, drawn, tracked)
             self._send(EventMessage(event, wall, snapshot))
         if self._live_wanted and wall - self._last_live >= 1.0 / LIVE_FPS:
             self._last_live = wall
-            drawn = drawn if drawn is not None else annotator.draw(frame.image, objects)
-            ok, jpeg = cv2.imencode(".jpg", drawn, [cv2.IMWRITE_JPEG_QUALITY, LIVE_QUALITY])
-            if ok:
-                self._send(LiveFrame(self.camera.id, wall, jpeg.tobytes()))
+            self._publish_live(frame, objects, tracked, annotator)
 
-    def _snapshot(self, event: Event, image: np.ndarray) -> str | None:
+    def _publish_live(
+        self, frame: Frame, objects: Detections, tracked: Detections, annotator: Annotator
+    ) -> None:
+        """The live JPEG, masked as the policy says (overlays drawn over the masks); an
+        unmasked one too only while someone entitled to it watches."""
+        masks = self._frame_masks(frame)
+        wall = frame.wall_time or time.time()
+        masked = _jpeg(annotator.draw(masks.masked(frame.image, tracked), objects))
+        unmasked = None
+        if masks.masks_objects and self._unmasked_wanted:
+            unmasked = _jpeg(annotator.draw(masks.unmasked(frame.image), objects))
+        if masked is not None:
+            self._send(LiveFrame(self.camera.id, wall, masked, unmasked))
+
+    def _snapshot(self, event: Event, image: np.ndarray, tracked: Detections) -> str | None:
+        """Write the event's snapshot unmasked (the record), the frame's tracked boxes beside
+        it (the API masks the snapshot with them when it serves it), and the event object's
+        box into the event (``attributes["box"]``)."""
         # Event ids are Vigil's (`vigil.apps.boundary`); a name that is anything else
         # (a path from an app) never becomes a file.
         if not is_event_id(event.id):
@@ -561,6 +604,14 @@ class CameraWorker:
         if not ok:
             return None
         path.write_bytes(jpeg.tobytes())
+        own = tracked.xyxy[tracked.tracker_id == event.track_id]
+        box = None
+        if event.track_id is not None and len(own):
+            box = [round(v, 1) for v in own[0].tolist()]
+        if box is not None:
+            event.attributes.setdefault("box", box)
+        classes = [COCO_CLASSES[c] for c in tracked.class_id.tolist()]
+        write_snapshot_boxes(path, tracked.xyxy, classes, tracked.tracker_id.tolist(), box)
         return str(path)
 
     def _send(self, message: object) -> None:
@@ -574,6 +625,11 @@ def error_line(err: Exception) -> str:
     """What went wrong, in one line: a `VigilError` says it itself; anything else is named."""
     text = str(err) if isinstance(err, VigilError) else f"{type(err).__name__}: {err}"
     return " ".join(text.split())
+
+
+def _jpeg(image: np.ndarray) -> bytes | None:
+    ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, LIVE_QUALITY])
+    return jpeg.tobytes() if ok else None
 
 
 def _tracked(objects: Detections) -> list[TrackedObject]:

@@ -1,0 +1,73 @@
+"""Recorded footage served masked (decode -> mask with the stored boxes -> encode), on a
+segment of the real clip with the boxes the real engine tracked in it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from playback_helpers import (
+    RealSegment,
+    assert_people_masked,
+    decoded,
+    sharpness,
+)
+
+from vigil.config.privacy import PrivacySettings
+from vigil.privacy.boxes import boxes_path
+from vigil.privacy.reencode import MaskRequest, Span, masked_copy
+
+pytestmark = pytest.mark.integration
+T0 = 1_700_000_000.0
+
+
+def whole(segment: RealSegment) -> list[Span]:
+    return [Span(segment.path, T0, T0, T0 + 3600)]
+
+
+@pytest.mark.parametrize("mode", ["blur", "pixelate", "solid"])
+def test_people_are_unrecognisable_in_masked_playback(
+    real_segment: RealSegment, tmp_path: Path, mode: str
+) -> None:
+    request = MaskRequest(PrivacySettings(mask=["person"], mode=mode))
+    result = masked_copy(whole(real_segment), tmp_path / "masked.mp4", request)
+    assert result.frames == real_segment.frames and result.whole_frames == 0
+    original, masked = decoded(real_segment.path), decoded(result.path)
+    assert len(masked) == len(original)
+    measured = assert_people_masked(masked, original, real_segment.track)
+    assert measured >= 20  # the clip's walkers were found and measured
+    # Only the people: the ground far from any box keeps its detail.
+    ground = np.array([0, 0, 120, 80], np.float32)  # the top-left corner, where nobody walks
+    assert sharpness(masked[10], ground) >= 0.5 * sharpness(original[10], ground)
+
+
+def test_a_range_is_cut_at_frame_accuracy_and_masked_whole_without_boxes(
+    real_segment: RealSegment, tmp_path: Path
+) -> None:
+    request = MaskRequest(PrivacySettings(mask=["person"]))
+    spans = [Span(real_segment.path, T0, T0 + 0.95, T0 + 2.05)]  # frames 10..20
+    result = masked_copy(spans, tmp_path / "cut.mp4", request)
+    assert result.frames == 11 and result.masked_frames == 11
+    # Without stored boxes nothing says where people are: every frame is masked whole.
+    copy = tmp_path / real_segment.path.name
+    copy.write_bytes(real_segment.path.read_bytes())
+    result = masked_copy([Span(copy, T0, T0, T0 + 1.0)], tmp_path / "blind.mp4", request)
+    assert not boxes_path(copy).exists() and result.whole_frames == result.frames == 10
+    frame = decoded(result.path)[5]
+    sharp = decoded(real_segment.path)[5]
+    everything = np.array([0, 0, frame.shape[1], frame.shape[0]], np.float32)
+    assert sharpness(frame, everything) <= 0.3 * sharpness(sharp, everything)
+
+
+def test_static_polygons_are_masked_for_everyone(real_segment: RealSegment, tmp_path: Path) -> None:
+    settings = PrivacySettings.model_validate(
+        {"static": [{"points": [[0, 0], [0.3, 0], [0.3, 0.3], [0, 0.3]]}]}
+    )
+    request = MaskRequest(settings, mask_objects=False)
+    result = masked_copy(whole(real_segment), tmp_path / "static.mp4", request)
+    frame, sharp = decoded(result.path)[3], decoded(real_segment.path)[3]
+    corner = np.array([0, 0, 0.3 * frame.shape[1] - 2, 0.3 * frame.shape[0] - 2], np.float32)
+    assert sharpness(frame, corner) <= 0.3 * sharpness(sharp, corner)
+    outside = np.array([0.5 * frame.shape[1], 0, frame.shape[1], 0.3 * frame.shape[0]])
+    assert sharpness(frame, outside) >= 0.5 * sharpness(sharp, outside)
