@@ -60,6 +60,12 @@ class PrivacyView:
     def masks_anything(self) -> bool:
         return self.mask_objects or bool(self.settings.static)
 
+    @property
+    def unmasked_picture(self) -> bool:
+        """Served the camera's live picture without object masks, which its worker makes
+        only while someone entitled to it watches (`LiveViewers`)."""
+        return bool(self.settings.mask) and not self.mask_objects
+
 
 def lift_store(state: ServiceState) -> LiftStore:
     """The lifts, in the service's database, on the service's clock."""

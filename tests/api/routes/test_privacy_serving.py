@@ -4,10 +4,13 @@ cameras without a policy as before; the event JSON carries the object's ``box``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from api.privacy_site import PrivacySite
 from api.site import PartReader, jpeg
+from vigil.api.live import LiveViewers
 from vigil.api.routes import live as live_routes
 from vigil.events import Event
 from vigil.service.messages import LiveFrame, RawFrame
@@ -153,3 +156,19 @@ def test_the_event_json_has_the_objects_box(served: tuple[PrivacySite, Event]) -
     site, event = served
     body = site.client("viewer").get(f"/api/events/{event.id}").json()
     assert body["box"] == [1.0, 2.5, 30.0, 20.0]
+
+
+def test_the_worker_is_asked_for_the_unmasked_picture_only_for_an_entitled_viewer(
+    served: tuple[PrivacySite, Event],
+) -> None:
+    site, _ = served
+    told: list[tuple[str, bool, bool]] = []
+    app: Any = site.app
+    app.state.live_viewers = LiveViewers(lambda *demand: told.append(demand), lease_s=60)
+    site.client("viewer").get("/api/cameras/cam1/latest.jpg")
+    assert told == [("cam1", True, False)]
+    site.client("operator").post("/api/cameras/cam1/lift", json={"reason": "incident"})
+    site.client("operator").get("/api/cameras/cam1/latest.jpg?unmasked=true")
+    assert told[-1] == ("cam1", True, True)
+    site.client("viewer").get("/api/cameras/cam3/latest.jpg")  # no policy: nothing to unmask
+    assert told[-1] == ("cam3", True, False)

@@ -79,7 +79,7 @@ async def camera_latest(
     view = await asyncio.to_thread(requested_view, state, principal, camera_id, unmasked)
     asked = state.clock()
     frame = state.live_frame(camera_id)
-    if viewers.touch(camera_id):
+    if viewers.touch(camera_id, view.unmasked_picture):
         frame = await _fresh_frame(state, camera_id, asked) or frame
     if frame is None:
         raise HTTPException(404, f"no frame from camera {camera_id!r} yet")
@@ -242,7 +242,7 @@ async def _mjpeg(
     app_state = request.app.state
     app_state.live_streams += 1
     try:
-        with viewers.watch(camera_id):
+        with viewers.watch(camera_id, view.unmasked_picture):
             sent = 0
             last_frame: float | None = None
             last_sent = -math.inf
@@ -371,7 +371,7 @@ async def _send_live_frames(
     """Each camera's new live frame (of the cameras the user may see), polled every
     `period`, watching those cameras meanwhile; True when the user may no longer watch."""
     sent: dict[str, float] = {}
-    watched: set[str] = set()
+    watched: dict[str, bool] = {}  # camera -> watched with its unmasked picture
     followers: dict[str, _ViewFollower] = {}
     try:
         while not state.closing.is_set():
@@ -379,15 +379,15 @@ async def _send_live_frames(
                 return True
             principal = still_allowed.principal
             shown = {c for c in state.cameras if principal.can_see(c)}
-            for camera_id in shown - watched:
-                viewers.add(camera_id)
+            for camera_id in shown - watched.keys():
                 # The grid is never unmasked: a lifted user opens the camera's own view.
                 view = await asyncio.to_thread(requested_view, state, principal, camera_id, False)
                 await asyncio.to_thread(audit_view, websocket, principal, view, "live", camera_id)
+                viewers.add(camera_id, view.unmasked_picture)
+                watched[camera_id] = view.unmasked_picture
                 followers[camera_id] = _ViewFollower(state, view)
-            for camera_id in watched - shown:
-                viewers.remove(camera_id)
-            watched = shown
+            for camera_id in watched.keys() - shown:
+                viewers.remove(camera_id, watched.pop(camera_id))
             for camera_id in list(state.cameras):
                 frame = state.live_frame(camera_id)
                 if (
@@ -404,8 +404,8 @@ async def _send_live_frames(
             await asyncio.sleep(period)
         return False
     finally:
-        for camera_id in watched:
-            viewers.remove(camera_id)
+        for camera_id, unmasked in watched.items():
+            viewers.remove(camera_id, unmasked)
 
 
 async def _serve_websocket(
