@@ -48,6 +48,8 @@ def test_a_viewer_is_told_people_are_masked_and_cannot_lift(browser: Any, dashbo
         page.wait_for_selector("#masked-note")
         assert page.locator("#lift-form").count() == 0
         assert "unmasked" not in live_src(page)
+        wait_js(page, "document.querySelector('img.live').naturalWidth > 0", 20)
+        screenshot(page, "camera-masked-for-a-viewer")
     finally:
         browsing.close()
 
