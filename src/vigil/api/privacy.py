@@ -43,6 +43,7 @@ __all__ = [
     "privacy_view",
     "requested_view",
     "snapshot_jpeg",
+    "view_detail",
 ]
 
 VIEW_AUDIT_EVERY_S = 60.0  # a repeated view (a polled picture) is audited at most this often
@@ -166,6 +167,14 @@ def _throttle(connection: HTTPConnection) -> _ViewThrottle:
         return throttle
 
 
+def view_detail(view: PrivacyView) -> dict[str, Any]:
+    """What an audit row of served footage says of its masking: masked or not, and the
+    lift (id and reason) that unmasked it."""
+    if view.lift is None:
+        return {"masked": view.mask_objects}
+    return {"masked": view.mask_objects, "lift": view.lift, "reason": view.reason}
+
+
 def audit_view(
     request: HTTPConnection,
     principal: Principal,
@@ -187,8 +196,5 @@ def audit_view(
     key = (principal.username, what, view.camera, target, str(view.mask_objects), view.lift or "")
     if every_s > 0 and not _throttle(request).due(key, every_s):
         return
-    record: dict[str, Any] = {"camera": view.camera, "what": what, "masked": view.mask_objects}
-    if view.lift is not None:
-        record.update(lift=view.lift, reason=view.reason)
-    record.update(detail or {})
+    record = {"camera": view.camera, "what": what, **view_detail(view), **(detail or {})}
     audit(request, principal, "privacy.view", target or view.camera, record)

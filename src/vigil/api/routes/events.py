@@ -32,6 +32,7 @@ from vigil.api.privacy import (
     privacy_view,
     requested_view,
     snapshot_jpeg,
+    view_detail,
 )
 from vigil.api.schemas import ERROR_RESPONSES, NODE_DOWN, EventOut, EventPage, Timestamp
 from vigil.api.state import ServiceState, safe_name
@@ -209,7 +210,7 @@ def event_clip(
     """
     event = event_or_404(events, event_id, principal)
     view = privacy_view(state, principal, event.source)
-    detail = {"camera": event.source, "masked": view.mask_objects}
+    detail = {"camera": event.source, **view_detail(view)}
     audit(request, principal, "playback.clip", event.id, detail)
     camera = state.camera(event.source)
     pre = camera.pre_roll if camera else 5.0
