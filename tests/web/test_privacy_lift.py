@@ -36,13 +36,6 @@ def dashboard(
         yield board
 
 
-def close(browsing: Any) -> None:
-    """`Browsing.close`, less the masked live view's 503: this branch serves no masked
-    live JPEG yet (the worker's, WP-P1); remove this filter once they are merged."""
-    browsing.errors[:] = [e for e in browsing.errors if "status of 503" not in e]
-    browsing.close()
-
-
 def live_src(page: Any) -> str:
     return page.get_attribute("img.live", "src") or ""
 
@@ -55,8 +48,10 @@ def test_a_viewer_is_told_people_are_masked_and_cannot_lift(browser: Any, dashbo
         page.wait_for_selector("#masked-note")
         assert page.locator("#lift-form").count() == 0
         assert "unmasked" not in live_src(page)
+        wait_js(page, "document.querySelector('img.live').naturalWidth > 0", 20)
+        screenshot(page, "camera-masked-for-a-viewer")
     finally:
-        close(browsing)
+        browsing.close()
 
 
 def test_an_entitled_operator_lifts_the_masks_with_a_reason_and_ends_it(
@@ -89,4 +84,4 @@ def test_an_entitled_operator_lifts_the_masks_with_a_reason_and_ends_it(
         assert ended[0]["username"] == "operator"
         admin.close()
     finally:
-        close(browsing)
+        browsing.close()

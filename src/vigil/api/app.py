@@ -120,8 +120,8 @@ def create_app(
 
     `auth` defaults to an `AuthStore` on the events database. `site`: the service running
     the site file, which applies the config routes' edits (None: they are refused).
-    `live_demand(camera, wanted, unmasked)`: told when a camera's live view gains its first viewer
-    and loses its last (`LiveViewers`). `cluster`: the cluster head, when the site runs on
+    `live_demand(camera, wanted, unmasked)`: told when a camera's live view gains its first
+    viewer (or first one entitled to it unmasked) and loses its last (`LiveViewers`). `cluster`: the cluster head, when the site runs on
     several nodes (`vigil.api.cluster`; None: a single box). Request bodies are capped and checked
     (`vigil.api.body_limits`). ``X-Forwarded-For`` is believed only from `trusted_proxies`
     (addresses or networks; by default the site's ``server.trusted_proxies``): from anyone

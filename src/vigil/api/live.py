@@ -1,11 +1,12 @@
 """Who watches which camera's live view, so workers draw and encode live JPEGs on demand.
 
 A camera worker draws its overlays and JPEG-encodes a `LiveFrame` only while someone watches
-that camera (a few per second per camera otherwise spent for nobody), and an unmasked one
-too only while a viewer entitled to it watches (privacy). `LiveViewers` counts the watchers
-per camera and tells the service through its `demand(camera_id, wanted, unmasked)` callable
-(the supervisor's `set_live_demand`) on the first one (0 -> 1), after the last, and when
-the first or last unmasked viewer comes or goes:
+that camera (a few per second per camera otherwise spent for nobody), and a second, unmasked
+JPEG of a camera whose privacy policy masks objects only while someone entitled to it
+watches (`unmasked`). `LiveViewers` counts the watchers per camera and tells the service
+through its `demand(camera_id, wanted, unmasked)` callable (the supervisor's
+`set_live_demand`) whenever either changes: on the first watcher (0 -> 1), the first
+unmasked one, after the last unmasked one and after the last:
 
 * a stream (MJPEG, ``WS /api/live``) holds `watch(camera_id)` while it runs;
 * a polled single JPEG (a grid tile, the camera page) `touch`es the camera: a lease of
@@ -29,9 +30,8 @@ LEASE_S = 5.0  # how long one poll of a single JPEG keeps a camera's live view w
 
 
 class LiveViewers:
-    """Viewers per camera; `demand(camera, True, unmasked)` on the first, `(camera, False,
-    False)` after the last one leaves or its lease ends, and again whenever whether someone
-    entitled to the unmasked picture watches (`unmasked`) changes."""
+    """Viewers per camera; `demand(camera, True)` on the first, `(camera, False)` after the
+    last one leaves or its lease ends."""
 
     def __init__(
         self, demand: Callable[[str, bool, bool], None] | None = None, *, lease_s: float = LEASE_S
@@ -42,20 +42,22 @@ class LiveViewers:
         self._demand = demand if demand is not None else _always_drawn
         self._lease_s = float(lease_s)
         self._lock = threading.Condition()
-        # (camera, unmasked) -> streams / when its lease ends (clock time)
+        # camera -> streams; (camera, True) counts those watching it unmasked
         self._streams: Counter[tuple[str, bool]] = Counter()
+        # (camera, unmasked) -> when its lease ends (clock time)
         self._leases: dict[tuple[str, bool], float] = {}
-        self._told: dict[str, tuple[bool, bool]] = {}  # camera -> what `demand` last heard
+        self._told: dict[str, tuple[bool, bool]] = {}  # camera -> its demand as last told
         self._sweeper: threading.Thread | None = None
 
     def watching(self, camera_id: str) -> bool:
         """Whether the camera's live view is wanted now."""
         with self._lock:
-            return self._wanted(camera_id)
+            return self._wanted(camera_id)[0]
 
     @contextlib.contextmanager
     def watch(self, camera_id: str, unmasked: bool = False) -> Iterator[None]:
-        """Count a stream as a viewer of the camera while the block runs."""
+        """Count a stream as a viewer of the camera (`unmasked`: entitled to it without
+        object masks) while the block runs."""
         self.add(camera_id, unmasked)
         try:
             yield
@@ -63,8 +65,7 @@ class LiveViewers:
             self.remove(camera_id, unmasked)
 
     def add(self, camera_id: str, unmasked: bool = False) -> None:
-        """One more stream watches the camera (`remove` it when it ends); `unmasked`: its
-        viewer is served the unmasked picture (privacy)."""
+        """One more stream watches the camera (`remove` it when it ends)."""
         with self._lock:
             self._streams[camera_id, unmasked] += 1
             self._tell(camera_id)
@@ -80,34 +81,37 @@ class LiveViewers:
             self._tell(camera_id)
 
     def touch(self, camera_id: str, unmasked: bool = False) -> bool:
-        """Lease the camera's live view for `lease_s` seconds (renewing any lease); True
-        when nobody watched it before, so its newest frame may be stale."""
+        """Lease the camera's live view (`unmasked`: without object masks) for `lease_s`
+        seconds (renewing any lease); True when nobody watched it so before, so its newest
+        frame may be stale or lack the unmasked picture."""
         with self._lock:
-            was = self._wanted(camera_id)
+            was = self._told.get(camera_id, (False, False))
             self._leases[camera_id, unmasked] = time.monotonic() + self._lease_s
             self._tell(camera_id)
             self._start_sweeper()
             self._lock.notify_all()
-            return self._switched and not was
+            return self._switched and not was[unmasked]
 
     # ------------------------------------------------------------------ internals
 
-    def _tell(self, camera_id: str) -> None:
-        """Tell the service what the camera's viewers want now, if that changed."""
-        now = (self._wanted(camera_id), self._wanted(camera_id, unmasked=True))
-        if self._told.get(camera_id, (False, False)) != now:
-            self._told[camera_id] = now
-            self._demand(camera_id, *now)
-
-    def _wanted(self, camera_id: str, unmasked: bool | None = None) -> bool:
-        """Whether someone watches (`unmasked` None), or watches masked/unmasked."""
-        kinds = (False, True) if unmasked is None else (unmasked,)
+    def _wanted(self, camera_id: str) -> tuple[bool, bool]:
+        """(watched at all, watched by someone entitled to it unmasked)."""
         now = time.monotonic()
-        return any(
-            self._streams.get((camera_id, kind), 0) > 0
-            or self._leases.get((camera_id, kind), 0.0) > now
-            for kind in kinds
-        )
+        unmasked = self._streams.get((camera_id, True), 0) > 0
+        unmasked = unmasked or self._leases.get((camera_id, True), 0.0) > now
+        masked = self._streams.get((camera_id, False), 0) > 0
+        masked = masked or self._leases.get((camera_id, False), 0.0) > now
+        return masked or unmasked, unmasked
+
+    def _tell(self, camera_id: str) -> None:
+        """Tell the service the camera's demand if it changed (under the lock)."""
+        now = self._wanted(camera_id)
+        if now != self._told.get(camera_id, (False, False)):
+            self._demand(camera_id, *now)
+            if now[0]:
+                self._told[camera_id] = now
+            else:
+                del self._told[camera_id]
 
     def _start_sweeper(self) -> None:
         if self._sweeper is None or not self._sweeper.is_alive():

@@ -29,7 +29,8 @@ from vigil.auth.policy import audit
 from vigil.auth.principal import Principal
 from vigil.config.privacy import PrivacySettings
 from vigil.events.event import Event
-from vigil.service.messages import LiveFrame, RawFrame
+from vigil.privacy.masking import mask_snapshot
+from vigil.service.messages import LiveFrame
 
 __all__ = [
     "VIEW_AUDIT_EVERY_S",
@@ -40,9 +41,9 @@ __all__ = [
     "lift_store",
     "live_jpeg",
     "privacy_view",
-    "raw_jpeg",
     "requested_view",
     "snapshot_jpeg",
+    "view_detail",
 ]
 
 VIEW_AUDIT_EVERY_S = 60.0  # a repeated view (a polled picture) is audited at most this often
@@ -61,10 +62,10 @@ class PrivacyView:
         return self.mask_objects or bool(self.settings.static)
 
     @property
-    def needs_unmasked(self) -> bool:
-        """The principal is served the unmasked picture of a camera whose policy masks
-        objects for others: the camera's worker must make one while they watch."""
-        return not self.mask_objects and bool(self.settings.mask)
+    def unmasked_picture(self) -> bool:
+        """Served the camera's live picture without object masks, which its worker makes
+        only while someone entitled to it watches (`LiveViewers`)."""
+        return bool(self.settings.mask) and not self.mask_objects
 
 
 def lift_store(state: ServiceState) -> LiftStore:
@@ -102,21 +103,17 @@ def requested_view(
     return view
 
 
-def live_jpeg(frame: LiveFrame, view: PrivacyView) -> bytes | None:
-    """The live JPEG `view` may be served; None when the frame has none masked as it needs
-    (the route then serves nothing rather than an unmasked picture)."""
-    return None if view.masks_anything else frame.jpeg
+def live_jpeg(frame: LiveFrame, view: PrivacyView) -> bytes:
+    """The live JPEG `view` may be served: masked unless its objects are not masked for it
+    and the worker made an unmasked one (static masks are in both)."""
+    return frame.for_view(view.mask_objects)
 
 
-def raw_jpeg(frame: RawFrame, view: PrivacyView) -> bytes | None:
-    """The zone editor's picture as `view` may be served (None: none masked as it needs)."""
-    return None if view.masks_anything else frame.jpeg
-
-
-def snapshot_jpeg(path: Path, view: PrivacyView) -> bytes | None:
-    """An event snapshot (the unmasked record on disk) as `view` may be served; None when
-    this service cannot mask it."""
-    return None if view.masks_anything else path.read_bytes()
+def snapshot_jpeg(path: Path, view: PrivacyView) -> bytes:
+    """An event snapshot (the unmasked record on disk) as `view` may be served."""
+    if not view.masks_anything:
+        return path.read_bytes()
+    return mask_snapshot(path, view.settings, objects=view.mask_objects)
 
 
 def event_box(event: Event) -> list[float] | None:
@@ -170,6 +167,14 @@ def _throttle(connection: HTTPConnection) -> _ViewThrottle:
         return throttle
 
 
+def view_detail(view: PrivacyView) -> dict[str, Any]:
+    """What an audit row of served footage says of its masking: masked or not, and the
+    lift (id and reason) that unmasked it."""
+    if view.lift is None:
+        return {"masked": view.mask_objects}
+    return {"masked": view.mask_objects, "lift": view.lift, "reason": view.reason}
+
+
 def audit_view(
     request: HTTPConnection,
     principal: Principal,
@@ -191,8 +196,5 @@ def audit_view(
     key = (principal.username, what, view.camera, target, str(view.mask_objects), view.lift or "")
     if every_s > 0 and not _throttle(request).due(key, every_s):
         return
-    record: dict[str, Any] = {"camera": view.camera, "what": what, "masked": view.mask_objects}
-    if view.lift is not None:
-        record.update(lift=view.lift, reason=view.reason)
-    record.update(detail or {})
+    record = {"camera": view.camera, "what": what, **view_detail(view), **(detail or {})}
     audit(request, principal, "privacy.view", target or view.camera, record)

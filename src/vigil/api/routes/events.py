@@ -32,6 +32,7 @@ from vigil.api.privacy import (
     privacy_view,
     requested_view,
     snapshot_jpeg,
+    view_detail,
 )
 from vigil.api.schemas import ERROR_RESPONSES, NODE_DOWN, EventOut, EventPage, Timestamp
 from vigil.api.state import ServiceState, safe_name
@@ -175,9 +176,10 @@ def event_snapshot(
     path = snapshot_file(state, files, event)
     if path is None:
         raise HTTPException(404, f"event {event_id!r} has no snapshot")
-    jpeg = snapshot_jpeg(path, view)
-    if jpeg is None:
-        raise HTTPException(503, f"event {event_id!r}: its snapshot cannot be served masked")
+    try:
+        jpeg = snapshot_jpeg(path, view)
+    except ValueError as err:  # a damaged file: never served unmasked instead
+        raise HTTPException(404, f"event {event_id!r}: {err}") from None
     audit_view(request, principal, view, "snapshot", event.id, every_s=VIEW_AUDIT_EVERY_S)
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
@@ -208,7 +210,7 @@ def event_clip(
     """
     event = event_or_404(events, event_id, principal)
     view = privacy_view(state, principal, event.source)
-    detail = {"camera": event.source, "masked": view.mask_objects}
+    detail = {"camera": event.source, **view_detail(view)}
     audit(request, principal, "playback.clip", event.id, detail)
     camera = state.camera(event.source)
     pre = camera.pre_roll if camera else 5.0

@@ -38,8 +38,6 @@ from vigil.api.privacy import (
     PrivacyView,
     audit_view,
     live_jpeg,
-    privacy_view,
-    raw_jpeg,
     requested_view,
 )
 from vigil.api.schemas import ERROR_RESPONSES
@@ -81,11 +79,11 @@ async def camera_latest(
     view = await asyncio.to_thread(requested_view, state, principal, camera_id, unmasked)
     asked = state.clock()
     frame = state.live_frame(camera_id)
-    if viewers.touch(camera_id, view.needs_unmasked):
+    if viewers.touch(camera_id, view.unmasked_picture):
         frame = await _fresh_frame(state, camera_id, asked) or frame
     if frame is None:
         raise HTTPException(404, f"no frame from camera {camera_id!r} yet")
-    jpeg = _served(live_jpeg(frame, view), camera_id)
+    jpeg = live_jpeg(frame, view)
     await asyncio.to_thread(
         audit_view, request, principal, view, "live", camera_id, every_s=VIEW_AUDIT_EVERY_S
     )
@@ -94,12 +92,6 @@ async def camera_latest(
         media_type="image/jpeg",
         headers={"Cache-Control": "no-store", "X-Frame-Time": f"{frame.wall_time:.3f}"},
     )
-
-
-def _served(jpeg: bytes | None, camera_id: str) -> bytes:
-    if jpeg is None:
-        raise HTTPException(503, f"camera {camera_id!r}: no masked picture to serve yet")
-    return jpeg
 
 
 async def _fresh_frame(state: ServiceState, camera_id: str, since: float) -> LiveFrame | None:
@@ -143,9 +135,6 @@ async def camera_live(
     the camera's privacy policy says for the user."""
     camera_or_404(state, camera_id)
     view = await asyncio.to_thread(requested_view, state, principal, camera_id, unmasked)
-    frame = state.live_frame(camera_id)
-    if frame is not None:
-        _served(live_jpeg(frame, view), camera_id)  # refused now rather than never a frame
     await asyncio.to_thread(audit_view, request, principal, view, "live", camera_id)
     still_allowed = StillAllowed(request, principal, "viewer")
     return StreamingResponse(
@@ -156,17 +145,16 @@ async def camera_live(
 
 
 @router.get("/api/cameras/{camera_id}/frame.jpg", response_class=Response, responses=_JPEG)
-def camera_frame(camera_id: str, principal: Viewer, state: State) -> Response:
+def camera_frame(camera_id: str, _: Viewer, state: State) -> Response:
     """The camera's picture without overlays (refreshed every few seconds), for drawing
-    zones and lines on; ``latest.jpg`` is the annotated live frame. Masked as the live
-    view."""
+    zones and lines on; ``latest.jpg`` is the annotated live frame. Masked for everyone
+    as the camera's privacy policy says (the worker masks it)."""
     camera_or_404(state, camera_id)
-    view = privacy_view(state, principal, camera_id)
     frame = state.raw_frame(camera_id)
     if frame is None:
         raise HTTPException(404, f"no frame from camera {camera_id!r} yet")
     return Response(
-        _served(raw_jpeg(frame, view), camera_id),
+        frame.jpeg,
         media_type="image/jpeg",
         headers={
             "Cache-Control": "no-store",
@@ -254,7 +242,7 @@ async def _mjpeg(
     app_state = request.app.state
     app_state.live_streams += 1
     try:
-        with viewers.watch(camera_id, view.needs_unmasked):
+        with viewers.watch(camera_id, view.unmasked_picture):
             sent = 0
             last_frame: float | None = None
             last_sent = -math.inf
@@ -264,14 +252,11 @@ async def _mjpeg(
                 if current is None:
                     break
                 frame = state.live_frame(camera_id)
-                jpeg = None if frame is None else live_jpeg(frame, current)
                 now = time.monotonic()
-                if (
-                    frame is not None
-                    and jpeg is not None
-                    and (frame.wall_time != last_frame or now - last_sent >= MJPEG_KEEPALIVE_S)
+                if frame is not None and (
+                    frame.wall_time != last_frame or now - last_sent >= MJPEG_KEEPALIVE_S
                 ):
-                    yield _mjpeg_part(jpeg)
+                    yield _mjpeg_part(live_jpeg(frame, current))
                     sent += 1
                     last_frame, last_sent = frame.wall_time, now
                     if limit is not None and sent >= limit:
@@ -386,26 +371,23 @@ async def _send_live_frames(
     """Each camera's new live frame (of the cameras the user may see), polled every
     `period`, watching those cameras meanwhile; True when the user may no longer watch."""
     sent: dict[str, float] = {}
-    watched: set[str] = set()
+    watched: dict[str, bool] = {}  # camera -> watched with its unmasked picture
     followers: dict[str, _ViewFollower] = {}
-    unmasked: dict[str, bool] = {}  # camera -> its viewer here is served it unmasked
     try:
         while not state.closing.is_set():
             if not await still_allowed():
                 return True
             principal = still_allowed.principal
             shown = {c for c in state.cameras if principal.can_see(c)}
-            for camera_id in shown - watched:
-                # The grid is never unmasked by a lift: a lifted user opens the camera's own
-                # view (a role the policy does not mask sees it unmasked here too).
+            for camera_id in shown - watched.keys():
+                # The grid is never unmasked: a lifted user opens the camera's own view.
                 view = await asyncio.to_thread(requested_view, state, principal, camera_id, False)
-                viewers.add(camera_id, view.needs_unmasked)
-                unmasked[camera_id] = view.needs_unmasked
                 await asyncio.to_thread(audit_view, websocket, principal, view, "live", camera_id)
+                viewers.add(camera_id, view.unmasked_picture)
+                watched[camera_id] = view.unmasked_picture
                 followers[camera_id] = _ViewFollower(state, view)
-            for camera_id in watched - shown:
-                viewers.remove(camera_id, unmasked.pop(camera_id, False))
-            watched = shown
+            for camera_id in watched.keys() - shown:
+                viewers.remove(camera_id, watched.pop(camera_id))
             for camera_id in list(state.cameras):
                 frame = state.live_frame(camera_id)
                 if (
@@ -415,16 +397,15 @@ async def _send_live_frames(
                 ):
                     continue
                 current = await followers[camera_id](principal)
-                jpeg = None if current is None else live_jpeg(frame, current)
-                if jpeg is None:
+                if current is None:
                     continue
-                await websocket.send_bytes(camera_id.encode() + b"\n" + jpeg)
+                await websocket.send_bytes(camera_id.encode() + b"\n" + live_jpeg(frame, current))
                 sent[camera_id] = frame.wall_time
             await asyncio.sleep(period)
         return False
     finally:
-        for camera_id in watched:
-            viewers.remove(camera_id, unmasked.get(camera_id, False))
+        for camera_id, unmasked in watched.items():
+            viewers.remove(camera_id, unmasked)
 
 
 async def _serve_websocket(

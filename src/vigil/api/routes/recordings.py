@@ -47,7 +47,7 @@ from vigil.api.exports import (
     temp_path,
     unlink,
 )
-from vigil.api.privacy import PrivacyView, camera_privacy, privacy_view
+from vigil.api.privacy import PrivacyView, camera_privacy, privacy_view, view_detail
 from vigil.api.schemas import (
     ERROR_RESPONSES,
     NODE_DOWN,
@@ -170,7 +170,7 @@ def recording_segment(
                 "segment": segment_id,
                 "start": segment.start_time,
                 "end": segment.end_time,
-                "masked": view.mask_objects,
+                **view_detail(view),
             },
         )
     if view.masks_anything:
@@ -277,7 +277,7 @@ async def export_recording(
     camera_or_404(state, camera)
     check_range(start, end, MAX_EXPORT_S)
     view = privacy_view(state, principal, camera)
-    detail = {"start": start, "end": end, "masked": view.mask_objects}
+    detail = {"start": start, "end": end, **view_detail(view)}
     await run_in_threadpool(audit, request, principal, "export", camera, detail)
     await run_in_threadpool(_check_recorded, index, files, camera, start, end)
     # Cut by an export job: the copy holds none of the API's threads while the client waits.
@@ -355,7 +355,7 @@ def start_export(
         raise HTTPException(403, f"no access to camera {body.camera!r}")
     check_range(body.start, body.end, MAX_EXPORT_S)
     view = privacy_view(state, principal, body.camera)
-    detail = {"start": body.start, "end": body.end, "masked": view.mask_objects}
+    detail = {"start": body.start, "end": body.end, **view_detail(view)}
     audit(request, principal, "export", body.camera, detail)
     _check_recorded(index, files, body.camera, body.start, body.end)
     run = _exporter(recording, files.index(index), body.camera, body.start, body.end, view)
