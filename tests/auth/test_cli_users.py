@@ -126,6 +126,10 @@ def test_grant_and_revoke_unmask(site: Path) -> None:
         user = auth.user("bob")
         assert user is not None and user.principal.may_unmask("yard")
         assert not user.principal.may_unmask("porch")
+    assert (
+        users(site, "list").stdout
+        == f"{'bob':<24} {'operator':<9} all  may lift masks: gate,yard\n"
+    )
     assert users(site, "revoke-unmask", "bob", "gate").stdout == "bob may lift masks on: yard\n"
     assert users(site, "grant-unmask", "bob", "*").stdout == "bob may lift masks on: *, yard\n"
     assert users(site, "revoke-unmask", "bob").stdout == "bob may lift masks on: no camera\n"

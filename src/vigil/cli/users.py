@@ -133,11 +133,12 @@ def add(
 @users.command(name="list")
 @_config_option
 def list_users(config_path: Path) -> None:
-    """Users with their role and cameras."""
+    """Users with their role, cameras and where they may lift privacy masks."""
     with _auth(_site(config_path)) as auth:
         for user in auth.users():
             scope = "all" if user.cameras is None else ",".join(sorted(user.cameras))
-            click.echo(f"{user.username:<24} {user.role:<9} {scope}")
+            unmask = f"  may lift masks: {','.join(sorted(user.unmask))}" if user.unmask else ""
+            click.echo(f"{user.username:<24} {user.role:<9} {scope}{unmask}")
 
 
 @users.command(name="remove")
