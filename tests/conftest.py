@@ -16,6 +16,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
+from vigil.config.loader import load_config_text
+from vigil.config.site import SiteConfig
+
 if TYPE_CHECKING:
     import onnx
 
@@ -317,6 +320,20 @@ class WalkerClip:
             "A": (16 + self.step * i, 16, self.size, self.size),
             "B": (320 - self.step * i, 216, self.size, self.size),
         }
+
+    def site(
+        self, data: Path, detect_fps: float = 8, record: str = "off", extra: str = ""
+    ) -> SiteConfig:
+        """A site with one camera `door` playing the clip in a loop like a camera (`extra`:
+        more of the camera's keys, one flow mapping entry each, e.g. ``"privacy: {...}"``)."""
+        lines = "".join(f"\n    {line}" for line in extra.splitlines() if line.strip())
+        text = (
+            f"cameras:\n  - id: door\n    url: {self.path}\n    loop: true\n"
+            f"    detect_fps: {detect_fps:g}\n    record: {{mode: '{record}'}}{lines}\n"
+            f"detector: {{input_size: [{self.width}, {self.height}]}}\n"
+            f"storage: {{directory: {data}}}\n"
+        )
+        return load_config_text(text, "site.yaml", model=SiteConfig)
 
     def images(self) -> list[np.ndarray]:
         """The BGR frames, as encoded into `path`."""

@@ -3,7 +3,6 @@ collector, retention deleting them with their segment."""
 
 from __future__ import annotations
 
-import textwrap
 import threading
 import time
 from pathlib import Path
@@ -12,8 +11,6 @@ from typing import Any
 import numpy as np
 import pytest
 
-from vigil.config.loader import load_config_text
-from vigil.config.site import SiteConfig
 from vigil.db.database import Database
 from vigil.detection.detections import Detections
 from vigil.privacy.boxes import BoxTrack, FrameBoxes, boxes_path, read_boxes, write_boxes
@@ -131,22 +128,7 @@ def test_worker_stores_the_tracked_boxes_beside_each_segment(
     segment it reports has its boxes beside it, on the segment's own timeline, with the
     walkers where they are."""
     monkeypatch.setenv("VIGIL_MODELS", str(tiny_models))
-    site = load_config_text(
-        textwrap.dedent(
-            f"""\
-            cameras:
-              - id: door
-                url: {walker_clip.path}
-                loop: true
-                detect_fps: 5
-                record: {{mode: continuous}}
-            detector: {{input_size: [416, 320]}}
-            storage: {{directory: {tmp_path / "data"}}}
-            """
-        ),
-        "site.yaml",
-        model=SiteConfig,
-    )
+    site = walker_clip.site(tmp_path / "data", detect_fps=5, record="continuous")
     messages: list[object] = []
     stop = threading.Event()
     worker = CameraWorker(WorkerSpec("door", site, None, stop), messages.append)

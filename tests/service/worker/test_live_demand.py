@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import queue
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from vigil.config.loader import load_config_text
-from vigil.config.site import SiteConfig
 from vigil.service.messages import FrameMetadata, LiveFrame, RawFrame, WorkerMessage
 from vigil.service.pool import WorkerPool
 
@@ -41,22 +38,7 @@ def test_live_frames_only_while_wanted(
     tmp_path: Path, tiny_models: Path, walker_clip: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VIGIL_MODELS", str(tiny_models))  # inherited by the worker process
-    site = load_config_text(
-        textwrap.dedent(
-            f"""\
-            cameras:
-              - id: door
-                url: {walker_clip.path}
-                loop: true
-                detect_fps: 8
-                record: {{mode: "off"}}
-            detector: {{input_size: [416, 320]}}
-            storage: {{directory: {tmp_path / "data"}}}
-            """
-        ),
-        "site.yaml",
-        model=SiteConfig,
-    )
+    site = walker_clip.site(tmp_path / "data", detect_fps=8, record="off")
     inbox: queue.Queue[WorkerMessage] = queue.Queue()
     pool = WorkerPool(lambda: site, lambda: None, inbox)  # None: the worker's own detector
     pool.start("door")

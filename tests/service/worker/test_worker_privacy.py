@@ -188,22 +188,11 @@ def test_the_pool_asks_for_unmasked_frames_and_remembers_it_across_a_restart(
     tmp_path: Path, tiny_models: Path, walker_clip: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VIGIL_MODELS", str(tiny_models))  # inherited by the worker process
-    site = load_config_text(
-        textwrap.dedent(
-            f"""\
-            cameras:
-              - id: door
-                url: {walker_clip.path}
-                loop: true
-                detect_fps: 8
-                record: {{mode: "off"}}
-                privacy: {{mask: [person], for: [viewer]}}
-            detector: {{input_size: [416, 320]}}
-            storage: {{directory: {tmp_path / "data"}}}
-            """
-        ),
-        "site.yaml",
-        model=SiteConfig,
+    site = walker_clip.site(
+        tmp_path / "data",
+        detect_fps=8,
+        record="off",
+        extra="privacy: {mask: [person], for: [viewer]}",
     )
     inbox: queue.Queue[WorkerMessage] = queue.Queue()
     pool = WorkerPool(lambda: site, lambda: None, inbox)
