@@ -15,7 +15,8 @@ from web.dashboard import CAMERA, Dashboard, screenshot, serving, site_yaml
 from web.test_dashboard import wait_js
 
 pytestmark = pytest.mark.integration
-POLICY = "    privacy: {mask: [person], for: [viewer, operator], lift_minutes: 10}\n"
+# Added to the shared site's `privacy:` section (its purpose and retention).
+POLICY = "      mask: [person]\n      for: [viewer, operator]\n      lift_minutes: 10\n"
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def dashboard(
 ) -> Iterator[Dashboard]:
     """The service of the other dashboard tests, its camera under a privacy policy, and
     the operator given the unmask permission on it."""
-    text = site_yaml(camera_clip_h264).replace("    apps:\n", POLICY + "    apps:\n", 1)
+    text = site_yaml(camera_clip_h264).replace("    privacy:\n", "    privacy:\n" + POLICY, 1)
     assert POLICY in text
     work = tmp_path_factory.mktemp("privacy-dashboard")
     with serving(work, text, shared_model.parent) as board:
