@@ -48,6 +48,7 @@ from vigil.config.site import CameraConfig, ClusterSettings, SiteConfig
 from vigil.db.database import Database
 from vigil.errors import VigilError
 from vigil.service.messages import CameraStatus, WorkerMessage
+from vigil.service.pool import RestoreStates
 
 log = logging.getLogger("vigil.cluster")
 
@@ -79,7 +80,12 @@ class ClusterCameras:
 
     stores_messages = False  # each node stores what its cameras report
 
-    def __init__(self, site: Callable[[], SiteConfig], inbox: queue.Queue[WorkerMessage]):
+    def __init__(
+        self,
+        site: Callable[[], SiteConfig],
+        inbox: queue.Queue[WorkerMessage],
+        restore: RestoreStates | None = None,  # each node's agent reads the saved states itself
+    ):
         self._site = site
         self._inbox = inbox
         self._lock = threading.RLock()

@@ -60,9 +60,12 @@ class CameraRunner(Protocol):
         """Whether any camera may still bring messages."""
 
 
-#: Builds a site's runner: the site as it is now (it changes while running) and the inbox
-#: every message of its cameras goes to.
-RunnerFactory = Callable[[Callable[[], SiteConfig], "queue.Queue[WorkerMessage]"], CameraRunner]
+#: Builds a site's runner: the site as it is now (it changes while running), the inbox
+#: every message of its cameras goes to, and where a camera's first worker finds its apps'
+#: saved states (the supervisor's database).
+RunnerFactory = Callable[
+    [Callable[[], SiteConfig], "queue.Queue[WorkerMessage]", RestoreStates | None], CameraRunner
+]
 
 
 def take_batch(

@@ -115,12 +115,7 @@ class Supervisor:
     def __post_init__(self) -> None:
         self._inbox: queue.Queue[WorkerMessage] = queue.Queue()  # every worker's messages
         self._app_states: AppStateStore | None = None  # once the database is open
-        if self.runner is LocalCameras:  # its workers restore their apps from this database
-            self.cameras: CameraRunner = LocalCameras(
-                lambda: self.site, self._inbox, restore=self._saved_states
-            )
-        else:
-            self.cameras = self.runner(lambda: self.site, self._inbox)
+        self.cameras: CameraRunner = self.runner(lambda: self.site, self._inbox, self._saved_states)
         self._started = False
         self._stopping = threading.Event()
         self.url: str | None = None
