@@ -43,6 +43,29 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
+#: The two screens every page must fit without horizontal scrolling (issue: a 1366 px
+#: laptop and a 390 px phone).
+SCREENS = {"laptop": (1366, 768), "phone": (390, 844)}
+
+
+def screenshots_on_screens(page: Any, name: str) -> dict[str, int]:
+    """Screenshot the page as it is on each of `SCREENS` (saved as `<name>-<screen>.png`)
+    and return, per screen, how many pixels the page is wider than the screen (0 when it
+    fits). The viewport is restored afterwards."""
+    restore = page.viewport_size
+    overflow: dict[str, int] = {}
+    for screen, (width, height) in SCREENS.items():
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_timeout(150)  # let layout and charts settle at the new width
+        overflow[screen] = page.evaluate(
+            "() => Math.max(0, document.documentElement.scrollWidth - window.innerWidth)"
+        )
+        screenshot(page, f"{name}-{screen}")
+    if restore:
+        page.set_viewport_size(restore)
+    return overflow
+
+
 @dataclass
 class Dashboard:
     """A running `vigil serve` with one user per role."""
