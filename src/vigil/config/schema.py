@@ -178,6 +178,9 @@ class ZoneConfig(_Model):
     model_config = ConfigDict(extra="forbid")
 
     points: list[Point]
+    ground: list[tuple[float, float]] | None = None
+    """Calibration for real distances and speeds: the zone's four points measured on the
+    ground, in metres ([x, y] each, same order as `points`)."""
 
     @field_validator("points")
     @classmethod
@@ -185,8 +188,18 @@ class ZoneConfig(_Model):
         Zone("zone", tuple(points))  # the geometry decides what a valid polygon is
         return points
 
+    @model_validator(mode="after")
+    def _calibration(self) -> ZoneConfig:
+        if self.ground is not None:
+            try:
+                self.to_zone("zone")
+            except ValueError as error:
+                raise ValueError(f"ground: {error}") from None
+        return self
+
     def to_zone(self, name: str) -> Zone:
-        return Zone(name, tuple(self.points))
+        ground = None if self.ground is None else tuple(self.ground)
+        return Zone(name, tuple(self.points), ground=ground)
 
 
 class LineConfig(_Model):
