@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
@@ -192,9 +193,31 @@ def test_the_picture_at_a_moment_is_the_frame_shown_then(site: Site, index: Segm
     assert grey(again.content) == pytest.approx(100, abs=6)
     auth = site.client.app.state.auth  # type: ignore[attr-defined]
     _, entries = auth.audit_log(action="playback.frame")
-    assert len(entries) == 5  # every picture served, from the cache too
+    assert len(entries) == 5  # every picture served
     assert {e.detail["segment"] for e in entries} == {1, 2}
     assert all(e.detail["masked"] is False for e in entries)
+
+    # A finished segment never changes: a picture asked for again comes from the cache (the
+    # file rewritten white shows which pictures were decoded again).
+    white = site.tmp / "white.mp4"
+    with av.open(str(white), "w") as out:
+        stream = out.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for _ in range(10):
+            picture = np.full((48, 64, 3), 255, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    white.replace(first)
+    cached = site.client.get(
+        "/api/recordings/frame.jpg", params={"camera": "cam1", "t": T0 + 0.55, "width": 32}
+    )
+    assert cached.content == again.content
+    fresh = site.client.get(
+        "/api/recordings/frame.jpg", params={"camera": "cam1", "t": T0 + 0.75, "width": 32}
+    )
+    assert grey(fresh.content) > 240
 
     nothing = site.client.get("/api/recordings/frame.jpg", params={"camera": "cam1", "t": T0 + 5})
     assert nothing.status_code == 404 and "nothing recorded" in nothing.json()["detail"]

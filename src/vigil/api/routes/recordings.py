@@ -83,7 +83,7 @@ MAX_TIMELINE_RANGE_S = 31 * 86400.0  # longest range of GET /api/recordings/time
 MAX_TIMELINE_BUCKETS = 2000
 MIN_BUCKET_S = 1.0  # finer than this the timeline shows the segments themselves
 SPAN_JOIN_S = 1.5  # footage closer than this is one span (as `gaps` ignores shorter holes)
-FRAME_CACHE_SIZE = 512  # preview pictures kept in memory (~20 kB each at 320 px)
+FRAME_CACHE_BYTES = 32 * 2**20  # preview pictures kept in memory (~15 kB each at 320 px)
 MAX_EXPORT_S = 3 * 3600.0  # longest range of an export
 EXPORT_POLL_S = 0.1  # how often a waiting GET /api/recordings/export looks at its job
 _MP4 = {200: {"content": {"video/mp4": {}}}, **ERROR_RESPONSES}
@@ -196,12 +196,14 @@ def _spans(buckets: list[ActivityBucket]) -> list[TimelineSpanOut]:
 
 
 class _FrameCache:
-    """The last `size` preview pictures, by segment, moment, width and masking."""
+    """The preview pictures asked for last, by segment, moment, width and masking, up to
+    `max_bytes` in all."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._pictures: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._bytes = 0
 
     def get(self, key: tuple[Any, ...]) -> bytes | None:
         with self._lock:
@@ -212,9 +214,12 @@ class _FrameCache:
 
     def put(self, key: tuple[Any, ...], picture: bytes) -> None:
         with self._lock:
+            old = self._pictures.pop(key, None)
+            self._bytes += len(picture) - (len(old) if old is not None else 0)
             self._pictures[key] = picture
-            while len(self._pictures) > self.size:
-                self._pictures.popitem(last=False)
+            while self._bytes > self.max_bytes and self._pictures:
+                _, dropped = self._pictures.popitem(last=False)
+                self._bytes -= len(dropped)
 
 
 _cache_lock = threading.Lock()
@@ -224,7 +229,7 @@ def _frame_cache(request: Request) -> _FrameCache:
     with _cache_lock:
         cache = getattr(request.app.state, "recording_frames", None)
         if not isinstance(cache, _FrameCache):
-            cache = request.app.state.recording_frames = _FrameCache(FRAME_CACHE_SIZE)
+            cache = request.app.state.recording_frames = _FrameCache(FRAME_CACHE_BYTES)
         return cache
 
 
