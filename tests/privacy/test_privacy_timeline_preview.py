@@ -4,34 +4,15 @@ engine's boxes), never from a cached unmasked picture, and audited with what was
 
 from __future__ import annotations
 
-import textwrap
-
 import cv2
 import numpy as np
 import pytest
 from playback_helpers import FPS, RealSegment, decoded, person_boxes, sharpness
+from test_privacy_playback_api import policy
 
 from api.site import T0, Site
-from vigil.config.loader import load_config_text
-from vigil.config.site import SiteConfig
 
 pytestmark = pytest.mark.integration
-
-
-def policy(site: Site, roles: str) -> None:
-    site.state.site = load_config_text(
-        textwrap.dedent(
-            f"""\
-            cameras:
-              - id: cam1
-                url: rtsp://10.0.0.5/stream1
-                privacy: {{mask: [person], for: [{roles}], mode: pixelate}}
-            storage: {{directory: {site.tmp / "data"}}}
-            """
-        ),
-        "site.yaml",
-        model=SiteConfig,
-    )
 
 
 def preview(site: Site, t: float) -> np.ndarray:
