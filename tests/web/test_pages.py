@@ -175,6 +175,10 @@ READS = {
     ("get", "/api/recordings"): {"segments", "gaps", "recorded_s"},
     ("get", "/api/recordings", "segments"): {
         "id", "start_time", "end_time", "duration_s", "motion", "objects"},
+    ("get", "/api/recordings/timeline"): {"start", "end", "bucket_s", "cameras"},
+    ("get", "/api/recordings/timeline", "cameras"): {"camera", "recorded_s", "spans"},
+    ("get", "/api/recordings/timeline", "cameras", "spans"): {
+        "start", "end", "recorded_s", "motion", "objects"},
     ("get", "/api/counts"): {"buckets", "line_crossings", "occupancy"},
     ("get", "/api/counts", "line_crossings"): {"camera", "app", "line", "class_name", "direction", "total", "counts"},
     ("get", "/api/counts", "occupancy"): {"camera", "app", "zone", "mean", "max"},

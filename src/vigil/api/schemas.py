@@ -299,6 +299,31 @@ class RecordingsOut(BaseModel):
     gaps: list[GapOut]
 
 
+class TimelineSpanOut(BaseModel):
+    """A stretch of recording on the timeline: footage from `start` to `end` (`recorded_s`
+    of it: less where short gaps hide under the timeline's resolution) and whether any of
+    its segments saw motion or objects."""
+
+    start: float
+    end: float
+    recorded_s: float
+    motion: bool
+    objects: bool
+
+
+class TimelineCameraOut(BaseModel):
+    camera: str
+    recorded_s: float = Field(description="Seconds of footage in the range.")
+    spans: list[TimelineSpanOut]
+
+
+class TimelineOut(BaseModel):
+    start: float
+    end: float
+    bucket_s: float = Field(description="The resolution: footage is summed per this long.")
+    cameras: list[TimelineCameraOut]
+
+
 class ExportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
