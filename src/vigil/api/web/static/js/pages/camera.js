@@ -10,6 +10,7 @@ import { privacyControl } from "./privacy.js";
 
 const CAMERA_FPS = 15;
 const APPS_EVERY = 5; // refreshes (seconds) between reloads of the apps' settings
+const COLUMNS = ["App", "Type", "Watching", "State", "Live counters"];
 
 function counterText(counters) {
   return Object.entries(counters || {})
@@ -45,10 +46,11 @@ export async function render(root, context) {
         "section",
         { "aria-labelledby": "apps-title" },
         h("h2", { id: "apps-title" }, "Apps"),
+        // A table where there is room for it, a card per app in a narrow column (app.css).
         h(
           "table",
-          { id: "app-counters" },
-          h("thead", {}, h("tr", {}, ["App", "Type", "Watching", "State", "Live counters"].map((t) => h("th", { scope: "col" }, t)))),
+          { id: "app-counters", class: "cards" },
+          h("thead", {}, h("tr", {}, COLUMNS.map((t) => h("th", { scope: "col" }, t)))),
           appsBody,
         ),
         h("nav", { class: "tools", "aria-label": "Camera" }, tools),
@@ -79,14 +81,15 @@ export async function render(root, context) {
         const watching = [watched.zone && `zone ${watched.zone}`, watched.line && `line ${watched.line}`]
           .filter(Boolean)
           .join(", ") || "whole frame";
+        const [name, type, watches, state, counters] = COLUMNS;
         return h(
           "tr",
           { dataset: { app: app.name, state: app.state } },
-          h("td", {}, app.name),
-          h("td", {}, app.type),
-          h("td", {}, watching),
-          h("td", { class: "state" }, appStateBadges(app), app.last_error ? h("div", { class: "meta last-error" }, app.last_error) : null),
-          h("td", { class: "counters" }, counterText(app.counters)),
+          h("td", { dataset: { label: name } }, app.name),
+          h("td", { dataset: { label: type } }, app.type),
+          h("td", { dataset: { label: watches } }, watching),
+          h("td", { class: "state", dataset: { label: state } }, h("div", {}, appStateBadges(app), app.last_error ? h("div", { class: "meta last-error" }, app.last_error) : null)),
+          h("td", { class: "counters", dataset: { label: counters } }, counterText(app.counters)),
         );
       }),
     );
