@@ -263,6 +263,11 @@ def test_camera_page_and_editor_fit_a_laptop_and_a_phone(browser: Any, dashboard
         page.wait_for_selector('#app-counters tr[data-app="walkers"]')
         overflow = screenshots_on_screens(page, "camera")
         assert overflow == {"laptop": 0, "phone": 0}, overflow
+        # On a phone the shell keeps to two rows: the brand and the user, then the pages.
+        page.set_viewport_size({"width": 390, "height": 844})
+        brand, user = (page.locator(s).bounding_box() for s in (".brand", "#logout"))
+        assert abs(brand["y"] - user["y"]) < brand["height"], (brand, user)
+        assert page.locator("header.topbar").bounding_box()["height"] < 130
         # Nothing of the apps table is cut off: every column lies inside the window.
         for width in (1366, 390):
             page.set_viewport_size({"width": width, "height": 800})
