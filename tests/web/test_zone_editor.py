@@ -261,6 +261,8 @@ def test_camera_page_and_editor_fit_a_laptop_and_a_phone(browser: Any, dashboard
     try:
         page.goto(f"/cameras/{CAMERA}")
         page.wait_for_selector('#app-counters tr[data-app="walkers"]')
+        watching = '#app-counters tr[data-app="walkers"] td[data-label="Watching"]'
+        assert page.inner_text(watching) == "line walkway_count"
         overflow = screenshots_on_screens(page, "camera")
         assert overflow == {"laptop": 0, "phone": 0}, overflow
         # On a phone the shell keeps to two rows: the brand and the user, then the pages.
@@ -283,5 +285,19 @@ def test_camera_page_and_editor_fit_a_laptop_and_a_phone(browser: Any, dashboard
         page.click("text=line walkway_count")
         overflow = screenshots_on_screens(page, "zone-editor")
         assert overflow == {"laptop": 0, "phone": 0}, overflow
+    finally:
+        browsing.close()
+
+
+def test_a_viewer_is_not_told_a_wrong_watched_area(browser: Any, dashboard: Dashboard):
+    """Viewers do not see apps' settings: the camera page leaves what an app watches blank
+    rather than saying "whole frame"."""
+    browsing = dashboard.login(browser, "viewer")
+    page = browsing.page
+    try:
+        page.goto(f"/cameras/{CAMERA}")
+        page.wait_for_selector('#app-counters tr[data-app="walkers"]')
+        watching = '#app-counters tr[data-app="walkers"] td[data-label="Watching"]'
+        assert page.inner_text(watching) == ""
     finally:
         browsing.close()

@@ -5,6 +5,7 @@ import { api, liveSocket } from "../api.js";
 import { appStateBadges } from "../appstate.js";
 import { atLeast, clear, h } from "../dom.js";
 import { privacySection } from "../privacypolicy.js";
+import { references } from "../schemaform.js";
 import { liveImage, objectsLine } from "./live.js";
 import { privacyControl } from "./privacy.js";
 
@@ -18,14 +19,27 @@ function counterText(counters) {
     .join(", ");
 }
 
+// Settings by app name (null where the user may not see settings: viewers).
 function settingsByName(apps) {
-  return Object.fromEntries(apps.map((app) => [app.name, app.settings || {}]));
+  return Object.fromEntries(apps.map((app) => [app.name, app.settings]));
+}
+
+// What an app watches: the zones and lines its settings name (whichever fields its schema
+// marks as references), else the whole frame; "" when its settings are not shown.
+function watchingText(refs, settings) {
+  if (!settings) return "";
+  const named = ["zone", "line"].flatMap((kind) =>
+    (refs?.[kind] || []).flatMap((ref) => [].concat(settings[ref.field] ?? []).map((name) => `${kind} ${name}`)));
+  return named.join(", ") || "whole frame";
 }
 
 export async function render(root, context) {
   const id = context.camera;
   const path = `/api/cameras/${encodeURIComponent(id)}`;
-  const [camera, config] = await Promise.all([api(path), api(`${path}/config`)]);
+  // Settings (and the apps' schemas that tell what they name) are for operators and admins.
+  const types = atLeast(context.role, "operator") ? api("/api/apps") : [];
+  const [camera, config, appTypes] = await Promise.all([api(path), api(`${path}/config`), types]);
+  const refs = Object.fromEntries(appTypes.map((type) => [type.id, references(type.settings_schema)]));
   const objects = h("p", { class: "meta objects", dataset: { camera: id } }, "waiting for objects…");
   const stateLine = h("p", { class: "meta" });
   const appsBody = h("tbody");
@@ -77,10 +91,7 @@ export async function render(root, context) {
     clear(
       appsBody,
       detail.apps.map((app) => {
-        const watched = settings[app.name] || {};
-        const watching = [watched.zone && `zone ${watched.zone}`, watched.line && `line ${watched.line}`]
-          .filter(Boolean)
-          .join(", ") || "whole frame";
+        const watching = watchingText(refs[app.type], settings[app.name]);
         const [name, type, watches, state, counters] = COLUMNS;
         return h(
           "tr",
