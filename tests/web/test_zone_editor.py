@@ -136,19 +136,25 @@ def test_names_and_points_are_refused_in_plain_words(browser: Any, dashboard: Da
                 { kind: 'zone', name: 'yard', points: [[0, 0], [1, 1]] },
                 { kind: 'mask', name: 'mask1', points: [[0, 0]] },
               ];
+              const apps = [{ type: 'occupancy', name: 'count', settings: { zone: 'nowhere' } }];
               const server = [
                 await refusal({ lines: { gate: { start: [0.1, 0.1] } } }),
                 await refusal({ zones: { yard: { points: [[0, 0], [1, 1]] } } }),
                 await refusal({ static_masks: [{ points: [[0, 0]] }] }),
+                await refusal({ apps }),
               ];
-              return { server, plain: server.map((m) => plainError(m, shapes, [])) };
+              return { server, plain: server.map((m) => plainError(m, shapes, apps)) };
             }"""
         )
         assert said["server"][0] == "lines.gate.end: required key is missing", said
+        assert said["server"][3].endswith(
+            "cameras[0].apps[0]: unknown zone 'nowhere' (known: none defined)"
+        ), said
         assert said["plain"] == [
             "Line gate: a line needs 2 points (it has 1).",
             "Zone yard: a zone needs at least 3 points, got 2",
             "Privacy mask mask1: a privacy mask needs at least 3 points, got 1",
+            "App count: unknown zone 'nowhere' (known: none defined)",
         ], said
         browsing.errors.clear()  # the three refused PUTs above were the point
     finally:
