@@ -183,7 +183,7 @@ READS = {
     ("get", "/api/counts", "line_crossings"): {"camera", "app", "line", "class_name", "direction", "total", "counts"},
     ("get", "/api/counts", "occupancy"): {"camera", "app", "zone", "mean", "max"},
     ("get", "/api/cameras/{camera_id}/config"): {
-        "zones", "lines", "apps", "static_masks", "frame_size", "revision"},
+        "zones", "lines", "apps", "static_masks", "frame_size", "revision", "classes"},
     ("get", "/api/cameras/{camera_id}/config", "apps"): {"type", "name", "settings", "enabled"},
     ("put", "/api/cameras/{camera_id}/config"): {"revision", "applied"},
     ("put", "/api/cameras/{camera_id}/apps/{name}"): {"applied"},

@@ -431,6 +431,9 @@ class CameraConfigIn(BaseModel):
     frame_size: tuple[int, int] | None = Field(
         None, description="Ignored on input (GET returns it; PUT accepts the same body)."
     )
+    classes: list[str] | None = Field(
+        None, description="Ignored on input (GET returns it; PUT accepts the same body)."
+    )
     revision: str | None = Field(
         None,
         description="The `revision` from GET: the save is refused (409) if the site file "
@@ -459,6 +462,10 @@ class CameraConfigOut(BaseModel):
         description="[width, height] of the camera's frames; null before its first frame."
     )
     revision: str | None = Field(description="Of the site file; null without one.")
+    classes: list[str] = Field(
+        description="The classes the detector finds (the site's `detector.classes`, by name): "
+        "those an app on this camera can watch."
+    )
 
 
 class CameraConfigSaved(CameraConfigOut):

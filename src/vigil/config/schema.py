@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "DetectorConfig",
     "LineConfig",
     "MAX_NAME",
+    "NAME_PATTERN",
     "Name",
     "OutputConfig",
     "Point",
@@ -98,7 +100,25 @@ def check_name(value: str) -> str:
     return value
 
 
-Name = Annotated[str, AfterValidator(check_name)]
+#: `check_name` as an ECMAScript regular expression, published as the `pattern` of every name
+#: in the API's JSON Schema so that the dashboard checks names as the server does. Python's
+#: printable characters are exactly those outside Unicode's Other (C*) and Separator (Z*)
+#: categories, plus the ASCII space; the lookahead refuses a name of spaces only.
+NAME_PATTERN = rf"^(?! *$)(?:[^\p{{C}}\p{{Z}}]| ){{1,{MAX_NAME}}}$"
+
+Name = Annotated[
+    str,
+    AfterValidator(check_name),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_NAME,
+            "pattern": NAME_PATTERN,
+            "description": f"1 to {MAX_NAME} printable characters, not only spaces",
+        }
+    ),
+]
 """Every name that enters from outside: camera ids, zone, line and app names, user names."""
 
 # --------------------------------------------------------------------------- classes

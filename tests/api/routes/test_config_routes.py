@@ -124,6 +124,19 @@ def test_get_config_is_the_file_with_frame_size_and_revision(api: Api) -> None:
     assert api.client.get("/api/cameras/yard/frame.jpg").status_code == 404
 
 
+def test_config_lists_the_classes_the_detector_finds(api: Api) -> None:
+    """The settings forms pick classes from the model's: the site's `detector.classes` by
+    name (ids as COCO names), all of COCO when the detector is not filtered."""
+    body = api.client.get("/api/cameras/gate/config").json()
+    assert body["classes"] == ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
+    text = api.site_file.read_text() + "detector: {classes: [person, 2]}\n"
+    api.state.set_site(validate_site_text(text, api.site_file))
+    assert api.client.get("/api/cameras/gate/config").json()["classes"] == ["person", "car"]
+    api.state.set_site(validate_site_text(text.replace("[person, 2]", "null"), api.site_file))
+    classes = api.client.get("/api/cameras/gate/config").json()["classes"]
+    assert len(classes) == 80 and classes[:2] == ["person", "bicycle"]
+
+
 def test_put_config_saves_to_the_file(api: Api) -> None:
     body = api.client.get("/api/cameras/gate/config").json()
     body["zones"]["door"] = {"points": [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]}
