@@ -161,6 +161,23 @@ def test_put_config_saves_to_the_file(api: Api) -> None:
     assert any(e["action"] == "camera.config.update" and e["target"] == "gate" for e in items)
 
 
+def test_a_zone_calibration_round_trips_and_uncalibrated_zones_stay_plain(api: Api) -> None:
+    body = api.client.get("/api/cameras/gate/config").json()
+    road = [[0.1, 0.9], [0.9, 0.9], [0.6, 0.4], [0.4, 0.4]]
+    metres = [[0.0, 0.0], [10.0, 0.0], [10.0, 40.0], [0.0, 40.0]]
+    body["zones"]["road"] = {"points": road, "ground": metres}
+    body["zones"]["door"] = {"points": [[0.1, 0.1], [0.9, 0.1], [0.9, 0.3]]}
+    response = api.client.put("/api/cameras/gate/config", json=body)
+    assert response.status_code == 200, response.text
+    assert "ground: null" not in api.site_file.read_text()
+    zones = api.client.get("/api/cameras/gate/config").json()["zones"]
+    assert zones["road"]["ground"] == metres and zones["door"].get("ground") is None
+    body["zones"]["road"]["ground"] = [[0, 0], [5, 0], [10, 0], [0, 40]]
+    refused = api.client.put("/api/cameras/gate/config", json={**body, "revision": None})
+    assert refused.status_code == 422
+    assert "three of the four ground points are in a line" in refused.text
+
+
 def test_static_privacy_masks_through_the_config_api(api: Api) -> None:
     """The zone editor's static privacy masks: GET shows them, PUT saves them to the
     camera's ``privacy.static`` (audited), a PUT without them keeps them."""

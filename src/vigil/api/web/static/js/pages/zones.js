@@ -100,7 +100,7 @@ export async function render(root, context) {
   };
   const shapes = [];
   for (const [name, zone] of Object.entries(config.zones || {})) {
-    shapes.push({ kind: "zone", name, ...toPx(zone.points) });
+    shapes.push({ kind: "zone", name, ground: zone.ground || null, ...toPx(zone.points) });
   }
   for (const [name, line] of Object.entries(config.lines || {})) {
     shapes.push({ kind: "line", name, ...toPx([line.start, line.end]) });
@@ -336,6 +336,29 @@ export async function render(root, context) {
     );
   }
 
+  // A four-point zone measured on the ground (metres) gives real distances and speeds.
+  function calibrationForm(shape) {
+    if (shape.points.length !== 4) {
+      return h("p", { class: "meta", id: "calibration-help" }, "A zone of exactly 4 points can be calibrated in metres for speeds.");
+    }
+    const ground = shape.ground || [[0, 0], [0, 0], [0, 0], [0, 0]];
+    const inputs = ground.map((corner, i) => corner.map((value, axis) => h("input", {
+      type: "number", step: "0.01", value, id: `ground-${i}-${axis}`, "aria-label": `corner ${i + 1} ${axis ? "y" : "x"} in metres`,
+      onchange: (event) => {
+        const next = (shape.ground || ground).map((c) => [...c]);
+        next[i][axis] = Number(event.target.value);
+        shape.ground = next;
+        changed();
+      },
+    })));
+    return h("fieldset", { class: "calibration" },
+      h("legend", {}, "Ground calibration (metres)"),
+      h("p", { class: "meta" }, "Each corner, in the order drawn, measured on the ground: for speeds and the speeding app."),
+      ...inputs.map((pair, i) => h("div", { class: "corner" }, h("span", {}, `Corner ${i + 1}`), ...pair)),
+      shape.ground ? h("button", { type: "button", class: "link", id: "calibration-clear", onclick: () => { shape.ground = null; changed(); form(); } }, "not calibrated") : null,
+    );
+  }
+
   function shapeForm(shape) {
     if (shape.kind === "mask") return maskForm(shape);
     const name = h("input", { id: "shape-name", value: shape.name, required: true, pattern: names.pattern, "aria-describedby": "name-problem" });
@@ -390,6 +413,7 @@ export async function render(root, context) {
       nameProblem,
       count,
       shape.kind === "line" ? h("p", { class: "meta" }, "A line has 2 points: from start to end; crossing left to right counts as in.") : null,
+      shape.kind === "zone" ? calibrationForm(shape) : null,
       editButtons(shape),
       h("h3", {}, "Apps watching it"),
       attached.length ? h("ul", {}, attached) : h("p", { class: "meta" }, "none"),
@@ -431,7 +455,7 @@ export async function render(root, context) {
     const body = { zones: {}, lines: {}, apps, static_masks: [], revision };
     for (const shape of shapes) {
       const points = saved(shape);
-      if (shape.kind === "zone") body.zones[shape.name] = { points };
+      if (shape.kind === "zone") body.zones[shape.name] = shape.ground && points.length === 4 ? { points, ground: shape.ground } : { points };
       else if (shape.kind === "mask") body.static_masks.push({ points });
       else body.lines[shape.name] = { start: points[0], end: points[1] };
     }
