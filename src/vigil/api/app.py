@@ -58,6 +58,7 @@ from vigil.api.routes import (
     pages,
     privacy,
     recordings,
+    search,
     system,
     users,
 )
@@ -94,6 +95,7 @@ ROUTERS = (
     recordings.router,
     counts.router,
     privacy.router,
+    search.router,
 )
 DESCRIPTION = (
     "The live API of `vigil serve`: cameras and their status, events with snapshots "

@@ -222,7 +222,10 @@ async def put_camera_config(
     await run_in_threadpool(
         editor.replace_scene,
         camera_id,
-        {name: zone.model_dump(mode="json", exclude_none=True) for name, zone in body.zones.items()},
+        {
+            name: zone.model_dump(mode="json", exclude_none=True)
+            for name, zone in body.zones.items()
+        },
         {name: line.model_dump(mode="json") for name, line in body.lines.items()},
         [app.model_dump(exclude_none=True) for app in body.apps],
         static_masks=None

@@ -18,7 +18,7 @@ import asyncio
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -173,7 +173,7 @@ def recordings_timeline(
     return TimelineOut(start=start, end=end, bucket_s=round(bucket_s, 3), cameras=rows)
 
 
-def _spans(buckets: list[ActivityBucket]) -> list[TimelineSpanOut]:
+def _spans(buckets: Sequence[ActivityBucket]) -> list[TimelineSpanOut]:
     """Consecutive buckets of footage with the same activity joined into spans."""
     spans: list[TimelineSpanOut] = []
     for bucket in buckets:
