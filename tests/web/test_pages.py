@@ -26,8 +26,8 @@ with warnings.catch_warnings():  # starlette nudges towards httpx2; httpx is wha
 REPO = Path(__file__).resolve().parents[2]
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}  # what a browser sends
 NAV = {"viewer": ["Live", "Events", "Analytics"],
-       "operator": ["Live", "Events", "Recordings", "Analytics", "Apps", "System"],
-       "admin": ["Live", "Events", "Recordings", "Analytics", "Apps", "System", "Admin"]}  # fmt: skip
+       "operator": ["Live", "Events", "Recordings", "Analytics", "Search", "Apps", "System"],
+       "admin": ["Live", "Events", "Recordings", "Analytics", "Search", "Apps", "System", "Admin"]}  # fmt: skip
 
 
 @pytest.fixture
@@ -197,6 +197,9 @@ READS = {
     ("get", "/api/audit"): {"total", "items"},
     ("get", "/api/audit", "items"): {"time", "username", "action", "target", "client_ip", "detail"},
     ("get", "/api/auth/setup-needed"): {"needed"},
+    ("post", "/api/search/tracks"): {
+        "camera", "track_id", "class_name", "first_time", "last_time", "moment", "dwell",
+        "speed_kmh", "path"},
     ("get", "/api/cluster"): {"nodes", "moves"},
     ("get", "/api/cluster", "nodes"): {"id", "head", "alive", "address", "cameras", "capacity", "load", "pids"},
     ("get", "/api/cluster", "moves"): {"at", "camera", "from_node", "to_node", "why"},

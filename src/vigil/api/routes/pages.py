@@ -69,6 +69,7 @@ PAGES: tuple[Page, ...] = (
     Page("/events", "events", "Events", "viewer"),
     Page("/recordings", "recordings", "Recordings", "operator", vendor=_TIMELINE),
     Page("/analytics", "analytics", "Analytics", "viewer", vendor=_CHART),
+    Page("/search", "search", "Search", "operator"),
     Page("/apps", "apps", "Apps", "operator"),
     Page("/system", "system", "System", "operator"),
     Page("/admin", "admin", "Admin", "admin"),
