@@ -70,6 +70,7 @@ PAGES: tuple[Page, ...] = (
     Page("/recordings", "recordings", "Recordings", "operator", vendor=_TIMELINE),
     Page("/analytics", "analytics", "Analytics", "viewer", vendor=_CHART),
     Page("/apps", "apps", "Apps", "operator"),
+    Page("/store", "store", "Store", "operator"),
     Page("/system", "system", "System", "operator"),
     Page("/admin", "admin", "Admin", "admin"),
 )
