@@ -4,6 +4,10 @@ installs and upgrades as background jobs that verify exactly as ``vigil apps ins
 
 from __future__ import annotations
 
+import os
+import shlex
+import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -171,3 +175,29 @@ def test_only_configured_catalogs_install(api, store, tmp_path):
     assert response.status_code == 422
     assert "is not one of the configured catalogs" in response.json()["detail"]
     assert admin.get("/api/store/installs/nope").status_code == 404
+
+
+def test_a_new_apps_project_builds_and_installs_through_the_store(api, store, tmp_path):
+    """`vigil apps new`, its printed `python -m build` command run offline as printed, the
+    wheel published signed, installed by an install job."""
+    admin, _, _ = api
+    r = invoke_vigil("apps", "new", "door_count", "--vendor", "ACME", cwd=tmp_path, models=tmp_path)
+    assert r.returncode == 0, r
+    words = shlex.split(r.stdout.splitlines()[-1])
+    assert words[:3] == ["python", "-m", "build"], r.stdout
+    built = subprocess.run(
+        [sys.executable, *words[1:]],
+        cwd=tmp_path,
+        env={**os.environ, "PIP_NO_INDEX": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    (wheel,) = (tmp_path / "door_count" / "dist").glob("*.whl")
+    publish(wheel, str(store.catalog), store.key)
+    body = {"catalog": str(store.catalog), "app": "door_count"}
+    job = finished(admin, admin.post("/api/store/installs", json=body).json())
+    assert (job["state"], job["installed"], job["error"]) == ("done", "0.1.0", None), job
+    app = installed_apps()["door_count"]
+    assert (app.manifest.vendor, app.manifest.events) == ("ACME", ["count"])
