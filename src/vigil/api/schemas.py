@@ -687,6 +687,11 @@ class InstallIn(BaseModel):
     version: str | None = Field(None, max_length=64, description="null: the newest for this SDK.")
 
 
+class RemovedOut(BaseModel):
+    removed: str = Field(description="The app id.")
+    version: str = Field(description="The version that was installed.")
+
+
 class InstallJobOut(BaseModel):
     id: str
     app: str

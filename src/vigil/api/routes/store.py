@@ -31,6 +31,7 @@ from vigil.api.schemas import (
     InstalledAppOut,
     InstallIn,
     InstallJobOut,
+    RemovedOut,
     StoreAppOut,
     StoreCatalogOut,
     StoreOut,
@@ -172,13 +173,13 @@ def get_install(job_id: str, principal: Admin, jobs: Jobs) -> InstallJobOut:
     return _job_out(job)
 
 
-@router.delete("/api/store/apps/{app_id}", responses=ERRORS)
+@router.delete("/api/store/apps/{app_id}", response_model=RemovedOut, responses=ERRORS)
 def remove_app(
     app_id: Annotated[str, PathParam(pattern=f"^{APP_ID_PATTERN}$")],
     request: Request,
     principal: Admin,
     state: State,
-) -> dict[str, str]:
+) -> RemovedOut:
     """Uninstall a store app; refused while a camera runs it."""
     try:
         require_installed(app_id, read_records())
@@ -192,4 +193,4 @@ def remove_app(
         )
     version = remove(app_id)
     audit(request, principal, "store.remove", app_id, {"version": version})
-    return {"removed": app_id, "version": version}
+    return RemovedOut(removed=app_id, version=version)
