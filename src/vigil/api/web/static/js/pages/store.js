@@ -170,6 +170,7 @@ export async function render(root, context) {
           return;
         }
       }
+      await reload(); // "runs on" of the installed list
       showRunning(app, instance, chosen, applied);
     };
     showFlow(
