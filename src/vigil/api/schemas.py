@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from vigil.apps.manifest import APP_ID_PATTERN
 from vigil.auth.passwords import MAX_PASSWORD, MIN_PASSWORD, USERNAME_PATTERN
 from vigil.auth.principal import Role
 from vigil.config.privacy import MaskedRole, MaskMode, MaskPart, RetentionLimits
@@ -623,87 +622,3 @@ class ClusterOut(BaseModel):
     nodes: list[NodeOut]
     assignments: dict[str, AssignmentOut] = Field(description="Camera -> its lease.")
     moves: list[MoveOut] = Field(description="Recent moves, newest first.")
-
-
-# --------------------------------------------------------------------------- app store
-
-
-class StoreSignatureOut(BaseModel):
-    status: Literal["verified", "unsigned", "untrusted", "altered", "other_publisher"] = Field(
-        description="verified: signed by a trusted key, intact, and that key publishes the app "
-        "id here; anything else is refused by an install."
-    )
-    key_id: str | None = Field(description="The key the release says signed it.")
-    publisher: str | None = Field(description="The key the app id is pinned to (null: none).")
-    problem: str | None = Field(description="Why it is not verified, one line.")
-
-
-class StoreAppOut(BaseModel):
-    id: str
-    name: str
-    vendor: str
-    version: str = Field(description="The newest release this Vigil's SDK runs (else the newest).")
-    versions: list[str] = Field(description="Every published version, newest first.")
-    description: str
-    sdk: str
-    sdk_ok: bool = Field(description="Whether this Vigil's app SDK runs `version`.")
-    data: Literal["tracks", "pixels"]
-    network: bool
-    events: list[str]
-    settings_schema: dict[str, Any]
-    signature: StoreSignatureOut
-    installed: str | None = Field(description="The installed version, if any.")
-    upgrade: bool = Field(description="`version` is newer than the installed one.")
-
-
-class StoreCatalogOut(BaseModel):
-    location: str
-    error: str | None = Field(description="Why the catalog could not be read (one line).")
-    index_problem: str | None = Field(
-        description="The index's signature problem: nothing installs from it."
-    )
-    apps: list[StoreAppOut]
-
-
-class InstalledAppOut(BaseModel):
-    id: str
-    version: str
-    catalog: str
-    signed_by: str | None
-    installed_at: str
-    cameras: list[str] = Field(description="Cameras (that you may see) running it.")
-
-
-class StoreOut(BaseModel):
-    catalogs: list[StoreCatalogOut]
-    installed: list[InstalledAppOut]
-
-
-class InstallIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    catalog: str = Field(description="One of the catalogs `GET /api/store` lists.")
-    app: str = Field(pattern=f"^{APP_ID_PATTERN}$")
-    version: str | None = Field(None, max_length=64, description="null: the newest for this SDK.")
-
-
-class RemovedOut(BaseModel):
-    removed: str = Field(description="The app id.")
-    version: str = Field(description="The version that was installed.")
-
-
-class InstallJobOut(BaseModel):
-    id: str
-    app: str
-    version: str | None
-    catalog: str
-    started_by: str
-    state: Literal["queued", "running", "done", "failed"]
-    step: str
-    progress: float = Field(ge=0, le=1)
-    error: str | None
-    installed: str | None
-    previous: str | None
-    signed_by: str | None
-    created_at: float
-    finished_at: float | None

@@ -12,31 +12,23 @@ store apps without a restart or the CLI.
   camera runs the app.
 
 An installed app is enabled on cameras with ``PUT /api/cameras/{id}/apps/{name}``
-(`routes.config`), applied by the running service like any config edit.
+(`routes.config`), applied by the running service like any config edit. The request and
+response bodies are here, not in `vigil.api.schemas`: only these routes use them.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import asdict
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi import Path as PathParam
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import HTTPConnection
 
 from vigil.api.deps import Admin, Operator, State
-from vigil.api.schemas import (
-    AUTH_ERRORS,
-    InstalledAppOut,
-    InstallIn,
-    InstallJobOut,
-    RemovedOut,
-    StoreAppOut,
-    StoreCatalogOut,
-    StoreOut,
-    StoreSignatureOut,
-)
+from vigil.api.schemas import AUTH_ERRORS
 from vigil.api.state import ServiceState
 from vigil.apps.manifest import APP_ID_PATTERN
 from vigil.appstore import AppStoreError
@@ -51,6 +43,92 @@ from vigil.errors import VigilError
 __all__ = ["router"]
 
 router = APIRouter(tags=["store"])
+
+# ---------------------------------------------------------------------------------- bodies
+
+
+class StoreSignatureOut(BaseModel):
+    status: Literal["verified", "unsigned", "untrusted", "altered", "other_publisher"] = Field(
+        description="verified: signed by a trusted key, intact, and that key publishes the app "
+        "id here; anything else is refused by an install."
+    )
+    key_id: str | None = Field(description="The key the release says signed it.")
+    publisher: str | None = Field(description="The key the app id is pinned to (null: none).")
+    problem: str | None = Field(description="Why it is not verified, one line.")
+
+
+class StoreAppOut(BaseModel):
+    id: str
+    name: str
+    vendor: str
+    version: str = Field(description="The newest release this Vigil's SDK runs (else the newest).")
+    versions: list[str] = Field(description="Every published version, newest first.")
+    description: str
+    sdk: str
+    sdk_ok: bool = Field(description="Whether this Vigil's app SDK runs `version`.")
+    data: Literal["tracks", "pixels"]
+    network: bool
+    events: list[str]
+    settings_schema: dict[str, Any]
+    signature: StoreSignatureOut
+    installed: str | None = Field(description="The installed version, if any.")
+    upgrade: bool = Field(description="`version` is newer than the installed one.")
+
+
+class StoreCatalogOut(BaseModel):
+    location: str
+    error: str | None = Field(description="Why the catalog could not be read (one line).")
+    index_problem: str | None = Field(
+        description="The index's signature problem: nothing installs from it."
+    )
+    apps: list[StoreAppOut]
+
+
+class InstalledAppOut(BaseModel):
+    id: str
+    version: str
+    catalog: str
+    signed_by: str | None
+    installed_at: str
+    cameras: list[str] = Field(description="Cameras (that you may see) running it.")
+
+
+class StoreOut(BaseModel):
+    catalogs: list[StoreCatalogOut]
+    installed: list[InstalledAppOut]
+
+
+class InstallIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    catalog: str = Field(description="One of the catalogs `GET /api/store` lists.")
+    app: str = Field(pattern=f"^{APP_ID_PATTERN}$")
+    version: str | None = Field(None, max_length=64, description="null: the newest for this SDK.")
+
+
+class RemovedOut(BaseModel):
+    removed: str = Field(description="The app id.")
+    version: str = Field(description="The version that was installed.")
+
+
+class InstallJobOut(BaseModel):
+    id: str
+    app: str
+    version: str | None
+    catalog: str
+    started_by: str
+    state: Literal["queued", "running", "done", "failed"]
+    step: str
+    progress: float = Field(ge=0, le=1)
+    error: str | None
+    installed: str | None
+    previous: str | None
+    signed_by: str | None
+    created_at: float
+    finished_at: float | None
+
+
+# ---------------------------------------------------------------------------------- routes
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     **AUTH_ERRORS,
