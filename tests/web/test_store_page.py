@@ -2,7 +2,8 @@
 one page, no restart, no CLI): a real catalog signed by a vendor key the site trusts, a real
 `vigil serve` of the sample clip; the admin opens /store, reads the permissions screen,
 installs (a background job with progress), enables the app on the camera with its settings
-form, and sees it running there with its first events — the camera's worker never restarts.
+form, and sees it running there with its first events; then a newer version is published and
+the upgrade from the same page swaps the running version — the camera's worker never restarts.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import textwrap
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,19 +43,28 @@ def store_site(clip: Path, catalog: Path) -> str:
     )
 
 
+@dataclass(frozen=True)
+class StoreSite:
+    board: Dashboard
+    catalog: Path
+    key: Path  # the vendor's signing key
+    newer: Path  # the example app's wheel 1.1.0, published during the test
+
+
 @pytest.fixture(scope="module")
-def store_board(
+def store_site_running(
     tmp_path_factory: pytest.TempPathFactory, shared_model: Path, camera_clip_h264: Path
-) -> Iterator[Dashboard]:
-    """The service with a catalog listing the example app, signed by a key its operator
-    trusts (in the service's HOME, where `vigil store trust` puts it)."""
+) -> Iterator[StoreSite]:
+    """The service with a catalog listing the example app 1.0.0, signed by a key its
+    operator trusts (in the service's HOME, where `vigil store trust` puts it)."""
     work = tmp_path_factory.mktemp("store-page")
     catalog = work / "catalog"
     key, pub = generate_keypair(work / "vendor", "acme")
     publish(example_wheel(work / "build", work / "wheels"), str(catalog), key)
+    newer = example_wheel(work / "build", work / "wheels-1.1", version="1.1.0")
     trust_key(pub, work / ".config" / "vigil" / "trusted-keys")
     with serving(work, store_site(camera_clip_h264, catalog), shared_model.parent) as board:
-        yield board
+        yield StoreSite(board, catalog, key, newer)
 
 
 def fits(page: Any, name: str) -> None:
@@ -70,8 +81,9 @@ def set_field(page: Any, selector: str, value: str) -> None:
 
 
 def test_from_the_store_page_to_the_app_running_on_a_camera(
-    store_board: Dashboard, browser: Any
+    store_site_running: StoreSite, browser: Any
 ) -> None:
+    store_board = store_site_running.board
     worker = store_board.log.worker_pids(CAMERA)
     browsing = store_board.login(browser, "admin")
     page = browsing.page
@@ -123,9 +135,28 @@ def test_from_the_store_page_to_the_app_running_on_a_camera(
     assert (run["camera"], run["state"], run["version"]) == (CAMERA, "running", "1.0.0")
     (installed,) = admin.get("/api/store").json()["installed"]
     assert installed["cameras"] == [CAMERA]
+
+    # a newer version is published: the same page upgrades the running app
+    publish(store_site_running.newer, str(store_site_running.catalog), store_site_running.key)
+    page.goto("/store")
+    upgrade = card.locator("[data-action=upgrade]")
+    assert upgrade.inner_text() == "Upgrade to 1.1.0…"
+    started = time.monotonic()
+    upgrade.click()
+    assert page.inner_text("#store-confirm") == "Upgrade to 1.1.0"
+    page.click("#store-confirm")
+    row = page.locator(f"#store-running li[data-camera={CAMERA}][data-instance=queue_length]")
+    row.locator("[data-version='1.1.0']").wait_for(timeout=FLOW_TIMEOUT_MS)
+    upgraded_s = time.monotonic() - started
+    assert "(was 1.0.0)" in page.inner_text("#store-status")
+    fits(page, "store-upgraded")
+    assert store_board.log.worker_pids(CAMERA) == worker
+    apps = {a["id"]: a for a in admin.get("/api/apps").json()}
+    assert apps["queue_length"]["version"] == "1.1.0"
     admin.close()
     browsing.close()
     print(
         f"\nstore page opened -> installed {installed_s:.1f} s, -> app running on the camera "
-        f"{running_s:.1f} s, -> its first event shown {first_event_s:.1f} s"
+        f"{running_s:.1f} s, -> its first event shown {first_event_s:.1f} s; "
+        f"upgrade clicked -> new version running {upgraded_s:.1f} s"
     )

@@ -134,7 +134,11 @@ export async function render(root, context) {
     }
     notice.textContent = `Installed ${job.app} ${job.installed}${job.previous ? ` (was ${job.previous})` : ""}, signature by ${job.signed_by} verified.`;
     await reload();
-    enableForm({ ...app, installed: job.installed });
+    // An upgrade: the cameras running it switch to the new version without a restart.
+    const apps = await api("/api/apps");
+    const runs = (apps.find((a) => a.id === app.id) || { instances: [] }).instances;
+    if (job.previous && runs.length) showRunning(app, runs.map((r) => ({ camera: r.camera, name: r.name })));
+    else enableForm({ ...app, installed: job.installed });
   }
 
   // Step 3: the cameras to run it on, with its settings.
@@ -171,7 +175,7 @@ export async function render(root, context) {
         }
       }
       await reload(); // "runs on" of the installed list
-      showRunning(app, instance, chosen, applied);
+      showRunning(app, chosen.map((camera) => ({ camera, name: instance })), applied);
     };
     showFlow(
       h("h2", {}, `Enable ${app.name} on cameras`),
@@ -184,27 +188,29 @@ export async function render(root, context) {
           h("button", { type: "button", onclick: closeFlow }, "Later"))));
   }
 
-  // Step 4: its state on each camera, and its first events, live.
-  async function showRunning(app, instance, chosen, applied) {
-    const rows = Object.fromEntries(chosen.map((camera) => [camera, h("li", { dataset: { camera } }, camera)]));
+  // Step 4: its state on each camera (`targets`: [{camera, name}]), and its first events, live.
+  async function showRunning(app, targets, applied = {}) {
+    const rows = targets.map((t) => h("li", { dataset: { camera: t.camera, instance: t.name } }, t.camera));
+    const cameraCount = new Set(targets.map((t) => t.camera)).size;
     showFlow(
-      h("h2", {}, `${app.name} on ${chosen.length} camera${chosen.length === 1 ? "" : "s"}`),
-      h("ul", { id: "store-running", class: "running" }, Object.values(rows)),
+      h("h2", {}, `${app.name} on ${cameraCount} camera${cameraCount === 1 ? "" : "s"}`),
+      h("ul", { id: "store-running", class: "running" }, rows),
       h("div", { class: "row" }, h("a", { href: "/apps" }, "All apps"), h("button", { type: "button", onclick: closeFlow }, "Done")));
     const mine = watch;
     while (mine === watch && document.contains(flow)) {
       try {
         const apps = await api("/api/apps");
         const runs = (apps.find((a) => a.id === app.id) || { instances: [] }).instances;
-        for (const camera of chosen) {
-          const run = runs.find((r) => r.camera === camera && r.name === instance);
-          const events = await api("/api/events", { params: { camera, app: instance, limit: 3 } });
+        for (const [i, { camera, name }] of targets.entries()) {
+          const run = runs.find((r) => r.camera === camera && r.name === name);
+          const events = await api("/api/events", { params: { camera, app: name, limit: 3 } });
           const latest = events.items.map((e) => h("li", {}, `${fmtTime(e.start_time)} · ${e.type}`));
-          clear(rows[camera],
-            h("strong", {}, camera), " ", run ? appStateBadges(run) : h("span", { class: "badge" }, applied[camera]),
+          clear(rows[i],
+            h("strong", {}, camera), ` ${name} `, run ? appStateBadges(run) : h("span", { class: "badge" }, applied[camera] || "waiting"),
+            run && run.version ? h("span", { class: "meta", dataset: { version: run.version } }, ` version ${run.version}`) : null,
             run && run.last_error ? h("span", { class: "meta" }, ` ${run.last_error}`) : null,
             h("span", { class: "meta", dataset: { events: String(events.items.length) } },
-              events.items.length ? ` · latest events:` : " · no events yet"),
+              events.items.length ? " · latest events:" : " · no events yet"),
             latest.length ? h("ul", { class: "events" }, latest) : null);
         }
       } catch (error) {
@@ -262,7 +268,7 @@ export async function render(root, context) {
       store.installed.length ? h("ul", { class: "installed" }, store.installed.map((app) => h("li", { dataset: { app: app.id } },
         h("strong", {}, `${app.id} ${app.version}`), ` · ${app.signed_by ? `signed by ${app.signed_by}` : "UNVERIFIED (developer mode)"} · `,
         app.cameras.length ? `runs on ${app.cameras.join(", ")}` : "on no camera",
-        admin ? h("button", { type: "button", class: "link danger", onclick: () => removeApp(app.id) }, "Remove") : null)))
+        admin ? [" · ", h("button", { type: "button", class: "link danger", onclick: () => removeApp(app.id) }, "Remove")] : null)))
         : h("p", { class: "meta" }, "No app is installed from the store yet."));
   }
   await reload();
