@@ -49,6 +49,7 @@ class StoreSite:
     catalog: Path
     key: Path  # the vendor's signing key
     newer: Path  # the example app's wheel 1.1.0, published during the test
+    altered: Path  # its wheel 1.2.0, published, then altered in the catalog
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +63,10 @@ def store_site_running(
     key, pub = generate_keypair(work / "vendor", "acme")
     publish(example_wheel(work / "build", work / "wheels"), str(catalog), key)
     newer = example_wheel(work / "build", work / "wheels-1.1", version="1.1.0")
+    altered = example_wheel(work / "build", work / "wheels-1.2", version="1.2.0")
     trust_key(pub, work / ".config" / "vigil" / "trusted-keys")
     with serving(work, store_site(camera_clip_h264, catalog), shared_model.parent) as board:
-        yield StoreSite(board, catalog, key, newer)
+        yield StoreSite(board, catalog, key, newer, altered)
 
 
 def fits(page: Any, name: str) -> None:
@@ -153,7 +155,35 @@ def test_from_the_store_page_to_the_app_running_on_a_camera(
     assert store_board.log.worker_pids(CAMERA) == worker
     apps = {a["id"]: a for a in admin.get("/api/apps").json()}
     assert apps["queue_length"]["version"] == "1.1.0"
+
+    # a release altered after signing: the install job fails, saying why in one line
+    _, release = publish(
+        store_site_running.altered, str(store_site_running.catalog), store_site_running.key
+    )
+    wheel = store_site_running.catalog / release.wheel
+    data = bytearray(wheel.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    wheel.write_bytes(bytes(data))
+    page.goto("/store")
+    card.locator("[data-action=upgrade]").click()
+    page.click("#store-confirm")
+    failure = page.locator("#store-failure")
+    failure.wait_for(timeout=FLOW_TIMEOUT_MS)
+    reason = failure.inner_text()
+    assert reason.startswith("Not installed: catalog ") and "\n" not in reason, reason
+    assert "does not match the index" in reason and "refusing it" in reason, reason
+    fits(page, "store-failed")
+    apps = {a["id"]: a for a in admin.get("/api/apps").json()}
+    assert apps["queue_length"]["version"] == "1.1.0"  # still running the verified version
     admin.close()
+    browsing.close()
+
+    # operators browse the catalog; installing, upgrading and removing are for admins
+    browsing = store_board.login(browser, "operator")
+    browsing.page.goto("/store")
+    card = browsing.page.locator(".store-app[data-app=queue_length]")
+    card.locator("[data-signature=verified]").wait_for()
+    assert card.locator("[data-action]").count() == 0
     browsing.close()
     print(
         f"\nstore page opened -> installed {installed_s:.1f} s, -> app running on the camera "
