@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from store_helpers import example_wheel
 
 from accounts import bearer, fast_auth, user_token
 from cli.cli_helpers import invoke_vigil
@@ -201,3 +202,22 @@ def test_a_new_apps_project_builds_and_installs_through_the_store(api, store, tm
     assert (job["state"], job["installed"], job["error"]) == ("done", "0.1.0", None), job
     app = installed_apps()["door_count"]
     assert (app.manifest.vendor, app.manifest.events) == ("ACME", ["count"])
+
+
+def test_an_upgrade_that_receives_more_says_what_is_new(api, store, wheels, tmp_path):
+    """The permissions screen of an upgrade names what the new version receives beyond the
+    installed one."""
+    admin, _, _ = api
+    publish(wheels.v1, str(store.catalog), store.key)
+    assert install(admin, store.catalog)["state"] == "done"
+    assert listed(admin)["queue_length"]["permission_changes"] == []
+    more = {"data": "pixels", "network": True, "events": ["queue_length", "long_wait", "crowd"]}
+    wheel = example_wheel(tmp_path, tmp_path / "w2", version="2.0.0", manifest_changes=more)
+    publish(wheel, str(store.catalog), store.key)
+    app = listed(admin)["queue_length"]
+    assert (app["version"], app["data"], app["upgrade"]) == ("2.0.0", "pixels", True)
+    assert app["permission_changes"] == [
+        "now receives the video pixels, not only tracks",
+        "now has network access",
+        "emits new event types: crowd",
+    ]

@@ -48,7 +48,7 @@ class StoreSite:
     board: Dashboard
     catalog: Path
     key: Path  # the vendor's signing key
-    newer: Path  # the example app's wheel 1.1.0, published during the test
+    newer: Path  # the example app's wheel 1.1.0 (emitting one more event type), published later
     altered: Path  # its wheel 1.2.0, published, then altered in the catalog
 
 
@@ -62,7 +62,10 @@ def store_site_running(
     catalog = work / "catalog"
     key, pub = generate_keypair(work / "vendor", "acme")
     publish(example_wheel(work / "build", work / "wheels"), str(catalog), key)
-    newer = example_wheel(work / "build", work / "wheels-1.1", version="1.1.0")
+    events = {"events": ["queue_length", "long_wait", "crowd"]}  # one more event type
+    newer = example_wheel(
+        work / "build", work / "wheels-1.1", version="1.1.0", manifest_changes=events
+    )
     altered = example_wheel(work / "build", work / "wheels-1.2", version="1.2.0")
     trust_key(pub, work / ".config" / "vigil" / "trusted-keys")
     with serving(work, store_site(camera_clip_h264, catalog), shared_model.parent) as board:
@@ -146,6 +149,8 @@ def test_from_the_store_page_to_the_app_running_on_a_camera(
     started = time.monotonic()
     upgrade.click()
     assert page.inner_text("#store-confirm") == "Upgrade to 1.1.0"
+    assert "emits new event types: crowd" in page.inner_text("#store-changes")  # asked again
+    fits(page, "store-upgrade-permissions")
     page.click("#store-confirm")
     row = page.locator(f"#store-running li[data-camera={CAMERA}][data-instance=queue_length]")
     row.locator("[data-version='1.1.0']").wait_for(timeout=FLOW_TIMEOUT_MS)

@@ -18,7 +18,7 @@ from vigil.apps.manifest import AppManifest
 from vigil.appstore import AppStoreError
 from vigil.appstore.catalog import Catalog, Release
 from vigil.appstore.freshness import check_serial, index_problem
-from vigil.appstore.installed import read_records
+from vigil.appstore.installed import installed_apps
 from vigil.appstore.keys import signature_problem, trusted_keys
 from vigil.appstore.publishers import Pin, read_pins
 
@@ -49,6 +49,7 @@ class Listing:
     sdk_ok: bool
     signature: ReleaseSignature
     installed: str | None  # the installed version of this app id, if any
+    changes: list[str]  # what it receives or does beyond the installed version
 
     @property
     def upgrade(self) -> bool:
@@ -60,6 +61,22 @@ class CatalogListing:
     location: str
     index_problem: str | None  # the index's signature problem, completing "index.json ..."
     apps: dict[str, Listing]
+
+
+def permission_changes(installed: AppManifest | None, offered: AppManifest) -> list[str]:
+    """What `offered` receives or does that the `installed` version did not (an upgrade asks
+    again for these); empty when nothing is installed."""
+    if installed is None:
+        return []
+    changes = []
+    if offered.needs_pixels and not installed.needs_pixels:
+        changes.append("now receives the video pixels, not only tracks")
+    if offered.network and not installed.network:
+        changes.append("now has network access")
+    new_events = [e for e in offered.events if e not in installed.events]
+    if new_events:
+        changes.append(f"emits new event types: {', '.join(new_events)}")
+    return changes
 
 
 def release_signature(
@@ -99,7 +116,7 @@ def browse(
     check_serial(catalog, verified=problem is None, root=root)
     trusted = trusted_keys(trusted_dir)
     pins = read_pins(root)
-    records = read_records(root)
+    installed = {app_id: app.manifest for app_id, app in installed_apps(root).items()}
     apps = {}
     for app_id in sorted(catalog.index.apps):
         try:
@@ -108,13 +125,15 @@ def browse(
         except AppStoreError:  # no version for this SDK: show the newest, marked
             version, release = catalog.newest(app_id, None)
             sdk_ok = False
-        installed = records.get(app_id)
+        manifest = release.app_manifest(f"catalog {catalog.location}: {app_id}")
+        current = installed.get(app_id)
         apps[app_id] = Listing(
             version=version,
-            manifest=release.app_manifest(f"catalog {catalog.location}: {app_id}"),
+            manifest=manifest,
             versions=sorted(catalog.releases(app_id), key=Version, reverse=True),
             sdk_ok=sdk_ok,
             signature=release_signature(app_id, release, trusted, pins),
-            installed=installed.version if installed is not None else None,
+            installed=current.version if current is not None else None,
+            changes=permission_changes(current, manifest),
         )
     return CatalogListing(catalog.location, problem, apps)

@@ -73,6 +73,9 @@ class StoreAppOut(BaseModel):
     signature: StoreSignatureOut
     installed: str | None = Field(description="The installed version, if any.")
     upgrade: bool = Field(description="`version` is newer than the installed one.")
+    permission_changes: list[str] = Field(
+        description="What `version` receives or does that the installed version did not."
+    )
 
 
 class StoreCatalogOut(BaseModel):
@@ -173,6 +176,7 @@ def _app_out(app_id: str, listing: Listing) -> StoreAppOut:
         signature=StoreSignatureOut(**asdict(listing.signature)),
         installed=listing.installed,
         upgrade=listing.upgrade,
+        permission_changes=listing.changes,
     )
 
 

@@ -94,11 +94,15 @@ export async function render(root, context) {
       : `Signature: ${SIGNATURE[app.signature.status][1]}.`;
     showFlow(
       h("h2", {}, `${app.name} ${app.version} `, h("small", {}, `by ${app.vendor}`)),
-      h("p", {}, "Before you install it, this is what the app will receive and do:"),
+      h("p", {}, `Before you ${app.installed ? "upgrade" : "install"} it, this is what the app will receive and do:`),
       h("ul", { id: "store-permissions", class: "permissions" },
         permissions(app).map((p) => h("li", { dataset: { permission: p.key } }, h("span", { class: `badge ${p.tone}` }, p.label), " ", p.text)),
         h("li", { dataset: { permission: "sandbox" } }, h("span", { class: "badge" }, "Sandboxed"), " Runs in its own sandbox with CPU and memory limits; it sees only what is listed here."),
         h("li", { dataset: { permission: "signature" } }, signatureBadge(app.signature), " ", publisher)),
+      app.permission_changes.length
+        ? h("div", { class: "error", id: "store-changes" }, h("strong", {}, `New in ${app.version}:`),
+          h("ul", {}, app.permission_changes.map((change) => h("li", {}, change))))
+        : null,
       why ? h("p", { class: "error", id: "store-refusal" }, why) : null,
       h("div", { class: "row" },
         h("button", { type: "button", id: "store-confirm", class: "primary", disabled: Boolean(why), onclick: () => runInstall(catalog, app) }, action),
