@@ -37,9 +37,11 @@ def example_wheel(
     version: str = "1.0.0",
     sdk: str | None = None,
     dependencies: list[str] | None = None,
+    manifest_changes: dict[str, object] | None = None,
 ) -> Path:
-    """The example app built as `version`, optionally needing another `sdk` or declaring other
-    `dependencies` (a copy of the project under `work` is modified, never the example)."""
+    """The example app built as `version`, optionally needing another `sdk`, declaring other
+    `dependencies` or other manifest fields (`manifest_changes`: what it receives, say) — a
+    copy of the project under `work` is modified, never the example."""
     project = work / f"queue_length-{version}-{len(list(work.glob('*')))}"
     shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     pyproject = project / "pyproject.toml"
@@ -53,6 +55,7 @@ def example_wheel(
     manifest["version"] = version
     if sdk is not None:
         manifest["sdk"] = sdk
+    manifest.update(manifest_changes or {})
     (project / MANIFEST).write_text(json.dumps(manifest, indent=2))
     return build_wheel(project, out_dir)
 

@@ -87,13 +87,13 @@ def core_distributions() -> set[str]:
 
 
 def test_new_prints_a_wheel_command_the_quickstart_venv_can_run(tmp_path: Path):
-    """The printed build command needs only what the core install has (no `build`, no
-    network), and run as printed it leaves the wheel where the README says."""
+    """The printed build command is `python -m build` and needs only what the core install
+    has (no network), and run as printed it leaves the wheel where the README says."""
     r = invoke_vigil("apps", "new", "door_count", cwd=tmp_path, models=tmp_path)
     assert r.returncode == 0, r
     command = r.stdout.splitlines()[-1].strip()
     words = shlex.split(command)
-    assert words[:2] == ["python", "-m"], command
+    assert words[:3] == ["python", "-m", "build"], command
     assert canonicalize_name(words[2]) in core_distributions(), command
     done = subprocess.run(
         [sys.executable, *words[1:]],

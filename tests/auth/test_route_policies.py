@@ -77,6 +77,14 @@ def _collect() -> list[Endpoint]:
 
 ENDPOINTS = _collect()
 CHECKED = [e for e in ENDPOINTS if e.policy is not None or (e.method, e.path) in PUBLIC]
+#: The app store: operators browse the catalogs, only admins change what is installed.
+STORE_POLICIES = {
+    ("GET", "/api/store"): "operator",
+    ("POST", "/api/store/installs"): "admin",
+    ("GET", "/api/store/installs"): "admin",
+    ("GET", "/api/store/installs/{job_id}"): "admin",
+    ("DELETE", "/api/store/apps/{app_id}"): "admin",
+}
 
 
 def test_every_route_declares_a_policy() -> None:
@@ -92,6 +100,11 @@ def test_every_route_declares_a_policy() -> None:
     public = {(e.method, e.path) for e in ENDPOINTS if e.policy is None}
     assert public >= PUBLIC  # no stale entries, and none of them asks for a login
     assert len(CHECKED) > 20
+
+
+def test_store_routes_declare_their_roles() -> None:
+    declared = {(e.method, e.path): e.policy for e in ENDPOINTS if e.path.startswith("/api/store")}
+    assert declared == STORE_POLICIES
 
 
 @pytest.fixture(scope="module")

@@ -26,8 +26,8 @@ with warnings.catch_warnings():  # starlette nudges towards httpx2; httpx is wha
 REPO = Path(__file__).resolve().parents[2]
 HTML = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}  # what a browser sends
 NAV = {"viewer": ["Live", "Events", "Analytics"],
-       "operator": ["Live", "Events", "Recordings", "Analytics", "Search", "Apps", "System"],
-       "admin": ["Live", "Events", "Recordings", "Analytics", "Search", "Apps", "System", "Admin"]}  # fmt: skip
+       "operator": ["Live", "Events", "Recordings", "Analytics", "Search", "Apps", "Store", "System"],
+       "admin": ["Live", "Events", "Recordings", "Analytics", "Search", "Apps", "Store", "System", "Admin"]}  # fmt: skip
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ sees it); it knows nothing of the server, so the supervisor runs it with uvicorn
 * live JPEGs, MJPEG and the WebSockets ``/api/ws`` and ``/api/live`` (`routes.live`)
 * ``/api/events`` with snapshots and clips (`routes.events`); ``/api/counts``
 * ``/api/recordings``: segments, exports and export jobs (`routes.recordings`)
-* a camera's zones, lines and apps (`routes.config`); ``/api/apps``
+* a camera's zones, lines and apps (`routes.config`); ``/api/apps``; the app store
+  ``/api/store`` (`routes.store`)
 * ``/api/auth/*``, ``/api/users``, ``/api/audit``; the dashboard's pages (`routes.pages`)
 
 Every route but ``/api/health`` and the login and first-run setup needs a user
@@ -59,11 +60,13 @@ from vigil.api.routes import (
     privacy,
     recordings,
     search,
+    store,
     system,
     users,
 )
 from vigil.api.state import ServiceState
 from vigil.api.web import STATIC_DIR
+from vigil.appstore.jobs import InstallJobs
 from vigil.auth import AuthStore
 from vigil.auth.policy import SESSION_COOKIE, route_policy
 from vigil.config.editor import EditConflict, UnknownApp, UnknownCamera
@@ -88,6 +91,7 @@ ROUTERS = (
     audit.router,
     config.router,
     apps.router,
+    store.router,
     system.router,
     cameras.router,
     live.router,
@@ -143,6 +147,7 @@ def create_app(
     app.state.node_files = NodeFiles(cluster)
     app.state.live_viewers = LiveViewers(live_demand)
     app.state.export_jobs = ExportJobs(state.exports_dir)
+    app.state.store_jobs = InstallJobs()
     app.state.metrics_registry = create_registry(state)
     app.state.live_streams = 0
     app.state.ws_clients = 0

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -40,6 +41,13 @@ from vigil.appstore.publishers import check_publisher, keep_publisher
 from vigil.appstore.wheel import WheelInfo, inspect_wheel
 
 PIP_TIMEOUT_S = 300
+
+#: Told each step of an install as it begins: what it does, and the share of the install done.
+Progress = Callable[[str, float], None]
+
+
+def _no_progress(step: str, done: float) -> None:
+    """The default `Progress`: nobody is watching."""
 
 
 @dataclass(frozen=True)
@@ -104,11 +112,14 @@ def install(
     root: Path | None = None,
     developer_mode: bool = False,
     trusted_dir: Path | None = None,
+    progress: Progress = _no_progress,
 ) -> InstallOutcome:
     """Install app ``ID[==VERSION]`` (default: the newest this Vigil's SDK supports, never
     older than the installed one) from `catalog` into the apps root, replacing an installed
-    version. The catalog's index is checked too (signature, no rollback)."""
+    version. The catalog's index is checked too (signature, no rollback). `progress` hears
+    of each step (the dashboard's install jobs show them)."""
     root = root or apps_root()
+    progress("checking the catalog and the signature", 0.05)
     app_id, version = parse_spec(spec)
     if app_id in BUILTIN_APPS:
         raise AppStoreError(f"app {app_id!r} is built into Vigil, nothing to install")
@@ -130,7 +141,9 @@ def install(
         wheel_dir = staging / "wheels"
         wheel_dir.mkdir()
         items = [release, *release.requires]
+        progress(f"downloading {len(items)} wheel{'s' if len(items) > 1 else ''}", 0.2)
         paths = [catalog.fetch(item, wheel_dir) for item in items]
+        progress("checking the wheels against the signed index", 0.45)
         wheels = [inspect_wheel(p) for p in paths]
         if wheels[0].manifest != manifest:
             raise AppStoreError(
@@ -138,8 +151,10 @@ def install(
             )
         check_requirements(app_id, wheels[0], wheels[1:])
         app_dir = staging / "app"
+        progress("installing the verified wheels", 0.55)
         _pip_install(wheels, wheel_dir, app_dir / "site", [i.sha256 for i in items])
         (app_dir / "manifest.json").write_text(manifest.model_dump_json(indent=2) + "\n")
+        progress("activating", 0.9)
         previous = _activate(app_dir, app_id, version, release, signed_by, catalog.identity, root)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

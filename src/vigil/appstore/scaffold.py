@@ -126,13 +126,11 @@ def _load_class(path: Path, module: str, cls: str) -> type:
 
 
 def wheel_command(directory: Path) -> str:
-    """The command that builds the project's wheel into ``DIRECTORY/dist``, with only what
-    every Vigil environment has: pip, and setuptools (the locked install's build backend),
-    so it needs neither `build` nor the network."""
-    # pip takes a bare "name" for a requirement, not a directory
-    project = shlex.quote(str(directory) if directory.is_absolute() else f"./{directory}")
+    """The command that builds the project's wheel into ``DIRECTORY/dist`` with what the
+    Quickstart's environment has: `build`, and setuptools (the locked install's build
+    backend) instead of an isolated environment, so it needs no network."""
     dist = shlex.quote(str(directory / "dist"))
-    return f"python -m pip wheel --no-deps --no-build-isolation -w {dist} {project}"
+    return f"python -m build --wheel --no-isolation --outdir {dist} {shlex.quote(str(directory))}"
 
 
 def new_app(app_id: str, directory: Path, vendor: str) -> Path:

@@ -78,15 +78,6 @@ def install(spec: str, catalog: str | None, developer_mode: bool) -> None:
     _report([install_app(spec, Catalog(catalog_location(catalog)), developer_mode=developer_mode)])
 
 
-def _cameras_running(app_id: str, config_path: Path) -> list[str]:
-    """The cameras of the site file that run `app_id` (enabled instances)."""
-    from vigil.config.loader import load_config
-    from vigil.config.site import SiteConfig
-
-    site = load_config(config_path, model=SiteConfig)
-    return [c.id for c in site.cameras if any(a.type == app_id and a.enabled for a in c.apps)]
-
-
 @apps.command()
 @click.argument("app_id", metavar="ID")
 @config_option("The site YAML of `vigil serve`: refuse while a camera there runs the app.")
@@ -99,6 +90,8 @@ def remove(app_id: str, config_path: Path | None, force: bool) -> None:
     from vigil.appstore.install import remove as remove_app
     from vigil.appstore.install import require_installed
     from vigil.appstore.installed import read_records
+    from vigil.config.loader import load_config
+    from vigil.config.site import SiteConfig
 
     require_installed(app_id, read_records())
     if not force:
@@ -107,7 +100,7 @@ def remove(app_id: str, config_path: Path | None, force: bool) -> None:
                 f"vigil apps remove {app_id}: pass --config SITE.yaml (to check that no "
                 "camera runs it) or --force"
             )
-        cameras = _cameras_running(app_id, config_path)
+        cameras = load_config(config_path, model=SiteConfig).cameras_running(app_id)
         if cameras:
             raise AppStoreError(
                 f"app {app_id!r} is enabled on camera(s) {', '.join(cameras)} in {config_path}: "

@@ -122,53 +122,42 @@ def publish(
 def search(text: str, catalog: str | None) -> None:
     """Apps in a catalog whose id, name, vendor or description contain TEXT."""
     from vigil.apps.base import SDK_VERSION
-    from vigil.appstore import AppStoreError
     from vigil.appstore.catalog import INDEX_FILENAME, Catalog, catalog_location
-    from vigil.appstore.freshness import check_serial, index_problem
-    from vigil.appstore.keys import trusted_keys
-    from vigil.appstore.publishers import read_pins
+    from vigil.appstore.listing import browse
 
-    source = Catalog(catalog_location(catalog))
-    trusted = trusted_keys()
-    pins = read_pins()
-    problem = index_problem(source)
-    check_serial(source, verified=problem is None)  # a rolled-back catalog is refused
-    if problem is not None:
-        warn(f"{INDEX_FILENAME} {problem}: only --developer-mode installs from this catalog")
+    listing = browse(Catalog(catalog_location(catalog)))  # a rolled-back catalog is refused
+    if listing.index_problem is not None:
+        warn(
+            f"{INDEX_FILENAME} {listing.index_problem}: only --developer-mode installs from "
+            "this catalog"
+        )
     needle = text.lower()
     found = 0
-    for app_id in sorted(source.index.apps):
-        try:
-            version, release = source.newest(app_id)
-        except AppStoreError:  # no version for this SDK: show the newest, marked
-            version, release = source.newest(app_id, None)
-        manifest = release.app_manifest(f"catalog {source.location}: {app_id}")
+    for app in listing.apps.values():
+        manifest, signature = app.manifest, app.signature
         haystack = " ".join((manifest.id, manifest.name, manifest.vendor, manifest.description))
         if needle not in haystack.lower():
             continue
         found += 1
-        if release.key_id is None:
+        if signature.key_id is None:
             trust_note = "UNSIGNED"
         else:
             trust_note = (
-                f"key {release.key_id} {'trusted' if release.key_id in trusted else 'NOT trusted'}"
+                f"key {signature.key_id} {'trusted' if signature.trusted else 'NOT trusted'}"
             )
-            pin = pins.get(app_id)
-            if pin is not None and pin.key_id != release.key_id:
-                trust_note += f", NOT this app's publisher here (key {pin.key_id})"
-        sdk_note = (
-            ""
-            if manifest.sdk_satisfied()
-            else f", needs SDK {manifest.sdk} (this Vigil: {SDK_VERSION})"
-        )
+            if signature.status == "altered":
+                trust_note += ", signature does NOT match (altered)"
+            if signature.publisher is not None and signature.publisher != signature.key_id:
+                trust_note += f", NOT this app's publisher here (key {signature.publisher})"
+        sdk_note = "" if app.sdk_ok else f", needs SDK {manifest.sdk} (this Vigil: {SDK_VERSION})"
         click.echo(
-            f"{manifest.id} {version}  {manifest.name} by {manifest.vendor} [{trust_note}{sdk_note}]"
+            f"{manifest.id} {app.version}  {manifest.name} by {manifest.vendor} [{trust_note}{sdk_note}]"
         )
         if manifest.description:
             click.echo(f"    {manifest.description}")
     if not found:
         click.echo(
-            f"no app matches {text!r} in {source.location}"
+            f"no app matches {text!r} in {listing.location}"
             if text
-            else f"{source.location} lists no apps"
+            else f"{listing.location} lists no apps"
         )

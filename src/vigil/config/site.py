@@ -10,6 +10,7 @@ without importing each other (`validate_site`, which builds apps, is in vigil.se
 from __future__ import annotations
 
 import ipaddress
+import os
 import re
 from pathlib import Path
 from typing import Any, Literal
@@ -196,6 +197,12 @@ class ClusterSettings(_Model):
         return value
 
 
+class StoreSettings(_Model):
+    catalogs: list[str] = Field(default_factory=list)
+    """The app catalogs the dashboard's store page browses and installs from: directories,
+    ``file://`` or ``http(s)://`` URLs (``$VIGIL_CATALOG``, when set, is offered too)."""
+
+
 class DetectorServiceSettings(_Model):
     max_batch: int = Field(8, ge=1)
     """Most images in one inference call, across cameras."""
@@ -214,6 +221,7 @@ class SiteConfig(ConfigDocument):
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
     cluster: ClusterSettings | None = None
     """Run the site on a Ray cluster (`vigil.cluster`) instead of this machine's processes."""
+    store: StoreSettings = Field(default_factory=StoreSettings)
 
     @model_validator(mode="after")
     def _cluster_database(self) -> SiteConfig:
@@ -259,6 +267,16 @@ class SiteConfig(ConfigDocument):
 
     def camera(self, camera_id: str) -> CameraConfig:
         return next(c for c in self.cameras if c.id == camera_id)
+
+    def cameras_running(self, app_type: str) -> list[str]:
+        """The cameras with an enabled instance of app `app_type`."""
+        return [c.id for c in self.cameras if any(a.type == app_type and a.enabled for a in c.apps)]
+
+    def catalogs(self) -> list[str]:
+        """The app catalogs offered on the store page: ``store.catalogs``, then
+        ``$VIGIL_CATALOG``."""
+        env = os.environ.get("VIGIL_CATALOG")
+        return [*self.store.catalogs, *([env] if env and env not in self.store.catalogs else [])]
 
     def engine_config(self, camera: CameraConfig) -> VigilConfig:
         """The engine's view of one camera: its scene with the site's shared settings.

@@ -71,6 +71,7 @@ PAGES: tuple[Page, ...] = (
     Page("/analytics", "analytics", "Analytics", "viewer", vendor=_CHART),
     Page("/search", "search", "Search", "operator"),
     Page("/apps", "apps", "Apps", "operator"),
+    Page("/store", "store", "Store", "operator"),
     Page("/system", "system", "System", "operator"),
     Page("/admin", "admin", "Admin", "admin"),
 )
