@@ -8,7 +8,7 @@
 import { api } from "../api.js";
 import { appStateBadges } from "../appstate.js";
 import { atLeast, clear, fmtTime, h, showError } from "../dom.js";
-import { schemaForm } from "../schemaform.js";
+import { nameRule, sceneChoices, schemaForm } from "../schemaform.js";
 
 const POLL_MS = 400;
 const SIGNATURE = {
@@ -149,8 +149,16 @@ export async function render(root, context) {
   function enableForm(app) {
     const picks = cameras.map((c) => h("label", { class: "pick" },
       h("input", { type: "checkbox", name: "store-camera", value: c.id, checked: cameras.length === 1 }), ` ${c.name || c.id}`));
-    const name = h("input", { id: "store-instance", required: true, pattern: "[A-Za-z0-9_\\-]+", value: app.id });
+    const name = h("input", { id: "store-instance", required: true, value: app.id });
+    nameRule().then((rule) => Object.assign(name, { pattern: rule.pattern, title: rule.text })); // the server's
     const settings = schemaForm(app.settings_schema, {}, "store-settings");
+    // zones, lines and classes are picked from the first chosen camera's (the server checks each)
+    const offerChoices = () => {
+      const first = picks.map((p) => p.querySelector("input")).find((i) => i.checked);
+      if (first) sceneChoices(first.value).then(settings.setChoices, (error) => showError(error.message));
+    };
+    for (const pick of picks) pick.querySelector("input").addEventListener("change", offerChoices);
+    offerChoices();
     const submit = async (event) => {
       event.preventDefault();
       showError("");
