@@ -86,6 +86,8 @@ class ByteTracker:
         self.kalman = BoxKalman()
         self._next_id = 1
         self._frames_seen = 0
+        # The last frame's usable detections that no track took (`unconfirmed`).
+        self._unclaimed = Detections.empty()
         n = 0
         self.ids = np.empty(n, np.int64)
         self.class_id = np.empty(n, np.int64)
@@ -122,6 +124,7 @@ class ByteTracker:
         """
         s = self.settings
         self._frames_seen += 1
+        self._unclaimed = Detections.empty()
         self._predict()
         if detections is not None:
             xyxy = detections.xyxy
@@ -161,6 +164,21 @@ class ByteTracker:
                 tracker_id=self.ids[live],
             ),
             np.hypot(mean[:, 4], mean[:, 5]),
+        )
+
+    def unconfirmed(self) -> Detections:
+        """What `update` does not report yet, for masking people from their first frame:
+        the tentative tracks at their current box (with their ids), and the last frame's
+        detections above the low threshold that no track took (tracker id -1)."""
+        tentative = self.state == TENTATIVE
+        unclaimed = self._unclaimed
+        return Detections(
+            xyxy=np.concatenate([cxcywh_to_xyxy(self.mean[tentative, :4]), unclaimed.xyxy]).astype(
+                np.float32
+            ),
+            confidence=np.concatenate([self.score[tentative], unclaimed.confidence]),
+            class_id=np.concatenate([self.class_id[tentative], unclaimed.class_id]),
+            tracker_id=np.concatenate([self.ids[tentative], np.full(len(unclaimed), -1, np.int64)]),
         )
 
     # -- motion ----------------------------------------------------------------------------
@@ -227,6 +245,7 @@ class ByteTracker:
         low = np.flatnonzero(
             (dets.confidence >= s.low_threshold) & (dets.confidence < s.high_threshold)
         )
+        claimed = np.zeros(len(dets), dtype=bool)
 
         # 1. Confident detections vs active and lost tracks.
         pool = np.flatnonzero(observable & (self.state != TENTATIVE))
@@ -235,6 +254,7 @@ class ByteTracker:
             self._cost(pool, dets[high], feat, fuse_score=True), 1.0 - s.match_iou
         )
         self._apply(pool[m1[:, 0]], dets[high[m1[:, 1]]], pts)
+        claimed[high[m1[:, 1]]] = True
         if features is not None:
             self._learn_appearance(pool[m1[:, 0]], dets, high[m1[:, 1]], features)
 
@@ -245,6 +265,7 @@ class ByteTracker:
             self._cost(rest, dets[low], None, fuse_score=False), 1.0 - s.low_match_iou
         )
         self._apply(rest[m2[:, 0]], dets[low[m2[:, 1]]], pts)
+        claimed[low[m2[:, 1]]] = True
         matched = np.zeros(len(self), dtype=bool)
         matched[pool[m1[:, 0]]] = True
         matched[rest[m2[:, 0]]] = True
@@ -260,6 +281,7 @@ class ByteTracker:
             self._cost(tentative, dets[high], None, fuse_score=True), 1.0 - s.tentative_match_iou
         )
         self._apply(tentative[m3[:, 0]], dets[high[m3[:, 1]]], pts)
+        claimed[high[m3[:, 1]]] = True
         if features is not None:
             self._learn_appearance(tentative[m3[:, 0]], dets, high[m3[:, 1]], features)
         high = high[left_high]
@@ -270,6 +292,7 @@ class ByteTracker:
             lost = np.flatnonzero(unmatched & ~left_scene & self.has_feature)
             m4, _, left_high = assign(self._reidentify_cost(lost, dets[high], features[high]), 1.0)
             self._apply(lost[m4[:, 0]], dets[high[m4[:, 1]]], pts)
+            claimed[high[m4[:, 1]]] = True
             high = high[left_high]
 
         # 5. New tracks from confident detections nobody claimed.
@@ -279,6 +302,8 @@ class ByteTracker:
         self._select(keep)
         first = len(self)
         self._spawn(dets[high], pts)
+        claimed[high] = True
+        self._unclaimed = dets[~claimed]
         if features is not None:
             self._learn_appearance(np.arange(first, len(self)), dets, high, features)
 
