@@ -11,11 +11,12 @@ from playback_helpers import (
     RealSegment,
     assert_people_masked,
     decoded,
+    person_boxes,
     sharpness,
 )
 
 from vigil.config.privacy import PrivacySettings
-from vigil.privacy.boxes import boxes_path
+from vigil.privacy.boxes import BoxTrack, FrameBoxes, boxes_path, write_boxes
 from vigil.privacy.reencode import MaskRequest, Span, masked_copy, masked_stream
 
 pytestmark = pytest.mark.integration
@@ -98,3 +99,28 @@ def test_masked_stream_plays_as_it_is_encoded_and_is_kept_once_complete(
     assert list(kept.parent.iterdir()) == []
     with pytest.raises(LookupError):
         next(masked_stream([Span(real_segment.path, T0, T0 + 3600, T0 + 3601)], request))
+
+
+def test_a_subject_access_copy_keeps_the_subjects_untracked_duplicates_visible(
+    real_segment: RealSegment, tmp_path: Path
+) -> None:
+    """Stored with the subject's track: a weaker untracked box on the subject (kept
+    visible) and an untracked one elsewhere (masked)."""
+    boxes, _ = person_boxes(real_segment.track, 1.0)
+    assert len(boxes) >= 2
+    subject = boxes[0]
+    other = boxes[np.argmax(np.abs(boxes[:, 0] - subject[0]))]  # the farthest from it
+    copy = tmp_path / real_segment.path.name
+    copy.write_bytes(real_segment.path.read_bytes())
+    stored = np.stack([subject, subject + [3, 2, 3, 2], other]).astype(np.float32)
+    write_boxes(
+        copy,
+        BoxTrack.from_frames(
+            [FrameBoxes(t, stored, np.array([7, -1, -1]), ["person"] * 3) for t in (0.0, 3.0)]
+        ),
+    )
+    request = MaskRequest(PrivacySettings(mask=["person"], mode="pixelate"), keep_track=7)
+    result = masked_copy([Span(copy, T0, T0, T0 + 3600)], tmp_path / "dsar.mp4", request)
+    frame, sharp = decoded(result.path)[10], decoded(real_segment.path)[10]
+    assert sharpness(frame, subject) >= 0.7 * sharpness(sharp, subject)
+    assert sharpness(frame, other) <= 0.3 * sharpness(sharp, other)

@@ -8,8 +8,9 @@ frames) and where the static polygons are, then encoded again (libx264, one pass
 B-frames). A moment the stored boxes do not cover (no ``.boxes`` file, analysis down) is
 masked whole: a gap in analysis never serves a person unmasked.
 
-A subject-access export keeps one track visible (`MaskRequest.keep_track`) and masks every
-other object of the policy's classes (people at least).
+A subject-access export keeps one track visible (`MaskRequest.keep_track`), and the
+untracked boxes lying mostly on it (weaker duplicates of the subject), and masks every other
+object of the policy's classes (people at least).
 
 Frames with nothing to mask go from the decoder to the encoder as they are; the others are
 masked in their own Y, U, V planes (`mask_planes`), where only the masked regions are
@@ -53,7 +54,8 @@ __all__ = [
 ENCODER = {"preset": "ultrafast", "crf": "23", "bf": "0"}
 _TIME_BASE = Fraction(1, 90000)
 _PLANAR_420 = ("yuv420p", "yuvj420p")  # masked in their own planes
-_SUBJECT_CLASSES = ("person",)  # masked in a subject-access export whatever the policy
+_SUBJECT_CLASSES = ("person",)
+_SUBJECT_SHARE = 0.7  # an untracked box this much inside the subject's is the subject  # masked in a subject-access export whatever the policy
 
 
 # ------------------------------------------------------------------ the copy
@@ -261,13 +263,30 @@ class _Masker:
         boxes, ids, names = self.track.at(t)
         chosen = np.isin(np.asarray(names, dtype=object), self.classes)
         boxes, ids = boxes[chosen], ids[chosen]
-        keep = None if self.request.keep_track is None else ids == self.request.keep_track
+        if self.request.keep_track is None:
+            return boxes, None
+        keep = ids == self.request.keep_track
+        # A detection no track took lying mostly on the subject is the subject seen twice
+        # (a weaker duplicate box): masking it would hide the person the export is about.
+        untracked = ids < 0
+        keep[untracked] = _share_inside(boxes[untracked], boxes[keep]) >= _SUBJECT_SHARE
         return boxes, keep
 
     def _static_for(self, width: int, height: int) -> np.ndarray | None:
         if self._static is None or self._static[0] != (width, height):
             self._static = ((width, height), static_mask(self.request.settings, width, height))
         return self._static[1]
+
+
+def _share_inside(boxes: np.ndarray, within: np.ndarray) -> np.ndarray:
+    """For each of `boxes` (N, 4), the largest share of its area inside one of `within`."""
+    if not len(boxes) or not len(within):
+        return np.zeros(len(boxes))
+    low = np.maximum(boxes[:, None, :2], within[None, :, :2])
+    high = np.minimum(boxes[:, None, 2:], within[None, :, 2:])
+    overlap = np.clip(high - low, 0, None).prod(axis=2)
+    area = np.clip(boxes[:, 2:] - boxes[:, :2], 1e-6, None).prod(axis=1)
+    return np.asarray(overlap.max(axis=1) / area)
 
 
 def _plane(plane: VideoPlane) -> np.ndarray:
