@@ -128,12 +128,13 @@ class ByteTracker:
         self._predict()
         if detections is not None:
             xyxy = detections.xyxy
-            usable = (
-                (detections.confidence >= s.low_threshold)
-                & np.isfinite(xyxy).all(axis=1)
+            valid = (
+                np.isfinite(xyxy).all(axis=1)
                 & (xyxy[:, 2] > xyxy[:, 0])
                 & (xyxy[:, 3] > xyxy[:, 1])
             )
+            usable = valid & (detections.confidence >= s.low_threshold)
+            weak = detections[valid & ~usable]
             detections = detections[usable]
             features = (
                 self._describe(image, detections)
@@ -141,6 +142,7 @@ class ByteTracker:
                 else None
             )
             self._associate(detections, features, pts, regions)
+            self._unclaimed = Detections.merge([self._unclaimed, weak])
         self._drop_expired(pts)
         # Tracks not examined this frame stay ACTIVE and are shown at their predicted place.
         shown = (self.state == ACTIVE) | ((self.state == LOST) & (self.misses <= s.coast_frames))
@@ -169,7 +171,8 @@ class ByteTracker:
     def unconfirmed(self) -> Detections:
         """What `update` does not report yet, for masking people from their first frame:
         the tentative tracks at their current box (with their ids), and the last frame's
-        detections above the low threshold that no track took (tracker id -1)."""
+        detections that no track took, those below the low threshold included (tracker
+        id -1): whatever the detector found is masked."""
         tentative = self.state == TENTATIVE
         unclaimed = self._unclaimed
         return Detections(
