@@ -1,14 +1,16 @@
 """A person new to the scene is masked from their first analysed frame, before the tracker
 confirms their track: on the real clip with the real model, wherever a track is first
 reported, the frames before it (tentative track, or a detection no track took) are masked
-in the live picture (`FrameMasks` with `tracked_now`, as the worker masks live JPEGs, raw
-frames and snapshots' boxes) and in the boxes stored for playback (`BoxTrack`)."""
+in the live picture (`FrameMasks` with `tracked_now`, as the worker masks live JPEGs and
+raw frames), in event snapshots (the boxes the worker writes beside them) and in the boxes
+stored for playback (`BoxTrack`)."""
 
 from __future__ import annotations
 
 import itertools
 from pathlib import Path
 
+import cv2
 import numpy as np
 from playback_helpers import sharpness
 
@@ -18,7 +20,7 @@ from vigil.detection.classes import COCO_CLASSES
 from vigil.detection.detections import Detections
 from vigil.pipeline.build import build_engine
 from vigil.privacy.boxes import BoxTrack, FrameBoxes
-from vigil.privacy.masking import mask_frame
+from vigil.privacy.masking import mask_frame, mask_snapshot, write_snapshot_boxes
 from vigil.service.worker.masks import FrameMasks, tracked_now
 from vigil.sources.video import VideoSource
 from vigil.tracking.tracker import ByteTracker
@@ -36,7 +38,7 @@ def inner(box: np.ndarray, share: float = 0.8) -> np.ndarray:
 
 
 def test_new_people_are_masked_before_their_track_is_confirmed(
-    shared_model: Path, shared_clip: Path
+    shared_model: Path, shared_clip: Path, tmp_path: Path
 ) -> None:
     config = VigilConfig.model_validate({"detector": {"model": str(shared_model)}})
     source = VideoSource(shared_clip)
@@ -46,6 +48,7 @@ def test_new_people_are_masked_before_their_track_is_confirmed(
     live: list[np.ndarray] = []
     reported: list[Detections] = []
     stored: list[FrameBoxes] = []
+    every: list[Detections] = []
     # One frame at a time, as the worker does: the tracker's state is that frame's.
     for n, frame in enumerate(itertools.islice(VideoSource(shared_clip), FRAMES)):
         result = engine.process(frame)
@@ -54,6 +57,7 @@ def test_new_people_are_masked_before_their_track_is_confirmed(
         images.append(result.frame.image)
         live.append(masks.masked(result.frame.image, tracked))
         reported.append(result.objects)
+        every.append(tracked)
         names = [COCO_CLASSES[c] for c in tracked.class_id.tolist()]
         stored.append(FrameBoxes(float(n), tracked.xyxy, tracked.tracker_id, names))
     track = BoxTrack.from_frames(stored)
@@ -77,6 +81,16 @@ def test_new_people_are_masked_before_their_track_is_confirmed(
             boxes, _, names = track.at(float(before))
             played = mask_frame(images[before].copy(), boxes[np.array(names) == "person"], SETTINGS)
             played_ratio = sharpness(played, region) / original
+            # An event snapshot of that frame, masked when served from the boxes beside it.
+            snapshot = tmp_path / f"{before}.jpg"
+            cv2.imwrite(str(snapshot), images[before], [cv2.IMWRITE_JPEG_QUALITY, 95])
+            objects_then = every[before]
+            classes = [COCO_CLASSES[c] for c in objects_then.class_id.tolist()]
+            ids = objects_then.tracker_id.tolist()
+            write_snapshot_boxes(snapshot, objects_then.xyxy, classes, ids, None)
+            served = cv2.imdecode(np.frombuffer(mask_snapshot(snapshot, SETTINGS), np.uint8), 1)
+            snapshot_ratio = sharpness(served, region) / original
+            assert snapshot_ratio <= 0.3, (track_id, before, box.tolist(), snapshot_ratio)
             assert live_ratio <= 0.3, (track_id, before, box.tolist(), live_ratio)
             assert played_ratio <= 0.3, (track_id, before, box.tolist(), played_ratio)
             measured += 1
