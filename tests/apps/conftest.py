@@ -82,6 +82,11 @@ def make_scene(width: int = 1000, height: int = 1000) -> Scene:
         zones=[
             Zone("square", [(200, 200), (600, 200), (600, 600), (200, 600)]),
             Zone("road", [(0, 0.4), (1, 0.4), (1, 0.8), (0, 0.8)]),  # normalised
+            Zone(  # calibrated: 20 m by 2 m on the ground
+                "lane",
+                [(0, 0.85), (1, 0.85), (1, 0.95), (0, 0.95)],
+                ground=((0, 0), (20, 0), (20, 2), (0, 2)),
+            ),
         ],
         lines=[Line("door", (0, 500), (1000, 500))],
         class_names=CLASSES,

@@ -10,6 +10,7 @@ import logging
 from typing import Any, ClassVar
 
 import pytest
+from test_registry import MINIMAL
 
 from vigil.apps import MAX_STATE_BYTES, App, AppSettings, FrameContext
 from vigil.apps.boundary import GuardedApp
@@ -22,13 +23,6 @@ DOWN = list(range(400, 601, 20))  # crosses the test scene's line "door" (y = 50
 UP = DOWN[::-1]
 RESTORABLE = {"line_crossing", "occupancy"}
 # The least settings each other built-in needs on the test scene.
-SETTINGS: dict[str, dict[str, Any]] = {
-    "intrusion": {"zone": "square"},
-    "loitering": {"zone": "square"},
-    "queue": {"zone": "square"},
-    "wrong_way": {"angle": 90},
-    "zone_transit": {"zone": "square"},
-}
 
 
 def guarded_sim(sim, kind: str, settings: dict[str, Any]) -> tuple[Any, GuardedApp]:
@@ -52,7 +46,7 @@ def test_only_line_crossing_and_occupancy_restore():
 
 @pytest.mark.parametrize("kind", sorted(set(BUILTIN_APPS) - RESTORABLE))
 def test_other_built_ins_save_nothing(sim, caplog, kind):
-    s, app = guarded_sim(sim, kind, SETTINGS.get(kind, {}))
+    s, app = guarded_sim(sim, kind, MINIMAL[kind])
     s.run([[(1, PERSON, 400, 400), (2, CAR, 450, 450)]] * 5)
     assert app.saved_state() is None
     # A state saved for it (by a later version that restores) is refused in one line.

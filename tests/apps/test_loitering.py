@@ -47,5 +47,5 @@ def test_live_counters_while_loitering(sim):
 
 
 def test_unknown_zone_is_named(sim):
-    with pytest.raises(ValueError, match=r"^unknown zone 'lobby' \(known: road, square\)$"):
+    with pytest.raises(ValueError, match=r"^unknown zone 'lobby' \(known: lane, road, square\)$"):
         sim("loitering", {"zone": "lobby"})

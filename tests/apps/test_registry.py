@@ -21,6 +21,7 @@ KINDS = [
     "object_removed",
     "occupancy",
     "queue",
+    "speeding",
     "stopped_vehicle",
     "wrong_way",
     "zone_transit",
@@ -35,6 +36,7 @@ MINIMAL = {
     "object_removed": {},
     "occupancy": {},
     "queue": {"zone": "square"},
+    "speeding": {"zone": "lane"},
     "stopped_vehicle": {},
     "wrong_way": {"angle": 90},
     "zone_transit": {"zone": "square"},
@@ -42,7 +44,7 @@ MINIMAL = {
 
 
 def test_sdk_version_and_builtin_kinds():
-    assert SDK_VERSION == "1.2.0"
+    assert SDK_VERSION == "1.3.0"
     assert sorted(BUILTIN_APPS) == KINDS
     for kind, cls in BUILTIN_APPS.items():
         assert cls.kind == kind
@@ -86,7 +88,7 @@ def test_settings_errors_propagate_as_validation_errors_with_the_key(scene):
 
 
 def test_unknown_references_are_value_errors(scene):
-    with pytest.raises(ValueError, match=r"^unknown zone 'lobby' \(known: road, square\)$"):
+    with pytest.raises(ValueError, match=r"^unknown zone 'lobby' \(known: lane, road, square\)$"):
         build_app("intrusion", "x", {"zone": "lobby"}, scene)
     with pytest.raises(ValueError, match=r"^unknown class 'persn'$"):
         build_app("intrusion", "x", {"zone": "square", "classes": ["persn"]}, scene)
@@ -140,7 +142,7 @@ def test_entry_point_apps(monkeypatch, scene):
     app = build_app("plugin", "p", {"greeting": "yo"}, scene)
     (ev,) = app.process(FrameContext("cam", 3, 0.3, 1000, 1000), Detections.empty())
     assert (ev.app, ev.type, ev.frame_index, ev.attributes) == ("p", "hello", 3, {"n": 0})
-    with pytest.raises(ValueError, match="needs app SDK 0.9.0, this Vigil has 1.2.0"):
+    with pytest.raises(ValueError, match="needs app SDK 0.9.0, this Vigil has 1.3.0"):
         get_app_class("old")
     with pytest.raises(ValueError, match="is not a vigil.apps.App subclass"):
         get_app_class("junk")

@@ -1,5 +1,5 @@
 """Writes fenced by camera leases (`vigil.db.fencing`) on SQLite and PostgreSQL: events,
-segments and app state written under an epoch that is no longer the camera's are refused
+segments, track summaries and app state written under an epoch that is no longer the camera's are refused
 and nothing of them is stored, and a grant racing a write never lets a stale write in."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pytest
 from sqlalchemy import event
 
@@ -16,6 +17,7 @@ from vigil.cluster.leases import LeaseStore
 from vigil.db.app_states import AppStateStore
 from vigil.db.database import Database
 from vigil.events import Event, EventStore
+from vigil.forensics import TrackQuery, TrackStore, TrackSummary
 from vigil.recording.index import SegmentIndex
 from vigil.recording.segments import SegmentInfo
 
@@ -231,3 +233,18 @@ def test_app_state_under_a_stale_epoch_is_refused_and_not_stored(site: Site) -> 
     assert states.save("cam1", {"door": {"in": 5}}, epoch=2)
     assert not states.save("cam9", {"door": {"in": 1}}, epoch=1)  # never leased
     assert states.load("cam1") == {"door": {"in": 5}} and states.load("cam9") == {}
+
+
+def test_track_summaries_under_a_stale_epoch_are_refused(site: Site) -> None:
+    def summary(camera: str) -> TrackSummary:
+        path = np.array([(0, 0.5, 0.5), (1, 0.6, 0.5)], dtype=np.float32)
+        return TrackSummary(camera, 1, "person", 10.0, 11.0, path)
+
+    tracks = TrackStore(site.database)
+    site.leases.grant("cam1", "node-a")
+    assert tracks.add([summary("cam1")], node="node-a", fence={"cam1": 1}) == []
+    site.leases.grant("cam1", "node-b")  # epoch 2: node-a's writes are stale now
+    stale = summary("cam1")
+    assert tracks.add([stale], node="node-a", fence={"cam1": 1}) == [stale]
+    stored = tracks.search(TrackQuery(start=0.0, end=100.0))
+    assert [(hit.source, hit.first_time) for hit in stored] == [("cam1", 10.0)]

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from vigil.db.database import Database
 from vigil.events import Event, EventStore
+from vigil.forensics import TrackQuery, TrackStore, TrackSummary
 from vigil.recording.index import Segment, SegmentIndex
 from vigil.recording.retention import (
     DAY,
@@ -323,6 +325,29 @@ def test_run_pass_deletes_old_events_in_batches(database: str, tmp_path: Path) -
         report = run_pass(policy, index, store, tmp_path, NOW)
         assert report.deleted_events == 20 and not report.pressure
         assert [e.start_time for e in store.query(limit=None)] == [NOW - DAY]
+
+
+def test_run_pass_keeps_track_summaries_as_long_as_recordings(
+    database: str, tmp_path: Path
+) -> None:
+    def walk(camera: str, days_ago: float) -> TrackSummary:
+        path = np.array([(0, 0.2, 0.5), (5, 0.8, 0.5)], dtype=np.float32)
+        t = NOW - days_ago * DAY
+        return TrackSummary(camera, 1, "person", t, t + 5, path)
+
+    with Database(database) as opened:
+        tracks = TrackStore(opened)
+        tracks.add([walk("cam1", 10), walk("cam1", 2), walk("cam2", 10)])
+        policy = RetentionPolicy(
+            cameras={"cam1": CameraRetention(retain_days=7, motion_days=7, event_days=7)}
+        )
+        run_pass(policy, SegmentIndex(opened), EventStore(opened), tmp_path, NOW, tracks=tracks)
+        kept = tracks.search(TrackQuery(start=NOW - 30 * DAY, end=NOW))
+        # cam1 keeps 7 days of recordings; cam2 has no rule of its own here
+        assert sorted((h.source, round((NOW - h.first_time) / DAY)) for h in kept) == [
+            ("cam1", 2),
+            ("cam2", 10),
+        ]
 
 
 # --------------------------------------------------------------------------- privacy maximums

@@ -51,6 +51,29 @@ def test_gaps(index: SegmentIndex) -> None:
     assert index.gaps("cam2", 0, 10) == []
 
 
+def test_activity_sums_footage_per_bucket_in_the_database(index: SegmentIndex) -> None:
+    index.add_many(
+        [
+            info(-4, 6),  # overlaps the range's start: clipped, in the first bucket
+            info(6, 16, motion=True),
+            info(16, 26),
+            info(29, 39, objects=True),
+            info(55, 65),  # overlaps the end: clipped
+            info(0, 100, "cam2"),
+        ]
+    )
+    buckets = index.activity("cam1", 0, 60, 20)
+    # Each segment is in the bucket its (clipped) start falls in; 6/20 = 0.3 -> 0 and
+    # 16/20 = 0.8 -> 0 on both backends (PostgreSQL's CAST rounds: floored first).
+    assert [(b.index, b.first, b.last, b.recorded_s, b.segments, b.motion, b.objects)
+            for b in buckets] == [
+        (0, 0, 26, 26, 3, True, False),
+        (1, 29, 39, 10, 1, False, True),
+        (2, 55, 60, 5, 1, False, False),
+    ]  # fmt: skip
+    assert index.activity("cam1", 100, 200, 10) == []
+
+
 def test_delete_total_and_cameras(index: SegmentIndex) -> None:
     a, b, c = index.add_many([info(0, 10, size=5), info(10, 20, size=7), info(0, 10, "cam2", 11)])
     assert index.total_bytes() == 23 and index.total_bytes("cam1") == 12

@@ -125,7 +125,7 @@ def test_zone_editor_finds_apps_by_reference_marker(browser: Any, dashboard: Das
             }
         }
         refs = page.evaluate(
-            "async schema => (await import('/static/js/pages/zones.js')).references(schema)", schema
+            "async schema => (await import('/static/js/schemaform.js')).references(schema)", schema
         )
         assert refs == {
             "zone": [{"field": "area", "many": False}],

@@ -175,11 +175,15 @@ READS = {
     ("get", "/api/recordings"): {"segments", "gaps", "recorded_s"},
     ("get", "/api/recordings", "segments"): {
         "id", "start_time", "end_time", "duration_s", "motion", "objects"},
+    ("get", "/api/recordings/timeline"): {"start", "end", "bucket_s", "cameras"},
+    ("get", "/api/recordings/timeline", "cameras"): {"camera", "recorded_s", "spans"},
+    ("get", "/api/recordings/timeline", "cameras", "spans"): {
+        "start", "end", "recorded_s", "motion", "objects"},
     ("get", "/api/counts"): {"buckets", "line_crossings", "occupancy"},
     ("get", "/api/counts", "line_crossings"): {"camera", "app", "line", "class_name", "direction", "total", "counts"},
     ("get", "/api/counts", "occupancy"): {"camera", "app", "zone", "mean", "max"},
     ("get", "/api/cameras/{camera_id}/config"): {
-        "zones", "lines", "apps", "static_masks", "frame_size", "revision"},
+        "zones", "lines", "apps", "static_masks", "frame_size", "revision", "classes"},
     ("get", "/api/cameras/{camera_id}/config", "apps"): {"type", "name", "settings", "enabled"},
     ("put", "/api/cameras/{camera_id}/config"): {"revision", "applied"},
     ("put", "/api/cameras/{camera_id}/apps/{name}"): {"applied"},

@@ -299,6 +299,31 @@ class RecordingsOut(BaseModel):
     gaps: list[GapOut]
 
 
+class TimelineSpanOut(BaseModel):
+    """A stretch of recording on the timeline: footage from `start` to `end` (`recorded_s`
+    of it: less where short gaps hide under the timeline's resolution) and whether any of
+    its segments saw motion or objects."""
+
+    start: float
+    end: float
+    recorded_s: float
+    motion: bool
+    objects: bool
+
+
+class TimelineCameraOut(BaseModel):
+    camera: str
+    recorded_s: float = Field(description="Seconds of footage in the range.")
+    spans: list[TimelineSpanOut]
+
+
+class TimelineOut(BaseModel):
+    start: float
+    end: float
+    bucket_s: float = Field(description="The resolution: footage is summed per this long.")
+    cameras: list[TimelineCameraOut]
+
+
 class ExportIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -406,6 +431,9 @@ class CameraConfigIn(BaseModel):
     frame_size: tuple[int, int] | None = Field(
         None, description="Ignored on input (GET returns it; PUT accepts the same body)."
     )
+    classes: list[str] | None = Field(
+        None, description="Ignored on input (GET returns it; PUT accepts the same body)."
+    )
     revision: str | None = Field(
         None,
         description="The `revision` from GET: the save is refused (409) if the site file "
@@ -434,6 +462,10 @@ class CameraConfigOut(BaseModel):
         description="[width, height] of the camera's frames; null before its first frame."
     )
     revision: str | None = Field(description="Of the site file; null without one.")
+    classes: list[str] = Field(
+        description="The classes the detector finds (the site's `detector.classes`, by name): "
+        "those an app on this camera can watch."
+    )
 
 
 class CameraConfigSaved(CameraConfigOut):

@@ -1,4 +1,4 @@
-"""The Vigil app interface (SDK 1.2.0): how analytics plug into the pipeline.
+"""The Vigil app interface (SDK 1.3.0): how analytics plug into the pipeline.
 
 An *app* turns tracked objects into `Event`s. The pipeline calls it once per analysed frame
 with a `FrameContext` and the frame's tracked `Detections`, and once at end of stream.
@@ -113,14 +113,16 @@ from pydantic_core import CoreSchema
 
 from vigil.detection.detections import Detections
 from vigil.events.event import Event, EventState
+from vigil.geometry.ground import GroundPlane
 from vigil.geometry.shapes import Line, Zone
 
 if TYPE_CHECKING:
     from vigil.sources.frame import Frame
 
-SDK_VERSION = "1.2.0"
+SDK_VERSION = "1.3.0"
 """The version of this SDK (semantic: a minor version only adds). 1.1 added `ZoneName`,
-`LineName` and `ClassName`; 1.2 added `App.restorable`, `App.snapshot` and `App.restore`."""
+`LineName` and `ClassName`; 1.2 added `App.restorable`, `App.snapshot` and `App.restore`;
+1.3 added calibrated zones (``Zone.ground``, ``Zone.ground_plane()``, `Scene.ground_at`)."""
 
 MAX_STATE_BYTES = 64 * 1024
 """The largest `App.snapshot`, as compact JSON in UTF-8: a larger one is not saved."""
@@ -218,6 +220,15 @@ class Scene:
     def line(self, name: str) -> Line:
         """The pixel line called `name`; ValueError naming it (and the known ones) if absent."""
         return _named("line", self.lines, name)
+
+    def ground_at(self, point: tuple[float, float]) -> GroundPlane | None:
+        """The ground plane of the first calibrated zone (``Zone.ground``) containing the
+        pixel `point`, None if no calibrated zone does."""
+        for zone in self.zones.values():
+            plane = zone.ground_plane()
+            if plane is not None and bool(zone.contains(np.asarray([point]))[0]):
+                return plane
+        return None
 
     def class_ids(self, classes: Sequence[str | int] | None) -> np.ndarray | None:
         """Class names (case-insensitive) or ids → sorted unique int64 ids; empty/None → None (all)."""

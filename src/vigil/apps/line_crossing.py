@@ -7,6 +7,10 @@ emits an instant ``line_crossing`` event with ``attributes={"direction": "in"|"o
 A crossing is confirmed after the anchor stays ``inertia`` frames (default 2) on the new side,
 so an object standing on the line is not counted again and again.
 
+When the line's midpoint lies in a calibrated zone (``Zone.ground``, metres), each event
+also carries the object's ground speed, ``attributes["speed_kmh"]`` (absent while its
+history is shorter than half a second).
+
 Restorable (`vigil.apps.base.App.restorable`): the in/out totals survive a restart of the
 camera's worker and a move to another node (those of classes it no longer watches are
 dropped).
@@ -23,7 +27,7 @@ from vigil.apps._common import PEOPLE, AppState, Total, TrackedSettings
 from vigil.apps.base import App, ClassName, FrameContext, LineName, Scene
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
-from vigil.geometry.tracking import LineCrossingTracker
+from vigil.geometry.tracking import GroundSpeed, LineCrossingTracker
 
 
 class LineCrossingSettings(TrackedSettings):
@@ -51,6 +55,9 @@ class LineCrossing(App):
         self.tracker = LineCrossingTracker(
             self.line, frames=settings.inertia, forget_after=settings.lost_timeout
         )
+        middle = np.add(self.line.start, self.line.end) / 2.0
+        ground = scene.ground_at((float(middle[0]), float(middle[1])))
+        self._speed = GroundSpeed(ground) if ground is not None else None
         self._counts: dict[str, float] = {}
         if self.class_ids is not None:
             for cid in self.class_ids.tolist():
@@ -61,6 +68,7 @@ class LineCrossing(App):
     def process(self, ctx: FrameContext, objects: Detections) -> list[Event]:
         objs = self.select(objects, self.class_ids)
         upd = self.tracker.update(objs.tracker_id, objs.anchors, ctx.pts)
+        speed = self._speeds_kmh(objs, upd.lost_ids, ctx.pts)
         hits = np.flatnonzero(upd.crossed)
         if len(hits) == 0:
             return []
@@ -71,6 +79,9 @@ class LineCrossing(App):
             cid = int(objs.class_id[i])
             key = f"{self.scene.class_name(cid)} {direction}"
             self._counts[key] = self._counts.get(key, 0.0) + 1.0
+            attributes: dict[str, Any] = {"direction": direction}
+            if speed is not None and np.isfinite(speed[i]):
+                attributes["speed_kmh"] = round(float(speed[i]), 1)
             if want == "both" or want == direction:
                 events.append(
                     self.event(
@@ -79,10 +90,18 @@ class LineCrossing(App):
                         track_id=int(objs.tracker_id[i]),
                         class_id=cid,
                         line=self.line.name,
-                        attributes={"direction": direction},
+                        attributes=attributes,
                     )
                 )
         return events
+
+    def _speeds_kmh(self, objs: Detections, lost_ids: np.ndarray, now: float) -> np.ndarray | None:
+        """Each object's ground speed in km/h (NaN while unknown); None without calibration."""
+        if self._speed is None:
+            return None
+        if len(lost_ids):
+            self._speed.discard(lost_ids)
+        return self._speed.update(objs.tracker_id, objs.anchors, now)
 
     def counters(self) -> dict[str, float]:
         return dict(self._counts)

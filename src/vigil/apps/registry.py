@@ -28,6 +28,7 @@ from vigil.apps.loitering import Loitering
 from vigil.apps.manifest import ENTRY_POINT_GROUP
 from vigil.apps.occupancy import Occupancy
 from vigil.apps.queue import Queue
+from vigil.apps.speeding import Speeding
 from vigil.apps.stopped_vehicle import StoppedVehicle
 from vigil.apps.wrong_way import WrongWay
 from vigil.apps.zone_transit import ZoneTransit
@@ -46,6 +47,7 @@ BUILTIN_APPS: dict[str, type[App]] = {
         ObjectRemoved,
         Queue,
         ZoneTransit,
+        Speeding,
     )
 }
 

@@ -23,9 +23,7 @@ from vigil.apps._common import VEHICLES, ZoneApp, ZoneSettings
 from vigil.apps.base import ClassName, FrameContext, Scene
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
-from vigil.geometry.tracking import TrackTable
-
-HISTORY = 64  # samples kept per track (enough for a 1 s window up to 64 fps)
+from vigil.geometry.tracking import TrackTable, TrackVelocity
 
 
 class WrongWaySettings(ZoneSettings):
@@ -64,37 +62,9 @@ class WrongWay(ZoneApp):
         self.settings: WrongWaySettings = settings
         self.allowed = settings.unit_vector()
         self._cos_tol = math.cos(math.radians(settings.tolerance))
-        self._hist = TrackTable(
-            t=(np.float64, np.nan, (HISTORY,)),
-            xy=(np.float64, np.nan, (HISTORY, 2)),
-            n=(np.int64, 0),
-            wrong_since=(np.float64, np.nan),
-            fired=(bool, False),
-        )
+        self._velocity = TrackVelocity(settings.window)
+        self._state = TrackTable(wrong_since=(np.float64, np.nan), fired=(bool, False))
         self._total = 0
-
-    def velocities(self, ids: np.ndarray, anchors: np.ndarray, now: float) -> np.ndarray:
-        """Record this frame's anchors and return (N, 2) velocities in px/s (NaN if unknown).
-
-        The velocity is measured against the oldest sample no older than ``window``; it is
-        unknown until the history spans at least half the window.
-        """
-        h = self._hist
-        rows, _ = h.slots(ids)
-        slot = h["n"][rows] % HISTORY
-        h["t"][rows, slot] = now
-        h["xy"][rows, slot] = anchors
-        h["n"][rows] += 1
-        t = h["t"][rows]  # (N, K)
-        recent = t >= now - self.settings.window - 1e-9
-        ref = np.argmin(np.where(recent, t, np.inf), axis=1)
-        t_ref = t[np.arange(len(rows)), ref]
-        xy_ref = h["xy"][rows, ref]
-        dt = now - t_ref
-        ok = dt >= 0.5 * self.settings.window - 1e-9
-        v = (anchors - xy_ref) / np.where(ok, dt, 1.0)[:, None]
-        v[~ok] = np.nan
-        return v
 
     def process(self, ctx: FrameContext, objects: Detections) -> list[Event]:
         s = self.settings
@@ -104,15 +74,16 @@ class WrongWay(ZoneApp):
         anchors = objs.anchors.astype(np.float64)
         m = self.tracker.update_points(ids, anchors, now)
         if len(m.lost.ids):
-            self._hist.discard(m.lost.ids)
-        v = self.velocities(ids, anchors, now)
+            self._velocity.discard(m.lost.ids)
+            self._state.discard(m.lost.ids)
+        v = self._velocity.update(ids, anchors, now)
         speed = np.hypot(v[:, 0], v[:, 1])
         with np.errstate(invalid="ignore", divide="ignore"):
             cos = (v @ self.allowed) / speed
         wrong = m.state & (speed >= max(s.min_speed, 1e-9)) & (cos < self._cos_tol)  # NaN → False
 
-        h = self._hist
-        rows, _ = h.lookup(ids)
+        h = self._state
+        rows, _ = h.slots(ids)
         ws = h["wrong_since"][rows]
         ws = np.where(wrong, np.where(np.isnan(ws), now, ws), np.nan)
         h["wrong_since"][rows] = ws

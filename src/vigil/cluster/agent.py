@@ -36,12 +36,13 @@ from vigil.db.database import Database
 from vigil.errors import VigilError
 from vigil.events.event import Event
 from vigil.events.store import EventStore
+from vigil.forensics.store import TrackStore
 from vigil.recording.index import SegmentIndex
 from vigil.recording.retention import run_pass
 from vigil.recording.segmenter import recover
 from vigil.recording.segments import SegmentInfo
 from vigil.service.cameras import LocalCameras, take_batch
-from vigil.service.messages import AppStates, EventMessage, WorkerMessage
+from vigil.service.messages import AppStates, EventMessage, TrackSummaries, WorkerMessage
 from vigil.service.pool import STOP_GRACE_S
 from vigil.service.supervisor import RETENTION_EVERY_S, retention_policy
 
@@ -119,6 +120,7 @@ class NodeAgent:
         storage.mkdir(parents=True, exist_ok=True)
         self._database = Database(self.site.storage.database_url())
         self._events = EventStore(self._database)
+        self._tracks = TrackStore(self._database)
         self._index = SegmentIndex(self._database, node=node)
         self._leases = LeaseStore(self._database)
         for info in recover(storage / "recordings", report=self._index.add):
@@ -249,7 +251,13 @@ class NodeAgent:
                 if now - retained_at >= RETENTION_EVERY_S:
                     retained_at = now
                     storage = self.site.storage.directory
-                    run_pass(retention_policy(self.site), self._index, self._events, storage)
+                    run_pass(
+                        retention_policy(self.site),
+                        self._index,
+                        self._events,
+                        storage,
+                        tracks=self._tracks,
+                    )
             except Exception:  # the keeper must outlive any one failure; say what it was
                 log.exception("node agent: watching its cameras failed")
 
@@ -296,6 +304,12 @@ class NodeAgent:
             if isinstance(message, EventMessage):
                 events.append(message)
                 continue
+            if isinstance(message, TrackSummaries):
+                fence = {message.camera: self._epoch(message.camera)}
+                self.refused_writes += len(
+                    self._tracks.add(message.tracks, node=self.node, fence=fence)
+                )
+                continue  # summaries stay in the database; the head has no use for them live
             if isinstance(message, SegmentInfo):
                 stale = self._index.add(message, epoch=self._epoch(message.camera)) is None
             elif isinstance(message, AppStates):

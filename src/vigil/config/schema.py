@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "DetectorConfig",
     "LineConfig",
     "MAX_NAME",
+    "NAME_PATTERN",
     "Name",
     "OutputConfig",
     "Point",
@@ -98,7 +100,25 @@ def check_name(value: str) -> str:
     return value
 
 
-Name = Annotated[str, AfterValidator(check_name)]
+#: `check_name` as an ECMAScript regular expression, published as the `pattern` of every name
+#: in the API's JSON Schema so that the dashboard checks names as the server does. Python's
+#: printable characters are exactly those outside Unicode's Other (C*) and Separator (Z*)
+#: categories, plus the ASCII space; the lookahead refuses a name of spaces only.
+NAME_PATTERN = rf"^(?! *$)(?:[^\p{{C}}\p{{Z}}]| ){{1,{MAX_NAME}}}$"
+
+Name = Annotated[
+    str,
+    AfterValidator(check_name),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": 1,
+            "maxLength": MAX_NAME,
+            "pattern": NAME_PATTERN,
+            "description": f"1 to {MAX_NAME} printable characters, not only spaces",
+        }
+    ),
+]
 """Every name that enters from outside: camera ids, zone, line and app names, user names."""
 
 # --------------------------------------------------------------------------- classes
@@ -178,6 +198,9 @@ class ZoneConfig(_Model):
     model_config = ConfigDict(extra="forbid")
 
     points: list[Point]
+    ground: list[tuple[float, float]] | None = None
+    """Calibration for real distances and speeds: the zone's four points measured on the
+    ground, in metres ([x, y] each, same order as `points`)."""
 
     @field_validator("points")
     @classmethod
@@ -185,8 +208,18 @@ class ZoneConfig(_Model):
         Zone("zone", tuple(points))  # the geometry decides what a valid polygon is
         return points
 
+    @model_validator(mode="after")
+    def _calibration(self) -> ZoneConfig:
+        if self.ground is not None:
+            try:
+                self.to_zone("zone")
+            except ValueError as error:
+                raise ValueError(f"ground: {error}") from None
+        return self
+
     def to_zone(self, name: str) -> Zone:
-        return Zone(name, tuple(self.points))
+        ground = None if self.ground is None else tuple(self.ground)
+        return Zone(name, tuple(self.points), ground=ground)
 
 
 class LineConfig(_Model):

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy import Engine, delete, func, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
@@ -45,6 +45,7 @@ __all__ = [
     "Database",
     "DatabaseError",
     "alembic_config",
+    "delete_in_batches",
     "in_chunks",
     "upsert",
 ]
@@ -54,7 +55,7 @@ IN_CHUNK = 500  # values per `IN (...)`: well under SQLite's bound-parameter lim
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 #: The newest migration's revision id (a test checks it against the migration scripts).
-HEAD_REVISION = "0006"
+HEAD_REVISION = "0009"
 #: PostgreSQL advisory lock held while migrating (any constant; "vigil" in ASCII).
 _MIGRATION_LOCK_KEY = 0x766967696C
 _log = logging.getLogger(__name__)
@@ -189,6 +190,21 @@ class Database:
             except CommandError as err:  # e.g. a revision unknown here
                 raise DatabaseError(f"{err} (written by a newer Vigil?)") from None
         _log.info("database schema brought up to revision %s", HEAD_REVISION)
+
+
+def delete_in_batches(database: Database, key: Any, where: Any, batch: int = 5000) -> int:
+    """Delete the rows matching `where` (of the table whose primary key column is `key`),
+    `batch` rows per transaction, so that writers wait for one short delete, never for a
+    whole backlog; returns how many."""
+    deleted = 0
+    while True:
+        keys = select(key).where(where).limit(batch).scalar_subquery()
+        with database.write() as session:
+            result = session.execute(delete(key.table).where(key.in_(keys)))
+            count = int(getattr(result, "rowcount", 0) or 0)
+        deleted += count
+        if count < batch:
+            return deleted
 
 
 def in_chunks(values: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:

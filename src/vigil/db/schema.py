@@ -24,6 +24,7 @@ from sqlalchemy import (
     Double,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "LoginFailureRow",
     "SegmentRow",
     "SessionRow",
+    "TrackRow",
     "UTCDateTime",
     "UserRow",
     "utcnow",
@@ -119,6 +121,42 @@ class EventRow(Base):
         Index("ix_events_type_source_start_time", "type", "source", "start_time"),
         Index("ix_events_start_time", "start_time"),
         Index("ix_events_app", "app"),
+    )
+
+
+class TrackRow(Base):
+    """The summary of one finished track, for forensic search (`vigil.forensics`): its class,
+    first and last time, the bounding box of its path (normalised 0..1, the spatial
+    prefilter), the path itself, the zones it visited and lines it crossed, its longest dwell
+    and top speed."""
+
+    __tablename__ = "tracks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(255))
+    track_id: Mapped[int] = mapped_column(BigInteger)
+    class_name: Mapped[str] = mapped_column(String(128))
+    first_time: Mapped[float] = mapped_column(Double)
+    last_time: Mapped[float] = mapped_column(Double)
+    min_x: Mapped[float] = mapped_column(Double)
+    min_y: Mapped[float] = mapped_column(Double)
+    max_x: Mapped[float] = mapped_column(Double)
+    max_y: Mapped[float] = mapped_column(Double)
+    path: Mapped[bytes] = mapped_column(LargeBinary)
+    """float32 rows (seconds after `first_time`, x, y), x and y normalised to the frame."""
+    zones: Mapped[dict[str, Any]] = mapped_column(_JSON, default=dict)
+    """Zone name -> seconds inside it."""
+    lines: Mapped[list[Any]] = mapped_column(_JSON, default=list)
+    """``[line name, "in" | "out", seconds after first_time]`` per crossing."""
+    dwell: Mapped[float] = mapped_column(Double)
+    """The longest time spent in one zone (its whole duration when no zone is defined)."""
+    speed_kmh: Mapped[float | None] = mapped_column(Double, nullable=True)
+    """Top ground speed (a calibrated zone needed); NULL when unknown."""
+    node: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+    __table_args__ = (
+        Index("ix_tracks_source_first_time", "source", "first_time"),
+        Index("ix_tracks_first_time", "first_time"),
     )
 
 

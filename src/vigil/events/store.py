@@ -14,11 +14,11 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import BigInteger, ColumnElement, Select, case, delete, func, select
+from sqlalchemy import BigInteger, ColumnElement, Select, case, func, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
-from vigil.db.database import Database, in_chunks
+from vigil.db.database import Database, delete_in_batches, in_chunks
 from vigil.db.engine import one_line_error
 from vigil.db.fencing import split_fenced
 from vigil.db.schema import EventRow, utcnow
@@ -249,18 +249,10 @@ class EventStore:
         """Delete the events (of `source`, or of all) that started before `cutoff`, `batch`
         rows per transaction (so writers wait for one short delete, never for a whole
         backlog); returns how many."""
-        deleted = 0
         older = EventRow.start_time < float(cutoff)
         if source is not None:
             older = older & (EventRow.source == source)
-        while True:
-            ids = select(EventRow.id).where(older).limit(batch).scalar_subquery()
-            with self.database.write() as session:
-                result = session.execute(delete(EventRow).where(EventRow.id.in_(ids)))
-                count = int(getattr(result, "rowcount", 0) or 0)
-            deleted += count
-            if count < batch:
-                return deleted
+        return delete_in_batches(self.database, EventRow.id, older, batch)
 
     # ---------------------------------------------------------------- reading
 

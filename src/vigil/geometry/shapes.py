@@ -22,6 +22,8 @@ import numpy as np
 from shapely.geometry import Polygon
 from shapely.validation import explain_validity
 
+from vigil.geometry.ground import CORNERS, GroundPlane
+
 Point = tuple[float, float]
 """An ``(x, y)`` point, in pixels or normalised 0–1."""
 
@@ -120,6 +122,9 @@ class Zone:
     """Whether `points` are normalised 0–1 (None: decided from the values)."""
     frame_size: tuple[int, int] | None = None
     """``(width, height)`` of the frame a pixel zone belongs to (set by `to_pixels`)."""
+    ground: tuple[Point, ...] | None = None
+    """A calibrated zone's four corners measured on the ground, in metres, in the order of
+    `points` (see `ground_plane`); None when the zone is not calibrated."""
     _cache: dict[str, Any] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -144,6 +149,15 @@ class Zone:
             if normalized:
                 raise ValueError("a normalised zone cannot have a frame_size; use to_pixels()")
             object.__setattr__(self, "frame_size", _check_frame_size(*self.frame_size))
+        if self.ground is not None:
+            ground = tuple(_as_point(p, f"ground point {i}") for i, p in enumerate(self.ground))
+            if len(pts) != CORNERS or len(ground) != CORNERS:
+                raise ValueError(
+                    f"a calibrated zone has {CORNERS} points and {CORNERS} ground points, "
+                    f"got {len(pts)} and {len(ground)}"
+                )
+            GroundPlane(tuple(pts), ground)  # the calibration itself must be valid
+            object.__setattr__(self, "ground", ground)
         object.__setattr__(self, "points", tuple(pts))
         object.__setattr__(self, "normalized", normalized)
 
@@ -155,7 +169,9 @@ class Zone:
             pts = tuple((x * width, y * height) for x, y in self.points)
         else:
             pts = self.points
-        return Zone(self.name, pts, normalized=False, frame_size=(width, height))
+        return Zone(
+            self.name, pts, normalized=False, frame_size=(width, height), ground=self.ground
+        )
 
     @property
     def vertices(self) -> np.ndarray:
@@ -171,6 +187,18 @@ class Zone:
     def area(self) -> float:
         """Area in square units of `points` (pixels, or a fraction of the frame)."""
         return float(self.polygon.area)
+
+    def ground_plane(self) -> GroundPlane | None:
+        """The pixels → metres mapping of a calibrated zone (None if not calibrated); the
+        zone must be in pixels (`to_pixels`)."""
+        if self.ground is None:
+            return None
+        if self.normalized:
+            raise ValueError(f"zone {self.name!r} has normalised coordinates; call to_pixels()")
+        plane = self._cache.get("ground")
+        if plane is None:
+            plane = self._cache["ground"] = GroundPlane(self.points, self.ground)
+        return plane
 
     def mask(self) -> np.ndarray:
         """Boolean (height, width) raster of the zone, computed once and cached."""

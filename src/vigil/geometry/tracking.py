@@ -1,4 +1,5 @@
-"""Per-track state, vectorised: `TrackTable`, `TrackInertia`, `ZoneTracker`, `LineCrossingTracker`.
+"""Per-track state, vectorised: `TrackTable`, `TrackVelocity`, `GroundSpeed`, `TrackInertia`, `ZoneTracker`,
+`LineCrossingTracker`.
 
 All of them take a frame's ``tracker_ids`` (N,) plus per-object arrays and update per-track
 state with numpy (ids are kept sorted; lookup is ``np.searchsorted``), so a frame costs
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from vigil.geometry.ground import GroundPlane
 from vigil.geometry.shapes import Line, Zone
 
 
@@ -77,6 +79,78 @@ class TrackTable:
     def discard(self, ids: np.ndarray) -> None:
         """Drop the rows of these ids (unknown ids are ignored)."""
         self.remove(np.isin(self.ids, np.asarray(ids, dtype=np.int64)))
+
+
+class TrackVelocity:
+    """Each track's velocity from a short history of its positions (any unit: pixels, or
+    metres after a `vigil.geometry.ground.GroundPlane`).
+
+    `update` records a frame's positions and returns each object's displacement per second
+    against its oldest sample no older than `window` seconds; the velocity is unknown (NaN)
+    until the history spans at least half the window. `history` samples are kept per track
+    (enough for a 1 s window up to 64 analysed frames per second).
+    """
+
+    def __init__(self, window: float = 1.0, history: int = 64):
+        self.window = float(window)
+        self.history = int(history)
+        self._table = TrackTable(
+            t=(np.float64, np.nan, (self.history,)),
+            xy=(np.float64, np.nan, (self.history, 2)),
+            n=(np.int64, 0),
+        )
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+    def update(self, tracker_ids: np.ndarray, points: np.ndarray, now: float) -> np.ndarray:
+        """Record this frame's (N, 2) `points` of `tracker_ids` at time `now`; (N, 2)
+        velocities in units per second, NaN where unknown (too short a history, or a NaN
+        point)."""
+        h = self._table
+        rows, _ = h.slots(tracker_ids)
+        points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        slot = h["n"][rows] % self.history
+        h["t"][rows, slot] = now
+        h["xy"][rows, slot] = points
+        h["n"][rows] += 1
+        t = h["t"][rows]  # (N, K)
+        recent = t >= now - self.window - 1e-9
+        ref = np.argmin(np.where(recent, t, np.inf), axis=1)
+        t_ref = t[np.arange(len(rows)), ref]
+        xy_ref = h["xy"][rows, ref]
+        dt = now - t_ref
+        known = dt >= 0.5 * self.window - 1e-9
+        velocity: np.ndarray = (points - xy_ref) / np.where(known, dt, 1.0)[:, None]
+        velocity[~known] = np.nan
+        return velocity
+
+    def discard(self, tracker_ids: np.ndarray) -> None:
+        """Forget these tracks (unknown ids are ignored)."""
+        self._table.discard(tracker_ids)
+
+
+MS_TO_KMH = 3.6
+
+
+class GroundSpeed:
+    """Each track's speed on the ground in km/h: its image points mapped to metres by a
+    `GroundPlane`, then a `TrackVelocity` over `window` seconds."""
+
+    def __init__(self, plane: GroundPlane, window: float = 1.0):
+        self.plane = plane
+        self._velocity = TrackVelocity(window)
+
+    def update(self, tracker_ids: np.ndarray, points: np.ndarray, now: float) -> np.ndarray:
+        """Record this frame's (N, 2) image `points` (pixels); (N,) speeds in km/h, NaN while
+        unknown (see `TrackVelocity.update`)."""
+        velocity = self._velocity.update(tracker_ids, self.plane.to_metres(points), now)
+        speeds: np.ndarray = np.hypot(velocity[:, 0], velocity[:, 1]) * MS_TO_KMH
+        return speeds
+
+    def discard(self, tracker_ids: np.ndarray) -> None:
+        """Forget these tracks."""
+        self._velocity.discard(tracker_ids)
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from vigil.config.loader import app_settings_error, format_key_path
 from vigil.config.schema import ConfigDocument, SceneConfig, VigilConfig
 from vigil.detection.classes import COCO_CLASSES, coco_class_ids
 from vigil.errors import ConfigError
+from vigil.forensics.summary import TrackSummarizer
 from vigil.motion.detector import MotionDetector
 from vigil.pipeline.engine import Engine
 from vigil.pipeline.gating import RegionGate
@@ -138,5 +139,6 @@ def build_engine(
         build_apps(config, scene, config),
         detect_interval=1.0 / fps if fps else None,
         in_flight=config.detector.workers,
+        summarizer=TrackSummarizer(config.source.id, scene.zones, scene.lines, scene.class_names),
     )
     return engine, scene

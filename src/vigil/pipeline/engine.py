@@ -17,6 +17,7 @@ from vigil.apps.boundary import GuardedApp, guarded
 from vigil.detection.base import Detector
 from vigil.detection.detections import Detections
 from vigil.events.event import Event
+from vigil.forensics.summary import TrackSummarizer, TrackSummary
 from vigil.pipeline.gating import RegionGate
 from vigil.pipeline.prefetch import prefetch
 from vigil.sources.frame import Frame
@@ -32,6 +33,7 @@ class FrameResult:
     events: list[Event]
     regions: np.ndarray  # where the detector looked; empty when it did not run
     detected: bool
+    tracks: list[TrackSummary]  # tracks that ended on this frame (forensic search)
 
 
 class Engine:
@@ -51,6 +53,7 @@ class Engine:
         apps: Sequence[App] = (),
         detect_interval: float | None = None,
         in_flight: int = 2,
+        summarizer: TrackSummarizer | None = None,
     ):
         self.detector = detector
         self.tracker = tracker
@@ -58,6 +61,7 @@ class Engine:
         self.apps: list[GuardedApp] = [guarded(app) for app in apps]
         self.detect_interval = detect_interval
         self.in_flight = max(1, in_flight)
+        self.summarizer = summarizer
         self._next_detect = 0.0
         self._pixels_needed = any(app.needs_pixels for app in self.apps)
         self._last: Frame | None = None
@@ -87,6 +91,10 @@ class Engine:
     def finish(self) -> list[Event]:
         """End of stream: apps close their long-lived events."""
         return self._finish_apps(self.apps)
+
+    def finish_tracks(self) -> list[TrackSummary]:
+        """End of stream: the summaries of the tracks still open."""
+        return self.summarizer.finish() if self.summarizer is not None else []
 
     def swap_apps(self, apps: Sequence[App]) -> list[Event]:
         """Run `apps` from the next frame on (the tracker is kept); apps that are not among
@@ -138,7 +146,18 @@ class Engine:
         )
         events = [event for app in self.apps for event in app.process(ctx, objects)]
         looked = regions if regions is not None else NO_REGIONS
-        return FrameResult(frame, objects, events, looked, detected=detections is not None)
+        tracks = (
+            self.summarizer.update(
+                frame.pts,
+                (frame.width, frame.height),
+                objects.tracker_id,
+                objects.anchors,
+                objects.class_id,
+            )
+            if self.summarizer is not None
+            else []
+        )
+        return FrameResult(frame, objects, events, looked, detections is not None, tracks)
 
     def _due(self, pts: float) -> bool:
         if self.detect_interval is None:

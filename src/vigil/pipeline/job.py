@@ -17,6 +17,7 @@ from vigil.db.database import Database
 from vigil.detection.classes import COCO_CLASSES
 from vigil.evaluation.motchallenge import MotWriter
 from vigil.events.store import EventStore
+from vigil.forensics.store import TrackStore
 from vigil.outputs.annotate import Annotator
 from vigil.outputs.summary import RunStats, RunSummary
 from vigil.outputs.video import BackgroundVideoWriter, VideoWriter
@@ -100,16 +101,19 @@ def run_job(
     outputs.directory.mkdir(parents=True, exist_ok=True)
     database = Database(outputs.database)
     store = EventStore(database)
+    track_store = TrackStore(database)
     mot = MotWriter(outputs.mot, class_ids=outputs.mot_classes) if outputs.mot else None
     video = open_video(outputs.video, source, scene) if outputs.video else None
     stats = RunStats(COCO_CLASSES)
     pending = []
+    tracks = []
     started = time.perf_counter()
     try:
         for result in engine.run(itertools.islice(source, max_frames)):
             stats.update(result.objects, result.frame.pts)
             stats.add_events(result.events)
             pending.extend(result.events)
+            tracks.extend(result.tracks)
             if mot:
                 mot.write(result.frame.index, result.objects)
             if video:
@@ -118,11 +122,15 @@ def run_job(
             if len(pending) >= EVENT_BATCH:
                 store.add(pending)
                 pending.clear()
+            if len(tracks) >= EVENT_BATCH:
+                track_store.add(tracks)
+                tracks.clear()
             if on_frame:
                 on_frame(result)
         closing = engine.finish()
         stats.add_events(closing)
         pending.extend(closing)
+        tracks.extend(engine.finish_tracks())
     finally:
         # Whatever happened, what was processed is kept: events stored, files closed (each
         # one even when another fails: the video's encoder reports its errors on close).
@@ -132,6 +140,8 @@ def run_job(
                     sinks.callback(sink.close)
             if pending:
                 store.add(pending)
+            if tracks:
+                track_store.add(tracks)
     wall = time.perf_counter() - started
     summary = stats.summary(
         source.url,

@@ -43,6 +43,7 @@ __all__ = [
     "MaskRequest",
     "Reencoded",
     "Span",
+    "frame_at",
     "mask_frame",
     "masked_copy",
     "masked_stream",
@@ -222,6 +223,31 @@ def _frames(span: Span) -> Iterator[tuple[VideoFrame, float]]:
                 break
             if wall >= span.begin:
                 yield frame, t
+
+
+def frame_at(path: str | os.PathLike[str], t: float, request: MaskRequest | None) -> np.ndarray:
+    """The picture of the segment at `path` shown at `t` seconds from its start (the last
+    frame at or before `t`; the first one before it), BGR, masked per `request` as
+    `masked_copy` masks it (None: as recorded). Decodes from the keyframe before `t`.
+    Raises `LookupError` when the segment has no frame."""
+    path = Path(path)
+    shown: tuple[VideoFrame, float] | None = None
+    with av.open(os.fspath(path)) as container:
+        stream = container.streams.video[0]
+        if t > 0 and stream.time_base:
+            container.seek(int(t / stream.time_base), stream=stream, backward=True)
+        rate = float(stream.average_rate or 25)
+        for index, frame in enumerate(container.decode(stream)):
+            at = frame.time if frame.time is not None else index / rate
+            if at > t and shown is not None:
+                break
+            shown = frame, at
+    if shown is None:
+        raise LookupError(f"{path.name}: no frame")
+    frame, at = shown
+    if request is not None:
+        frame, _ = _Masker(request, read_boxes(path)).apply(frame, at)
+    return frame.to_ndarray(format="bgr24")
 
 
 class _Masker:

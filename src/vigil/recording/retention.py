@@ -69,6 +69,7 @@ from vigil.recording.rules import DAY, CameraRetention, KeptDays, RecordMode, ca
 
 if TYPE_CHECKING:
     from vigil.events.store import EventStore
+    from vigil.forensics.store import TrackStore
 
 __all__ = [
     "DAY",
@@ -578,11 +579,12 @@ def run_pass(
     events: EventStore,
     storage: Path,
     now: float | None = None,
+    tracks: TrackStore | None = None,
 ) -> PassReport:
     """The service's retention pass over its storage directory (``recordings``,
     ``snapshots``, ``exports/clips``): segments, snapshots and cached clips by `policy`,
-    then event rows older than `policy.events_days` or their camera's maximum, in bounded
-    batches."""
+    then event rows older than `policy.events_days` or their camera's maximum, and track
+    summaries (`tracks`) kept as long as their camera's recordings, in bounded batches."""
     now = _now() if now is None else float(now)
     files = stored_files(storage / "snapshots", storage / "exports" / "clips")
     free_before = shutil.disk_usage(storage).free
@@ -595,6 +597,10 @@ def run_pass(
             removed += events.delete_before(now - rule.events_days * DAY, source=camera)
     if removed:
         _log.info("retention: deleted %d events past their retention", removed)
+    if tracks is not None:
+        for camera, rule in policy.cameras.items():
+            kept = rule.kept_days(policy.events_days).recordings
+            tracks.delete_before(now - kept * DAY, source=camera)
     free = shutil.disk_usage(storage).free
     pressure = disk_pressure(min(free, free_before), policy.min_free_bytes)
     return PassReport(len(deleted), removed, free, pressure)

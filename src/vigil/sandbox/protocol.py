@@ -97,7 +97,12 @@ def scene_json(scene: Scene) -> dict[str, Any]:
         "width": scene.width,
         "height": scene.height,
         "zones": [
-            {"name": z.name, "points": [list(p) for p in z.points], "frame_size": z.frame_size}
+            {
+                "name": z.name,
+                "points": [list(p) for p in z.points],
+                "frame_size": z.frame_size,
+                "ground": None if z.ground is None else [list(p) for p in z.ground],
+            }
             for z in scene.zones.values()
         ],
         "lines": [
@@ -216,6 +221,7 @@ def scene_from_json(data: dict[str, Any]) -> Scene:
             tuple(tuple(p) for p in z["points"]),
             normalized=False,
             frame_size=None if z["frame_size"] is None else tuple(z["frame_size"]),
+            ground=None if z["ground"] is None else tuple(tuple(p) for p in z["ground"]),
         )
         for z in data["zones"]
     }

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from vigil.events.event import Event
+from vigil.forensics.summary import TrackSummary
 from vigil.recording.segments import SegmentInfo
 
 if TYPE_CHECKING:
@@ -113,6 +114,14 @@ class EventMessage:
 
 
 @dataclass(slots=True)
+class TrackSummaries:
+    """Tracks of a camera that ended, summarised for forensic search."""
+
+    camera: str
+    tracks: list[TrackSummary]
+
+
+@dataclass(slots=True)
 class LiveFrame:
     """An annotated JPEG of the camera's latest processed frame (a few per second).
 
@@ -199,6 +208,7 @@ WorkerMessage = (
     CameraStatus
     | FrameMetadata
     | EventMessage
+    | TrackSummaries
     | SegmentInfo
     | LiveFrame
     | RawFrame

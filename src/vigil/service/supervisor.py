@@ -47,6 +47,8 @@ from vigil.db.database import Database
 from vigil.errors import VigilError
 from vigil.events.event import Event
 from vigil.events.store import EventStore
+from vigil.forensics.store import TrackStore
+from vigil.forensics.summary import TrackSummary
 from vigil.recording.index import SegmentIndex
 from vigil.recording.retention import RetentionPolicy, run_pass
 from vigil.recording.rules import camera_retention
@@ -59,6 +61,7 @@ from vigil.service.messages import (
     CameraStatus,
     EventMessage,
     Reconfigured,
+    TrackSummaries,
     WorkerMessage,
 )
 from vigil.service.mqtt.publisher import MqttPublisher
@@ -171,7 +174,11 @@ class Supervisor:
             if self.front_end is not None:
                 state, app = self.front_end(self, events, index)
                 self._state = state
-            pump = threading.Thread(target=self._pump, args=(state, events, index), name="pump")
+            pump = threading.Thread(
+                target=self._pump,
+                args=(state, events, TrackStore(database), index),
+                name="pump",
+            )
             pump.start()
             mqtt = self._mqtt = self._start_mqtt()
             if app is not None:
@@ -377,12 +384,19 @@ class Supervisor:
         is open)."""
         return {} if self._app_states is None else self._app_states.load(camera)
 
-    def _pump(self, state: SiteView | None, events: EventStore, index: SegmentIndex) -> None:
+    def _pump(
+        self,
+        state: SiteView | None,
+        events: EventStore,
+        tracks_store: TrackStore,
+        index: SegmentIndex,
+    ) -> None:
         """Route worker messages until the workers are stopped and the queue is drained."""
         # Until every worker is gone and all they said has been handled.
         finished = lambda: self._stopping.is_set() and not self.cameras.reading()  # noqa: E731
         while (batch := take_batch(self._inbox, 100, finished)) is not None:
             stored: list[Event] = []
+            tracks: list[TrackSummary] = []
             stores = self.cameras.stores_messages
             for message in batch:
                 self.cameras.heard(
@@ -392,6 +406,8 @@ class Supervisor:
                 try:
                     if isinstance(message, EventMessage) and stores:
                         stored.append(message.event)
+                    elif isinstance(message, TrackSummaries) and stores:
+                        tracks.extend(message.tracks)
                     elif isinstance(message, SegmentInfo) and stores:
                         index.add(message)
                     elif isinstance(message, CameraStatus):
@@ -410,6 +426,11 @@ class Supervisor:
                     events.add(stored)
                 except Exception:
                     self._log_failure(f"storing {len(stored)} events")
+            if tracks:
+                try:
+                    tracks_store.add(tracks)
+                except Exception:
+                    self._log_failure(f"storing {len(tracks)} track summaries")
 
     def _log_status(self, status: CameraStatus) -> None:
         """Say when a camera goes down (and, once a minute, that it still is, when the
@@ -438,7 +459,13 @@ class Supervisor:
         while not self._stopping.wait(wait):
             storage = self.site.storage.directory
             try:
-                report = run_pass(retention_policy(self.site), index, events, storage)
+                report = run_pass(
+                    retention_policy(self.site),
+                    index,
+                    events,
+                    storage,
+                    tracks=TrackStore(events.database),
+                )
             except Exception:  # retention must never take the service down; say why
                 log.exception("retention pass failed")
                 continue

@@ -124,6 +124,19 @@ def test_get_config_is_the_file_with_frame_size_and_revision(api: Api) -> None:
     assert api.client.get("/api/cameras/yard/frame.jpg").status_code == 404
 
 
+def test_config_lists_the_classes_the_detector_finds(api: Api) -> None:
+    """The settings forms pick classes from the model's: the site's `detector.classes` by
+    name (ids as COCO names), all of COCO when the detector is not filtered."""
+    body = api.client.get("/api/cameras/gate/config").json()
+    assert body["classes"] == ["person", "bicycle", "car", "motorcycle", "bus", "truck"]
+    text = api.site_file.read_text() + "detector: {classes: [person, 2]}\n"
+    api.state.set_site(validate_site_text(text, api.site_file))
+    assert api.client.get("/api/cameras/gate/config").json()["classes"] == ["person", "car"]
+    api.state.set_site(validate_site_text(text.replace("[person, 2]", "null"), api.site_file))
+    classes = api.client.get("/api/cameras/gate/config").json()["classes"]
+    assert len(classes) == 80 and classes[:2] == ["person", "bicycle"]
+
+
 def test_put_config_saves_to_the_file(api: Api) -> None:
     body = api.client.get("/api/cameras/gate/config").json()
     body["zones"]["door"] = {"points": [[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.1, 0.9]]}
@@ -146,6 +159,23 @@ def test_put_config_saves_to_the_file(api: Api) -> None:
     audit = api.client.get("/api/audit").json()
     items = audit["items"] if isinstance(audit, dict) else audit
     assert any(e["action"] == "camera.config.update" and e["target"] == "gate" for e in items)
+
+
+def test_a_zone_calibration_round_trips_and_uncalibrated_zones_stay_plain(api: Api) -> None:
+    body = api.client.get("/api/cameras/gate/config").json()
+    road = [[0.1, 0.9], [0.9, 0.9], [0.6, 0.4], [0.4, 0.4]]
+    metres = [[0.0, 0.0], [10.0, 0.0], [10.0, 40.0], [0.0, 40.0]]
+    body["zones"]["road"] = {"points": road, "ground": metres}
+    body["zones"]["door"] = {"points": [[0.1, 0.1], [0.9, 0.1], [0.9, 0.3]]}
+    response = api.client.put("/api/cameras/gate/config", json=body)
+    assert response.status_code == 200, response.text
+    assert "ground: null" not in api.site_file.read_text()
+    zones = api.client.get("/api/cameras/gate/config").json()["zones"]
+    assert zones["road"]["ground"] == metres and zones["door"].get("ground") is None
+    body["zones"]["road"]["ground"] = [[0, 0], [5, 0], [10, 0], [0, 40]]
+    refused = api.client.put("/api/cameras/gate/config", json={**body, "revision": None})
+    assert refused.status_code == 422
+    assert "three of the four ground points are in a line" in refused.text
 
 
 def test_static_privacy_masks_through_the_config_api(api: Api) -> None:

@@ -45,7 +45,8 @@ from vigil.api.state import ServiceState
 from vigil.auth import Principal, audit
 from vigil.config.editor import SiteEditor, UnknownCamera
 from vigil.config.loader import format_validation_error
-from vigil.config.schema import Name
+from vigil.config.schema import DetectorConfig, Name
+from vigil.detection.classes import COCO_CLASSES
 from vigil.errors import ConfigError
 
 __all__ = ["APPLY_WAIT_S", "router"]
@@ -167,11 +168,19 @@ def _scene_out(
             static_masks=scene["static_masks"],
             frame_size=frame_size,
             revision=revision,
+            classes=_detected_classes(state),
         )
     except (ValidationError, KeyError, TypeError) as err:
         raise HTTPException(
             409, f"{state.site_file}: camera {camera_id!r} does not validate; fix the file first"
         ) from err
+
+
+def _detected_classes(state: ServiceState) -> list[str]:
+    """The detector's classes by name (ids as COCO names; all of COCO when unfiltered)."""
+    detector = state.site.detector if state.site is not None else DetectorConfig()
+    wanted = COCO_CLASSES if detector.classes is None else detector.classes
+    return [c if isinstance(c, str) else COCO_CLASSES[c] for c in wanted]
 
 
 def _running_scene(state: ServiceState, camera_id: str) -> dict[str, Any]:
@@ -213,7 +222,7 @@ async def put_camera_config(
     await run_in_threadpool(
         editor.replace_scene,
         camera_id,
-        {name: zone.model_dump(mode="json") for name, zone in body.zones.items()},
+        {name: zone.model_dump(mode="json", exclude_none=True) for name, zone in body.zones.items()},
         {name: line.model_dump(mode="json") for name, line in body.lines.items()},
         [app.model_dump(exclude_none=True) for app in body.apps],
         static_masks=None

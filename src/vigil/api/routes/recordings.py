@@ -1,5 +1,7 @@
-"""Recordings: the segments and gaps of a time range, one segment's MP4 (with Range
-requests), and exports of a range as one MP4: at once (``GET /api/recordings/export``) or as
+"""Recordings: the segments and gaps of a time range, the recorded footage and activity of
+several cameras over any range for the timeline (``GET /api/recordings/timeline``), the
+picture at one moment (``GET /api/recordings/frame.jpg``, the timeline's hover preview), one
+segment's MP4 (with Range requests), and exports of a range as one MP4: at once (``GET /api/recordings/export``) or as
 a background job with progress (``POST /api/recordings/exports``, `vigil.api.exports`).
 
 On a cluster each segment stays on the node that recorded it: playback and exports read it
@@ -8,17 +10,22 @@ from there (`vigil.api.cluster.NodeFiles`), and a 503 names a node that is down.
 A principal the camera's privacy policy serves masked (`vigil.api.privacy.privacy_view`), or
 any principal of a camera with static masks, gets masked copies: a segment is masked once per
 policy and cached with the clips (retention deletes it with them; the first request gets it
-streamed as it is masked), an export is masked by its job."""
+streamed as it is masked), an export is masked by its job. A picture at a moment is masked
+the same way, from the same stored boxes."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
+import cv2
+import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
@@ -55,6 +62,9 @@ from vigil.api.schemas import (
     RecordingsOut,
     SegmentOut,
     SubjectAccessIn,
+    TimelineCameraOut,
+    TimelineOut,
+    TimelineSpanOut,
     Timestamp,
     bad_param,
 )
@@ -62,11 +72,17 @@ from vigil.api.state import SegmentIndexLike, ServiceState
 from vigil.api.subject_access import subject_access_exporter
 from vigil.auth import audit
 from vigil.privacy.boxes import boxes_path, load_boxes
-from vigil.privacy.reencode import MaskRequest, Span, masked_stream
+from vigil.privacy.reencode import MaskRequest, Span, frame_at, masked_stream
+from vigil.recording.index import ActivityBucket
 
-__all__ = ["MAX_EXPORT_S", "MAX_LIST_RANGE_S", "router"]
+__all__ = ["MAX_EXPORT_S", "MAX_LIST_RANGE_S", "MAX_TIMELINE_RANGE_S", "router"]
 
 MAX_LIST_RANGE_S = 24 * 3600.0  # longest range of GET /api/recordings
+MAX_TIMELINE_RANGE_S = 31 * 86400.0  # longest range of GET /api/recordings/timeline
+MAX_TIMELINE_BUCKETS = 2000
+MIN_BUCKET_S = 1.0  # finer than this the timeline shows the segments themselves
+SPAN_JOIN_S = 1.5  # footage closer than this is one span (as `gaps` ignores shorter holes)
+FRAME_CACHE_BYTES = 32 * 2**20  # preview pictures kept in memory (~15 kB each at 320 px)
 MAX_EXPORT_S = 3 * 3600.0  # longest range of an export
 EXPORT_POLL_S = 0.1  # how often a waiting GET /api/recordings/export looks at its job
 _MP4 = {200: {"content": {"video/mp4": {}}}, **ERROR_RESPONSES}
@@ -128,6 +144,153 @@ def list_recordings(
     )
 
 
+@router.get("/api/recordings/timeline", response_model=TimelineOut)
+def recordings_timeline(
+    _: Operator,
+    state: State,
+    index: Segments,
+    camera: Annotated[list[str], Query(description="One or more cameras (repeated).")],
+    start: Timestamp,
+    end: Timestamp,
+    buckets: Annotated[
+        int, Query(ge=1, le=MAX_TIMELINE_BUCKETS, description="The resolution: about the width.")
+    ] = 600,
+) -> TimelineOut:
+    """The recorded footage of each camera over [start, end) (up to 31 days) as spans,
+    each marked with whether it saw motion or objects: consecutive footage of the same
+    activity is one span, summed by the database per ``(end - start) / buckets`` seconds,
+    so a week of short segments is a few hundred spans."""
+    check_range(start, end, MAX_TIMELINE_RANGE_S)
+    for camera_id in camera:
+        camera_or_404(state, camera_id)
+    bucket_s = max(MIN_BUCKET_S, (end - start) / buckets)
+    rows = []
+    for camera_id in dict.fromkeys(camera):
+        spans = _spans(index.activity(camera_id, start, end, bucket_s))
+        recorded = round(sum(span.recorded_s for span in spans), 3)
+        rows.append(TimelineCameraOut(camera=camera_id, recorded_s=recorded, spans=spans))
+    return TimelineOut(start=start, end=end, bucket_s=round(bucket_s, 3), cameras=rows)
+
+
+def _spans(buckets: list[ActivityBucket]) -> list[TimelineSpanOut]:
+    """Consecutive buckets of footage with the same activity joined into spans."""
+    spans: list[TimelineSpanOut] = []
+    for bucket in buckets:
+        last = spans[-1] if spans else None
+        same = last is not None and (last.motion, last.objects) == (bucket.motion, bucket.objects)
+        if last is not None and same and bucket.first - last.end <= SPAN_JOIN_S:
+            last.end = max(last.end, bucket.last)
+            last.recorded_s = round(last.recorded_s + bucket.recorded_s, 3)
+            continue
+        spans.append(
+            TimelineSpanOut(
+                start=bucket.first,
+                end=bucket.last,
+                recorded_s=round(bucket.recorded_s, 3),
+                motion=bucket.motion,
+                objects=bucket.objects,
+            )
+        )
+    return spans
+
+
+class _FrameCache:
+    """The preview pictures asked for last, by segment, moment, width and masking, up to
+    `max_bytes` in all."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._pictures: OrderedDict[tuple[Any, ...], bytes] = OrderedDict()
+        self._bytes = 0
+
+    def get(self, key: tuple[Any, ...]) -> bytes | None:
+        with self._lock:
+            picture = self._pictures.get(key)
+            if picture is not None:
+                self._pictures.move_to_end(key)
+            return picture
+
+    def put(self, key: tuple[Any, ...], picture: bytes) -> None:
+        with self._lock:
+            old = self._pictures.pop(key, None)
+            self._bytes += len(picture) - (len(old) if old is not None else 0)
+            self._pictures[key] = picture
+            while self._bytes > self.max_bytes and self._pictures:
+                _, dropped = self._pictures.popitem(last=False)
+                self._bytes -= len(dropped)
+
+
+_cache_lock = threading.Lock()
+
+
+def _frame_cache(request: Request) -> _FrameCache:
+    with _cache_lock:
+        cache = getattr(request.app.state, "recording_frames", None)
+        if not isinstance(cache, _FrameCache):
+            cache = request.app.state.recording_frames = _FrameCache(FRAME_CACHE_BYTES)
+        return cache
+
+
+@router.get(
+    "/api/recordings/frame.jpg",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, 503: NODE_DOWN},
+)
+def recording_frame(
+    request: Request,
+    principal: Operator,
+    state: State,
+    index: Segments,
+    files: Files,
+    camera: str,
+    t: Timestamp,
+    width: Annotated[int, Query(ge=32, le=1920, description="Scaled to this width.")] = 320,
+) -> Response:
+    """The camera's recorded picture at moment `t` (the frame shown then), as a JPEG: the
+    timeline's hover preview. Masked as playback is for this user (the segment's stored
+    boxes at that moment; masked whole where they do not cover it); audited
+    (``playback.frame``) as playback is. 404 where nothing is recorded at `t`."""
+    camera_or_404(state, camera)
+    segment = next((s for s in index.between(camera, t, t + 1e-3) if s.start_time <= t), None)
+    if segment is None:
+        raise HTTPException(404, f"nothing recorded for camera {camera!r} at {t:.3f}")
+    path = Path(files.segment(segment).path)
+    if not path.is_file():
+        raise HTTPException(404, f"segment {segment.id} has no file (deleted by retention?)")
+    view = privacy_view(state, principal, camera)
+    audit(
+        request,
+        principal,
+        "playback.frame",
+        camera,
+        {"segment": segment.id, "t": t, **view_detail(view)},
+    )
+    offset = t - segment.start_time
+    mask = MaskRequest(view.settings, view.mask_objects) if view.masks_anything else None
+    boxes = boxes_path(path)
+    stamp = boxes.stat().st_mtime_ns if mask is not None and boxes.is_file() else 0
+    masking = masking_key(view) if mask is not None else ""
+    key = (segment.id, round(offset * 1000), width, masking, stamp)
+    cache = _frame_cache(request)
+    picture = cache.get(key)
+    if picture is None:
+        picture = _jpeg(frame_at(path, offset, mask), width)
+        cache.put(key, picture)
+    return Response(
+        picture, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"}
+    )
+
+
+def _jpeg(image: np.ndarray, width: int) -> bytes:
+    height = max(1, round(image.shape[0] * width / image.shape[1]))
+    scaled = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    ok, encoded = cv2.imencode(".jpg", scaled, [cv2.IMWRITE_JPEG_QUALITY, 80])
+    if not ok:
+        raise HTTPException(500, "the picture could not be encoded")
+    return encoded.tobytes()
+
+
 @router.get(
     "/api/recordings/segments/{segment_id}.mp4",
     name="recording_segment",
@@ -148,8 +311,9 @@ def recording_segment(
     """One recorded segment (``id`` from ``GET /api/recordings``) as its MP4, with HTTP
     Range requests, so a ``<video>`` can seek in it; 503 when the node that has it is down.
     Masked where the camera's privacy policy says so for this user (a copy, made on the
-    first request: streamed to it as a fragmented MP4 while it is made, ranges after). Audited (``playback.segment``) once per playback: the request that
-    starts at byte 0, not every range after it."""
+    first request: streamed to it as a fragmented MP4 while it is made, ranges after).
+    Audited (``playback.segment``) once per playback: the request that starts at byte 0,
+    not every range after it."""
     segment = index.get(segment_id)
     # A segment of a camera the user may not see is not there for them.
     if segment is None or not principal.can_see(segment.camera):

@@ -46,6 +46,7 @@ from vigil.detection.classes import COCO_CLASSES
 from vigil.detection.detections import Detections
 from vigil.errors import VigilError
 from vigil.events.event import Event, is_event_id
+from vigil.forensics.summary import TrackSummary
 from vigil.outputs.annotate import Annotator
 from vigil.pipeline.build import build_detector, build_engine, build_scene
 from vigil.pipeline.engine import Engine, FrameResult
@@ -67,10 +68,12 @@ from vigil.service.messages import (
     Reconfigure,
     Reconfigured,
     TrackedObject,
+    TrackSummaries,
 )
 from vigil.service.worker.boxes import SegmentBoxes
 from vigil.service.worker.mailbox import FrameMailbox
 from vigil.service.worker.masks import FrameMasks, tracked_now
+from vigil.service.worker.shapes import changed_shapes, mentions
 from vigil.sources.frame import Frame
 from vigil.sources.items import DecodedFrame, Disconnected, Gap, Packet, StreamOpened
 from vigil.sources.live import LiveSource
@@ -294,6 +297,7 @@ class CameraWorker:
                 if engine is not None and size != self._engine_size:
                     log.info("camera %s: picture size now %dx%d", self.camera.id, *size)
                     self._save_states(engine)
+                    self._send_tracks(engine.finish_tracks())
                     _close_engine(engine)
                     engine = annotator = None
                 if engine is None:
@@ -311,10 +315,12 @@ class CameraWorker:
                 self._analysis_failed(error_line(err), exc_info=True, dropped=frame is not None)
                 if engine is not None:  # start again from a clean engine, and the apps' states
                     self._save_states(engine)
+                    self._send_tracks(engine.finish_tracks())
                     _close_engine(engine)
                 engine = annotator = None
                 continue
             self._latencies.append(time.perf_counter() - started)
+            self._send_tracks(result.tracks)
             self.status.frames_processed += 1
             self._processed_window.append(frame.wall_time or time.time())
             if time.monotonic() >= self._apps_due:  # read by `_report` once a second
@@ -336,6 +342,7 @@ class CameraWorker:
         if engine is not None:
             self._refresh_apps(engine)  # the final status carries the final counters
             self._save_states(engine)
+            self._send_tracks(engine.finish_tracks())
 
     def _refresh_apps(self, engine: Engine) -> None:
         """The apps' counters and states in `status`, every half status interval rather
@@ -457,7 +464,7 @@ class CameraWorker:
         assert self._scene is not None
         scene = build_scene(camera, self._scene.width, self._scene.height)
         engine.gate.motion.exclude = static_mask(camera.privacy, scene.width, scene.height)
-        moved = _changed(old.zones, camera.zones) | _changed(old.lines, camera.lines)
+        moved = changed_shapes(old.zones, camera.zones) | changed_shapes(old.lines, camera.lines)
         running = {app.name: app for app in engine.apps}
         apps: list[App] = []
         built: list[App] = []
@@ -472,7 +479,7 @@ class CameraWorker:
                     current is not None
                     and self._app_specs.get(name) == spec
                     and spec.type not in rebuild  # a new version was installed
-                    and not _mentions(spec.settings, moved)
+                    and not mentions(spec.settings, moved)
                 ):
                     apps.append(current)
                 else:
@@ -616,6 +623,11 @@ class CameraWorker:
         write_snapshot_boxes(path, tracked.xyxy, classes, tracked.tracker_id.tolist(), box)
         return str(path)
 
+    def _send_tracks(self, tracks: list[TrackSummary]) -> None:
+        """Finished tracks' summaries to the writer (forensic search)."""
+        if tracks:
+            self._send(TrackSummaries(self.camera.id, tracks))
+
     def _send(self, message: object) -> None:
         if isinstance(message, CameraStatus):
             message = dataclasses.replace(message)  # a snapshot: the threads keep counting
@@ -652,23 +664,6 @@ def _annotator(scene: Scene) -> Annotator:
         {name: np.asarray(z.points, np.float32) for name, z in scene.zones.items()},
         {name: (ln.start, ln.end) for name, ln in scene.lines.items()},
     )
-
-
-def _changed(old: dict[str, Any], new: dict[str, Any]) -> set[str]:
-    """Names of the shapes added, removed or moved."""
-    return {name for name in old.keys() | new.keys() if old.get(name) != new.get(name)}
-
-
-def _mentions(settings: Any, names: set[str]) -> bool:
-    """Whether any string in `settings` (nested) is one of `names`: an app that refers to a
-    zone or line that moved is built again (apps take their shapes when built)."""
-    if isinstance(settings, str):
-        return settings in names
-    if isinstance(settings, dict):
-        return any(_mentions(v, names) for v in settings.values())
-    if isinstance(settings, (list, tuple)):
-        return any(_mentions(v, names) for v in settings)
-    return False
 
 
 def _close(app: App) -> None:

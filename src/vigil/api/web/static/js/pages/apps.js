@@ -5,7 +5,7 @@
 import { api } from "../api.js";
 import { appStateBadges } from "../appstate.js";
 import { atLeast, clear, h, showError } from "../dom.js";
-import { schemaForm } from "../schemaform.js";
+import { nameRule, sceneChoices, schemaForm } from "../schemaform.js";
 
 let formCount = 0;
 
@@ -18,7 +18,12 @@ function instanceForm(app, instance, cameras, reload, notice) {
   const camera = isNew
     ? h("select", { id: `${prefix}-camera` }, cameras.map((c) => h("option", { value: c.id }, c.name)))
     : null;
-  const name = isNew ? h("input", { id: `${prefix}-name`, required: true, pattern: "[A-Za-z0-9_\\-]+", value: app.id }) : null;
+  // Zones, lines and classes are picked from the camera's own (refilled when it changes).
+  const pick = () => sceneChoices(isNew ? camera.value : instance.camera).then(settings.setChoices, (error) => showError(error.message));
+  pick();
+  if (isNew) camera.addEventListener("change", pick);
+  const name = isNew ? h("input", { id: `${prefix}-name`, required: true, value: app.id }) : null;
+  if (isNew) nameRule().then((rule) => Object.assign(name, { pattern: rule.pattern, title: rule.text })); // the server's
   const enabled = h("input", { id: `${prefix}-enabled`, type: "checkbox", checked: instance.enabled !== false });
   const url = () => `/api/cameras/${encodeURIComponent(isNew ? camera.value : instance.camera)}/apps/${encodeURIComponent(isNew ? name.value.trim() : instance.name)}`;
   const save = async (event) => {

@@ -5,11 +5,13 @@ import { api, liveSocket } from "../api.js";
 import { appStateBadges } from "../appstate.js";
 import { atLeast, clear, h } from "../dom.js";
 import { privacySection } from "../privacypolicy.js";
+import { references } from "../schemaform.js";
 import { liveImage, objectsLine } from "./live.js";
 import { privacyControl } from "./privacy.js";
 
 const CAMERA_FPS = 15;
 const APPS_EVERY = 5; // refreshes (seconds) between reloads of the apps' settings
+const COLUMNS = ["App", "Type", "Watching", "State", "Live counters"];
 
 function counterText(counters) {
   return Object.entries(counters || {})
@@ -17,14 +19,27 @@ function counterText(counters) {
     .join(", ");
 }
 
+// Settings by app name (null where the user may not see settings: viewers).
 function settingsByName(apps) {
-  return Object.fromEntries(apps.map((app) => [app.name, app.settings || {}]));
+  return Object.fromEntries(apps.map((app) => [app.name, app.settings]));
+}
+
+// What an app watches: the zones and lines its settings name (whichever fields its schema
+// marks as references), else the whole frame; "" when its settings are not shown.
+function watchingText(refs, settings) {
+  if (!settings) return "";
+  const named = ["zone", "line"].flatMap((kind) =>
+    (refs?.[kind] || []).flatMap((ref) => [].concat(settings[ref.field] ?? []).map((name) => `${kind} ${name}`)));
+  return named.join(", ") || "whole frame";
 }
 
 export async function render(root, context) {
   const id = context.camera;
   const path = `/api/cameras/${encodeURIComponent(id)}`;
-  const [camera, config] = await Promise.all([api(path), api(`${path}/config`)]);
+  // Settings (and the apps' schemas that tell what they name) are for operators and admins.
+  const types = atLeast(context.role, "operator") ? api("/api/apps") : [];
+  const [camera, config, appTypes] = await Promise.all([api(path), api(`${path}/config`), types]);
+  const refs = Object.fromEntries(appTypes.map((type) => [type.id, references(type.settings_schema)]));
   const objects = h("p", { class: "meta objects", dataset: { camera: id } }, "waiting for objects…");
   const stateLine = h("p", { class: "meta" });
   const appsBody = h("tbody");
@@ -45,10 +60,11 @@ export async function render(root, context) {
         "section",
         { "aria-labelledby": "apps-title" },
         h("h2", { id: "apps-title" }, "Apps"),
+        // A table where there is room for it, a card per app in a narrow column (app.css).
         h(
           "table",
-          { id: "app-counters" },
-          h("thead", {}, h("tr", {}, ["App", "Type", "Watching", "State", "Live counters"].map((t) => h("th", { scope: "col" }, t)))),
+          { id: "app-counters", class: "cards" },
+          h("thead", {}, h("tr", {}, COLUMNS.map((t) => h("th", { scope: "col" }, t)))),
           appsBody,
         ),
         h("nav", { class: "tools", "aria-label": "Camera" }, tools),
@@ -75,18 +91,16 @@ export async function render(root, context) {
     clear(
       appsBody,
       detail.apps.map((app) => {
-        const watched = settings[app.name] || {};
-        const watching = [watched.zone && `zone ${watched.zone}`, watched.line && `line ${watched.line}`]
-          .filter(Boolean)
-          .join(", ") || "whole frame";
+        const watching = watchingText(refs[app.type], settings[app.name]);
+        const [name, type, watches, state, counters] = COLUMNS;
         return h(
           "tr",
           { dataset: { app: app.name, state: app.state } },
-          h("td", {}, app.name),
-          h("td", {}, app.type),
-          h("td", {}, watching),
-          h("td", { class: "state" }, appStateBadges(app), app.last_error ? h("div", { class: "meta last-error" }, app.last_error) : null),
-          h("td", { class: "counters" }, counterText(app.counters)),
+          h("td", { dataset: { label: name } }, app.name),
+          h("td", { dataset: { label: type } }, app.type),
+          h("td", { dataset: { label: watches } }, watching),
+          h("td", { class: "state", dataset: { label: state } }, h("div", {}, appStateBadges(app), app.last_error ? h("div", { class: "meta last-error" }, app.last_error) : null)),
+          h("td", { class: "counters", dataset: { label: counters } }, counterText(app.counters)),
         );
       }),
     );
