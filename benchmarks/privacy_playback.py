@@ -9,14 +9,19 @@ walking across the picture, analysed at 5 fps (interpolated in between).
 Timed, wall clock and this process's CPU (the machine may be shared: the load average is
 printed):
 
-* segment: the masked copy (`vigil.privacy.reencode.masked_copy`, pixelate, whole boxes)
-  of one segment, what ``GET /api/recordings/segments/{id}.mp4`` makes on a masked user's
-  first request; unmasked, that route serves the file itself (no work), so the baselines
-  are the same decode -> encode with nothing to mask, and the remux an export does;
+* segment: what ``GET /api/recordings/segments/{id}.mp4`` does on a masked user's first
+  request: `vigil.privacy.reencode.masked_stream` (pixelate, whole boxes), a fragmented MP4
+  streamed as it is encoded: time to its first byte and to its last; and the masked copy
+  as a file (`masked_copy`, what exports make, served only once complete). Unmasked, that
+  route serves the file itself (no work), so the baselines are the same decode -> encode
+  with nothing to mask, and the remux an export does. ``--before SRC`` also times the
+  masked copy of another checkout's ``src`` (e.g. main's), in this same run, for a
+  before/after ratio on the same (possibly loaded) machine;
 * export: the masked copy of ``--export-minutes`` of consecutive segments, against the
   unmasked export (`vigil.recording.export`: a remux, no frame decoded).
 
     python benchmarks/privacy_playback.py [--rounds 3] [--objects 10] [--export-minutes 5]
+        [--before ../main/src]
 
 (``$VIGIL_SHARED_DIR`` or ``../shared``: where the clip is.)
 """
@@ -27,6 +32,8 @@ import argparse
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,7 +46,7 @@ import numpy as np
 from vigil.config.privacy import PrivacySettings
 from vigil.db.database import Database
 from vigil.privacy.boxes import BoxTrack, FrameBoxes, write_boxes
-from vigil.privacy.reencode import MaskRequest, Span, masked_copy
+from vigil.privacy.reencode import MaskRequest, Span, masked_copy, masked_stream
 from vigil.recording.export import export
 from vigil.recording.index import SegmentIndex
 from vigil.recording.segments import SegmentInfo
@@ -100,6 +107,56 @@ def timed(work: Callable[[], object], rounds: int) -> tuple[float, float]:
     return statistics.median(walls), statistics.median(cpus)
 
 
+def first_byte_and_last(
+    spans: list[Span], request: MaskRequest, rounds: int
+) -> tuple[float, float, tuple[float, float]]:
+    """Median seconds to the first byte of the masked stream (its header) and to its first
+    fragment (the first second of video, playable), and (wall, CPU) to its end."""
+    firsts, playables, walls, cpus = [], [], [], []
+    for _ in range(rounds):
+        wall, cpu = time.perf_counter(), time.process_time()
+        first = playable = None
+        for chunk in masked_stream(spans, request):
+            first = first or time.perf_counter() - wall
+            if playable is None and chunk[4:8] == b"moof":
+                playable = time.perf_counter() - wall
+        firsts.append(first or 0.0)
+        playables.append(playable or 0.0)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return (
+        statistics.median(firsts),
+        statistics.median(playables),
+        (statistics.median(walls), statistics.median(cpus)),
+    )
+
+
+_BEFORE = """
+import statistics, sys, time
+from pathlib import Path
+from vigil.config.privacy import PrivacySettings
+from vigil.privacy.reencode import MaskRequest, Span, masked_copy
+segment, t0, seconds, rounds = Path(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+request = MaskRequest(PrivacySettings(mask=["person"], mode="pixelate"))
+walls, cpus = [], []
+for _ in range(rounds):
+    wall, cpu = time.perf_counter(), time.process_time()
+    masked_copy([Span(segment, t0, t0, t0 + seconds)], segment.with_name("b.mp4"), request)
+    walls.append(time.perf_counter() - wall)
+    cpus.append(time.process_time() - cpu)
+print(statistics.median(walls), statistics.median(cpus))
+"""
+
+
+def before(src: Path, segment: Path, seconds: float, rounds: int) -> tuple[float, float]:
+    """(wall, CPU) of the masked copy made by the code in `src` (another checkout)."""
+    env = {**os.environ, "PYTHONPATH": str(src.resolve())}
+    argv = [sys.executable, "-c", _BEFORE, str(segment), str(T0), str(seconds), str(rounds)]
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+    wall, cpu = (float(v) for v in out.split())
+    return wall, cpu
+
+
 def line(name: str, result: tuple[float, float], baseline: tuple[float, float] | None) -> str:
     wall, cpu = result
     ratio = f"  {wall / baseline[0]:6.1f}x" if baseline and baseline[0] > 0 else ""
@@ -114,6 +171,9 @@ def main() -> None:
     parser.add_argument("--fps", type=int, default=25)
     parser.add_argument("--segment-seconds", type=float, default=10.0)
     parser.add_argument("--export-minutes", type=float, default=5.0)
+    parser.add_argument(
+        "--before", type=Path, help="another checkout's src: its masked copy timed too"
+    )
     args = parser.parse_args()
     if not args.clip.is_file():
         raise SystemExit(f"{args.clip}: the sample clip is not there (--clip)")
@@ -139,11 +199,28 @@ def main() -> None:
                 lambda: export(index, "cam", T0, T0 + seconds, root / "r.mp4"), args.rounds
             )
             plain = timed(lambda: masked_copy(one, root / "p.mp4", nothing), args.rounds)
+            old = (
+                None if args.before is None else before(args.before, segment, seconds, args.rounds)
+            )
             masked = timed(lambda: masked_copy(one, root / "m.mp4", request), args.rounds)
+            first, playable, streamed = first_byte_and_last(one, request, args.rounds)
             print(line("unmasked export (remux)", remux, None))
             print(line("decode -> encode, nothing masked", plain, None))
-            print(line("masked (decode -> mask -> encode)", masked, plain))
-            print(f"  masked segment target <= 2 s: {'met' if masked[0] <= 2.0 else 'MISSED'}")
+            if old is not None:
+                print(line(f"before ({args.before}): masked copy", old, plain))
+            print(line("masked copy (a file: exports)", masked, plain))
+            print(line("masked stream (playback), to the last byte", streamed, plain))
+            print(
+                f"  masked stream: first byte after {first:.3f} s, "
+                f"first fragment (1 s of video) after {playable:.3f} s"
+            )
+            if old is not None:
+                print(
+                    f"  after / before: first byte {first / old[0]:.3f}x, first fragment "
+                    f"{playable / old[0]:.3f}x, last byte "
+                    f"{streamed[0] / old[0]:.2f}x wall, {streamed[1] / old[1]:.2f}x CPU"
+                )
+            print(f"  masked segment target <= 2 s: {'met' if streamed[0] <= 2.0 else 'MISSED'}")
 
             count = max(1, round(args.export_minutes * 60 / seconds))
             for k in range(1, count):

@@ -147,7 +147,28 @@ def test_worker_stores_the_tracked_boxes_beside_each_segment(
         assert track is not None, segment.path
         duration = segment.end_time - segment.start_time
         assert len(track) >= 3 and track.times[0] >= 0 and track.times[-1] < duration
-        boxes, _, names = track.at(float(track.times[-1]))
-        persons = boxes[np.array(names) == "person"]
-        assert len(persons) == 2  # the two walkers, 80 px squares
-        np.testing.assert_allclose(persons[:, 2] - persons[:, 0], 80, atol=12)
+        boxes, ids, names = track.at(float(track.times[-1]))
+        persons = np.array(names) == "person"
+        walkers = boxes[persons & (ids >= 0)]
+        assert len(walkers) == 2, ids  # the two walkers, 80 px squares
+        np.testing.assert_allclose(walkers[:, 2] - walkers[:, 0], 80, atol=12)
+        # Also stored: the weaker detections no track took (masked too), on the walkers.
+        for box in boxes[persons & (ids < 0)]:
+            overlap = np.minimum(box[2:], walkers[:, 2:]) - np.maximum(box[:2], walkers[:, :2])
+            assert (overlap > 0).all(axis=1).any(), (box.tolist(), walkers.tolist())
+
+
+def test_untracked_boxes_are_held_never_interpolated() -> None:
+    """Detections no track took (id -1) on two analysed frames are different people: both
+    are masked in between, neither slides towards the other."""
+    track = BoxTrack.from_frames(
+        [
+            frame(0.0, [-1, 4], [[0, 0, 10, 30], [50, 0, 60, 30]], ["person", "person"]),
+            frame(0.4, [-1, 4], [[200, 0, 210, 30], [70, 0, 80, 30]], ["person", "person"]),
+        ]
+    )
+    boxes, ids, _ = track.at(0.2)
+    assert sorted(ids.tolist()) == [-1, -1, 4]
+    untracked = boxes[ids == -1]
+    assert sorted(untracked[:, 0].tolist()) == [0, 200]
+    np.testing.assert_allclose(boxes[ids == 4][0], [60, 0, 70, 30])

@@ -647,3 +647,26 @@ def test_reidentification_can_be_turned_off():
         ids += tracker.update(dets([b]), f / FPS, image=draw([(b, RED)])).tracker_id.tolist()
         x += 5
     assert 1 not in ids
+
+
+def test_unconfirmed_is_what_update_does_not_report_yet() -> None:
+    """For masking people from their first frame: tentative tracks (with their ids) and
+    the detections no track took, weak ones included (id -1); nothing of a confirmed track."""
+    t = ByteTracker(frame_size=FRAME)
+    t.update(dets([box(100, 100)]), 0.0)  # the first frame starts its tracks active
+    assert len(t.unconfirmed()) == 0
+    out = t.update(
+        Detections(
+            np.array([box(102, 100), box(400, 100), box(600, 100), box(700, 300)], np.float32),
+            np.array([0.9, 0.9, 0.6, 0.05], np.float32),
+            np.zeros(4, np.int64),
+        ),
+        0.1,
+    )
+    assert len(out) == 1  # the new person is not reported yet
+    new = t.unconfirmed()
+    assert new.tracker_id.tolist() == [2, -1, -1]  # tentative; too weak to start one; below low
+    np.testing.assert_allclose(new.xyxy[0], box(400, 100), atol=1)
+    np.testing.assert_allclose(new.xyxy[1:], [box(600, 100), box(700, 300)])
+    t.update(None, 0.2)  # the detector did not run: no detections to leave over
+    assert t.unconfirmed().tracker_id.tolist() == [2]

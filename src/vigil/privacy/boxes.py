@@ -9,7 +9,8 @@ its segment; on a cluster it sits on the node with the segment.
 Times are seconds from the segment's start (the wall-clock start of its first packet, which
 is media time 0 in the file). Between analysed frames a track's box is interpolated; a track
 seen on only one side of a moment is held there (it is masked a little early or a little
-late rather than not at all). `BoxTrack.covers` says whether a moment is near enough to an
+late rather than not at all). Boxes with no track (id -1: a detection no track took) are
+never interpolated, only held. `BoxTrack.covers` says whether a moment is near enough to an
 analysed frame for its boxes to be trusted: a reader masks the whole picture where they are
 not (analysis was down), so a gap in analysis never serves a person unmasked.
 """
@@ -109,7 +110,10 @@ class BoxTrack:
             return self.boxes[rows], self.track_ids[rows], self._names(rows)
         a, b = self._rows(after - 1), self._rows(after)
         ids_a, ids_b = self.track_ids[a], self.track_ids[b]
-        _, ia, ib = np.intersect1d(ids_a, ids_b, return_indices=True)
+        # Untracked boxes (negative ids) pair with nothing: -1 on one side, -2 on the other.
+        _, ia, ib = np.intersect1d(
+            np.where(ids_a >= 0, ids_a, -1), np.where(ids_b >= 0, ids_b, -2), return_indices=True
+        )
         w = (t - times[after - 1]) / (times[after] - times[after - 1])
         boxes = self.boxes[a].copy()
         boxes[ia] = (1 - w) * self.boxes[a][ia] + w * self.boxes[b][ib]

@@ -2,7 +2,9 @@
 camera's static privacy polygons burned in.
 
 `mask_frame` masks a BGR picture in place with the tracker's boxes (so an object the
-detector missed on this frame stays masked while its track coasts); `static_mask` rasterises
+detector missed on this frame stays masked while its track coasts), `mask_planes` the same
+in a decoded 4:2:0 picture's own Y, U and V planes (masked playback: no colour conversion
+of the whole picture, either way); `static_mask` rasterises
 the static polygons once per picture size; `mask_snapshot` masks a stored event snapshot at
 serve time from the boxes the worker wrote beside it (`write_snapshot_boxes`).
 
@@ -29,6 +31,13 @@ CELLS_ACROSS = 6  # pixelate: cells across a masked region's shorter side (a fac
 BLUR_CELLS_ACROSS = 3  # blur: downscaled this far, then smoothly scaled back
 MIN_CELL = 4  # pixels: small regions still lose their detail
 SOLID_BGR = (64, 64, 64)
+#: `SOLID_BGR` as Y, U, V (as OpenCV converts it: BT.601, video range).
+SOLID_YUV = tuple(
+    int(v)
+    for v in cv2.cvtColor(np.full((2, 2, 3), SOLID_BGR, np.uint8), cv2.COLOR_BGR2YUV_I420)[
+        [0, 2, 2], [0, 0, 1]
+    ]
+)
 SNAPSHOT_QUALITY = 85
 
 
@@ -109,11 +118,42 @@ def mask_frame(
     return image
 
 
-def _obscure(image: np.ndarray, x1: int, y1: int, x2: int, y2: int, mode: MaskMode) -> None:
+def mask_planes(
+    planes: Sequence[np.ndarray],
+    boxes: np.ndarray,
+    settings: PrivacySettings,
+    static: np.ndarray | None = None,
+    keep: np.ndarray | None = None,
+) -> None:
+    """Mask a 4:2:0 picture in place, given as its planes: Y (height, width), U and V (half
+    each way; even sizes), as `mask_frame` masks a BGR one. Each region is widened to even
+    pixels so that it covers whole chroma samples."""
+    luma = planes[0]
+    height, width = luma.shape
+    regions = mask_regions(boxes, settings, width, height, keep)
+    regions[:, :2] &= ~1
+    regions[:, 2:] = np.minimum((regions[:, 2:] + 1) & ~1, [width, height])
+    half = None if static is None else np.ascontiguousarray(static[::2, ::2])
+    for plane, scale, fill in zip(planes, (1, 2, 2), SOLID_YUV, strict=True):
+        for x1, y1, x2, y2 in (regions // scale).tolist():
+            _obscure(plane, x1, y1, x2, y2, settings.mode, (fill,))
+        if static is not None and half is not None:
+            _burn_static(plane, static if scale == 1 else half, settings.mode, (fill,))
+
+
+def _obscure(
+    image: np.ndarray,
+    x1: int,
+    y1: int,
+    x2: int,
+    y2: int,
+    mode: MaskMode,
+    fill: tuple[int, ...] = SOLID_BGR,
+) -> None:
     """Replace the pixels of `image` in the region x1,y1 - x2,y2 (exclusive) with their
-    masked form."""
+    masked form (`fill`: the solid colour in the image's channels)."""
     if mode == "solid":
-        cv2.rectangle(image, (x1, y1), (x2 - 1, y2 - 1), SOLID_BGR, thickness=-1)
+        cv2.rectangle(image, (x1, y1), (x2 - 1, y2 - 1), fill, thickness=-1)
         return
     region = image[y1:y2, x1:x2]
     w, h = x2 - x1, y2 - y1
@@ -131,15 +171,18 @@ def _obscure(image: np.ndarray, x1: int, y1: int, x2: int, y2: int, mode: MaskMo
         cv2.resize(reduced, (w, h), dst=region, interpolation=cv2.INTER_LINEAR)
 
 
-def _burn_static(image: np.ndarray, static: np.ndarray, mode: MaskMode) -> None:
+def _burn_static(
+    image: np.ndarray, static: np.ndarray, mode: MaskMode, fill: tuple[int, ...] = SOLID_BGR
+) -> None:
     """Mask the pixels under the static polygons (only within their bounding box)."""
     x, y, w, h = _bounds(static)
     if w == 0 or h == 0:
         return
     window = image[y : y + h, x : x + w]
     masked = window.copy()
-    _obscure(masked, 0, 0, w, h, mode)
-    np.copyto(window, masked, where=static[y : y + h, x : x + w, None].astype(bool))
+    _obscure(masked, 0, 0, w, h, mode, fill)
+    inside = static[y : y + h, x : x + w].astype(bool)
+    np.copyto(window, masked, where=inside if image.ndim == 2 else inside[:, :, None])
 
 
 def _bounds(mask: np.ndarray) -> tuple[int, int, int, int]:

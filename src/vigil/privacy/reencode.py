@@ -8,30 +8,35 @@ frames) and where the static polygons are, then encoded again (libx264, one pass
 B-frames). A moment the stored boxes do not cover (no ``.boxes`` file, analysis down) is
 masked whole: a gap in analysis never serves a person unmasked.
 
-A subject-access export keeps one track visible (`MaskRequest.keep_track`) and masks every
-other object of the policy's classes (people at least).
+A subject-access export keeps one track visible (`MaskRequest.keep_track`), and the
+untracked boxes lying mostly on it (weaker duplicates of the subject), and masks every other
+object of the policy's classes (people at least).
 
-Only frames with something to mask are converted to BGR and back; the others go from the
-decoder to the encoder as they are.
+Frames with nothing to mask go from the decoder to the encoder as they are; the others are
+masked in their own Y, U, V planes (`mask_planes`), where only the masked regions are
+touched. `masked_copy` writes a file (exports); `masked_stream` yields a fragmented MP4 as
+it is encoded (playback: the first bytes go out after the first frame, not the last).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import BinaryIO
 
 import av
-import cv2
 import numpy as np
 from av.video.frame import PictureType, VideoFrame
+from av.video.plane import VideoPlane
 
 from vigil.config.privacy import PrivacySettings
 from vigil.privacy.boxes import BoxTrack, read_boxes
-from vigil.privacy.masking import mask_frame, static_mask
+from vigil.privacy.masking import mask_frame, mask_planes, static_mask
 
 __all__ = [
     "ENCODER",
@@ -41,6 +46,7 @@ __all__ = [
     "frame_at",
     "mask_frame",
     "masked_copy",
+    "masked_stream",
     "static_mask",
 ]
 
@@ -48,7 +54,9 @@ __all__ = [
 #: CPU: the fastest preset, no B-frames (frames go out in the order they come in).
 ENCODER = {"preset": "ultrafast", "crf": "23", "bf": "0"}
 _TIME_BASE = Fraction(1, 90000)
-_SUBJECT_CLASSES = ("person",)  # masked in a subject-access export whatever the policy
+_PLANAR_420 = ("yuv420p", "yuvj420p")  # masked in their own planes
+_SUBJECT_CLASSES = ("person",)
+_SUBJECT_SHARE = 0.7  # an untracked box this much inside the subject's is the subject  # masked in a subject-access export whatever the policy
 
 
 # ------------------------------------------------------------------ the copy
@@ -102,20 +110,13 @@ def masked_copy(
     out_path = Path(out_path)
     tmp = out_path.with_name(out_path.name + ".part")
     encoder: _Encoder | None = None
-    masked = whole = 0
+    counts = _Counts()
     try:
-        for n, span in enumerate(spans):
-            masker = _Masker(request, read_boxes(span.path))
-            for frame, t in _frames(span):
-                if encoder is None:
-                    encoder = _Encoder(tmp, frame, span.path)
-                frame, kind = masker.apply(frame, t)
-                masked += kind != "none"
-                whole += kind == "whole"
-                encoder.write(frame, span.start_time + t)
-            if progress is not None:
-                progress((n + 1) / len(spans))
-        if encoder is None or encoder.frames == 0:
+        for frame, wall in _masked_frames(spans, request, counts, progress):
+            if encoder is None:
+                encoder = _Encoder(tmp, frame, _rate_of(spans[0].path))
+            encoder.write(frame, wall)
+        if encoder is None:
             raise LookupError("no recorded frames in that range")
         encoder.close()
         os.replace(tmp, out_path)
@@ -124,7 +125,89 @@ def masked_copy(
             encoder.abandon()
         tmp.unlink(missing_ok=True)
         raise
-    return Reencoded(out_path, encoder.frames, masked, whole)
+    return Reencoded(out_path, counts.frames, counts.masked, counts.whole)
+
+
+def masked_stream(
+    spans: Sequence[Span], request: MaskRequest, keep: str | os.PathLike[str] | None = None
+) -> Iterator[bytes]:
+    """The frames of `spans` masked per `request` as a fragmented MP4 (H.264, a fragment per
+    second), yielded as it is encoded: a browser plays it while the rest is made. With
+    `keep`, the whole stream is also written there once complete (a client that goes away
+    leaves nothing). Raises `LookupError`, before yielding anything, when no frame falls in
+    the spans."""
+    sink = _Chunks()
+    encoder: _Encoder | None = None
+    target = None if keep is None else Path(keep)
+    copy, tmp = None, None
+    if target is not None:  # a name of its own: two first requests may stream at once
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+        copy, tmp = os.fdopen(fd, "wb"), Path(name)
+    try:
+        for frame, wall in _masked_frames(spans, request, _Counts()):
+            if encoder is None:
+                encoder = _Encoder(sink, frame, _rate_of(spans[0].path), fragmented=True)
+            encoder.write(frame, wall)
+            if sink.pending:
+                yield sink.take(copy)
+        if encoder is None:
+            raise LookupError("no recorded frames in that range")
+        encoder.close()
+        encoder = None
+        yield sink.take(copy)
+        if copy is not None and tmp is not None and target is not None:
+            copy.close()
+            os.replace(tmp, target)
+    finally:
+        if encoder is not None:
+            encoder.abandon()
+        if copy is not None and tmp is not None:
+            copy.close()
+            tmp.unlink(missing_ok=True)
+
+
+@dataclass
+class _Counts:
+    frames: int = 0
+    masked: int = 0  # frames in which something was masked
+    whole: int = 0  # frames masked whole: no stored boxes covered them
+
+
+def _masked_frames(
+    spans: Sequence[Span],
+    request: MaskRequest,
+    counts: _Counts,
+    progress: Callable[[float], None] | None = None,
+) -> Iterator[tuple[VideoFrame, float]]:
+    """The frames of `spans`, in order, masked per `request`, with their wall-clock times."""
+    for n, span in enumerate(spans):
+        masker = _Masker(request, read_boxes(span.path))
+        for frame, t in _frames(span):
+            masked, kind = masker.apply(frame, t)
+            counts.frames += 1
+            counts.masked += kind != "none"
+            counts.whole += kind == "whole"
+            yield masked, span.start_time + t
+        if progress is not None:
+            progress((n + 1) / len(spans))
+
+
+class _Chunks:
+    """A write-only, unseekable file for the muxer: what it wrote since the last `take`."""
+
+    def __init__(self) -> None:
+        self.pending = bytearray()
+
+    def write(self, data: bytes) -> int:
+        self.pending += data
+        return len(data)
+
+    def take(self, copy: BinaryIO | None) -> bytes:
+        data = bytes(self.pending)
+        self.pending.clear()
+        if copy is not None:
+            copy.write(data)
+        return data
 
 
 def _frames(span: Span) -> Iterator[tuple[VideoFrame, float]]:
@@ -164,7 +247,7 @@ def frame_at(path: str | os.PathLike[str], t: float, request: MaskRequest | None
     frame, at = shown
     if request is not None:
         frame, _ = _Masker(request, read_boxes(path)).apply(frame, at)
-    return _bgr(frame)
+    return frame.to_ndarray(format="bgr24")
 
 
 class _Masker:
@@ -187,8 +270,14 @@ class _Masker:
             settings, kind = settings.model_copy(update={"part": "box", "margin": 0.0}), "whole"
         elif not len(boxes) and static is None:
             return frame, "none"
-        image = mask_frame(_bgr(frame), boxes, settings, static, keep)
-        return _i420(image), kind
+        if frame.format.name in _PLANAR_420 and frame.width % 2 == 0 and frame.height % 2 == 0:
+            # In the decoded picture's own planes (a copy only if the decoder still holds
+            # it): no colour conversion of the whole picture, there and back.
+            frame.make_writable()
+            mask_planes([_plane(p) for p in frame.planes], boxes, settings, static, keep)
+            return frame, kind
+        image = mask_frame(frame.to_ndarray(format="bgr24"), boxes, settings, static, keep)
+        return VideoFrame.from_ndarray(image, format="bgr24"), kind
 
     def _boxes(self, t: float) -> tuple[np.ndarray | None, np.ndarray | None]:
         """The boxes to mask at `t` and which to keep; None when the stored boxes do not
@@ -200,7 +289,13 @@ class _Masker:
         boxes, ids, names = self.track.at(t)
         chosen = np.isin(np.asarray(names, dtype=object), self.classes)
         boxes, ids = boxes[chosen], ids[chosen]
-        keep = None if self.request.keep_track is None else ids == self.request.keep_track
+        if self.request.keep_track is None:
+            return boxes, None
+        keep = ids == self.request.keep_track
+        # A detection no track took lying mostly on the subject is the subject seen twice
+        # (a weaker duplicate box): masking it would hide the person the export is about.
+        untracked = ids < 0
+        keep[untracked] = _share_inside(boxes[untracked], boxes[keep]) >= _SUBJECT_SHARE
         return boxes, keep
 
     def _static_for(self, width: int, height: int) -> np.ndarray | None:
@@ -209,33 +304,45 @@ class _Masker:
         return self._static[1]
 
 
-def _bgr(frame: VideoFrame) -> np.ndarray:
-    """The frame as BGR: OpenCV converts 4x faster than swscale, for the usual 4:2:0."""
-    if frame.format.name == "yuv420p" and frame.width % 2 == 0 and frame.height % 2 == 0:
-        return cv2.cvtColor(frame.to_ndarray(format="yuv420p"), cv2.COLOR_YUV2BGR_I420)
-    return frame.to_ndarray(format="bgr24")
+def _share_inside(boxes: np.ndarray, within: np.ndarray) -> np.ndarray:
+    """For each of `boxes` (N, 4), the largest share of its area inside one of `within`."""
+    if not len(boxes) or not len(within):
+        return np.zeros(len(boxes))
+    low = np.maximum(boxes[:, None, :2], within[None, :, :2])
+    high = np.minimum(boxes[:, None, 2:], within[None, :, 2:])
+    overlap = np.clip(high - low, 0, None).prod(axis=2)
+    area = np.clip(boxes[:, 2:] - boxes[:, :2], 1e-6, None).prod(axis=1)
+    return np.asarray(overlap.max(axis=1) / area)
 
 
-def _i420(image: np.ndarray) -> VideoFrame:
-    height, width = image.shape[:2]
-    if width % 2 == 0 and height % 2 == 0:
-        yuv = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), np.uint8)
-        return VideoFrame.from_ndarray(yuv, format="yuv420p")
-    return VideoFrame.from_ndarray(image, format="bgr24")
+def _plane(plane: VideoPlane) -> np.ndarray:
+    """A writable view of a picture plane's pixels (without the line padding)."""
+    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)
+    return rows[:, : plane.width]
 
 
 class _Encoder:
-    """An H.264 MP4 of frames at their wall-clock times (the first at 0)."""
+    """An H.264 MP4 of frames at their wall-clock times (the first at 0): faststart in a
+    file, or `fragmented` (a fragment per second, for streaming) into any writable."""
 
-    def __init__(self, path: Path, first: VideoFrame, source: Path) -> None:
+    def __init__(
+        self, target: Path | _Chunks, first: VideoFrame, rate: Fraction, fragmented: bool = False
+    ) -> None:
+        flags = "+frag_keyframe+empty_moov+default_base_moof" if fragmented else "+faststart"
         self.container = av.open(
-            os.fspath(path), "w", format="mp4", options={"movflags": "+faststart"}
+            target if isinstance(target, _Chunks) else os.fspath(target),
+            "w",
+            format="mp4",
+            options={"movflags": flags},
         )
-        self.stream = self.container.add_stream("libx264", rate=_rate_of(source))
+        self.stream = self.container.add_stream("libx264", rate=rate)
         self.stream.width, self.stream.height = first.width, first.height
         self.stream.pix_fmt = "yuv420p"
         self.stream.time_base = _TIME_BASE
-        self.stream.options = dict(ENCODER)
+        # A keyframe a second: each starts a fragment (and is a point to seek to).
+        self.stream.options = (
+            {**ENCODER, "g": str(max(1, round(rate)))} if fragmented else dict(ENCODER)
+        )
         self.frames = 0
         self._origin: float | None = None
         self._last_pts = -1

@@ -86,6 +86,8 @@ class ByteTracker:
         self.kalman = BoxKalman()
         self._next_id = 1
         self._frames_seen = 0
+        # The last frame's usable detections that no track took (`unconfirmed`).
+        self._unclaimed = Detections.empty()
         n = 0
         self.ids = np.empty(n, np.int64)
         self.class_id = np.empty(n, np.int64)
@@ -122,15 +124,17 @@ class ByteTracker:
         """
         s = self.settings
         self._frames_seen += 1
+        self._unclaimed = Detections.empty()
         self._predict()
         if detections is not None:
             xyxy = detections.xyxy
-            usable = (
-                (detections.confidence >= s.low_threshold)
-                & np.isfinite(xyxy).all(axis=1)
+            valid = (
+                np.isfinite(xyxy).all(axis=1)
                 & (xyxy[:, 2] > xyxy[:, 0])
                 & (xyxy[:, 3] > xyxy[:, 1])
             )
+            usable = valid & (detections.confidence >= s.low_threshold)
+            weak = detections[valid & ~usable]
             detections = detections[usable]
             features = (
                 self._describe(image, detections)
@@ -138,6 +142,7 @@ class ByteTracker:
                 else None
             )
             self._associate(detections, features, pts, regions)
+            self._unclaimed = Detections.merge([self._unclaimed, weak])
         self._drop_expired(pts)
         # Tracks not examined this frame stay ACTIVE and are shown at their predicted place.
         shown = (self.state == ACTIVE) | ((self.state == LOST) & (self.misses <= s.coast_frames))
@@ -161,6 +166,22 @@ class ByteTracker:
                 tracker_id=self.ids[live],
             ),
             np.hypot(mean[:, 4], mean[:, 5]),
+        )
+
+    def unconfirmed(self) -> Detections:
+        """What `update` does not report yet, for masking people from their first frame:
+        the tentative tracks at their current box (with their ids), and the last frame's
+        detections that no track took, those below the low threshold included (tracker
+        id -1): whatever the detector found is masked."""
+        tentative = self.state == TENTATIVE
+        unclaimed = self._unclaimed
+        return Detections(
+            xyxy=np.concatenate([cxcywh_to_xyxy(self.mean[tentative, :4]), unclaimed.xyxy]).astype(
+                np.float32
+            ),
+            confidence=np.concatenate([self.score[tentative], unclaimed.confidence]),
+            class_id=np.concatenate([self.class_id[tentative], unclaimed.class_id]),
+            tracker_id=np.concatenate([self.ids[tentative], np.full(len(unclaimed), -1, np.int64)]),
         )
 
     # -- motion ----------------------------------------------------------------------------
@@ -227,6 +248,7 @@ class ByteTracker:
         low = np.flatnonzero(
             (dets.confidence >= s.low_threshold) & (dets.confidence < s.high_threshold)
         )
+        claimed = np.zeros(len(dets), dtype=bool)
 
         # 1. Confident detections vs active and lost tracks.
         pool = np.flatnonzero(observable & (self.state != TENTATIVE))
@@ -235,6 +257,7 @@ class ByteTracker:
             self._cost(pool, dets[high], feat, fuse_score=True), 1.0 - s.match_iou
         )
         self._apply(pool[m1[:, 0]], dets[high[m1[:, 1]]], pts)
+        claimed[high[m1[:, 1]]] = True
         if features is not None:
             self._learn_appearance(pool[m1[:, 0]], dets, high[m1[:, 1]], features)
 
@@ -245,6 +268,7 @@ class ByteTracker:
             self._cost(rest, dets[low], None, fuse_score=False), 1.0 - s.low_match_iou
         )
         self._apply(rest[m2[:, 0]], dets[low[m2[:, 1]]], pts)
+        claimed[low[m2[:, 1]]] = True
         matched = np.zeros(len(self), dtype=bool)
         matched[pool[m1[:, 0]]] = True
         matched[rest[m2[:, 0]]] = True
@@ -260,6 +284,7 @@ class ByteTracker:
             self._cost(tentative, dets[high], None, fuse_score=True), 1.0 - s.tentative_match_iou
         )
         self._apply(tentative[m3[:, 0]], dets[high[m3[:, 1]]], pts)
+        claimed[high[m3[:, 1]]] = True
         if features is not None:
             self._learn_appearance(tentative[m3[:, 0]], dets, high[m3[:, 1]], features)
         high = high[left_high]
@@ -270,6 +295,7 @@ class ByteTracker:
             lost = np.flatnonzero(unmatched & ~left_scene & self.has_feature)
             m4, _, left_high = assign(self._reidentify_cost(lost, dets[high], features[high]), 1.0)
             self._apply(lost[m4[:, 0]], dets[high[m4[:, 1]]], pts)
+            claimed[high[m4[:, 1]]] = True
             high = high[left_high]
 
         # 5. New tracks from confident detections nobody claimed.
@@ -279,6 +305,8 @@ class ByteTracker:
         self._select(keep)
         first = len(self)
         self._spawn(dets[high], pts)
+        claimed[high] = True
+        self._unclaimed = dets[~claimed]
         if features is not None:
             self._learn_appearance(np.arange(first, len(self)), dets, high, features)
 

@@ -9,13 +9,14 @@ from there (`vigil.api.cluster.NodeFiles`), and a 503 names a node that is down.
 
 A principal the camera's privacy policy serves masked (`vigil.api.privacy.privacy_view`), or
 any principal of a camera with static masks, gets masked copies: a segment is masked once per
-policy and cached with the clips (retention deletes it with them), an export is masked by its
-job. A picture at a moment is masked the same way, from the same stored boxes."""
+policy and cached with the clips (retention deletes it with them; the first request gets it
+streamed as it is masked), an export is masked by its job. A picture at a moment is masked
+the same way, from the same stored boxes."""
 
 from __future__ import annotations
 
 import asyncio
-import os
+import itertools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -28,7 +29,7 @@ import numpy as np
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, Response, StreamingResponse
 from starlette.background import BackgroundTask
 
 from vigil.api.cluster import NodeFiles, NodeUnavailable, ReadableIndex, segment_node
@@ -50,8 +51,6 @@ from vigil.api.exports import (
     exported,
     masked_exporter,
     masking_key,
-    temp_path,
-    unlink,
 )
 from vigil.api.privacy import PrivacyView, camera_privacy, privacy_view, view_detail
 from vigil.api.schemas import (
@@ -73,7 +72,7 @@ from vigil.api.state import SegmentIndexLike, ServiceState
 from vigil.api.subject_access import subject_access_exporter
 from vigil.auth import audit
 from vigil.privacy.boxes import boxes_path, load_boxes
-from vigil.privacy.reencode import MaskRequest, Span, frame_at, masked_copy
+from vigil.privacy.reencode import MaskRequest, Span, frame_at, masked_stream
 from vigil.recording.index import ActivityBucket
 
 __all__ = ["MAX_EXPORT_S", "MAX_LIST_RANGE_S", "MAX_TIMELINE_RANGE_S", "router"]
@@ -308,12 +307,13 @@ def recording_segment(
     state: State,
     index: Segments,
     files: Files,
-) -> FileResponse:
+) -> Response:
     """One recorded segment (``id`` from ``GET /api/recordings``) as its MP4, with HTTP
     Range requests, so a ``<video>`` can seek in it; 503 when the node that has it is down.
     Masked where the camera's privacy policy says so for this user (a copy, made on the
-    first request). Audited (``playback.segment``) once per playback: the request that
-    starts at byte 0, not every range after it."""
+    first request: streamed to it as a fragmented MP4 while it is made, ranges after).
+    Audited (``playback.segment``) once per playback: the request that starts at byte 0,
+    not every range after it."""
     segment = index.get(segment_id)
     # A segment of a camera the user may not see is not there for them.
     if segment is None or not principal.can_see(segment.camera):
@@ -335,11 +335,14 @@ def recording_segment(
                 **view_detail(view),
             },
         )
+    headers = {"Cache-Control": "private, max-age=3600"}
     if view.masks_anything:
-        path = _masked_segment(state.exports_dir / "clips", segment_id, segment, path, view)
-    return FileResponse(
-        path, media_type="video/mp4", headers={"Cache-Control": "private, max-age=3600"}
-    )
+        masked = _masked_segment(state.exports_dir / "clips", segment_id, segment, path, view)
+        if isinstance(masked, StreamingResponse):
+            masked.headers.update(headers)
+            return masked
+        path = masked
+    return FileResponse(path, media_type="video/mp4", headers=headers)
 
 
 @router.get("/api/recordings/segments/{segment_id}/boxes.json", responses={503: NODE_DOWN})
@@ -380,22 +383,24 @@ def segment_boxes(
 
 def _masked_segment(
     folder: Path, segment_id: int, segment: Any, path: Path, view: PrivacyView
-) -> Path:
-    """The segment masked for `view`, cached in `folder` by policy and by the state of its
-    stored boxes (written a little after the segment: a copy made before them, masked whole,
-    is not served once they are there)."""
+) -> Path | StreamingResponse:
+    """The segment masked for `view`: the copy cached in `folder` by policy and by the state
+    of its stored boxes (written a little after the segment: a copy made before them, masked
+    whole, is not served once they are there), or, until there is one, a fragmented MP4
+    streamed as it is encoded (its first bytes at once) and cached once complete."""
     boxes = boxes_path(path)
     stamp = boxes.stat().st_mtime_ns if boxes.is_file() else 0
     cached = folder / f"segment-{segment_id}-{masking_key(view)}-{stamp}.mp4"
-    if not cached.is_file():
-        tmp = temp_path(folder)
-        span = Span(path, segment.start_time, segment.start_time, segment.end_time + 1.0)
-        try:
-            masked_copy([span], tmp, MaskRequest(view.settings, view.mask_objects))
-            os.replace(tmp, cached)
-        finally:
-            unlink(tmp)
-    return cached
+    if cached.is_file():
+        return cached
+    folder.mkdir(parents=True, exist_ok=True)
+    span = Span(path, segment.start_time, segment.start_time, segment.end_time + 1.0)
+    stream = masked_stream([span], MaskRequest(view.settings, view.mask_objects), keep=cached)
+    try:
+        first = next(stream)  # here, where a failure is still an HTTP error
+    except LookupError:
+        raise HTTPException(404, f"segment {segment_id} has no frames") from None
+    return StreamingResponse(itertools.chain([first], stream), media_type="video/mp4")
 
 
 def _export_filename(camera: str, start: float, end: float) -> str:

@@ -327,8 +327,10 @@ class CameraWorker:
                 self._refresh_apps(engine)
             if time.monotonic() >= self._states_due:
                 self._save_states(engine)
-            # Masks follow the tracker: coasting tracks stay masked, live and in playback.
-            tracked = tracked_now(result.objects, engine.tracker)
+            # Masks follow the tracker: coasting and not yet confirmed tracks stay masked, live
+            # and in playback.
+            excluded = engine.gate.excluded if result.detected else None
+            tracked = tracked_now(result.objects, engine.tracker, excluded)
             if self.segmenter is not None:
                 self.segmenter.mark(
                     motion=len(engine.gate.motion_boxes) > 0, objects=len(result.objects) > 0

@@ -6,8 +6,9 @@ JPEG (static polygons still burned in) is made only while someone entitled to it
 (`LiveDemand.unmasked`). Event snapshots are written unmasked (the record) with the frame's
 tracked boxes beside them, so that the API masks them when it serves them.
 
-The boxes come from the tracker, not the detector: a track the detector missed on this frame
-(lost, not yet forgotten) is masked at its predicted place.
+The boxes come from the tracker, not the detector alone: a track the detector missed on this
+frame (lost, not yet forgotten) is masked at its predicted place, and a person the tracker
+has not confirmed yet (tentative track, or a detection no track took) is masked too.
 """
 
 from __future__ import annotations
@@ -52,16 +53,24 @@ class FrameMasks:
         return mask_frame(image.copy(), np.empty((0, 4), np.float32), self.settings, self.static)
 
 
-def tracked_now(objects: Detections, tracker: ByteTracker) -> Detections:
-    """The frame's tracked objects and the confirmed tracks not among them (lost, coasting
-    unseen) at their predicted place."""
+def tracked_now(
+    objects: Detections, tracker: ByteTracker, excluded: Detections | None = None
+) -> Detections:
+    """Everything to mask on the frame: its tracked objects; the confirmed tracks not among
+    them (lost, coasting unseen) at their predicted place; the tracker's tentative tracks and
+    the detections no track took (a person new to the scene is masked from their first
+    analysed frame, before the track is confirmed; tracker id -1 where there is no track);
+    and the detections left out of analysis by the static polygons (`excluded`: the part of
+    such a person outside the polygons)."""
     forecast, _ = tracker.forecast(0)
     unseen = forecast[~np.isin(forecast.tracker_id, objects.tracker_id)]
-    if len(unseen) == 0:
+    unseen.confidence = np.zeros(len(unseen), np.float32)  # not seen on this frame
+    parts = [unseen, tracker.unconfirmed()]
+    if excluded is not None:
+        parts.append(Detections(excluded.xyxy, excluded.confidence, excluded.class_id))
+    parts = [part for part in parts if len(part)]
+    if not parts:
         return objects
-    return Detections(
-        xyxy=np.concatenate([objects.xyxy, unseen.xyxy]),
-        confidence=np.concatenate([objects.confidence, np.zeros(len(unseen), np.float32)]),
-        class_id=np.concatenate([objects.class_id, unseen.class_id]),
-        tracker_id=np.concatenate([objects.tracker_id, unseen.tracker_id]),
-    )
+    merged = Detections.merge([objects, *parts])
+    merged.xyxy = merged.xyxy.astype(np.float32, copy=False)
+    return merged
