@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from vigil.auth.passwords import MAX_PASSWORD, MIN_PASSWORD, USERNAME_PATTERN
 from vigil.auth.principal import Role
 from vigil.config.privacy import MaskedRole, MaskMode, MaskPart, RetentionLimits
-from vigil.config.schema import LineConfig, Name, ZoneConfig
+from vigil.config.schema import LineConfig, Name, PolygonConfig, ZoneConfig
 from vigil.events.event import json_value
 from vigil.recording.rules import KeptDays
 from vigil.service.messages import AppState, AppStatus
@@ -423,7 +423,7 @@ class CameraConfigIn(BaseModel):
     zones: dict[Name, ZoneConfig] = Field(default_factory=dict)
     lines: dict[Name, LineConfig] = Field(default_factory=dict)
     apps: list[AppInstanceIn] = Field(default_factory=list)
-    static_masks: list[ZoneConfig] | None = Field(
+    static_masks: list[PolygonConfig] | None = Field(
         None,
         description="The camera's static privacy masks (``privacy.static``): polygons masked "
         "for everyone and left out of motion and detection. Leave out to keep them.",
@@ -457,7 +457,7 @@ class CameraConfigOut(BaseModel):
     zones: dict[str, ZoneConfig]
     lines: dict[str, LineConfig]
     apps: list[AppInstanceOut]
-    static_masks: list[ZoneConfig] = Field(description="The static privacy masks.")
+    static_masks: list[PolygonConfig] = Field(description="The static privacy masks.")
     frame_size: tuple[int, int] | None = Field(
         description="[width, height] of the camera's frames; null before its first frame."
     )
