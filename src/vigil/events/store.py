@@ -23,6 +23,8 @@ from vigil.db.engine import one_line_error
 from vigil.db.fencing import split_fenced
 from vigil.db.schema import EventRow, utcnow
 from vigil.events.event import Event, EventState, json_value, valid_text
+from vigil.events.review import ReviewSettings
+from vigil.events.review_store import forget_deleted_events, record_events
 
 __all__ = ["CrossingCount", "EventStore", "OccupancyBucket"]
 
@@ -161,10 +163,12 @@ def _text(value: Any) -> Any:
 
 
 class EventStore:
-    """Events in the `Database` (which stays open: close it when done)."""
+    """Events in the `Database` (which stays open: close it when done), and the review items
+    they make (`vigil.events.review`, grouped as `review` says), kept in step with them."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, review: ReviewSettings | None = None) -> None:
         self.database = database
+        self.review = review or ReviewSettings()
         #: Records dropped because the database refused them (see `add`).
         self.rejected = 0
 
@@ -243,12 +247,14 @@ class EventStore:
                     _merge(row, ev, attrs)
                     if node is not None:
                         row.node = node
+            stored = [_to_event(rows[i]) for i in dict.fromkeys(ev.id for ev, _ in allowed)]
+            record_events(session, stored, self.review)
         return [ev for ev, _ in refused]
 
     def delete_before(self, cutoff: float, batch: int = 5000, source: str | None = None) -> int:
         """Delete the events (of `source`, or of all) that started before `cutoff`, `batch`
         rows per transaction (so writers wait for one short delete, never for a whole
-        backlog); returns how many."""
+        backlog), and the review items left without events; returns how many."""
         deleted = 0
         older = EventRow.start_time < float(cutoff)
         if source is not None:
@@ -258,6 +264,8 @@ class EventStore:
             with self.database.write() as session:
                 result = session.execute(delete(EventRow).where(EventRow.id.in_(ids)))
                 count = int(getattr(result, "rowcount", 0) or 0)
+                if count:
+                    forget_deleted_events(session)
             deleted += count
             if count < batch:
                 return deleted
@@ -269,6 +277,15 @@ class EventStore:
         with self.database.read() as session:
             row = session.get(EventRow, event_id)
             return None if row is None else _to_event(row)
+
+    def get_many(self, event_ids: Collection[str]) -> dict[str, Event]:
+        """The events of these ids that exist, by id."""
+        found: dict[str, Event] = {}
+        with self.database.read() as session:
+            for chunk in in_chunks(sorted(set(event_ids))):
+                for row in session.scalars(select(EventRow).where(EventRow.id.in_(chunk))):
+                    found[row.id] = _to_event(row)
+        return found
 
     def query(
         self,

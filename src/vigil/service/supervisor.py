@@ -151,7 +151,7 @@ class Supervisor:
         storage = self.site.storage.directory
         storage.mkdir(parents=True, exist_ok=True)
         database = Database(self.site.storage.database_url())
-        events, index = EventStore(database), SegmentIndex(database)
+        events, index = EventStore(database, self.site.review), SegmentIndex(database)
         stores = self.cameras.stores_messages  # else the cameras' own nodes store and recover
         self._app_states = AppStateStore(database) if stores else None
         for info in recover(storage / "recordings", report=index.add) if stores else ():
