@@ -58,6 +58,7 @@ from vigil.api.routes import (
     pages,
     privacy,
     recordings,
+    review,
     system,
     users,
 )
@@ -91,6 +92,7 @@ ROUTERS = (
     cameras.router,
     live.router,
     events.router,
+    review.router,
     recordings.router,
     counts.router,
     privacy.router,

@@ -244,7 +244,7 @@ class ReviewStore:
             )
             mark = session.get(ReviewMarkRow, (item_id, username))
             return ReviewedItem(
-                _item(row, [e for _, e in sorted(events.tuples())]), mark is not None
+                _item(row, [e for _, e in sorted((s, e) for s, e in events)]), mark is not None
             )
 
     def facets(self, sources: Collection[str] | None) -> ReviewFacets:
