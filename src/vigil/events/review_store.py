@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import ColumnElement, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
@@ -255,36 +254,39 @@ class ReviewStore:
         if sources is not None:
             item_where.append(ReviewItemRow.source.in_(sorted(set(sources))))
             event_where.append(EventRow.source.in_(sorted(set(sources))))
-        linked = (
-            select(EventRow)
+        # One pass over the reviewed events: their few distinct combinations.
+        combinations = (
+            select(EventRow.app, EventRow.type, EventRow.class_name, EventRow.zone, EventRow.line)
             .join(ReviewEventRow, ReviewEventRow.event_id == EventRow.id)
             .where(*event_where)
+            .distinct()
         )
-        reviewed = linked.subquery()
-
-        def distinct(column: Any) -> list[str]:
-            stmt = select(column).where(column.is_not(None)).distinct()
-            return sorted(str(v) for v in session.scalars(stmt))
-
-        with self.database.read() as session:
-            cameras = distinct(ReviewItemRow.source.label("source"))
-            if sources is not None:
-                cameras = [c for c in cameras if c in set(sources)]
-            first, last = session.execute(
-                select(func.min(ReviewItemRow.start_time), func.max(ReviewItemRow.end_time)).where(
-                    *item_where
-                )
-            ).one()
-            return ReviewFacets(
-                cameras=cameras,
-                apps=distinct(reviewed.c.app),
-                zones=sorted(set(distinct(reviewed.c.zone)) | set(distinct(reviewed.c.line))),
-                classes=distinct(reviewed.c.class_name),
-                types=distinct(reviewed.c.type),
-                severities=["alert", "detection"],
-                first=first,
-                last=last,
+        span = (
+            select(
+                ReviewItemRow.source,
+                func.min(ReviewItemRow.start_time),
+                func.max(ReviewItemRow.end_time),
             )
+            .where(*item_where)
+            .group_by(ReviewItemRow.source)
+        )
+        with self.database.read() as session:
+            rows = session.execute(combinations).all()
+            spans = session.execute(span).all()
+
+        def values(*columns: int) -> list[str]:
+            return sorted({row[c] for row in rows for c in columns if row[c] is not None})
+
+        return ReviewFacets(
+            cameras=sorted(source for source, _, _ in spans),
+            apps=values(0),
+            zones=values(3, 4),
+            classes=values(2),
+            types=values(1),
+            severities=["alert", "detection"],
+            first=min((first for _, first, _ in spans), default=None),
+            last=max((last for _, _, last in spans), default=None),
+        )
 
     def mark(self, item_id: str, username: str, reviewed: bool) -> None:
         """Mark the item reviewed by `username` (or not any more)."""

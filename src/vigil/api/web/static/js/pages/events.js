@@ -66,6 +66,11 @@ function itemSpan(item) {
 
 export async function render(root, context) {
   const params = new URLSearchParams(location.search);
+  // The first page is asked for with the dropdowns' data, not after them (first paint).
+  const asked = Object.fromEntries([...FILTERS.map(([name]) => name), "reviewed", "start", "end"]
+    .map((name) => [name, params.get(name) || ""]));
+  let firstPage = api("/api/review", { params: { ...asked, limit: PAGE, offset: 0 } });
+  firstPage.catch(() => {}); // reported by `load`
   const [cameras, facets] = await Promise.all([api("/api/cameras"), api("/api/review/facets")]);
   const cameraName = Object.fromEntries(cameras.map((c) => [c.id, c.name || c.id]));
   const canPlay = atLeast(context.role, "operator");
@@ -201,10 +206,12 @@ export async function render(root, context) {
     history.replaceState(null, "", location.pathname + query(wanted));
     let page;
     try {
-      page = await api("/api/review", { params: { ...wanted, limit: PAGE, offset } });
+      page = await (firstPage || api("/api/review", { params: { ...wanted, limit: PAGE, offset } }));
     } catch (error) {
       showError(error.message);
       return;
+    } finally {
+      firstPage = null;
     }
     if (mine !== loading) return; // a newer filter change is on its way
     items = page.items;
