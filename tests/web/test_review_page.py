@@ -217,6 +217,22 @@ def test_review_page_with_ten_thousand_events(
         assert page.evaluate(
             "[...document.querySelectorAll('.review-item .strip img')].every(i => i.complete && i.naturalWidth > 0)"
         )
+        # a page at a time
+        shown = "rows => rows.map(r => r.dataset.item)"
+        first = page.eval_on_selector_all(".review-item", shown)
+        page.get_by_role("button", name="Older").click()
+        page.wait_for_function(
+            "() => document.querySelector('.pager span').textContent.startsWith('26')"
+        )
+        assert page.inner_text(".pager span") == f"26–50 of {total}"
+        assert not set(page.eval_on_selector_all(".review-item", shown)) & set(first)
+        page.get_by_role("button", name="Newer").click()
+        page.wait_for_function(
+            "() => document.querySelector('.pager span').textContent.startsWith('1–')"
+        )
+        assert page.eval_on_selector_all(".review-item", shown) == first
+        page.locator(".review-item").first.click()
+        page.wait_for_selector(".review-event img.crop")
         overflow = screenshots_on_screens(page, "review")
         assert overflow == {"laptop": 0, "phone": 0}, overflow
     finally:
