@@ -7,6 +7,7 @@ import random
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from vigil.db.database import Database
 from vigil.events import Event, EventStore
@@ -127,3 +128,17 @@ def test_settings_decide_severity_and_series(tmp_path: Path) -> None:
             (100, "alert"),
             (0, "detection"),
         ]
+
+
+def test_events_stored_before_review_items_are_grouped_once(store: EventStore) -> None:
+    stream = [ev(t, type="intrusion" if t % 7 == 0 else "line_crossing") for t in range(0, 900, 4)]
+    stream += [ev(t, type="occupancy") for t in range(0, 900, 10)]
+    store.add(stream)
+    with store.database.write() as session:  # as a database from before migration 0008
+        for table in ("review_marks", "review_item_events", "review_items"):
+            session.execute(text(f"DELETE FROM {table}"))
+    assert store.review_missing()
+    store.rebuild_review()
+    assert not store.review_missing()
+    items = [f.item for f in ReviewStore(store.database).page(ReviewFilters(), "me", 500).items]
+    assert shapes(items) == shapes(group_events(stream, store.review))

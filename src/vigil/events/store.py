@@ -21,7 +21,7 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from vigil.db.database import Database, in_chunks
 from vigil.db.engine import one_line_error
 from vigil.db.fencing import split_fenced
-from vigil.db.schema import EventRow, utcnow
+from vigil.db.schema import EventRow, ReviewEventRow, ReviewItemRow, ReviewMarkRow, utcnow
 from vigil.events.event import Event, EventState, json_value, valid_text
 from vigil.events.review import ReviewSettings
 from vigil.events.review_store import forget_deleted_events, record_events
@@ -269,6 +269,30 @@ class EventStore:
             deleted += count
             if count < batch:
                 return deleted
+
+    def review_missing(self) -> bool:
+        """Whether events that make review items are stored but no item is: a database
+        whose events predate review items (migration 0008)."""
+        reviewed = select(EventRow.id).where(EventRow.type.not_in(sorted(self.review.series)))
+        items = select(ReviewItemRow.id)
+        with self.database.read() as session:
+            return bool(session.scalar(select(reviewed.exists() & ~items.exists())))
+
+    def rebuild_review(self) -> None:
+        """Group every stored event into review items afresh (reviewed marks go), a page of
+        events per transaction, oldest first."""
+        with self.database.write() as session:
+            for table in (ReviewMarkRow, ReviewEventRow, ReviewItemRow):
+                session.execute(delete(table))
+        oldest_first = select(EventRow).order_by(EventRow.start_time, EventRow.id)
+        done = 0
+        while True:
+            with self.database.write() as session:
+                rows = list(session.scalars(oldest_first.offset(done).limit(_SPAN_PAGE)))
+                record_events(session, [_to_event(row) for row in rows], self.review)
+            done += len(rows)
+            if len(rows) < _SPAN_PAGE:
+                return
 
     # ---------------------------------------------------------------- reading
 

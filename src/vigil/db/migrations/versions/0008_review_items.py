@@ -1,6 +1,6 @@
 """Review: the review items (a camera's overlapping events, `vigil.events.review`), which item
-each event belongs to, and per-user reviewed marks. Items of the events stored before are
-made by the first `EventStore.rebuild_review` (``vigil serve`` runs it when it finds none).
+each event belongs to, and per-user reviewed marks. The items of events stored before are
+made by `EventStore.rebuild_review`, which ``vigil serve`` runs when it finds none.
 
 Revision ID: 0008
 Revises: 0006
