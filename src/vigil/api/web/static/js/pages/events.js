@@ -217,7 +217,7 @@ export async function render(root, context) {
     items = page.items;
     selected = -1;
     clear(list, items.length ? items.map(row) : h("p", {}, "Nothing to review matches."));
-    clear(summary, page.total ? `${page.total.toLocaleString()} items` : "");
+    clear(summary, page.total ? `${page.total.toLocaleString()} item${page.total === 1 ? "" : "s"}` : "");
     const last = Math.min(offset + PAGE, page.total);
     clear(pager,
       h("button", { type: "button", disabled: offset === 0, onclick: () => { offset = Math.max(0, offset - PAGE); load(); } }, "Newer"),
