@@ -23,9 +23,10 @@ def ev(t: float, end: float | None = None, source: str = "cam", **kw) -> Event:
 
 
 @pytest.fixture
-def store(tmp_path: Path):
-    with Database(f"sqlite:///{tmp_path / 'vigil.db'}") as database:
-        yield EventStore(database)
+def store(database: str):
+    """A store on each backend (tests/postgres_server.py's `database`: SQLite, PostgreSQL)."""
+    with Database(database) as opened:
+        yield EventStore(opened)
 
 
 def shapes(items) -> list[tuple[str, float, float, str, int]]:
