@@ -8,6 +8,7 @@ from there (`vigil.api.cluster.NodeFiles`); a 503 names a node that is down."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -213,11 +214,24 @@ def event_snapshot(
     path = snapshot_file(state, files, event)
     if path is None:
         raise HTTPException(404, f"event {event_id!r} has no snapshot")
+    return _picture(request, principal, view, "snapshot", event, lambda: snapshot_jpeg(path, view))
+
+
+def _picture(
+    request: Request,
+    principal: Principal,
+    view: PrivacyView,
+    what: str,
+    event: Event,
+    read: Callable[[], bytes],
+) -> Response:
+    """The event's picture `read` makes for `view` (audited as `what`); 404 for a damaged
+    file, which is never served unmasked instead."""
     try:
-        jpeg = snapshot_jpeg(path, view)
-    except ValueError as err:  # a damaged file: never served unmasked instead
-        raise HTTPException(404, f"event {event_id!r}: {err}") from None
-    audit_view(request, principal, view, "snapshot", event.id, every_s=VIEW_AUDIT_EVERY_S)
+        jpeg = read()
+    except (OSError, ValueError) as err:
+        raise HTTPException(404, f"event {event.id!r}: {err}") from None
+    audit_view(request, principal, view, what, event.id, every_s=VIEW_AUDIT_EVERY_S)
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
 
 
@@ -247,15 +261,13 @@ def event_crop(
     if found is None:
         raise HTTPException(404, f"event {event_id!r} has no object crop")
     crop, boxes = found
-    try:
-        if view.masks_anything:
-            jpeg = mask_snapshot_crop(crop, boxes, view.settings, objects=view.mask_objects)
-        else:
-            jpeg = crop.read_bytes()
-    except (OSError, ValueError) as err:  # a damaged file: never served unmasked instead
-        raise HTTPException(404, f"event {event_id!r}: {err}") from None
-    audit_view(request, principal, view, "crop", event.id, every_s=VIEW_AUDIT_EVERY_S)
-    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+    def read() -> bytes:
+        if not view.masks_anything:
+            return crop.read_bytes()
+        return mask_snapshot_crop(crop, boxes, view.settings, objects=view.mask_objects)
+
+    return _picture(request, principal, view, "crop", event, read)
 
 
 @router.get(

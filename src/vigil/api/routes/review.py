@@ -17,7 +17,7 @@ from vigil.api.deps import Events, Files, State, Viewer, url_for
 from vigil.api.routes.events import crop_url
 from vigil.api.schemas import ERROR_RESPONSES, Timestamp
 from vigil.auth import Principal
-from vigil.events.review_store import ReviewedItem, ReviewFilters, ReviewStore
+from vigil.events.review_store import ReviewedItem, ReviewFacets, ReviewFilters, ReviewStore
 from vigil.events.store import EventStore
 
 __all__ = ["router"]
@@ -49,17 +49,6 @@ class ReviewPageOut(BaseModel):
     limit: int
     offset: int
     items: list[ReviewItemOut]
-
-
-class ReviewFacetsOut(BaseModel):
-    cameras: list[str]
-    apps: list[str]
-    zones: list[str]
-    classes: list[str]
-    types: list[str]
-    severities: list[str]
-    first: float | None = Field(description="Start of the oldest item.")
-    last: float | None = Field(description="End of the newest item.")
 
 
 class ReviewedOut(BaseModel):
@@ -177,11 +166,11 @@ def list_review(
     )
 
 
-@router.get("/api/review/facets", response_model=ReviewFacetsOut)
-def review_facets(principal: Viewer, reviews: Reviews) -> ReviewFacetsOut:
+@router.get("/api/review/facets", response_model=ReviewFacets)
+def review_facets(principal: Viewer, reviews: Reviews) -> ReviewFacets:
     """The cameras, apps, zones, classes, types and severities the items I may see hold,
     and their time range: what the review page's filters offer."""
-    return ReviewFacetsOut.model_validate(reviews.facets(principal.cameras), from_attributes=True)
+    return reviews.facets(principal.cameras)
 
 
 @router.post("/api/review/{item_id}/reviewed", response_model=ReviewedOut)
