@@ -8,6 +8,7 @@ from __future__ import annotations
 from importlib.resources import files
 from pathlib import Path
 
+import pytest
 import yaml
 
 from vigil.config.schema import VigilConfig
@@ -16,6 +17,8 @@ from vigil.events import EventStore
 from vigil.events.review import event_severity
 from vigil.events.review_store import ReviewFilters, ReviewStore
 from vigil.pipeline.job import run_job
+
+pytestmark = pytest.mark.integration
 
 
 def test_the_demo_gives_a_fifth_as_many_review_items_as_events_and_loses_no_alert(
