@@ -1,5 +1,5 @@
-"""The review page in a real browser over a database of 10,000 events (a day and a half of
-two cameras running the demo's apps: crossings, occupancy reports, intrusions, loitering).
+"""The review page in a real browser over a database of 10,000 events (half a day of two
+cameras running the demo's apps: crossings, occupancy reports, intrusions), newest now.
 
 The targets of issue 12: first paint of the review list within 1 s of navigation (in a new
 browser context, on a service that has served before), a filter change shown within 300 ms
@@ -11,6 +11,8 @@ attributes and object crops. The app is the real `create_app` served by uvicorn.
 from __future__ import annotations
 
 import random
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,14 +43,14 @@ storage: {directory: data}
 EVENTS = 10_000
 FIRST_PAINT_MS = 1000.0
 FILTER_MS = 300.0
-T_END = 1_765_000_000.0  # 2025-12-06
+T_END = float(int(time.time()))  # the newest event: now
 
 
 def demo_stream(rng: random.Random) -> list[Event]:
-    """The demo's apps on two cameras, newest at `T_END`: occupancy every 10 s, walkers in
-    bursts crossing the line, now and then someone on the road or loitering."""
+    """The demo's apps on two cameras, the newest ending at `T_END`: occupancy every 10 s,
+    walkers in bursts crossing the line, now and then someone on the road."""
     events: list[Event] = []
-    start = T_END - 36 * 3600
+    start = 0.0
     for camera in ("campus", "yard"):
         t = start
         while len(events) < EVENTS // 2 * (1 + (camera == "yard")):
@@ -68,7 +70,12 @@ def demo_stream(rng: random.Random) -> list[Event]:
                                     state="end", end_time=t + dwell, class_name="person",
                                     zone="road", track_id=rng.randint(1, 99999),
                                     attributes={"dwell": dwell, "reason": "left"}))  # fmt: skip
-    return events[:EVENTS]
+    events = events[:EVENTS]
+    shift = T_END - max(e.end_time or e.start_time for e in events)
+    for e in events:
+        e.start_time += shift
+        e.end_time = None if e.end_time is None else e.end_time + shift
+    return events
 
 
 def with_crops(store: EventStore, snapshots: Path, events: list[Event]) -> None:
@@ -172,6 +179,10 @@ def test_review_page_with_ten_thousand_events(
             change_filter(page, "#f-class_name", "bicycle"),
             change_filter(page, "#f-severity", ""),
         ]
+        last_hour = change_filter(page, "#f-when", "3600")
+        shown = int(page.locator("#review-summary").inner_text().split()[0].replace(",", ""))
+        assert 0 < shown < total
+        filters += [last_hour, change_filter(page, "#f-when", "")]
         items = page.locator(".review-item")
         assert items.count() == 25
         assert set(page.eval_on_selector_all(
@@ -209,7 +220,8 @@ def test_review_page_with_ten_thousand_events(
         page.wait_for_selector(".review-event")
         text = page.locator("#review-view").inner_text()
         assert "Dwell" in text and "Reason" in text and "{" not in text
-        assert (" s\n" in text or " min" in text) and "1765" not in text  # no epoch times
+        assert " s\n" in text or " min" in text
+        assert not re.search(r"\b1[0-9]{9}\b", text)  # no epoch times
         change_filter(page, "#f-type", "")
         page.wait_for_selector(".review-item .strip img")
         page.locator(".review-item").first.click()

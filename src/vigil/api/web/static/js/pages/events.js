@@ -92,9 +92,22 @@ export async function render(root, context) {
   const until = h("input", { id: "f-until", name: "end", type: "datetime-local", step: 1 });
   if (params.get("start")) since.value = toLocalInput(Number(params.get("start")));
   if (params.get("end")) until.value = toLocalInput(Number(params.get("end")));
+  for (const input of [since, until]) { // the range the items cover
+    if (facets.first !== null) input.min = toLocalInput(Math.floor(facets.first));
+    if (facets.last !== null) input.max = toLocalInput(Math.ceil(facets.last));
+  }
+  // A quick range: sets "From" (and clears "To") before the list reloads.
+  const when = h("select", { id: "f-when" },
+    [["", "any time"], [3600, "last hour"], [86400, "last 24 hours"], [7 * 86400, "last 7 days"]]
+      .map(([seconds, text]) => h("option", { value: seconds }, text)));
+  when.addEventListener("change", () => {
+    since.value = when.value ? toLocalInput(Math.floor(Date.now() / 1000 - Number(when.value))) : "";
+    until.value = "";
+  });
   const field = (id, label, input) => h("div", { class: "field" }, h("label", { for: id }, label), input);
   const form = h("form", { class: "filters", id: "review-filters" }, fields,
-    field("f-reviewed", "Reviewed", reviewed), field("f-since", "From", since), field("f-until", "To", until));
+    field("f-reviewed", "Reviewed", reviewed), field("f-when", "When", when),
+    field("f-since", "From", since), field("f-until", "To", until));
   const summary = h("p", { class: "meta", id: "review-summary", "aria-live": "polite" });
   const list = h("div", { id: "review-list", role: "list" });
   const pager = h("div", { class: "row pager" });
