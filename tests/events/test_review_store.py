@@ -143,3 +143,12 @@ def test_events_stored_before_review_items_are_grouped_once(store: EventStore) -
     assert not store.review_missing()
     items = [f.item for f in ReviewStore(store.database).page(ReviewFilters(), "me", 500).items]
     assert shapes(items) == shapes(group_events(stream, store.review))
+
+
+def test_events_a_fence_refuses_make_no_review_items(store: EventStore) -> None:
+    """A cluster node that lost its camera's lease (no lease at its epoch) writes neither
+    the events nor their review items."""
+    refused = store.add([ev(0), ev(1, type="intrusion")], node="stale", fence={"cam": 3})
+    assert len(refused) == 2
+    assert ReviewStore(store.database).page(ReviewFilters(), "me").total == 0
+    assert not store.review_missing()
