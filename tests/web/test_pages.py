@@ -172,6 +172,16 @@ READS = {
     ("get", "/api/events", "items"): {
         "id", "camera", "app", "type", "state", "start_time", "end_time", "class_name",
         "track_id", "zone", "line", "attributes", "snapshot_url", "clip_url"},
+    ("get", "/api/events/{event_id}"): {
+        "id", "app", "type", "start_time", "end_time", "class_name", "track_id", "zone", "line",
+        "attributes", "crop_url"},
+    ("get", "/api/review"): {"total", "items"},
+    ("get", "/api/review", "items"): {
+        "id", "camera", "start", "end", "severity", "apps", "types", "classes", "zones",
+        "event_count", "events", "thumbnails", "clip_url", "reviewed"},
+    ("get", "/api/review/facets"): {"cameras", "apps", "zones", "classes", "types", "severities"},
+    ("post", "/api/review/{item_id}/reviewed"): {"reviewed"},
+    ("delete", "/api/review/{item_id}/reviewed"): {"reviewed"},
     ("get", "/api/recordings"): {"segments", "gaps", "recorded_s"},
     ("get", "/api/recordings", "segments"): {
         "id", "start_time", "end_time", "duration_s", "motion", "objects"},

@@ -261,6 +261,9 @@ class EventOut(BaseModel):
         None, description="The object's box at the snapshot: x1, y1, x2, y2 in pixels."
     )
     snapshot_url: str | None = Field(description="The JPEG of the event's first frame, if kept.")
+    crop_url: str | None = Field(
+        None, description="The JPEG of the event's object with a margin, if kept."
+    )
     clip_url: str = Field(description="The event's clip with pre- and post-roll.")
 
 

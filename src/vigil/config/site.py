@@ -28,6 +28,7 @@ from vigil.config.schema import (
     _Model,
 )
 from vigil.db.engine import check_database_url
+from vigil.events.review import ReviewSettings
 from vigil.motion.detector import MotionSettings
 from vigil.tracking.tracker import TrackerSettings
 
@@ -219,6 +220,8 @@ class SiteConfig(ConfigDocument):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
+    """Which events are alerts and how events group into review items."""
     cluster: ClusterSettings | None = None
     """Run the site on a Ray cluster (`vigil.cluster`) instead of this machine's processes."""
     store: StoreSettings = Field(default_factory=StoreSettings)

@@ -50,7 +50,12 @@ from vigil.forensics.summary import TrackSummary
 from vigil.outputs.annotate import Annotator
 from vigil.pipeline.build import build_detector, build_engine, build_scene
 from vigil.pipeline.engine import Engine, FrameResult
-from vigil.privacy.masking import static_mask, write_snapshot_boxes
+from vigil.privacy.masking import (
+    crop_region,
+    snapshot_crop_path,
+    static_mask,
+    write_snapshot_boxes,
+)
 from vigil.recording.segmenter import RECORDABLE_CODECS, Segmenter, camera_dirname, recover
 from vigil.recording.segments import SegmentInfo
 from vigil.service.detector.client import DetectorClient
@@ -598,9 +603,10 @@ class CameraWorker:
             self._send(LiveFrame(self.camera.id, wall, masked, unmasked))
 
     def _snapshot(self, event: Event, image: np.ndarray, tracked: Detections) -> str | None:
-        """Write the event's snapshot unmasked (the record), the frame's tracked boxes beside
-        it (the API masks the snapshot with them when it serves it), and the event object's
-        box into the event (``attributes["box"]``)."""
+        """Write the event's snapshot unmasked (the record), the crop of its object beside it
+        (`crop_region`), the frame's tracked boxes and the crop's place (the API masks both
+        pictures with them when it serves them), and the event object's box into the event
+        (``attributes["box"]``)."""
         # Event ids are Vigil's (`vigil.apps.boundary`); a name that is anything else
         # (a path from an app) never becomes a file.
         if not is_event_id(event.id):
@@ -619,8 +625,21 @@ class CameraWorker:
             box = [round(v, 1) for v in own[0].tolist()]
         if box is not None:
             event.attributes.setdefault("box", box)
+        height, width = image.shape[:2]
+        crop = None if box is None else crop_region(box, width, height)
+        if crop is not None:
+            x1, y1, x2, y2 = crop
+            ok, jpeg = cv2.imencode(
+                ".jpg", image[y1:y2, x1:x2], [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_QUALITY]
+            )
+            if ok:
+                snapshot_crop_path(path).write_bytes(jpeg.tobytes())
+            else:
+                crop = None
         classes = [COCO_CLASSES[c] for c in tracked.class_id.tolist()]
-        write_snapshot_boxes(path, tracked.xyxy, classes, tracked.tracker_id.tolist(), box)
+        write_snapshot_boxes(
+            path, tracked.xyxy, classes, tracked.tracker_id.tolist(), box, crop, (width, height)
+        )
         return str(path)
 
     def _send_tracks(self, tracks: list[TrackSummary]) -> None:
