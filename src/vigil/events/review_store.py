@@ -117,8 +117,8 @@ def record_events(session: Session, events: Sequence[Event], settings: ReviewSet
         if known.get(event_id, "") != item.id
     ]
     if links:
-        for chunk in in_chunks(links):
-            upsert_links = upsert(session, ReviewEventRow).values(list(chunk))
+        for batch in in_chunks(links):
+            upsert_links = upsert(session, ReviewEventRow).values(list(batch))
             session.execute(
                 upsert_links.on_conflict_do_update(
                     index_elements=["event_id"], set_={"item_id": upsert_links.excluded.item_id}
