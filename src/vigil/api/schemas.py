@@ -129,6 +129,19 @@ class CameraStatusOut(BaseModel):
     )
     counters: dict[str, dict[str, float]] = Field(description="App name -> live counters.")
     error: str | None = None
+    since: float | None = Field(
+        None,
+        description="Since when the camera is in this state: up, or down (any of the "
+        "down states in a row, across worker restarts), seconds since the epoch.",
+    )
+    last_frame_at: float | None = Field(
+        None, description="When a worker last received a picture (None: none yet)."
+    )
+    reason: str | None = Field(
+        None,
+        description='Why the camera is not online, in one line ("no frames for 12 s · '
+        "rtsp://cam/1: connection refused\"); an online camera's analysis error.",
+    )
 
 
 class CameraPrivacyOut(BaseModel):
@@ -160,6 +173,12 @@ class CameraOut(BaseModel):
     enabled: bool
     state: ApiCameraState = Field(description="'unknown' until the worker first reports.")
     up: bool = Field(description="Online and reported recently.")
+    since: float | None = Field(
+        None, description="Since when it is up, or down (seconds since the epoch)."
+    )
+    reason: str | None = Field(
+        None, description="Why it is not up, in one line (None when up or not reported yet)."
+    )
     live_url: str
     latest_url: str
     node: str | None = Field(

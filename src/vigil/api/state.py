@@ -19,7 +19,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -193,7 +193,7 @@ class ServiceState:
         """
         if isinstance(message, CameraStatus):
             if message.camera in self.cameras:
-                self._statuses[message.camera] = message
+                self._statuses[message.camera] = _since(self._statuses.get(message.camera), message)
                 self.metrics.observe_status(message)
         elif isinstance(message, LiveFrame):
             if message.camera in self.cameras:
@@ -241,6 +241,17 @@ class ServiceState:
     def status_age(self, camera_id: str) -> float | None:
         status = self._statuses.get(camera_id)
         return None if status is None else max(0.0, self.clock() - status.wall_time)
+
+    def reason(self, camera_id: str) -> str | None:
+        """Why the camera is down, in one line (`CameraStatus.reason`); None when up or
+        before its worker reported."""
+        status = self._statuses.get(camera_id)
+        if status is None:
+            return None
+        age = self.clock() - status.wall_time
+        if status.state == "online" and age > self.stale_after_s:
+            return f"its worker has not reported for {age:.0f} s"
+        return status.reason(self.clock())
 
     def is_up(self, camera_id: str) -> bool:
         """Online, and the worker reported within `stale_after_s` (a hung worker is down)."""
@@ -319,3 +330,16 @@ def _tree_size(root: Path) -> int:
         except OSError:
             continue
     return total
+
+
+def _since(previous: CameraStatus | None, status: CameraStatus) -> CameraStatus:
+    """`status` with since when the camera is up or down as the service knows it: a camera
+    that stays down across its workers (one that fails at start is restarted again and
+    again; a cluster node that died reports for its workers) has been down since the first
+    of them said so, and the latest picture any of them received is kept."""
+    since = status.since if status.since is not None else status.wall_time
+    last_frame = status.last_frame_at
+    if previous is not None and "online" not in (previous.state, status.state):
+        since = min(since, previous.since or since)
+        last_frame = last_frame if last_frame is not None else previous.last_frame_at
+    return replace(status, since=since, last_frame_at=last_frame)

@@ -17,7 +17,9 @@ from vigil.recording.segments import SegmentInfo
 if TYPE_CHECKING:
     from vigil.config.site import CameraConfig
 
-CameraState = Literal["starting", "online", "reconnecting", "offline", "stopped"]
+# "stalled": the stream is connected but no picture has come for a few seconds (before the
+# source's read timeout makes it reconnect).
+CameraState = Literal["starting", "online", "stalled", "reconnecting", "offline", "stopped"]
 # "failing": the app raised and is skipped for a backoff (`vigil.apps.boundary`); it runs
 # again when the backoff ends and is "running" once a call succeeds.
 AppState = Literal["starting", "running", "failing", "restarting", "failed", "stopped"]
@@ -79,6 +81,20 @@ class CameraStatus:
     counters: dict[str, dict[str, float]] = field(default_factory=dict)  # app -> counters
     error: str | None = None  # last ingest error, one line
     apps: list[AppStatus] = field(default_factory=list)  # every configured app instance
+    # When the camera came up, or went down (the first of its down states: a camera that
+    # stalls, then reconnects, has been down since its pictures stopped). None: not known
+    # (a status made outside a running worker); the service fills it in.
+    since: float | None = None
+    last_frame_at: float | None = None  # when the worker last received a picture
+
+    def reason(self, now: float) -> str | None:
+        """Why the camera is not online, in one line ("no frames for 12 s · rtsp://cam:
+        connection refused"); an online camera's analysis error, if any."""
+        if self.state == "online":
+            return self.error
+        silent = None if self.last_frame_at is None else max(0.0, now - self.last_frame_at)
+        parts = [f"no frames for {silent:.0f} s" if silent is not None else None, self.error]
+        return " · ".join(p for p in parts if p) or None
 
 
 @dataclass(slots=True)

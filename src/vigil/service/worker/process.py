@@ -62,7 +62,8 @@ def run_worker(spec: WorkerSpec) -> None:
     except Exception as err:  # bad input or a bug: one line on the camera's status
         failed = True
         log.debug("camera %s: worker failed", spec.camera_id, exc_info=True)
-        outbox.put(CameraStatus(spec.camera_id, "offline", time.time(), error=error_line(err)))
+        now = time.time()
+        outbox.put(CameraStatus(spec.camera_id, "offline", now, error=error_line(err), since=now))
     finally:
         outbox.close(FLUSH_S)
     if failed:
