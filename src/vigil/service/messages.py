@@ -86,6 +86,7 @@ class CameraStatus:
     # (a status made outside a running worker); the service fills it in.
     since: float | None = None
     last_frame_at: float | None = None  # when the worker last received a picture
+    pid: int | None = None  # the worker's process, on its own machine (the System page)
 
     def reason(self, now: float) -> str | None:
         """Why the camera is not online, in one line ("no frames for 12 s · rtsp://cam:

@@ -70,7 +70,7 @@ PAGES: tuple[Page, ...] = (
     Page("/recordings", "recordings", "Recordings", "operator", vendor=_TIMELINE),
     Page("/analytics", "analytics", "Analytics", "viewer", vendor=_CHART),
     Page("/apps", "apps", "Apps", "operator"),
-    Page("/system", "system", "System", "operator"),
+    Page("/system", "system", "System", "operator", vendor=_CHART),
     Page("/admin", "admin", "Admin", "admin"),
 )
 _OPEN_PAGES = (  # the forms that sign in

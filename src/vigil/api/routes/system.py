@@ -1,23 +1,34 @@
-"""``GET /api/health`` (public liveness), ``GET /metrics`` (Prometheus, operators) and
-``GET /api/cluster`` (the nodes, leases and moves of a cluster, admins)."""
+"""``GET /api/health`` (public liveness), ``GET /api/system`` (the System page: version,
+uptime, process groups, disk forecast, latency over time and checks, operators),
+``GET /metrics`` (Prometheus, operators) and ``GET /api/cluster`` (the nodes, leases and
+moves of a cluster, admins)."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
+import psutil
 from fastapi import APIRouter, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.responses import Response
 
+from vigil import __version__
 from vigil.api.deps import Admin, Cluster, Operator, State
 from vigil.api.metrics import create_registry, render
+from vigil.api.resources import ProcessSampler, checks, disk_forecast
 from vigil.api.schemas import (
     ERROR_RESPONSES,
     AssignmentOut,
+    CheckOut,
     ClusterOut,
+    DiskOut,
     Health,
     MoveOut,
     NodeOut,
+    ProcessGroupOut,
+    SystemOut,
 )
 from vigil.api.state import ServiceState
 from vigil.recording.retention import disk_pressure
@@ -40,6 +51,38 @@ async def health(state: State) -> Health:
         time=now,
         uptime_s=max(0.0, now - state.started_at),
         disk_pressure=pressure,
+    )
+
+
+@router.get("/api/system", response_model=SystemOut, tags=["service"], responses=ERROR_RESPONSES)
+async def system(request: Request, principal: Operator, state: State) -> SystemOut:
+    """Version and uptime; CPU and memory of the service's processes on this machine, by
+    group (the service, the detector, each camera's worker and its sandboxed apps); the
+    storage disk's free space and days of recording left at the current rate; each
+    camera's analysis latency over time; and checks (ok or warning, with what to do).
+    A camera-restricted user sees the groups and latencies of their cameras only."""
+    sampler = getattr(request.app.state, "process_sampler", None)
+    if sampler is None:
+        sampler = request.app.state.process_sampler = ProcessSampler()
+    now = state.clock()
+    groups = await run_in_threadpool(sampler.groups, state.worker_pids())
+    disk = await run_in_threadpool(disk_forecast, state, now)
+    cameras = [c for c in state.cameras if principal.can_see(c)]
+    latency = {c: state.latency_history(c) for c in cameras}
+    latest = {c: points[-1][1] for c, points in latency.items() if points}
+    down = [c for c in cameras if state.cameras[c].enabled and not state.is_up(c)]
+    verdicts = checks(groups, disk, _disk_pressure(state), latest, down)
+    visible = [g for g in groups if g.camera is None or principal.can_see(g.camera)]
+    return SystemOut(
+        version=__version__,
+        started_at=state.started_at,
+        uptime_s=max(0.0, now - state.started_at),
+        cpu_count=psutil.cpu_count() or 1,
+        memory_total_bytes=psutil.virtual_memory().total,
+        checks=[CheckOut(**dataclasses.asdict(c)) for c in verdicts],
+        processes=[ProcessGroupOut(**dataclasses.asdict(g)) for g in visible],
+        disk=None if disk is None else DiskOut(**dataclasses.asdict(disk)),
+        latency=latency,
     )
 
 

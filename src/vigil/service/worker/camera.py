@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 import statistics
 import threading
 import time
@@ -122,6 +123,7 @@ class CameraWorker:
         self.snapshots.mkdir(parents=True, exist_ok=True)
         self.status = CameraStatus(self.camera.id, "starting", time.time())
         self.status.since = self.status.wall_time
+        self.status.pid = os.getpid()
         self._last_frame_at: float | None = None  # arrival of the latest picture
         # Frames due for analysis, handed from ingest to analytics (see `FrameMailbox`).
         self._mailbox = FrameMailbox(self.camera.analysis_queue, self.camera.analysis_max_age)

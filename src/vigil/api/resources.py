@@ -1,0 +1,254 @@
+"""What the System page reads about the machine: CPU and memory per process group, the
+storage disk and how many days of recording it still holds, and plain checks (ok / warning,
+with what to do) over those and the cameras' analysis latency.
+
+Process groups are found in this process's tree with psutil: this process (the API and the
+supervisor), the detector (named ``vigil-detector`` by `vigil.service.processes`), each
+camera's worker (the pid its `CameraStatus` names) and, below a worker, its sandboxed apps.
+CPU percentages are per core (200 % is two cores busy) over the time since the previous
+sample, as ``top`` shows them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import psutil
+
+from vigil.api.state import ServiceState
+
+DETECTOR_NAME = "vigil-detector"
+WRITE_RATE_WINDOW_S = 3600.0  # the recording write rate is over the last hour
+#: Plain thresholds of the System page's checks.
+CPU_WARNING = 0.85  # of every core of the machine
+MEMORY_WARNING = 0.90  # of the machine's memory in use
+DISK_DAYS_WARNING = 7.0
+LATENCY_WARNING_MS = 500.0
+
+Level = Literal["ok", "warning"]
+
+
+@dataclass
+class ProcessGroup:
+    name: str
+    kind: Literal["service", "detector", "camera", "apps", "other"]
+    camera: str | None = None
+    pids: list[int] = field(default_factory=list)
+    cpu_percent: float = 0.0
+    memory_bytes: int = 0
+
+
+@dataclass
+class Check:
+    key: str
+    title: str
+    value: str
+    level: Level
+    advice: str | None = None  # what to do, one line, when it is a warning
+
+
+class ProcessSampler:
+    """Samples this process tree; keeps each `psutil.Process` between samples so that CPU
+    percentages cover the time since the previous sample (the first sample of a process
+    reads 0)."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, psutil.Process] = {}
+        self._lock = threading.Lock()
+
+    def groups(self, camera_pids: dict[int, str]) -> list[ProcessGroup]:
+        """This process and its descendants in groups; `camera_pids`: worker pid -> camera."""
+        with self._lock:
+            main = self._process(os.getpid())
+            service = ProcessGroup("Service (API, supervisor)", "service")
+            out = [service]
+            self._add(service, main)
+            by_camera: dict[str, tuple[ProcessGroup, ProcessGroup]] = {}
+            for child in _children(main):
+                camera = camera_pids.get(child.pid)
+                if camera is not None:
+                    group = ProcessGroup(f"Camera {camera}", "camera", camera)
+                    apps = ProcessGroup(f"Sandboxed apps of {camera}", "apps", camera)
+                    by_camera[camera] = (group, apps)
+                    self._add(group, child)
+                    for app in _descendants(child):
+                        self._add(apps, app)
+                    continue
+                name = _name(child)
+                group = (
+                    ProcessGroup("Detector", "detector")
+                    if name == DETECTOR_NAME
+                    else ProcessGroup(f"Other: {name}", "other")
+                )
+                out.append(group)
+                for process in (child, *_descendants(child)):
+                    self._add(group, process)
+            for camera in sorted(by_camera):
+                group, apps = by_camera[camera]
+                out.append(group)
+                if apps.pids:
+                    out.append(apps)
+            alive = {pid for g in out for pid in g.pids}
+            self._known = {pid: p for pid, p in self._known.items() if pid in alive}
+            return out
+
+    def _process(self, pid: int) -> psutil.Process:
+        known = self._known.get(pid)
+        if known is None:
+            known = self._known[pid] = psutil.Process(pid)
+            known.cpu_percent(None)  # the baseline: the next sample measures from here
+        return known
+
+    def _add(self, group: ProcessGroup, process: psutil.Process) -> None:
+        try:
+            sampled = self._process(process.pid)
+            cpu = sampled.cpu_percent(None)
+            memory = sampled.memory_info().rss
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            return  # ended between the listing and the sample
+        group.pids.append(process.pid)
+        group.cpu_percent += cpu
+        group.memory_bytes += memory
+
+
+def _children(process: psutil.Process) -> list[psutil.Process]:
+    try:
+        return process.children()
+    except psutil.Error:
+        return []
+
+
+def _descendants(process: psutil.Process) -> list[psutil.Process]:
+    try:
+        return process.children(recursive=True)
+    except psutil.Error:
+        return []
+
+
+def _name(process: psutil.Process) -> str:
+    try:
+        return process.name()
+    except psutil.Error:
+        return str(process.pid)
+
+
+@dataclass
+class DiskForecast:
+    path: str
+    total_bytes: int
+    free_bytes: int
+    write_bytes_per_day: float  # recordings written over the last hour, per day
+    days_left: float | None  # None: nothing is being recorded
+
+
+def disk_forecast(state: ServiceState, now: float) -> DiskForecast | None:
+    """The storage disk's free space and the days of recording it holds at the current
+    write rate (None when the folder cannot be read)."""
+    try:
+        usage = shutil.disk_usage(state.storage)
+    except OSError:
+        return None
+    written, span = 0, 0.0
+    index = state.index
+    if index is not None:
+        start = now - WRITE_RATE_WINDOW_S
+        for camera in state.cameras:
+            segments = index.between(camera, start, now)
+            written += sum(int(s.size_bytes) for s in segments)
+            if segments:
+                span = max(span, now - max(start, min(s.start_time for s in segments)))
+    per_day = written / span * 86400 if span > 0 else 0.0
+    days = usage.free / per_day if per_day > 0 else None
+    return DiskForecast(str(state.storage), usage.total, usage.free, per_day, days)
+
+
+def checks(
+    groups: Iterable[ProcessGroup],
+    disk: DiskForecast | None,
+    disk_pressure: bool,
+    latencies_ms: dict[str, float],
+    down: list[str],
+) -> list[Check]:
+    """The System page's verdicts, each ok or warning with what to do."""
+    cores = psutil.cpu_count() or 1
+    cpu = sum(g.cpu_percent for g in groups) / (100 * cores)
+    memory = psutil.virtual_memory()
+    used = 1 - memory.available / memory.total
+    out = [
+        Check(
+            "cpu",
+            "CPU",
+            f"{cpu:.0%} of {cores} cores",
+            "warning" if cpu >= CPU_WARNING else "ok",
+            "Lower detect_fps on the busiest cameras, or run some cameras on another node."
+            if cpu >= CPU_WARNING
+            else None,
+        ),
+        Check(
+            "memory",
+            "Memory",
+            f"{used:.0%} in use",
+            "warning" if used >= MEMORY_WARNING else "ok",
+            "Stop other programs on this machine, or add memory: each camera worker needs "
+            "its own share."
+            if used >= MEMORY_WARNING
+            else None,
+        ),
+    ]
+    if disk is None:
+        out.append(
+            Check(
+                "disk", "Disk", "storage folder unreadable", "warning",
+                "Check that the storage directory exists and the service may write to it.",
+            )
+        )  # fmt: skip
+    else:
+        short = disk.days_left is not None and disk.days_left < DISK_DAYS_WARNING
+        value = (
+            "not recording"
+            if disk.days_left is None
+            else f"{disk.days_left:.1f} days of recording left"
+        )
+        out.append(
+            Check(
+                "disk",
+                "Disk",
+                value,
+                "warning" if short or disk_pressure else "ok",
+                "Free space on the storage disk, keep recordings fewer days, or record on "
+                "events only."
+                if short or disk_pressure
+                else None,
+            )
+        )
+    worst = max(latencies_ms.values(), default=0.0)
+    slow = worst >= LATENCY_WARNING_MS
+    out.append(
+        Check(
+            "latency",
+            "Analysis latency",
+            f"{worst:.0f} ms (slowest camera)" if latencies_ms else "no camera analysing",
+            "warning" if slow else "ok",
+            "The detector cannot keep up: lower detect_fps, use a smaller detector input, "
+            "or fewer cameras per machine."
+            if slow
+            else None,
+        )
+    )
+    out.append(
+        Check(
+            "cameras",
+            "Cameras",
+            f"{len(down)} down: {', '.join(down)}" if down else "all up",
+            "warning" if down else "ok",
+            "Each camera's tile on the Live page says why it is down and since when."
+            if down
+            else None,
+        )
+    )
+    return out
