@@ -108,6 +108,7 @@ def url_for(endpoint: Endpoint, deployment: Deployment, camera: str) -> str:
         "camera_id": camera,
         "event_id": deployment.events[camera].id,
         "username": "nobody-here",  # never a real user: the call must not change anything
+        "token_id": "999999",  # nor a real token
     }
     path = endpoint.path
     while "{" in path:

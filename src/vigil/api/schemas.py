@@ -628,8 +628,26 @@ class UserOut(BaseModel):
     updated_at: float
 
 
+class TokenIn(BaseModel):
+    name: str | None = Field(
+        None,
+        max_length=100,
+        description='What will use the token ("home-assistant"): how it is listed and revoked.',
+    )
+
+
 class TokenOut(BaseModel):
     token: str = Field(description="Shown once: only its hash is kept.")
+    name: str | None = None
+
+
+class TokenInfoOut(BaseModel):
+    """An API token as listed: never its value."""
+
+    id: int
+    name: str | None = Field(description="None: made before tokens had names.")
+    created_at: float
+    last_used: float | None = Field(description="Updated at most once a minute.")
 
 
 class AuditOut(BaseModel):
