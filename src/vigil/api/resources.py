@@ -11,9 +11,11 @@ sample, as ``top`` shows them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import threading
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -23,6 +25,7 @@ import psutil
 from vigil.api.state import ServiceState
 
 DETECTOR_NAME = "vigil-detector"
+FIRST_SAMPLE_S = 0.3  # the CPU of a process seen for the first time is measured over this
 WRITE_RATE_WINDOW_S = 3600.0  # the recording write rate is over the last hour
 #: Plain thresholds of the System page's checks.
 CPU_WARNING = 0.85  # of every core of the machine
@@ -54,8 +57,8 @@ class Check:
 
 class ProcessSampler:
     """Samples this process tree; keeps each `psutil.Process` between samples so that CPU
-    percentages cover the time since the previous sample (the first sample of a process
-    reads 0)."""
+    percentages cover the time since the previous sample (processes seen for the first time
+    are measured over `FIRST_SAMPLE_S`)."""
 
     def __init__(self) -> None:
         self._known: dict[int, psutil.Process] = {}
@@ -64,56 +67,66 @@ class ProcessSampler:
     def groups(self, camera_pids: dict[int, str]) -> list[ProcessGroup]:
         """This process and its descendants in groups; `camera_pids`: worker pid -> camera."""
         with self._lock:
-            main = self._process(os.getpid())
+            main = psutil.Process(os.getpid())
+            members: list[tuple[ProcessGroup, psutil.Process]] = []
             service = ProcessGroup("Service (API, supervisor)", "service")
             out = [service]
-            self._add(service, main)
-            by_camera: dict[str, tuple[ProcessGroup, ProcessGroup]] = {}
+            members.append((service, main))
+            cameras: list[tuple[str, ProcessGroup, ProcessGroup]] = []
             for child in _children(main):
                 camera = camera_pids.get(child.pid)
                 if camera is not None:
                     group = ProcessGroup(f"Camera {camera}", "camera", camera)
                     apps = ProcessGroup(f"Sandboxed apps of {camera}", "apps", camera)
-                    by_camera[camera] = (group, apps)
-                    self._add(group, child)
-                    for app in _descendants(child):
-                        self._add(apps, app)
+                    cameras.append((camera, group, apps))
+                    members.append((group, child))
+                    members.extend((apps, app) for app in _descendants(child))
                     continue
-                name = _name(child)
-                group = (
-                    ProcessGroup("Detector", "detector")
-                    if name == DETECTOR_NAME
-                    else ProcessGroup(f"Other: {name}", "other")
-                )
+                group = _child_group(child)
                 out.append(group)
-                for process in (child, *_descendants(child)):
-                    self._add(group, process)
-            for camera in sorted(by_camera):
-                group, apps = by_camera[camera]
+                members.extend((group, p) for p in (child, *_descendants(child)))
+            for _, group, apps in sorted(cameras, key=lambda c: c[0]):
                 out.append(group)
-                if apps.pids:
-                    out.append(apps)
-            alive = {pid for g in out for pid in g.pids}
-            self._known = {pid: p for pid, p in self._known.items() if pid in alive}
-            return out
+                out.append(apps)
+            self._measure(members)
+            return [g for g in out if g.pids]
 
-    def _process(self, pid: int) -> psutil.Process:
-        known = self._known.get(pid)
-        if known is None:
-            known = self._known[pid] = psutil.Process(pid)
-            known.cpu_percent(None)  # the baseline: the next sample measures from here
-        return known
+    def _measure(self, members: list[tuple[ProcessGroup, psutil.Process]]) -> None:
+        known, fresh = {}, False
+        for _, process in members:
+            sampled = self._known.get(process.pid)
+            if sampled is None:
+                sampled, fresh = process, True
+                with contextlib.suppress(psutil.Error):
+                    sampled.cpu_percent(None)  # the baseline of its first sample
+            known[process.pid] = sampled
+        if fresh:
+            time.sleep(FIRST_SAMPLE_S)
+        self._known = known
+        for group, process in members:
+            try:
+                sampled = known[process.pid]
+                cpu = sampled.cpu_percent(None)
+                memory = sampled.memory_info().rss
+            except psutil.Error:  # ended between the listing and the sample
+                continue
+            group.pids.append(process.pid)
+            group.cpu_percent += cpu
+            group.memory_bytes += memory
 
-    def _add(self, group: ProcessGroup, process: psutil.Process) -> None:
-        try:
-            sampled = self._process(process.pid)
-            cpu = sampled.cpu_percent(None)
-            memory = sampled.memory_info().rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            return  # ended between the listing and the sample
-        group.pids.append(process.pid)
-        group.cpu_percent += cpu
-        group.memory_bytes += memory
+
+def _child_group(child: psutil.Process) -> ProcessGroup:
+    """The detector, or another child process named by what it runs."""
+    try:
+        name = child.name()
+        command = " ".join(child.cmdline())
+    except psutil.Error:
+        name, command = str(child.pid), ""
+    if name == DETECTOR_NAME:
+        return ProcessGroup("Detector", "detector")
+    if "multiprocessing.resource_tracker" in command:
+        name = "Python's resource tracker"
+    return ProcessGroup(f"Other: {name}", "other")
 
 
 def _children(process: psutil.Process) -> list[psutil.Process]:
@@ -128,13 +141,6 @@ def _descendants(process: psutil.Process) -> list[psutil.Process]:
         return process.children(recursive=True)
     except psutil.Error:
         return []
-
-
-def _name(process: psutil.Process) -> str:
-    try:
-        return process.name()
-    except psutil.Error:
-        return str(process.pid)
 
 
 @dataclass

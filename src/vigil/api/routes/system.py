@@ -69,7 +69,8 @@ async def system(request: Request, principal: Operator, state: State) -> SystemO
     disk = await run_in_threadpool(disk_forecast, state, now)
     cameras = [c for c in state.cameras if principal.can_see(c)]
     latency = {c: state.latency_history(c) for c in cameras}
-    latest = {c: points[-1][1] for c, points in latency.items() if points}
+    statuses = {c: state.status(c) for c in cameras if state.is_up(c)}
+    latest = {c: s.detector_latency_ms for c, s in statuses.items() if s is not None}
     down = [c for c in cameras if state.cameras[c].enabled and not state.is_up(c)]
     verdicts = checks(groups, disk, _disk_pressure(state), latest, down)
     visible = [g for g in groups if g.camera is None or principal.can_see(g.camera)]

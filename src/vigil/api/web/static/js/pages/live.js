@@ -59,21 +59,30 @@ export function objectsLine(message) {
   return { text: `${summary} · metadata ${lagMs.toFixed(0)} ms after capture`, lagMs };
 }
 
-// The tile width that shows `count` tiles largest within the window below the grid's top:
-// every column count is tried (rows follow), the tiles keep their shape.
+// The tile width (and column count) that shows `count` tiles largest within the window below
+// the grid's top: every column count is tried (rows follow), the tiles keep their shape; the
+// fewest columns win a tie, so nine cameras are three rows of three. Where even that makes
+// tiles too small, they fill the width and the page scrolls down.
 function fitTiles(grid, count) {
-  const width = grid.clientWidth;
+  const width = grid.parentElement.clientWidth;
   const main = grid.closest("main");
   const below = main ? parseFloat(getComputedStyle(main).paddingBottom) : 0;
   const height = window.innerHeight - (grid.getBoundingClientRect().top + window.scrollY) - below - 2;
-  let best = 0;
+  let best = { tile: 0, columns: 1 };
   for (let columns = 1; columns <= count; columns += 1) {
     const rows = Math.ceil(count / columns);
     const byWidth = (width - GAP_PX * (columns - 1)) / columns;
     const byHeight = ((height - GAP_PX * (rows - 1)) / rows) * ASPECT;
-    best = Math.max(best, Math.min(byWidth, byHeight));
+    const tile = Math.min(byWidth, byHeight);
+    if (tile > best.tile + 0.5) best = { tile, columns };
   }
-  grid.style.setProperty("--tile-width", `${Math.floor(Math.min(width, Math.max(best, MIN_TILE_PX)))}px`);
+  if (best.tile < MIN_TILE_PX) {  // too many to fit (a phone): as many columns as fit, scroll down
+    const columns = Math.max(1, Math.floor((width + GAP_PX) / (MIN_TILE_PX + GAP_PX)));
+    best = { tile: (width - GAP_PX * (columns - 1)) / columns, columns };
+  }
+  const tile = Math.floor(Math.min(width, best.tile));
+  grid.style.setProperty("--tile-width", `${tile}px`);
+  grid.style.maxWidth = `${best.columns * tile + (best.columns - 1) * GAP_PX}px`;
 }
 
 export async function render(root) {

@@ -85,13 +85,18 @@ function diskLine(disk) {
   return `${disk.path}: ${fmtBytes(disk.free_bytes)} free of ${fmtBytes(disk.total_bytes)}${rate}`;
 }
 
+const LATENCY_SPAN_MS = 10 * 60 * 1000; // the chart shows at least the last ten minutes
+
 // Each camera's analysis latency over time, one line per camera (x: time of day).
 function latencyChart(canvas, latency, previous) {
   const datasets = Object.entries(latency).map(([camera, points]) => ({
-    label: camera, data: points.map(([t, ms]) => ({ x: t * 1000, y: ms })), pointRadius: 0, borderWidth: 2,
+    label: camera, data: points.map(([t, ms]) => ({ x: t * 1000, y: ms })), pointRadius: 2, borderWidth: 2,
   }));
+  const now = Date.now();
+  const first = Math.min(now - LATENCY_SPAN_MS, ...datasets.flatMap((d) => d.data.map((p) => p.x)));
   if (previous) {
     previous.data.datasets = datasets;
+    Object.assign(previous.options.scales.x, { min: first, max: now });
     previous.update("none");
     return previous;
   }
@@ -101,7 +106,7 @@ function latencyChart(canvas, latency, previous) {
     options: {
       animation: false, responsive: true, maintainAspectRatio: false, parsing: false,
       scales: {
-        x: { type: "linear", ticks: { maxTicksLimit: 6, callback: (v) => new Date(v).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) } },
+        x: { type: "linear", min: first, max: now, ticks: { maxTicksLimit: 6, callback: (v) => new Date(v).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) } },
         y: { beginAtZero: true, title: { display: true, text: "ms per analysed frame" } },
       },
     },
