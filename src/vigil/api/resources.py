@@ -64,8 +64,10 @@ class ProcessSampler:
         self._known: dict[int, psutil.Process] = {}
         self._lock = threading.Lock()
 
-    def groups(self, camera_pids: dict[int, str]) -> list[ProcessGroup]:
-        """This process and its descendants in groups; `camera_pids`: worker pid -> camera."""
+    def groups(self, camera_pids: dict[int, str], cameras: Iterable[str]) -> list[ProcessGroup]:
+        """This process and its descendants in groups; `camera_pids`: worker pid -> camera
+        (a worker that has not reported yet is known by its process name)."""
+        names = {worker_name(c): c for c in cameras}
         with self._lock:
             main = psutil.Process(os.getpid())
             members: list[tuple[ProcessGroup, psutil.Process]] = []
@@ -74,7 +76,7 @@ class ProcessSampler:
             members.append((service, main))
             cameras: list[tuple[str, ProcessGroup, ProcessGroup]] = []
             for child in _children(main):
-                camera = camera_pids.get(child.pid)
+                camera = camera_pids.get(child.pid) or names.get(_name(child))
                 if camera is not None:
                     group = ProcessGroup(f"Camera {camera}", "camera", camera)
                     apps = ProcessGroup(f"Sandboxed apps of {camera}", "apps", camera)
@@ -115,13 +117,25 @@ class ProcessSampler:
             group.memory_bytes += memory
 
 
+def worker_name(camera: str) -> str:
+    """The process name of the camera's worker (`vigil.service.pool` names it)."""
+    return f"vigil-{camera}"[:15]
+
+
+def _name(process: psutil.Process) -> str:
+    try:
+        return process.name()
+    except psutil.Error:
+        return str(process.pid)
+
+
 def _child_group(child: psutil.Process) -> ProcessGroup:
     """The detector, or another child process named by what it runs."""
+    name = _name(child)
     try:
-        name = child.name()
         command = " ".join(child.cmdline())
     except psutil.Error:
-        name, command = str(child.pid), ""
+        command = ""
     if name == DETECTOR_NAME:
         return ProcessGroup("Detector", "detector")
     if "multiprocessing.resource_tracker" in command:

@@ -20,22 +20,24 @@ from vigil.service.processes import start_process, stop_processes
 
 
 @pytest.fixture
-def processes() -> Iterator[tuple[BaseProcess, BaseProcess]]:
+def processes() -> Iterator[tuple[BaseProcess, BaseProcess, BaseProcess]]:
     detector = start_process(time.sleep, (60,), "vigil-detector")
     worker = start_process(subprocess.run, (["sleep", "60"],), "vigil-cam1")
+    # cam2's worker has not reported yet: it is known by its process name
+    starting = start_process(time.sleep, (60,), "vigil-cam2")
     try:
-        yield detector, worker
+        yield detector, worker, starting
     finally:
         for process in (detector, worker):
             for child in psutil.Process(process.pid).children(recursive=True):
                 child.kill()
-        stop_processes([detector, worker], grace=2.0)
+        stop_processes([detector, worker, starting], grace=2.0)
 
 
 def test_process_groups_name_the_detector_each_worker_and_its_apps(
-    site: Site, processes: tuple[BaseProcess, BaseProcess]
+    site: Site, processes: tuple[BaseProcess, BaseProcess, BaseProcess]
 ) -> None:
-    detector, worker = processes
+    detector, worker, starting = processes
     site.state.apply(status("cam1", site.clock.now, pid=worker.pid))
     deadline = time.monotonic() + 10  # the worker's own child (its "app") starts
     while not psutil.Process(worker.pid).children() and time.monotonic() < deadline:
@@ -47,6 +49,7 @@ def test_process_groups_name_the_detector_each_worker_and_its_apps(
     assert groups["Service (API, supervisor)"]["pids"] == [os.getpid()]
     assert groups["Detector"]["pids"] == [detector.pid]
     assert groups["Camera cam1"]["pids"] == [worker.pid]
+    assert groups["Camera cam2"]["pids"] == [starting.pid]
     assert groups["Sandboxed apps of cam1"]["pids"] == [app]
     assert groups["Sandboxed apps of cam1"]["kind"] == "apps"
     assert all(g["memory_bytes"] > 0 and g["cpu_percent"] >= 0 for g in groups.values())

@@ -65,7 +65,7 @@ async def system(request: Request, principal: Operator, state: State) -> SystemO
     if sampler is None:
         sampler = request.app.state.process_sampler = ProcessSampler()
     now = state.clock()
-    groups = await run_in_threadpool(sampler.groups, state.worker_pids())
+    groups = await run_in_threadpool(sampler.groups, state.worker_pids(), list(state.cameras))
     disk = await run_in_threadpool(disk_forecast, state, now)
     cameras = [c for c in state.cameras if principal.can_see(c)]
     latency = {c: state.latency_history(c) for c in cameras}

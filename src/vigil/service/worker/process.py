@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 import queue
 import signal
 import sys
@@ -63,7 +64,10 @@ def run_worker(spec: WorkerSpec) -> None:
         failed = True
         log.debug("camera %s: worker failed", spec.camera_id, exc_info=True)
         now = time.time()
-        outbox.put(CameraStatus(spec.camera_id, "offline", now, error=error_line(err), since=now))
+        status = CameraStatus(
+            spec.camera_id, "offline", now, error=error_line(err), since=now, pid=os.getpid()
+        )
+        outbox.put(status)
     finally:
         outbox.close(FLUSH_S)
     if failed:
