@@ -74,20 +74,20 @@ class ProcessSampler:
             service = ProcessGroup("Service (API, supervisor)", "service")
             out = [service]
             members.append((service, main))
-            cameras: list[tuple[str, ProcessGroup, ProcessGroup]] = []
+            workers: list[tuple[str, ProcessGroup, ProcessGroup]] = []
             for child in _children(main):
                 camera = camera_pids.get(child.pid) or names.get(_name(child))
                 if camera is not None:
                     group = ProcessGroup(f"Camera {camera}", "camera", camera)
                     apps = ProcessGroup(f"Sandboxed apps of {camera}", "apps", camera)
-                    cameras.append((camera, group, apps))
+                    workers.append((camera, group, apps))
                     members.append((group, child))
                     members.extend((apps, app) for app in _descendants(child))
                     continue
                 group = _child_group(child)
                 out.append(group)
                 members.extend((group, p) for p in (child, *_descendants(child)))
-            for _, group, apps in sorted(cameras, key=lambda c: c[0]):
+            for _, group, apps in sorted(workers, key=lambda c: c[0]):
                 out.append(group)
                 out.append(apps)
             self._measure(members)
