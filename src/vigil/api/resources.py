@@ -65,9 +65,14 @@ class ProcessSampler:
         self._lock = threading.Lock()
 
     def groups(self, camera_pids: dict[int, str], cameras: Iterable[str]) -> list[ProcessGroup]:
-        """This process and its descendants in groups; `camera_pids`: worker pid -> camera
-        (a worker that has not reported yet is known by its process name)."""
-        names = {worker_name(c): c for c in cameras}
+        """This process and its descendants in groups; `camera_pids`: worker pid -> camera,
+        as the workers reported (on a cluster, some on other machines: a child here is a
+        camera's worker only if its process name says so too; one that has not reported yet
+        is known by its name alone, unless two cameras' names are cut to the same one)."""
+        by_name: dict[str, list[str]] = {}
+        for camera_id in cameras:
+            by_name.setdefault(worker_name(camera_id), []).append(camera_id)
+        names = {name: found[0] for name, found in by_name.items() if len(found) == 1}
         with self._lock:
             main = psutil.Process(os.getpid())
             members: list[tuple[ProcessGroup, psutil.Process]] = []
@@ -76,7 +81,10 @@ class ProcessSampler:
             members.append((service, main))
             workers: list[tuple[str, ProcessGroup, ProcessGroup]] = []
             for child in _children(main):
-                camera = camera_pids.get(child.pid) or names.get(_name(child))
+                name = _name(child)
+                camera = camera_pids.get(child.pid)
+                if camera is None or worker_name(camera) != name:
+                    camera = names.get(name)
                 if camera is not None:
                     group = ProcessGroup(f"Camera {camera}", "camera", camera)
                     apps = ProcessGroup(f"Sandboxed apps of {camera}", "apps", camera)
