@@ -106,6 +106,10 @@ def test_tiles_say_why_a_camera_is_down_and_since_when(browser: Any, board: Dash
         assert box and (box["width"], box["height"]) == (size["width"], size["height"])
         page.keyboard.press("Escape")
         assert page.locator("figure.tile.solo").count() == 0
+        page.dblclick('figure[data-camera="gate"] button.picture')  # a double-click too
+        assert page.locator("figure.tile.solo").get_attribute("data-camera") == "gate"
+        page.click('figure[data-camera="gate"] button.picture')  # and another click leaves
+        assert page.locator("figure.tile.solo").count() == 0
         overflow = screenshots_on_screens(page, "live-health")
         assert overflow == {"laptop": 0, "phone": 0}, overflow
 
@@ -250,6 +254,7 @@ def test_nine_cameras_fit_a_laptop_screen(browser: Any, nine_cameras: Dashboard)
             ".map(t => t.getBoundingClientRect().width))]"
         )
         height, screen, tile = fits
+        print(f"nine tiles on 1366 x 768: page {height} px high, tiles {tile:.0f} px wide")
         assert height <= screen, fits  # no scrolling
         assert tile >= 280, fits  # and the tiles fill it: three columns of at least 280 px
         overflow = screenshots_on_screens(page, "live-nine")

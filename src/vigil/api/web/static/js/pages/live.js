@@ -3,7 +3,8 @@
 // it is down and since when, and the latest object metadata from the WebSocket. A grid of more
 // than four cameras takes their frames over one WebSocket instead of one MJPEG connection each.
 // The tiles are sized to fill the window without scrolling (on a phone: one column); a click
-// on a picture shows that camera alone on the whole window, Esc (or a second click) leaves.
+// or double-click on a picture shows that camera alone on the whole window, Esc (or another
+// click) leaves.
 import { api, liveSocket } from "../api.js";
 import { h } from "../dom.js";
 import { healthLine, updateHealth } from "../health.js";
@@ -132,6 +133,7 @@ export async function render(root) {
       ),
     );
     picture.addEventListener("click", () => (solo === tile ? leaveSolo() : showSolo(tile)));
+    picture.addEventListener("dblclick", () => showSolo(tile)); // its two clicks toggled twice
     grid.append(tile);
   }
   root.append(grid);
