@@ -195,6 +195,24 @@ def disk_forecast(state: ServiceState, now: float) -> DiskForecast | None:
     return DiskForecast(str(state.storage), usage.total, usage.free, per_day, days)
 
 
+#: What to do when a check warns, one line each.
+ADVICE = {
+    "cpu": "Lower detect_fps on the busiest cameras, or run some cameras on another node.",
+    "memory": "Stop other programs on this machine, or add memory: each camera worker needs "
+    "its own share.",
+    "disk": "Free space on the storage disk, keep recordings fewer days, or record on events only.",
+    "unreadable": "Check that the storage directory exists and the service may write to it.",
+    "latency": "The detector cannot keep up: lower detect_fps, use a smaller detector input, "
+    "or fewer cameras per machine.",
+    "cameras": "Each camera's tile on the Live page says why it is down and since when.",
+}
+
+
+def _check(key: str, title: str, value: str, warning: bool, advice: str = "") -> Check:
+    level: Level = "warning" if warning else "ok"
+    return Check(key, title, value, level, ADVICE[advice or key] if warning else None)
+
+
 def checks(
     groups: Iterable[ProcessGroup],
     disk: DiskForecast | None,
@@ -208,75 +226,21 @@ def checks(
     memory = psutil.virtual_memory()
     used = 1 - memory.available / memory.total
     out = [
-        Check(
-            "cpu",
-            "CPU",
-            f"{cpu:.0%} of {cores} cores",
-            "warning" if cpu >= CPU_WARNING else "ok",
-            "Lower detect_fps on the busiest cameras, or run some cameras on another node."
-            if cpu >= CPU_WARNING
-            else None,
-        ),
-        Check(
-            "memory",
-            "Memory",
-            f"{used:.0%} in use",
-            "warning" if used >= MEMORY_WARNING else "ok",
-            "Stop other programs on this machine, or add memory: each camera worker needs "
-            "its own share."
-            if used >= MEMORY_WARNING
-            else None,
-        ),
+        _check("cpu", "CPU", f"{cpu:.0%} of {cores} cores", cpu >= CPU_WARNING),
+        _check("memory", "Memory", f"{used:.0%} in use", used >= MEMORY_WARNING),
     ]
     if disk is None:
-        out.append(
-            Check(
-                "disk", "Disk", "storage folder unreadable", "warning",
-                "Check that the storage directory exists and the service may write to it.",
-            )
-        )  # fmt: skip
+        out.append(_check("disk", "Disk", "storage folder unreadable", True, "unreadable"))
+    elif disk.days_left is None:
+        out.append(_check("disk", "Disk", "not recording", disk_pressure))
     else:
-        short = disk.days_left is not None and disk.days_left < DISK_DAYS_WARNING
-        value = (
-            "not recording"
-            if disk.days_left is None
-            else f"{disk.days_left:.1f} days of recording left"
-        )
+        days = f"{disk.days_left:.1f} days of recording left"
         out.append(
-            Check(
-                "disk",
-                "Disk",
-                value,
-                "warning" if short or disk_pressure else "ok",
-                "Free space on the storage disk, keep recordings fewer days, or record on "
-                "events only."
-                if short or disk_pressure
-                else None,
-            )
+            _check("disk", "Disk", days, disk_pressure or disk.days_left < DISK_DAYS_WARNING)
         )
     worst = max(latencies_ms.values(), default=0.0)
-    slow = worst >= LATENCY_WARNING_MS
-    out.append(
-        Check(
-            "latency",
-            "Analysis latency",
-            f"{worst:.0f} ms (slowest camera)" if latencies_ms else "no camera analysing",
-            "warning" if slow else "ok",
-            "The detector cannot keep up: lower detect_fps, use a smaller detector input, "
-            "or fewer cameras per machine."
-            if slow
-            else None,
-        )
-    )
-    out.append(
-        Check(
-            "cameras",
-            "Cameras",
-            f"{len(down)} down: {', '.join(down)}" if down else "all up",
-            "warning" if down else "ok",
-            "Each camera's tile on the Live page says why it is down and since when."
-            if down
-            else None,
-        )
-    )
+    latency = f"{worst:.0f} ms (slowest camera)" if latencies_ms else "no camera analysing"
+    out.append(_check("latency", "Analysis latency", latency, worst >= LATENCY_WARNING_MS))
+    cameras = f"{len(down)} down: {', '.join(down)}" if down else "all up"
+    out.append(_check("cameras", "Cameras", cameras, bool(down)))
     return out

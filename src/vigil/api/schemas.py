@@ -246,57 +246,6 @@ class CameraDetail(CameraOut):
     live_frame_at: float | None = Field(description="Time of the latest live JPEG, if any.")
 
 
-class ProcessGroupOut(BaseModel):
-    """A group of the service's processes on this machine and what they use now."""
-
-    name: str
-    kind: Literal["service", "detector", "camera", "apps", "other"] = Field(
-        description="service: the API and supervisor; camera: a camera's worker; apps: the "
-        "sandboxed store apps below that worker; other: any other child process."
-    )
-    camera: str | None = None
-    pids: list[int]
-    cpu_percent: float = Field(description="Per core (200 = two cores busy), as top shows.")
-    memory_bytes: int = Field(description="Resident memory (RSS), summed over the group.")
-
-
-class CheckOut(BaseModel):
-    key: str
-    title: str
-    value: str
-    level: Literal["ok", "warning"]
-    advice: str | None = Field(None, description="What to do, one line, when a warning.")
-
-
-class DiskOut(BaseModel):
-    path: str
-    total_bytes: int
-    free_bytes: int
-    write_bytes_per_day: float = Field(
-        description="Recordings written over the last hour, as bytes per day."
-    )
-    days_left: float | None = Field(
-        description="Days of recording the free space holds at that rate (null: not recording)."
-    )
-
-
-class SystemOut(BaseModel):
-    """The System page: version, uptime, checks with what to do, CPU and memory per process
-    group, the disk's forecast, and each camera's analysis latency over time."""
-
-    version: str
-    started_at: float
-    uptime_s: float
-    cpu_count: int
-    memory_total_bytes: int
-    checks: list[CheckOut]
-    processes: list[ProcessGroupOut]
-    disk: DiskOut | None
-    latency: dict[str, list[tuple[float, float]]] = Field(
-        description="Camera -> (time, analysis latency in ms), oldest first, every 10 s."
-    )
-
-
 class Health(BaseModel):
     """Public liveness: no camera names, no version (those need a login)."""
 

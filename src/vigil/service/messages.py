@@ -17,9 +17,10 @@ from vigil.recording.segments import SegmentInfo
 if TYPE_CHECKING:
     from vigil.config.site import CameraConfig
 
-# "stalled": the stream is connected but no picture has come for a few seconds (before the
-# source's read timeout makes it reconnect).
+# "stalled": the stream is connected but no picture has come for `STALLED_AFTER_S` (before
+# the source's read timeout makes it reconnect).
 CameraState = Literal["starting", "online", "stalled", "reconnecting", "offline", "stopped"]
+STALLED_AFTER_S = 3.0
 # "failing": the app raised and is skipped for a backoff (`vigil.apps.boundary`); it runs
 # again when the backoff ends and is "running" once a call succeeds.
 AppState = Literal["starting", "running", "failing", "restarting", "failed", "stopped"]
@@ -87,6 +88,17 @@ class CameraStatus:
     since: float | None = None
     last_frame_at: float | None = None  # when the worker last received a picture
     pid: int | None = None  # the worker's process, on its own machine (the System page)
+
+    def enter(self, state: CameraState, now: float, last_frame_at: float | None) -> None:
+        """Take on the source's `state` as of `now` ("stalled" where it is online but its
+        last picture came `STALLED_AFTER_S` ago or more); coming up or going down starts
+        `since` again: down since the last picture, where there was one."""
+        if state == "online" and last_frame_at is not None:
+            state = "stalled" if now - last_frame_at >= STALLED_AFTER_S else state
+        if (state == "online") != (self.state == "online"):
+            self.since = now if state == "online" or last_frame_at is None else last_frame_at
+        self.state = state
+        self.last_frame_at = last_frame_at
 
     def reason(self, now: float) -> str | None:
         """Why the camera is not online, in one line ("no frames for 12 s · rtsp://cam:

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+from typing import Literal
 
 import psutil
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST
+from pydantic import BaseModel, Field
 from starlette.responses import Response
 
 from vigil import __version__
@@ -21,14 +23,10 @@ from vigil.api.resources import ProcessSampler, checks, disk_forecast
 from vigil.api.schemas import (
     ERROR_RESPONSES,
     AssignmentOut,
-    CheckOut,
     ClusterOut,
-    DiskOut,
     Health,
     MoveOut,
     NodeOut,
-    ProcessGroupOut,
-    SystemOut,
 )
 from vigil.api.state import ServiceState
 from vigil.recording.retention import disk_pressure
@@ -36,6 +34,57 @@ from vigil.recording.retention import disk_pressure
 __all__ = ["router"]
 
 router = APIRouter()
+
+
+class ProcessGroupOut(BaseModel):
+    """A group of the service's processes on this machine and what they use now."""
+
+    name: str
+    kind: Literal["service", "detector", "camera", "apps", "other"] = Field(
+        description="service: the API and supervisor; camera: a camera's worker; apps: the "
+        "sandboxed store apps below that worker; other: any other child process."
+    )
+    camera: str | None = None
+    pids: list[int]
+    cpu_percent: float = Field(description="Per core (200 = two cores busy), as top shows.")
+    memory_bytes: int = Field(description="Resident memory (RSS), summed over the group.")
+
+
+class CheckOut(BaseModel):
+    key: str
+    title: str
+    value: str
+    level: Literal["ok", "warning"]
+    advice: str | None = Field(None, description="What to do, one line, when a warning.")
+
+
+class DiskOut(BaseModel):
+    path: str
+    total_bytes: int
+    free_bytes: int
+    write_bytes_per_day: float = Field(
+        description="Recordings written over the last hour, as bytes per day."
+    )
+    days_left: float | None = Field(
+        description="Days of recording the free space holds at that rate (null: not recording)."
+    )
+
+
+class SystemOut(BaseModel):
+    """The System page: version, uptime, checks with what to do, CPU and memory per process
+    group, the disk's forecast, and each camera's analysis latency over time."""
+
+    version: str
+    started_at: float
+    uptime_s: float
+    cpu_count: int
+    memory_total_bytes: int
+    checks: list[CheckOut]
+    processes: list[ProcessGroupOut]
+    disk: DiskOut | None
+    latency: dict[str, list[tuple[float, float]]] = Field(
+        description="Camera -> (time, analysis latency in ms), oldest first, every 10 s."
+    )
 
 
 @router.get("/api/health", response_model=Health, tags=["service"])

@@ -77,7 +77,6 @@ from vigil.sources.items import DecodedFrame, Disconnected, Gap, Packet, StreamO
 from vigil.sources.live import LiveSource
 
 STATUS_INTERVAL_S = 1.0
-STALLED_AFTER_S = 3.0  # a connected stream without a picture this long is "stalled"
 _STATES: dict[str, CameraState] = {
     "connecting": "starting",
     "online": "online",
@@ -121,9 +120,8 @@ class CameraWorker:
         storage = spec.site.storage.directory
         self.snapshots = storage / "snapshots" / self.camera.id
         self.snapshots.mkdir(parents=True, exist_ok=True)
-        self.status = CameraStatus(self.camera.id, "starting", time.time())
-        self.status.since = self.status.wall_time
-        self.status.pid = os.getpid()
+        now = time.time()
+        self.status = CameraStatus(self.camera.id, "starting", now, since=now, pid=os.getpid())
         self._last_frame_at: float | None = None  # arrival of the latest picture
         # Frames due for analysis, handed from ingest to analytics (see `FrameMailbox`).
         self._mailbox = FrameMailbox(self.camera.analysis_queue, self.camera.analysis_max_age)
@@ -257,14 +255,7 @@ class CameraWorker:
     def _report(self, source: LiveSource) -> None:
         now = time.time()
         s = self.status
-        state = _STATES.get(source.state, "offline")
-        last_frame = self._last_frame_at
-        if state == "online" and last_frame is not None and now - last_frame >= STALLED_AFTER_S:
-            state = "stalled"
-        if (state == "online") != (s.state == "online"):  # up, or down: since when
-            s.since = now if state == "online" or last_frame is None else last_frame
-        s.state = state
-        s.last_frame_at = last_frame
+        s.enter(_STATES.get(source.state, "offline"), now, self._last_frame_at)
         s.error = source.last_error
         failed = self._analysis_error
         if failed is not None and now - failed[0] < 2 * STATUS_INTERVAL_S + 1:
