@@ -125,6 +125,7 @@ def url_for(endpoint: Endpoint, deployment: Deployment, camera: str) -> str:
         # its review item (marking it reviewed changes only the caller's own mark)
         "item_id": ReviewStore(deployment.state.events.database).item_of(event_id) or "",
         "username": "nobody-here",  # never a real user: the call must not change anything
+        "token_id": "999999",  # nor a real token
     }
     path = endpoint.path
     while "{" in path:

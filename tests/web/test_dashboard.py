@@ -251,8 +251,10 @@ def test_admin_creates_an_api_token_shown_once(browser: Any, dashboard: Dashboar
     try:
         page.goto("/admin")
         page.locator('#users tr[data-user="viewer"]').get_by_role(
-            "button", name="New API token"
+            "button", name="API tokens"
         ).click()
+        page.fill("#t-name", "reporting")
+        page.get_by_role("button", name="New API token").click()
         token = page.locator("#token-value").inner_text(timeout=10_000).strip()
         assert "shown once" in page.inner_text("#token") and len(token) > 20
         with httpx.Client(

@@ -129,6 +129,19 @@ class CameraStatusOut(BaseModel):
     )
     counters: dict[str, dict[str, float]] = Field(description="App name -> live counters.")
     error: str | None = None
+    since: float | None = Field(
+        None,
+        description="Since when the camera is in this state: up, or down (any of the "
+        "down states in a row, across worker restarts), seconds since the epoch.",
+    )
+    last_frame_at: float | None = Field(
+        None, description="When a worker last received a picture (None: none yet)."
+    )
+    reason: str | None = Field(
+        None,
+        description='Why the camera is not online, in one line ("no frames for 12 s · '
+        "rtsp://cam/1: connection refused\"); an online camera's analysis error.",
+    )
 
 
 class CameraPrivacyOut(BaseModel):
@@ -160,6 +173,12 @@ class CameraOut(BaseModel):
     enabled: bool
     state: ApiCameraState = Field(description="'unknown' until the worker first reports.")
     up: bool = Field(description="Online and reported recently.")
+    since: float | None = Field(
+        None, description="Since when it is up, or down (seconds since the epoch)."
+    )
+    reason: str | None = Field(
+        None, description="Why it is not up, in one line (None when up or not reported yet)."
+    )
     live_url: str
     latest_url: str
     node: str | None = Field(
@@ -593,8 +612,26 @@ class UserOut(BaseModel):
     updated_at: float
 
 
+class TokenIn(BaseModel):
+    name: str | None = Field(
+        None,
+        max_length=100,
+        description='What will use the token ("home-assistant"): how it is listed and revoked.',
+    )
+
+
 class TokenOut(BaseModel):
     token: str = Field(description="Shown once: only its hash is kept.")
+    name: str | None = None
+
+
+class TokenInfoOut(BaseModel):
+    """An API token as listed: never its value."""
+
+    id: int
+    name: str | None = Field(description="None: made before tokens had names.")
+    created_at: float
+    last_used: float | None = Field(description="Updated at most once a minute.")
 
 
 class AuditOut(BaseModel):

@@ -320,6 +320,7 @@ class ApiTokenRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[float] = mapped_column(Double)
     last_used: Mapped[float | None] = mapped_column(Double, nullable=True)
+    name: Mapped[str | None] = mapped_column(String(100), nullable=True)  # None: before 0007
 
     __table_args__ = (
         Index("ix_api_tokens_token_hash", "token_hash", unique=True),

@@ -440,7 +440,7 @@ class Supervisor:
         error is the same) and when it is back; not every status of a camera that is down."""
         now = time.time()
         down = self._down.get(status.camera)
-        if status.state in ("starting", "reconnecting", "offline") and status.error:
+        if status.state in ("starting", "stalled", "reconnecting", "offline") and status.error:
             if down is None or down[0] != status.error or now - down[2] >= REPEAT_WARNING_S:
                 since = now if down is None else down[1]
                 log.warning("camera %s: %s: %s", status.camera, status.state, status.error)

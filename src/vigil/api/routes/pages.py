@@ -72,8 +72,9 @@ PAGES: tuple[Page, ...] = (
     Page("/search", "search", "Search", "operator"),
     Page("/apps", "apps", "Apps", "operator"),
     Page("/store", "store", "Store", "operator"),
-    Page("/system", "system", "System", "operator"),
+    Page("/system", "system", "System", "operator", vendor=_CHART),
     Page("/admin", "admin", "Admin", "admin"),
+    Page("/account", "account", "Your account", "viewer", in_nav=False),
 )
 _OPEN_PAGES = (  # the forms that sign in
     Page("/login", "login", "Sign in", None, in_nav=False),
@@ -112,7 +113,8 @@ def render(
                 links.append(f'<li><a href="{p.path}"{current}>{html.escape(p.title)}</a></li>')
         nav = f'<nav aria-label="Main"><ul>{"".join(links)}</ul></nav>'
         user = (
-            f'<div class="who"><span>{html.escape(principal.username)}'
+            f'<div class="who"><span><a href="/account" id="account" title="Your account">'
+            f"{html.escape(principal.username)}</a>"
             f" <small>({html.escape(principal.role)})</small></span>"
             '<button type="button" id="logout" class="link">Sign out</button></div>'
         )

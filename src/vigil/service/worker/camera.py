@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 import statistics
 import threading
 import time
@@ -127,7 +128,9 @@ class CameraWorker:
         storage = spec.site.storage.directory
         self.snapshots = storage / "snapshots" / self.camera.id
         self.snapshots.mkdir(parents=True, exist_ok=True)
-        self.status = CameraStatus(self.camera.id, "starting", time.time())
+        now = time.time()
+        self.status = CameraStatus(self.camera.id, "starting", now, since=now, pid=os.getpid())
+        self._last_frame_at: float | None = None  # arrival of the latest picture
         # Frames due for analysis, handed from ingest to analytics (see `FrameMailbox`).
         self._mailbox = FrameMailbox(self.camera.analysis_queue, self.camera.analysis_max_age)
         self._analysis_failures = 0  # frames dropped because analysing them failed
@@ -232,6 +235,7 @@ class CameraWorker:
             if self.segmenter is not None:
                 self.segmenter.write(item.packet, item.wall_time)
         elif isinstance(item, DecodedFrame):
+            self._last_frame_at = time.time()
             self.status.frames_in += 1
             self._in_window.append(item.wall_time)
             if item.wall_time >= self._next_due:
@@ -259,7 +263,7 @@ class CameraWorker:
     def _report(self, source: LiveSource) -> None:
         now = time.time()
         s = self.status
-        s.state = _STATES.get(source.state, "offline")
+        s.enter(_STATES.get(source.state, "offline"), now, self._last_frame_at)
         s.error = source.last_error
         failed = self._analysis_error
         if failed is not None and now - failed[0] < 2 * STATUS_INTERVAL_S + 1:

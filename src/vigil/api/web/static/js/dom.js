@@ -39,11 +39,16 @@ export function fmtTime(seconds) {
   return new Date(seconds * 1000).toLocaleString();
 }
 
+// A duration in its two largest units: "45 s", "2 min 10 s", "3 h 5 min", "2 days 4 h".
 export function fmtDuration(seconds) {
-  if (seconds < 120) return `${Math.round(seconds)} s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)} min`;
-  if (seconds < 172800) return `${(seconds / 3600).toFixed(1)} h`;
-  return `${(seconds / 86400).toFixed(1)} days`;
+  let rest = Math.max(0, Math.round(seconds));
+  const units = [["days", 86400], ["h", 3600], ["min", 60], ["s", 1]].map(([name, size]) => {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    return n ? `${n} ${name === "days" && n === 1 ? "day" : name}` : "";
+  });
+  const first = units.findIndex(Boolean);
+  return first < 0 ? "0 s" : units.slice(first, first + 2).filter(Boolean).join(" ");
 }
 
 export function fmtBytes(n) {
