@@ -46,17 +46,11 @@ from vigil.detection.base import LetterboxingDetector
 from vigil.detection.classes import COCO_CLASSES
 from vigil.detection.detections import Detections
 from vigil.errors import VigilError
-from vigil.events.event import Event, is_event_id
 from vigil.forensics.summary import TrackSummary
 from vigil.outputs.annotate import Annotator
 from vigil.pipeline.build import build_detector, build_engine, build_scene
 from vigil.pipeline.engine import Engine, FrameResult
-from vigil.privacy.masking import (
-    crop_region,
-    snapshot_crop_path,
-    static_mask,
-    write_snapshot_boxes,
-)
+from vigil.privacy.masking import static_mask
 from vigil.recording.segmenter import RECORDABLE_CODECS, Segmenter, camera_dirname, recover
 from vigil.recording.segments import SegmentInfo
 from vigil.service.detector.client import DetectorClient
@@ -80,6 +74,7 @@ from vigil.service.worker.boxes import SegmentBoxes
 from vigil.service.worker.mailbox import FrameMailbox
 from vigil.service.worker.masks import FrameMasks, tracked_now
 from vigil.service.worker.shapes import changed_shapes, mentions
+from vigil.service.worker.snapshots import SNAPSHOT_QUALITY, write_snapshot
 from vigil.sources.frame import Frame
 from vigil.sources.items import DecodedFrame, Disconnected, Gap, Packet, StreamOpened
 from vigil.sources.live import LiveSource
@@ -91,7 +86,6 @@ _STATES: dict[str, CameraState] = {
     "reconnecting": "reconnecting",
 }
 LIVE_FPS = 4.0
-SNAPSHOT_QUALITY = 85
 LIVE_QUALITY = 70
 RAW_FRAME_EVERY_S = 5.0  # the picture without overlays, for the zone editor
 ERROR_LOG_EVERY_S = 60.0  # the same analysis error is logged at most this often
@@ -586,7 +580,7 @@ class CameraWorker:
             snapshot = None
             if event.state in ("start", "instant"):
                 drawn = drawn if drawn is not None else annotator.draw(frame.image, objects)
-                snapshot = self._snapshot(event, drawn, tracked)
+                snapshot = write_snapshot(self.snapshots, self.camera.id, event, drawn, tracked)
             self._send(EventMessage(event, wall, snapshot))
         if self._live_wanted and wall - self._last_live >= 1.0 / LIVE_FPS:
             self._last_live = wall
@@ -605,46 +599,6 @@ class CameraWorker:
             unmasked = _jpeg(annotator.draw(masks.unmasked(frame.image), objects))
         if masked is not None:
             self._send(LiveFrame(self.camera.id, wall, masked, unmasked))
-
-    def _snapshot(self, event: Event, image: np.ndarray, tracked: Detections) -> str | None:
-        """Write the event's snapshot unmasked (the record), the crop of its object beside it
-        (`crop_region`), the frame's tracked boxes and the crop's place (the API masks both
-        pictures with them when it serves them), and the event object's box into the event
-        (``attributes["box"]``)."""
-        # Event ids are Vigil's (`vigil.apps.boundary`); a name that is anything else
-        # (a path from an app) never becomes a file.
-        if not is_event_id(event.id):
-            log.error(
-                "camera %s: no snapshot for event id %s", self.camera.id, ascii(event.id)[:80]
-            )
-            return None
-        path = self.snapshots / f"{event.id}.jpg"
-        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_QUALITY])
-        if not ok:
-            return None
-        path.write_bytes(jpeg.tobytes())
-        own = tracked.xyxy[tracked.tracker_id == event.track_id]
-        box = None
-        if event.track_id is not None and len(own):
-            box = [round(v, 1) for v in own[0].tolist()]
-        if box is not None:
-            event.attributes.setdefault("box", box)
-        height, width = image.shape[:2]
-        crop = None if box is None else crop_region(box, width, height)
-        if crop is not None:
-            x1, y1, x2, y2 = crop
-            ok, jpeg = cv2.imencode(
-                ".jpg", image[y1:y2, x1:x2], [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_QUALITY]
-            )
-            if ok:
-                snapshot_crop_path(path).write_bytes(jpeg.tobytes())
-            else:
-                crop = None
-        classes = [COCO_CLASSES[c] for c in tracked.class_id.tolist()]
-        write_snapshot_boxes(
-            path, tracked.xyxy, classes, tracked.tracker_id.tolist(), box, crop, (width, height)
-        )
-        return str(path)
 
     def _send_tracks(self, tracks: list[TrackSummary]) -> None:
         """Finished tracks' summaries to the writer (forensic search)."""
