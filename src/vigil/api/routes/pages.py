@@ -99,10 +99,11 @@ def render(
     title: str = "",
     *,
     cluster: bool = False,
+    time_zone: str | None = None,
 ) -> str:
     """The page's HTML: the shell with its title (default the page's), navigation and data
     attributes (the page's module, the user, the path parameters, whether the site is a
-    cluster) for its script."""
+    cluster, the site's time zone) for its script."""
     nav = ""
     user = ""
     if principal is not None:
@@ -123,6 +124,7 @@ def render(
         "role": principal.role if principal else "",
         "user": principal.username if principal else "",
         "cluster": "true" if cluster else "",
+        "time-zone": time_zone or "",
         **{k.replace("_", "-"): str(v) for k, v in path_params.items()},
     }
     attributes = " ".join(f'data-{k}="{html.escape(v)}"' for k, v in data.items())
@@ -150,7 +152,8 @@ def _page_route(page: Page) -> Any:
                 raise HTTPException(404, f"unknown camera {params['camera_id']!r}")
             title = camera.name if page.module == "camera" else f"{page.title}: {camera.name}"
         cluster = request.app.state.cluster is not None
-        html_text = render(page, principal, params, title, cluster=cluster)
+        zone = state.site.server.zone_name() if state.site is not None else None
+        html_text = render(page, principal, params, title, cluster=cluster, time_zone=zone)
         return HTMLResponse(html_text, headers=_SECURITY_HEADERS)
 
     return route

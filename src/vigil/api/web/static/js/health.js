@@ -1,12 +1,12 @@
 // Why a camera is down and since when, in one line for its tile (live grid, camera page):
 // "reconnecting since 07:01:02 (3 min) · rtsp://cam/1: connection refused". The reason is the
 // worker's (GET /api/cameras: `reason`, `since`).
-import { fmtDuration, h } from "./dom.js";
+import { fmtDuration, fmtTime, h } from "./dom.js";
 
 // "07:01:02" today, the date too otherwise.
 function clockTime(seconds) {
-  const at = new Date(seconds * 1000);
-  return at.toDateString() === new Date().toDateString() ? at.toLocaleTimeString() : at.toLocaleString();
+  const today = fmtTime(seconds, { dateStyle: "short" }) === fmtTime(Date.now() / 1000, { dateStyle: "short" });
+  return today ? fmtTime(seconds, { timeStyle: "medium" }) : fmtTime(seconds);
 }
 
 export function healthText(camera) {

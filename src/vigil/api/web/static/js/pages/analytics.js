@@ -1,15 +1,14 @@
 // /analytics: line-crossing counts per interval (bars) and occupancy over time (lines), per
 // camera, line and zone, from GET /api/counts. Charts by Chart.js (vendored).
 import { api } from "../api.js";
-import { clear, h, showError } from "../dom.js";
+import { clear, fmtTime, h, showError } from "../dom.js";
 
 const RANGES = { "6 hours": 6 * 3600, "24 hours": 86400, "7 days": 7 * 86400 };
 const INTERVALS = { "5 minutes": 300, "15 minutes": 900, hour: 3600, day: 86400 };
 const charts = [];
 
 function label(t, interval) {
-  const d = new Date(t * 1000);
-  return interval >= 86400 ? d.toLocaleDateString() : d.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  return interval >= 86400 ? fmtTime(t, { dateStyle: "medium" }) : fmtTime(t, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 }
 
 function chart(canvas, type, labels, datasets, yTitle) {

@@ -106,7 +106,7 @@ function latencyChart(canvas, latency, previous) {
     options: {
       animation: false, responsive: true, maintainAspectRatio: false, parsing: false,
       scales: {
-        x: { type: "linear", min: first, max: now, ticks: { maxTicksLimit: 6, callback: (v) => new Date(v).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) } },
+        x: { type: "linear", min: first, max: now, ticks: { maxTicksLimit: 6, callback: (v) => fmtTime(v / 1000, { hour: "2-digit", minute: "2-digit" }) } },
         y: { beginAtZero: true, title: { display: true, text: "ms per analysed frame" } },
       },
     },
