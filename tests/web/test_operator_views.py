@@ -1,7 +1,7 @@
 """What the dashboard tells an operator about apps and their events, in a real browser
 against a real `vigil serve` of the sample clip: app health markers on the camera and Apps
 pages, the review page's filters from what exists, the zone editor's reference markers, and
-the object crops the worker cuts for each event.
+the object crops the worker cuts for each event, and forensic search over its tracks.
 
 Where the clip cannot produce the state under test (an app in backoff, a sandbox without a
 memory cgroup, an abandoned object) the real API response is fetched and that one field
@@ -10,11 +10,12 @@ changed in flight; the API side of those fields is pinned in tests/api/test_app.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
-from web.dashboard import CAMERA, Dashboard, screenshot
+from web.dashboard import CAMERA, Dashboard, screenshot, screenshots_on_screens
 
 pytestmark = pytest.mark.integration
 
@@ -179,5 +180,53 @@ def test_review_items_show_the_crops_the_worker_cut(browser: Any, dashboard: Das
         page.click(f"{row} .summary")
         page.wait_for_selector(".review-event img.crop")
         screenshot(page, "review-object-crops")
+    finally:
+        browsing.close()
+
+
+def test_search_finds_who_passed_through_a_drawn_area(browser: Any, dashboard: Dashboard):
+    """Forensic search: the worker's finished tracks are stored; an area drawn over the
+    walkway on the Search page finds them, each shown as the recording at its moment, its
+    path drawn over the picture on hover."""
+    admin = dashboard.api("operator")
+    whole = [[0.02, 0.02], [0.98, 0.02], [0.98, 0.98], [0.02, 0.98]]
+
+    def stored_tracks() -> list | None:
+        now = time.time()
+        body = {"start": now - 3600, "end": now + 60, "polygon": whole}
+        csrf = {"X-CSRF-Token": admin.cookies["vigil_csrf"]}
+        response = admin.post("/api/search/tracks", json=body, headers=csrf)
+        assert response.status_code == 200, response.text
+        hits = response.json()
+        return [hit for hit in hits if hit["picture_url"]] or None
+
+    dashboard.wait(stored_tracks, 120, "a finished track stored for search, with a recording")
+    admin.close()
+    browsing = dashboard.login(browser, "operator")
+    page = browsing.page
+    try:
+        page.goto(f"/search?camera={CAMERA}")
+        page.wait_for_selector("#s-frame")
+        page.wait_for_function("() => document.getElementById('s-frame').naturalWidth > 0")
+        box = page.locator("#s-overlay").bounding_box()
+        for fx, fy in ((0.02, 0.02), (0.98, 0.02), (0.98, 0.98), (0.02, 0.98)):
+            page.mouse.click(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+        assert page.inner_text("#s-shape-help").startswith("4 points")
+        page.click("#s-search")
+        page.wait_for_selector("#s-results .hit a.button")
+        assert "found in" in page.inner_text("#s-summary")
+        played = page.locator("#s-results .hit:has(a.button)").first
+        href = played.locator("a.button").get_attribute("href")
+        assert href.startswith(f"/recordings?camera={CAMERA}&t=")
+        played.hover()
+        page.wait_for_function(
+            "() => document.querySelector('#s-overlay .search-path')?.getAttribute('points')"
+        )
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('#s-results .hit img')].some(i => i.naturalWidth > 0)"
+        )
+        overflow = screenshots_on_screens(page, "search")
+        assert overflow == {"laptop": 0, "phone": 0}, overflow
+        assert not browsing.errors, browsing.errors
     finally:
         browsing.close()

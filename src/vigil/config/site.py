@@ -170,7 +170,9 @@ class ServerSettings(_Model):
             try:
                 ZoneInfo(value)
             except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"unknown time zone {value!r} (an IANA name: Europe/Paris)") from None
+                raise ValueError(
+                    f"unknown time zone {value!r} (an IANA name: Europe/Paris)"
+                ) from None
         return value
 
     def zone_name(self) -> str | None:

@@ -7,12 +7,12 @@ hit says the moment to play; its picture is the recording at that moment
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException
-from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from vigil.api.deps import Events, Operator
+from vigil.api.deps import Events, Operator, State
 from vigil.api.schemas import ERROR_RESPONSES, Timestamp
 from vigil.forensics.store import TrackQuery, TrackStore
 
@@ -66,11 +66,14 @@ class TrackHitOut(BaseModel):
     dwell: float
     speed_kmh: float | None
     path: list[tuple[float, float, float]] = Field(description="(time, x, y), x and y normalised")
+    picture_url: str | None = Field(
+        description="The recording at `moment` (masked as playback is); null when none covers it"
+    )
 
 
 @router.post("/api/search/tracks", response_model=list[TrackHitOut])
-async def search_tracks(
-    body: TrackSearch, principal: Operator, events: Events
+def search_tracks(
+    body: TrackSearch, principal: Operator, events: Events, state: State
 ) -> list[TrackHitOut]:
     """The tracks matching every given condition, earliest moment first."""
     cameras = body.cameras
@@ -92,7 +95,14 @@ async def search_tracks(
         min_speed=body.min_speed,
         limit=body.limit,
     )
-    hits = await run_in_threadpool(TrackStore(events.database).search, query)
+    hits = TrackStore(events.database).search(query)  # a sync route: FastAPI's thread pool
+    index = state.index
+
+    def picture(camera: str, moment: float) -> str | None:
+        if index is None or not index.between(camera, moment, moment):
+            return None
+        return f"/api/recordings/frame.jpg?camera={quote(camera)}&t={moment:.3f}"
+
     return [
         TrackHitOut(
             id=hit.id,
@@ -105,6 +115,7 @@ async def search_tracks(
             dwell=hit.dwell,
             speed_kmh=hit.speed_kmh,
             path=hit.path,
+            picture_url=picture(hit.source, hit.moment),
         )
         for hit in hits
     ]

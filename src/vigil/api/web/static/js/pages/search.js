@@ -80,18 +80,20 @@ export async function render(root) {
   }
 
   function hitCard(hit) {
-    const picture = `/api/recordings/frame.jpg?camera=${encodeURIComponent(hit.camera)}&t=${hit.moment.toFixed(3)}&width=${THUMB_WIDTH}`;
     const play = `/recordings?camera=${encodeURIComponent(hit.camera)}&t=${hit.moment.toFixed(3)}`;
     const facts = [hit.class_name, `seen ${fmtDuration(hit.last_time - hit.first_time)}`];
     if (hit.dwell && shapeKind.value === "area") facts.push(`${fmtDuration(hit.dwell)} in the area`);
     if (hit.speed_kmh !== null) facts.push(`top ${Math.round(hit.speed_kmh)} km/h`);
     const card = h("article", { class: "hit", tabindex: 0, dataset: { track: hit.track_id } },
-      h("a", { href: play, title: "Play the recording at this moment" },
-        h("img", { src: picture, alt: `${hit.class_name} at ${fmtTime(hit.moment)}`, loading: "lazy", width: THUMB_WIDTH })),
+      hit.picture_url
+        ? h("a", { href: play, title: "Play the recording at this moment" },
+          h("img", { src: `${hit.picture_url}&width=${THUMB_WIDTH}`, alt: `${hit.class_name} at ${fmtTime(hit.moment)}`, loading: "lazy", width: THUMB_WIDTH }))
+        : h("p", { class: "meta no-picture" }, "No recording of this moment."),
       h("p", {}, h("strong", {}, fmtTime(hit.moment)), " · ", facts.join(" · ")),
-      h("a", { href: play, class: "button" }, "Play"));
+      hit.picture_url ? h("a", { href: play, class: "button" }, "Play") : null);
     const showPath = () => {
       path = hit.path.map(([, x, y]) => [x, y]);
+      if (path.length === 1) path.push(path[0]); // a track seen once: a dot
       draw();
     };
     card.addEventListener("mouseenter", showPath);
@@ -144,7 +146,6 @@ export async function render(root) {
   camera.addEventListener("change", loadCamera);
   shapeKind.addEventListener("change", () => { points = []; draw(); });
   clear(root,
-    h("h1", {}, "Search"),
     h("p", { class: "meta" }, "Every object that passed through an area, crossed a line, stayed or sped — from the tracks Vigil keeps as long as the recordings."),
     form,
     h("div", { class: "search-layout" }, h("section", {}, stage, shapeHelp), h("section", {}, summary, results)));
