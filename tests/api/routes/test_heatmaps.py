@@ -63,6 +63,7 @@ def test_heatmap_png_overlays_the_frame(stored: Site) -> None:
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "image/png"
     assert response.headers["x-heatmap-peak"] == "35.000"
+    assert response.headers["x-heatmap-tracks"] == "3"
     image = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_UNCHANGED)
     assert image.shape == (240, 320, 4)  # the frame's size: 4:3, so a 64 x 48 grid under it
     alpha = image[:, :, 3]

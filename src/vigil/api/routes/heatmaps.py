@@ -166,14 +166,19 @@ def heatmap_image(
     columns: Columns = GRID_COLUMNS,
 ) -> Response:
     """The heat map as a PNG the size of the camera's frame: transparent where nobody was,
-    blue to red up to the busiest cell (``X-Heatmap-Peak``: its seconds)."""
+    blue to red up to the busiest cell (``X-Heatmap-Peak``: its seconds;
+    ``X-Heatmap-Tracks``: the tracks counted)."""
     computed = _heatmap(state, events, camera_id, start, end, classes, columns)
     rows, columns = computed.heat.grid.shape
     size = computed.frame_size or (columns * CELL_PX, rows * CELL_PX)
     return Response(
         heatmap_png(computed.heat.grid, size),
         media_type="image/png",
-        headers={"Cache-Control": "no-store", "X-Heatmap-Peak": f"{computed.heat.peak:.3f}"},
+        headers={
+            "Cache-Control": "no-store",
+            "X-Heatmap-Peak": f"{computed.heat.peak:.3f}",
+            "X-Heatmap-Tracks": str(computed.heat.tracks),
+        },
     )
 
 
