@@ -16,15 +16,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
-import tempfile
 import time
-from pathlib import Path
 
-from forensic_search import DAY, summaries
+from forensic_search import DAY, on_backends, summaries
 from sqlalchemy import insert
 
-from vigil.cluster.postgres import PrivatePostgres
 from vigil.db.database import Database
 from vigil.db.schema import TrackRow
 from vigil.forensics.heatmap import dwell, grid_shape, occupancy
@@ -89,23 +85,10 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="vigil-heatmap-") as folder:
-        work = Path(folder)
-        work.chmod(0o755)  # PostgreSQL runs as its own user when started as root
-        for backend in args.backends.split(","):
-            if backend == "sqlite":
-                run_backend("sqlite", f"sqlite:///{work / 'tracks.db'}", args)
-            elif backend == "postgresql":
-                server = PrivatePostgres(work / "pg", durable=False)
-                try:
-                    run_backend("postgresql", server.start(), args)
-                finally:
-                    server.stop()
-            else:
-                print(f"--backends: unknown backend {backend!r}", file=sys.stderr)
-                return 2
-    return 0
+    return on_backends(
+        args.backends, "vigil-heatmap-", lambda name, url: run_backend(name, url, args)
+    )
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -16,14 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from vigil.api.deps import Events, State, Viewer, camera_or_404
 from vigil.api.routes.search import MAX_RANGE_S
 from vigil.api.schemas import ERROR_RESPONSES, Timestamp, bad_param
-from vigil.api.state import ServiceState
-from vigil.events.store import EventStore
 from vigil.forensics.heatmap import (
     DWELL_EDGES,
     GRID_COLUMNS,
@@ -84,30 +82,50 @@ class DwellOut(BaseModel):
     zones: list[ZoneDwellOut]
 
 
-def _range(now: float, start: float | None, end: float | None) -> tuple[float, float]:
-    end = now if end is None else end
+@dataclass(frozen=True)
+class _Asked:
+    """Whose and which time: the camera (one the user may see) and the range."""
+
+    camera: str
+    start: float
+    end: float
+    classes: list[str] | None
+
+
+def _asked(
+    camera_id: str,
+    _: Viewer,
+    state: State,
+    start: Start = None,
+    end: End = None,
+    classes: Classes = None,
+) -> _Asked:
+    camera_or_404(state, camera_id)
+    end = state.clock() if end is None else end
     start = end - DEFAULT_RANGE_S if start is None else start
     if end <= start:
         raise bad_param("end", "end must be after start", end)
     if end - start > MAX_RANGE_S:
         raise bad_param("start", "a range spans at most 31 days", start)
-    return start, end
+    return _Asked(camera_id, start, end, classes)
+
+
+Asked = Annotated[_Asked, Depends(_asked)]
 
 
 @dataclass(frozen=True)
 class _Computed:
+    asked: _Asked
     heat: Heatmap
-    start: float
-    end: float
     frame_size: tuple[int, int] | None
 
-    def out(self, camera_id: str, classes: list[str] | None) -> HeatmapOut:
+    def out(self) -> HeatmapOut:
         rows, columns = self.heat.grid.shape
         return HeatmapOut(
-            camera=camera_id,
-            start=self.start,
-            end=self.end,
-            classes=classes,
+            camera=self.asked.camera,
+            start=self.asked.start,
+            end=self.asked.end,
+            classes=self.asked.classes,
             rows=rows,
             columns=columns,
             peak=round(self.heat.peak, 3),
@@ -118,36 +136,23 @@ class _Computed:
 
 
 def _heatmap(
-    state: ServiceState,
-    events: EventStore,
-    camera_id: str,
-    start: float | None,
-    end: float | None,
-    classes: list[str] | None,
-    columns: int,
+    asked: Asked, state: State, events: Events, columns: Columns = GRID_COLUMNS
 ) -> _Computed:
-    camera_or_404(state, camera_id)
-    begin, finish = _range(state.clock(), start, end)
-    frame = state.raw_frame(camera_id)
+    """The heat map a request asks for, on a grid of the camera's frame aspect."""
+    frame = state.raw_frame(asked.camera)
     frame_size = None if frame is None else (frame.width, frame.height)
     shape = grid_shape(frame_size, columns)
-    heat = occupancy(events.database, camera_id, begin, finish, classes, shape)
-    return _Computed(heat, begin, finish, frame_size)
+    heat = occupancy(events.database, asked.camera, asked.start, asked.end, asked.classes, shape)
+    return _Computed(asked, heat, frame_size)
+
+
+Computed = Annotated[_Computed, Depends(_heatmap)]
 
 
 @router.get("/api/cameras/{camera_id}/heatmap.json", response_model=HeatmapOut)
-def heatmap_json(
-    camera_id: str,
-    _: Viewer,
-    state: State,
-    events: Events,
-    start: Start = None,
-    end: End = None,
-    classes: Classes = None,
-    columns: Columns = GRID_COLUMNS,
-) -> HeatmapOut:
+def heatmap_json(computed: Computed) -> HeatmapOut:
     """Seconds objects' ground points spent in each cell of a grid over the frame."""
-    return _heatmap(state, events, camera_id, start, end, classes, columns).out(camera_id, classes)
+    return computed.out()
 
 
 @router.get(
@@ -155,20 +160,10 @@ def heatmap_json(
     response_class=Response,
     responses={200: {"content": {"image/png": {}}}, **ERROR_RESPONSES},
 )
-def heatmap_image(
-    camera_id: str,
-    _: Viewer,
-    state: State,
-    events: Events,
-    start: Start = None,
-    end: End = None,
-    classes: Classes = None,
-    columns: Columns = GRID_COLUMNS,
-) -> Response:
+def heatmap_image(computed: Computed) -> Response:
     """The heat map as a PNG the size of the camera's frame: transparent where nobody was,
     blue to red up to the busiest cell (``X-Heatmap-Peak``: its seconds;
     ``X-Heatmap-Tracks``: the tracks counted)."""
-    computed = _heatmap(state, events, camera_id, start, end, classes, columns)
     rows, columns = computed.heat.grid.shape
     size = computed.frame_size or (columns * CELL_PX, rows * CELL_PX)
     return Response(
@@ -183,24 +178,14 @@ def heatmap_image(
 
 
 @router.get("/api/cameras/{camera_id}/dwell", response_model=DwellOut)
-def dwell_times(
-    camera_id: str,
-    _: Viewer,
-    state: State,
-    events: Events,
-    start: Start = None,
-    end: End = None,
-    classes: Classes = None,
-) -> DwellOut:
+def dwell_times(asked: Asked, events: Events) -> DwellOut:
     """Per zone, how long the tracks that ended in the range spent in it."""
-    camera_or_404(state, camera_id)
-    begin, finish = _range(state.clock(), start, end)
-    zones = dwell(events.database, camera_id, begin, finish, classes)
+    zones = dwell(events.database, asked.camera, asked.start, asked.end, asked.classes)
     return DwellOut(
-        camera=camera_id,
-        start=begin,
-        end=finish,
-        classes=classes,
+        camera=asked.camera,
+        start=asked.start,
+        end=asked.end,
+        classes=asked.classes,
         bucket_edges=list(DWELL_EDGES),
         zones=[ZoneDwellOut(**vars(zone)) for zone in zones],
     )
