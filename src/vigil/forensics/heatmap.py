@@ -124,12 +124,11 @@ def occupancy(
     for chunk in _batches(
         database, (TrackRow.first_time, TrackRow.path), source, start, end, classes, batch
     ):
-        blobs = [row.path for row in chunk]
-        lengths = np.fromiter((len(b) // 12 for b in blobs), dtype=np.intp, count=len(blobs))
-        points = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(-1, 3).astype(np.float64)
+        firsts, blobs = zip(*chunk, strict=True)
+        lengths = np.fromiter(map(len, blobs), dtype=np.intp, count=len(blobs)) // 12
+        points = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(-1, 3)
         owner = np.repeat(np.arange(len(blobs)), lengths)
-        first = np.fromiter((row.first_time for row in chunk), dtype=np.float64, count=len(chunk))
-        times = first[owner] + points[:, 0]
+        times = np.asarray(firsts, dtype=np.float64)[owner] + points[:, 0]
         # each sample lasts until its track's next one; a track's last sample has no length
         following = np.append(times[1:], np.inf)
         following[np.append(owner[1:] != owner[:-1], True)] = 0.0
