@@ -206,6 +206,36 @@ def test_users_api(deployment: Deployment) -> None:
     assert update["client_ip"] == "203.0.113.9" and update["detail"] == {"cameras": ["cam1"]}
 
 
+def test_single_named_tokens_are_listed_and_revoked(deployment: Deployment) -> None:
+    api = deployment.client("admin", client=REMOTE)
+    body = {"username": "gina", "password": PASSWORD, "role": "viewer"}
+    assert api.post("/api/users", json=body).status_code == 201
+    made = api.post("/api/users/gina/tokens", json={"name": "home-assistant"}).json()
+    assert made["name"] == "home-assistant" and made["token"].startswith("vigil_")
+    other = api.post("/api/users/gina/tokens", json={"name": "nvr"}).json()["token"]
+    assert api.post("/api/users/gina/tokens", json={"name": "nvr"}).status_code == 409
+    assert api.post("/api/users/gina/tokens", json={"name": " "}).status_code == 422
+    gina = deployment.client()
+    gina.headers.update(bearer(made["token"]))
+    assert gina.get("/api/cameras").status_code == 200
+    listed = api.get("/api/users/gina/tokens").json()
+    assert [t["name"] for t in listed] == ["home-assistant", "nvr"]
+    assert listed[0]["last_used"] is not None and listed[1]["last_used"] is None
+    assert made["token"] not in json.dumps(listed)
+
+    assert api.delete(f"/api/users/gina/tokens/{listed[0]['id']}").status_code == 204
+    assert gina.get("/api/cameras").status_code == 401  # that token only
+    gina.headers.update(bearer(other))
+    assert gina.get("/api/cameras").status_code == 200
+    assert api.delete(f"/api/users/gina/tokens/{listed[0]['id']}").status_code == 404
+    assert api.delete(f"/api/users/admin/tokens/{listed[1]['id']}").status_code == 404
+    assert [t["name"] for t in api.get("/api/users/gina/tokens").json()] == ["nvr"]
+    entries = api.get("/api/audit", params={"action": "token.revoke"}).json()["items"]
+    assert entries[0]["target"] == "gina" and entries[0]["detail"] == {"token": "home-assistant"}
+    viewer = deployment.client("viewer", client=REMOTE)
+    assert viewer.get("/api/users/gina/tokens").status_code == 403
+
+
 def test_audit_log_is_admins_only_and_pages(deployment: Deployment) -> None:
     login(deployment, "viewer")
     login(deployment, "operator")

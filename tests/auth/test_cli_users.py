@@ -88,6 +88,25 @@ def test_add_list_token_remove(site: Path) -> None:
         assert entries[0].detail["via"] == "cli" and entries[0].detail["os_user"]
 
 
+def test_named_tokens_from_the_cli(site: Path) -> None:
+    users(site, "add", "dan", "--password-stdin", input=GOOD + "\n")
+    nvr = users(site, "token", "dan", "--name", "nvr").stdout.strip()
+    home = users(site, "token", "dan", "--name", "home").stdout.strip()
+    again = users(site, "token", "dan", "--name", "nvr")
+    assert again.returncode != 0 and "already has a token named 'nvr'" in again.stderr, again
+    assert "Traceback" not in again.stderr
+    r = users(site, "token", "dan", "--name", "nvr", "--revoke")
+    assert r.stdout == "revoked the token 'nvr' of dan\n", r
+    r = users(site, "token", "dan", "--name", "nvr", "--revoke")
+    assert r.returncode != 0 and "dan has no API token named 'nvr'" in r.stderr, r
+    database, auth = auth_of(site)
+    with database:
+        assert auth.token(nvr) is None and auth.token(home) is not None
+        assert [t.name for t in auth.tokens("dan")] == ["home"]
+        _, entries = auth.audit_log()
+        assert entries[0].action == "token.revoke" and entries[0].detail["token"] == "nvr"
+
+
 @pytest.mark.parametrize(
     ("args", "stdin", "fragments"),
     [

@@ -55,6 +55,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
         snapshot = d.state.snapshots_dir / "cam1" / f"{d.events['cam1'].id}.jpg"
         snapshot.parent.mkdir(parents=True)
         snapshot.write_bytes(UNMASKED)
+        snapshot.with_suffix(".crop.jpg").write_bytes(UNMASKED)  # its object crop
         yield d
 
 
@@ -98,6 +99,7 @@ def test_the_admin_gets_the_pictures_so_the_marker_would_show(deployment: Deploy
     assert sorted(served) == [
         "GET /api/cameras/{camera_id}/latest.jpg",
         "GET /api/cameras/{camera_id}/live.mjpeg",
+        "GET /api/events/{event_id}/crop.jpg",
         "GET /api/events/{event_id}/snapshot.jpg",
         "WS /api/live",
     ]

@@ -25,6 +25,7 @@ from vigil.auth.policy import route_policy
 from vigil.auth.principal import role_at_least
 from vigil.db.database import Database
 from vigil.events import EventStore
+from vigil.events.review_store import ReviewStore
 
 #: Routes without a login, by design: liveness, logging in, and the first-run setup.
 PUBLIC = {
@@ -117,10 +118,14 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
 
 
 def url_for(endpoint: Endpoint, deployment: Deployment, camera: str) -> str:
+    event_id = deployment.events[camera].id
     values = {
         "camera_id": camera,
-        "event_id": deployment.events[camera].id,
+        "event_id": event_id,
+        # its review item (marking it reviewed changes only the caller's own mark)
+        "item_id": ReviewStore(deployment.state.events.database).item_of(event_id) or "",
         "username": "nobody-here",  # never a real user: the call must not change anything
+        "token_id": "999999",  # nor a real token
     }
     path = endpoint.path
     while "{" in path:
@@ -173,7 +178,10 @@ CAMERA_SCOPED = [
     e
     for e in CHECKED
     if e.policy not in (None, "public")
-    and ("{camera_id}" in e.path or "{event_id}" in e.path or "camera" in e.query)
+    and (
+        any(f"{{{name}}}" in e.path for name in ("camera_id", "event_id", "item_id"))
+        or "camera" in e.query
+    )
 ]
 
 

@@ -15,7 +15,14 @@ from sqlalchemy import create_engine, inspect, text
 from accounts import FAST_HASHER, PASSWORD
 from vigil.auth import AuthStore
 from vigil.auth.passwords import WeakPasswordError
-from vigil.auth.store import LastAdminError, UnknownUserError, UserExistsError
+from vigil.auth.store import (
+    AuthError,
+    LastAdminError,
+    TokenExistsError,
+    UnknownTokenError,
+    UnknownUserError,
+    UserExistsError,
+)
 from vigil.db.database import Database
 
 
@@ -170,6 +177,45 @@ def test_api_tokens_are_stored_hashed(auth: AuthStore, db: Database) -> None:
         auth.create_token("nobody")
     with pytest.raises(UnknownUserError):
         auth.revoke_tokens("nobody")
+
+
+def test_named_tokens_are_listed_with_their_last_use_and_revoked_one_by_one(
+    auth: AuthStore, clock: Clock
+) -> None:
+    auth.add_user("cam-bot", PASSWORD, "operator")
+    auth.add_user("other", PASSWORD, "viewer")
+    nvr = auth.create_token("cam-bot", " nvr-export ")
+    clock.now += 5
+    home = auth.create_token("cam-bot", "home-assistant")
+    unnamed = auth.create_token("cam-bot")
+    theirs = auth.create_token("other", "nvr-export")  # names are per user
+    with pytest.raises(TokenExistsError):
+        auth.create_token("cam-bot", "nvr-export")
+    for bad in ("", "   ", "x" * 101, "tab\there"):
+        with pytest.raises(AuthError, match="token name"):
+            auth.create_token("cam-bot", bad)
+    listed = auth.tokens("cam-bot")
+    assert [(t.name, t.last_used) for t in listed] == [
+        ("nvr-export", None),
+        ("home-assistant", None),
+        (None, None),
+    ]
+    assert listed[1].created_at == listed[0].created_at + 5
+    clock.now += 100
+    assert auth.token(home) is not None
+    assert [t.last_used for t in auth.tokens("cam-bot")] == [None, clock.now, None]
+
+    revoked = auth.revoke_token("cam-bot", listed[1].id)
+    assert revoked.name == "home-assistant"
+    assert auth.token(home) is None  # that one only
+    assert auth.token(nvr) is not None and auth.token(unnamed) is not None
+    with pytest.raises(UnknownTokenError):
+        auth.revoke_token("cam-bot", listed[1].id)
+    with pytest.raises(UnknownTokenError):  # another user's token is not theirs to revoke
+        auth.revoke_token("cam-bot", auth.tokens("other")[0].id)
+    assert auth.token(theirs) is not None
+    with pytest.raises(UnknownUserError):
+        auth.tokens("nobody")
 
 
 def test_audit_log_pages_and_filters(auth: AuthStore, clock: Clock) -> None:

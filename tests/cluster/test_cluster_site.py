@@ -155,6 +155,9 @@ def test_cameras_spread_over_nodes_and_report_through_the_head(cluster_site: Clu
         assert node["alive"] and node["capacity"] == 3 and node["pids"], node
         assert all(running(pid) for pid in node["pids"]), node
     assert sum(n["head"] for n in nodes.values()) == 1
+    # Through the agents, each camera says since when it is up, and nothing is wrong.
+    cameras = site.http.get(site.url + "/api/cameras").json()
+    assert all(c["since"] and c["reason"] is None for c in cameras), cameras
     # Each node records into its own folder and indexes where the file is.
     site.wait(lambda: {s.camera for s in segments(site.database_url)} >= set(CAMERAS), 30,
               "segments of every camera")  # fmt: skip

@@ -364,3 +364,29 @@ def test_privacy_lifts_migrate_down_and_up_keeping_the_users(database: str) -> N
         user = AuthStore(opened).user("olga")
         assert user is not None and user.role == "operator" and user.unmask == frozenset()
         assert LiftStore(opened).lifts() == []
+
+
+def test_token_names_migrate_down_and_up_keeping_the_tokens(database: str) -> None:
+    """0007 (API token names) on SQLite and PostgreSQL: down to 0006 and up again, the
+    tokens kept and still valid (their names dropped with the column)."""
+    from vigil.auth.store import AuthStore
+
+    with Database(database) as opened:
+        auth = AuthStore(opened)
+        auth.add_user("tom", "a long passphrase", "viewer")
+        token = auth.create_token("tom", "nvr-export")
+        assert [t.name for t in auth.tokens("tom")] == ["nvr-export"]
+    cfg = alembic_config(database)
+    engine = create_engine(database_url(database))
+    try:
+        command.downgrade(cfg, "0006")
+        assert "name" not in {c["name"] for c in inspect(engine).get_columns("api_tokens")}
+        command.upgrade(cfg, "head")
+        with engine.connect() as conn:
+            assert orm_schema_differences(conn) == []
+    finally:
+        engine.dispose()
+    with Database(database) as opened:
+        auth = AuthStore(opened)
+        assert auth.token(token) is not None
+        assert [t.name for t in auth.tokens("tom")] == [None]

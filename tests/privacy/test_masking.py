@@ -16,10 +16,13 @@ import pytest
 from vigil.config.privacy import PrivacySettings
 from vigil.detection.onnx_backend import OnnxDetector
 from vigil.privacy.masking import (
+    crop_region,
     mask_frame,
     mask_regions,
     mask_snapshot,
+    mask_snapshot_crop,
     snapshot_boxes_path,
+    snapshot_crop_path,
     static_mask,
     write_snapshot_boxes,
 )
@@ -131,6 +134,46 @@ def test_snapshot_is_masked_from_its_boxes_and_whole_without_them(people, tmp_pa
     whole = cv2.imdecode(np.frombuffer(mask_snapshot(snapshot, settings), np.uint8), 1)
     full = np.array([0, 0, frame.shape[1], frame.shape[0]], np.float32)
     assert sharpness(whole, full) <= 0.3 * sharpness(original, full)
+
+
+def test_a_crop_is_masked_as_its_part_of_the_masked_snapshot(people, tmp_path: Path) -> None:
+    """The object crop served to a masked viewer is the masked snapshot's region: tracked
+    objects and static polygons alike; unreadable placement or boxes: masked whole."""
+    frame, boxes = people
+    height, width = frame.shape[:2]
+    region = crop_region(boxes[0], width, height)
+    assert region is not None
+    x1, y1, x2, y2 = region
+    assert x1 <= boxes[0][0] and y1 <= boxes[0][1] and x2 >= boxes[0][2] and y2 >= boxes[0][3]
+    snapshot = tmp_path / "event.jpg"
+    cv2.imwrite(str(snapshot), frame)
+    crop = snapshot_crop_path(snapshot)
+    cv2.imwrite(str(crop), frame[y1:y2, x1:x2])
+    classes = ["person"] * len(boxes)
+    ids = list(range(len(boxes)))
+    write_snapshot_boxes(snapshot, boxes, classes, ids, boxes[0], region, (width, height))
+    settings = PrivacySettings.model_validate(
+        {"mask": ["person"], "mode": "pixelate",
+         "static": [{"points": [[0, 0], [0.5, 0], [0.5, 0.5], [0, 0.5]]}]}
+    )  # fmt: skip
+
+    def decoded(jpeg: bytes) -> np.ndarray:
+        return cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+
+    whole = decoded(mask_snapshot(snapshot, settings))[y1:y2, x1:x2].astype(int)
+    served = decoded(mask_snapshot_crop(crop, snapshot_boxes_path(snapshot), settings))
+    assert served.shape == whole.shape
+    assert np.abs(served.astype(int) - whole).mean() < 4  # the same picture, but for JPEG
+    own = boxes[0] - np.array([x1, y1, x1, y1], np.float32)
+    original = cv2.imread(str(crop))
+    assert sharpness(served, own) <= 0.3 * sharpness(original, own)
+
+    record = snapshot_boxes_path(snapshot).read_text()
+    snapshot_boxes_path(snapshot).write_text(record.replace('"crop"', '"lost"'))
+    blind = decoded(mask_snapshot_crop(crop, snapshot_boxes_path(snapshot), settings))
+    everything = np.array([0, 0, x2 - x1, y2 - y1], np.float32)
+    assert sharpness(blind, everything) <= 0.3 * sharpness(original, everything)
+    assert crop_region([width + 5, 0, width + 9, 9], width, height) is None
 
 
 def test_masking_benchmark_runs_and_prints_every_mode(shared_clip: Path) -> None:

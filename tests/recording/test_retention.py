@@ -399,12 +399,14 @@ def test_camera_maximums_from_the_privacy_policy(database: str, tmp_path: Path) 
         return str(path), boxes
 
     def snapshot(camera: str, name: str, age: float) -> Path:
-        """A snapshot and the boxes written beside it (for masking it when served)."""
+        """A snapshot, its object crop and the boxes written beside it (for masking them
+        when served)."""
         path = snapshots / camera / f"{name}.jpg"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"\xff\xd8")
+        path.with_suffix(".crop.jpg").write_bytes(b"\xff\xd8")
         path.with_suffix(".boxes.json").write_text("[]")
-        for written in (path, path.with_suffix(".boxes.json")):
+        for written in (path, path.with_suffix(".crop.jpg"), path.with_suffix(".boxes.json")):
             os.utime(written, (NOW - age, NOW - age))
         return path
 
@@ -437,8 +439,9 @@ def test_camera_maximums_from_the_privacy_policy(database: str, tmp_path: Path) 
         # Snapshots, with their boxes: past 1 day go on the door; the yard keeps the site's
         # 90 days.
         assert [p.exists() for p in door_snaps] == [False, True] and yard_snap.exists()
-        boxes = [p.with_suffix(".boxes.json").exists() for p in (*door_snaps, yard_snap)]
-        assert boxes == [False, True, True]
+        for beside in (".boxes.json", ".crop.jpg"):
+            kept = [p.with_suffix(beside).exists() for p in (*door_snaps, yard_snap)]
+            assert kept == [False, True, True], beside
         # Events: the door's past 5 days go, the yard's stay (site: 90 days).
         assert report.deleted_events == 1
         remaining = sorted((e.source, e.start_time) for e in store.query(limit=None))

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rtsp.harness import write_clip
+from rtsp.harness import free_port, write_clip
 from service.test_serve_e2e import (
     admin_client,
     printed_url,
@@ -81,14 +81,17 @@ def test_sigterm_right_after_a_worker_was_killed_stops_the_service(
 
 def test_a_camera_that_cannot_start_is_one_line_and_its_status(tmp_path: Path, tiny_models: Path):
     """A camera whose file is missing (its worker fails at start, again at each restart),
-    one whose file is garbage and one that streams garbage: each is one line in the log and
-    its reason in the camera's status (API, System page), no traceback, and none is online."""
+    one whose file is garbage, one that streams garbage and one whose RTSP server refuses
+    the connection: each is one line in the log and its reason in the camera's status (API,
+    live grid, System page) with since when, no traceback, and none is online."""
     missing = tmp_path / "gone.mp4"
     noise = tmp_path / "noise.mp4"
     noise.write_bytes(os.urandom(200_000))
     static = GarbageMjpeg().start()
+    refused = f"rtsp://127.0.0.1:{free_port()}/cam1"
     cameras = camera_line("ghost", missing)
     cameras += camera_line("noise", noise) + camera_line("static", static.url)
+    cameras += camera_line("gate", refused)
     started = time.monotonic()
     process, url, log, http = serve(tmp_path, tiny_models, cameras)
     try:
@@ -99,13 +102,32 @@ def test_a_camera_that_cannot_start_is_one_line_and_its_status(tmp_path: Path, t
             log=log,
         )
         assert first["error"] == f"video source not found: {missing}"
-        # Its worker was restarted (after the backoff) and failed again, as quietly.
-        wait_for(
-            lambda: camera(http, url, "ghost")["status"]["updated_at"] > first["updated_at"],
+        assert first["reason"] == first["error"] and first["since"] <= first["updated_at"]
+        # Its worker was restarted (after the backoff) and failed again, as quietly; the
+        # camera is down since the first one failed.
+        again = wait_for(
+            lambda: (
+                (s := camera(http, url, "ghost")["status"])
+                and s["updated_at"] > first["updated_at"]
+                and s
+            ),
             20,
             "ghost's next worker to fail",
             log=log,
         )
+        assert again["since"] == first["since"]
+        listed = {c["id"]: c for c in http.get(f"{url}/api/cameras").json()}
+        assert listed["ghost"]["reason"] == first["error"] and not listed["ghost"]["up"]
+        assert listed["ghost"]["since"] == first["since"]
+        gate = wait_for(
+            lambda: (s := camera(http, url, "gate")["status"]) and s["error"] and s,
+            20,
+            "gate's error",
+            log=log,
+        )
+        assert gate["state"] == "reconnecting"
+        assert gate["reason"] == f"{refused}: connection refused", gate
+        assert gate["since"] <= gate["updated_at"] and gate["last_frame_at"] is None
         noisy = wait_for(
             lambda: (s := camera(http, url, "noise")["status"]) and s["error"] and s,
             20,
@@ -124,7 +146,7 @@ def test_a_camera_that_cannot_start_is_one_line_and_its_status(tmp_path: Path, t
         text = log.text()
         assert "Traceback" not in text, text
         minutes = (time.monotonic() - started) / 60  # a camera still down is said once a minute
-        for name in ("ghost", "noise", "static"):
+        for name in ("ghost", "noise", "static", "gate"):
             said = [ln for ln in text.splitlines() if f"camera {name}" in ln and "INFO" not in ln]
             assert 1 <= len(said) <= 1 + minutes, said
             assert len({ln.split(" ", 2)[2] for ln in said}) == 1, said  # past the time stamp

@@ -93,7 +93,7 @@ def test_a_viewer_sees_the_heat_map_over_the_picture_and_dwell_per_zone(
         "#dwell-charts figcaption", "cs => cs.map(c => c.textContent)"
     )
     assert captions == [
-        "bench · 10 tracks · median 4 min · p90 6 min · max 7 min",  # 30 s to 390 s
+        "bench · 10 tracks · median 3 min 30 s · p90 5 min 54 s · max 6 min 30 s",  # 30 s to 390 s
         "door · 40 tracks · median 24 s · p90 39 s · max 43 s",  # 4 s to 43 s
     ]
     # the overlay covers the picture exactly

@@ -1,7 +1,7 @@
 """What the dashboard tells an operator about apps and their events, in a real browser
 against a real `vigil serve` of the sample clip: app health markers on the camera and Apps
-pages, event types from the apps' manifests, the zone editor's reference markers, and the
-object crop of an event that names an object's box.
+pages, the review page's filters from what exists, the zone editor's reference markers, and
+the object crops the worker cuts for each event.
 
 Where the clip cannot produce the state under test (an app in backoff, a sandbox without a
 memory cgroup, an abandoned object) the real API response is fetched and that one field
@@ -10,7 +10,6 @@ changed in flight; the API side of those fields is pinned in tests/api/test_app.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -83,21 +82,30 @@ def test_camera_and_apps_pages_mark_app_health(browser: Any, dashboard: Dashboar
         browsing.close()
 
 
-def test_event_types_come_from_the_apps_manifests(browser: Any, dashboard: Dashboard):
+def test_review_filters_offer_what_exists(browser: Any, dashboard: Dashboard):
+    admin = dashboard.api("admin")
+    facets = dashboard.wait(
+        lambda: (f := admin.get("/api/review/facets").json())["types"] and f,
+        90,
+        "a review item",
+    )
+    admin.close()
     browsing = dashboard.login(browser, "operator")
     page = browsing.page
     try:
         page.goto("/events")
-        page.wait_for_selector("#event-types option[value='abandoned_object']", state="attached")
-        types = page.eval_on_selector_all("#event-types option", "os => os.map(o => o.value)")
-        assert {"abandoned_object", "object_removed", "line_crossing", "intrusion"} <= set(types)
-        assert types == sorted(set(types))
+        page.wait_for_selector("#review-list .review-item")
+        types = page.eval_on_selector_all("#f-type option", "os => os.map(o => o.value)")
+        assert types[0] == "" and set(facets["types"]) <= set(types[1:])
+        assert "occupancy" not in types  # its periodic reports are series, not review items
+        apps = page.eval_on_selector_all("#f-app option", "os => os.map(o => o.value)")
+        assert "walkers" in apps and "everyone" not in apps
     finally:
         browsing.close()
-    viewer = dashboard.login(browser, "viewer")  # may not read /api/apps: no refused request
+    viewer = dashboard.login(browser, "viewer")  # no refused request for a viewer either
     try:
         viewer.page.goto("/events")
-        viewer.page.wait_for_selector("#event-results :is(table, p)")
+        viewer.page.wait_for_selector("#review-list :is(.review-item, p)")
     finally:
         viewer.close()
 
@@ -143,41 +151,33 @@ def test_zone_editor_finds_apps_by_reference_marker(browser: Any, dashboard: Das
         browsing.close()
 
 
-def test_event_with_an_object_box_shows_its_crop(browser: Any, dashboard: Dashboard):
+def test_review_items_show_the_crops_the_worker_cut(browser: Any, dashboard: Dashboard):
+    """The worker cuts each event's object out of its snapshot; the review item's strip and
+    its opened events show those crops (real pictures, not the whole frame)."""
     admin = dashboard.api("admin")
-    until = time.time() + 90  # the page shows the same events: none newer than this
 
-    def latest_with_snapshot() -> dict | None:
-        page = admin.get("/api/events", params={"camera": CAMERA, "until": until, "limit": 25})
-        return next((e for e in page.json()["items"] if e["snapshot_url"]), None)
+    def item_with_crops() -> dict | None:
+        items = admin.get("/api/review", params={"camera": CAMERA}).json()["items"]
+        return next((i for i in items if i["thumbnails"]), None)
 
-    event = dashboard.wait(latest_with_snapshot, 90, "an event with a snapshot")
-    until = int(event["start_time"]) + 2  # the form keeps whole seconds
+    item = dashboard.wait(item_with_crops, 90, "a review item with object crops")
+    crop = admin.get(item["thumbnail"] or item["thumbnails"][0])
+    assert crop.status_code == 200 and crop.headers["content-type"] == "image/jpeg"
     admin.close()
-    box = [300, 200, 380, 330]  # 80 x 130 pixels of the 768 x 576 frame
-
-    def boxed(body: dict) -> None:
-        for item in body["items"]:
-            if item["id"] == event["id"]:
-                item["type"] = "abandoned_object"
-                item["attributes"] = {**item["attributes"], "box": box}
-
     browsing = dashboard.login(browser, "operator")
     page = browsing.page
     try:
-        rewrite_json(page, "**/api/events?*", boxed)
-        page.goto(f"/events?camera={CAMERA}&until={until}")
-        row = f'tr[data-event="{event["id"]}"]'
-        page.wait_for_selector(f"{row} canvas.thumb[data-drawn]")
-        page.click(f"{row} .open-event")
-        crop = page.wait_for_selector("#event-view canvas.object-crop[data-drawn]")
-        # The box with 0.6 of its larger side (78 px) around it, scaled to 320 px high.
-        size = crop.evaluate("c => [c.width, c.height]")
-        assert size == [round(236 * 320 / 286), 320], size
-        edge = crop.evaluate(
-            "c => Array.from(c.getContext('2d').getImageData(Math.round(78 * 320 / 286), 160, 1, 1).data)"
+        page.goto(f"/events?camera={CAMERA}&end={int(item['end']) + 1}")
+        row = f'.review-item[data-item="{item["id"]}"]'
+        page.wait_for_selector(f"{row} .strip img")
+        page.wait_for_function(
+            f"""() => [...document.querySelectorAll('{row} .strip img')]
+                .every(i => i.complete && i.naturalWidth > 0)"""
         )
-        assert edge[0] > 200 and edge[1] < 80, edge  # the box's red left edge
-        screenshot(page, "event-object-crop")
+        size = page.eval_on_selector(f"{row} .strip img", "i => [i.naturalWidth, i.naturalHeight]")
+        assert size[0] < 768 and size[1] < 576, size  # the object, not the whole frame
+        page.click(f"{row} .summary")
+        page.wait_for_selector(".review-event img.crop")
+        screenshot(page, "review-object-crops")
     finally:
         browsing.close()

@@ -17,7 +17,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSche
 from vigil.auth.passwords import MAX_PASSWORD, MIN_PASSWORD, USERNAME_PATTERN
 from vigil.auth.principal import Role
 from vigil.config.privacy import MaskedRole, MaskMode, MaskPart, RetentionLimits
-from vigil.config.schema import LineConfig, Name, ZoneConfig
+from vigil.config.schema import LineConfig, Name, PolygonConfig, ZoneConfig
 from vigil.events.event import json_value
 from vigil.recording.rules import KeptDays
 from vigil.service.messages import AppState, AppStatus
@@ -129,6 +129,19 @@ class CameraStatusOut(BaseModel):
     )
     counters: dict[str, dict[str, float]] = Field(description="App name -> live counters.")
     error: str | None = None
+    since: float | None = Field(
+        None,
+        description="Since when the camera is in this state: up, or down (any of the "
+        "down states in a row, across worker restarts), seconds since the epoch.",
+    )
+    last_frame_at: float | None = Field(
+        None, description="When a worker last received a picture (None: none yet)."
+    )
+    reason: str | None = Field(
+        None,
+        description='Why the camera is not online, in one line ("no frames for 12 s · '
+        "rtsp://cam/1: connection refused\"); an online camera's analysis error.",
+    )
 
 
 class CameraPrivacyOut(BaseModel):
@@ -160,6 +173,12 @@ class CameraOut(BaseModel):
     enabled: bool
     state: ApiCameraState = Field(description="'unknown' until the worker first reports.")
     up: bool = Field(description="Online and reported recently.")
+    since: float | None = Field(
+        None, description="Since when it is up, or down (seconds since the epoch)."
+    )
+    reason: str | None = Field(
+        None, description="Why it is not up, in one line (None when up or not reported yet)."
+    )
     live_url: str
     latest_url: str
     node: str | None = Field(
@@ -261,6 +280,9 @@ class EventOut(BaseModel):
         None, description="The object's box at the snapshot: x1, y1, x2, y2 in pixels."
     )
     snapshot_url: str | None = Field(description="The JPEG of the event's first frame, if kept.")
+    crop_url: str | None = Field(
+        None, description="The JPEG of the event's object with a margin, if kept."
+    )
     clip_url: str = Field(description="The event's clip with pre- and post-roll.")
 
 
@@ -423,7 +445,7 @@ class CameraConfigIn(BaseModel):
     zones: dict[Name, ZoneConfig] = Field(default_factory=dict)
     lines: dict[Name, LineConfig] = Field(default_factory=dict)
     apps: list[AppInstanceIn] = Field(default_factory=list)
-    static_masks: list[ZoneConfig] | None = Field(
+    static_masks: list[PolygonConfig] | None = Field(
         None,
         description="The camera's static privacy masks (``privacy.static``): polygons masked "
         "for everyone and left out of motion and detection. Leave out to keep them.",
@@ -457,7 +479,7 @@ class CameraConfigOut(BaseModel):
     zones: dict[str, ZoneConfig]
     lines: dict[str, LineConfig]
     apps: list[AppInstanceOut]
-    static_masks: list[ZoneConfig] = Field(description="The static privacy masks.")
+    static_masks: list[PolygonConfig] = Field(description="The static privacy masks.")
     frame_size: tuple[int, int] | None = Field(
         description="[width, height] of the camera's frames; null before its first frame."
     )
@@ -590,8 +612,26 @@ class UserOut(BaseModel):
     updated_at: float
 
 
+class TokenIn(BaseModel):
+    name: str | None = Field(
+        None,
+        max_length=100,
+        description='What will use the token ("home-assistant"): how it is listed and revoked.',
+    )
+
+
 class TokenOut(BaseModel):
     token: str = Field(description="Shown once: only its hash is kept.")
+    name: str | None = None
+
+
+class TokenInfoOut(BaseModel):
+    """An API token as listed: never its value."""
+
+    id: int
+    name: str | None = Field(description="None: made before tokens had names.")
+    created_at: float
+    last_used: float | None = Field(description="Updated at most once a minute.")
 
 
 class AuditOut(BaseModel):

@@ -17,9 +17,9 @@ import os
 import re
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -45,6 +45,8 @@ __all__ = ["CameraInfo", "SegmentIndexLike", "ServiceState", "safe_name"]
 #: What may appear in a file name made from an id (camera ids and event ids are slugs).
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_\-][A-Za-z0-9_.\-]{0,199}$")
 _SNAPSHOT_MEMORY = 10_000  # snapshot paths remembered from event messages
+LATENCY_EVERY_S = 10.0
+LATENCY_POINTS = 6 * 60 * 6  # six hours
 _DISK_USAGE_TTL_S = 60.0
 
 
@@ -150,6 +152,9 @@ class ServiceState:
         self.started_at = clock()
         self._lock = threading.Lock()
         self._statuses: dict[str, CameraStatus] = {}
+        # Per camera, (time, analysis latency ms) every `LATENCY_EVERY_S`: the System page's
+        # latency over the last hours.
+        self._latencies: dict[str, deque[tuple[float, float]]] = {}
         self._live: dict[str, LiveFrame] = {}
         self._raw: dict[str, RawFrame] = {}
         self._reconfigured: dict[str, Reconfigured] = {}
@@ -195,8 +200,9 @@ class ServiceState:
         """
         if isinstance(message, CameraStatus):
             if message.camera in self.cameras:
-                self._statuses[message.camera] = message
+                self._statuses[message.camera] = _since(self._statuses.get(message.camera), message)
                 self.metrics.observe_status(message)
+                self._keep_latency(message)
         elif isinstance(message, LiveFrame):
             if message.camera in self.cameras:
                 self._live[message.camera] = message
@@ -243,6 +249,33 @@ class ServiceState:
     def status_age(self, camera_id: str) -> float | None:
         status = self._statuses.get(camera_id)
         return None if status is None else max(0.0, self.clock() - status.wall_time)
+
+    def _keep_latency(self, status: CameraStatus) -> None:
+        if status.state != "online" or status.detector_latency_ms <= 0:
+            return
+        history = self._latencies.setdefault(status.camera, deque(maxlen=LATENCY_POINTS))
+        if not history or status.wall_time - history[-1][0] >= LATENCY_EVERY_S:
+            history.append((status.wall_time, status.detector_latency_ms))
+
+    def latency_history(self, camera_id: str) -> list[tuple[float, float]]:
+        """(time, analysis latency in ms) of the camera, oldest first, every
+        `LATENCY_EVERY_S` while it analysed, over the last `LATENCY_POINTS` of them."""
+        return list(self._latencies.get(camera_id, ()))
+
+    def worker_pids(self) -> dict[int, str]:
+        """The camera workers' process ids, as their latest statuses name them -> camera."""
+        return {s.pid: c for c, s in self._statuses.items() if s.pid is not None}
+
+    def reason(self, camera_id: str) -> str | None:
+        """Why the camera is down, in one line (`CameraStatus.reason`); None when up or
+        before its worker reported."""
+        status = self._statuses.get(camera_id)
+        if status is None:
+            return None
+        age = self.clock() - status.wall_time
+        if status.state == "online" and age > self.stale_after_s:
+            return f"its worker has not reported for {age:.0f} s"
+        return status.reason(self.clock())
 
     def is_up(self, camera_id: str) -> bool:
         """Online, and the worker reported within `stale_after_s` (a hung worker is down)."""
@@ -321,3 +354,16 @@ def _tree_size(root: Path) -> int:
         except OSError:
             continue
     return total
+
+
+def _since(previous: CameraStatus | None, status: CameraStatus) -> CameraStatus:
+    """`status` with since when the camera is up or down as the service knows it: a camera
+    that stays down across its workers (one that fails at start is restarted again and
+    again; a cluster node that died reports for its workers) has been down since the first
+    of them said so, and the latest picture any of them received is kept."""
+    since = status.since if status.since is not None else status.wall_time
+    last_frame = status.last_frame_at
+    if previous is not None and "online" not in (previous.state, status.state):
+        since = min(since, previous.since or since)
+        last_frame = last_frame if last_frame is not None else previous.last_frame_at
+    return replace(status, since=since, last_frame_at=last_frame)

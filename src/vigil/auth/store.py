@@ -59,6 +59,14 @@ class UserExistsError(AuthError):
     pass
 
 
+class UnknownTokenError(AuthError, LookupError):
+    pass
+
+
+class TokenExistsError(AuthError):
+    """The user already has a token of that name."""
+
+
 class LastAdminError(AuthError):
     """The change would leave no admin."""
 
@@ -90,6 +98,17 @@ class AuditEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """An API token as listed (never its value: only its hash is kept)."""
+
+    id: int
+    username: str
+    name: str | None  # None: made before tokens had names
+    created_at: float
+    last_used: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class SessionInfo:
     principal: Principal
     csrf_token: str
@@ -97,6 +116,13 @@ class SessionInfo:
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _token_name(name: str) -> str:
+    cleaned = name.strip()
+    if not 1 <= len(cleaned) <= 100 or not cleaned.isprintable():
+        raise AuthError(f"token name: 1 to 100 printable characters, got {name!r}")
+    return cleaned
 
 
 def _user(row: UserRow) -> User:
@@ -324,15 +350,52 @@ class AuthStore:
 
     # ---------------------------------------------------------------- API tokens
 
-    def create_token(self, username: str) -> str:
-        """A new API token of the user; only its hash is kept, so it is shown once."""
+    def create_token(self, username: str, name: str | None = None) -> str:
+        """A new API token of the user, named after what will use it (1-100 printable
+        characters, unique among the user's tokens); only its hash is kept, so it is shown
+        once."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        if name is not None:
+            name = _token_name(name)
         with self.database.write() as s:
             self._row_or_raise(s, username)
-            s.add(
-                ApiTokenRow(username=username, token_hash=_digest(token), created_at=self.clock())
+            if name is not None and s.scalar(
+                select(ApiTokenRow.id).where(
+                    ApiTokenRow.username == username, ApiTokenRow.name == name
+                )
+            ):
+                raise TokenExistsError(f"{username} already has a token named {name!r}")
+            row = ApiTokenRow(
+                username=username, token_hash=_digest(token), created_at=self.clock(), name=name
             )
+            s.add(row)
         return token
+
+    def tokens(self, username: str) -> list[TokenInfo]:
+        """The user's API tokens, oldest first."""
+        with self.database.read() as s:
+            self._row_or_raise(s, username)
+            rows = s.scalars(
+                select(ApiTokenRow)
+                .where(ApiTokenRow.username == username)
+                .order_by(ApiTokenRow.created_at, ApiTokenRow.id)
+            ).all()
+            return [TokenInfo(r.id, r.username, r.name, r.created_at, r.last_used) for r in rows]
+
+    def revoke_token(self, username: str, token_id: int) -> TokenInfo:
+        """Delete one API token of the user; returns what it was."""
+        with self.database.write() as s:
+            self._row_or_raise(s, username)
+            row = s.scalar(
+                select(ApiTokenRow).where(
+                    ApiTokenRow.id == int(token_id), ApiTokenRow.username == username
+                )
+            )
+            if row is None:
+                raise UnknownTokenError(f"{username} has no API token {token_id}")
+            info = TokenInfo(row.id, row.username, row.name, row.created_at, row.last_used)
+            s.delete(row)
+            return info
 
     def token(self, token: str) -> Principal | None:
         """The principal of a valid token (its user's role and cameras), else None."""

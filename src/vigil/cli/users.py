@@ -4,7 +4,7 @@
     vigil users list -c site.yaml
     vigil users remove NAME -c site.yaml
     vigil users token NAME -c site.yaml      # prints a new API token, once
-    vigil users token NAME --revoke -c site.yaml
+    vigil users token NAME [--name LABEL] [--revoke] -c site.yaml
     vigil users grant-unmask NAME CAMERA[,CAMERA...] -c site.yaml   # '*': every camera
     vigil users revoke-unmask NAME [CAMERA[,CAMERA...]] -c site.yaml  # none: all of them
 
@@ -154,18 +154,35 @@ def remove(name: str, config_path: Path) -> None:
 
 @users.command(name="token")
 @click.argument("name")
-@click.option("--revoke", is_flag=True, help="Revoke the user's tokens instead.")
+@click.option(
+    "--name",
+    "label",
+    default=None,
+    help="What will use the token (listed in the dashboard; with --revoke: only that one).",
+)
+@click.option("--revoke", is_flag=True, help="Revoke the user's tokens (or the one --name).")
 @_config_option
-def token(name: str, revoke: bool, config_path: Path) -> None:
+def token(name: str, label: str | None, revoke: bool, config_path: Path) -> None:
     """Print a new API token of the user (shown once: only its hash is kept)."""
     with _auth(_site(config_path)) as auth:
+        if revoke and label is not None:
+            named = [t for t in auth.tokens(name) if t.name == label.strip()]
+            if not named:
+                raise click.ClickException(f"{name} has no API token named {label!r}")
+            auth.revoke_token(name, named[0].id)
+            _record(auth, "token.revoke", name, token=named[0].name)
+            click.echo(f"revoked the token {named[0].name!r} of {name}")
+            return
         if revoke:
             revoked = auth.revoke_tokens(name)
             _record(auth, "token.revoke", name, revoked=revoked)
             click.echo(f"revoked {revoked} token(s) of {name}")
             return
-        value = auth.create_token(name)
-        _record(auth, "token.create", name)
+        value = auth.create_token(name, label)
+        if label is None:
+            _record(auth, "token.create", name)
+        else:
+            _record(auth, "token.create", name, name=label.strip())
     click.echo(value)
 
 

@@ -119,7 +119,7 @@ class NodeAgent:
         storage = self.site.storage.directory
         storage.mkdir(parents=True, exist_ok=True)
         self._database = Database(self.site.storage.database_url())
-        self._events = EventStore(self._database)
+        self._events = EventStore(self._database, self.site.review)
         self._tracks = TrackStore(self._database)
         self._index = SegmentIndex(self._database, node=node)
         self._leases = LeaseStore(self._database)

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from vigil.config.schema import ZoneConfig, _Model
+from vigil.config.schema import PolygonConfig, _Model
 
 MaskMode = Literal["blur", "pixelate", "solid"]
 MaskPart = Literal["box", "upper"]
@@ -44,7 +44,7 @@ class PrivacySettings(_Model):
     """``box``: the whole box; ``upper``: its upper part (head and shoulders)."""
     margin: float = Field(0.1, ge=0, le=1)
     """Padding around each box, as a share of its width and height."""
-    static: list[ZoneConfig] = Field(default_factory=list)
+    static: list[PolygonConfig] = Field(default_factory=list)
     """Polygons always masked (windows, a neighbour's garden), for every role, and left out
     of motion and detection."""
     purpose: str = ""

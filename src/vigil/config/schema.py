@@ -45,6 +45,7 @@ __all__ = [
     "SceneConfig",
     "SourceConfig",
     "VigilConfig",
+    "PolygonConfig",
     "ZoneConfig",
 ]
 
@@ -192,21 +193,29 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ZoneConfig(_Model):
-    """A polygon zone, in pixels or normalised 0..1; apps choose which classes they watch."""
+class PolygonConfig(_Model):
+    """A polygon, in pixels or normalised 0..1 (a static privacy mask)."""
 
     model_config = ConfigDict(extra="forbid")
 
     points: list[Point]
-    ground: list[tuple[float, float]] | None = None
-    """Calibration for real distances and speeds: the zone's four points measured on the
-    ground, in metres ([x, y] each, same order as `points`)."""
 
     @field_validator("points")
     @classmethod
     def _polygon(cls, points: list[tuple[float, float]]) -> list[tuple[float, float]]:
         Zone("zone", tuple(points))  # the geometry decides what a valid polygon is
         return points
+
+    def to_zone(self, name: str) -> Zone:
+        return Zone(name, tuple(self.points))
+
+
+class ZoneConfig(PolygonConfig):
+    """A polygon zone, in pixels or normalised 0..1; apps choose which classes they watch."""
+
+    ground: list[tuple[float, float]] | None = None
+    """Calibration for real distances and speeds: the zone's four points measured on the
+    ground, in metres ([x, y] each, same order as `points`)."""
 
     @model_validator(mode="after")
     def _calibration(self) -> ZoneConfig:

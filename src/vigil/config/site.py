@@ -14,6 +14,7 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
@@ -28,6 +29,7 @@ from vigil.config.schema import (
     _Model,
 )
 from vigil.db.engine import check_database_url
+from vigil.events.review import ReviewSettings
 from vigil.motion.detector import MotionSettings
 from vigil.tracking.tracker import TrackerSettings
 
@@ -157,6 +159,35 @@ class ServerSettings(_Model):
     """Addresses or networks (``10.0.0.0/8``) of reverse proxies whose ``X-Forwarded-For``
     names the client; from anyone else the header is ignored (it could name any address)."""
 
+    time_zone: str | None = None
+    """The site's time zone (an IANA name, ``Europe/Paris``) in which the dashboard shows
+    times; default the server's own."""
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ValueError(f"unknown time zone {value!r} (an IANA name: Europe/Paris)") from None
+        return value
+
+    def zone_name(self) -> str | None:
+        """`time_zone`, else the server's zone (``TZ``, or what /etc/localtime links to);
+        None when neither names one (the browser's zone is then used)."""
+        if self.time_zone:
+            return self.time_zone
+        named = os.environ.get("TZ", "").lstrip(":")
+        if not named:
+            localtime = Path("/etc/localtime")
+            if localtime.is_symlink() and "zoneinfo/" in str(localtime.resolve()):
+                named = str(localtime.resolve()).split("zoneinfo/", 1)[1]
+        try:
+            return named if named and ZoneInfo(named) else None
+        except (ZoneInfoNotFoundError, ValueError):
+            return None
+
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
@@ -219,6 +250,8 @@ class SiteConfig(ConfigDocument):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     mqtt: MqttSettings = Field(default_factory=MqttSettings)
+    review: ReviewSettings = Field(default_factory=ReviewSettings)
+    """Which events are alerts and how events group into review items."""
     cluster: ClusterSettings | None = None
     """Run the site on a Ray cluster (`vigil.cluster`) instead of this machine's processes."""
     store: StoreSettings = Field(default_factory=StoreSettings)

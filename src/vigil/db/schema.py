@@ -42,6 +42,9 @@ __all__ = [
     "LiftRow",
     "LoginAddressRow",
     "LoginFailureRow",
+    "ReviewEventRow",
+    "ReviewItemRow",
+    "ReviewMarkRow",
     "SegmentRow",
     "SessionRow",
     "TrackRow",
@@ -160,6 +163,58 @@ class TrackRow(Base):
     )
 
 
+# --------------------------------------------------------------------------- review
+
+
+class ReviewItemRow(Base):
+    """A review item: a camera's overlapping events (`vigil.events.review`), kept up to date
+    as they are stored. The name lists are what the page shows; filters use the events."""
+
+    __tablename__ = "review_items"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(255))
+    start_time: Mapped[float] = mapped_column(Double)
+    end_time: Mapped[float] = mapped_column(Double)
+    severity: Mapped[str] = mapped_column(String(16))
+    apps: Mapped[list[str]] = mapped_column(_JSON, default=list)
+    types: Mapped[list[str]] = mapped_column(_JSON, default=list)
+    classes: Mapped[list[str]] = mapped_column(_JSON, default=list)
+    zones: Mapped[list[str]] = mapped_column(_JSON, default=list)
+    event_count: Mapped[int] = mapped_column(Integer)
+    thumbnail: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The id of the event whose object picture stands for the item."""
+
+    __table_args__ = (
+        Index("ix_review_items_start_time", "start_time"),
+        Index("ix_review_items_source_start_time", "source", "start_time"),
+        Index("ix_review_items_severity_start_time", "severity", "start_time"),
+    )
+
+
+class ReviewEventRow(Base):
+    """Which item an event belongs to (one each; periodic reports: none)."""
+
+    __tablename__ = "review_item_events"
+
+    event_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_review_item_events_item_id", "item_id"),)
+
+
+class ReviewMarkRow(Base):
+    """A user marked an item reviewed."""
+
+    __tablename__ = "review_marks"
+
+    item_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    time: Mapped[float] = mapped_column(Double)
+
+    __table_args__ = (Index("ix_review_marks_username", "username"),)
+
+
 # --------------------------------------------------------------------------- recordings
 
 
@@ -265,6 +320,7 @@ class ApiTokenRow(Base):
     token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[float] = mapped_column(Double)
     last_used: Mapped[float | None] = mapped_column(Double, nullable=True)
+    name: Mapped[str | None] = mapped_column(String(100), nullable=True)  # None: before 0007
 
     __table_args__ = (
         Index("ix_api_tokens_token_hash", "token_hash", unique=True),

@@ -14,15 +14,17 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import BigInteger, ColumnElement, Select, case, func, select
+from sqlalchemy import BigInteger, ColumnElement, Select, case, delete, func, select
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from vigil.db.database import Database, delete_in_batches, in_chunks
 from vigil.db.engine import one_line_error
 from vigil.db.fencing import split_fenced
-from vigil.db.schema import EventRow, utcnow
+from vigil.db.schema import EventRow, ReviewEventRow, ReviewItemRow, ReviewMarkRow, utcnow
 from vigil.events.event import Event, EventState, json_value, valid_text
+from vigil.events.review import ReviewSettings
+from vigil.events.review_store import forget_deleted_events, record_events
 
 __all__ = ["CrossingCount", "EventStore", "OccupancyBucket"]
 
@@ -161,10 +163,12 @@ def _text(value: Any) -> Any:
 
 
 class EventStore:
-    """Events in the `Database` (which stays open: close it when done)."""
+    """Events in the `Database` (which stays open: close it when done), and the review items
+    they make (`vigil.events.review`, grouped as `review` says), kept in step with them."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, review: ReviewSettings | None = None) -> None:
         self.database = database
+        self.review = review or ReviewSettings()
         #: Records dropped because the database refused them (see `add`).
         self.rejected = 0
 
@@ -232,8 +236,8 @@ class EventStore:
             rows: dict[str, EventRow] = {}
             ids = list(dict.fromkeys(ev.id for ev, _ in allowed))
             for chunk in in_chunks(ids):
-                for stored in session.scalars(select(EventRow).where(EventRow.id.in_(chunk))):
-                    rows[stored.id] = stored
+                for found in session.scalars(select(EventRow).where(EventRow.id.in_(chunk))):
+                    rows[found.id] = found
             for ev, attrs in allowed:
                 row = rows.get(ev.id)
                 if row is None:
@@ -243,16 +247,46 @@ class EventStore:
                     _merge(row, ev, attrs)
                     if node is not None:
                         row.node = node
+            stored = [_to_event(rows[i]) for i in dict.fromkeys(ev.id for ev, _ in allowed)]
+            record_events(session, stored, self.review)
         return [ev for ev, _ in refused]
 
     def delete_before(self, cutoff: float, batch: int = 5000, source: str | None = None) -> int:
         """Delete the events (of `source`, or of all) that started before `cutoff`, `batch`
         rows per transaction (so writers wait for one short delete, never for a whole
-        backlog); returns how many."""
+        backlog), and the review items left without events; returns how many."""
         older = EventRow.start_time < float(cutoff)
         if source is not None:
             older = older & (EventRow.source == source)
-        return delete_in_batches(self.database, EventRow.id, older, batch)
+        deleted = delete_in_batches(self.database, EventRow.id, older, batch)
+        if deleted:
+            with self.database.write() as session:
+                forget_deleted_events(session)
+        return deleted
+
+    def review_missing(self) -> bool:
+        """Whether events that make review items are stored but no item is: a database
+        whose events predate review items (migration 0008)."""
+        reviewed = select(EventRow.id).where(EventRow.type.not_in(sorted(self.review.series)))
+        items = select(ReviewItemRow.id)
+        with self.database.read() as session:
+            return bool(session.scalar(select(reviewed.exists() & ~items.exists())))
+
+    def rebuild_review(self) -> None:
+        """Group every stored event into review items afresh (reviewed marks go), a page of
+        events per transaction, oldest first."""
+        with self.database.write() as session:
+            for table in (ReviewMarkRow, ReviewEventRow, ReviewItemRow):
+                session.execute(delete(table))
+        oldest_first = select(EventRow).order_by(EventRow.start_time, EventRow.id)
+        done = 0
+        while True:
+            with self.database.write() as session:
+                rows = list(session.scalars(oldest_first.offset(done).limit(_SPAN_PAGE)))
+                record_events(session, [_to_event(row) for row in rows], self.review)
+            done += len(rows)
+            if len(rows) < _SPAN_PAGE:
+                return
 
     # ---------------------------------------------------------------- reading
 
@@ -261,6 +295,15 @@ class EventStore:
         with self.database.read() as session:
             row = session.get(EventRow, event_id)
             return None if row is None else _to_event(row)
+
+    def get_many(self, event_ids: Collection[str]) -> dict[str, Event]:
+        """The events of these ids that exist, by id."""
+        found: dict[str, Event] = {}
+        with self.database.read() as session:
+            for chunk in in_chunks(sorted(set(event_ids))):
+                for row in session.scalars(select(EventRow).where(EventRow.id.in_(chunk))):
+                    found[row.id] = _to_event(row)
+        return found
 
     def query(
         self,

@@ -27,7 +27,7 @@ MAX_PATH_POINTS = 48
 """A stored path has at most this many points (first and last kept)."""
 MAX_SUMMARY_SECONDS = 3600.0
 """A summary spans at most this long; a longer track is stored in pieces."""
-SPEED_BASELINE_SECONDS = 1.0
+SPEED_BASELINE_SECONDS = 2.0
 """Top speed is measured over displacements of about this long (anchor jitter averages out)."""
 
 

@@ -219,21 +219,51 @@ def snapshot_boxes_path(snapshot: Path) -> Path:
     return snapshot.with_suffix(".boxes.json")
 
 
+CROP_MARGIN = 0.5  # of the object box's larger side, each way: enough to see where it is
+MIN_CROP = 96  # pixels a side: a far, small object still gets a picture a person can read
+
+
+def crop_region(box: Sequence[float], width: int, height: int) -> tuple[int, int, int, int] | None:
+    """The integer region x1, y1, x2, y2 of a `width` x `height` frame that shows the object
+    at `box` with a margin (`CROP_MARGIN`, at least `MIN_CROP` a side where the frame
+    allows); None when the box is not in the frame."""
+    x1, y1, x2, y2 = (float(v) for v in box)
+    if not (x2 > x1 and y2 > y1) or x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
+        return None
+    side = max(max(x2 - x1, y2 - y1) * (1 + 2 * CROP_MARGIN), MIN_CROP)
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    w, h = min(side, width), min(side, height)
+    left = int(round(min(max(cx - w / 2, 0), width - w)))
+    top = int(round(min(max(cy - h / 2, 0), height - h)))
+    return left, top, min(width, left + int(round(w))), min(height, top + int(round(h)))
+
+
+def snapshot_crop_path(snapshot: Path) -> Path:
+    """The object crop written beside a snapshot: ``<event id>.jpg`` -> ``<event id>.crop.jpg``
+    (retention deletes it with the snapshot: every ``*.jpg`` of the folder)."""
+    return snapshot.with_suffix(".crop.jpg")
+
+
 def write_snapshot_boxes(
     snapshot: Path,
     boxes: np.ndarray,
     classes: Sequence[str],
     track_ids: Sequence[int],
     box: Sequence[float] | None,
+    crop: Sequence[int] | None = None,
+    frame: tuple[int, int] | None = None,
 ) -> Path:
     """Write the tracked boxes of a snapshot's frame (every class: the policy in force when
-    it is served decides what is masked) and the event object's own `box`."""
+    it is served decides what is masked), the event object's own `box`, and where its
+    `crop` (x1, y1, x2, y2 pixels) lies in the `frame` (width, height)."""
     path = snapshot_boxes_path(snapshot)
     record = {
         "boxes": np.asarray(boxes, np.float32).reshape(-1, 4).round(1).tolist(),
         "classes": list(classes),
         "track_ids": [int(t) for t in track_ids],
         "box": None if box is None else [round(float(v), 1) for v in box],
+        "crop": None if crop is None else [int(v) for v in crop],
+        "frame": None if frame is None else [int(v) for v in frame],
     }
     path.write_text(json.dumps(record))
     return path
@@ -254,7 +284,7 @@ def mask_snapshot(
         raise ValueError(f"{jpeg_path}: not a readable JPEG")
     height, width = image.shape[:2]
     if objects and settings.mask:
-        boxes = _snapshot_boxes(jpeg_path, settings, width, height)
+        boxes = _snapshot_boxes(snapshot_boxes_path(jpeg_path), settings, width, height)
         keep = None
         if keep_box is not None and len(boxes):
             keep = np.all(np.abs(boxes - np.asarray(keep_box, np.float32)) <= 1.0, axis=1)
@@ -262,20 +292,52 @@ def mask_snapshot(
     static = static_mask(settings, width, height)
     if static is not None:
         _burn_static(image, static, settings.mode)
+    return _encoded(image, jpeg_path)
+
+
+def mask_snapshot_crop(
+    crop_path: Path, boxes_file: Path, settings: PrivacySettings, objects: bool = True
+) -> bytes:
+    """The object crop at `crop_path` as served masked, exactly as its part of the masked
+    snapshot: the snapshot's boxes (`boxes_file`) and static polygons moved into the crop.
+    A crop whose placement or boxes are unreadable is masked whole."""
+    image = cv2.imread(str(crop_path), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError(f"{crop_path}: not a readable JPEG")
+    height, width = image.shape[:2]
+    try:
+        record = json.loads(boxes_file.read_text())
+        x1, y1, x2, y2 = (int(v) for v in record["crop"])
+        frame_width, frame_height = (int(v) for v in record["frame"])
+        if (x2 - x1, y2 - y1) != (width, height):
+            raise ValueError("the crop is not the size its record says")
+    except (OSError, ValueError, KeyError, TypeError):
+        _obscure(image, 0, 0, width, height, settings.mode)
+        return _encoded(image, crop_path)
+    if objects and settings.mask:
+        boxes = _snapshot_boxes(boxes_file, settings, frame_width, frame_height)
+        mask_frame(image, boxes - np.array([x1, y1, x1, y1], np.float32), settings)
+    static = static_mask(settings, frame_width, frame_height)
+    if static is not None:
+        _burn_static(image, np.ascontiguousarray(static[y1:y2, x1:x2]), settings.mode)
+    return _encoded(image, crop_path)
+
+
+def _encoded(image: np.ndarray, path: Path) -> bytes:
     ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_QUALITY])
     if not ok:
-        raise ValueError(f"{jpeg_path}: could not encode the masked snapshot")
+        raise ValueError(f"{path}: could not encode the masked picture")
     return jpeg.tobytes()
 
 
 def _snapshot_boxes(
-    jpeg_path: Path, settings: PrivacySettings, width: int, height: int
+    boxes_file: Path, settings: PrivacySettings, width: int, height: int
 ) -> np.ndarray:
-    """The boxes of the masked classes in a snapshot's frame; the whole picture when its
-    boxes file is missing or unreadable."""
+    """The boxes of the masked classes in a snapshot's frame (from its `boxes_file`); the
+    whole picture when that file is missing or unreadable."""
     whole = np.array([[0, 0, width, height]], np.float32)
     try:
-        record = json.loads(snapshot_boxes_path(jpeg_path).read_text())
+        record = json.loads(boxes_file.read_text())
         boxes = np.asarray(record["boxes"], np.float32).reshape(-1, 4)
         masked = np.isin(np.asarray(record["classes"], dtype=object), settings.mask)
     except (OSError, ValueError, KeyError, TypeError):

@@ -521,8 +521,8 @@ def store_events(store: EventStore) -> EventsQuery:
     return store.spans
 
 
-#: A snapshot, and the tracked boxes written beside it for masking it when served (written
-#: with it, so the same age and budget rules delete both).
+#: A snapshot, its object crop (``*.crop.jpg``) and the tracked boxes written beside it for
+#: masking them when served (written with it, so the same age and budget rules delete all).
 SNAPSHOT_SUFFIXES = (".jpg", ".boxes.json")
 
 

@@ -18,7 +18,10 @@ from vigil.recording.segments import SegmentInfo
 if TYPE_CHECKING:
     from vigil.config.site import CameraConfig
 
-CameraState = Literal["starting", "online", "reconnecting", "offline", "stopped"]
+# "stalled": the stream is connected but no picture has come for `STALLED_AFTER_S` (before
+# the source's read timeout makes it reconnect).
+CameraState = Literal["starting", "online", "stalled", "reconnecting", "offline", "stopped"]
+STALLED_AFTER_S = 3.0
 # "failing": the app raised and is skipped for a backoff (`vigil.apps.boundary`); it runs
 # again when the backoff ends and is "running" once a call succeeds.
 AppState = Literal["starting", "running", "failing", "restarting", "failed", "stopped"]
@@ -80,6 +83,32 @@ class CameraStatus:
     counters: dict[str, dict[str, float]] = field(default_factory=dict)  # app -> counters
     error: str | None = None  # last ingest error, one line
     apps: list[AppStatus] = field(default_factory=list)  # every configured app instance
+    # When the camera came up, or went down (the first of its down states: a camera that
+    # stalls, then reconnects, has been down since its pictures stopped). None: not known
+    # (a status made outside a running worker); the service fills it in.
+    since: float | None = None
+    last_frame_at: float | None = None  # when the worker last received a picture
+    pid: int | None = None  # the worker's process, on its own machine (the System page)
+
+    def enter(self, state: CameraState, now: float, last_frame_at: float | None) -> None:
+        """Take on the source's `state` as of `now` ("stalled" where it is online but its
+        last picture came `STALLED_AFTER_S` ago or more); coming up or going down starts
+        `since` again: down since the last picture, where there was one."""
+        if state == "online" and last_frame_at is not None:
+            state = "stalled" if now - last_frame_at >= STALLED_AFTER_S else state
+        if (state == "online") != (self.state == "online"):
+            self.since = now if state == "online" or last_frame_at is None else last_frame_at
+        self.state = state
+        self.last_frame_at = last_frame_at
+
+    def reason(self, now: float) -> str | None:
+        """Why the camera is not online, in one line ("no frames for 12 s · rtsp://cam:
+        connection refused"); an online camera's analysis error, if any."""
+        if self.state == "online":
+            return self.error
+        silent = None if self.last_frame_at is None else max(0.0, now - self.last_frame_at)
+        parts = [f"no frames for {silent:.0f} s" if silent is not None else None, self.error]
+        return " · ".join(p for p in parts if p) or None
 
 
 @dataclass(slots=True)

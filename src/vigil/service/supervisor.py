@@ -154,7 +154,10 @@ class Supervisor:
         storage = self.site.storage.directory
         storage.mkdir(parents=True, exist_ok=True)
         database = Database(self.site.storage.database_url())
-        events, index = EventStore(database), SegmentIndex(database)
+        events, index = EventStore(database, self.site.review), SegmentIndex(database)
+        if events.review_missing():  # the first start after review items came (0008)
+            log.info("grouping the stored events into review items (once)")
+            events.rebuild_review()
         stores = self.cameras.stores_messages  # else the cameras' own nodes store and recover
         self._app_states = AppStateStore(database) if stores else None
         for info in recover(storage / "recordings", report=index.add) if stores else ():
@@ -437,7 +440,7 @@ class Supervisor:
         error is the same) and when it is back; not every status of a camera that is down."""
         now = time.time()
         down = self._down.get(status.camera)
-        if status.state in ("starting", "reconnecting", "offline") and status.error:
+        if status.state in ("starting", "stalled", "reconnecting", "offline") and status.error:
             if down is None or down[0] != status.error or now - down[2] >= REPEAT_WARNING_S:
                 since = now if down is None else down[1]
                 log.warning("camera %s: %s: %s", status.camera, status.state, status.error)

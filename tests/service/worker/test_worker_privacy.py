@@ -22,7 +22,7 @@ import pytest
 
 from vigil.config.loader import load_config_text
 from vigil.config.site import SiteConfig
-from vigil.privacy.masking import snapshot_boxes_path
+from vigil.privacy.masking import snapshot_boxes_path, snapshot_crop_path
 from vigil.service.messages import (
     EventMessage,
     FrameMetadata,
@@ -182,6 +182,13 @@ def test_snapshots_stay_unmasked_with_their_boxes_and_the_events_box(worker_mess
         # The record on disk is unmasked: the person is as sharp as anything in the picture.
         image = cv2.imread(str(snapshot))
         assert sharpness(image, box) > 50
+        # beside it, the object's crop with a margin: that region of the snapshot
+        x1, y1, x2, y2 = record["crop"]
+        assert record["frame"] == [image.shape[1], image.shape[0]]
+        assert x1 <= box[0] and y1 <= box[1] and x2 >= box[2] and y2 >= box[3]
+        crop = cv2.imread(str(snapshot_crop_path(snapshot)))
+        assert crop.shape == (y2 - y1, x2 - x1, 3)
+        assert np.abs(crop.astype(int) - image[y1:y2, x1:x2]).mean() < 8  # both JPEGs
 
 
 def test_the_pool_asks_for_unmasked_frames_and_remembers_it_across_a_restart(

@@ -19,7 +19,15 @@ from vigil.api.deps import Viewer
 from vigil.api.schemas import AUTH_ERRORS, Credentials, LoginOut, Me, PasswordChange, SetupNeeded
 from vigil.auth.policy import CSRF_COOKIE, SESSION_COOKIE, audit, auth_store, client_ip
 from vigil.auth.ratelimit import LoginLimiter
-from vigil.auth.store import AuthError, LastAdminError, UnknownUserError, User, UserExistsError
+from vigil.auth.store import (
+    AuthError,
+    LastAdminError,
+    TokenExistsError,
+    UnknownTokenError,
+    UnknownUserError,
+    User,
+    UserExistsError,
+)
 
 __all__ = ["LOCAL_ADDRESSES", "camera_list", "router", "user_error"]
 
@@ -107,9 +115,9 @@ def _start_session(request: Request, response: Response, user: User) -> LoginOut
 
 
 def user_error(err: Exception) -> HTTPException:
-    if isinstance(err, UnknownUserError):
+    if isinstance(err, (UnknownUserError, UnknownTokenError)):
         return HTTPException(404, str(err))
-    if isinstance(err, (UserExistsError, LastAdminError)):
+    if isinstance(err, (UserExistsError, LastAdminError, TokenExistsError)):
         return HTTPException(409, str(err))
     return HTTPException(422, str(err))
 

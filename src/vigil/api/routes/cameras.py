@@ -41,6 +41,8 @@ def camera_out(
         enabled=camera.enabled,
         state=camera_state,
         up=state.is_up(camera.id),
+        since=None if status is None else status.since,
+        reason=state.reason(camera.id),
         live_url=url_for(request, "camera_live", camera_id=camera.id),
         latest_url=url_for(request, "camera_latest", camera_id=camera.id),
         node=node,
@@ -127,6 +129,9 @@ def _status_out(state: ServiceState, camera_id: str) -> CameraStatusOut | None:
         recording=status.recording,
         counters=json_value(status.counters, replace_invalid=True),
         error=status.error,
+        since=status.since,
+        last_frame_at=status.last_frame_at,
+        reason=state.reason(camera_id),
     )
 
 

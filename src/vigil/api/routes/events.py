@@ -1,5 +1,6 @@
 """``GET /api/events`` (filters, newest first, limit/offset with the total), one event, its
-snapshot JPEG and its clip (cut from the recordings on first request, then cached).
+snapshot JPEG, the crop of its object and its clip (cut from the recordings on first
+request, then cached).
 
 On a cluster an event's snapshot and footage stay on the node that made them and are read
 from there (`vigil.api.cluster.NodeFiles`); a 503 names a node that is down."""
@@ -7,6 +8,7 @@ from there (`vigil.api.cluster.NodeFiles`); a 503 names a node that is down."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -39,6 +41,7 @@ from vigil.api.state import ServiceState, safe_name
 from vigil.auth import Principal, audit
 from vigil.events.event import Event, json_value
 from vigil.events.store import EventStore
+from vigil.privacy.masking import mask_snapshot_crop, snapshot_boxes_path, snapshot_crop_path
 
 __all__ = ["MAX_CLIP_S", "router"]
 
@@ -82,6 +85,40 @@ def snapshot_file(state: ServiceState, files: NodeFiles, event: Event) -> Path |
         return None
 
 
+def crop_file(state: ServiceState, files: NodeFiles, event: Event) -> tuple[Path, Path] | None:
+    """The event object's crop and the snapshot's boxes file as files this process can open
+    (fetched from the node that made them); None when the event has no crop."""
+    node = event.node
+    snapshot = (
+        state.node_snapshot_path(node, event)
+        if node is not None and files.remote(node)
+        else state.snapshot_path(event)
+    )
+    if snapshot is None:
+        return None
+    try:
+        crop = files.path(node, snapshot_crop_path(snapshot), "snapshot")
+        if not crop.is_file():
+            return None
+        boxes = files.path(node, snapshot_boxes_path(snapshot), "snapshot")
+    except FileNotFoundError:
+        return None
+    return crop, boxes
+
+
+def crop_url(request: Request, state: ServiceState, files: NodeFiles, event: Event) -> str | None:
+    """The URL of the event object's crop, where the worker wrote one (an event naming its
+    object's box)."""
+    if event_box(event) is None:
+        return None
+    if files.remote(event.node):  # assumed there, as its snapshot is (`has_snapshot`)
+        present = has_snapshot(state, files, event)
+    else:
+        snapshot = state.snapshot_path(event)
+        present = snapshot is not None and snapshot_crop_path(snapshot).is_file()
+    return url_for(request, "event_crop", event_id=event.id) if present else None
+
+
 def event_out(request: Request, state: ServiceState, files: NodeFiles, event: Event) -> EventOut:
     return EventOut(
         id=event.id,
@@ -102,6 +139,7 @@ def event_out(request: Request, state: ServiceState, files: NodeFiles, event: Ev
         snapshot_url=url_for(request, "event_snapshot", event_id=event.id)
         if has_snapshot(state, files, event)
         else None,
+        crop_url=crop_url(request, state, files, event),
         clip_url=url_for(request, "event_clip", event_id=event.id),
     )
 
@@ -176,12 +214,60 @@ def event_snapshot(
     path = snapshot_file(state, files, event)
     if path is None:
         raise HTTPException(404, f"event {event_id!r} has no snapshot")
+    return _picture(request, principal, view, "snapshot", event, lambda: snapshot_jpeg(path, view))
+
+
+def _picture(
+    request: Request,
+    principal: Principal,
+    view: PrivacyView,
+    what: str,
+    event: Event,
+    read: Callable[[], bytes],
+) -> Response:
+    """The event's picture `read` makes for `view` (audited as `what`); 404 for a damaged
+    file, which is never served unmasked instead."""
     try:
-        jpeg = snapshot_jpeg(path, view)
-    except ValueError as err:  # a damaged file: never served unmasked instead
-        raise HTTPException(404, f"event {event_id!r}: {err}") from None
-    audit_view(request, principal, view, "snapshot", event.id, every_s=VIEW_AUDIT_EVERY_S)
+        jpeg = read()
+    except (OSError, ValueError) as err:
+        raise HTTPException(404, f"event {event.id!r}: {err}") from None
+    audit_view(request, principal, view, what, event.id, every_s=VIEW_AUDIT_EVERY_S)
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+@router.get(
+    "/api/events/{event_id}/crop.jpg",
+    name="event_crop",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, **ERROR_RESPONSES, 503: NODE_DOWN},
+)
+def event_crop(
+    event_id: str,
+    request: Request,
+    principal: Viewer,
+    state: State,
+    events: Events,
+    files: Files,
+    unmasked: Annotated[
+        bool, Query(description="Unmasked, for a user with a lift in effect (audited).")
+    ] = False,
+) -> Response:
+    """The JPEG of the event's object with a margin, cut from its snapshot, masked exactly
+    as the snapshot is for the user (audited: ``privacy.view``); 503 when the node that made
+    it is down."""
+    event = event_or_404(events, event_id, principal)
+    view = requested_view(state, principal, event.source, unmasked)
+    found = crop_file(state, files, event)
+    if found is None:
+        raise HTTPException(404, f"event {event_id!r} has no object crop")
+    crop, boxes = found
+
+    def read() -> bytes:
+        if not view.masks_anything:
+            return crop.read_bytes()
+        return mask_snapshot_crop(crop, boxes, view.settings, objects=view.mask_objects)
+
+    return _picture(request, principal, view, "crop", event, read)
 
 
 @router.get(

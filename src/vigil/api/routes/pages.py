@@ -72,8 +72,9 @@ PAGES: tuple[Page, ...] = (
     Page("/search", "search", "Search", "operator"),
     Page("/apps", "apps", "Apps", "operator"),
     Page("/store", "store", "Store", "operator"),
-    Page("/system", "system", "System", "operator"),
+    Page("/system", "system", "System", "operator", vendor=_CHART),
     Page("/admin", "admin", "Admin", "admin"),
+    Page("/account", "account", "Your account", "viewer", in_nav=False),
 )
 _OPEN_PAGES = (  # the forms that sign in
     Page("/login", "login", "Sign in", None, in_nav=False),
@@ -98,10 +99,11 @@ def render(
     title: str = "",
     *,
     cluster: bool = False,
+    time_zone: str | None = None,
 ) -> str:
     """The page's HTML: the shell with its title (default the page's), navigation and data
     attributes (the page's module, the user, the path parameters, whether the site is a
-    cluster) for its script."""
+    cluster, the site's time zone) for its script."""
     nav = ""
     user = ""
     if principal is not None:
@@ -112,7 +114,8 @@ def render(
                 links.append(f'<li><a href="{p.path}"{current}>{html.escape(p.title)}</a></li>')
         nav = f'<nav aria-label="Main"><ul>{"".join(links)}</ul></nav>'
         user = (
-            f'<div class="who"><span>{html.escape(principal.username)}'
+            f'<div class="who"><span><a href="/account" id="account" title="Your account">'
+            f"{html.escape(principal.username)}</a>"
             f" <small>({html.escape(principal.role)})</small></span>"
             '<button type="button" id="logout" class="link">Sign out</button></div>'
         )
@@ -121,6 +124,7 @@ def render(
         "role": principal.role if principal else "",
         "user": principal.username if principal else "",
         "cluster": "true" if cluster else "",
+        "time-zone": time_zone or "",
         **{k.replace("_", "-"): str(v) for k, v in path_params.items()},
     }
     attributes = " ".join(f'data-{k}="{html.escape(v)}"' for k, v in data.items())
@@ -148,7 +152,8 @@ def _page_route(page: Page) -> Any:
                 raise HTTPException(404, f"unknown camera {params['camera_id']!r}")
             title = camera.name if page.module == "camera" else f"{page.title}: {camera.name}"
         cluster = request.app.state.cluster is not None
-        html_text = render(page, principal, params, title, cluster=cluster)
+        zone = state.site.server.zone_name() if state.site is not None else None
+        html_text = render(page, principal, params, title, cluster=cluster, time_zone=zone)
         return HTMLResponse(html_text, headers=_SECURITY_HEADERS)
 
     return route

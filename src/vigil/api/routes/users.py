@@ -1,4 +1,4 @@
-"""Users and their API tokens (admin only, audited)."""
+"""Users and their API tokens: add, list and revoke one or all (admin only, audited)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,16 @@ from fastapi import APIRouter, Request, Response
 
 from vigil.api.deps import Admin
 from vigil.api.routes.auth import camera_list, user_error
-from vigil.api.schemas import AUTH_ERRORS, RevokedOut, TokenOut, UserIn, UserOut, UserPatch
+from vigil.api.schemas import (
+    AUTH_ERRORS,
+    RevokedOut,
+    TokenIn,
+    TokenInfoOut,
+    TokenOut,
+    UserIn,
+    UserOut,
+    UserPatch,
+)
 from vigil.auth.policy import audit, auth_store
 from vigil.auth.store import AuthError, User
 
@@ -99,14 +108,45 @@ def remove_user(username: str, request: Request, principal: Admin) -> Response:
 @router.post(
     "/api/users/{username}/tokens", response_model=TokenOut, status_code=201, responses=AUTH_ERRORS
 )
-def create_token(username: str, request: Request, principal: Admin) -> TokenOut:
-    """A new API token acting as the user (``Authorization: Bearer <token>``)."""
+def create_token(
+    username: str, request: Request, principal: Admin, body: TokenIn | None = None
+) -> TokenOut:
+    """A new API token acting as the user (``Authorization: Bearer <token>``), named after
+    what will use it (unique among the user's tokens: 409 otherwise)."""
+    name = None if body is None else body.name
     try:
-        token = auth_store(request).create_token(username)
+        token = auth_store(request).create_token(username, name)
+    except (ValueError, AuthError) as err:
+        raise user_error(err) from None
+    audit(request, principal, "token.create", username, {"name": name} if name else None)
+    return TokenOut(token=token, name=name.strip() if name else None)
+
+
+@router.get(
+    "/api/users/{username}/tokens", response_model=list[TokenInfoOut], responses=AUTH_ERRORS
+)
+def list_tokens(username: str, request: Request, _: Admin) -> list[TokenInfoOut]:
+    """The user's API tokens (name, created, last use), oldest first; never their values."""
+    try:
+        tokens = auth_store(request).tokens(username)
     except AuthError as err:
         raise user_error(err) from None
-    audit(request, principal, "token.create", username)
-    return TokenOut(token=token)
+    return [
+        TokenInfoOut(id=t.id, name=t.name, created_at=t.created_at, last_used=t.last_used)
+        for t in tokens
+    ]
+
+
+@router.delete("/api/users/{username}/tokens/{token_id}", status_code=204, responses=AUTH_ERRORS)
+def revoke_token(username: str, token_id: int, request: Request, principal: Admin) -> Response:
+    """Revoke one API token of the user (404 when the user has no such token)."""
+    try:
+        revoked = auth_store(request).revoke_token(username, token_id)
+    except AuthError as err:
+        raise user_error(err) from None
+    detail = {"token": revoked.name or f"#{revoked.id}"}
+    audit(request, principal, "token.revoke", username, detail)
+    return Response(status_code=204)
 
 
 @router.delete("/api/users/{username}/tokens", response_model=RevokedOut, responses=AUTH_ERRORS)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 import statistics
 import threading
 import time
@@ -45,12 +46,11 @@ from vigil.detection.base import LetterboxingDetector
 from vigil.detection.classes import COCO_CLASSES
 from vigil.detection.detections import Detections
 from vigil.errors import VigilError
-from vigil.events.event import Event, is_event_id
 from vigil.forensics.summary import TrackSummary
 from vigil.outputs.annotate import Annotator
 from vigil.pipeline.build import build_detector, build_engine, build_scene
 from vigil.pipeline.engine import Engine, FrameResult
-from vigil.privacy.masking import static_mask, write_snapshot_boxes
+from vigil.privacy.masking import static_mask
 from vigil.recording.segmenter import RECORDABLE_CODECS, Segmenter, camera_dirname, recover
 from vigil.recording.segments import SegmentInfo
 from vigil.service.detector.client import DetectorClient
@@ -74,6 +74,7 @@ from vigil.service.worker.boxes import SegmentBoxes
 from vigil.service.worker.mailbox import FrameMailbox
 from vigil.service.worker.masks import FrameMasks, tracked_now
 from vigil.service.worker.shapes import changed_shapes, mentions
+from vigil.service.worker.snapshots import SNAPSHOT_QUALITY, write_snapshot
 from vigil.sources.frame import Frame
 from vigil.sources.items import DecodedFrame, Disconnected, Gap, Packet, StreamOpened
 from vigil.sources.live import LiveSource
@@ -85,7 +86,6 @@ _STATES: dict[str, CameraState] = {
     "reconnecting": "reconnecting",
 }
 LIVE_FPS = 4.0
-SNAPSHOT_QUALITY = 85
 LIVE_QUALITY = 70
 RAW_FRAME_EVERY_S = 5.0  # the picture without overlays, for the zone editor
 ERROR_LOG_EVERY_S = 60.0  # the same analysis error is logged at most this often
@@ -122,7 +122,9 @@ class CameraWorker:
         storage = spec.site.storage.directory
         self.snapshots = storage / "snapshots" / self.camera.id
         self.snapshots.mkdir(parents=True, exist_ok=True)
-        self.status = CameraStatus(self.camera.id, "starting", time.time())
+        now = time.time()
+        self.status = CameraStatus(self.camera.id, "starting", now, since=now, pid=os.getpid())
+        self._last_frame_at: float | None = None  # arrival of the latest picture
         # Frames due for analysis, handed from ingest to analytics (see `FrameMailbox`).
         self._mailbox = FrameMailbox(self.camera.analysis_queue, self.camera.analysis_max_age)
         self._analysis_failures = 0  # frames dropped because analysing them failed
@@ -227,6 +229,7 @@ class CameraWorker:
             if self.segmenter is not None:
                 self.segmenter.write(item.packet, item.wall_time)
         elif isinstance(item, DecodedFrame):
+            self._last_frame_at = time.time()
             self.status.frames_in += 1
             self._in_window.append(item.wall_time)
             if item.wall_time >= self._next_due:
@@ -254,7 +257,7 @@ class CameraWorker:
     def _report(self, source: LiveSource) -> None:
         now = time.time()
         s = self.status
-        s.state = _STATES.get(source.state, "offline")
+        s.enter(_STATES.get(source.state, "offline"), now, self._last_frame_at)
         s.error = source.last_error
         failed = self._analysis_error
         if failed is not None and now - failed[0] < 2 * STATUS_INTERVAL_S + 1:
@@ -577,7 +580,7 @@ class CameraWorker:
             snapshot = None
             if event.state in ("start", "instant"):
                 drawn = drawn if drawn is not None else annotator.draw(frame.image, objects)
-                snapshot = self._snapshot(event, drawn, tracked)
+                snapshot = write_snapshot(self.snapshots, self.camera.id, event, drawn, tracked)
             self._send(EventMessage(event, wall, snapshot))
         if self._live_wanted and wall - self._last_live >= 1.0 / LIVE_FPS:
             self._last_live = wall
@@ -596,32 +599,6 @@ class CameraWorker:
             unmasked = _jpeg(annotator.draw(masks.unmasked(frame.image), objects))
         if masked is not None:
             self._send(LiveFrame(self.camera.id, wall, masked, unmasked))
-
-    def _snapshot(self, event: Event, image: np.ndarray, tracked: Detections) -> str | None:
-        """Write the event's snapshot unmasked (the record), the frame's tracked boxes beside
-        it (the API masks the snapshot with them when it serves it), and the event object's
-        box into the event (``attributes["box"]``)."""
-        # Event ids are Vigil's (`vigil.apps.boundary`); a name that is anything else
-        # (a path from an app) never becomes a file.
-        if not is_event_id(event.id):
-            log.error(
-                "camera %s: no snapshot for event id %s", self.camera.id, ascii(event.id)[:80]
-            )
-            return None
-        path = self.snapshots / f"{event.id}.jpg"
-        ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_QUALITY])
-        if not ok:
-            return None
-        path.write_bytes(jpeg.tobytes())
-        own = tracked.xyxy[tracked.tracker_id == event.track_id]
-        box = None
-        if event.track_id is not None and len(own):
-            box = [round(v, 1) for v in own[0].tolist()]
-        if box is not None:
-            event.attributes.setdefault("box", box)
-        classes = [COCO_CLASSES[c] for c in tracked.class_id.tolist()]
-        write_snapshot_boxes(path, tracked.xyxy, classes, tracked.tracker_id.tolist(), box)
-        return str(path)
 
     def _send_tracks(self, tracks: list[TrackSummary]) -> None:
         """Finished tracks' summaries to the writer (forensic search)."""

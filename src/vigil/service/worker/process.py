@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import os
 import queue
 import signal
 import sys
@@ -62,7 +63,11 @@ def run_worker(spec: WorkerSpec) -> None:
     except Exception as err:  # bad input or a bug: one line on the camera's status
         failed = True
         log.debug("camera %s: worker failed", spec.camera_id, exc_info=True)
-        outbox.put(CameraStatus(spec.camera_id, "offline", time.time(), error=error_line(err)))
+        now = time.time()
+        status = CameraStatus(
+            spec.camera_id, "offline", now, error=error_line(err), since=now, pid=os.getpid()
+        )
+        outbox.put(status)
     finally:
         outbox.close(FLUSH_S)
     if failed:

@@ -1,13 +1,32 @@
-// /admin: users (add, change role/cameras, remove, API tokens) and the audit log.
+// /admin: users (add, change role/cameras, remove), their API tokens (named; listed with
+// when made and last used; revoked one by one) and the audit log, its details as text.
 import { api } from "../api.js";
 import { clear, fmtTime, h, showError, table } from "../dom.js";
 
 const AUDIT_PAGE = 50;
 
+// A value of an audit entry's detail as text: lists joined, times readable, nested fields
+// in parentheses.
+function detailValue(key, value) {
+  if (value === null || value === undefined) return key === "cameras" ? "all" : "none";
+  if (Array.isArray(value)) return value.length ? value.map((v) => detailValue("", v)).join(", ") : "none";
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  if (typeof value === "number" && value > 1e9 && /(_at|time|until|since)$/.test(key)) return fmtTime(value);
+  if (typeof value === "object") return `(${auditDetail(value)})`;
+  return String(value);
+}
+
+// An audit entry's detail as readable text: "role: operator; cameras: gate, yard".
+export function auditDetail(detail) {
+  return Object.entries(detail).map(([k, v]) => `${k.replaceAll("_", " ")}: ${detailValue(k, v)}`).join("; ");
+}
+
 export async function render(root, context) {
   const users = h("div", { id: "users" });
   const audit = h("div", { id: "audit" });
   const token = h("p", { id: "token", class: "meta", role: "status" });
+  const tokens = h("section", { id: "tokens", "aria-labelledby": "tokens-title", hidden: true });
+  let tokensOf = null; // the user whose tokens are shown
   const roles = ["viewer", "operator", "admin"];
   const form = h("form", { class: "filters", id: "add-user" },
     h("div", { class: "field" }, h("label", { for: "u-name" }, "Username"), h("input", { id: "u-name", name: "username", required: true, autocomplete: "off" })),
@@ -20,7 +39,7 @@ export async function render(root, context) {
   const auditPager = h("div", { class: "row pager" });
   let auditOffset = 0;
   root.append(
-    h("section", { "aria-labelledby": "users-title" }, h("h2", { id: "users-title" }, "Users"), users, token, form),
+    h("section", { "aria-labelledby": "users-title" }, h("h2", { id: "users-title" }, "Users"), h("div", { class: "scroll-x" }, users), form, token, tokens),
     h("section", { "aria-labelledby": "audit-title" }, h("h2", { id: "audit-title" }, "Audit log"),
       h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); auditOffset = 0; loadAudit(); } },
         h("div", { class: "field" }, h("label", { for: "a-user" }, "User"), auditUser),
@@ -33,7 +52,7 @@ export async function render(root, context) {
     showError("");
     try {
       await work();
-      await Promise.all([loadUsers(), loadAudit()]);
+      await Promise.all([loadUsers(), loadAudit(), loadTokens()]);
     } catch (error) {
       showError(error.message);
     }
@@ -49,21 +68,48 @@ export async function render(root, context) {
         h("td", {}, u.username), h("td", {}, self ? u.role : role), h("td", {}, u.cameras ? u.cameras.join(", ") : "all"),
         h("td", {}, fmtTime(u.created_at)),
         h("td", { class: "row" },
-          h("button", { type: "button", class: "link", onclick: () => act(async () => {
-            const created = await api(`/api/users/${encodeURIComponent(u.username)}/tokens`, { method: "POST" });
-            clear(token, `API token for ${u.username} (shown once, copy it now): `, h("code", { id: "token-value" }, created.token));
-          }) }, "New API token"),
+          h("button", { type: "button", class: "link show-tokens", onclick: () => { tokensOf = u.username; clear(token); act(async () => {}); } }, "API tokens"),
           self ? null : h("button", { type: "button", class: "link danger remove-user", onclick: () => {
             if (confirm(`Remove ${u.username}?`)) act(() => api(`/api/users/${encodeURIComponent(u.username)}`, { method: "DELETE" }));
           } }, "Remove")));
     })));
   }
 
+  async function loadTokens() {
+    tokens.hidden = tokensOf === null;
+    if (tokensOf === null) return;
+    const user = tokensOf;
+    const path = `/api/users/${encodeURIComponent(user)}/tokens`;
+    const list = await api(path);
+    const name = h("input", { id: "t-name", name: "name", required: true, maxlength: 100, placeholder: "home-assistant", autocomplete: "off" });
+    const create = h("form", { class: "filters", id: "new-token" },
+      h("div", { class: "field" }, h("label", { for: "t-name" }, "What will use it"), name),
+      h("button", { type: "submit" }, "New API token"));
+    create.addEventListener("submit", (event) => {
+      event.preventDefault();
+      act(async () => {
+        const made = await api(path, { method: "POST", body: { name: name.value.trim() } });
+        clear(token, `API token "${made.name}" of ${user} (shown once, copy it now): `, h("code", { id: "token-value" }, made.token));
+      });
+    });
+    const rows = list.map((t) => h("tr", { dataset: { token: t.name ?? `#${t.id}` } },
+      h("td", {}, t.name ?? h("em", {}, "unnamed")), h("td", {}, fmtTime(t.created_at)),
+      h("td", {}, t.last_used ? fmtTime(t.last_used) : "never"),
+      h("td", {}, h("button", { type: "button", class: "link danger revoke-token", onclick: () => {
+        if (confirm(`Revoke the token ${t.name ?? `#${t.id}`} of ${user}? What uses it stops working.`)) {
+          act(() => api(`${path}/${t.id}`, { method: "DELETE" }));
+        }
+      } }, "Revoke"))));
+    clear(tokens, h("h2", { id: "tokens-title" }, `API tokens of ${user}`),
+      list.length ? h("div", { class: "scroll-x" }, table(["Name", "Created", "Last used", ""], rows)) : h("p", { class: "meta" }, "No API tokens."),
+      create);
+  }
+
   async function loadAudit() {
     const page = await api("/api/audit", { params: { limit: AUDIT_PAGE, offset: auditOffset, user: auditUser.value.trim(), action: auditAction.value.trim() } });
-    clear(audit, table(["Time", "User", "Action", "Target", "From", "Detail"], page.items.map((e) =>
+    clear(audit, h("div", { class: "scroll-x" }, table(["Time", "User", "Action", "Target", "From", "Detail"], page.items.map((e) =>
       h("tr", {}, h("td", {}, fmtTime(e.time)), h("td", {}, e.username ?? "–"), h("td", {}, e.action), h("td", {}, e.target),
-        h("td", {}, e.client_ip ?? ""), h("td", { class: "detail" }, Object.keys(e.detail).length ? JSON.stringify(e.detail) : ""))), `${page.total} entries`));
+        h("td", {}, e.client_ip ?? ""), h("td", { class: "detail" }, auditDetail(e.detail)))), `${page.total} entries`)));
     clear(auditPager,
       h("button", { type: "button", disabled: auditOffset === 0, onclick: () => { auditOffset = Math.max(0, auditOffset - AUDIT_PAGE); loadAudit(); } }, "Newer"),
       h("button", { type: "button", disabled: auditOffset + AUDIT_PAGE >= page.total, onclick: () => { auditOffset += AUDIT_PAGE; loadAudit(); } }, "Older"));

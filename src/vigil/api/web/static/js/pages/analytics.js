@@ -3,7 +3,7 @@
 // GET /api/cameras/{id}/heatmap.png laid over its frame.jpg) and dwell times per zone (GET
 // /api/cameras/{id}/dwell, one bar chart per zone). Charts by Chart.js (vendored).
 import { api } from "../api.js";
-import { clear, fmtDuration, h, showError } from "../dom.js";
+import { clear, fmtDuration, fmtTime, h, showError } from "../dom.js";
 
 const RANGES = { "6 hours": 6 * 3600, "24 hours": 86400, "7 days": 7 * 86400 };
 const INTERVALS = { "5 minutes": 300, "15 minutes": 900, hour: 3600, day: 86400 };
@@ -11,8 +11,7 @@ const charts = [];
 const dwellCharts = [];
 
 function label(t, interval) {
-  const d = new Date(t * 1000);
-  return interval >= 86400 ? d.toLocaleDateString() : d.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  return interval >= 86400 ? fmtTime(t, { dateStyle: "medium" }) : fmtTime(t, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 }
 
 function chart(canvas, type, labels, datasets, yTitle, into = charts) {

@@ -3,6 +3,7 @@
 // the camera's privacy policy (purpose, masks, how long its data is kept).
 import { api, liveSocket } from "../api.js";
 import { appStateBadges } from "../appstate.js";
+import { healthLine, updateHealth } from "../health.js";
 import { atLeast, clear, h } from "../dom.js";
 import { privacySection } from "../privacypolicy.js";
 import { references } from "../schemaform.js";
@@ -42,6 +43,7 @@ export async function render(root, context) {
   const refs = Object.fromEntries(appTypes.map((type) => [type.id, references(type.settings_schema)]));
   const objects = h("p", { class: "meta objects", dataset: { camera: id } }, "waiting for objects…");
   const stateLine = h("p", { class: "meta" });
+  const health = healthLine(camera);
   const appsBody = h("tbody");
   const tools = [
     h("a", { href: `/events?camera=${encodeURIComponent(id)}` }, "Events"),
@@ -55,7 +57,7 @@ export async function render(root, context) {
     h(
       "div",
       { class: "camera-layout" },
-      h("figure", { class: "tile big" }, live, h("figcaption", {}, stateLine, objects)),
+      h("figure", { class: "tile big" }, live, health, h("figcaption", {}, stateLine, objects)),
       h(
         "section",
         { "aria-labelledby": "apps-title" },
@@ -87,6 +89,7 @@ export async function render(root, context) {
     if (!detail) return;
     const status = detail.status || {};
     const node = detail.node ? ` · on node ${detail.node}` : "";
+    updateHealth(health, detail);
     stateLine.textContent = `${detail.state} · ${(status.fps_processed ?? 0).toFixed(1)} fps analysed · ${status.frames_dropped ?? 0} dropped${node}`;
     clear(
       appsBody,

@@ -1,139 +1,269 @@
-// /events: events filtered by camera, app, type, class and time, a page at a time, with their
-// snapshots; opening one plays its clip (MP4 with pre- and post-roll) in the browser. An
-// event that names an object's box (`attributes.box`, frame pixels: an abandoned or removed
-// object) shows the snapshot cropped around the object with its box drawn.
-import { api } from "../api.js";
-import { atLeast, clear, fmtTime, fromLocalInput, h, showError, table, toLocalInput } from "../dom.js";
+// /events: the review page. Review items (a camera's overlapping events, GET /api/review)
+// newest first, each with its severity, span, what was involved and a strip of object crops;
+// one click (or Enter / space) plays its footage with pre- and post-roll, "r" marks it
+// reviewed (per user), j/k or the arrow keys move between items. The filters are dropdowns
+// filled from what exists (GET /api/review/facets) and apply at once; the URL keeps them.
+// Opening an item lists its events with their attributes as readable fields. Performance
+// marks "review-first-paint" and "review-filter" (first list shown, a filter change shown)
+// are there for the browser tests to read.
+import { api, query } from "../api.js";
+import { atLeast, clear, fmtTime, fromLocalInput, h, showError, toLocalInput } from "../dom.js";
 
 const PAGE = 25;
-const CROP_MARGIN = 0.6; // of the box's larger side, around the object: enough to see where it is
+const EVENTS_SHOWN = 20; // events listed (with their attributes) when an item is opened
+const FILTERS = [
+  // [query parameter, facet list, label, "all" text]
+  ["camera", "cameras", "Camera", "all cameras"],
+  ["severity", "severities", "Severity", "alerts and detections"],
+  ["app", "apps", "App", "all apps"],
+  ["zone", "zones", "Zone / line", "anywhere"],
+  ["class_name", "classes", "Class", "all classes"],
+  ["type", "types", "Type", "all types"],
+];
 
-// The event's object box [x1, y1, x2, y2] in snapshot (frame) pixels, or null.
-function eventBox(event) {
-  const box = event.attributes?.box;
-  const ok = Array.isArray(box) && box.length === 4 && box.every(Number.isFinite) && box[2] > box[0] && box[3] > box[1];
-  return ok ? box : null;
+// "2 min 10 s", "1 h 5 min", "45 s", "0.4 s".
+export function fmtSpan(seconds) {
+  if (!Number.isFinite(seconds)) return "";
+  if (seconds < 10) return `${Math.round(seconds * 10) / 10} s`;
+  const total = Math.round(seconds);
+  const [h_, m, s] = [Math.floor(total / 3600), Math.floor((total % 3600) / 60), total % 60];
+  if (h_) return m ? `${h_} h ${m} min` : `${h_} h`;
+  if (m) return s ? `${m} min ${s} s` : `${m} min`;
+  return `${s} s`;
 }
 
-// A canvas of at most `size` pixels a side: the snapshot around the event's object, its box
-// drawn; null for an event without a box or a snapshot.
-function objectCrop(event, size, className) {
-  const box = eventBox(event);
-  if (!box || !event.snapshot_url) return null;
-  const canvas = h("canvas", { class: className, width: size, height: size, role: "img", "aria-label": `The object of this ${event.type} event, boxed` });
-  const image = new Image();
-  image.addEventListener("load", () => {
-    const [x1, y1, x2, y2] = box;
-    const margin = Math.max(x2 - x1, y2 - y1) * CROP_MARGIN;
-    const left = Math.max(0, x1 - margin);
-    const top = Math.max(0, y1 - margin);
-    const width = Math.min(image.naturalWidth, x2 + margin) - left;
-    const height = Math.min(image.naturalHeight, y2 + margin) - top;
-    if (width <= 0 || height <= 0) return; // the box is outside the snapshot
-    const scale = Math.min(size / width, size / height);
-    canvas.width = Math.round(width * scale);
-    canvas.height = Math.round(height * scale);
-    const context = canvas.getContext("2d");
-    context.drawImage(image, left, top, width, height, 0, 0, canvas.width, canvas.height);
-    context.strokeStyle = "#ff1744";
-    context.lineWidth = 2;
-    context.strokeRect((x1 - left) * scale, (y1 - top) * scale, (x2 - x1) * scale, (y2 - y1) * scale);
-    canvas.dataset.drawn = "true";
-  }, { once: true });
-  image.src = event.snapshot_url;
-  return canvas;
+const words = (key) => key.replace(/_/g, " ").replace(/^./, (c) => c.toUpperCase());
+const DURATION = /(^|_)(seconds|duration|dwell|wait|waited|elapsed|age|s)$/;
+const TIME = /(^|_)(time|at|since|until|first_seen|last_seen)$/;
+
+// One attribute as text a person reads: durations, times (the site's, as the browser
+// shows them), counts with separators, lists joined, yes/no.
+export function readableValue(key, value) {
+  if (value === null || value === undefined) return "";
+  if (typeof value === "boolean") return value ? "yes" : "no";
+  if (typeof value === "number") {
+    if (DURATION.test(key)) return fmtSpan(value);
+    if (TIME.test(key) && value > 1e9) return fmtTime(value);
+    return value.toLocaleString(undefined, { maximumFractionDigits: 2 });
+  }
+  if (Array.isArray(value)) return value.map((v) => readableValue(key, v)).join(", ");
+  if (typeof value === "object") {
+    return Object.entries(value).map(([k, v]) => `${words(k)}: ${readableValue(k, v)}`).join("; ");
+  }
+  return String(value);
+}
+
+function attributeRows(attributes) {
+  // The box is drawn on the crop; the rest are fields.
+  return Object.entries(attributes || {}).filter(([key]) => key !== "box")
+    .map(([key, value]) => [h("dt", {}, words(key)), h("dd", {}, readableValue(key, value))]);
+}
+
+function itemSpan(item) {
+  const span = item.end - item.start;
+  return span >= 0.5 ? `${fmtTime(item.start)} · ${fmtSpan(span)}` : fmtTime(item.start);
 }
 
 export async function render(root, context) {
-  const cameras = await api("/api/cameras");
   const params = new URLSearchParams(location.search);
+  // The first page is asked for with the dropdowns' data, not after them (first paint).
+  const asked = Object.fromEntries([...FILTERS.map(([name]) => name), "reviewed", "start", "end"]
+    .map((name) => [name, params.get(name) || ""]));
+  let firstPage = api("/api/review", { params: { ...asked, limit: PAGE, offset: 0 } });
+  firstPage.catch(() => {}); // reported by `load`
+  const [cameras, facets] = await Promise.all([api("/api/cameras"), api("/api/review/facets")]);
+  const cameraName = Object.fromEntries(cameras.map((c) => [c.id, c.name || c.id]));
+  const canPlay = atLeast(context.role, "operator");
+
+  const selects = {};
+  const fields = FILTERS.map(([name, facet, label, all]) => {
+    const wanted = params.get(name) || "";
+    const values = [...new Set([...(facets[facet] || []), ...(wanted ? [wanted] : [])])];
+    const select = h("select", { id: `f-${name}`, name },
+      h("option", { value: "" }, all),
+      values.map((v) => h("option", { value: v, selected: v === wanted }, name === "camera" ? cameraName[v] || v : v)));
+    selects[name] = select;
+    return h("div", { class: "field" }, h("label", { for: `f-${name}` }, label), select);
+  });
+  const reviewed = h("select", { id: "f-reviewed", name: "reviewed" },
+    [["", "all"], ["false", "to review"], ["true", "reviewed"]].map(([v, text]) =>
+      h("option", { value: v, selected: v === (params.get("reviewed") || "") }, text)));
+  const since = h("input", { id: "f-since", name: "start", type: "datetime-local", step: 1 });
+  const until = h("input", { id: "f-until", name: "end", type: "datetime-local", step: 1 });
+  if (params.get("start")) since.value = toLocalInput(Number(params.get("start")));
+  if (params.get("end")) until.value = toLocalInput(Number(params.get("end")));
+  for (const input of [since, until]) { // the range the items cover
+    if (facets.first !== null) input.min = toLocalInput(Math.floor(facets.first));
+    if (facets.last !== null) input.max = toLocalInput(Math.ceil(facets.last));
+  }
+  // A quick range: sets "From" (and clears "To") before the list reloads.
+  const when = h("select", { id: "f-when" },
+    [["", "any time"], [3600, "last hour"], [86400, "last 24 hours"], [7 * 86400, "last 7 days"]]
+      .map(([seconds, text]) => h("option", { value: seconds }, text)));
+  when.addEventListener("change", () => {
+    since.value = when.value ? toLocalInput(Math.floor(Date.now() / 1000 - Number(when.value))) : "";
+    until.value = "";
+  });
   const field = (id, label, input) => h("div", { class: "field" }, h("label", { for: id }, label), input);
-  const camera = h("select", { id: "f-camera", name: "camera" }, h("option", { value: "" }, "all"),
-    cameras.map((c) => h("option", { value: c.id, selected: c.id === params.get("camera") }, c.name)));
-  const app = h("input", { id: "f-app", name: "app", value: params.get("app") || "" });
-  const type = h("input", { id: "f-type", name: "type", value: params.get("type") || "", list: "event-types" });
-  const cls = h("input", { id: "f-class", name: "class_name", value: params.get("class_name") || "" });
-  const since = h("input", { id: "f-since", name: "since", type: "datetime-local", step: 1 });
-  const until = h("input", { id: "f-until", name: "until", type: "datetime-local", step: 1 });
-  if (params.get("since")) since.value = toLocalInput(Number(params.get("since")));
-  if (params.get("until")) until.value = toLocalInput(Number(params.get("until")));
-  // The type suggestions: every type an installed app emits (its manifest, GET /api/apps,
-  // for operators and admins), and the types of the events shown.
-  const typeList = h("datalist", { id: "event-types" });
-  const types = new Set();
-  const addTypes = (more) => {
-    for (const t of more) types.add(t);
-    clear(typeList, [...types].sort().map((t) => h("option", { value: t })));
-  };
-  if (atLeast(context.role, "operator")) addTypes((await api("/api/apps")).flatMap((a) => a.events));
-  const form = h("form", { class: "filters", id: "event-filters" },
-    field("f-camera", "Camera", camera), field("f-app", "App", app), field("f-type", "Type", type),
-    field("f-class", "Class", cls), field("f-since", "From", since), field("f-until", "To", until),
-    typeList,
-    h("button", { type: "submit" }, "Filter"));
-  const results = h("div", { id: "event-results" });
+  const form = h("form", { class: "filters", id: "review-filters" }, fields,
+    field("f-reviewed", "Reviewed", reviewed), field("f-when", "When", when),
+    field("f-since", "From", since), field("f-until", "To", until));
+  const summary = h("p", { class: "meta", id: "review-summary", "aria-live": "polite" });
+  const list = h("div", { id: "review-list", role: "list" });
   const pager = h("div", { class: "row pager" });
-  const viewer = h("section", { id: "event-view", "aria-live": "polite" });
-  root.append(form, h("div", { class: "events-layout" }, h("div", {}, results, pager), viewer));
+  const viewer = h("section", { id: "review-view", "aria-live": "polite" },
+    h("p", { class: "meta" }, "Keys: j / k or ↓ / ↑ choose an item, Enter or space plays it, r marks it reviewed."));
+  root.append(form, h("div", { class: "review-layout" }, h("div", { class: "review-column" }, summary, list, pager), viewer));
 
   let offset = 0;
-  const filters = () => ({
-    camera: camera.value,
-    app: app.value.trim(),
-    type: type.value.trim(),
-    class_name: cls.value.trim(),
-    since: fromLocalInput(since.value),
-    until: fromLocalInput(until.value),
-  });
+  let items = [];
+  let selected = -1;
+  let firstPaint = true;
+  let loading = 0;
 
-  const open = (event) => {
-    const video = h("video", { id: "clip", controls: true, preload: "auto", src: event.clip_url, playsinline: true });
-    video.addEventListener("error", () => showError(`The clip of event ${event.id} cannot be played (recording not available?).`));
-    const rows = [
-      ["Time", fmtTime(event.start_time) + (event.end_time && event.end_time !== event.start_time ? ` – ${fmtTime(event.end_time)}` : "")],
-      ["Camera", event.camera], ["App", event.app], ["Type", `${event.type} (${event.state})`],
-      ["Class", event.class_name ?? ""], ["Track", event.track_id ?? ""],
-      ["Zone / line", event.zone || event.line || ""], ["Attributes", JSON.stringify(event.attributes)],
-    ];
-    const crop = objectCrop(event, 320, "object-crop");
-    clear(viewer,
-      h("h2", {}, `${event.type} on ${event.camera}`),
-      video,
-      crop ? h("figure", { class: "object" }, crop, h("figcaption", { class: "meta" }, "The object, boxed on the event's snapshot")) : null,
-      h("p", {}, h("a", { href: event.clip_url, download: "" }, "Download the clip")),
-      h("dl", {}, rows.map(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))])));
-    video.play().catch(() => {}); // autoplay may be refused; the controls are there
+  const filters = () => {
+    const out = Object.fromEntries(Object.entries(selects).map(([name, s]) => [name, s.value]));
+    out.reviewed = reviewed.value;
+    out.start = fromLocalInput(since.value);
+    out.end = fromLocalInput(until.value);
+    return out;
   };
 
-  const load = async () => {
-    showError("");
-    let page;
+  const select = (index, { scroll = true } = {}) => {
+    if (!items.length) return;
+    selected = Math.max(0, Math.min(items.length - 1, index));
+    list.querySelectorAll(".review-item").forEach((row, i) => row.setAttribute("aria-selected", String(i === selected)));
+    const row = list.children[selected];
+    if (scroll && row) row.scrollIntoView({ block: "nearest" });
+  };
+
+  const setReviewed = async (item, row) => {
+    const method = item.reviewed ? "DELETE" : "POST";
     try {
-      page = await api("/api/events", { params: { ...filters(), limit: PAGE, offset } });
+      const result = await api(`/api/review/${item.id}/reviewed`, { method });
+      item.reviewed = result.reviewed;
     } catch (error) {
       showError(error.message);
       return;
     }
-    addTypes(page.items.map((event) => event.type));
-    const rows = page.items.map((event) =>
-      h("tr", { dataset: { event: event.id } },
-        h("td", {}, objectCrop(event, 120, "thumb") || (event.snapshot_url ? h("img", { class: "thumb", src: event.snapshot_url, alt: `Snapshot of ${event.type}`, loading: "lazy" }) : "")),
-        h("td", {}, fmtTime(event.start_time)),
-        h("td", {}, event.camera), h("td", {}, event.app), h("td", {}, event.type),
-        h("td", {}, event.class_name ?? ""), h("td", {}, event.zone || event.line || ""),
-        h("td", {}, h("button", { type: "button", class: "link open-event", onclick: () => open(event) }, "Play"))));
-    clear(results, page.items.length ? table(["Snapshot", "Time", "Camera", "App", "Type", "Class", "Zone / line", ""], rows, `${page.total} events`) : h("p", {}, "No events match."));
+    row.classList.toggle("reviewed", item.reviewed);
+    const button = row.querySelector(".mark-reviewed");
+    button.textContent = item.reviewed ? "Reviewed ✓" : "Mark reviewed";
+    button.setAttribute("aria-pressed", String(item.reviewed));
+  };
+
+  const open = async (item) => {
+    const video = canPlay
+      ? h("video", { id: "clip", controls: true, preload: "auto", src: item.clip_url, playsinline: true })
+      : h("p", { class: "meta" }, "Playing footage needs the operator role.");
+    if (canPlay) video.addEventListener("error", () => showError("This item's footage cannot be played (recording not available?)."));
+    const eventsList = h("div", { id: "review-events" }, h("p", { class: "meta" }, "Loading its events…"));
+    clear(viewer,
+      h("h2", {}, `${item.types.join(", ")} on ${cameraName[item.camera] || item.camera}`),
+      video,
+      h("dl", { class: "review-facts" },
+        [["When", itemSpan(item)], ["Severity", item.severity], ["Apps", item.apps.join(", ")],
+         ["Objects", item.classes.join(", ")], ["Zones / lines", item.zones.join(", ")],
+         ["Events", item.event_count.toLocaleString()]]
+          .map(([k, v]) => [h("dt", {}, k), h("dd", {}, v || "—")])),
+      canPlay ? h("p", {}, h("a", { href: item.clip_url, download: "" }, "Download the footage")) : null,
+      eventsList);
+    if (canPlay) video.play().catch(() => {}); // autoplay may be refused; the controls are there
+    const shown = item.events.slice(0, EVENTS_SHOWN);
+    const events = await Promise.all(shown.map((id) => api(`/api/events/${id}`).catch(() => null)));
+    clear(eventsList,
+      h("h3", {}, item.event_count > shown.length ? `First ${shown.length} of ${item.event_count} events` : "Events"),
+      events.filter(Boolean).map((event) => h("article", { class: "review-event", dataset: { event: event.id } },
+        event.crop_url ? h("img", { class: "crop", src: event.crop_url, alt: `The ${event.class_name || "object"} of this ${event.type}`, loading: "lazy" }) : null,
+        h("div", {},
+          h("h4", {}, `${event.type}${event.class_name ? ` · ${event.class_name}` : ""}`),
+          h("dl", {},
+            [["Time", event.end_time && event.end_time > event.start_time + 0.5
+              ? `${fmtTime(event.start_time)} · ${fmtSpan(event.end_time - event.start_time)}` : fmtTime(event.start_time)],
+             ["App", event.app], ["Zone / line", event.zone || event.line || "—"],
+             ["Track", event.track_id ?? "—"]].map(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]),
+            attributeRows(event.attributes))))));
+  };
+
+  const play = (index) => {
+    select(index, { scroll: false });
+    if (items[selected]) open(items[selected]);
+  };
+
+  const row = (item, index) => {
+    const strip = item.thumbnails.length
+      ? h("div", { class: "strip" }, item.thumbnails.map((src) => h("img", { src, alt: "", loading: "lazy", width: 64, height: 64 })))
+      : h("div", { class: "strip empty" }, h("span", { class: "meta" }, "no picture"));
+    const article = h("article", {
+      class: `review-item ${item.severity}${item.reviewed ? " reviewed" : ""}`,
+      role: "listitem", "aria-selected": "false", dataset: { item: item.id },
+      onclick: (event) => { if (!event.target.closest("button")) play(index); },
+    },
+      strip,
+      h("div", { class: "summary" },
+        h("p", {}, h("span", { class: `badge ${item.severity === "alert" ? "bad" : ""}` }, item.severity), " ",
+          h("strong", {}, item.types.join(", ")), " · ", cameraName[item.camera] || item.camera),
+        h("p", { class: "meta" }, itemSpan(item)),
+        h("p", { class: "meta" }, [item.classes.join(", "), item.zones.join(", "), `${item.event_count} event${item.event_count === 1 ? "" : "s"}`].filter(Boolean).join(" · "))),
+      h("div", { class: "actions" },
+        h("button", { type: "button", class: "play", onclick: () => play(index) }, "Play"),
+        h("button", { type: "button", class: "mark-reviewed", "aria-pressed": String(item.reviewed), onclick: (event) => setReviewed(item, event.target.closest(".review-item")) },
+          item.reviewed ? "Reviewed ✓" : "Mark reviewed")));
+    return article;
+  };
+
+  const load = async () => {
+    const mine = ++loading;
+    showError("");
+    const wanted = filters();
+    history.replaceState(null, "", location.pathname + query(wanted));
+    let page;
+    try {
+      page = await (firstPage || api("/api/review", { params: { ...wanted, limit: PAGE, offset } }));
+    } catch (error) {
+      showError(error.message);
+      return;
+    } finally {
+      firstPage = null;
+    }
+    if (mine !== loading) return; // a newer filter change is on its way
+    items = page.items;
+    selected = -1;
+    clear(list, items.length ? items.map(row) : h("p", {}, "Nothing to review matches."));
+    clear(summary, page.total ? `${page.total.toLocaleString()} item${page.total === 1 ? "" : "s"}` : "");
     const last = Math.min(offset + PAGE, page.total);
     clear(pager,
       h("button", { type: "button", disabled: offset === 0, onclick: () => { offset = Math.max(0, offset - PAGE); load(); } }, "Newer"),
       h("span", {}, page.total ? `${offset + 1}–${last} of ${page.total}` : ""),
       h("button", { type: "button", disabled: last >= page.total, onclick: () => { offset += PAGE; load(); } }, "Older"));
+    if (items.length) select(0, { scroll: false });
+    requestAnimationFrame(() => {
+      if (firstPaint) {
+        firstPaint = false;
+        performance.mark("review-first-paint");
+      } else {
+        performance.mark("review-filter-shown");
+        performance.measure("review-filter", "review-filter-start", "review-filter-shown");
+      }
+    });
   };
 
-  form.addEventListener("submit", (event) => {
-    event.preventDefault();
+  form.addEventListener("submit", (event) => event.preventDefault());
+  form.addEventListener("change", () => {
+    performance.mark("review-filter-start");
     offset = 0;
     load();
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.target.closest("input, select, textarea, video") || event.ctrlKey || event.metaKey || event.altKey) return;
+    const key = event.key;
+    if ((key === "Enter" || key === " ") && event.target.closest("button, a")) return; // the control's own
+    if (key === "j" || key === "ArrowDown") select(selected + 1);
+    else if (key === "k" || key === "ArrowUp") select(selected - 1);
+    else if (key === "Enter" || key === " ") play(Math.max(selected, 0));
+    else if (key === "r" && items[selected]) setReviewed(items[selected], list.children[selected]);
+    else return;
+    event.preventDefault();
   });
   await load();
 }

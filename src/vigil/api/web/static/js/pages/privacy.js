@@ -3,12 +3,12 @@
 // most the policy's minutes, maybe pending a second admin's approval), then a banner while
 // lifted with "End now", and the live view switched to its unmasked stream (audited).
 import { api } from "../api.js";
-import { clear, h, showError } from "../dom.js";
+import { clear, fmtTime, h, showError } from "../dom.js";
 
 const REFRESH_MS = 5000; // a lift ends on its own, or is approved or ended by an admin
 
 function until(seconds) {
-  return new Date(seconds * 1000).toLocaleTimeString();
+  return fmtTime(seconds, { timeStyle: "medium" });
 }
 
 // `image`: the live <img> whose stream (`liveUrl`, with its query) follows the lift.

@@ -21,17 +21,19 @@ const PLAYHEAD = "playhead"; // the timeline's marker of the playing moment
 const LOAD_DELAY_MS = 250; // after the last zoom or scroll step
 
 // The marks on the timeline: what happened on `cameras` between `start` and `end` (seconds),
-// as [{id, camera, start, end, title}]. Read from the raw events today; the one place to
-// change for another source of marks.
+// as [{id, camera, start, end, severity, title}]: the review items (a camera's overlapping
+// events grouped, alerts apart from detections; GET /api/review), not every raw event.
 export async function loadMarks(cameras, start, end) {
   const pages = await Promise.all(cameras.map((camera) =>
-    api("/api/events", { params: { camera, since: start, until: end, limit: 1000 } })));
-  return pages.flatMap((page) => page.items.map((e) => ({
-    id: e.id,
-    camera: e.camera,
-    start: e.start_time,
-    end: e.end_time,
-    title: `${e.type}${e.class_name ? ` · ${e.class_name}` : ""} · ${e.app} · ${fmtTime(e.start_time)}`,
+    api("/api/review", { params: { camera, start, end, limit: 500 } })));
+  return pages.flatMap((page) => page.items.map((item) => ({
+    id: item.id,
+    camera: item.camera,
+    start: item.start,
+    end: item.end,
+    severity: item.severity,
+    title: `${item.severity}: ${item.types.join(", ")}${item.classes.length ? ` · ${item.classes.join(", ")}` : ""}`
+      + ` · ${item.event_count} event${item.event_count === 1 ? "" : "s"} · ${fmtTime(item.start)}`,
   })));
 }
 
@@ -75,7 +77,7 @@ export async function render(root) {
     summary,
     h("div", { class: "timeline-wrap" }, timelineBox, preview),
     h("p", { class: "meta timeline-legend" }, key("seg", "recorded"), key("seg motion", "motion"),
-      key("seg objects", "objects"), key("mark", "event"),
+      key("seg objects", "objects"), key("mark alert", "alert"), key("mark", "detection"),
       " · Scroll or pinch to zoom, drag to move; click to play from there."),
     h("div", { class: "recordings-layout" },
       h("section", {}, h("h2", {}, "Playback"), video, playing),
@@ -152,7 +154,7 @@ export async function render(root) {
       title: `${names[c.camera]}: ${fmtTime(s.start)} to ${fmtTime(s.end)} · ${fmtDuration(s.recorded_s)} recorded${s.objects ? " · objects" : s.motion ? " · motion" : ""}`,
     }))));
     items.add([...marks].map(([id, m]) => ({
-      id, group: m.camera, start: new Date(m.start * 1000), type: "point", content: "", className: "mark", title: m.title,
+      id, group: m.camera, start: new Date(m.start * 1000), type: "point", content: "", className: `mark ${m.severity}`, title: m.title,
     })));
     drawSelection();
     const recorded = coverage.cameras.map((c) => `${names[c.camera]} ${fmtDuration(c.recorded_s)}`).join(", ");
