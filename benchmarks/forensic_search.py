@@ -21,7 +21,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -141,16 +141,24 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=20)
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="vigil-forensic-") as folder:
+    return on_backends(
+        args.backends, "vigil-forensic-", lambda name, url: run_backend(name, url, args)
+    )
+
+
+def on_backends(backends: str, prefix: str, run: Callable[[str, str], None]) -> int:
+    """`run(name, url)` on a fresh database of each of the comma-separated `backends`, in a
+    temporary folder (PostgreSQL a private server started here); 2 for an unknown one."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
         work = Path(folder)
         work.chmod(0o755)  # PostgreSQL runs as its own user when started as root
-        for backend in args.backends.split(","):
+        for backend in backends.split(","):
             if backend == "sqlite":
-                run_backend("sqlite", f"sqlite:///{work / 'tracks.db'}", args)
+                run("sqlite", f"sqlite:///{work / 'tracks.db'}")
             elif backend == "postgresql":
                 server = PrivatePostgres(work / "pg", durable=False)
                 try:
-                    run_backend("postgresql", server.start(), args)
+                    run("postgresql", server.start())
                 finally:
                     server.stop()
             else:

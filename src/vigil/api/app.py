@@ -55,6 +55,7 @@ from vigil.api.routes import (
     config,
     counts,
     events,
+    heatmaps,
     live,
     pages,
     privacy,
@@ -102,6 +103,7 @@ ROUTERS = (
     counts.router,
     privacy.router,
     search.router,
+    heatmaps.router,
 )
 DESCRIPTION = (
     "The live API of `vigil serve`: cameras and their status, events with snapshots "
