@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -83,7 +84,7 @@ def grid_shape(frame_size: tuple[int, int] | None, columns: int = GRID_COLUMNS) 
 
 def _batches(
     database: Database,
-    columns: Sequence[ColumnElement],
+    columns: Sequence[Any],  # mapped columns of TrackRow
     source: str,
     start: float,
     end: float,
