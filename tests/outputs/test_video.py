@@ -9,6 +9,7 @@ import pytest
 
 from vigil.errors import VigilError
 from vigil.outputs.video import BackgroundVideoWriter, VideoWriter
+from x264_settings import x264_settings
 
 W, H = 160, 120
 
@@ -66,14 +67,6 @@ def test_faststart_puts_moov_before_mdat(one_second: Path) -> None:
     boxes = top_level_boxes(one_second)
     assert boxes[0] == "ftyp"
     assert boxes.index("moov") < boxes.index("mdat")
-
-
-def x264_settings(path: Path) -> dict[str, str]:
-    """The settings libx264 records in the stream (its SEI "x264 - core ... options: ...")."""
-    data = path.read_bytes()
-    start = data.index(b"options: ") + len(b"options: ")
-    text = data[start : data.index(b"\0", start)].decode("ascii")
-    return dict(item.split("=", 1) for item in text.split() if "=" in item)
 
 
 def test_encoder_settings_are_applied(one_second: Path) -> None:

@@ -40,6 +40,9 @@ class VideoWriter:
     replicated pixel to even (yuv420p needs even sizes). Timestamps must increase; a frame
     whose pts is not after the previous one is written one tick (1/90000 s) after it.
     Call `close()` (or use as a context manager) to flush the encoder and finish the file.
+
+    `threads`: libx264's threads (0: its own choice, slice threads over every core); 1 for an
+    encoder that runs alongside other work on threads of its own (see `BackgroundVideoWriter`).
     """
 
     def __init__(
@@ -53,6 +56,7 @@ class VideoWriter:
         preset: str = "veryfast",
         x264_params: str = X264_PARAMS,
         keyframe_seconds: float | None = None,
+        threads: int = 0,
     ) -> None:
         if not fps > 0:
             raise ValueError(f"fps must be > 0, got {fps}")
@@ -84,6 +88,7 @@ class VideoWriter:
         if keyframe_seconds:  # like a camera's GOP: recordings can only cut at keyframes
             stream.options["g"] = str(max(1, round(keyframe_seconds * self.fps)))
         stream.codec_context.time_base = TIME_BASE
+        stream.codec_context.thread_count = threads
         self._stream: av.VideoStream | None = stream
 
     def write(self, image: np.ndarray, pts: float | None = None) -> None:
