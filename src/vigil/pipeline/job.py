@@ -8,22 +8,25 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from vigil.apps.base import Scene
 from vigil.config.schema import VigilConfig
-from vigil.db.database import Database
 from vigil.detection.classes import COCO_CLASSES
 from vigil.evaluation.motchallenge import MotWriter
-from vigil.events.store import EventStore
 from vigil.outputs.annotate import Annotator
 from vigil.outputs.summary import RunStats, RunSummary
 from vigil.outputs.video import BackgroundVideoWriter, VideoWriter
 from vigil.pipeline.build import build_engine, class_ids, validate_apps
 from vigil.pipeline.engine import FrameResult
 from vigil.sources.video import VideoSource
+
+if TYPE_CHECKING:
+    from vigil.db.database import Database
+    from vigil.events.store import EventStore
 
 EVENT_BATCH = 50  # events buffered before a database write
 
@@ -37,7 +40,7 @@ class RunOutputs:
     mot: Path | None
     mot_classes: set[int] | None
     summary: Path
-    database: str
+    database: str | None  # None: the run has no apps, the only source of events
 
     @classmethod
     def resolve(cls, config: VigilConfig) -> RunOutputs:
@@ -49,7 +52,11 @@ class RunOutputs:
             mot=out.mot,
             mot_classes=class_ids(out.mot_classes),
             summary=directory / "summary.json",
-            database=out.database or str(directory / "events.db"),
+            database=(
+                out.database or str(directory / "events.db")
+                if any(app.enabled for app in config.apps)
+                else None
+            ),
         )
 
     def written(self) -> dict[str, str]:
@@ -94,6 +101,16 @@ def opencv_pool_off() -> Iterator[None]:
         cv2.setNumThreads(previous)
 
 
+def open_events(url: str) -> tuple[Database, EventStore]:
+    """The events database, migrated. Imported here: SQLAlchemy takes a third of a second to
+    import on a small CPU, which a run without apps (no events) need not spend."""
+    from vigil.db.database import Database
+    from vigil.events.store import EventStore
+
+    database = Database(url)
+    return database, EventStore(database)
+
+
 def default_directory(source: str) -> Path:
     stem = Path(source.split("?")[0].rstrip("/")).stem or "stream"
     return Path("runs") / stem
@@ -115,8 +132,7 @@ def run_job(
     source = VideoSource(config.source.url or "", config.source.id, loop=config.source.loop)
     engine, scene = build_engine(config, (source.width, source.height))
     outputs.directory.mkdir(parents=True, exist_ok=True)
-    database = Database(outputs.database)
-    store = EventStore(database)
+    database, store = open_events(outputs.database) if outputs.database else (None, None)
     mot = MotWriter(outputs.mot, class_ids=outputs.mot_classes) if outputs.mot else None
     video = open_video(outputs.video, source, scene) if outputs.video else None
     stats = RunStats(COCO_CLASSES)
@@ -133,7 +149,7 @@ def run_job(
                 if video:
                     counters = {app.name: app.counters() for app in engine.apps}
                     video.write(result.frame.image, result.frame.pts, result.objects, counters)
-                if len(pending) >= EVENT_BATCH:
+                if store is not None and len(pending) >= EVENT_BATCH:
                     store.add(pending)
                     pending.clear()
                 if on_frame:
@@ -148,7 +164,7 @@ def run_job(
                 for sink in (database, video, mot):  # closed in reverse order
                     if sink is not None:
                         sinks.callback(sink.close)
-                if pending:
+                if store is not None and pending:
                     store.add(pending)
     wall = time.perf_counter() - started
     summary = stats.summary(
