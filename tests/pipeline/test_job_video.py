@@ -54,12 +54,18 @@ def test_video_is_encoded_on_its_own_thread_during_the_run(walker_clip, tmp_path
     assert times == pytest.approx([i / walker_clip.fps for i in range(walker_clip.frames)])
 
 
-def test_video_is_encoded_by_one_encoder_thread(walker_clip, tmp_path: Path) -> None:
+def test_video_is_encoded_by_one_encoder_thread_with_the_analysis_settings(
+    walker_clip, tmp_path: Path
+) -> None:
     """The analysis keeps the other cores busy: libx264's slice threads would only add their
-    synchronisation (and slices cost compression)."""
+    synchronisation (and slices cost compression). The settings: half the default settings'
+    CPU for their quality (`ANALYSIS_ENCODING`)."""
     run_job(config(walker_clip.path, tmp_path / "out"))
     settings = x264_settings(tmp_path / "out" / "annotated.mp4")
     assert (settings["threads"], settings["sliced_threads"]) == ("1", "0")
+    assert (settings["cabac"], settings["mbtree"], settings["subme"]) == ("0", "0", "0")
+    assert (settings["bframes"], settings["8x8dct"], settings["deblock"]) == ("2", "1", "1:0:0")
+    assert float(settings["crf"]) == 25.5
 
 
 def test_opencv_pool_is_off_during_the_run_only(walker_clip, tmp_path: Path) -> None:
