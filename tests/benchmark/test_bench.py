@@ -32,10 +32,11 @@ def appender(log: Path, letter: str) -> Contender:
 
 def test_race_rotates_the_order_and_times_every_round(tmp_path: Path) -> None:
     log = tmp_path / "order.txt"
-    seconds, others = race([appender(log, letter) for letter in "ABC"], rounds=4)
+    seconds, cpu_seconds, others = race([appender(log, letter) for letter in "ABC"], rounds=4)
     assert log.read_text() == "ABC" + "BCA" + "CAB" + "ABC"
     assert {name: len(times) for name, times in seconds.items()} == {"A": 4, "B": 4, "C": 4}
     assert all(t > 0 for times in seconds.values() for t in times)
+    assert {name: len(times) for name, times in cpu_seconds.items()} == {"A": 4, "B": 4, "C": 4}
     assert len(others) == 12 and all(0 <= share <= 1 for share in others)
 
 
@@ -44,11 +45,29 @@ def test_race_measures_the_cpu_that_other_processes_take(tmp_path: Path) -> None
     idle = Contender("idle", [sys.executable, "-c", "import time; time.sleep(1.5)"])
     spinner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
     try:
-        _, others = race([idle], rounds=1)
+        _, _, others = race([idle], rounds=1)
     finally:
         spinner.kill()
         spinner.wait()
     assert others[0] >= 0.7 / (os.cpu_count() or 1)
+
+
+def test_race_measures_each_command_s_own_cpu_time_threads_included() -> None:
+    """A command that keeps two threads busy for 0.6 s of wall time used about 1.2 s of CPU
+    (on one core: 0.6 s of wall time per thread); an idle one, next to none."""
+    spin = (
+        "import threading, time\n"
+        "def spin():\n"
+        "    end = time.thread_time() + 0.6\n"
+        "    while time.thread_time() < end: pass\n"
+        "threads = [threading.Thread(target=spin) for _ in range(2)]\n"
+        "[t.start() for t in threads]; [t.join() for t in threads]\n"
+    )
+    busy = Contender("busy", [sys.executable, "-c", spin])
+    idle = Contender("idle", [sys.executable, "-c", "import time; time.sleep(0.6)"])
+    _, cpu_seconds, _ = race([busy, idle], rounds=1)
+    assert cpu_seconds["busy"][0] >= 1.2
+    assert cpu_seconds["idle"][0] < 0.5
 
 
 def test_a_failing_command_is_one_line_naming_it(tmp_path: Path) -> None:
@@ -82,6 +101,21 @@ def test_report_gives_the_median_of_per_round_ratios() -> None:
     assert re.search(r"vigil run --no-video +5\.00× the reference", text)
     assert re.search(r"vigil run +12\.00 s median  \(10\.0 20\.0 12\.0\)", text)
     assert "other processes" not in text  # not measured
+    assert "CPU" not in text
+
+
+def test_report_gives_cpu_time_and_its_ratio() -> None:
+    report = BenchReport(
+        "clip.avi",
+        None,
+        {"vigil run": [10.0, 12.0], REFERENCE: [20.0, 30.0]},
+        cpu_seconds={"vigil run": [15.0, 16.0], REFERENCE: [30.0, 40.0]},
+    )
+    text = report.render()
+    assert re.search(r"vigil run +11\.00 s median  \(10\.0 12\.0\), CPU 15\.5 s", text)
+    assert re.search(
+        r"2\.25× the reference \(median of rounds: 2\.00 2\.50\), 2\.25× less CPU", text
+    )
 
 
 def test_report_says_when_the_machine_was_busy() -> None:

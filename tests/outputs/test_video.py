@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from vigil.errors import VigilError
-from vigil.outputs.video import BackgroundVideoWriter, VideoWriter
+from vigil.outputs.video import BackgroundVideoWriter, Encoding, VideoWriter
+from x264_settings import x264_settings
 
 W, H = 160, 120
 
@@ -66,14 +67,6 @@ def test_faststart_puts_moov_before_mdat(one_second: Path) -> None:
     boxes = top_level_boxes(one_second)
     assert boxes[0] == "ftyp"
     assert boxes.index("moov") < boxes.index("mdat")
-
-
-def x264_settings(path: Path) -> dict[str, str]:
-    """The settings libx264 records in the stream (its SEI "x264 - core ... options: ...")."""
-    data = path.read_bytes()
-    start = data.index(b"options: ") + len(b"options: ")
-    text = data[start : data.index(b"\0", start)].decode("ascii")
-    return dict(item.split("=", 1) for item in text.split() if "=" in item)
 
 
 def test_encoder_settings_are_applied(one_second: Path) -> None:
@@ -256,7 +249,7 @@ def test_colours_are_converted_faithfully(tmp_path: Path) -> None:
     ys, xs = np.mgrid[0:H, 0:W]
     picture = np.stack([xs * 255 // W, ys * 255 // H, (xs + ys) * 255 // (W + H)], axis=2)
     picture = picture.astype(np.uint8)
-    with VideoWriter(tmp_path / "c.mp4", 30, W, H, crf=0) as writer:
+    with VideoWriter(tmp_path / "c.mp4", 30, W, H, encoding=Encoding(crf=0)) as writer:
         writer.write(picture)
     with av.open(str(tmp_path / "c.mp4")) as container:
         back = next(container.decode(video=0)).to_ndarray(format="bgr24")

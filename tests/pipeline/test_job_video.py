@@ -1,5 +1,6 @@
 """`run_job`'s annotated video: encoded on its own thread, alongside the analysis, and still
-complete and frame-exact when the run is interrupted; the analysis itself is unaffected."""
+complete and frame-exact when the run is interrupted; the analysis itself is unaffected. The
+run's threads are its own: one encoder thread, and OpenCV's pool off while it runs."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import threading
 from pathlib import Path
 
 import av
+import cv2
 import pytest
 
 from vigil.config.loader import load_config_text
 from vigil.pipeline.job import run_job
+from x264_settings import x264_settings
 
 CONFIG = """\
 source:
@@ -49,6 +52,31 @@ def test_video_is_encoded_on_its_own_thread_during_the_run(walker_clip, tmp_path
     assert "vigil-encode" not in {t.name for t in threading.enumerate()}  # joined at the end
     times = decoded_times(tmp_path / "out" / "annotated.mp4")
     assert times == pytest.approx([i / walker_clip.fps for i in range(walker_clip.frames)])
+
+
+def test_video_is_encoded_by_one_encoder_thread_with_the_analysis_settings(
+    walker_clip, tmp_path: Path
+) -> None:
+    """The analysis keeps the other cores busy: libx264's slice threads would only add their
+    synchronisation (and slices cost compression). The settings: half the default settings'
+    CPU for their quality (`ANALYSIS_ENCODING`)."""
+    run_job(config(walker_clip.path, tmp_path / "out"))
+    settings = x264_settings(tmp_path / "out" / "annotated.mp4")
+    assert (settings["threads"], settings["sliced_threads"]) == ("1", "0")
+    assert (settings["cabac"], settings["mbtree"], settings["subme"]) == ("0", "0", "0")
+    assert (settings["bframes"], settings["8x8dct"], settings["deblock"]) == ("2", "1", "1:0:0")
+    assert float(settings["crf"]) == 25.5
+
+
+def test_opencv_pool_is_off_during_the_run_only(walker_clip, tmp_path: Path) -> None:
+    before = cv2.getNumThreads()
+    assert before > 1  # else the test proves nothing
+    seen: set[int] = set()
+    run_job(
+        config(walker_clip.path, tmp_path / "out"), on_frame=lambda _: seen.add(cv2.getNumThreads())
+    )
+    assert seen == {1}  # setNumThreads(0): OpenCV runs each call on the calling thread
+    assert cv2.getNumThreads() == before
 
 
 def test_interrupted_run_keeps_a_complete_frame_exact_video(walker_clip, tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ of them alike. Each round gives one ratio per contender (the reference's time ÷
 the same round); the report gives the median over rounds. Other work does not slow the
 contenders alike, though (the reference, whose inference threads spin, suffers most), so the
 report also gives the share of the machine's CPU time that other processes took while the
-commands ran, and says when the machine was busy.
+commands ran, says when the machine was busy, and gives each command's own CPU time (user +
+system, its threads and children included), which other work changes much less.
 
 Contenders: `vigil run` with the given config (annotated video included, as by default),
 the same with `--no-video`, and the hand-written reference (`reference_pipeline.py`: OpenCV
@@ -73,6 +74,7 @@ class BenchReport:
     # Share of the CPU time that other processes took while each command ran, in run order
     # (empty where the system does not tell).
     others: list[float] = field(default_factory=list)
+    cpu_seconds: dict[str, list[float]] = field(default_factory=dict)  # as `seconds`
 
     @property
     def rounds(self) -> int:
@@ -87,6 +89,17 @@ class BenchReport:
             if name != REFERENCE
         }
 
+    def cpu_ratios(self) -> dict[str, list[float]]:
+        """Per contender other than the reference: reference CPU time ÷ its CPU time, per round."""
+        if not self.cpu_seconds:
+            return {}
+        reference = self.cpu_seconds[REFERENCE]
+        return {
+            name: [ref / own for ref, own in zip(reference, times)]
+            for name, times in self.cpu_seconds.items()
+            if name != REFERENCE
+        }
+
     def render(self) -> str:
         frames = "all frames" if self.frames is None else f"{self.frames} frames"
         lines = [
@@ -97,14 +110,21 @@ class BenchReport:
         width = max(len(name) for name in self.seconds)
         for name, times in self.seconds.items():
             spread = " ".join(f"{t:.1f}" for t in times)
-            lines.append(f"  {name:<{width}}  {statistics.median(times):7.2f} s median  ({spread})")
+            line = f"  {name:<{width}}  {statistics.median(times):7.2f} s median  ({spread})"
+            if name in self.cpu_seconds:
+                line += f", CPU {statistics.median(self.cpu_seconds[name]):.1f} s"
+            lines.append(line)
         lines.append("")
+        cpu_ratios = self.cpu_ratios()
         for name, ratios in self.speedups().items():
             spread = " ".join(f"{r:.2f}" for r in ratios)
-            lines.append(
+            line = (
                 f"  {name:<{width}}  {statistics.median(ratios):5.2f}× the reference "
                 f"(median of rounds: {spread})"
             )
+            if name in cpu_ratios:
+                line += f", {statistics.median(cpu_ratios[name]):.2f}× less CPU time"
+            lines.append(line)
         if self.others:
             lines += [
                 "",
@@ -122,6 +142,7 @@ class BenchReport:
         data = asdict(self) | {
             "speedups": self.speedups(),
             "median_speedups": {k: statistics.median(v) for k, v in self.speedups().items()},
+            "median_cpu_ratios": {k: statistics.median(v) for k, v in self.cpu_ratios().items()},
         }
         path.write_text(json.dumps(data, indent=2))
 
@@ -172,34 +193,36 @@ def run_benchmark(
                 with_python_path(packages),
             ),
         ]
-        seconds, others = race(contenders, rounds, announce)
+        seconds, cpu_seconds, others = race(contenders, rounds, announce)
     commands = {c.name: " ".join(c.command) for c in contenders}
-    return BenchReport(url, frames, seconds, commands, others)
+    return BenchReport(url, frames, seconds, commands, others, cpu_seconds)
 
 
 def race(
     contenders: list[Contender], rounds: int, announce: Callable[[str], None] = lambda _: None
-) -> tuple[dict[str, list[float]], list[float]]:
-    """Wall-clock seconds of each contender per round, and the share of the machine's CPU
-    time that other processes took while each command ran (empty where the system does not
-    tell); round r starts with contender r mod n, so that none always runs first (cold
+) -> tuple[dict[str, list[float]], dict[str, list[float]], list[float]]:
+    """Wall-clock and CPU seconds of each contender per round, and the share of the machine's
+    CPU time that other processes took while each command ran (empty where the system does
+    not tell); round r starts with contender r mod n, so that none always runs first (cold
     caches) or last."""
     seconds: dict[str, list[float]] = {c.name: [] for c in contenders}
+    cpu_seconds: dict[str, list[float]] = {c.name: [] for c in contenders}
     others: list[float] = []
     for r in range(rounds):
         order = contenders[r % len(contenders) :] + contenders[: r % len(contenders)]
         for contender in order:
             busy, children = machine_cpu_seconds(), children_cpu_seconds()
             elapsed = time_command(contender)
-            note = ""
+            own = children_cpu_seconds() - children
+            note = f", CPU {own:.2f} s"
             if busy is not None and (busy_after := machine_cpu_seconds()) is not None:
-                own = children_cpu_seconds() - children
                 share = max(0.0, busy_after - busy - own) / (elapsed * (os.cpu_count() or 1))
                 others.append(min(1.0, share))
-                note = f" (others: {100 * others[-1]:.0f} % CPU)"
+                note += f" (others: {100 * others[-1]:.0f} % CPU)"
             seconds[contender.name].append(elapsed)
+            cpu_seconds[contender.name].append(own)
             announce(f"round {r + 1}/{rounds}: {contender.name} {elapsed:.2f} s{note}")
-    return seconds, others
+    return seconds, cpu_seconds, others
 
 
 def machine_cpu_seconds() -> float | None:

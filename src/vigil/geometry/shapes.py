@@ -16,11 +16,12 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from shapely.geometry import Polygon
-from shapely.validation import explain_validity
+
+if TYPE_CHECKING:
+    from shapely.geometry import Polygon
 
 from vigil.geometry.ground import CORNERS, GroundPlane
 
@@ -134,6 +135,11 @@ class Zone:
             pts = pts[:-1]  # explicitly closed ring
         if len(pts) < 3:
             raise ValueError(f"polygon needs at least 3 points, got {len(pts)}")
+        # Imported here: only zones need shapely, and a scene without any (`vigil run` with
+        # no apps) need not load it.
+        from shapely.geometry import Polygon
+        from shapely.validation import explain_validity
+
         polygon = Polygon(pts)
         if polygon.convex_hull.area <= 0.0:
             raise ValueError("polygon has zero area (points are collinear)")
@@ -181,6 +187,8 @@ class Zone:
     @property
     def polygon(self) -> Polygon:
         """The zone as a shapely `Polygon`."""
+        from shapely.geometry import Polygon
+
         return Polygon(self.points)
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -15,7 +16,14 @@ import numpy as np
 
 from vigil.errors import VigilError
 
-__all__ = ["BackgroundVideoWriter", "VideoWriter", "TIME_BASE", "X264_PARAMS"]
+__all__ = [
+    "ANALYSIS_ENCODING",
+    "BackgroundVideoWriter",
+    "Encoding",
+    "VideoWriter",
+    "TIME_BASE",
+    "X264_PARAMS",
+]
 
 #: Timestamps are written in 1/90000 s (the MPEG clock): exact for 24/25/30/50/60 fps and
 #: fine enough to keep a source's own presentation times.
@@ -31,6 +39,32 @@ TIME_BASE = Fraction(1, 90000)
 X264_PARAMS = "subme=1:me=dia"
 
 
+@dataclass(frozen=True, slots=True)
+class Encoding:
+    """libx264 settings: a preset, the quality (CRF: lower is better and larger) and tuning on
+    top of the preset."""
+
+    preset: str = "veryfast"
+    crf: float = 23
+    x264_params: str = X264_PARAMS
+
+
+#: The annotated video of `vigil run`, an analysis output encoded beside the analysis itself:
+#: preset `ultrafast` with fixed B-frames (2), 8x8 transforms and the deblocking filter put
+#: back, at the CRF that gives the default settings' PSNR. On the sample clip's annotated
+#: frames (768x576, 795 frames, one thread) it takes 1.6 instead of 3.0 CPU-seconds, for the
+#: same PSNR against the encoder's input (37.4 dB) and a 58 % larger file (9.7 instead of
+#: 6.1 MB, 0.97 Mbit/s). B-frames make it both smaller (-11 %) and cheaper; 8x8 transforms and
+#: deblocking each buy ~0.3 dB for a few % more CPU. The CPU-seconds the default settings
+#: spend beyond these (CABAC, the macroblock tree and its look-ahead, adaptive quantisation,
+#: sub-pixel motion) are what buys their smaller file.
+ANALYSIS_ENCODING = Encoding(
+    preset="ultrafast",
+    crf=25.5,
+    x264_params="bframes=2:b-adapt=0:8x8dct=1:partitions=i8x8:deblock=0,0",
+)
+
+
 class VideoWriter:
     """H.264 (libx264, yuv420p) in MP4 with `movflags=+faststart` (index first, so a browser
     can start playing before the whole file has loaded).
@@ -40,6 +74,9 @@ class VideoWriter:
     replicated pixel to even (yuv420p needs even sizes). Timestamps must increase; a frame
     whose pts is not after the previous one is written one tick (1/90000 s) after it.
     Call `close()` (or use as a context manager) to flush the encoder and finish the file.
+
+    `threads`: libx264's threads (0: its own choice, slice threads over every core); 1 for an
+    encoder that runs alongside other work on threads of its own (see `BackgroundVideoWriter`).
     """
 
     def __init__(
@@ -49,10 +86,9 @@ class VideoWriter:
         width: int,
         height: int,
         *,
-        crf: int = 23,
-        preset: str = "veryfast",
-        x264_params: str = X264_PARAMS,
+        encoding: Encoding = Encoding(),
         keyframe_seconds: float | None = None,
+        threads: int = 0,
     ) -> None:
         if not fps > 0:
             raise ValueError(f"fps must be > 0, got {fps}")
@@ -80,10 +116,15 @@ class VideoWriter:
         stream.width = self.encoded_width
         stream.height = self.encoded_height
         stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": preset, "crf": str(crf), "x264-params": x264_params}
+        stream.options = {
+            "preset": encoding.preset,
+            "crf": f"{encoding.crf:g}",
+            "x264-params": encoding.x264_params,
+        }
         if keyframe_seconds:  # like a camera's GOP: recordings can only cut at keyframes
             stream.options["g"] = str(max(1, round(keyframe_seconds * self.fps)))
         stream.codec_context.time_base = TIME_BASE
+        stream.codec_context.thread_count = threads
         self._stream: av.VideoStream | None = stream
 
     def write(self, image: np.ndarray, pts: float | None = None) -> None:

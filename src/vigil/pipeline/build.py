@@ -10,7 +10,6 @@ import numpy as np
 from pydantic import ValidationError
 
 from vigil.apps.base import App, Scene
-from vigil.appstore.registry import build_app, check_app, get_app_class
 from vigil.config.loader import app_settings_error, format_key_path
 from vigil.config.schema import ConfigDocument, SceneConfig, VigilConfig
 from vigil.detection.classes import COCO_CLASSES, coco_class_ids
@@ -47,6 +46,10 @@ def build_apps(
 ) -> list[App]:
     """The apps of `scene_config`; errors name `document`'s file and the key path under
     `scope` (e.g. ``("cameras", 0)`` for a camera of a site)."""
+    if not scene_config.apps:
+        return []  # the registry, a fifth of a second to import on a small CPU, is not needed
+    from vigil.appstore.registry import build_app, check_app
+
     apps = []
     for index, spec in enumerate(scene_config.apps):
         with _app_errors(spec.type, index, document, scope):
@@ -65,6 +68,10 @@ def check_apps(
 ) -> None:
     """Like `build_apps` but starts nothing: store apps (sandboxed processes) are checked
     against their manifest's settings schema only."""
+    if not scene_config.apps:
+        return
+    from vigil.appstore.registry import check_app
+
     for index, spec in enumerate(scene_config.apps):
         with _app_errors(spec.type, index, document, scope):
             check_app(spec.type, spec.name or spec.type, spec.settings, scene)
@@ -80,6 +87,8 @@ def _app_errors(
     try:
         yield
     except ValidationError as err:
+        from vigil.appstore.registry import get_app_class
+
         settings_model = get_app_class(kind).Settings  # for "did you mean" hints
         originals = document._originals if document is not None else None
         raise app_settings_error(

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable
-from contextlib import ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from vigil.apps.base import Scene
@@ -20,7 +21,7 @@ from vigil.events.store import EventStore
 from vigil.forensics.store import TrackStore
 from vigil.outputs.annotate import Annotator
 from vigil.outputs.summary import RunStats, RunSummary
-from vigil.outputs.video import BackgroundVideoWriter, VideoWriter
+from vigil.outputs.video import ANALYSIS_ENCODING, BackgroundVideoWriter, VideoWriter
 from vigil.pipeline.build import build_engine, class_ids, validate_apps
 from vigil.pipeline.engine import FrameResult
 from vigil.sources.video import VideoSource
@@ -37,7 +38,7 @@ class RunOutputs:
     mot: Path | None
     mot_classes: set[int] | None
     summary: Path
-    database: str
+    database: str  # the apps' events and every track's summary (forensic search, heat maps)
 
     @classmethod
     def resolve(cls, config: VigilConfig) -> RunOutputs:
@@ -68,14 +69,33 @@ class RunOutputs:
 
 def open_video(path: Path, source: VideoSource, scene: Scene) -> BackgroundVideoWriter:
     """The annotated video's writer: frames are drawn and encoded on its own thread, off the
-    analysis path."""
+    analysis path, with settings that spend half the CPU of the default ones for the same
+    quality and a larger file (`ANALYSIS_ENCODING`). One encoder thread: the other cores are
+    busy with the analysis, and libx264's slice threads would only add their synchronisation
+    (on the sample clip, a tenth of the encoding CPU) and a slightly larger file."""
     annotator = Annotator(
         COCO_CLASSES,
         {name: np.asarray(z.points, np.float32) for name, z in scene.zones.items()},
         {name: (ln.start, ln.end) for name, ln in scene.lines.items()},
     )
-    writer = VideoWriter(path, source.fps, source.width, source.height)
+    writer = VideoWriter(
+        path, source.fps, source.width, source.height, encoding=ANALYSIS_ENCODING, threads=1
+    )
     return BackgroundVideoWriter(writer, draw=annotator.draw)
+
+
+@contextmanager
+def opencv_pool_off() -> Iterator[None]:
+    """OpenCV's own worker pool off for the duration. A run already keeps the cores busy with
+    threads of its own (decoding, inferences, encoding), and the pool's workers spin
+    (sched_yield) after each call: on the 2-core machine, half a CPU-second per run of the
+    sample clip for no gain."""
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(0)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(previous)
 
 
 def default_directory(source: str) -> Path:
@@ -108,40 +128,42 @@ def run_job(
     pending = []
     tracks = []
     started = time.perf_counter()
-    try:
-        for result in engine.run(itertools.islice(source, max_frames)):
-            stats.update(result.objects, result.frame.pts)
-            stats.add_events(result.events)
-            pending.extend(result.events)
-            tracks.extend(result.tracks)
-            if mot:
-                mot.write(result.frame.index, result.objects)
-            if video:
-                counters = {app.name: app.counters() for app in engine.apps}
-                video.write(result.frame.image, result.frame.pts, result.objects, counters)
-            if len(pending) >= EVENT_BATCH:
-                store.add(pending)
-                pending.clear()
-            if len(tracks) >= EVENT_BATCH:
-                track_store.add(tracks)
-                tracks.clear()
-            if on_frame:
-                on_frame(result)
-        closing = engine.finish()
-        stats.add_events(closing)
-        pending.extend(closing)
-        tracks.extend(engine.finish_tracks())
-    finally:
-        # Whatever happened, what was processed is kept: events stored, files closed (each
-        # one even when another fails: the video's encoder reports its errors on close).
-        with ExitStack() as sinks:
-            for sink in (database, video, mot):  # closed in reverse order
-                if sink is not None:
-                    sinks.callback(sink.close)
-            if pending:
-                store.add(pending)
-            if tracks:
-                track_store.add(tracks)
+    with opencv_pool_off():
+        try:
+            for result in engine.run(itertools.islice(source, max_frames)):
+                stats.update(result.objects, result.frame.pts)
+                stats.add_events(result.events)
+                pending.extend(result.events)
+                tracks.extend(result.tracks)
+                if mot:
+                    mot.write(result.frame.index, result.objects)
+                if video:
+                    counters = {app.name: app.counters() for app in engine.apps}
+                    video.write(result.frame.image, result.frame.pts, result.objects, counters)
+                if len(pending) >= EVENT_BATCH:
+                    store.add(pending)
+                    pending.clear()
+                if len(tracks) >= EVENT_BATCH:
+                    track_store.add(tracks)
+                    tracks.clear()
+                if on_frame:
+                    on_frame(result)
+            closing = engine.finish()
+            stats.add_events(closing)
+            pending.extend(closing)
+            tracks.extend(engine.finish_tracks())
+        finally:
+            # Whatever happened, what was processed is kept: events and tracks stored, files
+            # closed (each one even when another fails: the video's encoder reports its
+            # errors on close).
+            with ExitStack() as sinks:
+                for sink in (database, video, mot):  # closed in reverse order
+                    if sink is not None:
+                        sinks.callback(sink.close)
+                if pending:
+                    store.add(pending)
+                if tracks:
+                    track_store.add(tracks)
     wall = time.perf_counter() - started
     summary = stats.summary(
         source.url,
