@@ -1,9 +1,15 @@
 """`TrackSummarizer`: tracked objects frame by frame -> one summary per finished track."""
 
+import cv2
 import numpy as np
 import pytest
 
-from vigil.forensics.summary import MAX_PATH_POINTS, MAX_SUMMARY_SECONDS, TrackSummarizer
+from vigil.forensics.summary import (
+    CROP_HEIGHT,
+    MAX_PATH_POINTS,
+    MAX_SUMMARY_SECONDS,
+    TrackSummarizer,
+)
 from vigil.geometry import Line, Zone
 
 SIZE = (1000, 500)
@@ -23,13 +29,19 @@ def summarizer(**kwargs) -> TrackSummarizer:
     return TrackSummarizer("cam", zones, lines, CLASSES, **kwargs)
 
 
-def feed(s: TrackSummarizer, frames, fps: float = 10.0):
+def feed(s: TrackSummarizer, frames, fps: float = 10.0, image=None):
+    """Frames of ``(track, class, anchor x, anchor y[, box height])``: boxes 20 px wide."""
     out = []
     for i, objects in enumerate(frames):
         ids = np.array([o[0] for o in objects], dtype=np.int64)
         classes = np.array([o[1] for o in objects], dtype=np.int64)
-        anchors = np.array([(o[2], o[3]) for o in objects], dtype=np.float64).reshape(-1, 2)
-        out += s.update(i / fps, SIZE, ids, anchors, classes)
+        boxes = [
+            (x - 10, y - (o[4] if len(o) > 4 else 40), x + 10, y)
+            for o in objects
+            for x, y in [o[2:4]]
+        ]
+        xyxy = np.array(boxes, dtype=np.float64).reshape(-1, 4)
+        out += s.update(i / fps, SIZE, ids, xyxy, classes, image)
     return out
 
 
@@ -76,9 +88,25 @@ def test_a_long_track_is_stored_in_pieces():
     fps = 1.0  # a parked car seen once a second for 2.5 hours
     for i in range(int(2.5 * 3600)):
         summaries += s.update(
-            i / fps, SIZE, np.array([5]), np.array([[600.0, 450.0]]), np.array([2])
+            i / fps, SIZE, np.array([5]), np.array([[580.0, 400.0, 620.0, 450.0]]), np.array([2])
         )
     summaries += s.finish()
     assert len(summaries) == 3
     assert all(x.last_time - x.first_time <= MAX_SUMMARY_SECONDS for x in summaries)
     assert summaries[1].first_time == pytest.approx(summaries[0].last_time + 1, abs=1.01)
+
+
+def test_each_track_keeps_a_crop_of_itself_where_it_looked_largest():
+    image = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
+    image[:, :, 2] = np.arange(SIZE[0]) % 256  # red grows to the right: tells where a crop is from
+    s = summarizer()
+    # coming closer: the box grows from 40 to 240 px high while walking right
+    frames = [[(4, 0, 100 + 10 * i, 300, 40 + 5 * i)] for i in range(41)]
+    (summary,) = feed(s, frames, image=image) + s.finish()
+    x1, y1, x2, y2, width, height = summary.crop_box
+    assert (width, height) == SIZE
+    assert x1 >= 420 and y2 >= 300 and y1 <= 100  # late in the walk: large, near the end
+    crop = cv2.imdecode(np.frombuffer(summary.crop, np.uint8), cv2.IMREAD_COLOR)
+    assert crop.shape[0] <= CROP_HEIGHT
+    assert abs(int(crop[:, :, 2].mean()) - (x1 + x2) // 2 % 256) <= 6
+    assert summarizer().update(0.0, SIZE, np.array([1]), np.zeros((1, 4)), np.array([0])) == []

@@ -209,7 +209,7 @@ READS = {
     ("get", "/api/auth/setup-needed"): {"needed"},
     ("post", "/api/search/tracks"): {
         "camera", "track_id", "class_name", "first_time", "last_time", "moment", "dwell",
-        "speed_kmh", "path", "picture_url"},
+        "speed_kmh", "path", "picture_url", "crop_url"},
     ("get", "/api/cluster"): {"nodes", "moves"},
     ("get", "/api/cluster", "nodes"): {"id", "head", "alive", "address", "cameras", "capacity", "load", "pids"},
     ("get", "/api/cluster", "moves"): {"at", "camera", "from_node", "to_node", "why"},

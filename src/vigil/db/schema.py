@@ -156,6 +156,10 @@ class TrackRow(Base):
     speed_kmh: Mapped[float | None] = mapped_column(Double, nullable=True)
     """Top ground speed (a calibrated zone needed); NULL when unknown."""
     node: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    crop: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    """A small JPEG of the object where it looked largest (unmasked; served masked)."""
+    crop_box: Mapped[list[int] | None] = mapped_column(_JSON, nullable=True)
+    """Where the crop was cut: x1, y1, x2, y2 in the frame, and the frame's width and height."""
 
     __table_args__ = (
         Index("ix_tracks_source_first_time", "source", "first_time"),

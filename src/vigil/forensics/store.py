@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from sqlalchemy import insert, select
+from sqlalchemy.orm import defer
 
 from vigil.db.database import Database, delete_in_batches
 from vigil.db.fencing import split_fenced
@@ -65,6 +66,8 @@ class TrackHit:
     speed_kmh: float | None
     path: list[tuple[float, float, float]]
     """(time, x, y) points, times on the camera's timeline, x and y normalised."""
+    has_crop: bool = False
+    """A crop of the object is stored (`TrackStore.crop`)."""
 
 
 def encode_path(path: np.ndarray) -> bytes:
@@ -93,6 +96,8 @@ def _row(summary: TrackSummary, node: str | None) -> dict[str, object]:
         "dwell": summary.dwell,
         "speed_kmh": summary.speed_kmh,
         "node": node,
+        "crop": summary.crop,
+        "crop_box": None if summary.crop_box is None else list(summary.crop_box),
     }
 
 
@@ -182,6 +187,7 @@ class TrackStore:
                     (round(row.first_time + float(t), 3), float(x), float(y))
                     for t, x, y in paths[i]
                 ],
+                has_crop=row.crop_box is not None,
             )
             for i, row in enumerate(rows)
             if keep[i] and (in_range[i] or query.polygon is None and query.line is None)
@@ -189,12 +195,25 @@ class TrackStore:
         hits.sort(key=lambda hit: hit.moment)
         return hits[: query.limit]
 
+    def crop(self, track: int) -> tuple[str, str, bytes, list[int]] | None:
+        """A stored summary's camera, class, crop JPEG and crop box; None without a crop."""
+        stmt = select(TrackRow.source, TrackRow.class_name, TrackRow.crop, TrackRow.crop_box)
+        with self.database.read() as session:
+            row = session.execute(stmt.where(TrackRow.id == track)).first()
+        if row is None or row.crop is None or row.crop_box is None:
+            return None
+        return row.source, row.class_name, bytes(row.crop), list(row.crop_box)
+
     def _candidates(self, query: TrackQuery) -> list[TrackRow]:
         """Rows that may match: SQL over the indexed columns and the path's bounding box."""
-        stmt = select(TrackRow).where(
-            TrackRow.first_time >= query.start - MAX_SUMMARY_SECONDS,
-            TrackRow.first_time <= query.end,
-            TrackRow.last_time >= query.start,
+        stmt = (
+            select(TrackRow)
+            .options(defer(TrackRow.crop))
+            .where(
+                TrackRow.first_time >= query.start - MAX_SUMMARY_SECONDS,
+                TrackRow.first_time <= query.end,
+                TrackRow.last_time >= query.start,
+            )
         )
         if query.sources is not None:
             stmt = stmt.where(TrackRow.source.in_(list(query.sources)))

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from vigil.geometry.shapes import Line, Zone
@@ -29,6 +30,12 @@ MAX_SUMMARY_SECONDS = 3600.0
 """A summary spans at most this long; a longer track is stored in pieces."""
 SPEED_BASELINE_SECONDS = 2.0
 """Top speed is measured over displacements of about this long (anchor jitter averages out)."""
+CROP_HEIGHT = 96
+"""A track's crop is at most this many pixels high."""
+CROP_GROWTH = 1.25
+"""A track's crop is taken again when its box is this much larger (area) than the last one."""
+CROP_MARGIN = 0.1
+"""Share of the box added on each side of a crop."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,6 +55,11 @@ class TrackSummary:
     """``(line, "in" | "out", seconds after first_time)`` per crossing, in order."""
     speed_kmh: float | None = None
     """Top ground speed in a calibrated zone; None when unknown."""
+    crop: bytes | None = None
+    """A small JPEG of the object where it looked largest (unmasked: the record; served
+    masked as the camera's policy says)."""
+    crop_box: tuple[int, int, int, int, int, int] | None = None
+    """Where the crop was cut: x1, y1, x2, y2 in the frame, and the frame's width and height."""
 
     @property
     def dwell(self) -> float:
@@ -92,7 +104,9 @@ class TrackSummarizer:
             last_seen=(np.float64, np.nan),
             last_sample=(np.float64, -np.inf),
             votes=(np.int32, 0, (max(len(self.class_names), 1),)),
+            crop_area=(np.float64, 0.0),
         )
+        self._crops: dict[int, tuple[bytes, tuple[int, int, int, int, int, int]]] = {}
         self._log: list[np.ndarray] = []  # (k, 4) float64 rows: track id, t, x px, y px
         self._frame_size = (1, 1)
 
@@ -101,14 +115,17 @@ class TrackSummarizer:
         now: float,
         frame_size: tuple[int, int],
         tracker_ids: np.ndarray,
-        anchors: np.ndarray,
+        xyxy: np.ndarray,
         class_ids: np.ndarray,
+        image: np.ndarray | None = None,
     ) -> list[TrackSummary]:
-        """Feed one analysed frame's tracked objects (anchors in pixels); returns the
-        summaries of the tracks that ended (unseen for `lost_timeout`) or reached
-        `MAX_SUMMARY_SECONDS`."""
+        """Feed one analysed frame's tracked objects (boxes in pixels; `image`, BGR, for the
+        tracks' crops); returns the summaries of the tracks that ended (unseen for
+        `lost_timeout`) or reached `MAX_SUMMARY_SECONDS`."""
         self._frame_size = frame_size
         ids = np.asarray(tracker_ids, dtype=np.int64).reshape(-1)
+        boxes = np.asarray(xyxy, dtype=np.float64).reshape(-1, 4)
+        anchors = np.column_stack([(boxes[:, 0] + boxes[:, 2]) / 2, boxes[:, 3]])
         tracks = self._tracks
         rows, new = tracks.slots(ids)
         tracks["first"][rows[new]] = now
@@ -119,23 +136,48 @@ class TrackSummarizer:
         due = now - tracks["last_sample"][rows] >= SAMPLE_SECONDS - 1e-9
         if due.any():
             tracks["last_sample"][rows[due]] = now
-            points = np.asarray(anchors, dtype=np.float64).reshape(-1, 2)[due]
+            points = anchors[due]
             self._log.append(
                 np.column_stack([ids[due].astype(np.float64), np.full(len(points), now), points])
             )
+        if image is not None and len(ids):
+            areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+            larger = areas > tracks["crop_area"][rows] * CROP_GROWTH
+            tracks["crop_area"][rows[larger]] = areas[larger]
+            for i in np.flatnonzero(larger):  # a few per frame: new tracks, or ones coming closer
+                self._take_crop(int(ids[i]), boxes[i], image)
         ended = tracks["last_seen"] < now - self.lost_timeout
         long = tracks["first"] <= now - MAX_SUMMARY_SECONDS
         if not (ended.any() or long.any()):
             return []
         summaries = self._summarise(tracks.ids[ended | long])
+        for track_id in tracks.ids[ended].tolist():
+            self._crops.pop(track_id, None)
         tracks.remove(ended)
         tracks["first"][long[~ended]] = now  # the next piece of a long track starts now
         return summaries
+
+    def _take_crop(self, track_id: int, box: np.ndarray, image: np.ndarray) -> None:
+        height, width = image.shape[:2]
+        x1, y1, x2, y2 = box
+        pad_x, pad_y = CROP_MARGIN * (x2 - x1), CROP_MARGIN * (y2 - y1)
+        left, top = max(0, int(x1 - pad_x)), max(0, int(y1 - pad_y))
+        right, bottom = min(width, int(np.ceil(x2 + pad_x))), min(height, int(np.ceil(y2 + pad_y)))
+        if right - left < 2 or bottom - top < 2:
+            return
+        crop = image[top:bottom, left:right]
+        if crop.shape[0] > CROP_HEIGHT:
+            scale = CROP_HEIGHT / crop.shape[0]
+            crop = cv2.resize(crop, (max(1, round(crop.shape[1] * scale)), CROP_HEIGHT))
+        ok, jpeg = cv2.imencode(".jpg", crop, [cv2.IMWRITE_JPEG_QUALITY, 80])
+        if ok:
+            self._crops[track_id] = (jpeg.tobytes(), (left, top, right, bottom, width, height))
 
     def finish(self) -> list[TrackSummary]:
         """End of stream: the summaries of every track still open."""
         summaries = self._summarise(self._tracks.ids.copy())
         self._tracks.remove(np.ones(len(self._tracks), dtype=bool))
+        self._crops.clear()
         return summaries
 
     def _summarise(self, ids: np.ndarray) -> list[TrackSummary]:
@@ -176,6 +218,7 @@ class TrackSummarizer:
         crossings.sort(key=lambda crossing: crossing[2])
         path = np.column_stack([t - t[0], xy[:, 0] / width, xy[:, 1] / height])
         name = self.class_names[class_id] if class_id < len(self.class_names) else str(class_id)
+        crop, crop_box = self._crops.get(track_id, (None, None))
         return TrackSummary(
             source=self.source,
             track_id=track_id,
@@ -186,6 +229,8 @@ class TrackSummarizer:
             zones=zones,
             lines=crossings,
             speed_kmh=self._top_speed(t, xy),
+            crop=crop,
+            crop_box=crop_box,
         )
 
     def _top_speed(self, t: np.ndarray, xy: np.ndarray) -> float | None:

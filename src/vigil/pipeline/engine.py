@@ -151,8 +151,9 @@ class Engine:
                 frame.pts,
                 (frame.width, frame.height),
                 objects.tracker_id,
-                objects.anchors,
+                objects.xyxy,
                 objects.class_id,
+                frame.image,
             )
             if self.summarizer is not None
             else []

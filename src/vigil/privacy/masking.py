@@ -323,6 +323,33 @@ def mask_snapshot_crop(
     return _encoded(image, crop_path)
 
 
+def mask_track_crop(
+    jpeg: bytes,
+    crop_box: Sequence[int],
+    class_name: str,
+    settings: PrivacySettings,
+    objects: bool = True,
+) -> bytes:
+    """A track's stored crop (`vigil.forensics`) as served masked: the whole crop when its
+    object's class is masked (the object is the crop), and the static polygons over the part
+    of the frame it was cut from (`crop_box`: x1, y1, x2, y2, frame width, height). A crop
+    that cannot be read is refused (ValueError), never served unmasked."""
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError("a stored track crop is not a readable JPEG")
+    height, width = image.shape[:2]
+    if objects and class_name.lower() in {c.lower() for c in settings.mask}:
+        _obscure(image, 0, 0, width, height, settings.mode)
+    x1, y1, x2, y2, frame_width, frame_height = (int(v) for v in crop_box)
+    static = static_mask(settings, frame_width, frame_height)
+    if static is not None and static[y1:y2, x1:x2].any():
+        part = cv2.resize(
+            static[y1:y2, x1:x2].astype(np.uint8), (width, height), interpolation=cv2.INTER_NEAREST
+        )
+        _burn_static(image, part.astype(bool), settings.mode)
+    return _encoded(image, Path("track crop"))
+
+
 def _encoded(image: np.ndarray, path: Path) -> bytes:
     ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, SNAPSHOT_QUALITY])
     if not ok:

@@ -3,6 +3,7 @@ the site's real database; camera restriction and bad requests."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -81,3 +82,37 @@ def test_bad_searches_are_refused_in_one_line(stored: Site, change: dict, messag
     )
     assert response.status_code == 422
     assert message in response.text
+
+
+def sharp_crop() -> bytes:
+    """A 40x80 checkerboard JPEG: every pixel next to a different one."""
+    board = ((np.indices((80, 40)).sum(axis=0) // 4) % 2 * 255).astype(np.uint8)
+    ok, jpeg = cv2.imencode(".jpg", cv2.merge([board] * 3))
+    assert ok
+    return jpeg.tobytes()
+
+
+def sharpness(jpeg: bytes) -> float:
+    grey = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
+    return float(cv2.Laplacian(grey, cv2.CV_64F).var())
+
+
+def test_a_tracks_crop_is_masked_as_the_cameras_policy_says(privacy_site) -> None:
+    site = privacy_site
+    crop = sharp_crop()
+    summary = TrackSummary(
+        "cam1", 7, "person", 100.0, 104.0,
+        np.array([(0, 0.2, 0.5), (4, 0.8, 0.5)], dtype=np.float32),
+        crop=crop, crop_box=(10, 20, 50, 100, 640, 480),
+    )  # fmt: skip
+    TrackStore(site.state.events.database).add([summary])
+    (hit,) = site.client("admin").post("/api/search/tracks", json={"start": 0, "end": 1000}).json()
+    assert hit["crop_url"] == f"/api/search/tracks/{hit['id']}/crop.jpg"
+    unmasked = site.client("admin").get(hit["crop_url"])  # cam1 masks viewers and operators
+    assert unmasked.status_code == 200 and unmasked.content == crop
+    masked = site.client("operator").get(hit["crop_url"])
+    assert masked.status_code == 200 and masked.headers["content-type"] == "image/jpeg"
+    assert sharpness(masked.content) <= 0.3 * sharpness(crop)
+    views = [r.detail for r in site.auth.audit_log(action="privacy.view")[1]]
+    assert any(v.get("what") == "track_crop" and v.get("masked") for v in views), views
+    assert site.client("admin").get("/api/search/tracks/999/crop.jpg").status_code == 404

@@ -2,19 +2,22 @@
 (`vigil.forensics`) — every object of a camera and time range that passed through a drawn
 area, crossed a drawn line (one way or both), stayed long enough or went fast enough. Each
 hit says the moment to play; its picture is the recording at that moment
-(``/api/recordings/frame.jpg``, masked as playback is)."""
+(``/api/recordings/frame.jpg``, masked as playback is), and a small crop of its object
+(``/api/search/tracks/{id}/crop.jpg``, masked as snapshots are)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 from urllib.parse import quote
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vigil.api.deps import Events, Operator, State
+from vigil.api.privacy import audit_view, privacy_view
 from vigil.api.schemas import ERROR_RESPONSES, Timestamp
 from vigil.forensics.store import TrackQuery, TrackStore
+from vigil.privacy.masking import mask_track_crop
 
 __all__ = ["router"]
 
@@ -69,6 +72,9 @@ class TrackHitOut(BaseModel):
     picture_url: str | None = Field(
         description="The recording at `moment` (masked as playback is); null when none covers it"
     )
+    crop_url: str | None = Field(
+        description="A small picture of the object (masked as snapshots are); null when none"
+    )
 
 
 @router.post("/api/search/tracks", response_model=list[TrackHitOut])
@@ -116,6 +122,28 @@ def search_tracks(
             speed_kmh=hit.speed_kmh,
             path=hit.path,
             picture_url=picture(hit.source, hit.moment),
+            crop_url=f"/api/search/tracks/{hit.id}/crop.jpg" if hit.has_crop else None,
         )
         for hit in hits
     ]
+
+
+@router.get(
+    "/api/search/tracks/{track}/crop.jpg",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}},
+)
+def track_crop(
+    track: int, request: Request, principal: Operator, events: Events, state: State
+) -> Response:
+    """A stored track's crop of its object, masked as the camera's policy says for you
+    (the whole crop when its class is masked) and audited as a snapshot view is."""
+    found = TrackStore(events.database).crop(track)
+    if found is None or not principal.can_see(found[0]):
+        raise HTTPException(404, f"no crop for track {track}")
+    camera, class_name, jpeg, crop_box = found
+    view = privacy_view(state, principal, camera)
+    if view.masks_anything:
+        jpeg = mask_track_crop(jpeg, crop_box, class_name, view.settings, view.mask_objects)
+    audit_view(request, principal, view, "track_crop", str(track))
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private, no-store"})

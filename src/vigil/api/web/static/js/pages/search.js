@@ -89,7 +89,9 @@ export async function render(root) {
         ? h("a", { href: play, title: "Play the recording at this moment" },
           h("img", { src: `${hit.picture_url}&width=${THUMB_WIDTH}`, alt: `${hit.class_name} at ${fmtTime(hit.moment)}`, loading: "lazy", width: THUMB_WIDTH }))
         : h("p", { class: "meta no-picture" }, "No recording of this moment."),
-      h("p", {}, h("strong", {}, fmtTime(hit.moment)), " · ", facts.join(" · ")),
+      h("p", { class: "hit-facts" },
+        hit.crop_url ? h("img", { class: "crop", src: hit.crop_url, alt: `the ${hit.class_name}`, loading: "lazy" }) : null,
+        h("span", {}, h("strong", {}, fmtTime(hit.moment)), " · ", facts.join(" · "))),
       hit.picture_url ? h("a", { href: play, class: "button" }, "Play") : null);
     const showPath = () => {
       path = hit.path.map(([, x, y]) => [x, y]);
