@@ -23,8 +23,8 @@ from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from starlette.routing import Mount, Route
 from starlette.websockets import WebSocketDisconnect
 
-from vigil.auth.policy import route_policy
 from vigil.api.routes.kiosk import DISPLAY_COOKIE
+from vigil.auth.policy import route_policy
 from vigil.auth.principal import role_at_least
 from vigil.db.database import Database
 from vigil.events import EventStore
