@@ -158,6 +158,8 @@ class TrackRow(Base):
     __table_args__ = (
         Index("ix_tracks_source_first_time", "source", "first_time"),
         Index("ix_tracks_first_time", "first_time"),
+        # the analytics screen reads the summaries stored (ended) since its last call
+        Index("ix_tracks_source_last_time", "source", "last_time"),
     )
 
 

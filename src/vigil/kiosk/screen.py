@@ -29,7 +29,6 @@ from sqlalchemy import cast as sql_cast
 from vigil.config.site import SiteConfig
 from vigil.db.schema import EventRow, TrackRow
 from vigil.events.store import EventStore
-from vigil.forensics.summary import MAX_SUMMARY_SECONDS
 
 __all__ = ["HOUR", "MAX_HOURS", "ScreenCache", "ScreenData", "screen_data"]
 
@@ -276,17 +275,17 @@ def _dwell(
     events: EventStore, cameras: Sequence[str], start: float, end: float | None
 ) -> dict[tuple[str, str], tuple[int, float, float]]:
     """(camera, zone) -> (tracks, seconds in all, most seconds) of the track summaries that
-    ended in the range (their ``zones`` JSON unnested in SQL; ``first_time``, the indexed
-    column, bounds the scan: a summary spans at most `MAX_SUMMARY_SECONDS`)."""
+    ended in the range (by the index on camera and ``last_time``; their ``zones`` JSON
+    unnested in SQL)."""
     if events.database.backend == "sqlite":
         each = func.json_each(TrackRow.zones).table_valued("key", "value")
         seconds = sql_cast(each.c.value, Float)
     else:
         each = func.jsonb_each_text(TrackRow.zones).table_valued("key", "value")
         seconds = sql_cast(each.c.value, Double)
-    ended = [TrackRow.last_time >= start, TrackRow.first_time >= start - MAX_SUMMARY_SECONDS]
+    ended = [TrackRow.last_time >= start]
     if end is not None:
-        ended += [TrackRow.last_time < end, TrackRow.first_time < end]
+        ended.append(TrackRow.last_time < end)
     stmt = (
         select(TrackRow.source, each.c.key, func.count(), func.sum(seconds), func.max(seconds))
         .select_from(TrackRow)

@@ -1,4 +1,6 @@
-"""The analytics screen's read-only display tokens (``display_tokens``: name, hash, cameras).
+"""The analytics screen: its read-only display tokens (``display_tokens``: name, hash,
+cameras), and ``tracks`` indexed by camera and end time (the screen reads the summaries of
+tracks that ended since its last call).
 
 Revision ID: 0011
 Revises: 0009
@@ -33,7 +35,9 @@ def upgrade() -> None:
     )
     op.create_index("ix_display_tokens_name", "display_tokens", ["name"], unique=True)
     op.create_index("ix_display_tokens_token_hash", "display_tokens", ["token_hash"], unique=True)
+    op.create_index("ix_tracks_source_last_time", "tracks", ["source", "last_time"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_tracks_source_last_time", table_name="tracks")
     op.drop_table("display_tokens")

@@ -41,7 +41,7 @@ function zones(data, names) {
     const now = z.current ?? "–";
     const full = z.capacity ? Math.min(1, (z.current ?? 0) / z.capacity) : null;
     return card(z.zone ?? "whole view", names[z.camera],
-      figure(z.capacity ? `${now} / ${z.capacity}` : now, "now", `${z.camera}/${z.zone}/now`),
+      figure(z.capacity ? `${now} / ${z.capacity}` : now, "now", `${z.camera}/${z.zone ?? "view"}/now`),
       full === null ? null : h("div", { class: "kiosk-meter", role: "meter", "aria-valuemin": 0, "aria-valuemax": z.capacity, "aria-valuenow": z.current ?? 0, "aria-label": "occupancy against capacity" },
         h("span", { class: full >= 1 ? "full" : "", style: undefined, dataset: { fill: Math.round(full * 100) } })),
       h("p", { class: "kiosk-note" }, `most today: ${z.peak}`));
