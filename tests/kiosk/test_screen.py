@@ -21,10 +21,13 @@ SITE = SiteConfig.model_validate(
             {
                 "id": "cam1",
                 "url": "clip.mp4",
-                "zones": {"hall": {"points": [[0, 0], [1, 0], [1, 1], [0, 1]]}},
+                "zones": {"hall": {"points": [[0, 0], [1, 0], [1, 1], [0, 1]]},
+                          "desk": {"points": [[0, 0], [0.5, 0], [0.5, 0.5]]}},
                 "apps": [
                     {"type": "occupancy", "name": "hall-occ",
                      "settings": {"zone": "hall", "threshold": 10}},
+                    {"type": "occupancy", "name": "desk-occ",
+                     "settings": {"zone": "desk", "threshold": 3, "capacity": 4}},
                 ],
             }
         ]
@@ -66,6 +69,7 @@ def test_the_days_figures(stores: tuple[EventStore, TrackStore]) -> None:
             report(DAY + 30, "occupancy", "hall", "hall-occ", count=4),
             report(DAY + HOUR + 10, "occupancy", "hall", "hall-occ", count=7),
             report(DAY + HOUR + 20, "occupancy", "hall", "hall-occ", count=5),
+            report(DAY + HOUR + 20, "occupancy", "desk", "desk-occ", count=2),
             report(DAY + 40, "queue", "desk", "desk-queue", count=1, avg_wait=5.0, est_wait=20.0),
             report(
                 DAY + HOUR + 40,
@@ -94,7 +98,10 @@ def test_the_days_figures(stores: tuple[EventStore, TrackStore]) -> None:
     assert [(x.camera, x.line, x.entered, x.exited) for x in data.lines] == [("cam1", "door", 3, 2)]
     assert data.lines[0].hourly_in == [3, 0] and data.lines[0].hourly_out == [0, 2]
     assert (data.flow_in, data.flow_out) == ([3, 0], [0, 2])
-    assert [(z.zone, z.current, z.peak, z.capacity) for z in data.zones] == [("hall", 5, 7, 10)]
+    assert [(z.zone, z.current, z.peak, z.capacity) for z in data.zones] == [
+        ("desk", 2, 2, 4),  # its capacity
+        ("hall", 5, 7, 10),  # its threshold
+    ]
     assert [(d.zone, d.tracks, d.mean_s, d.max_s) for d in data.dwell] == [
         ("desk", 1, 5.0, 5.0),
         ("hall", 3, 20.0, 30.0),
@@ -109,7 +116,7 @@ def test_the_days_figures(stores: tuple[EventStore, TrackStore]) -> None:
     assert (queue.served_today, queue.mean_served_wait_s) == (2, 45.0)
     # hours later with no new sample, the last one is no longer "now"
     later = screen_data(events, SITE, ["cam1"], DAY, DAY + 5 * HOUR)
-    assert later.zones[0].current is None and later.zones[0].peak == 7
+    assert [(z.current, z.peak) for z in later.zones] == [(None, 2), (None, 7)]
 
 
 def test_kept_totals_match_a_full_read_as_the_day_goes_on(

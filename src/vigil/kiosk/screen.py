@@ -55,7 +55,7 @@ class ZoneOccupancy(BaseModel):
     zone: str | None = Field(description="None: the whole picture.")
     current: int | None = Field(description="The latest sample; None when none is recent.")
     peak: int = Field(description="The most at once today.")
-    capacity: int | None = Field(description="The occupancy app's threshold, if set.")
+    capacity: int | None = Field(description="The occupancy app's capacity or threshold.")
 
 
 class ZoneDwell(BaseModel):
@@ -237,13 +237,15 @@ def _screen(
 
 
 def _capacities(site: SiteConfig | None) -> dict[tuple[str, str, str | None], int]:
-    """(camera, app name, zone) -> the occupancy app's threshold, where one is set."""
+    """(camera, app name, zone) -> the occupancy app's capacity (its threshold when it has
+    none), where one is set."""
     out: dict[tuple[str, str, str | None], int] = {}
     for camera in site.cameras if site is not None else ():
         for app in camera.apps:
-            threshold = app.settings.get("threshold")
-            if app.type == "occupancy" and isinstance(threshold, int):
-                out[(camera.id, app.name or app.type, app.settings.get("zone"))] = threshold
+            settings = app.settings
+            capacity = settings.get("capacity") or settings.get("threshold")
+            if app.type == "occupancy" and isinstance(capacity, int):
+                out[(camera.id, app.name or app.type, settings.get("zone"))] = capacity
     return out
 
 

@@ -69,7 +69,8 @@ function flow(data) {
     return;
   }
   if (typeof Chart === "undefined") return;
-  Chart.defaults.font.size = 18;
+  Chart.defaults.font.size = Math.max(14, Math.round(window.innerWidth / 80)); // 24 px on 1920
+  Chart.defaults.color = "#c9d1d9";
   flowChart = new Chart(document.getElementById("kiosk-flow"), {
     type: "bar",
     data: { labels, datasets: [{ label: "in", data: data.flow_in, backgroundColor: "#4caf50" }, { label: "out", data: data.flow_out, backgroundColor: "#42a5f5" }] },
