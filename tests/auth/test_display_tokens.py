@@ -98,3 +98,9 @@ def test_the_screen_opens_with_the_token_only_and_shows_numbers_only(
     assert screen.get("/api/kiosk/data").status_code == 401
     assert by_bearer.get("/api/kiosk/data").status_code == 401
     assert screen.get("/kiosk").status_code == 401
+
+
+def test_the_docs_say_the_screens_data_takes_a_bearer_token(deployment: Deployment) -> None:
+    schema = deployment.client(None).get("/openapi.json").json()
+    assert schema["paths"]["/api/kiosk/data"]["get"]["security"] == [{"token": []}]
+    assert "/kiosk" not in schema["paths"]  # the page is not an API operation

@@ -217,12 +217,15 @@ def document_security(app: FastAPI) -> None:
         for context in iter_route_contexts(app.routes):
             if not isinstance(context.original_route, APIRoute):
                 continue
-            if route_policy(context.dependant) in (None, "public"):
+            policy = route_policy(context.dependant)
+            if policy in (None, "public"):
                 continue
+            # the analytics screen's data takes a display token, as a bearer token
+            schemes = [{"token": []}] if policy == "display" else [{"token": []}, {"session": []}]
             for method in context.methods or ():
                 operation = paths.get(context.path, {}).get(method.lower())
                 if operation is not None:
-                    operation["security"] = [{"token": []}, {"session": []}]
+                    operation["security"] = schemes
         app.openapi_schema = schema
         return schema
 
