@@ -19,15 +19,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
+from backends import database_urls
 from sqlalchemy import insert
 
-from vigil.cluster.postgres import PrivatePostgres
 from vigil.db.database import Database
 from vigil.db.schema import EventRow, TrackRow
 from vigil.events.store import EventStore
@@ -138,21 +136,8 @@ def main() -> int:
     parser.add_argument("--calls", type=int, default=20)
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="vigil-kiosk-") as folder:
-        work = Path(folder)
-        work.chmod(0o755)  # PostgreSQL runs as its own user when started as root
-        for backend in args.backends.split(","):
-            if backend == "sqlite":
-                run_backend("sqlite", f"sqlite:///{work / 'screen.db'}", args)
-            elif backend == "postgresql":
-                server = PrivatePostgres(work / "pg", durable=False)
-                try:
-                    run_backend("postgresql", server.start(), args)
-                finally:
-                    server.stop()
-            else:
-                print(f"--backends: unknown backend {backend!r}", file=sys.stderr)
-                return 2
+    for backend, url in database_urls(args.backends, "vigil-kiosk-"):
+        run_backend(backend, url, args)
     return 0
 
 
