@@ -18,17 +18,24 @@ from web.dashboard import CAMERA, Dashboard, screenshot, screenshots_on_screens,
 
 CROSSING_WAIT_S = 180.0  # the clip loops: people cross the line every few tens of seconds
 LINE = "walkway_count"
+ZONE = "walkway"
+WALKWAY = [[0.2, 0.2], [0.8, 0.2], [0.8, 0.95], [0.2, 0.95]]
 
 
 @pytest.fixture(scope="module")
 def kiosk_site(
     tmp_path_factory: pytest.TempPathFactory, shared_model: Path, camera_clip_h264: Path
 ) -> Iterator[Dashboard]:
-    """The dashboard's site, its whole-view occupancy with a capacity (threshold 8)."""
-    text = site_yaml(camera_clip_h264).replace(
-        "settings: {report_interval: 2}}", "settings: {report_interval: 2, threshold: 8}}"
+    """The dashboard's site, its whole-view occupancy with a capacity (threshold 8), and a
+    queue on the walkway (its waits; the tracks' time in it)."""
+    text = (
+        site_yaml(camera_clip_h264)
+        .replace("settings: {report_interval: 2}}", "settings: {report_interval: 2, threshold: 8}}")
+        .replace("    lines:\n", f"    zones:\n      {ZONE}: {{points: {WALKWAY}}}\n    lines:\n")
     )
-    assert "threshold: 8" in text
+    queue = f"      - {{type: queue, name: desk, settings: {{zone: {ZONE}, report_interval: 2}}}}\n"
+    text = text.replace("threshold: 8}}\n", "threshold: 8}}\n" + queue)
+    assert "threshold: 8" in text and "zones:" in text and "type: queue" in text
     with serving(tmp_path_factory.mktemp("kiosk"), text, shared_model.parent) as board:
         yield board
 
@@ -64,6 +71,7 @@ def test_the_screen_with_a_display_token_only(kiosk_site: Dashboard, browser: An
     page.wait_for_function("() => document.querySelectorAll('.kiosk-meter').length > 0")
     assert page.locator("img, video, picture").count() == 0  # numbers only
     assert "/ 8" in page.locator(f'[data-figure="{CAMERA}/view/now"]').inner_text()
+    page.wait_for_selector(f'[data-figure="{CAMERA}/{ZONE}/wait"]', timeout=30_000)
     assert float(page.locator(".kiosk-number").first.evaluate(
         "e => parseFloat(getComputedStyle(e).fontSize)")) >= 48  # fmt: skip  # across a room
 
@@ -87,8 +95,14 @@ def test_the_screen_with_a_display_token_only(kiosk_site: Dashboard, browser: An
         f"the crossing's frame -> on the screen: {time.time() - crossed_at:.2f} s"
     )
     assert shown_after <= 2.0
+    # the tracks that ended are summarised: their stays in the walkway
+    page.wait_for_selector(f'[data-figure="{CAMERA}/{ZONE}/dwell"]', timeout=120_000)
     page.wait_for_timeout(1500)  # the chart drawn with the latest hour
     screenshot(page, "kiosk-1920x1080")
+    scroll = page.evaluate(
+        "() => [document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+    )
+    assert scroll[0] <= 1920 and scroll[1] <= 1080, scroll  # a lobby screen never scrolls
     assert screenshots_on_screens(page, "kiosk") == {"laptop": 0, "phone": 0}
 
     # the display cookie opens nothing else: pages send it to sign in, the API refuses it

@@ -49,14 +49,16 @@ function zones(data, names) {
 }
 
 function waits(data, names) {
-  const out = data.queues.map((q) => card(q.zone ?? "queue", names[q.camera],
+  if (!data.queues.length) return [h("p", { class: "kiosk-none" }, "No queue measured yet.")];
+  return data.queues.map((q) => card(q.zone ?? "queue", names[q.camera],
     figure(wait(q.est_wait_s), "expected wait", `${q.camera}/${q.zone}/wait`),
     h("p", { class: "kiosk-note" }, `${q.waiting} waiting · ${q.served_today} served today` + (q.mean_served_wait_s === null ? "" : ` · waited ${wait(q.mean_served_wait_s)} on average`))));
-  for (const d of data.dwell) {
-    out.push(card(d.zone, names[d.camera], figure(wait(d.mean_s), "average stay", `${d.camera}/${d.zone}/dwell`),
-      h("p", { class: "kiosk-note" }, `${d.tracks} visits today`)));
-  }
-  return out.length ? out : [h("p", { class: "kiosk-none" }, "No queue or stay measured yet.")];
+}
+
+function stays(data, names) {
+  if (!data.dwell.length) return [h("p", { class: "kiosk-none" }, "No stay measured yet.")];
+  return data.dwell.map((d) => card(d.zone, names[d.camera], figure(wait(d.mean_s), "on average", `${d.camera}/${d.zone}/dwell`),
+    h("p", { class: "kiosk-note" }, `${d.tracks} visits today · longest ${wait(d.max_s)}`)));
 }
 
 function flow(data) {
@@ -105,6 +107,7 @@ async function refresh() {
   clear(document.getElementById("kiosk-lines"), lines(data, names));
   clear(document.getElementById("kiosk-zones"), zones(data, names));
   clear(document.getElementById("kiosk-waits"), waits(data, names));
+  clear(document.getElementById("kiosk-stays"), stays(data, names));
   for (const bar of document.querySelectorAll(".kiosk-meter span")) bar.style.width = `${bar.dataset.fill}%`;
   flow(data);
   document.getElementById("kiosk-clock").textContent = new Date(data.now * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
