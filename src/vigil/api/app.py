@@ -221,7 +221,9 @@ def document_security(app: FastAPI) -> None:
             if policy in (None, "public"):
                 continue
             # the analytics screen's data takes a display token, as a bearer token
-            schemes = [{"token": []}] if policy == "display" else [{"token": []}, {"session": []}]
+            schemes: list[dict[str, list[str]]] = [{"token": []}]
+            if policy != "display":
+                schemes.append({"session": []})
             for method in context.methods or ():
                 operation = paths.get(context.path, {}).get(method.lower())
                 if operation is not None:

@@ -108,17 +108,17 @@ class _Tally:
             dict(self.crossings), dict(self.occupancy), dict(self.dwell), dict(self.served),
             {**self.queues, **later.queues},
         )  # fmt: skip
-        for k, v in later.crossings.items():
-            out.crossings[k] = out.crossings.get(k, 0) + v
-        for k, (top, last) in later.occupancy.items():
-            old = out.occupancy.get(k)
-            out.occupancy[k] = (top if old is None else max(old[0], top), last)
-        for k, (n, total, top) in later.dwell.items():
-            a, b, c = out.dwell.get(k, (0, 0.0, 0.0))
-            out.dwell[k] = (a + n, b + total, max(c, top))
-        for k, (n, total, known) in later.served.items():
-            a, b, c = out.served.get(k, (0, 0.0, 0))
-            out.served[k] = (a + n, b + total, c + known)
+        for line, count in later.crossings.items():
+            out.crossings[line] = out.crossings.get(line, 0) + count
+        for zone, (top, last) in later.occupancy.items():
+            old = out.occupancy.get(zone)
+            out.occupancy[zone] = (top if old is None else max(old[0], top), last)
+        for place, (n, seconds, longest) in later.dwell.items():
+            k, total, most = out.dwell.get(place, (0, 0.0, 0.0))
+            out.dwell[place] = (k + n, total + seconds, max(most, longest))
+        for queue, (n, waits, known) in later.served.items():
+            k, total, knew = out.served.get(queue, (0, 0.0, 0))
+            out.served[queue] = (k + n, total + waits, knew + known)
         return out
 
 
@@ -359,5 +359,6 @@ def _queue(key: _QueueKey, stats: dict[str, Any], served: tuple[int, float, int]
 
 
 def _number(value: object) -> float | None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    return float(value) if ok else None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value) if math.isfinite(value) else None
