@@ -19,15 +19,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import numpy as np
+from backends import database_urls
 from sqlalchemy import insert
 
-from vigil.cluster.postgres import PrivatePostgres
 from vigil.db.database import Database
 from vigil.db.schema import TrackRow
 from vigil.forensics.store import TrackQuery, TrackStore, encode_path
@@ -141,29 +139,8 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=20)
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
-    return on_backends(
-        args.backends, "vigil-forensic-", lambda name, url: run_backend(name, url, args)
-    )
-
-
-def on_backends(backends: str, prefix: str, run: Callable[[str, str], None]) -> int:
-    """`run(name, url)` on a fresh database of each of the comma-separated `backends`, in a
-    temporary folder (PostgreSQL a private server started here); 2 for an unknown one."""
-    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
-        work = Path(folder)
-        work.chmod(0o755)  # PostgreSQL runs as its own user when started as root
-        for backend in backends.split(","):
-            if backend == "sqlite":
-                run("sqlite", f"sqlite:///{work / 'tracks.db'}")
-            elif backend == "postgresql":
-                server = PrivatePostgres(work / "pg", durable=False)
-                try:
-                    run("postgresql", server.start())
-                finally:
-                    server.stop()
-            else:
-                print(f"--backends: unknown backend {backend!r}", file=sys.stderr)
-                return 2
+    for backend, url in database_urls(args.backends, "vigil-forensic-"):
+        run_backend(backend, url, args)
     return 0
 
 

@@ -18,7 +18,8 @@ import argparse
 import statistics
 import time
 
-from forensic_search import DAY, on_backends, summaries
+from backends import database_urls
+from forensic_search import DAY, summaries
 from sqlalchemy import insert
 
 from vigil.db.database import Database
@@ -85,9 +86,9 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--backends", default="sqlite,postgresql")
     args = parser.parse_args()
-    return on_backends(
-        args.backends, "vigil-heatmap-", lambda name, url: run_backend(name, url, args)
-    )
+    for backend, url in database_urls(args.backends, "vigil-heatmap-"):
+        run_backend(backend, url, args)
+    return 0
 
 
 if __name__ == "__main__":

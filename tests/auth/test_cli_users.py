@@ -172,3 +172,40 @@ def test_the_real_command(site: Path) -> None:
     """As a user runs it: one line, exit 2, no traceback (the subprocess)."""
     r = run_vigil("users", "remove", "nobody", "-c", "site.yaml", cwd=site, models=site)
     assert_one_line_error(r, "unknown user 'nobody'")
+
+
+def test_display_tokens_from_the_command_line(site: Path) -> None:
+    """`vigil users display-token add/list/revoke`: the token opens the screen's data (its
+    cameras only) and nothing else; bad input is one line; every change is audited."""
+    from vigil.kiosk.tokens import DisplayTokens
+
+    r = users(site, "display-token", "add", "lobby", "--cameras", "gate")
+    assert r.returncode == 0, r
+    value = r.stdout.strip()
+    assert value.startswith("vigil_display_") and f"/kiosk?token={value}" in r.stderr
+    assert users(site, "display-token", "list").stdout.startswith("lobby")
+    assert "gate  never used" in users(site, "display-token", "list").stdout
+    assert_one_line_error(
+        users(site, "display-token", "add", "lobby"), "display token 'lobby' already exists"
+    )
+    assert_one_line_error(
+        users(site, "display-token", "add", "hall", "--cameras", "nope"), "unknown camera 'nope'"
+    )
+    database, auth = auth_of(site)
+    with database:
+        token = DisplayTokens(database).check(value)
+        assert token is not None and token.cameras == frozenset({"gate"})
+        assert auth.token(value) is None  # not an API token: the rest of the API refuses it
+    r = users(site, "display-token", "revoke", "lobby")
+    assert r.returncode == 0 and r.stdout == "revoked display token lobby\n", r
+    assert_one_line_error(
+        users(site, "display-token", "revoke", "lobby"), "unknown display token 'lobby'"
+    )
+    database, auth = auth_of(site)
+    with database:
+        assert DisplayTokens(database).check(value) is None
+        _, entries = auth.audit_log()
+    assert [(e.action, e.target) for e in entries] == [
+        ("display_token.revoke", "lobby"),
+        ("display_token.create", "lobby"),
+    ]

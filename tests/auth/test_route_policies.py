@@ -4,7 +4,9 @@ The routes come from `app.routes` of the real `create_app` (with every router ot
 packages include), so a new route that declares no policy (`vigil.auth.allow` or
 `principal_or_none`) and is not in `PUBLIC` fails `test_every_route_declares_a_policy`,
 and every declared one is checked as anonymous, viewer, operator, admin and a
-camera-restricted operator: allowed, or 401/403 as its policy says.
+camera-restricted operator: allowed, or 401/403 as its policy says. The analytics screen's
+display token (`vigil.api.routes.kiosk`) opens its two routes and is refused by every other,
+as a bearer token and as its cookie.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from fastapi.routing import APIRoute, APIWebSocketRoute, iter_route_contexts
 from starlette.routing import Mount, Route
 from starlette.websockets import WebSocketDisconnect
 
+from vigil.api.routes.kiosk import DISPLAY_COOKIE
 from vigil.auth.policy import route_policy
 from vigil.auth.principal import role_at_least
 from vigil.db.database import Database
@@ -38,6 +41,8 @@ PUBLIC = {
 FRAMEWORK = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 STATIC = {"/static"}
 WHO = [None, *USERS]
+#: What a display token opens: the analytics screen and its data, nothing else.
+DISPLAY = {("GET", "/kiosk"), ("GET", "/api/kiosk/data")}
 
 
 @dataclass(frozen=True)
@@ -103,6 +108,10 @@ def test_every_route_declares_a_policy() -> None:
     assert len(CHECKED) > 20
 
 
+def test_only_the_screen_takes_a_display_token() -> None:
+    assert {(e.method, e.path) for e in ENDPOINTS if e.policy == "display"} == DISPLAY
+
+
 def test_store_routes_declare_their_roles() -> None:
     declared = {(e.method, e.path): e.policy for e in ENDPOINTS if e.path.startswith("/api/store")}
     assert declared == STORE_POLICIES
@@ -114,7 +123,9 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     tmp = tmp_path_factory.mktemp("matrix")
     with Database(f"sqlite:///{tmp / 'vigil.db'}") as database:
         store = EventStore(database)
-        yield build(tmp, store)
+        deployment = build(tmp, store)
+        deployment.tokens["display"] = deployment.app.state.display_tokens.create("lobby")
+        yield deployment
 
 
 def url_for(endpoint: Endpoint, deployment: Deployment, camera: str) -> str:
@@ -157,6 +168,8 @@ def expected_denial(endpoint: Endpoint, who: str | None) -> int | None:
     """401/403 when the policy refuses `who`, None when it lets them through."""
     if endpoint.policy in (None, "public"):
         return None
+    if endpoint.policy == "display":  # a user's credentials are not a display token
+        return 403 if endpoint.method == "WS" else 401
     if who is None:
         return 403 if endpoint.method == "WS" else 401
     return None if role_at_least(USERS[who][0], endpoint.policy) else 403
@@ -172,6 +185,37 @@ def test_route_policy(deployment: Deployment, endpoint: Endpoint, who: str | Non
         assert status < 500
     else:
         assert status == denial, (str(endpoint), who, status)
+
+
+@pytest.mark.parametrize("carried", ["bearer", "cookie"])
+@pytest.mark.parametrize("endpoint", CHECKED, ids=str)
+def test_display_token_opens_only_the_screen(
+    deployment: Deployment, endpoint: Endpoint, carried: str
+) -> None:
+    """The display token, sent as ``Authorization: Bearer`` or as the screen's cookie: the
+    screen's routes let it in; every other route answers as to no credentials (public ones)
+    or refuses it (401/403)."""
+    token = deployment.tokens["display"]
+    client = deployment.client(None)
+    if carried == "bearer":
+        client.headers["Authorization"] = f"Bearer {token}"
+    else:
+        client.cookies.set(DISPLAY_COOKIE, token)
+    url = url_for(endpoint, deployment, "cam1")
+    if endpoint.method == "WS":
+        try:
+            with client.websocket_connect(url):
+                status = 101
+        except WebSocketDisconnect:
+            status = 403
+    else:
+        status = client.request(endpoint.method, url, follow_redirects=False).status_code
+    if (endpoint.method, endpoint.path) in DISPLAY:
+        assert status == 200, (str(endpoint), carried, status)
+    elif endpoint.policy in (None, "public"):
+        assert status < 500, (str(endpoint), carried, status)
+    else:
+        assert status in (401, 403), (str(endpoint), carried, status)
 
 
 CAMERA_SCOPED = [

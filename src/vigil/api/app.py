@@ -14,6 +14,7 @@ sees it); it knows nothing of the server, so the supervisor runs it with uvicorn
 * a camera's zones, lines and apps (`routes.config`); ``/api/apps``; the app store
   ``/api/store`` (`routes.store`)
 * ``/api/auth/*``, ``/api/users``, ``/api/audit``; the dashboard's pages (`routes.pages`)
+* the analytics screen ``/kiosk`` and ``/api/kiosk/data``, display tokens (`routes.kiosk`)
 
 Every route but ``/api/health`` and the login and first-run setup needs a user
 (`vigil.auth`: session cookie or API token; viewer, operator or admin; optionally limited to
@@ -56,6 +57,7 @@ from vigil.api.routes import (
     counts,
     events,
     heatmaps,
+    kiosk,
     live,
     pages,
     privacy,
@@ -73,6 +75,8 @@ from vigil.auth import AuthStore
 from vigil.auth.policy import SESSION_COOKIE, route_policy
 from vigil.config.editor import EditConflict, UnknownApp, UnknownCamera
 from vigil.errors import ConfigError, VigilError
+from vigil.kiosk.screen import ScreenCache
+from vigil.kiosk.tokens import DisplayTokens
 
 __all__ = ["ERROR_STATUS", "create_app", "document_security", "log_setup_hint"]
 
@@ -104,6 +108,7 @@ ROUTERS = (
     privacy.router,
     search.router,
     heatmaps.router,
+    kiosk.router,
 )
 DESCRIPTION = (
     "The live API of `vigil serve`: cameras and their status, events with snapshots "
@@ -152,6 +157,8 @@ def create_app(
     app.state.live_viewers = LiveViewers(live_demand)
     app.state.export_jobs = ExportJobs(state.exports_dir)
     app.state.store_jobs = InstallJobs()
+    app.state.display_tokens = DisplayTokens(state.events.database)
+    app.state.screen_cache = ScreenCache()
     app.state.metrics_registry = create_registry(state)
     app.state.live_streams = 0
     app.state.ws_clients = 0
@@ -214,12 +221,17 @@ def document_security(app: FastAPI) -> None:
         for context in iter_route_contexts(app.routes):
             if not isinstance(context.original_route, APIRoute):
                 continue
-            if route_policy(context.dependant) in (None, "public"):
+            policy = route_policy(context.dependant)
+            if policy in (None, "public"):
                 continue
+            # the analytics screen's data takes a display token, as a bearer token
+            schemes: list[dict[str, list[str]]] = [{"token": []}]
+            if policy != "display":
+                schemes.append({"session": []})
             for method in context.methods or ():
                 operation = paths.get(context.path, {}).get(method.lower())
                 if operation is not None:
-                    operation["security"] = [{"token": []}, {"session": []}]
+                    operation["security"] = schemes
         app.openapi_schema = schema
         return schema
 

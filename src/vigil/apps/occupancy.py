@@ -12,6 +12,9 @@ Events:
   frames (reason ``below``) or at end of stream. Attributes: ``count``; at the end also
   ``max_count`` and ``duration``.
 
+``capacity`` only informs the analytics screen (``/kiosk``), which shows the count against it
+(against ``threshold`` when it is not set).
+
 Restorable (`vigil.apps.base.App.restorable`): ``current`` and ``max`` survive a restart of
 the camera's worker and a move to another node (``current`` until the next frame counts
 anew); an alarm open at the restart is not carried over.
@@ -35,6 +38,11 @@ class OccupancySettings(ZoneSettings):
     threshold: int | None = Field(None, ge=1)
     min_seconds: float = Field(0.0, ge=0)
     report_interval: float = Field(10.0, ge=0)
+    capacity: int | None = Field(
+        None,
+        ge=1,
+        description="how many the zone holds, for the analytics screen (default: threshold)",
+    )
 
 
 class OccupancyState(AppState):

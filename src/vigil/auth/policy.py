@@ -164,7 +164,8 @@ def audit(
 
 def route_policy(dependant: Any) -> str | None:
     """The policy a route's dependencies declare: its least role ("viewer", "operator",
-    "admin"; the highest when several), "public" (`principal_or_none` only), or None."""
+    "admin"; the highest when several), "display" (a display token), "public"
+    (`principal_or_none` only), or None."""
     found: set[str] = set()
     stack = list(dependant.dependencies)
     while stack:
@@ -174,7 +175,10 @@ def route_policy(dependant: Any) -> str | None:
             found.add(policy)
         stack.extend(sub.dependencies)
     roles = [r for r in reversed(ROLES) if r in found]
-    return roles[0] if roles else ("public" if found else None)
+    if roles:
+        return roles[0]
+    # "display": a display token's only (the analytics screen, `vigil.api.routes.kiosk`).
+    return "display" if "display" in found else ("public" if found else None)
 
 
 class StillAllowed:

@@ -7,6 +7,9 @@
     vigil users token NAME [--name LABEL] [--revoke] -c site.yaml
     vigil users grant-unmask NAME CAMERA[,CAMERA...] -c site.yaml   # '*': every camera
     vigil users revoke-unmask NAME [CAMERA[,CAMERA...]] -c site.yaml  # none: all of them
+    vigil users display-token add NAME [--cameras a,b] -c site.yaml  # the analytics screen's
+    vigil users display-token list -c site.yaml
+    vigil users display-token revoke NAME -c site.yaml
 
 Every change is recorded in the audit log (who: the operating-system user, from: "cli").
 """
@@ -227,3 +230,57 @@ def _user_or_raise(auth: AuthStore, name: str) -> User:
     if user is None:
         raise VigilError(f"unknown user {name!r}")
     return user
+
+
+@users.group(name="display-token")
+def display_token() -> None:
+    """Read-only display tokens of the analytics screen (/kiosk): they open that screen and
+    nothing else."""
+
+
+@display_token.command(name="add")
+@click.argument("name")
+@click.option("--cameras", help="Comma-separated camera ids the screen shows [all].")
+@_config_option
+def add_display_token(name: str, cameras: str | None, config_path: Path) -> None:
+    """Print a new display token and the screen's link (shown once: only its hash is kept)."""
+    from vigil.kiosk.tokens import DisplayTokens
+
+    site = _site(config_path)
+    camera_ids = _cameras(cameras, site, config_path)
+    with _auth(site) as auth:
+        value = DisplayTokens(auth.database).create(name, camera_ids)
+        _record(auth, "display_token.create", name, cameras=camera_ids)
+    click.echo(value)
+    click.echo(f"screen: http://HOST:{site.server.port}/kiosk?token={value}", err=True)
+
+
+@display_token.command(name="list")
+@_config_option
+def list_display_tokens(config_path: Path) -> None:
+    """Display tokens with their cameras and when they were last used."""
+    from datetime import datetime
+
+    from vigil.kiosk.tokens import DisplayTokens
+
+    with _auth(_site(config_path)) as auth:
+        for token in DisplayTokens(auth.database).tokens():
+            scope = "all" if token.cameras is None else ",".join(sorted(token.cameras))
+            used = "never used"
+            if token.last_used is not None:
+                when = datetime.fromtimestamp(token.last_used).isoformat(" ", "seconds")
+                used = f"last used {when}"
+            click.echo(f"{token.name:<24} {scope}  {used}")
+
+
+@display_token.command(name="revoke")
+@click.argument("name")
+@_config_option
+def revoke_display_token(name: str, config_path: Path) -> None:
+    """Revoke a display token: its screen stops at its next refresh."""
+    from vigil.kiosk.tokens import DisplayTokens
+
+    with _auth(_site(config_path)) as auth:
+        DisplayTokens(auth.database).revoke(name)
+        _record(auth, "display_token.revoke", name)
+    click.echo(f"revoked display token {name}")

@@ -55,7 +55,7 @@ IN_CHUNK = 500  # values per `IN (...)`: well under SQLite's bound-parameter lim
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 #: The newest migration's revision id (a test checks it against the migration scripts).
-HEAD_REVISION = "0010"
+HEAD_REVISION = "0011"
 #: PostgreSQL advisory lock held while migrating (any constant; "vigil" in ASCII).
 _MIGRATION_LOCK_KEY = 0x766967696C
 _log = logging.getLogger(__name__)

@@ -37,6 +37,7 @@ __all__ = [
     "AppStateRow",
     "AuditRow",
     "Base",
+    "DisplayTokenRow",
     "EventRow",
     "LeaseRow",
     "LiftRow",
@@ -164,6 +165,8 @@ class TrackRow(Base):
     __table_args__ = (
         Index("ix_tracks_source_first_time", "source", "first_time"),
         Index("ix_tracks_first_time", "first_time"),
+        # the analytics screen reads the summaries stored (ended) since its last call
+        Index("ix_tracks_source_last_time", "source", "last_time"),
     )
 
 
@@ -329,6 +332,29 @@ class ApiTokenRow(Base):
     __table_args__ = (
         Index("ix_api_tokens_token_hash", "token_hash", unique=True),
         Index("ix_api_tokens_username", "username"),
+    )
+
+
+class DisplayTokenRow(Base):
+    """A read-only *display token* (`vigil.kiosk.tokens`): it opens only the analytics screen
+    (``/kiosk``) and its data, for the cameras it names. Not a user and not an API token:
+    every other route refuses it."""
+
+    __tablename__ = "display_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    """SHA-256 (hex) of the token."""
+    cameras: Mapped[list[str] | None] = mapped_column(_JSON, nullable=True)
+    """Camera ids the screen shows; NULL: every camera."""
+    created_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[float] = mapped_column(Double)
+    last_used: Mapped[float | None] = mapped_column(Double, nullable=True)
+
+    __table_args__ = (
+        Index("ix_display_tokens_name", "name", unique=True),
+        Index("ix_display_tokens_token_hash", "token_hash", unique=True),
     )
 
 

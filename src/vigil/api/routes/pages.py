@@ -48,8 +48,8 @@ _SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
 }
-# Paths that are never pages: their errors stay JSON.
-_NOT_PAGES = ("/api/", "/static/", "/metrics", "/docs", "/redoc", "/openapi.json")
+# Paths that are never pages: their errors stay JSON. The analytics screen explains its own.
+_NOT_PAGES = ("/api/", "/static/", "/metrics", "/docs", "/redoc", "/openapi.json", "/kiosk")
 
 
 @dataclass(frozen=True)
