@@ -1,7 +1,7 @@
 """The dashboard in a real browser (Debian's chromium through Playwright) against a real
 `vigil serve` of the sample clip with the real model: sign in, the live grid's first frame
 and object metadata, the zone editor changing a running camera, an event's clip played
-by the browser (recordings: test_recordings_timeline.py), the other pages, and a viewer refused.
+by the browser (recordings: test_timeline_page.py), the other pages, and a viewer refused.
 
 Tests run in file order on one service (the zone test adds a zone the later pages show);
 each also works alone.
