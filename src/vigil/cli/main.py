@@ -100,6 +100,7 @@ def run(
     from vigil.pipeline.progress import progress_reporter
 
     config = _load(config_path, source, no_motion)
+    _announce_device()
     overrides = {
         "directory": output_dir,
         "mot": mot,
@@ -111,6 +112,18 @@ def run(
     with progress_reporter(_source_url(config), max_frames) as on_frame:
         summary = run_job(config, max_frames=max_frames, on_frame=on_frame)
     summary.render_table(Console())
+
+
+def _announce_device() -> None:
+    """The detector's one line on which device it runs and why, on stderr (as `vigil serve`
+    logs it), without turning on the other libraries' INFO logs."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("vigil: %(message)s"))
+    logger = logging.getLogger("vigil.detection.providers")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
 
 
 def _override_output(config: VigilConfig, values: dict[str, Any]) -> None:

@@ -27,6 +27,7 @@ from pydantic import (
     model_validator,
 )
 
+from vigil.detection.providers import Device
 from vigil.geometry.shapes import Line, Zone
 from vigil.motion.detector import MotionSettings
 from vigil.tracking.tracker import TrackerSettings
@@ -274,6 +275,9 @@ class DetectorConfig(_Model):
     workers: int = Field(default=2, ge=1)
     """Frames detected in parallel, each on its own thread (about one per CPU core)."""
     decoder: Literal["auto", "yolox", "yolov8"] = "auto"
+    device: Device = "auto"
+    """Where inference runs, through ONNX Runtime's execution providers: `auto` takes the best
+    one installed (tensorrt > cuda > openvino > cpu); naming one that is missing is an error."""
 
     @field_validator("input_size", mode="before")
     @classmethod

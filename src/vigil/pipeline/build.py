@@ -110,6 +110,7 @@ def build_detector(config: VigilConfig) -> OnnxDetector:
         classes=class_ids(d.classes),
         threads=d.threads,
         decoder=d.decoder,
+        device=d.device,
     )
 
 
