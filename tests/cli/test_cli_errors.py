@@ -198,3 +198,9 @@ def test_missing_execution_provider(vigil_process: Vigil, tmp_path: Path, clip: 
         f"detector.device: {missing[0]!r} is not available",
         f"available: {', '.join(present)}",
     )
+
+
+def test_quantize_on_a_missing_clip(vigil: Vigil, tmp_path: Path):
+    result = vigil("models", "quantize", "--clip", "gone.mp4", "--output", "q.onnx")
+    assert_one_line_error(result, "video source not found: gone.mp4")
+    assert not list(tmp_path.glob("q*"))  # no model, no partial file left behind

@@ -381,6 +381,51 @@ def models_pull(name: str, url: str | None, dest: Path | None) -> None:
     click.echo(str(pull_model(name, dest, url=url)))
 
 
+@models.command(name="quantize")
+@click.argument("model", default="yolox-nano")
+@click.option(
+    "--clip",
+    "clips",
+    multiple=True,
+    required=True,
+    help="A video file or camera URL to calibrate on (repeat: frames are spread over all).",
+)
+@click.option(
+    "--frames",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Calibration frames in all.",
+)
+@click.option(
+    "--input-size",
+    type=(int, int),
+    default=None,
+    metavar="W H",
+    help="The detector.input_size the model will run at [that setting's default].",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Where to write it [user cache]/<model>-int8.onnx.",
+)
+def models_quantize(
+    model: str,
+    clips: tuple[str, ...],
+    frames: int,
+    input_size: tuple[int, int] | None,
+    output: Path | None,
+) -> None:
+    """Make an INT8 copy of MODEL by ONNX Runtime static quantisation, calibrated on frames of
+    your own cameras or clips; use it as `detector.model: <printed name or path>`."""
+    from vigil.config.schema import DetectorConfig
+    from vigil.detection.quantize import quantize_model
+
+    size = input_size or DetectorConfig().input_size
+    path = quantize_model(model, clips, input_size=size, frames=frames, output=output)
+    click.echo(str(path))
+
+
 cli.add_command(users)
 cli.add_command(apps)
 apps.add_command(enable)
