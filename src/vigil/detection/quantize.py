@@ -2,7 +2,9 @@
 
 ONNX Runtime's static quantisation (QDQ format: int8 weights per channel, uint8 activations)
 with activation ranges measured on frames sampled from the given clips or camera URLs, each
-letterboxed exactly as `OnnxDetector` letterboxes it for `input_size`. A fixed-shape export is
+letterboxed exactly as `OnnxDetector` letterboxes it for `input_size`. Ranges are the 99.999th
+percentile of each tensor's values: plain min/max lets rare outliers coarsen the steps (dev
+clip HOTA 4.1 points below FP32 against 2.7). A fixed-shape export is
 made dynamic first (as the detector does at load), so the INT8 model runs at every letterbox
 size. The head's tail after its last convolutions (sigmoids, the concatenation of box offsets
 with probabilities, reshapes) stays float: one uint8 scale over box offsets of tens of pixels
@@ -11,8 +13,10 @@ and probabilities in 0-1 would leave the scores a handful of levels.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
+import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -90,6 +94,7 @@ def quantize_model(
     import onnx.version_converter
     from onnxruntime.quantization import (
         CalibrationDataReader,
+        CalibrationMethod,
         QuantFormat,
         QuantType,
         quantize_static,
@@ -121,16 +126,19 @@ def quantize_model(
         quant_pre_process(str(float_path), str(prepared), skip_symbolic_shape=True)
         partial = output.with_suffix(f".{os.getpid()}.part")
         try:
-            quantize_static(
-                str(prepared),
-                str(partial),
-                Reader(),
-                quant_format=QuantFormat.QDQ,
-                activation_type=QuantType.QUInt8,
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                nodes_to_exclude=float_tail(onnx.load(str(prepared))),
-            )
+            # The calibrator prints its progress: keep stdout for the model's path.
+            with contextlib.redirect_stdout(sys.stderr):
+                quantize_static(
+                    str(prepared),
+                    str(partial),
+                    Reader(),
+                    quant_format=QuantFormat.QDQ,
+                    calibrate_method=CalibrationMethod.Percentile,
+                    activation_type=QuantType.QUInt8,
+                    weight_type=QuantType.QInt8,
+                    per_channel=True,
+                    nodes_to_exclude=float_tail(onnx.load(str(prepared))),
+                )
             partial.replace(output)  # atomic: a detector starting now never reads half a file
         finally:
             partial.unlink(missing_ok=True)  # what a failed calibration left
