@@ -8,7 +8,7 @@ import pytest
 
 from vigil.detection.onnx_backend import OnnxDetector
 from vigil.detection.quantize import quantize_model
-from vigil.sources.video import VideoSource
+from vigil.sources.video import VideoSource, spread_frames
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -24,7 +24,8 @@ def test_an_int8_model_from_a_few_frames_lands_in_the_cache_and_finds_people(
 ):
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setenv("VIGIL_MODELS", str(shared_model.parent))
-    path = quantize_model("yolox-nano", [str(shared_clip)], input_size=(320, 320), frames=4)
+    images = spread_frames([str(shared_clip)], 4)
+    path = quantize_model("yolox-nano", images, input_size=(320, 320))
     assert path == tmp_path / "cache" / "vigil" / "models" / "yolox_nano-int8.onnx"
     graph = onnx.load(str(path)).graph
     assert sum(n.op_type == "QuantizeLinear" for n in graph.node) > 50

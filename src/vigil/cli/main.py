@@ -420,9 +420,10 @@ def models_quantize(
     your own cameras or clips; use it as `detector.model: <printed name or path>`."""
     from vigil.config.schema import DetectorConfig
     from vigil.detection.quantize import quantize_model
+    from vigil.sources.video import spread_frames
 
     size = input_size or DetectorConfig().input_size
-    path = quantize_model(model, clips, input_size=size, frames=frames, output=output)
+    path = quantize_model(model, spread_frames(clips, frames), input_size=size, output=output)
     click.echo(str(path))
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -107,6 +108,17 @@ class VideoSource:
             # A damaged tail ends the stream; the frames before it were delivered.
         finally:
             container.close()
+
+
+def spread_frames(urls: Sequence[str], count: int) -> Iterator[np.ndarray]:
+    """About `count` BGR frames in all, spread evenly over each clip of `urls` (a stream, or a
+    file without a frame count: its first ones), for calibrating a model on the user's video."""
+    per_url = max(1, count // len(urls))
+    for url in urls:
+        source = VideoSource(url)
+        step = max(1, (source.frame_count or per_url) // per_url)
+        for frame in itertools.islice(source, 0, per_url * step, step):
+            yield frame.image
 
 
 def _reason(exc: BaseException) -> str:
