@@ -103,17 +103,8 @@ def start_session(
     skipped: list[str] = []
     for device in candidates:
         session = open_session(provider_list(device))
-        if session.get_providers()[0] == PROVIDER_NAMES[device]:
-            if requested == "auto":
-                order = " > ".join(AUTO_ORDER)
-                reason = f"auto, best available of {order} (onnxruntime has {', '.join(available)})"
-                if skipped:
-                    reason += f"; {', '.join(skipped)} present but failed to start"
-            else:
-                reason = f"{KEY} is {requested}"
-            choice = DeviceChoice(device, provider_list(device), reason)
-            log.info("detector %s", choice.describe())
-            return session, choice
+        if session.get_providers()[0] == PROVIDER_NAMES[device] or device == "cpu":
+            break
         if requested != "auto":
             raise ConfigError(
                 f"{KEY}: {requested!r} is installed but did not start "
@@ -121,4 +112,13 @@ def start_session(
                 "check the driver and libraries)"
             )
         skipped.append(device)
-    raise AssertionError("the CPU provider always starts")  # unreachable: cpu is last
+    if requested == "auto":
+        order = " > ".join(AUTO_ORDER)
+        reason = f"auto, best available of {order} (onnxruntime has {', '.join(available)})"
+        if skipped:
+            reason += f"; {', '.join(skipped)} present but failed to start"
+    else:
+        reason = f"{KEY} is {requested}"
+    choice = DeviceChoice(device, provider_list(device), reason)
+    log.info("detector %s", choice.describe())
+    return session, choice
