@@ -7,7 +7,6 @@ import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -18,7 +17,7 @@ from vigil.detection.dynamic import make_dynamic
 from vigil.detection.letterbox import STRIDE, Letterbox, letterbox_into, plan_letterbox
 from vigil.detection.models import cache_dir, resolve_model
 from vigil.detection.nms import nms
-from vigil.detection.providers import Device, start_session
+from vigil.detection.providers import Device, Providers, start_session
 from vigil.errors import ModelError
 
 # Patched models are checked on this batch and (h, w): a second, non-square size proves that
@@ -31,8 +30,7 @@ def _first_line(error: Exception) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-Providers = Sequence[str | tuple[str, dict[str, Any]]]
-_CPU: Providers = ("CPUExecutionProvider",)
+_CPU: Providers = ["CPUExecutionProvider"]
 
 
 def _session(model: bytes, threads: int, providers: Providers = _CPU) -> ort.InferenceSession:
@@ -44,7 +42,7 @@ def _session(model: bytes, threads: int, providers: Providers = _CPU) -> ort.Inf
     # Spinning worker threads would steal the cores that decoding and other in-flight
     # inferences need; on a small CPU that costs more than the wake-up latency it saves.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(model, options, providers=list(providers))
+    return ort.InferenceSession(model, options, providers=providers)
 
 
 def _run(session: ort.InferenceSession, blob: np.ndarray) -> np.ndarray:
@@ -123,8 +121,8 @@ class OnnxDetector:
     smallest multiple-of-32 size that holds it scaled to fit `input_size` (w, h), batching images
     whose padded sizes match. Fixed-shape models run each image alone at the model's own size,
     whatever `input_size` says. `device` picks the execution provider (`auto`: the best one
-    present; `device_choice` says which and why). `upscale` lets images smaller than the input be enlarged;
-    by default they run at their own (padded) size, which is cheaper. `reshape=False` keeps a
+    present; `device_choice` says which and why). `upscale` lets images smaller than the input
+    be enlarged; by default they run at their own (padded) size, which is cheaper. `reshape=False` keeps a
     fixed-shape model as exported (every image letterboxed to the model's own square input).
     `session.run` releases the GIL, so `detect` may overlap with decoding in other threads.
     """

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Device = Literal["auto", "cpu", "cuda", "tensorrt", "openvino"]
+Providers = list[str | tuple[str, dict[str, Any]]]  # what `InferenceSession` takes
 KEY = "detector.device"
 AUTO_ORDER: tuple[str, ...] = ("tensorrt", "cuda", "openvino", "cpu")
 PROVIDER_NAMES: dict[str, str] = {
@@ -48,14 +49,14 @@ def available_devices() -> list[str]:
     return [d for d in AUTO_ORDER if PROVIDER_NAMES[d] in present]
 
 
-def provider_list(device: str) -> list[str | tuple[str, dict[str, Any]]]:
+def provider_list(device: str) -> Providers:
     """What `InferenceSession(providers=...)` gets for `device`: the device's provider, then
     the ones that take the operators it cannot run (CUDA under TensorRT, always the CPU)."""
     chain = {"tensorrt": ["tensorrt", "cuda", "cpu"], "cuda": ["cuda", "cpu"]}.get(
         device, [device, "cpu"] if device != "cpu" else ["cpu"]
     )
     present = set(available_devices())
-    providers: list[str | tuple[str, dict[str, Any]]] = []
+    providers: Providers = []
     for name in chain:
         provider = PROVIDER_NAMES[name]
         if name not in present:
@@ -75,7 +76,7 @@ class DeviceChoice:
     """The device a detector runs on and why."""
 
     device: str
-    providers: list[str | tuple[str, dict[str, Any]]]
+    providers: Providers
     reason: str
 
     def describe(self) -> str:
@@ -92,7 +93,7 @@ def _missing(device: str, available: list[str]) -> ConfigError:
 
 
 def start_session(
-    requested: str, open_session: Callable[[list[Any]], ort.InferenceSession]
+    requested: str, open_session: Callable[[Providers], ort.InferenceSession]
 ) -> tuple[ort.InferenceSession, DeviceChoice]:
     """A session from `open_session(providers)` on the `requested` device (or the best one for
     `auto`), and the choice made; logs the choice in one line."""
