@@ -195,7 +195,7 @@ def test_missing_execution_provider(vigil_process: Vigil, tmp_path: Path, clip: 
     write(tmp_path, "gpu.yaml", f"detector: {{device: {missing[0]}}}\n")
     assert_one_line_error(
         vigil_process("run", clip, "-c", "gpu.yaml"),
-        f"detector.device: {missing[0]!r} is not available",
+        f"gpu.yaml: detector.device: {missing[0]!r} is not available",
         f"available: {', '.join(present)}",
     )
 
