@@ -14,6 +14,7 @@ from sources.test_live_source import collect, of
 from vigil.sources.hwaccel import AUTO_ORDER
 from vigil.sources.items import DecodedFrame, StreamOpened
 from vigil.sources.live import LiveSource
+from vigil.sources.video import VideoSource
 
 
 @pytest.fixture(scope="module")
@@ -52,3 +53,16 @@ def test_without_a_usable_device_the_stream_decodes_in_software_and_says_why(
 def test_none_is_software_without_trying_a_device(clip: Path):
     opened, _ = decode(clip, "none")
     assert {o.decoder for o in opened} == {"software"}
+
+
+@pytest.mark.parametrize("hwaccel", ["auto", "cuda"])
+def test_vigil_runs_source_falls_back_the_same_way(clip: Path, hwaccel: str):
+    source = VideoSource(clip, hwaccel=hwaccel)
+    if not source.decoder.startswith("software"):
+        pytest.skip(f"{source.decoder} decodes here: nothing falls back")
+    assert source.decoder.startswith("software (cuda: ")
+    images = [f.image for f in source]
+    reference = [f.image for f in VideoSource(clip, hwaccel="none")]
+    assert len(images) == len(reference) == 15
+    assert all(np.array_equal(a, b) for a, b in zip(images, reference))
+    assert source.decoder.startswith("software (cuda: ")  # the decoding pass said the same

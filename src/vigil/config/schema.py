@@ -30,6 +30,7 @@ from pydantic import (
 from vigil.detection.providers import Device
 from vigil.geometry.shapes import Line, Zone
 from vigil.motion.detector import MotionSettings
+from vigil.sources.hwaccel import HwAccelName
 from vigil.tracking.tracker import TrackerSettings
 
 __all__ = [
@@ -255,6 +256,8 @@ class SourceConfig(_Model):
     detect_fps: float | None = Field(default=None, gt=0)
     """Run detection at most this often (frames per second); None: every frame."""
     loop: bool = False
+    hwaccel: HwAccelName = "auto"
+    """Decode on a GPU (`cuda`: NVDEC, `vaapi`) where one works, else in software (`none`)."""
 
 
 class DetectorConfig(_Model):

@@ -13,6 +13,7 @@ import numpy as np
 
 from vigil.errors import SourceError
 from vigil.sources.frame import Frame
+from vigil.sources.hwaccel import AUTO_ORDER, SOFTWARE, HwAccelName, open_decoding
 
 NETWORK_SCHEMES = {"rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt"}
 OPEN_TIMEOUT_S = 10.0
@@ -28,12 +29,23 @@ class VideoSource:
     Each `Frame` carries its decode index and presentation time in seconds (from the stream's
     timestamps, or index / fps where a container has none). Opening checks the source at once,
     so a missing, empty, undecodable or unreachable source fails with one clear line.
+    `hwaccel` decodes on a GPU where one works (`vigil.sources.hwaccel`); `decoder` says what
+    decodes it, and a device refused at the first open is not tried again.
     """
 
-    def __init__(self, url: str | os.PathLike[str], source_id: str = "cam1", *, loop: bool = False):
+    def __init__(
+        self,
+        url: str | os.PathLike[str],
+        source_id: str = "cam1",
+        *,
+        loop: bool = False,
+        hwaccel: HwAccelName = "none",
+    ):
         self.url = str(url)
         self.source_id = source_id
         self.loop = loop
+        self.hwaccel = hwaccel
+        self.decoder = SOFTWARE
         self.is_network = is_network_url(self.url)
         if not self.is_network:
             path = Path(self.url)
@@ -62,13 +74,21 @@ class VideoSource:
         elif self.is_network:
             options = {"rw_timeout": str(int(OPEN_TIMEOUT_S * 1e6))}
         try:
-            container = av.open(self.url, options=options, timeout=OPEN_TIMEOUT_S)
+            container, decoder = open_decoding(
+                lambda accel: av.open(
+                    self.url, options=options, timeout=OPEN_TIMEOUT_S, hwaccel=accel
+                ),
+                self.hwaccel,
+            )
         except (av.FFmpegError, OSError) as exc:
             kind = "cannot reach stream" if self.is_network else "cannot decode video"
             raise SourceError(f"{kind} {self.url}: {_reason(exc)}") from None
         if not container.streams.video:
             container.close()
             raise SourceError(f"no video stream in {self.url}")
+        if self.hwaccel != "none":  # decided: later opens (the decoding passes) go straight on
+            self.decoder = decoder
+            self.hwaccel = decoder if decoder in AUTO_ORDER else "none"
         return container
 
     def __iter__(self) -> Iterator[Frame]:
