@@ -44,7 +44,7 @@ class VideoSource:
         self.url = str(url)
         self.source_id = source_id
         self.loop = loop
-        self.hwaccel = hwaccel
+        self.hwaccel: str = hwaccel  # once decided: the device that works, or "none"
         self.decoder = SOFTWARE
         self.is_network = is_network_url(self.url)
         if not self.is_network:
