@@ -183,3 +183,24 @@ def test_eval_with_malformed_tracks(vigil: Vigil, tmp_path: Path):
     gt = write(tmp_path, "gt.txt", "1,1,10,10,20,40,1,-1,-1,-1\n")
     tracks = write(tmp_path, "tracks.txt", "1,1,10,10,20,40,0.9,-1,-1,-1\nnot a row\n")
     assert_one_line_error(vigil("eval", gt, "--mot", tracks), "tracks.txt:2")
+
+
+def test_missing_execution_provider(vigil_process: Vigil, tmp_path: Path, clip: str):
+    from vigil.detection.providers import AUTO_ORDER, available_devices
+
+    present = available_devices()
+    missing = [d for d in AUTO_ORDER if d not in present]
+    if not missing:
+        pytest.skip("every execution provider is installed here")
+    write(tmp_path, "gpu.yaml", f"detector: {{device: {missing[0]}}}\n")
+    assert_one_line_error(
+        vigil_process("run", clip, "-c", "gpu.yaml"),
+        f"gpu.yaml: detector.device: {missing[0]!r} is not available",
+        f"available: {', '.join(present)}",
+    )
+
+
+def test_quantize_on_a_missing_clip(vigil: Vigil, tmp_path: Path):
+    result = vigil("models", "quantize", "--clip", "gone.mp4", "--output", "q.onnx")
+    assert_one_line_error(result, "video source not found: gone.mp4")
+    assert not list(tmp_path.glob("q*"))  # no model, no partial file left behind

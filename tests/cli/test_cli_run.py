@@ -65,6 +65,8 @@ def test_run_succeeds_and_lists_its_outputs(job: tuple[Result, Path]):
     result, _ = job
     assert result.returncode == 0, result
     assert "Traceback" not in result.stderr
+    # The device the detector runs on, and why, in one line (auto: the best one installed).
+    assert "vigil: detector on cpu (CPUExecutionProvider): auto, best available" in result.stderr
     for name in ("out/annotated.mp4", "out/events.db", "out/summary.json", "tracks.txt"):
         assert name in result.stdout, result
 

@@ -178,3 +178,27 @@ def test_demo_with_its_port_taken_fails_in_one_line_before_transcoding(
         f"vigil: error: the API cannot listen on 127.0.0.1:{port}: Address already in use"
     ]
     assert not (tmp_path / "demo" / "site.yaml").exists()
+
+
+def test_a_missing_execution_provider_is_one_line_and_exit_2(tmp_path: Path, tiny_models: Path):
+    from vigil.detection.providers import AUTO_ORDER, available_devices
+
+    present = available_devices()
+    missing = [d for d in AUTO_ORDER if d not in present]
+    if not missing:
+        pytest.skip("every execution provider is installed here")
+    text = site_text(tmp_path / "data", "  - {id: cam1, url: rtsp://127.0.0.1:9/x}\n")
+    text = text.replace("input_size: [416, 320]", f"input_size: [416, 320], device: {missing[0]}")
+    (tmp_path / "site.yaml").write_text(text)
+    process, _, log = start_service(["serve", "-c", "site.yaml"], tmp_path, tiny_models)
+    try:
+        code = process.wait(60)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"vigil serve still running without its detector:\n{log.tail()}")
+    finally:
+        stop_process(process, signal.SIGKILL)
+    assert code == 2, log.tail()
+    assert "Traceback" not in log.text()
+    last = log.text().strip().splitlines()[-1]
+    assert last.startswith(f"vigil: error: detector.device: {missing[0]!r} is not available"), last
+    assert f"(available: {', '.join(present)}; for {missing[0]} install " in last

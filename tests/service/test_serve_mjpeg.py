@@ -26,6 +26,7 @@ def test_serve_analyses_an_mjpeg_camera(tmp_path: Path, tiny_models: Path) -> No
               - id: door
                 url: {camera.url}
                 detect_fps: 5
+                hwaccel: vaapi
                 lines:
                   middle: {{start: [0.5, 0.05], end: [0.5, 0.95]}}
                 apps:
@@ -48,6 +49,9 @@ def test_serve_analyses_an_mjpeg_camera(tmp_path: Path, tiny_models: Path) -> No
         assert wait_for(recording, 30, "the camera's first frames", log=log) == (
             "unsupported: mjpeg"
         )
+        # What decodes it is in the status: VAAPI, or software saying why not (no GPU here).
+        decoder = http.get(url + "/api/cameras/door").json()["status"]["decoder"]
+        assert decoder == "vaapi" or decoder.startswith("software (vaapi: "), decoder
         # Crossings of the blue square in the database show that the camera is read and
         # analysed.
         with Database(data / "vigil.db") as database:

@@ -127,6 +127,10 @@ class CameraStatusOut(BaseModel):
         "the stream's codec (an MJPEG camera) cannot be recorded as browser-playable MP4 "
         "without re-encoding, so the camera is analysed but not recorded."
     )
+    decoder: str = Field(
+        description="What decodes the stream: cuda, vaapi (hardware), software, or 'software "
+        "(DEVICE: reason)' where the camera's hwaccel device could not be used."
+    )
     counters: dict[str, dict[str, float]] = Field(description="App name -> live counters.")
     error: str | None = None
     since: float | None = Field(

@@ -100,6 +100,7 @@ def run(
     from vigil.pipeline.progress import progress_reporter
 
     config = _load(config_path, source, no_motion)
+    _announce_device()
     overrides = {
         "directory": output_dir,
         "mot": mot,
@@ -111,6 +112,18 @@ def run(
     with progress_reporter(_source_url(config), max_frames) as on_frame:
         summary = run_job(config, max_frames=max_frames, on_frame=on_frame)
     summary.render_table(Console())
+
+
+def _announce_device() -> None:
+    """The detector's one line on which device it runs and why, on stderr (as `vigil serve`
+    logs it), without turning on the other libraries' INFO logs."""
+    import logging
+
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("vigil: %(message)s"))
+    logger = logging.getLogger("vigil.detection.providers")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
 
 
 def _override_output(config: VigilConfig, values: dict[str, Any]) -> None:
@@ -366,6 +379,52 @@ def models_pull(name: str, url: str | None, dest: Path | None) -> None:
     from vigil.detection.models import pull_model
 
     click.echo(str(pull_model(name, dest, url=url)))
+
+
+@models.command(name="quantize")
+@click.argument("model", default="yolox-nano")
+@click.option(
+    "--clip",
+    "clips",
+    multiple=True,
+    required=True,
+    help="A video file or camera URL to calibrate on (repeat: frames are spread over all).",
+)
+@click.option(
+    "--frames",
+    type=click.IntRange(min=1),
+    default=100,
+    show_default=True,
+    help="Calibration frames in all.",
+)
+@click.option(
+    "--input-size",
+    type=(int, int),
+    default=None,
+    metavar="W H",
+    help="The detector.input_size the model will run at [that setting's default].",
+)
+@click.option(
+    "--output",
+    type=click.Path(path_type=Path),
+    help="Where to write it [user cache]/<model>-int8.onnx.",
+)
+def models_quantize(
+    model: str,
+    clips: tuple[str, ...],
+    frames: int,
+    input_size: tuple[int, int] | None,
+    output: Path | None,
+) -> None:
+    """Make an INT8 copy of MODEL by ONNX Runtime static quantisation, calibrated on frames of
+    your own cameras or clips; use it as `detector.model: <printed name or path>`."""
+    from vigil.config.schema import DetectorConfig
+    from vigil.detection.quantize import quantize_model
+    from vigil.sources.video import spread_frames
+
+    size = input_size or DetectorConfig().input_size
+    path = quantize_model(model, spread_frames(clips, frames), input_size=size, output=output)
+    click.echo(str(path))
 
 
 cli.add_command(users)

@@ -27,8 +27,10 @@ from pydantic import (
     model_validator,
 )
 
+from vigil.detection.providers import Device
 from vigil.geometry.shapes import Line, Zone
 from vigil.motion.detector import MotionSettings
+from vigil.sources.hwaccel import HwAccelName
 from vigil.tracking.tracker import TrackerSettings
 
 __all__ = [
@@ -263,6 +265,8 @@ class SourceConfig(_Model):
     detect_fps: float | None = Field(default=None, gt=0)
     """Run detection at most this often (frames per second); None: every frame."""
     loop: bool = False
+    hwaccel: HwAccelName = "auto"
+    """Decode on a GPU (`cuda`: NVDEC, `vaapi`) where one works, else in software (`none`)."""
 
 
 class DetectorConfig(_Model):
@@ -283,6 +287,9 @@ class DetectorConfig(_Model):
     workers: int = Field(default=2, ge=1)
     """Frames detected in parallel, each on its own thread (about one per CPU core)."""
     decoder: Literal["auto", "yolox", "yolov8"] = "auto"
+    device: Device = "auto"
+    """Where inference runs, through ONNX Runtime's execution providers: `auto` takes the best
+    one installed (tensorrt > cuda > openvino > cpu); naming one that is missing is an error."""
 
     @field_validator("input_size", mode="before")
     @classmethod

@@ -31,6 +31,7 @@ from vigil.config.schema import (
 from vigil.db.engine import check_database_url
 from vigil.events.review import ReviewSettings
 from vigil.motion.detector import MotionSettings
+from vigil.sources.hwaccel import HwAccelName
 from vigil.tracking.tracker import TrackerSettings
 
 
@@ -98,6 +99,9 @@ class CameraConfig(SceneConfig):
     analysis_max_age: float = Field(1.0, gt=0)
     """Seconds a frame may wait for analysis; an older one is dropped (analysis stays live)."""
     transport: Literal["tcp", "udp"] = "tcp"
+    hwaccel: HwAccelName = "auto"
+    """Decode on a GPU (`cuda`: NVDEC, `vaapi`), `auto`: the first that works, else software;
+    `none`: software. The camera's status says which decodes it and why."""
     loop: bool = False
     """Files: start again at the end (for demos)."""
     enabled: bool = True

@@ -1,4 +1,5 @@
-"""`OnnxDetector`: YOLO-family ONNX models on onnxruntime (CPU)."""
+"""`OnnxDetector`: YOLO-family ONNX models on onnxruntime (CPU, or the execution provider that
+`detector.device` picks: see `vigil.detection.providers`)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from vigil.detection.dynamic import make_dynamic
 from vigil.detection.letterbox import STRIDE, Letterbox, letterbox_into, plan_letterbox
 from vigil.detection.models import cache_dir, resolve_model
 from vigil.detection.nms import nms
+from vigil.detection.providers import Device, Providers, start_session
 from vigil.errors import ModelError
 
 # Patched models are checked on this batch and (h, w): a second, non-square size proves that
@@ -28,7 +30,10 @@ def _first_line(error: Exception) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def _session(model: bytes, threads: int) -> ort.InferenceSession:
+_CPU: Providers = ["CPUExecutionProvider"]
+
+
+def _session(model: bytes, threads: int, providers: Providers = _CPU) -> ort.InferenceSession:
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
@@ -37,7 +42,7 @@ def _session(model: bytes, threads: int) -> ort.InferenceSession:
     # Spinning worker threads would steal the cores that decoding and other in-flight
     # inferences need; on a small CPU that costs more than the wake-up latency it saves.
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model, options, providers=providers)
 
 
 def _run(session: ort.InferenceSession, blob: np.ndarray) -> np.ndarray:
@@ -51,7 +56,7 @@ def _random_blob(batch: int, height: int, width: int) -> np.ndarray:
 
 
 def _patched_session(
-    original: ort.InferenceSession, model: bytes, threads: int
+    original: ort.InferenceSession, model: bytes, threads: int, providers: Providers
 ) -> tuple[ort.InferenceSession, bytes] | None:
     """A dynamic-shape session for a fixed-shape model and the patched model, or None when
     that is not safe.
@@ -66,7 +71,7 @@ def _patched_session(
     height = height if isinstance(height, int) else _CHECK_HW[0]
     width = width if isinstance(width, int) else _CHECK_HW[1]
     try:
-        session = _session(patched, threads)
+        session = _session(patched, threads, providers)
         blob = _random_blob(1, height, width)
         if not np.allclose(_run(session, blob), _run(original, blob), rtol=1e-4, atol=1e-3):
             return None
@@ -86,16 +91,16 @@ def _patched_cache_path(model: bytes) -> Path:
 
 
 def _cached_patched_session(
-    original: ort.InferenceSession, model: bytes, threads: int
+    original: ort.InferenceSession, model: bytes, threads: int, providers: Providers
 ) -> ort.InferenceSession | None:
     """`_patched_session`, with the checked patch kept on disk: later starts load it directly
     instead of importing `onnx`, patching and checking again (seconds on a small CPU)."""
     cached = _patched_cache_path(model)
     try:
-        return _session(cached.read_bytes(), threads)
+        return _session(cached.read_bytes(), threads, providers)
     except Exception:  # absent, unreadable or damaged: patch again
         pass
-    found = _patched_session(original, model, threads)
+    found = _patched_session(original, model, threads, providers)
     if found is None:
         return None
     session, patched = found
@@ -115,8 +120,9 @@ class OnnxDetector:
     Dynamic-shape models (and fixed YOLOX-style exports, patched at load) run each image at the
     smallest multiple-of-32 size that holds it scaled to fit `input_size` (w, h), batching images
     whose padded sizes match. Fixed-shape models run each image alone at the model's own size,
-    whatever `input_size` says. `upscale` lets images smaller than the input be enlarged;
-    by default they run at their own (padded) size, which is cheaper. `reshape=False` keeps a
+    whatever `input_size` says. `device` picks the execution provider (`auto`: the best one
+    present; `device_choice` says which and why). `upscale` lets images smaller than the input
+    be enlarged; by default they run at their own (padded) size, which is cheaper. `reshape=False` keeps a
     fixed-shape model as exported (every image letterboxed to the model's own square input).
     `session.run` releases the GIL, so `detect` may overlap with decoding in other threads.
     """
@@ -133,6 +139,7 @@ class OnnxDetector:
         decoder: DecoderName = "auto",
         upscale: bool = False,
         reshape: bool = True,
+        device: Device = "cpu",
     ) -> None:
         if decoder not in ("auto", "yolox", "yolov8"):
             raise ValueError(f"decoder must be 'auto', 'yolox' or 'yolov8', not {decoder!r}")
@@ -145,13 +152,18 @@ class OnnxDetector:
             model = self.model_path.read_bytes()
         except OSError as e:
             raise ModelError(f"cannot read model file {where}: {e.strerror}") from None
-        try:
-            session = _session(model, threads)
-        except Exception as e:  # onnxruntime raises several unrelated types
-            raise ModelError(f"{where}: not a loadable ONNX model ({_first_line(e)})") from None
+
+        def open_session(providers: Providers) -> ort.InferenceSession:
+            try:
+                return _session(model, threads, providers)
+            except Exception as e:  # onnxruntime raises several unrelated types
+                raise ModelError(f"{where}: not a loadable ONNX model ({_first_line(e)})") from None
+
+        session, self.device_choice = start_session(device, open_session)
+        providers = self.device_choice.providers
         shape = self._check_input(session, where)
         if reshape and any(isinstance(shape[k], int) for k in (0, 2, 3)):
-            session = _cached_patched_session(session, model, threads) or session
+            session = _cached_patched_session(session, model, threads, providers) or session
             shape = session.get_inputs()[0].shape
         self._session = session
         self._input_name = session.get_inputs()[0].name

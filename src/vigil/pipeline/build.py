@@ -111,15 +111,19 @@ def build_detector(config: VigilConfig) -> OnnxDetector:
     from vigil.detection.onnx_backend import OnnxDetector
 
     d = config.detector
-    return OnnxDetector(
-        d.model,
-        input_size=(d.input_size[0], d.input_size[1]),
-        conf_threshold=d.confidence,
-        nms_iou=d.nms_iou,
-        classes=class_ids(d.classes),
-        threads=d.threads,
-        decoder=d.decoder,
-    )
+    try:
+        return OnnxDetector(
+            d.model,
+            input_size=(d.input_size[0], d.input_size[1]),
+            conf_threshold=d.confidence,
+            nms_iou=d.nms_iou,
+            classes=class_ids(d.classes),
+            threads=d.threads,
+            decoder=d.decoder,
+            device=d.device,
+        )
+    except ConfigError as err:  # detector.device: say which file set it
+        raise ConfigError(f"{config.file}: {err}" if config.file else str(err)) from None
 
 
 def build_engine(

@@ -116,7 +116,12 @@ def run_job(
     """
     outputs = RunOutputs.resolve(config)
     validate_apps(config)
-    source = VideoSource(config.source.url or "", config.source.id, loop=config.source.loop)
+    source = VideoSource(
+        config.source.url or "",
+        config.source.id,
+        loop=config.source.loop,
+        hwaccel=config.source.hwaccel,
+    )
     engine, scene = build_engine(config, (source.width, source.height))
     outputs.directory.mkdir(parents=True, exist_ok=True)
     database = Database(outputs.database)

@@ -108,7 +108,7 @@ class LocalCameras:
 
     def start_up(self) -> None:
         self.detector.start()
-        log.info("detector started (pid %s)", self.detector.pid)
+        log.info("detector started (pid %s) %s", self.detector.pid, self.detector.device)
 
     def shut_down(self) -> None:
         self.pool.stop_all()
@@ -118,7 +118,7 @@ class LocalCameras:
         if not self.detector.alive:
             log.error("detector process died (exit %s): restarting it", self.detector.exitcode)
             self.detector.start()
-            log.info("detector started (pid %s)", self.detector.pid)
+            log.info("detector started (pid %s) %s", self.detector.pid, self.detector.device)
         self.pool.watch()
 
     def start(self, camera_id: str) -> None:

@@ -80,6 +80,7 @@ class CameraStatus:
     # into a browser-playable MP4 without re-encoding (an MJPEG camera), so it is analysed
     # but not recorded.
     recording: str = "off"
+    decoder: str = "software"  # "cuda", "vaapi", "software" or "software (why not the device)"
     counters: dict[str, dict[str, float]] = field(default_factory=dict)  # app -> counters
     error: str | None = None  # last ingest error, one line
     apps: list[AppStatus] = field(default_factory=list)  # every configured app instance

@@ -33,6 +33,7 @@ class StreamOpened:
     fps: float | None  # the stream's nominal rate, when it declares one
     wall_time: float
     run: int  # 1 for the first connection (or pass over a file), +1 for each reconnection/loop
+    decoder: str = "software"  # `LiveSource.decoder`: "cuda", "vaapi", "software (why not)"
 
 
 @dataclass(slots=True, frozen=True)

@@ -53,6 +53,7 @@ from av.video.stream import VideoStream
 
 from vigil.errors import SourceError
 from vigil.sources.frame import Frame
+from vigil.sources.hwaccel import SOFTWARE, HwAccelName, open_decoding
 from vigil.sources.items import DecodedFrame, Disconnected, Gap, LiveItem, Packet, StreamOpened
 from vigil.sources.urls import redact_url
 from vigil.sources.video import is_network_url
@@ -172,6 +173,9 @@ class LiveSource:
     - `buffer`: items held for the consumer; when it is full the reader waits (TCP then
       pushes back on the sender); at 15 fps, 64 items are about 2 s.
     - `options`: extra FFmpeg options for `av.open`, overriding the defaults.
+    - `hwaccel`: decode on a GPU where one can (`vigil.sources.hwaccel`); `decoder` says what
+      decodes the current connection. A connection that fell back to software keeps later
+      reconnections from trying the device again.
 
     Iterate it from one thread (or call `get(timeout)` to keep control between items).
     Constructing it starts nothing; the reader thread starts at the first `get`/iteration.
@@ -190,6 +194,7 @@ class LiveSource:
         decode_every: int = 1,
         buffer: int = 64,
         options: Mapping[str, str] | None = None,
+        hwaccel: HwAccelName = "none",
     ):
         self.url = str(url)
         self.source_id = source_id
@@ -217,6 +222,10 @@ class LiveSource:
         self.backoff = (float(backoff[0]), float(backoff[1]))
         self.decode_every = decode_every
         self.options = dict(options or {})
+        self.hwaccel = hwaccel
+        #: What decodes the stream: "cuda", "vaapi", "software" or "software (why not)".
+        self.decoder = SOFTWARE
+        self._hardware_refused = False
 
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, buffer))
         self._stop = threading.Event()
@@ -421,8 +430,14 @@ class LiveSource:
         options.update(self.options)
         started = time.monotonic()
         try:
-            container = av.open(
-                self.url, options=options, timeout=(self.read_timeout, self.read_timeout)
+            container, decoder = open_decoding(
+                lambda accel: av.open(
+                    self.url,
+                    options=options,
+                    timeout=(self.read_timeout, self.read_timeout),
+                    hwaccel=accel,
+                ),
+                "none" if self._hardware_refused else self.hwaccel,
             )
         except Exception as exc:  # av errors, OSError, and whatever a protocol raises
             if time.monotonic() - started >= 0.95 * self.read_timeout:
@@ -434,6 +449,9 @@ class LiveSource:
         if not container.streams.video:
             container.close()
             raise _Lost(f"{self.display_url}: no video stream")
+        if not self._hardware_refused:  # else `decoder` still says why the device was not used
+            self.decoder = decoder
+            self._hardware_refused = decoder != SOFTWARE and decoder.startswith(SOFTWARE)
         return container
 
 
@@ -612,6 +630,7 @@ class _Session:
             self.fps,
             wall,
             self.run,
+            self.source.decoder,
         )
 
 

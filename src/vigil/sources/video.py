@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from vigil.errors import SourceError
 from vigil.sources.frame import Frame
+from vigil.sources.hwaccel import AUTO_ORDER, SOFTWARE, HwAccelName, open_decoding
 
 NETWORK_SCHEMES = {"rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt"}
 OPEN_TIMEOUT_S = 10.0
@@ -27,12 +29,23 @@ class VideoSource:
     Each `Frame` carries its decode index and presentation time in seconds (from the stream's
     timestamps, or index / fps where a container has none). Opening checks the source at once,
     so a missing, empty, undecodable or unreachable source fails with one clear line.
+    `hwaccel` decodes on a GPU where one works (`vigil.sources.hwaccel`); `decoder` says what
+    decodes it, and a device refused at the first open is not tried again.
     """
 
-    def __init__(self, url: str | os.PathLike[str], source_id: str = "cam1", *, loop: bool = False):
+    def __init__(
+        self,
+        url: str | os.PathLike[str],
+        source_id: str = "cam1",
+        *,
+        loop: bool = False,
+        hwaccel: HwAccelName = "none",
+    ):
         self.url = str(url)
         self.source_id = source_id
         self.loop = loop
+        self.hwaccel: str = hwaccel  # once decided: the device that works, or "none"
+        self.decoder = SOFTWARE
         self.is_network = is_network_url(self.url)
         if not self.is_network:
             path = Path(self.url)
@@ -61,13 +74,21 @@ class VideoSource:
         elif self.is_network:
             options = {"rw_timeout": str(int(OPEN_TIMEOUT_S * 1e6))}
         try:
-            container = av.open(self.url, options=options, timeout=OPEN_TIMEOUT_S)
+            container, decoder = open_decoding(
+                lambda accel: av.open(
+                    self.url, options=options, timeout=OPEN_TIMEOUT_S, hwaccel=accel
+                ),
+                self.hwaccel,
+            )
         except (av.FFmpegError, OSError) as exc:
             kind = "cannot reach stream" if self.is_network else "cannot decode video"
             raise SourceError(f"{kind} {self.url}: {_reason(exc)}") from None
         if not container.streams.video:
             container.close()
             raise SourceError(f"no video stream in {self.url}")
+        if self.hwaccel != "none":  # decided: later opens (the decoding passes) go straight on
+            self.decoder = decoder
+            self.hwaccel = decoder if decoder in AUTO_ORDER else "none"
         return container
 
     def __iter__(self) -> Iterator[Frame]:
@@ -107,6 +128,17 @@ class VideoSource:
             # A damaged tail ends the stream; the frames before it were delivered.
         finally:
             container.close()
+
+
+def spread_frames(urls: Sequence[str], count: int) -> Iterator[np.ndarray]:
+    """About `count` BGR frames in all, spread evenly over each clip of `urls` (a stream, or a
+    file without a frame count: its first ones), for calibrating a model on the user's video."""
+    per_url = max(1, count // len(urls))
+    for url in urls:
+        source = VideoSource(url)
+        step = max(1, (source.frame_count or per_url) // per_url)
+        for frame in itertools.islice(source, 0, per_url * step, step):
+            yield frame.image
 
 
 def _reason(exc: BaseException) -> str:

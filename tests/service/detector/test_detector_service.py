@@ -372,7 +372,7 @@ def test_every_wire_message_pickles_to_an_equal_one():
         m.DetectFailed(7, "bad request", lost=False),
         m.StatsRequest(),
         m.StatsReply({"pid": 1}),
-        m.Ready(123, info),
+        m.Ready(123, info, "on cpu (CPUExecutionProvider): detector.device is cpu"),
         m.StartFailed("ModelError", "bad model"),
     ]
     for message in sent:

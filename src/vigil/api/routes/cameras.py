@@ -127,6 +127,7 @@ def _status_out(state: ServiceState, camera_id: str) -> CameraStatusOut | None:
         queue_depth=status.queue_depth,
         recording_lag_s=status.recording_lag_s,
         recording=status.recording,
+        decoder=status.decoder,
         counters=json_value(status.counters, replace_invalid=True),
         error=status.error,
         since=status.since,

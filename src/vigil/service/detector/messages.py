@@ -130,6 +130,7 @@ class StatsReply(_Message):
 class Ready(_Message):
     pid: int
     info: ModelInfo
+    device: str  # `DeviceChoice.describe()`: where the model runs and why, for the log
 
 
 @dataclass(frozen=True, slots=True)

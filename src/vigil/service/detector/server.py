@@ -139,6 +139,7 @@ class DetectorService:
         self._control: Connection | None = None
         self._control_lock = threading.Lock()
         self._info = ModelInfo()
+        self.device = ""  # where the model runs and why, once started (`DeviceChoice`)
         self.starts = 0
 
     @property
@@ -205,6 +206,7 @@ class DetectorService:
             process.join(5)
             raise (ModelError if reply.kind == "ModelError" else VigilError)(reply.error)
         self._info = reply.info
+        self.device = reply.device
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the process (SIGTERM, then SIGKILL) and remove its socket and segments."""
@@ -269,6 +271,7 @@ def build_service_detector(config: DetectorConfig, threads: int) -> Detector:
         classes=class_ids(config.classes),
         threads=threads,
         decoder=config.decoder,
+        device=config.device,
     )
 
 
@@ -289,7 +292,8 @@ def _serve(settings: _Settings, ready: Connection) -> None:
         return
     server = _Server(detector, settings)
     server.start(listener)
-    ready.send(Ready(os.getpid(), server.info))
+    choice = getattr(detector, "device_choice", None)  # test factories may not say
+    ready.send(Ready(os.getpid(), server.info, choice.describe() if choice else ""))
     ready.close()
     while not stopping.is_set():
         time.sleep(0.25)

@@ -183,6 +183,7 @@ class CameraWorker:
             transport=self.camera.transport,
             loop=self.camera.loop,
             decode_every=0,  # pixels only for the frames analytics takes
+            hwaccel=self.camera.hwaccel,
         )
         analytics = threading.Thread(target=self._analytics, name="analytics", daemon=True)
         analytics.start()
@@ -239,6 +240,7 @@ class CameraWorker:
                     self._next_due = item.wall_time + period
                 self._post(item.to_frame())
         elif isinstance(item, StreamOpened):
+            self.status.decoder = item.decoder
             if item.width and item.height:
                 self._frame_size = (item.width, item.height)  # analytics builds its engine
             if self.segmenter is not None:
