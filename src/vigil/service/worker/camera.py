@@ -181,6 +181,9 @@ class CameraWorker:
             transport=self.camera.transport,
             loop=self.camera.loop,
             decode_every=0,  # pixels only for the frames analytics takes
+            # nothing else needs pictures: live view and snapshots come from analysed frames,
+            # recording remuxes the packets
+            needed_fps=self.camera.detect_fps,
         )
         analytics = threading.Thread(target=self._analytics, name="analytics", daemon=True)
         analytics.start()
