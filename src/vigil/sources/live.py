@@ -477,14 +477,14 @@ class _Session:
         self.fps = float(rate) if rate and not self.untimed else None
         self.step = 1.0 / self.fps if self.fps else 1.0 / 25
         self.step_ticks = max(1, round(self.step / self.time_base))
-        #: Packets after which the decoded rate is checked while non-reference frames are
-        #: skipped (None: not skipping, or checked).
-        self.nonref_check: int | None = None
+        #: While non-reference frames are skipped and the decoded rate not checked yet: the
+        #: capture time of the connection's first packet (0.0 before it).
+        self.nonref_since: float | None = None
         source.skipping_nonref = False
         if source.needed_fps and self.fps and self.fps >= 2 * source.needed_fps:
             self.stream.codec_context.skip_frame = "NONREF"
             source.skipping_nonref = True
-            self.nonref_check = round(NONREF_CHECK_S * self.fps)
+            self.nonref_since = 0.0
         self.started = False  # a keyframe arrived: packets and frames flow
         self.opened = time.monotonic()
         self.undecodable = False  # data came for `read_timeout` s, no picture: reported
@@ -602,14 +602,21 @@ class _Session:
         source._put(Packet(packet, wall, self.run))
         for frame in frames:
             self._frame(frame, arrival)
-        if self.nonref_check is not None and self.packets >= self.nonref_check:
-            self._check_nonref()
+        if self.nonref_since is not None:
+            self._check_nonref(wall)
 
-    def _check_nonref(self) -> None:
-        """Decode every frame again if the reference frames alone come too rarely."""
-        self.nonref_check = None
-        assert self.fps is not None and self.source.needed_fps is not None
-        if self.frames / self.packets * self.fps < self.source.needed_fps:
+    def _check_nonref(self, wall: float) -> None:
+        """`NONREF_CHECK_S` into the connection (on the stream's own clock, whatever rate it
+        declares): decode every frame again if the reference frames alone come too rarely."""
+        if not self.nonref_since:
+            self.nonref_since = wall
+            return
+        seconds = wall - self.nonref_since
+        if seconds < NONREF_CHECK_S:
+            return
+        self.nonref_since = None
+        assert self.source.needed_fps is not None
+        if self.frames / seconds < self.source.needed_fps:
             self.stream.codec_context.skip_frame = "DEFAULT"
             self.source.skipping_nonref = False
 
