@@ -620,7 +620,7 @@ def run_level(
 ) -> Level:
     """Sample the running stack for `duration` seconds once every camera is online; with a
     `profile_rate`, py-spy samples its stacks that many times a second meanwhile."""
-    wait_online(s)
+    wait_online(s, timeout=max(120.0, 15.0 * len(s.cameras)))  # a loaded machine starts slowly
     time.sleep(warmup)
     samples = [sample(s)]
     profiler = None
@@ -802,11 +802,17 @@ def compare(args: argparse.Namespace, clip: Path) -> None:
             order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
             for name in order:
                 print(f"{n} cameras, {name}, load average {load()}", file=sys.stderr)
-                with (
-                    tempfile.TemporaryDirectory(prefix=f"vigil-compare-{n}-") as tmp,
-                    stack(n, clip, Path(tmp), trees[name]) as s,
-                ):
-                    level = run_level(s, args.duration, args.interval, args.warmup, args.profile)
+                try:
+                    with (
+                        tempfile.TemporaryDirectory(prefix=f"vigil-compare-{n}-") as tmp,
+                        stack(n, clip, Path(tmp), trees[name]) as s,
+                    ):
+                        level = run_level(
+                            s, args.duration, args.interval, args.warmup, args.profile
+                        )
+                except RuntimeError as exc:  # e.g. not online in time: the other runs go on
+                    print(f"  {n} cameras, {name}: {str(exc).splitlines()[0]}", file=sys.stderr)
+                    continue
                 print(row(level) + "\n" + cpu_row(level), file=sys.stderr, flush=True)
                 runs[(n, name)].append(level)
     print(
