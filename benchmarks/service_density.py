@@ -33,11 +33,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import math
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -54,6 +56,7 @@ from typing import Any
 import av
 import numpy as np
 import paho.mqtt.client as mqtt
+import psutil
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -62,7 +65,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from mqtt_broker import MosquittoBroker, find_mosquitto  # noqa: E402
 from rtsp.harness import RtspServer, transcode_clip, unavailable_reason  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
+SHARED = Path(os.environ.get("VIGIL_SHARED", ROOT.parent / "shared"))  # the clip, the model
 VIGIL = Path(sys.executable).with_name("vigil")
 WIDTH, HEIGHT, FPS, DETECT_FPS = 1280, 720, 15, 5
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -85,36 +88,35 @@ def demo_scene() -> dict[str, Any]:
 @dataclass(frozen=True)
 class Usage:
     cpu_s: dict[int, float]  # per process: its CPU seconds plus those of the children it reaped
-    rss: int  # resident bytes, summed over the processes
+    rss_by_pid: dict[int, int]  # per process: resident bytes
 
     @property
     def total_cpu_s(self) -> float:
         return sum(self.cpu_s.values())
 
-
-def _stat(pid: int) -> list[str] | None:
-    """Fields 3… of /proc/PID/stat (after the command name), or None when it is gone."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return text[text.rindex(")") + 2 :].split()
+    @property
+    def rss(self) -> int:
+        """Resident bytes summed over the processes (a shared page counts in each)."""
+        return sum(self.rss_by_pid.values())
 
 
 def tree_usage(root: int) -> Usage:
-    """CPU time and RSS of `root` and all its descendants."""
-    stats = {int(p): s for p in os.listdir("/proc") if p.isdigit() and (s := _stat(int(p)))}
-    children: dict[int, list[int]] = defaultdict(list)
-    for pid, fields in stats.items():
-        children[int(fields[1])].append(pid)
-    tree, todo = {}, [root]
-    while todo:
-        pid = todo.pop()
-        if pid in stats:
-            tree[pid] = stats[pid]
-            todo += children[pid]
-    cpu = {pid: sum(int(x) for x in f[11:15]) / CLK_TCK for pid, f in tree.items()}
-    return Usage(cpu, sum(int(f[21]) for f in tree.values()) * PAGE)
+    """CPU time and RSS of `root` and each of its descendants (psutil)."""
+    cpu: dict[int, float] = {}
+    rss: dict[int, int] = {}
+    with contextlib.suppress(psutil.NoSuchProcess):
+        top = psutil.Process(root)
+        for process in [top, *top.children(recursive=True)]:
+            with (
+                contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied),
+                process.oneshot(),
+            ):
+                times = process.cpu_times()
+                cpu[process.pid] = (
+                    times.user + times.system + times.children_user + times.children_system
+                )
+                rss[process.pid] = process.memory_info().rss
+    return Usage(cpu, rss)
 
 
 def machine_cpu_s() -> float:
@@ -126,12 +128,19 @@ def machine_cpu_s() -> float:
 # --------------------------------------------------------------------------- the stack
 
 
-def camera_clip(cache: Path) -> Path:
-    """The sample clip as a 720p H.264 camera stream (Annex-B), transcoded once into `cache`."""
-    clip = cache / f"vtest-{WIDTH}x{HEIGHT}-{FPS}fps.h264"
+def camera_clip(cache: Path, bframes: int = 0) -> Path:
+    """The sample clip as a 720p H.264 camera stream (Annex-B), transcoded once into `cache`;
+    with `bframes` non-reference B-frames between its reference frames."""
+    b = f"-b{bframes}" if bframes else ""
+    clip = cache / f"vtest-{WIDTH}x{HEIGHT}-{FPS}fps{b}.h264"
     if not clip.is_file():
         partial = transcode_clip(
-            SHARED / "data" / "vtest.avi", clip.with_suffix(".part.h264"), WIDTH, HEIGHT, FPS
+            SHARED / "data" / "vtest.avi",
+            clip.with_suffix(".part.h264"),
+            WIDTH,
+            HEIGHT,
+            FPS,
+            bframes=bframes,
         )
         partial.replace(clip)
     return clip
@@ -230,8 +239,9 @@ class Service:
         started = [camera for camera, _ in self._workers_started()]
         return {camera: started.count(camera) - 1 for camera in set(started)}
 
-    def worker_pids(self) -> set[int]:
-        return {int(pid) for _, pid in self._workers_started()}
+    def worker_pids(self) -> dict[int, str]:
+        """pid -> camera of every worker started."""
+        return {int(pid): camera for camera, pid in self._workers_started()}
 
     def _workers_started(self) -> list[tuple[str, str]]:
         text = self.log.read_text(errors="replace")
@@ -317,6 +327,117 @@ def stack(n: int, clip: Path, directory: Path, src: Path | None = None) -> Itera
         yield Stack(rtsp, service, events, data, [f"cam{i}" for i in range(1, n + 1)])
 
 
+# --------------------------------------------------------------------------- profile
+
+#: Stages of a camera's CPU, matched against the frames of each py-spy stack (Python
+#: functions as "name (file:line)", native ones as "symbol (library)"); the first stage, in
+#: this order, with a frame matching its pattern takes the sample. The supervisor's samples
+#: all go to "supervisor"; samples matching no stage are "python overhead".
+STAGES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern))
+    for name, pattern in (
+        ("live view", r"_publish_live|_publish_raw|_snapshot \(|imencode|annotate\.py"),
+        ("motion", r"small_gray|motion/detector\.py|RegionGate\.sense"),
+        ("colour conversion", r"to_ndarray|reformat|libswscale|sws_"),
+        ("decode", r"libavcodec|Packet\.decode|packet\.pyx|avcodec_"),
+        ("recording", r"recording/|segmenter|worker/boxes\.py"),
+        ("demux", r"libavformat|\.demux|av_read_frame"),
+        ("tracking", r"vigil/tracking/"),
+        ("apps", r"vigil/apps/|vigil/appstore/|vigil/forensics/"),
+        ("thread hand-off", r"Queue\.put|Queue\.get|FrameMailbox|LiveSource\._put|LiveSource\.get"),
+        ("IPC", r"detector/client\.py|connection\.py|_send \(|pickle|shm\.py|messages\.py"),
+        ("detection", r"onnxruntime|vigil/detection/|detector/service\.py|detector/batch"),
+    )
+)
+#: The innermost frames of a thread that waits (a lock, the GIL, a condition, a socket, a
+#: sleep) rather than runs: py-spy counts some as active where libc's symbols are missing.
+WAITING = re.compile(
+    r"^(pthread_cond_\w*wait|PyThread_acquire_lock\w*|sem_\w*wait|\w*futex\w*|epoll_wait|poll"
+    r"|__poll|select|__select|nanosleep|clock_nanosleep\w*|take_gil|recv|__libc_recv|read"
+    r"|__libc_read|accept\w*) "
+)
+WAIT_DEPTH = 3  # how many innermost frames are looked at for a wait
+PROCESS = re.compile(r"^process (\d+):")
+
+
+def py_spy() -> str:
+    found = shutil.which("py-spy") or shutil.which("py-spy", path=str(VIGIL.parent))
+    if found is None:
+        raise SystemExit("--profile needs py-spy (pip install py-spy; it is in the test extra)")
+    return found
+
+
+class StackProfile:
+    """py-spy sampling every thread of the `vigil serve` tree (native frames included, so
+    FFmpeg and ONNX Runtime show) for `seconds`, as raw collapsed stacks in `path`."""
+
+    def __init__(self, pid: int, seconds: float, path: Path, rate: int):
+        self.path = path
+        self.process = subprocess.Popen(
+            [
+                py_spy(), "record", "--pid", str(pid), "--subprocesses", "--native",
+                "--format", "raw", "--rate", str(rate), "--duration", str(math.ceil(seconds)),
+                "--output", str(path),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+    def samples(self, timeout: float) -> dict[int, dict[str, int]]:
+        """Per process, samples per stage ("waiting": threads blocked, not on a CPU). py-spy
+        can hang on a loaded machine: after `timeout` s it is interrupted (it then writes
+        what it has) and, failing that, killed."""
+        try:
+            out, _ = self.process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                out, _ = self.process.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                out, _ = self.process.communicate()
+        if not self.path.is_file():
+            raise RuntimeError(f"py-spy wrote no profile: {out.decode(errors='replace')[-300:]}")
+        counts: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        for line in self.path.read_text(errors="replace").splitlines():
+            stack, _, count = line.rpartition(" ")
+            frames = stack.split(";")
+            owners = [i for i, f in enumerate(frames) if PROCESS.match(f)]
+            if not owners or not count.isdigit():
+                continue
+            pid = int(PROCESS.match(frames[owners[-1]]).group(1))  # type: ignore[union-attr]
+            counts[pid][stage_of(frames[owners[-1] + 1 :])] += int(count)
+        return counts
+
+
+def stage_of(frames: list[str]) -> str:
+    if not frames or any(WAITING.match(frame) for frame in frames[-WAIT_DEPTH:]):
+        return "waiting"
+    for name, pattern in STAGES:
+        if any(pattern.search(frame) for frame in frames):
+            return name
+    return "python overhead"
+
+
+def stage_cpu(
+    samples: dict[int, dict[str, int]], used_s: dict[int, float], supervisor: int
+) -> dict[str, float]:
+    """CPU seconds per stage: each process's measured CPU time shared out in proportion to
+    its busy samples (so sampling bias between processes cancels out)."""
+    out: dict[str, float] = defaultdict(float)
+    for pid, seconds in used_s.items():
+        busy = {s: n for s, n in samples.get(pid, {}).items() if s != "waiting"}
+        total = sum(busy.values())
+        if pid == supervisor:
+            out["supervisor (API, MQTT, DB)"] += seconds
+        elif total:
+            for stage, n in busy.items():
+                out[stage] += seconds * n / total
+        else:
+            out["unsampled"] += seconds
+    return dict(out)
+
+
 # --------------------------------------------------------------------------- sampling
 
 
@@ -395,16 +516,23 @@ class Level:
     events: list[Received]
     restarts: int
     supervisor: int  # pid
-    workers: set[int]  # pids
+    workers: dict[int, str]  # pid -> camera
     load: str  # load average at the end
+    stages: dict[str, float] | None = None  # CPU seconds per stage (--profile)
+    stacks: Path | None = None  # py-spy's collapsed stacks (--profile)
 
     @property
     def seconds(self) -> float:
         return self.samples[-1].at - self.samples[0].at
 
+    def used_s(self) -> dict[int, float]:
+        """CPU seconds of each process of the vigil tree over the level."""
+        first, last = self.samples[0], self.samples[-1]
+        return {pid: t - first.usage.cpu_s.get(pid, 0.0) for pid, t in last.usage.cpu_s.items()}
+
     def cpu(self) -> Cpu:
         first, last = self.samples[0], self.samples[-1]
-        used = {pid: t - first.usage.cpu_s.get(pid, 0.0) for pid, t in last.usage.cpu_s.items()}
+        used = self.used_s()
         vigil = sum(used.values())
         supervisor = used.get(self.supervisor, 0.0)
         workers = sum(t for pid, t in used.items() if pid in self.workers)
@@ -412,6 +540,53 @@ class Level:
         machine = last.machine_cpu_s - first.machine_cpu_s
         shares = (supervisor, workers, vigil - supervisor - workers, bench - vigil, machine - bench)
         return Cpu(*(100 * t / self.seconds for t in shares))
+
+    def role(self, pid: int) -> str:
+        if pid == self.supervisor:
+            return "supervisor"
+        if pid in self.workers:
+            return f"worker {self.workers[pid]}"
+        return "other (detector)"
+
+    def processes(self) -> list[dict[str, Any]]:
+        last = self.samples[-1].usage
+        return [
+            {
+                "pid": pid,
+                "role": self.role(pid),
+                "cpu_percent": 100 * used / self.seconds,
+                "rss_mb": last.rss_by_pid.get(pid, 0) / 2**20,
+            }
+            for pid, used in sorted(self.used_s().items())
+        ]
+
+    def to_json(self) -> dict[str, Any]:
+        cpu = self.cpu()
+        latency = [1000 * e.latency for e in self.events]
+        rss = self.samples[-1].usage.rss / 2**20
+        return {
+            "cameras": self.cameras,
+            "seconds": self.seconds,
+            "passed": self.passed,
+            "failures": self.failures,
+            "cpu_percent": dataclasses.asdict(cpu) | {"vigil": cpu.vigil},
+            "cpu_percent_per_camera": cpu.vigil / self.cameras,
+            "workers_cpu_percent_per_camera": cpu.workers / self.cameras,
+            "rss_mb": rss,
+            "rss_mb_per_camera": rss / self.cameras,
+            "frames_input": self.delta("frames_input"),
+            "frames_processed": self.delta("frames_processed"),
+            "frames_expected": self.expected,
+            "frames_dropped": self.delta("frames_dropped"),
+            "detector_ms_p50": percentile(self.detector_ms, 50),
+            "events": len(latency),
+            "event_ms_p50": percentile(latency, 50),
+            "event_ms_p99": percentile(latency, 99),
+            "worker_restarts": self.restarts,
+            "load_average": self.load,
+            "processes": self.processes(),
+            "stages_cpu_s": self.stages,
+        }
 
     def delta(self, counter: str) -> float:
         return self.samples[-1].counters[counter] - self.samples[0].counters[counter]
@@ -440,11 +615,19 @@ class Level:
         return not self.failures
 
 
-def run_level(s: Stack, duration: float, interval: float, warmup: float) -> Level:
-    """Sample the running stack for `duration` seconds once every camera is online."""
-    wait_online(s)
+def run_level(
+    s: Stack, duration: float, interval: float, warmup: float, profile_rate: int = 0
+) -> Level:
+    """Sample the running stack for `duration` seconds once every camera is online; with a
+    `profile_rate`, py-spy samples its stacks that many times a second meanwhile."""
+    wait_online(s, timeout=max(120.0, 15.0 * len(s.cameras)))  # a loaded machine starts slowly
     time.sleep(warmup)
     samples = [sample(s)]
+    profiler = None
+    if profile_rate:
+        # kept after the level, for a closer look (e.g. a flame graph)
+        path = Path(tempfile.gettempdir()) / f"vigil-stacks-{len(s.cameras)}cams-{os.getpid()}.txt"
+        profiler = StackProfile(s.service.process.pid, duration, path, profile_rate)
     end = samples[0].at + duration
     next_report = samples[0].at + 60
     while (now := time.time()) < end:
@@ -453,7 +636,7 @@ def run_level(s: Stack, duration: float, interval: float, warmup: float) -> Leve
         if next_report <= samples[-1].at < end:
             next_report += 60
             progress(len(s.cameras), samples)
-    return Level(
+    level = Level(
         cameras=len(s.cameras),
         samples=samples,
         events=s.events.between(samples[0].at, samples[-1].at),
@@ -462,6 +645,10 @@ def run_level(s: Stack, duration: float, interval: float, warmup: float) -> Leve
         workers=s.service.worker_pids(),
         load=load(),
     )
+    if profiler is not None:
+        level.stages = stage_cpu(profiler.samples(60), level.used_s(), level.supervisor)
+        level.stacks = profiler.path
+    return level
 
 
 def progress(cameras: int, samples: list[Sample]) -> None:
@@ -520,6 +707,32 @@ def cpu_row(level: Level) -> str:
     )
 
 
+def print_stages(level: Level) -> None:
+    """Where the CPU went, per stage (--profile)."""
+    if not level.stages:
+        return
+    total = sum(level.stages.values())
+    print(
+        f"\n{level.cameras} cameras: CPU per stage over {level.seconds:.0f} s (py-spy stacks in"
+        f" {level.stacks}; each process's measured CPU time shared out by its busy samples)\n"
+    )
+    print(f"{'stage':<28} {'CPU s':>7} {'% core/camera':>13} {'share':>6}")
+    for stage, seconds in sorted(level.stages.items(), key=lambda item: -item[1]):
+        per_camera = 100 * seconds / level.seconds / level.cameras
+        print(f"{stage:<28} {seconds:7.1f} {per_camera:13.2f} {seconds / total:6.1%}")
+
+
+def print_processes(level: Level) -> None:
+    """CPU and RSS of each process of the vigil tree at the end of the level."""
+    print(f"\n{level.cameras} cameras: per process\n")
+    print(f"{'pid':>7} {'role':<22} {'CPU %':>6} {'RSS MB':>7}")
+    for process in level.processes():
+        print(
+            f"{process['pid']:>7} {process['role']:<22} {process['cpu_percent']:6.1f}"
+            f" {process['rss_mb']:7.0f}"
+        )
+
+
 def print_density(levels: list[Level]) -> None:
     print(
         "\nCPU %: the vigil serve process tree, % of one core (this machine has"
@@ -544,19 +757,36 @@ def print_density(levels: list[Level]) -> None:
         print(cpu_row(level))
 
 
+DEFAULT_LEVELS = [1, 2, 4, 8, 12, 16, 24, 32]
+
+
 def density(args: argparse.Namespace, clip: Path) -> None:
     levels: list[Level] = []
-    for n in args.cameras or [1, 2, 4, 8, 12]:
+    for n in args.cameras or DEFAULT_LEVELS:
         print(f"{n} cameras, {args.duration:g} s, load average {load()}", file=sys.stderr)
         with (
             tempfile.TemporaryDirectory(prefix=f"vigil-density-{n}-") as tmp,
             stack(n, clip, Path(tmp)) as s,
         ):
-            levels.append(run_level(s, args.duration, args.interval, args.warmup))
+            levels.append(run_level(s, args.duration, args.interval, args.warmup, args.profile))
         print(row(levels[-1]) + "\n" + cpu_row(levels[-1]), file=sys.stderr, flush=True)
         if not levels[-1].passed:
             break
     print_density(levels)
+    for level in levels:
+        print_processes(level)
+        print_stages(level)
+    write_json(args, {"mode": "density", "levels": [level.to_json() for level in levels]})
+
+
+def write_json(args: argparse.Namespace, report: dict[str, Any]) -> None:
+    if args.json is not None:
+        report = {"machine": {"cpus": os.cpu_count(), "load_average": load()}, **report}
+        args.json.write_text(json.dumps(report, indent=1, allow_nan=False, default=_no_nan))
+
+
+def _no_nan(value: object) -> object:
+    raise TypeError(f"not JSON: {value!r}")
 
 
 CPU_FIGURES = ("vigil", "workers", "detector")
@@ -566,27 +796,61 @@ def compare(args: argparse.Namespace, clip: Path) -> None:
     """Each level with the baseline tree and with this one, back to back (the order rotating
     per round), and the CPU of each side by side: nobody watches any camera."""
     trees: dict[str, Path | None] = {"baseline": args.baseline_src, "this tree": None}
-    cpu: dict[tuple[int, str], list[Cpu]] = defaultdict(list)
+    runs: dict[tuple[int, str], list[Level]] = defaultdict(list)
     for n in args.cameras or [8]:
         for round_ in range(args.rounds):
             order = list(trees) if round_ % 2 == 0 else list(reversed(trees))
             for name in order:
                 print(f"{n} cameras, {name}, load average {load()}", file=sys.stderr)
-                with (
-                    tempfile.TemporaryDirectory(prefix=f"vigil-compare-{n}-") as tmp,
-                    stack(n, clip, Path(tmp), trees[name]) as s,
-                ):
-                    level = run_level(s, args.duration, args.interval, args.warmup)
+                try:
+                    with (
+                        tempfile.TemporaryDirectory(prefix=f"vigil-compare-{n}-") as tmp,
+                        stack(n, clip, Path(tmp), trees[name]) as s,
+                    ):
+                        level = run_level(
+                            s, args.duration, args.interval, args.warmup, args.profile
+                        )
+                except RuntimeError as exc:  # e.g. not online in time: the other runs go on
+                    print(f"  {n} cameras, {name}: {str(exc).splitlines()[0]}", file=sys.stderr)
+                    continue
                 print(row(level) + "\n" + cpu_row(level), file=sys.stderr, flush=True)
-                cpu[(n, name)].append(level.cpu())
-    print(f"\nbaseline: {args.baseline_src}; CPU in % of one core, median of {args.rounds} rounds")
-    print(f"{'cams':>4} {'tree':>10} {'vigil':>6} {'workers':>8} {'per cam':>8} {'detector':>9}")
-    for (n, name), runs in sorted(cpu.items(), key=lambda item: (item[0][0], item[0][1])):
-        median = {f: float(np.median([getattr(c, f) for c in runs])) for f in CPU_FIGURES}
+                runs[(n, name)].append(level)
+    print(
+        f"\nbaseline: {args.baseline_src}; median of {args.rounds} rounds; CPU in % of one core,"
+        " RSS of the whole tree; dropped: detection frames over the level"
+    )
+    print(
+        f"{'cams':>4} {'tree':>10} {'vigil':>6} {'workers':>8} {'per cam':>8} {'detector':>9}"
+        f" {'RSS MB':>7} {'MB/cam':>7} {'dropped':>8} {'others':>7}"
+    )
+    for (n, name), levels in sorted(runs.items(), key=lambda item: (item[0][0], item[0][1])):
+        cpus = [level.cpu() for level in levels]
+        median = {f: float(np.median([getattr(c, f) for c in cpus])) for f in CPU_FIGURES}
+        rss = float(np.median([level.samples[-1].usage.rss for level in levels])) / 2**20
+        dropped = float(np.median([level.delta("frames_dropped") for level in levels]))
+        others = float(np.median([c.others for c in cpus]))
         print(
             f"{n:>4} {name:>10} {median['vigil']:6.0f} {median['workers']:8.0f}"
-            f" {median['workers'] / n:8.1f} {median['detector']:9.0f}"
+            f" {median['vigil'] / n:8.1f} {median['detector']:9.0f} {rss:7.0f}"
+            f" {rss / n:7.0f} {dropped:8.0f} {others:7.0f}"
         )
+    for (_, name), levels in sorted(runs.items()):
+        for level in levels:
+            if level.stages:
+                print(f"\n[{name}]", end="")
+                print_stages(level)
+    write_json(
+        args,
+        {
+            "mode": "compare",
+            "baseline_src": str(args.baseline_src),
+            "runs": [
+                {"tree": name, **level.to_json()}
+                for (_, name), levels in sorted(runs.items())
+                for level in levels
+            ],
+        },
+    )
 
 
 def load() -> str:
@@ -770,7 +1034,7 @@ def main() -> None:
     parser.add_argument(
         "--cameras",
         type=lambda text: [int(x) for x in text.split(",")],
-        help="camera counts to try (default 1,2,4,8,12); resilience (3) and soak (4): the first",
+        help="camera counts to try (default 1,2,4,8,12,16,24,32); resilience (3) and soak (4): the first",
     )
     parser.add_argument(
         "--duration", type=float, default=60.0, help="seconds per level (the issue: 300)"
@@ -796,12 +1060,29 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=1, help="compare: rounds per level")
     parser.add_argument(
+        "--profile",
+        type=int,
+        nargs="?",
+        const=20,
+        default=0,
+        metavar="HZ",
+        help="density/compare: py-spy samples every level's stacks (default 20 per second)"
+        " and prints the CPU per stage",
+    )
+    parser.add_argument(
+        "--bframes",
+        type=int,
+        default=0,
+        help="B-frames between the camera stream's reference frames (default 0, as most cameras)",
+    )
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the results here")
+    parser.add_argument(
         "--cache", type=Path, default=Path(tempfile.gettempdir()) / "vigil-bench-cache"
     )
     args = parser.parse_args()
     if reason := unavailable_reason():
         raise SystemExit(f"RTSP test server unavailable: {reason}")
-    clip = camera_clip(args.cache)
+    clip = camera_clip(args.cache, args.bframes)
     if args.resilience:
         resilience(args, clip)
     elif args.soak:

@@ -245,11 +245,13 @@ def write_clip(
     seconds: float = 4.0,
     codec: str = "h264",
     gop: int | None = None,
+    bframes: int = 0,
 ) -> Path:
     """Encode `moving_square` frames with PyAV into `path`: a raw Annex-B elementary stream
     when it ends in .h264/.h265 (what `source=file:` loops without re-encoding), else any
     container PyAV infers from the suffix. Starts on a keyframe, one every `gop` frames
-    (default 2 s), no B-frames: it loops cleanly."""
+    (default 2 s), no B-frames (it loops cleanly); H.264 only: `bframes` non-reference
+    B-frames between reference frames (a fixed pattern)."""
     import av
 
     path = Path(path)
@@ -265,7 +267,9 @@ def write_clip(
                 "preset": "ultrafast",
                 "tune": "zerolatency",
                 "g": str(gop),
-                "bf": "0",
+                "bf": str(bframes),
+                # every B-frame a non-reference one, in a fixed pattern
+                "x264-params": "b-pyramid=none:b-adapt=0",
             }
         else:
             stream.options = {
@@ -286,11 +290,13 @@ def transcode_clip(
     height: int | None = None,
     fps: int | None = None,
     seconds: float | None = None,
+    bframes: int = 0,
 ) -> Path:
     """Re-encode any video PyAV reads (e.g. ../shared/data/vtest.avi, MPEG-4 part 2) into an
     H.264 clip the server can loop without re-encoding (Annex-B when `path` ends in .h264):
     scaled to `width` x `height` (default: as it is), every frame kept but stamped at `fps`
-    (default: the source's rate, so 10 fps played at 15 runs 1.5x faster), at most `seconds`."""
+    (default: the source's rate, so 10 fps played at 15 runs 1.5x faster), at most `seconds`;
+    `bframes` non-reference B-frames between reference frames (a fixed pattern)."""
     import av
 
     path = Path(path)
@@ -303,13 +309,21 @@ def transcode_clip(
         stream.width = width or video.codec_context.width
         stream.height = height or video.codec_context.height
         stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "veryfast", "g": str(2 * rate), "bf": "0", "crf": "23"}
+        stream.options = {
+            "preset": "veryfast",
+            "g": str(2 * rate),
+            "bf": str(bframes),
+            "x264-params": "b-pyramid=none:b-adapt=0",
+            "crf": "23",
+        }
         limit = None if seconds is None else round(seconds * rate)
         for i, frame in enumerate(src.decode(video)):
             if limit is not None and i >= limit:
                 break
             frame = frame.reformat(stream.width, stream.height, "yuv420p")
             frame.pts, frame.time_base = i, Fraction(1, rate)
+            if bframes:  # AV_PICTURE_TYPE_NONE: the source's I/P types would forbid B-frames
+                frame.pict_type = 0
             out.mux(stream.encode(frame))
         out.mux(stream.encode())
     return path

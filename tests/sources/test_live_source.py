@@ -24,6 +24,7 @@ from vigil.sources.urls import redact_url
 
 FPS = 15
 SMALL = {"codec": "h264", "width": 320, "height": 240, "fps": FPS}
+B_FRAME = 3  # AV_PICTURE_TYPE_B, what `av.VideoFrame.pict_type` says of a B-frame
 
 StartServer = Callable[..., RtspServer]
 
@@ -294,6 +295,39 @@ def test_file_not_realtime_reads_fast_and_ends(clip: Path) -> None:
     assert np.diff([f.wall_time for f in frames]) == pytest.approx(np.full(19, 0.05), abs=1e-6)
     assert list(source) == []
     source.close()
+
+
+@pytest.mark.parametrize(
+    ("bframes", "needed_fps", "decoded", "skipping"),
+    [
+        (1, 5.0, 31, True),  # I B P B ...: references at 7.5 fps, every B-frame skipped
+        (0, 5.0, 60, True),  # no B-frames: nothing to skip, nothing lost
+        (3, 5.0, None, False),  # references at 3.75 fps < 5: every frame decoded after 2 s
+        (1, 10.0, 60, False),  # 15 fps is less than twice 10: no skipping at all
+        (1, None, 60, False),
+    ],
+)
+def test_needed_fps_skips_decoding_nonreference_frames(
+    tmp_path: Path, bframes: int, needed_fps: float | None, decoded: int | None, skipping: bool
+) -> None:
+    clip = write_clip(tmp_path / "b.mp4", 160, 120, 15, 4.0, gop=60, bframes=bframes)
+    with av.open(str(clip)) as container:
+        b_frames = sum(f.pict_type == B_FRAME for f in container.decode(video=0))
+    assert b_frames == {0: 0, 1: 29, 3: 44}[bframes], b_frames
+
+    source = LiveSource(clip, "door", realtime=False, needed_fps=needed_fps)
+    items = list(source)
+    frames = of(DecodedFrame, items)
+    assert len(of(Packet, items)) == 60  # recording gets every packet regardless
+    assert source.skipping_nonref is skipping
+    walls = [f.wall_time for f in frames]
+    if bframes == 3:  # B-frames skipped in the first 2 s (30 packets), then every frame
+        assert 60 - 44 < len(frames) < 60
+        assert np.diff(walls[-20:]) == pytest.approx(np.full(19, 1 / 15), abs=1e-3)
+    else:
+        assert len(frames) == decoded
+    assert [f.index for f in frames] == list(range(len(frames)))
+    assert all(b > a for a, b in zip(walls, walls[1:]))  # presentation order kept
 
 
 def test_missing_file_is_a_one_line_error(tmp_path: Path) -> None:

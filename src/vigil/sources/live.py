@@ -12,7 +12,8 @@ items (`vigil.sources.items`) in arrival order through a bounded queue:
   (the last one, cut short by a lost connection) are left out;
 - `DecodedFrame` for every decoded picture: pixels are converted to BGR only for frames that
   are due (every `decode_every`-th) or on demand, so the camera worker pays the conversion only
-  for frames it analyses;
+  for frames it analyses; with `needed_fps`, a stream's non-reference frames (B-frames) are
+  not even decoded while its reference frames alone come at least that often;
 - `Disconnected` as soon as the stream is lost, and `Gap` once it is back.
 
 Time: every item carries `wall_time`, seconds since the epoch. On a network stream it is the
@@ -71,6 +72,7 @@ BACKOFF_JITTER = 0.1  # +-10 %, so cameras that failed together do not retry in 
 #: FFmpeg's AVFMT_NOTIMESTAMPS: the demuxer makes its timestamps up (HTTP/MJPEG's "mpjpeg"
 #: counts frames at a guessed 25 fps), so arrival is the best capture-time estimate.
 AVFMT_NOTIMESTAMPS = 0x0080
+NONREF_CHECK_S = 2.0  # stream time after which a connection checks skipping leaves enough
 
 
 # --------------------------------------------------------------------------- clocks
@@ -170,6 +172,12 @@ class LiveSource:
       a camera that comes back after a long outage resuming within seconds.
     - `decode_every`: every n-th frame is converted to BGR by the reader thread (`due`);
       0: none (convert on demand only).
+    - `needed_fps`: the rate the consumer needs pictures at (the camera's detection rate).
+      Where the stream runs at twice that or more, its non-reference frames are skipped by the
+      decoder (FFmpeg's skip_frame=NONREF: nothing references them, so the others decode
+      as before; packets are all delivered); if after the first `NONREF_CHECK_S` seconds of a
+      connection the decoded rate is below `needed_fps`, every frame is decoded again. None:
+      decode every frame.
     - `buffer`: items held for the consumer; when it is full the reader waits (TCP then
       pushes back on the sender); at 15 fps, 64 items are about 2 s.
     - `options`: extra FFmpeg options for `av.open`, overriding the defaults.
@@ -192,6 +200,7 @@ class LiveSource:
         read_timeout: float = 5.0,
         backoff: tuple[float, float] = (0.5, 5.0),
         decode_every: int = 1,
+        needed_fps: float | None = None,
         buffer: int = 64,
         options: Mapping[str, str] | None = None,
         hwaccel: HwAccelName = "none",
@@ -221,6 +230,9 @@ class LiveSource:
         self.read_timeout = float(read_timeout)
         self.backoff = (float(backoff[0]), float(backoff[1]))
         self.decode_every = decode_every
+        self.needed_fps = needed_fps
+        #: Whether the current connection skips decoding non-reference frames.
+        self.skipping_nonref = False
         self.options = dict(options or {})
         self.hwaccel = hwaccel
         #: What decodes the stream: "cuda", "vaapi", "software" or "software (why not)".
@@ -483,6 +495,14 @@ class _Session:
         self.fps = float(rate) if rate and not self.untimed else None
         self.step = 1.0 / self.fps if self.fps else 1.0 / 25
         self.step_ticks = max(1, round(self.step / self.time_base))
+        #: While non-reference frames are skipped and the decoded rate not checked yet: the
+        #: capture time of the connection's first packet (0.0 before it).
+        self.nonref_since: float | None = None
+        source.skipping_nonref = False
+        if source.needed_fps and self.fps and self.fps >= 2 * source.needed_fps:
+            self.stream.codec_context.skip_frame = "NONREF"
+            source.skipping_nonref = True
+            self.nonref_since = 0.0
         self.started = False  # a keyframe arrived: packets and frames flow
         self.opened = time.monotonic()
         self.undecodable = False  # data came for `read_timeout` s, no picture: reported
@@ -600,6 +620,23 @@ class _Session:
         source._put(Packet(packet, wall, self.run))
         for frame in frames:
             self._frame(frame, arrival)
+        if self.nonref_since is not None:
+            self._check_nonref(wall)
+
+    def _check_nonref(self, wall: float) -> None:
+        """`NONREF_CHECK_S` into the connection (on the stream's own clock, whatever rate it
+        declares): decode every frame again if the reference frames alone come too rarely."""
+        if not self.nonref_since:
+            self.nonref_since = wall
+            return
+        seconds = wall - self.nonref_since
+        if seconds < NONREF_CHECK_S:
+            return
+        self.nonref_since = None
+        assert self.source.needed_fps is not None
+        if self.frames / seconds < self.source.needed_fps:
+            self.stream.codec_context.skip_frame = "DEFAULT"
+            self.source.skipping_nonref = False
 
     def _frame(self, frame: av.VideoFrame, arrival: float) -> None:
         source = self.source
@@ -660,5 +697,4 @@ def describe_error(exc: BaseException, read_timeout: float) -> str:
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     text = getattr(exc, "strerror", None) or str(exc)
-    text = " ".join(str(text).split()) or type(exc).__name__
-    return text
+    return " ".join(str(text).split()) or type(exc).__name__

@@ -184,6 +184,9 @@ class CameraWorker:
             loop=self.camera.loop,
             decode_every=0,  # pixels only for the frames analytics takes
             hwaccel=self.camera.hwaccel,
+            # nothing else needs pictures: live view and snapshots come from analysed frames,
+            # recording remuxes the packets
+            needed_fps=self.camera.detect_fps,
         )
         analytics = threading.Thread(target=self._analytics, name="analytics", daemon=True)
         analytics.start()
