@@ -36,7 +36,7 @@ export function showError(message) {
 
 // The site's time zone (the shell's data-time-zone; empty: the browser's): every time the
 // pages show, and the date-time fields, are in it.
-export const SITE_ZONE = document.body?.dataset.timeZone || undefined;
+export const SITE_ZONE = globalThis.document?.body?.dataset.timeZone || undefined;
 
 export function fmtTime(seconds, options = {}) {
   if (seconds === null || seconds === undefined) return "";
