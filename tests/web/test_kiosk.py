@@ -56,9 +56,15 @@ def crossings_shown(page: Any) -> int:
 def test_the_screen_with_a_display_token_only(kiosk_site: Dashboard, browser: Any) -> None:
     admin = kiosk_site.api("admin")
     csrf = {"X-CSRF-Token": admin.cookies["vigil_csrf"]}
-    created = admin.post("/api/display-tokens", json={"name": "lobby"}, headers=csrf)
-    assert created.status_code == 201, created.text
-    link = created.json()["url"]
+    # an admin makes the screen's link on the Admin page
+    board = kiosk_site.login(browser, "admin")
+    board.page.goto("/admin")
+    board.page.fill("#d-name", "lobby")
+    board.page.click("#new-screen button[type=submit]")
+    link = board.page.locator("#screen-url").inner_text(timeout=10_000)
+    board.page.wait_for_selector('#screens tr[data-screen="lobby"]')
+    assert "/kiosk?token=" in link
+    board.close()
     midnight = datetime.now().astimezone().replace(hour=0, minute=0, second=0, microsecond=0)
     since = midnight.timestamp()
 

@@ -1,5 +1,6 @@
 // /admin: users (add, change role/cameras, remove), their API tokens (named; listed with
-// when made and last used; revoked one by one) and the audit log, its details as text.
+// when made and last used; revoked one by one), the analytics screens' display tokens
+// (/kiosk) and the audit log, its details as text.
 import { api } from "../api.js";
 import { clear, fmtTime, h, showError, table } from "../dom.js";
 
@@ -34,12 +35,14 @@ export async function render(root, context) {
     h("div", { class: "field" }, h("label", { for: "u-role" }, "Role"), h("select", { id: "u-role", name: "role" }, roles.map((r) => h("option", { value: r }, r)))),
     h("div", { class: "field" }, h("label", { for: "u-cameras" }, "Cameras (empty: all)"), h("input", { id: "u-cameras", name: "cameras", placeholder: "gate, yard" })),
     h("button", { type: "submit" }, "Add user"));
+  const screens = h("section", { id: "screens", "aria-labelledby": "screens-title" });
   const auditUser = h("input", { id: "a-user", placeholder: "user" });
   const auditAction = h("input", { id: "a-action", placeholder: "action" });
   const auditPager = h("div", { class: "row pager" });
   let auditOffset = 0;
   root.append(
     h("section", { "aria-labelledby": "users-title" }, h("h2", { id: "users-title" }, "Users"), h("div", { class: "scroll-x" }, users), form, token, tokens),
+    screens,
     h("section", { "aria-labelledby": "audit-title" }, h("h2", { id: "audit-title" }, "Audit log"),
       h("form", { class: "filters", onsubmit: (e) => { e.preventDefault(); auditOffset = 0; loadAudit(); } },
         h("div", { class: "field" }, h("label", { for: "a-user" }, "User"), auditUser),
@@ -52,7 +55,7 @@ export async function render(root, context) {
     showError("");
     try {
       await work();
-      await Promise.all([loadUsers(), loadAudit(), loadTokens()]);
+      await Promise.all([loadUsers(), loadAudit(), loadTokens(), loadScreens()]);
     } catch (error) {
       showError(error.message);
     }
@@ -105,6 +108,41 @@ export async function render(root, context) {
       create);
   }
 
+  // Display tokens: read-only links for a lobby or control-room screen (numbers only).
+  async function loadScreens() {
+    const list = await api("/api/display-tokens");
+    const name = h("input", { id: "d-name", required: true, maxlength: 64, placeholder: "lobby", autocomplete: "off" });
+    const cameras = h("input", { id: "d-cameras", placeholder: "gate, yard" });
+    const shown = h("p", { id: "screen-link", class: "meta", role: "status" });
+    const create = h("form", { class: "filters", id: "new-screen" },
+      h("div", { class: "field" }, h("label", { for: "d-name" }, "Screen"), name),
+      h("div", { class: "field" }, h("label", { for: "d-cameras" }, "Cameras (empty: all)"), cameras),
+      h("button", { type: "submit" }, "New screen link"));
+    create.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const chosen = cameras.value.split(",").map((c) => c.trim()).filter(Boolean);
+      act(async () => {
+        const made = await api("/api/display-tokens", { method: "POST", body: { name: name.value.trim(), cameras: chosen.length ? chosen : null } });
+        const link = new URL(made.url, location.origin).href;
+        clear(document.getElementById("screen-link"), `Open on the screen (shown once, copy it now): `, h("code", { id: "screen-url" }, link));
+      });
+    });
+    const rows = list.map((t) => h("tr", { dataset: { screen: t.name } },
+      h("td", {}, t.name), h("td", {}, t.cameras ? t.cameras.join(", ") : "all"),
+      h("td", {}, fmtTime(t.created_at)), h("td", {}, t.last_used ? fmtTime(t.last_used) : "never"),
+      h("td", {}, h("button", { type: "button", class: "link danger revoke-screen", onclick: () => {
+        if (confirm(`Revoke the screen link ${t.name}? That screen stops showing figures.`)) {
+          act(() => api(`/api/display-tokens/${encodeURIComponent(t.name)}`, { method: "DELETE" }));
+        }
+      } }, "Revoke"))));
+    const previous = document.getElementById("screen-link");
+    if (previous) shown.replaceChildren(...previous.childNodes);
+    clear(screens, h("h2", { id: "screens-title" }, "Analytics screens"),
+      h("p", { class: "meta" }, "A link for a lobby or control-room screen (/kiosk): counts, occupancy, waits and flows only — no pictures, no sign-in."),
+      list.length ? h("div", { class: "scroll-x" }, table(["Screen", "Cameras", "Created", "Last used", ""], rows)) : h("p", { class: "meta" }, "No screen links."),
+      create, shown);
+  }
+
   async function loadAudit() {
     const page = await api("/api/audit", { params: { limit: AUDIT_PAGE, offset: auditOffset, user: auditUser.value.trim(), action: auditAction.value.trim() } });
     clear(audit, h("div", { class: "scroll-x" }, table(["Time", "User", "Action", "Target", "From", "Detail"], page.items.map((e) =>
@@ -123,5 +161,5 @@ export async function render(root, context) {
       form.reset();
     });
   });
-  await Promise.all([loadUsers(), loadAudit()]);
+  await Promise.all([loadUsers(), loadAudit(), loadScreens()]);
 }
