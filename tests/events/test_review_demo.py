@@ -24,8 +24,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_the_demo_gives_a_fifth_as_many_review_items_as_events_and_loses_no_alert(
-    tmp_path: Path, shared_model: Path, shared_clip: Path
+    tmp_path: Path, shared_model: Path, shared_clip: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("VIGIL_MODELS", str(shared_model.parent))
     demo = yaml.safe_load(files("vigil.service").joinpath("demo_site.yaml").read_text())
     camera = demo["cameras"][0]
     config = VigilConfig.model_validate(
