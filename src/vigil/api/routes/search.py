@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vigil.api.deps import Events, Operator, State
@@ -134,7 +135,11 @@ def search_tracks(
     responses={200: {"content": {"image/jpeg": {}}}},
 )
 def track_crop(
-    track: int, request: Request, principal: Operator, events: Events, state: State
+    track: Annotated[int, PathParam(ge=1, le=2**31 - 1)],  # an INTEGER column on every backend
+    request: Request,
+    principal: Operator,
+    events: Events,
+    state: State,
 ) -> Response:
     """A stored track's crop of its object, masked as the camera's policy says for you
     (the whole crop when its class is masked) and audited as a snapshot view is."""
