@@ -232,7 +232,9 @@ def test_unknown_key_suggests_the_intended_one(tmp_path: Path) -> None:
 
 def test_unknown_key_lists_allowed_keys(tmp_path: Path) -> None:
     message = error_for(tmp_path, "source: {zzz: 1}\n")
-    assert message.endswith("source.zzz: unknown key (expected one of: url, id, detect_fps, loop, hwaccel)")
+    assert message.endswith(
+        "source.zzz: unknown key (expected one of: url, id, detect_fps, loop, hwaccel)"
+    )
 
 
 # --------------------------------------------------------------------------- bad values
