@@ -144,6 +144,12 @@ def event_out(request: Request, state: ServiceState, files: NodeFiles, event: Ev
     )
 
 
+#: ``?unmasked=true`` on a picture route: the unmasked picture, for a user under a lift.
+Unmasked = Annotated[
+    bool, Query(description="Unmasked, for a user with a lift in effect (audited).")
+]
+
+
 @router.get("/api/events", response_model=EventPage)
 def list_events(
     request: Request,
@@ -202,9 +208,7 @@ def event_snapshot(
     state: State,
     events: Events,
     files: Files,
-    unmasked: Annotated[
-        bool, Query(description="Unmasked, for a user with a lift in effect (audited).")
-    ] = False,
+    unmasked: Unmasked = False,
 ) -> Response:
     """The JPEG of the event's first frame, with boxes, zones and lines drawn, masked as
     the camera's privacy policy says for the user (audited: ``privacy.view``); 503 when the
@@ -248,9 +252,7 @@ def event_crop(
     state: State,
     events: Events,
     files: Files,
-    unmasked: Annotated[
-        bool, Query(description="Unmasked, for a user with a lift in effect (audited).")
-    ] = False,
+    unmasked: Unmasked = False,
 ) -> Response:
     """The JPEG of the event's object with a margin, cut from its snapshot, masked exactly
     as the snapshot is for the user (audited: ``privacy.view``); 503 when the node that made
