@@ -17,7 +17,8 @@ from vigil.cluster.leases import LeaseStore
 from vigil.db.app_states import AppStateStore
 from vigil.db.database import Database
 from vigil.events import Event, EventStore
-from vigil.forensics import TrackQuery, TrackStore, TrackSummary
+from vigil.forensics.store import TrackQuery, TrackStore
+from vigil.forensics.summary import TrackSummary
 from vigil.recording.index import SegmentIndex
 from vigil.recording.segments import SegmentInfo
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from vigil.db.database import Database
-from vigil.forensics import TrackStore, TrackSummary
 from vigil.forensics.heatmap import dwell, grid_shape, heatmap_png, occupancy
+from vigil.forensics.store import TrackStore
+from vigil.forensics.summary import TrackSummary
 
 
 def track(track_id, start, samples, source="gate", cls="person", zones=None):

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from vigil.db.database import Database
-from vigil.forensics import TrackQuery, TrackStore, TrackSummary
+from vigil.forensics.store import TrackQuery, TrackStore
+from vigil.forensics.summary import TrackSummary
 
 
 def walk(track_id, start, points, source="gate", cls="person", speed=None, zones=None):

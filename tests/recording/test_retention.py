@@ -10,7 +10,8 @@ import pytest
 
 from vigil.db.database import Database
 from vigil.events import Event, EventStore
-from vigil.forensics import TrackQuery, TrackStore, TrackSummary
+from vigil.forensics.store import TrackQuery, TrackStore
+from vigil.forensics.summary import TrackSummary
 from vigil.recording.index import Segment, SegmentIndex
 from vigil.recording.retention import (
     DAY,

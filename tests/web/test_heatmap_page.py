@@ -23,7 +23,8 @@ from vigil.config.loader import load_config
 from vigil.config.site import SiteConfig
 from vigil.db.database import Database
 from vigil.events import EventStore
-from vigil.forensics import TrackStore, TrackSummary
+from vigil.forensics.store import TrackStore
+from vigil.forensics.summary import TrackSummary
 from vigil.service.messages import RawFrame
 from web.dashboard import PASSWORDS, Dashboard, screenshots_on_screens
 

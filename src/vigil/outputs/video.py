@@ -143,9 +143,10 @@ class VideoWriter:
         if self._last_pts is not None and ticks <= self._last_pts:
             ticks = self._last_pts + 1
         # OpenCV converts to the encoder's YUV 4:2:0 five times faster than libswscale (and
-        # at least as faithfully).
+        # at least as faithfully). The frame wraps that array without a copy: libx264 copies
+        # its input picture within `encode`.
         yuv = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), dtype=np.uint8)
-        frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+        frame = av.VideoFrame.from_numpy_buffer(yuv, format="yuv420p")
         frame.pts = ticks
         frame.time_base = TIME_BASE
         frame.duration = self._frame_ticks

@@ -5,26 +5,30 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from vigil.apps.base import Scene
 from vigil.config.schema import VigilConfig
-from vigil.db.database import Database
 from vigil.detection.classes import COCO_CLASSES
 from vigil.evaluation.motchallenge import MotWriter
-from vigil.events.store import EventStore
-from vigil.forensics.store import TrackStore
 from vigil.outputs.annotate import Annotator
 from vigil.outputs.summary import RunStats, RunSummary
 from vigil.outputs.video import ANALYSIS_ENCODING, BackgroundVideoWriter, VideoWriter
 from vigil.pipeline.build import build_engine, class_ids, validate_apps
 from vigil.pipeline.engine import FrameResult
 from vigil.sources.video import VideoSource
+
+if TYPE_CHECKING:
+    from vigil.db.database import Database
+    from vigil.events.store import EventStore
+    from vigil.forensics.store import TrackStore
 
 EVENT_BATCH = 50  # events buffered before a database write
 
@@ -65,6 +69,27 @@ class RunOutputs:
             )
             if path
         }
+
+
+@dataclass(frozen=True, slots=True)
+class RunStores:
+    """The run's database: the apps' events and every track's summary."""
+
+    database: Database
+    events: EventStore
+    tracks: TrackStore
+
+
+def open_stores(url: str) -> RunStores:
+    """Open (create, migrate) the run's database. Imported here, not with this module:
+    SQLAlchemy's import and a new file's migrations take ~0.4 s, which `run_job` spends on
+    a thread of its own while the first frames are analysed."""
+    from vigil.db.database import Database  # noqa: PLC0415 - see above
+    from vigil.events.store import EventStore  # noqa: PLC0415
+    from vigil.forensics.store import TrackStore  # noqa: PLC0415
+
+    database = Database(url)
+    return RunStores(database, EventStore(database), TrackStore(database))
 
 
 def open_video(path: Path, source: VideoSource, scene: Scene) -> BackgroundVideoWriter:
@@ -124,16 +149,14 @@ def run_job(
     )
     engine, scene = build_engine(config, (source.width, source.height))
     outputs.directory.mkdir(parents=True, exist_ok=True)
-    database = Database(outputs.database)
-    store = EventStore(database)
-    track_store = TrackStore(database)
     mot = MotWriter(outputs.mot, class_ids=outputs.mot_classes) if outputs.mot else None
     video = open_video(outputs.video, source, scene) if outputs.video else None
     stats = RunStats(COCO_CLASSES)
     pending = []
     tracks = []
     started = time.perf_counter()
-    with opencv_pool_off():
+    with ThreadPoolExecutor(1, thread_name_prefix="vigil-db") as opener, opencv_pool_off():
+        opening = opener.submit(open_stores, outputs.database)  # its first use waits for it
         try:
             for result in engine.run(itertools.islice(source, max_frames)):
                 stats.update(result.objects, result.frame.pts)
@@ -146,10 +169,10 @@ def run_job(
                     counters = {app.name: app.counters() for app in engine.apps}
                     video.write(result.frame.image, result.frame.pts, result.objects, counters)
                 if len(pending) >= EVENT_BATCH:
-                    store.add(pending)
+                    opening.result().events.add(pending)
                     pending.clear()
                 if len(tracks) >= EVENT_BATCH:
-                    track_store.add(tracks)
+                    opening.result().tracks.add(tracks)
                     tracks.clear()
                 if on_frame:
                     on_frame(result)
@@ -160,15 +183,17 @@ def run_job(
         finally:
             # Whatever happened, what was processed is kept: events and tracks stored, files
             # closed (each one even when another fails: the video's encoder reports its
-            # errors on close).
+            # errors on close, a database that could not be opened is reported last).
             with ExitStack() as sinks:
-                for sink in (database, video, mot):  # closed in reverse order
+                for sink in (video, mot):  # closed in reverse order
                     if sink is not None:
                         sinks.callback(sink.close)
+                stores = opening.result()
+                sinks.callback(stores.database.close)
                 if pending:
-                    store.add(pending)
+                    stores.events.add(pending)
                 if tracks:
-                    track_store.add(tracks)
+                    stores.tracks.add(tracks)
     wall = time.perf_counter() - started
     summary = stats.summary(
         source.url,

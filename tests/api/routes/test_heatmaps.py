@@ -10,7 +10,8 @@ import pytest
 
 from accounts import bearer, user_token
 from api.site import HOUR, T0, Site, jpeg
-from vigil.forensics import TrackStore, TrackSummary
+from vigil.forensics.store import TrackStore
+from vigil.forensics.summary import TrackSummary
 from vigil.service.messages import RawFrame
 
 RANGE = {"start": T0, "end": T0 + HOUR}

@@ -9,7 +9,8 @@ import pytest
 
 from accounts import bearer, user_token
 from api.site import T0, Site
-from vigil.forensics import TrackStore, TrackSummary
+from vigil.forensics.store import TrackStore
+from vigil.forensics.summary import TrackSummary
 
 SQUARE = [[0.4, 0.4], [0.6, 0.4], [0.6, 0.6], [0.4, 0.6]]
 
