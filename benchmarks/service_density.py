@@ -89,6 +89,8 @@ def demo_scene() -> dict[str, Any]:
 class Usage:
     cpu_s: dict[int, float]  # per process: its CPU seconds plus those of the children it reaped
     rss_by_pid: dict[int, int]  # per process: resident bytes
+    pss_by_pid: dict[int, int]  # per process: its share of resident bytes (see `pss`)
+    kind_by_pid: dict[int, str]  # per process: what it is, for the reports (see `process_kind`)
 
     @property
     def total_cpu_s(self) -> float:
@@ -99,11 +101,20 @@ class Usage:
         """Resident bytes summed over the processes (a shared page counts in each)."""
         return sum(self.rss_by_pid.values())
 
+    @property
+    def pss(self) -> int:
+        """The tree's resident memory: proportional set sizes summed over the processes
+        (a page shared by n processes counts 1/n in each; pages shared with processes
+        outside the tree count for their share only)."""
+        return sum(self.pss_by_pid.values())
+
 
 def tree_usage(root: int) -> Usage:
-    """CPU time and RSS of `root` and each of its descendants (psutil)."""
+    """CPU time, RSS and PSS of `root` and each of its descendants (psutil, /proc)."""
     cpu: dict[int, float] = {}
     rss: dict[int, int] = {}
+    pss: dict[int, int] = {}
+    kind: dict[int, str] = {}
     with contextlib.suppress(psutil.NoSuchProcess):
         top = psutil.Process(root)
         for process in [top, *top.children(recursive=True)]:
@@ -116,7 +127,30 @@ def tree_usage(root: int) -> Usage:
                     times.user + times.system + times.children_user + times.children_system
                 )
                 rss[process.pid] = process.memory_info().rss
-    return Usage(cpu, rss)
+                pss[process.pid] = proportional_set_size(process.pid)
+                kind[process.pid] = process_kind(process)
+    return Usage(cpu, rss, pss, kind)
+
+
+def process_kind(process: psutil.Process) -> str:
+    """The detector, multiprocessing's fork server or resource tracker, else the name."""
+    name = process.name()
+    command = " ".join(process.cmdline())
+    if name == "vigil-detector":
+        return "detector"
+    for module, kind in (("forkserver", "fork server"), ("resource_tracker", "resource tracker")):
+        if f"multiprocessing.{module}" in command:
+            return kind
+    return name
+
+
+def proportional_set_size(pid: int) -> int:
+    """The process's PSS in bytes (/proc/PID/smaps_rollup, kernel 4.14+), 0 if unreadable."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def machine_cpu_s() -> float:
@@ -500,7 +534,7 @@ class Cpu:
 
     supervisor: float  # vigil serve's main process: API, MQTT, database, metrics
     workers: float  # the camera workers: ingest, recording, analytics
-    detector: float  # the rest of the vigil tree: the detector service (and resource tracker)
+    detector: float  # the rest of the vigil tree: the detector service (and the fork server, resource tracker)
     harness: float  # RTSP server, mosquitto, this script
     others: float  # the rest of the machine: other users
 
@@ -546,7 +580,7 @@ class Level:
             return "supervisor"
         if pid in self.workers:
             return f"worker {self.workers[pid]}"
-        return "other (detector)"
+        return self.samples[-1].usage.kind_by_pid.get(pid, "other")
 
     def processes(self) -> list[dict[str, Any]]:
         last = self.samples[-1].usage
@@ -556,6 +590,7 @@ class Level:
                 "role": self.role(pid),
                 "cpu_percent": 100 * used / self.seconds,
                 "rss_mb": last.rss_by_pid.get(pid, 0) / 2**20,
+                "pss_mb": last.pss_by_pid.get(pid, 0) / 2**20,
             }
             for pid, used in sorted(self.used_s().items())
         ]
@@ -564,6 +599,7 @@ class Level:
         cpu = self.cpu()
         latency = [1000 * e.latency for e in self.events]
         rss = self.samples[-1].usage.rss / 2**20
+        pss = self.samples[-1].usage.pss / 2**20
         return {
             "cameras": self.cameras,
             "seconds": self.seconds,
@@ -574,6 +610,8 @@ class Level:
             "workers_cpu_percent_per_camera": cpu.workers / self.cameras,
             "rss_mb": rss,
             "rss_mb_per_camera": rss / self.cameras,
+            "pss_mb": pss,
+            "pss_mb_per_camera": pss / self.cameras,
             "frames_input": self.delta("frames_input"),
             "frames_processed": self.delta("frames_processed"),
             "frames_expected": self.expected,
@@ -656,6 +694,7 @@ def progress(cameras: int, samples: list[Sample]) -> None:
     dropped = last.counters["frames_dropped"] - first.counters["frames_dropped"]
     print(
         f"  [{cameras} cameras] {last.at - first.at:5.0f} s: RSS {last.usage.rss / 2**20:6.0f} MB,"
+        f" PSS {last.usage.pss / 2**20:6.0f} MB,"
         f" dropped {dropped:.0f}, all up: {all(x.up for x in samples)}",
         file=sys.stderr,
         flush=True,
@@ -668,7 +707,7 @@ def progress(cameras: int, samples: list[Sample]) -> None:
 HEADER = (
     f"{'cams':>4} {'CPU %':>6} {'in fps':>6} {'processed':>18} {'dropped':>7}"
     f" {'det ms p50/max':>14} {'rec lag':>7} {'events':>6} {'event ms p50/p99':>16}"
-    f" {'in svc p99':>10} {'RSS MB':>6}  result"
+    f" {'in svc p99':>10} {'RSS MB':>6} {'PSS MB':>6}  result"
 )
 
 
@@ -687,7 +726,7 @@ def row(level: Level) -> str:
         f" {processed_text:>18} {level.delta('frames_dropped'):7.0f} {det_text:>14}"
         f" {max(s.recording_lag for s in level.samples):6.1f}s {len(latency):6d}"
         f" {latency_text:>16} {percentile(in_service, 99):10.0f}"
-        f" {level.samples[-1].usage.rss / 2**20:6.0f}"
+        f" {level.samples[-1].usage.rss / 2**20:6.0f} {level.samples[-1].usage.pss / 2**20:6.0f}"
         f"  {result}"
     )
 
@@ -725,11 +764,11 @@ def print_stages(level: Level) -> None:
 def print_processes(level: Level) -> None:
     """CPU and RSS of each process of the vigil tree at the end of the level."""
     print(f"\n{level.cameras} cameras: per process\n")
-    print(f"{'pid':>7} {'role':<22} {'CPU %':>6} {'RSS MB':>7}")
+    print(f"{'pid':>7} {'role':<22} {'CPU %':>6} {'RSS MB':>7} {'PSS MB':>7}")
     for process in level.processes():
         print(
             f"{process['pid']:>7} {process['role']:<22} {process['cpu_percent']:6.1f}"
-            f" {process['rss_mb']:7.0f}"
+            f" {process['rss_mb']:7.0f} {process['pss_mb']:7.0f}"
         )
 
 
@@ -740,7 +779,9 @@ def print_density(levels: list[Level]) -> None:
         " processed: detection frames vs cameras x 5 fps x seconds;"
         " det ms: per-camera detector latency (the median of each status interval);"
         " rec lag: worst recording lag; event ms: capture -> MQTT receipt;"
-        " in svc: capture -> hand-over to the MQTT client.\n"
+        " in svc: capture -> hand-over to the MQTT client; RSS MB: resident memory summed"
+        " over the tree (a page shared by several processes counts in each); PSS MB: the"
+        " same with each shared page split among the processes sharing it.\n"
     )
     print(HEADER)
     for level in levels:
@@ -749,7 +790,7 @@ def print_density(levels: list[Level]) -> None:
     print(f"\nmost cameras passing: {max(passing, default=0)}")
     print(
         "\nCPU, % of one core: vigil serve's main process, its camera workers, the rest of its"
-        " tree (detector service); harness: RTSP server, mosquitto, this script;"
+        " tree (detector service, fork server); harness: RTSP server, mosquitto, this script;"
         " others: the rest of the machine.\n"
     )
     print(CPU_HEADER)
@@ -817,22 +858,23 @@ def compare(args: argparse.Namespace, clip: Path) -> None:
                 runs[(n, name)].append(level)
     print(
         f"\nbaseline: {args.baseline_src}; median of {args.rounds} rounds; CPU in % of one core,"
-        " RSS of the whole tree; dropped: detection frames over the level"
+        " RSS and PSS of the whole tree; dropped: detection frames over the level"
     )
     print(
         f"{'cams':>4} {'tree':>10} {'vigil':>6} {'workers':>8} {'per cam':>8} {'detector':>9}"
-        f" {'RSS MB':>7} {'MB/cam':>7} {'dropped':>8} {'others':>7}"
+        f" {'RSS MB':>7} {'MB/cam':>7} {'PSS/cam':>7} {'dropped':>8} {'others':>7}"
     )
     for (n, name), levels in sorted(runs.items(), key=lambda item: (item[0][0], item[0][1])):
         cpus = [level.cpu() for level in levels]
         median = {f: float(np.median([getattr(c, f) for c in cpus])) for f in CPU_FIGURES}
         rss = float(np.median([level.samples[-1].usage.rss for level in levels])) / 2**20
+        pss = float(np.median([level.samples[-1].usage.pss for level in levels])) / 2**20
         dropped = float(np.median([level.delta("frames_dropped") for level in levels]))
         others = float(np.median([c.others for c in cpus]))
         print(
             f"{n:>4} {name:>10} {median['vigil']:6.0f} {median['workers']:8.0f}"
             f" {median['vigil'] / n:8.1f} {median['detector']:9.0f} {rss:7.0f}"
-            f" {rss / n:7.0f} {dropped:8.0f} {others:7.0f}"
+            f" {rss / n:7.0f} {pss / n:7.0f} {dropped:8.0f} {others:7.0f}"
         )
     for (_, name), levels in sorted(runs.items()):
         for level in levels:

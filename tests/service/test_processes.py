@@ -5,6 +5,7 @@ Real processes throughout: a parent Python process is SIGKILLed and its child mu
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -90,3 +91,45 @@ def test_stop_processes_terminates_and_kills_what_ignores_sigterm(tmp_path: Path
     finally:
         sys.path.remove(str(tmp_path))
         sys.modules.pop("child", None)
+
+
+REPORTER = """
+import gc, json, os, sys
+
+def report(path):
+    with open(path, "w") as out:
+        json.dump(
+            {
+                "mark": os.environ.get("VIGIL_TEST_MARK"),
+                "preloaded": "vigil.service.worker.camera" in sys.modules,
+                "frozen": gc.get_freeze_count(),
+            },
+            out,
+        )
+"""
+
+
+def test_children_share_the_preloaded_modules_and_get_the_current_environment(
+    tmp_path: Path, monkeypatch
+):
+    (tmp_path / "reporter.py").write_text(REPORTER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        import reporter  # noqa: PLC0415 - written just above
+
+        def child_report(name: str) -> dict:
+            process = start_process(reporter.report, (str(tmp_path / name),), name)
+            process.join(30)
+            assert process.exitcode == 0
+            return json.loads((tmp_path / name).read_text())
+
+        monkeypatch.setenv("VIGIL_TEST_MARK", "first")
+        first = child_report("first")
+        # Set after the fork server started (with the first child): the next child sees it.
+        monkeypatch.setenv("VIGIL_TEST_MARK", "second")
+        second = child_report("second")
+    finally:
+        sys.modules.pop("reporter", None)
+    assert (first["mark"], second["mark"]) == ("first", "second")
+    # The worker's modules came loaded from the fork server, out of the collector's reach.
+    assert second["preloaded"] and second["frozen"] > 10_000

@@ -292,6 +292,8 @@ def test_analytics_system_apps_and_admin_pages(browser: Any, dashboard: Dashboar
         page.goto("/system")
         row = page.wait_for_selector(f'#sys-table tr[data-camera="{CAMERA}"]')
         assert "online" in row.inner_text()
+        # How the camera is decoded: this machine has no GPU decoder, so in software.
+        assert row.query_selector("td.decoder").inner_text().startswith("software")
         screenshot(page, "system")
 
         # An admin changes an app's settings with the form made from its JSON Schema.

@@ -166,7 +166,7 @@ READS = {
         "rejected", "backoff_s", "sandboxed", "memory_cgroup"},
     ("get", "/api/cameras/{camera_id}", "status"): {
         "fps_in", "fps_processed", "frames_dropped", "detector_latency_ms", "queue_depth",
-        "recording_lag_s", "reconnects", "counters", "error"},
+        "recording_lag_s", "reconnects", "decoder", "counters", "error"},
     ("get", "/api/health"): {"status", "uptime_s"},
     ("get", "/api/events"): {"total", "items"},
     ("get", "/api/events", "items"): {

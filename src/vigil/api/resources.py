@@ -3,7 +3,7 @@ storage disk and how many days of recording it still holds, and plain checks (ok
 with what to do) over those and the cameras' analysis latency.
 
 Process groups are found in this process's tree with psutil: this process (the API and the
-supervisor), the detector (named ``vigil-detector`` by `vigil.service.processes`), each
+supervisor) with the fork server that starts the others (`vigil.service.processes`), the detector (named ``vigil-detector`` by `vigil.service.processes`), each
 camera's worker (the pid its `CameraStatus` names) and, below a worker, its sandboxed apps.
 CPU percentages are per core (200 % is two cores busy) over the time since the previous
 sample, as ``top`` shows them.
@@ -80,7 +80,12 @@ class ProcessSampler:
             out = [service]
             members.append((service, main))
             workers: list[tuple[str, ProcessGroup, ProcessGroup]] = []
-            for child in _children(main):
+            children = _children(main)
+            for starter in [c for c in children if _is_fork_server(c)]:
+                members.append((service, starter))
+                children.remove(starter)
+                children.extend(_children(starter))
+            for child in children:
                 name = _name(child)
                 camera = camera_pids.get(child.pid)
                 if camera is None or worker_name(camera) != name:
@@ -135,6 +140,15 @@ def _name(process: psutil.Process) -> str:
         return process.name()
     except psutil.Error:
         return str(process.pid)
+
+
+def _is_fork_server(process: psutil.Process) -> bool:
+    """Whether `process` is multiprocessing's fork server: the parent of the service's other
+    processes, part of the service itself."""
+    try:
+        return "multiprocessing.forkserver" in " ".join(process.cmdline())
+    except psutil.Error:
+        return False
 
 
 def _child_group(child: psutil.Process) -> ProcessGroup:

@@ -46,7 +46,11 @@ def test_process_groups_name_the_detector_each_worker_and_its_apps(
     site.client.get("/api/system").raise_for_status()  # the baseline of the CPU sample
     body = site.client.get("/api/system").json()
     groups = {g["name"]: g for g in body["processes"]}
-    assert groups["Service (API, supervisor)"]["pids"] == [os.getpid()]
+    # This process, and the fork server its children were started from.
+    service = groups["Service (API, supervisor)"]["pids"]
+    assert service[0] == os.getpid()
+    starters = {psutil.Process(p.pid).ppid() for p in (detector, worker, starting)}
+    assert service[1:] == sorted(starters) and os.getpid() not in starters
     assert groups["Detector"]["pids"] == [detector.pid]
     assert groups["Camera cam1"]["pids"] == [worker.pid]
     assert groups["Camera cam2"]["pids"] == [starting.pid]

@@ -55,10 +55,11 @@ function camerasTable(details, disk) {
       nodes ? h("td", {}, d.node || "–") : null,
       cell(s.fps_in), cell(s.fps_processed), cell(s.frames_dropped, 0), cell(s.detector_latency_ms),
       cell(s.queue_depth, 0), cell(s.recording_lag_s), cell(s.reconnects, 0),
+      h("td", { class: "decoder" }, s.decoder || "–"),
       h("td", { class: "num" }, disk[d.id] === undefined ? "–" : fmtBytes(disk[d.id])),
       h("td", { class: "why" }, d.up ? s.error || "" : healthText(d)));
   });
-  const headers = ["Camera", "State", nodes ? "Node" : null, "fps in", "fps analysed", "Dropped", "Analysis ms", "Queue", "Rec. lag s", "Reconnects", "Disk", "Why down, since when"];
+  const headers = ["Camera", "State", nodes ? "Node" : null, "fps in", "fps analysed", "Dropped", "Analysis ms", "Queue", "Rec. lag s", "Reconnects", "Decoder", "Disk", "Why down, since when"];
   return h("div", { class: "scroll-x" }, table(headers.filter((t) => t !== null), rows));
 }
 
