@@ -18,8 +18,9 @@ import pytest
 from rtsp.harness import RtspServer, free_port, write_clip
 from vigil.errors import SourceError
 from vigil.sources import Frame
+from vigil.sources.clocks import NetworkClock
 from vigil.sources.items import DecodedFrame, Disconnected, Gap, LiveItem, Packet, StreamOpened
-from vigil.sources.live import LiveSource, _NetworkClock
+from vigil.sources.live import LiveSource
 from vigil.sources.urls import redact_url
 
 FPS = 15
@@ -131,6 +132,31 @@ def test_rtsp_tcp_frames_packets_and_wall_clock(rtsp_server: StartServer, tmp_pa
     assert frames[2].array("gray", 80, 60).shape == (60, 80)
 
     # the packets remux without re-encoding, with the template of a closed connection
+    assert remux(tmp_path / "rec.mp4", opened.stream, packets) == []
+
+
+@pytest.mark.parametrize("bframes", [1, 2])
+def test_rtsp_b_frames_get_decode_times_that_increase(
+    rtsp_server: StartServer, tmp_path: Path, bframes: int
+) -> None:
+    """Over RTSP, FFmpeg gives the first packets of a stream with B-frames a presentation
+    time but no decode time, and the later ones the decode time that reordering implies
+    (frames behind their presentation times). Filled in with the presentation time, a first
+    packet's decode time was a later packet's, and the recording ended its segment at once
+    ("decode time jumped"); decode times must rise and never pass presentation times."""
+    clip = write_clip(tmp_path / "b.h264", 320, 240, FPS, 4.0, gop=2 * FPS, bframes=bframes)
+    server = rtsp_server({"/cam1": {"source": f"file:{clip}", "fps": FPS}})
+    source = LiveSource(server.url("/cam1"), "door", transport="tcp", decode_every=3)
+    try:
+        items = collect(source, seconds=3.0)
+    finally:
+        source.close()
+    opened, packets = items[0], of(Packet, items)
+    assert isinstance(opened, StreamOpened) and len(packets) > 2 * FPS
+    dts = [p.packet.dts for p in packets]
+    pts = [p.packet.pts for p in packets]
+    assert all(b > a for a, b in zip(dts, dts[1:])), list(zip(pts, dts))[:6]
+    assert all(d <= p for d, p in zip(dts, pts)), list(zip(pts, dts))[:6]
     assert remux(tmp_path / "rec.mp4", opened.stream, packets) == []
 
 
@@ -341,7 +367,7 @@ def test_missing_file_is_a_one_line_error(tmp_path: Path) -> None:
 
 
 def test_network_clock_removes_jitter_and_follows_jumps() -> None:
-    clock = _NetworkClock()
+    clock = NetworkClock()
     t0 = 1_000.0
     jitter = [0.05, 0.0, 0.12, 0.01, 0.3, 0.02]
     walls = [clock.packet(i / 15, t0 + i / 15 + j) for i, j in enumerate(jitter)]

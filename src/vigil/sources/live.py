@@ -53,6 +53,7 @@ import av.container
 from av.video.stream import VideoStream
 
 from vigil.errors import SourceError
+from vigil.sources.clocks import FileClock, NetworkClock
 from vigil.sources.frame import Frame
 from vigil.sources.hwaccel import SOFTWARE, HwAccelName, open_decoding
 from vigil.sources.items import DecodedFrame, Disconnected, Gap, LiveItem, Packet, StreamOpened
@@ -73,79 +74,7 @@ BACKOFF_JITTER = 0.1  # +-10 %, so cameras that failed together do not retry in 
 #: counts frames at a guessed 25 fps), so arrival is the best capture-time estimate.
 AVFMT_NOTIMESTAMPS = 0x0080
 NONREF_CHECK_S = 2.0  # stream time after which a connection checks skipping leaves enough
-
-
-# --------------------------------------------------------------------------- clocks
-
-
-class _NetworkClock:
-    """Maps a connection's stream timestamps onto the wall clock.
-
-    offset = min over packets of (arrival - pts): the delay of the fastest packet seen, allowed
-    to creep up by `creep` per second (clock drift) and re-anchored when the timestamps jump.
-    """
-
-    def __init__(self, creep: float = 1e-3, jump: float = 1.0):
-        self.offset: float | None = None
-        self.last_arrival = 0.0
-        self.creep = creep
-        self.jump = jump
-
-    def packet(self, pts: float | None, arrival: float) -> float:
-        if pts is None:
-            return arrival
-        candidate = arrival - pts
-        if self.offset is None or arrival - (pts + self.offset) > self.jump:
-            self.offset = candidate
-        else:
-            self.offset = min(self.offset + self.creep * (arrival - self.last_arrival), candidate)
-        self.last_arrival = arrival
-        return pts + self.offset
-
-    def frame(self, pts: float | None, arrival: float) -> float:
-        if pts is None or self.offset is None:
-            return arrival
-        return min(pts + self.offset, arrival)
-
-
-class _FileClock:
-    """A file's timeline on the wall clock: start + position; `realtime` paces the reader."""
-
-    def __init__(self, realtime: bool, stop: threading.Event, lag_limit: float = 1.0):
-        self.realtime = realtime
-        self.stop = stop
-        self.lag_limit = lag_limit
-        self.wall0: float | None = None
-        self.mono0 = 0.0
-        self.base = 0.0  # position of the current pass's first timestamp (loops add up)
-        self.first: float | None = None  # first timestamp of the current pass
-        self.position = 0.0  # latest position, seconds
-
-    def new_pass(self, step: float) -> None:
-        if self.first is not None:
-            self.base = self.position + step
-        self.first = None
-
-    def at(self, pts: float | None, fallback: float) -> float:
-        """Wall time of media time `pts` (or of `fallback` position when it has none);
-        in realtime mode, waits until then."""
-        if pts is None:
-            position = fallback
-        else:
-            if self.first is None:
-                self.first = pts
-            position = self.base + pts - self.first
-        self.position = max(self.position, position)
-        if self.wall0 is None:
-            self.wall0, self.mono0 = time.time(), time.monotonic()
-        if self.realtime:
-            delay = self.mono0 + position - time.monotonic()
-            if delay > 0:
-                self.stop.wait(delay)
-            elif -delay > self.lag_limit:  # fell far behind: keep the timeline near now
-                self.wall0 -= delay
-                self.mono0 -= delay
-        return self.wall0 + position
+REORDER = 4  # frames: more than H.264/H.265 B-frame reordering delays in practice
 
 
 # --------------------------------------------------------------------------- the source
@@ -363,7 +292,7 @@ class LiveSource:
         runs = 0  # connections (or passes over a file) opened so far
         lost_at: float | None = None  # wall time of the last packet before a loss
         lost_reason = ""
-        file_clock = None if self.is_network else _FileClock(self.realtime, self._stop)
+        file_clock = None if self.is_network else FileClock(self.realtime, self._stop)
         while not self._stop.is_set():
             try:
                 container = self._open()
@@ -475,7 +404,7 @@ class _Session:
         source: LiveSource,
         container: av.container.InputContainer,
         run: int,
-        file_clock: _FileClock | None,
+        file_clock: FileClock | None,
         lost_at: float | None,
         lost_reason: str,
     ):
@@ -483,7 +412,7 @@ class _Session:
         self.container = container
         self.run = run
         self.file_clock = file_clock
-        self.net_clock = _NetworkClock()
+        self.net_clock = NetworkClock()
         self.lost_at = lost_at
         self.lost_reason = lost_reason
         self.stream = container.streams.video[0]
@@ -495,6 +424,10 @@ class _Session:
         self.fps = float(rate) if rate and not self.untimed else None
         self.step = 1.0 / self.fps if self.fps else 1.0 / 25
         self.step_ticks = max(1, round(self.step / self.time_base))
+        # B-frames: decode times run behind presentation times, and RTSP's first packets
+        # have none; theirs are put `REORDER` frames behind, below those given later.
+        has_b_frames = self.stream.codec_context.has_b_frames
+        self.reorder_ticks = REORDER * self.step_ticks if has_b_frames else 0
         #: While non-reference frames are skipped and the decoded rate not checked yet: the
         #: capture time of the connection's first packet (0.0 before it).
         self.nonref_since: float | None = None
@@ -562,7 +495,7 @@ class _Session:
                 return  # nothing decodes before the first keyframe; recordings start on one
             self.started = True
         if packet.dts is None and packet.pts is not None:
-            packet.dts = packet.pts
+            packet.dts = packet.pts - self.reorder_ticks
         if packet.pts is None:
             if self.last_dts is None and self.pending is None:
                 self.pending = (packet, arrival)  # wait for the next one to place it
@@ -580,9 +513,8 @@ class _Session:
         if self.pending is not None:
             first, first_arrival = self.pending
             self.pending = None
-            first.pts = first.dts = packet.dts - (
-                first.duration or packet.duration or self.step_ticks
-            )
+            step = first.duration or packet.duration or self.step_ticks
+            first.pts, first.dts = packet.pts - step, packet.dts - step
             self._emit(first, first_arrival)
         self._emit(packet, arrival)
 
