@@ -122,12 +122,21 @@ class ProcessSampler:
             try:
                 sampled = known[process.pid]
                 cpu = sampled.cpu_percent(None)
-                memory = sampled.memory_info().rss
+                memory = _resident(sampled)
             except psutil.Error:  # ended between the listing and the sample
                 continue
             group.pids.append(process.pid)
             group.cpu_percent += cpu
             group.memory_bytes += memory
+
+
+def _resident(process: psutil.Process) -> int:
+    """The process's share of resident memory (PSS: a page shared by n processes counts
+    1/n; the service's children share the fork server's libraries), else its RSS."""
+    try:
+        return int(process.memory_full_info().pss)
+    except (psutil.AccessDenied, AttributeError):  # not ours to read, or not Linux
+        return int(process.memory_info().rss)
 
 
 def worker_name(camera: str) -> str:

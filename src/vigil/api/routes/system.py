@@ -47,7 +47,10 @@ class ProcessGroupOut(BaseModel):
     camera: str | None = None
     pids: list[int]
     cpu_percent: float = Field(description="Per core (200 = two cores busy), as top shows.")
-    memory_bytes: int = Field(description="Resident memory (RSS), summed over the group.")
+    memory_bytes: int = Field(
+        description="Resident memory, summed over the group: each process's share (PSS), a"
+        " page shared by n processes counting 1/n, or its RSS where PSS cannot be read."
+    )
 
 
 class CheckOut(BaseModel):
