@@ -12,6 +12,7 @@ import cv2
 import pytest
 
 from vigil.config.loader import load_config_text
+from vigil.db.database import DatabaseError
 from vigil.pipeline.job import run_job
 from x264_settings import x264_settings
 
@@ -101,3 +102,18 @@ def test_tracks_are_the_same_with_and_without_video(walker_clip, tmp_path: Path)
     assert with_video  # the walkers were tracked
     assert with_video == (tmp_path / "without" / "tracks.txt").read_text()
     assert not (tmp_path / "without" / "annotated.mp4").exists()
+
+
+def test_a_database_that_cannot_be_opened_stops_the_run_with_one_error(
+    walker_clip, tmp_path: Path
+) -> None:
+    """The database opens on a thread of its own while the analysis starts: when it cannot
+    be opened, the run stops with its one-line error as soon as that is known, not after
+    analysing the whole video."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "events.db").write_text("not a database")
+    analysed: list[int] = []
+    with pytest.raises(DatabaseError, match="events.db: file is not a database"):
+        run_job(config(walker_clip.path, out), on_frame=lambda r: analysed.append(r.frame.index))
+    assert len(analysed) < walker_clip.frames

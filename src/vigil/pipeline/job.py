@@ -159,6 +159,8 @@ def run_job(
         opening = opener.submit(open_stores, outputs.database)  # its first use waits for it
         try:
             for result in engine.run(itertools.islice(source, max_frames)):
+                if opening.done():
+                    opening.result()  # a database that cannot be opened stops the run now
                 stats.update(result.objects, result.frame.pts)
                 stats.add_events(result.events)
                 pending.extend(result.events)
