@@ -110,7 +110,7 @@ class Usage:
 
 
 def tree_usage(root: int) -> Usage:
-    """CPU time, RSS and PSS of `root` and each of its descendants (psutil, /proc)."""
+    """CPU time, RSS and PSS of `root` and each of its descendants (psutil)."""
     cpu: dict[int, float] = {}
     rss: dict[int, int] = {}
     pss: dict[int, int] = {}
@@ -127,7 +127,7 @@ def tree_usage(root: int) -> Usage:
                     times.user + times.system + times.children_user + times.children_system
                 )
                 rss[process.pid] = process.memory_info().rss
-                pss[process.pid] = proportional_set_size(process.pid)
+                pss[process.pid] = process.memory_full_info().pss
                 kind[process.pid] = process_kind(process)
     return Usage(cpu, rss, pss, kind)
 
@@ -142,15 +142,6 @@ def process_kind(process: psutil.Process) -> str:
         if f"multiprocessing.{module}" in command:
             return kind
     return name
-
-
-def proportional_set_size(pid: int) -> int:
-    """The process's PSS in bytes (/proc/PID/smaps_rollup, kernel 4.14+), 0 if unreadable."""
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-            if line.startswith("Pss:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def machine_cpu_s() -> float:
