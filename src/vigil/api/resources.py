@@ -3,10 +3,11 @@ storage disk and how many days of recording it still holds, and plain checks (ok
 with what to do) over those and the cameras' analysis latency.
 
 Process groups are found in this process's tree with psutil: this process (the API and the
-supervisor) with the fork server that starts the others (`vigil.service.processes`), the detector (named ``vigil-detector`` by `vigil.service.processes`), each
-camera's worker (the pid its `CameraStatus` names) and, below a worker, its sandboxed apps.
-CPU percentages are per core (200 % is two cores busy) over the time since the previous
-sample, as ``top`` shows them.
+supervisor) with the fork server that starts the others, the detector (named
+``vigil-detector`` by `vigil.service.processes`), each camera's worker (the pid its
+`CameraStatus` names) and, below a worker, its sandboxed apps. CPU percentages are per core
+(200 % is two cores busy) over the time since the previous sample, as ``top`` shows them;
+memory is each process's share of resident memory (PSS).
 """
 
 from __future__ import annotations
